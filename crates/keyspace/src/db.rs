@@ -1,0 +1,331 @@
+//! Databases: the table of keys plus the expiry index, and the shard's set of them.
+
+use crate::table::FAR_EXPIRE;
+use crate::{CompactBytes, Entry, Table, UnixMillis, Value};
+use std::collections::{BTreeSet, HashMap};
+
+/// A database number, as SELECT takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct DbIndex(pub u32);
+
+/// One numbered database of one shard.
+#[derive(Default)]
+pub struct Db {
+    table: Table,
+    /// Every key with a deadline, ordered by deadline: active expiry pops from the front.
+    deadlines: BTreeSet<(UnixMillis, CompactBytes)>,
+    /// Deadlines too far in the future for an entry's packed field.
+    far_deadlines: HashMap<CompactBytes, UnixMillis>,
+    /// Keys removed because their deadline passed (INFO `expired_keys`).
+    pub expired_keys: u64,
+}
+
+impl Db {
+    /// An empty database.
+    pub fn new() -> Db {
+        Db::default()
+    }
+
+    /// Number of keys, including expired ones not yet removed (as Redis's DBSIZE).
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Number of keys with a deadline.
+    pub fn expires_len(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    /// Approximate bytes of bookkeeping (bucket arrays and expiry index).
+    pub fn overhead_bytes(&self) -> usize {
+        self.table.bucket_bytes() + self.deadlines.len() * 48
+    }
+
+    /// The deadline of `key`'s entry, if it has one.
+    pub fn deadline(&self, key: &[u8]) -> Option<UnixMillis> {
+        let entry = self.table.get(key)?;
+        self.deadline_of(key, entry)
+    }
+
+    fn deadline_of(&self, key: &[u8], entry: &Entry) -> Option<UnixMillis> {
+        match entry.expire_field() {
+            0 => None,
+            FAR_EXPIRE => self.far_deadlines.get(key).copied(),
+            at => Some(at),
+        }
+    }
+
+    /// Removes `key` if its deadline has passed at `now`. Returns true if it did.
+    pub fn expire_if_needed(&mut self, key: &[u8], now: UnixMillis) -> bool {
+        match self.deadline(key) {
+            Some(at) if at <= now => {
+                self.remove(key);
+                self.expired_keys += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The live entry under `key` at `now` (expired entries are removed on the way), without
+    /// recording an access.
+    pub fn get(&mut self, key: &[u8], now: UnixMillis) -> Option<&Entry> {
+        self.expire_if_needed(key, now);
+        self.table.get(key)
+    }
+
+    /// The live entry under `key`, mutable, recording an access at `now`.
+    pub fn get_mut(&mut self, key: &[u8], now: UnixMillis) -> Option<&mut Entry> {
+        self.expire_if_needed(key, now);
+        let entry = self.table.get_mut(key)?;
+        entry.touch(now);
+        Some(entry)
+    }
+
+    /// True when `key` holds a live entry at `now`.
+    pub fn contains(&mut self, key: &[u8], now: UnixMillis) -> bool {
+        self.get(key, now).is_some()
+    }
+
+    /// Stores `value` under `key` with the given deadline, replacing any entry (and its
+    /// deadline). Returns the previous entry.
+    pub fn set(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        deadline: Option<UnixMillis>,
+        now: UnixMillis,
+    ) -> Option<Entry> {
+        let previous = self.remove(key);
+        self.table.insert(key, Entry::new(value, now));
+        if let Some(at) = deadline {
+            self.set_deadline(key, at);
+        }
+        previous
+    }
+
+    /// Inserts a whole entry with a deadline (RENAME, COPY, MOVE), replacing any entry.
+    pub fn insert_entry(&mut self, key: &[u8], entry: Entry, deadline: Option<UnixMillis>) {
+        self.remove(key);
+        let mut entry = entry;
+        entry.set_expire_field(0);
+        self.table.insert(key, entry);
+        if let Some(at) = deadline {
+            self.set_deadline(key, at);
+        }
+    }
+
+    /// Replaces the value under an existing `key`, keeping its deadline. Returns false when
+    /// the key does not exist.
+    pub fn replace_value(&mut self, key: &[u8], value: Value, now: UnixMillis) -> bool {
+        match self.table.get_mut(key) {
+            Some(entry) => {
+                entry.value = value;
+                entry.touch(now);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes `key`, returning its entry and deadline.
+    pub fn remove_with_deadline(&mut self, key: &[u8]) -> Option<(Entry, Option<UnixMillis>)> {
+        let deadline = self.deadline(key);
+        let entry = self.table.remove(key)?;
+        if let Some(at) = deadline {
+            self.deadlines.remove(&(at, CompactBytes::new(key)));
+            self.far_deadlines.remove(key);
+        }
+        Some((entry, deadline))
+    }
+
+    /// Removes `key`, returning its entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.remove_with_deadline(key).map(|(entry, _)| entry)
+    }
+
+    /// Sets the deadline of an existing `key`. Returns false when the key does not exist.
+    pub fn set_deadline(&mut self, key: &[u8], at: UnixMillis) -> bool {
+        let old = self.deadline(key);
+        let Some(entry) = self.table.get_mut(key) else {
+            return false;
+        };
+        let stored = at.max(1);
+        if stored >= FAR_EXPIRE {
+            entry.set_expire_field(FAR_EXPIRE);
+        } else {
+            entry.set_expire_field(stored);
+        }
+        let compact = CompactBytes::new(key);
+        if let Some(old) = old {
+            self.deadlines.remove(&(old, compact.clone()));
+        }
+        if stored >= FAR_EXPIRE {
+            self.far_deadlines.insert(compact.clone(), stored);
+        } else {
+            self.far_deadlines.remove(key);
+        }
+        self.deadlines.insert((stored, compact));
+        true
+    }
+
+    /// Removes the deadline of `key`. Returns true if it had one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        let Some(old) = self.deadline(key) else {
+            return false;
+        };
+        if let Some(entry) = self.table.get_mut(key) {
+            entry.set_expire_field(0);
+        }
+        let compact = CompactBytes::new(key);
+        self.far_deadlines.remove(key);
+        self.deadlines.remove(&(old, compact));
+        true
+    }
+
+    /// Removes keys whose deadline is at or before `now`, at most `max_keys` of them.
+    /// Returns how many were removed; fewer than `max_keys` means none is left due.
+    pub fn expire_due(&mut self, now: UnixMillis, max_keys: usize) -> usize {
+        let mut removed = 0;
+        while removed < max_keys {
+            let Some((at, key)) = self.deadlines.first().cloned() else {
+                break;
+            };
+            if at > now {
+                break;
+            }
+            self.remove(&key);
+            self.expired_keys += 1;
+            removed += 1;
+        }
+        removed
+    }
+
+    /// Continues a SCAN of this database; see [`Table::scan`].
+    pub fn scan(&self, cursor: u64, visit: impl FnMut(&[u8], &Entry)) -> u64 {
+        self.table.scan(cursor, visit)
+    }
+
+    /// A random key, possibly an expired one not yet removed.
+    pub fn random_key(&self, random: impl FnMut() -> u64) -> Option<&[u8]> {
+        self.table.random_key(random)
+    }
+
+    /// Empties the database and returns the old table, for the caller to free in the
+    /// background if it is big.
+    pub fn take_table(&mut self) -> Table {
+        self.deadlines.clear();
+        self.far_deadlines.clear();
+        std::mem::take(&mut self.table)
+    }
+
+    /// Performs one incremental rehash step if a resize is in progress.
+    pub fn rehash_step(&mut self) -> bool {
+        self.table.rehash_step()
+    }
+}
+
+/// All databases of one shard.
+pub struct Keyspace {
+    dbs: Vec<Db>,
+}
+
+impl Keyspace {
+    /// `count` empty databases.
+    pub fn new(count: u32) -> Keyspace {
+        Keyspace {
+            dbs: (0..count).map(|_| Db::new()).collect(),
+        }
+    }
+
+    /// Number of databases.
+    pub fn db_count(&self) -> u32 {
+        self.dbs.len() as u32
+    }
+
+    /// Database `index`; callers validate the index against [`Keyspace::db_count`].
+    pub fn db(&mut self, index: DbIndex) -> &mut Db {
+        let last = self.dbs.len() - 1;
+        &mut self.dbs[(index.0 as usize).min(last)]
+    }
+
+    /// Database `index`, read-only.
+    pub fn db_ref(&self, index: DbIndex) -> &Db {
+        let last = self.dbs.len() - 1;
+        &self.dbs[(index.0 as usize).min(last)]
+    }
+
+    /// All databases with their indexes.
+    pub fn iter(&self) -> impl Iterator<Item = (DbIndex, &Db)> {
+        self.dbs
+            .iter()
+            .enumerate()
+            .map(|(index, db)| (DbIndex(index as u32), db))
+    }
+
+    /// All databases, mutable.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Db> {
+        self.dbs.iter_mut()
+    }
+
+    /// Swaps two databases (SWAPDB's part on this shard).
+    pub fn swap(&mut self, first: DbIndex, second: DbIndex) {
+        self.dbs.swap(first.0 as usize, second.0 as usize);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lazy_expiry_removes_on_access() {
+        let mut db = Db::new();
+        db.set(b"k", Value::Int(1), Some(100), 0);
+        assert!(db.contains(b"k", 99));
+        assert!(!db.contains(b"k", 100));
+        assert_eq!(db.len(), 0);
+        assert_eq!(db.expires_len(), 0);
+        assert_eq!(db.expired_keys, 1);
+    }
+
+    #[test]
+    fn active_expiry_is_bounded_and_ordered() {
+        let mut db = Db::new();
+        for index in 0..100u64 {
+            db.set(format!("k{index}").as_bytes(), Value::Int(0), Some(10 + index), 0);
+        }
+        db.set(b"forever", Value::Int(0), None, 0);
+        assert_eq!(db.expire_due(50, 30), 30);
+        assert_eq!(db.expire_due(50, 30), 11);
+        assert_eq!(db.len(), 60);
+        assert_eq!(db.expire_due(10_000, usize::MAX), 59);
+        assert_eq!(db.len(), 1);
+    }
+
+    #[test]
+    fn far_deadlines_are_exact() {
+        let mut db = Db::new();
+        db.set(b"k", Value::Int(1), Some(u64::MAX / 4), 0);
+        assert_eq!(db.deadline(b"k"), Some(u64::MAX / 4));
+        db.set_deadline(b"k", 500);
+        assert_eq!(db.deadline(b"k"), Some(500));
+        assert!(db.persist(b"k"));
+        assert_eq!(db.deadline(b"k"), None);
+        assert_eq!(db.expires_len(), 0);
+    }
+
+    #[test]
+    fn set_replaces_deadline() {
+        let mut db = Db::new();
+        db.set(b"k", Value::Int(1), Some(100), 0);
+        db.set(b"k", Value::Int(2), None, 0);
+        assert_eq!(db.deadline(b"k"), None);
+        assert_eq!(db.expires_len(), 0);
+    }
+}

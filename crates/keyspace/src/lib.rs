@@ -1,0 +1,29 @@
+//! One shard's data: its databases, their keys and values, and key expiry.
+//!
+//! Everything here is synchronous, single-threaded and `!Send`-friendly: a shard owns its
+//! [`Keyspace`] exclusively and commands mutate it through `&mut`. The hash table grows and
+//! shrinks incrementally (two tables and a rehash cursor, as Redis's dict), so no operation
+//! pauses for a full rehash, and [`Table::scan`] returns every key present for the whole
+//! scan even while the table is resized.
+//!
+//! Invariants: a key with an expiry is present in its database's expiry index exactly
+//! once, with the same deadline as in its entry; a key whose deadline has passed is never
+//! returned by a lookup that is given the current time.
+//!
+//! It is not: a command implementation, a network type, or anything that knows about other
+//! shards; it depends on no crate of ours.
+
+mod bytes;
+mod db;
+mod glob;
+mod table;
+mod value;
+
+pub use bytes::CompactBytes;
+pub use db::{Db, DbIndex, Keyspace};
+pub use glob::{glob_match, glob_match_nocase};
+pub use table::{Entry, Table};
+pub use value::{Value, ValueType, EMBSTR_SIZE_LIMIT};
+
+/// Milliseconds since the Unix epoch: the unit of every deadline in the keyspace.
+pub type UnixMillis = u64;

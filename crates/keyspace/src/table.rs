@@ -1,0 +1,510 @@
+//! The hash table under each database: chained buckets, incremental rehash, stable scan.
+//!
+//! The layout follows Redis's dict: a power-of-two bucket array of singly linked nodes and,
+//! while resizing, a second array that entries move into a few buckets per operation. A
+//! node is exactly 64 bytes (next pointer, key, value, packed metadata), one allocation per
+//! key, with short keys and values inline.
+
+use crate::{CompactBytes, UnixMillis, Value};
+
+/// Deadlines are stored in 44 bits (enough until the year 2527); a later one is kept by
+/// the database in a side table and marked with this value.
+pub(crate) const FAR_EXPIRE: u64 = (1 << 44) - 1;
+const EXPIRE_MASK: u64 = (1 << 44) - 1;
+const ACCESS_SHIFT: u32 = 44;
+/// Access clock resolution: seconds, kept modulo 2^20 (about 12 days) as Redis's LRU clock.
+const ACCESS_CLOCK_MASK: u64 = (1 << 20) - 1;
+
+/// Buckets visited at most (empty ones included) by one rehash step.
+const EMPTY_VISITS_PER_STEP: usize = 10;
+const INITIAL_SIZE: usize = 4;
+
+/// A value with its metadata: deadline and last access time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    /// Packed: deadline in ms (44 bits, 0 = none, [`FAR_EXPIRE`] = in the side table) and
+    /// last access in seconds modulo 2^20.
+    meta: u64,
+}
+
+impl Entry {
+    /// A new entry without deadline, accessed at `now`.
+    pub fn new(value: Value, now: UnixMillis) -> Entry {
+        let mut entry = Entry { value, meta: 0 };
+        entry.touch(now);
+        entry
+    }
+
+    /// The stored deadline field: 0 when none, [`FAR_EXPIRE`] when kept aside.
+    pub(crate) fn expire_field(&self) -> u64 {
+        self.meta & EXPIRE_MASK
+    }
+
+    pub(crate) fn set_expire_field(&mut self, field: u64) {
+        self.meta = (self.meta & !EXPIRE_MASK) | (field & EXPIRE_MASK);
+    }
+
+    /// True when the entry has a deadline.
+    pub fn has_expire(&self) -> bool {
+        self.expire_field() != 0
+    }
+
+    /// Records an access at `now` (for OBJECT IDLETIME and eviction).
+    pub fn touch(&mut self, now: UnixMillis) {
+        let clock = (now / 1000) & ACCESS_CLOCK_MASK;
+        self.meta = (self.meta & EXPIRE_MASK) | (clock << ACCESS_SHIFT);
+    }
+
+    /// Seconds since the last access, as OBJECT IDLETIME reports it.
+    pub fn idle_seconds(&self, now: UnixMillis) -> u64 {
+        let clock = (now / 1000) & ACCESS_CLOCK_MASK;
+        let last = self.meta >> ACCESS_SHIFT;
+        if clock >= last {
+            clock - last
+        } else {
+            clock + (ACCESS_CLOCK_MASK + 1) - last
+        }
+    }
+}
+
+struct Node {
+    next: Option<Box<Node>>,
+    key: CompactBytes,
+    entry: Entry,
+}
+
+type Bucket = Option<Box<Node>>;
+
+/// A hash table from keys to entries that resizes incrementally.
+pub struct Table {
+    /// `[0]` is the main array; `[1]` is the rehash target, empty when not rehashing.
+    buckets: [Vec<Bucket>; 2],
+    used: [usize; 2],
+    /// Next bucket of `buckets[0]` to move while rehashing.
+    rehash_index: usize,
+    hasher: ahash::RandomState,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table::new()
+    }
+}
+
+impl Table {
+    /// An empty table (allocates on first insert).
+    pub fn new() -> Table {
+        Table {
+            buckets: [Vec::new(), Vec::new()],
+            used: [0, 0],
+            rehash_index: 0,
+            hasher: ahash::RandomState::with_seeds(
+                0x243f_6a88_85a3_08d3,
+                0x1319_8a2e_0370_7344,
+                0xa409_3822_299f_31d0,
+                0x082e_fa98_ec4e_6c89,
+            ),
+        }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.used[0] + self.used[1]
+    }
+
+    /// True when there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes used by the bucket arrays (for memory accounting).
+    pub fn bucket_bytes(&self) -> usize {
+        (self.buckets[0].capacity() + self.buckets[1].capacity()) * std::mem::size_of::<Bucket>()
+    }
+
+    fn is_rehashing(&self) -> bool {
+        !self.buckets[1].is_empty()
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The entry under `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+        let hash = self.hash(key);
+        for side in 0..2 {
+            let buckets = &self.buckets[side];
+            if buckets.is_empty() {
+                continue;
+            }
+            let mut node = buckets[(hash as usize) & (buckets.len() - 1)].as_deref();
+            while let Some(current) = node {
+                if current.key.as_slice() == key {
+                    return Some(&current.entry);
+                }
+                node = current.next.as_deref();
+            }
+        }
+        None
+    }
+
+    /// The entry under `key`, mutable. Performs one rehash step.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.rehash_step();
+        let hash = self.hash(key);
+        let side = self.side_of(key, hash)?;
+        let buckets = &mut self.buckets[side];
+        let mask = buckets.len() - 1;
+        let mut node = buckets[(hash as usize) & mask].as_deref_mut();
+        while let Some(current) = node {
+            if current.key.as_slice() == key {
+                return Some(&mut current.entry);
+            }
+            node = current.next.as_deref_mut();
+        }
+        None
+    }
+
+    fn side_of(&self, key: &[u8], hash: u64) -> Option<usize> {
+        (0..2).find(|&side| {
+            let buckets = &self.buckets[side];
+            if buckets.is_empty() {
+                return false;
+            }
+            let mut node = buckets[(hash as usize) & (buckets.len() - 1)].as_deref();
+            while let Some(current) = node {
+                if current.key.as_slice() == key {
+                    return true;
+                }
+                node = current.next.as_deref();
+            }
+            false
+        })
+    }
+
+    /// Inserts or replaces the entry under `key`, returning the previous one.
+    pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        if let Some(existing) = self.get_mut(key) {
+            return Some(std::mem::replace(existing, entry));
+        }
+        self.grow_if_needed();
+        let side = usize::from(self.is_rehashing());
+        let hash = self.hash(key);
+        let buckets = &mut self.buckets[side];
+        let index = (hash as usize) & (buckets.len() - 1);
+        let next = buckets[index].take();
+        buckets[index] = Some(Box::new(Node {
+            next,
+            key: CompactBytes::new(key),
+            entry,
+        }));
+        self.used[side] += 1;
+        None
+    }
+
+    /// Removes `key`, returning its entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.rehash_step();
+        let hash = self.hash(key);
+        for side in 0..2 {
+            let buckets = &mut self.buckets[side];
+            if buckets.is_empty() {
+                continue;
+            }
+            let index = (hash as usize) & (buckets.len() - 1);
+            let mut link = &mut buckets[index];
+            loop {
+                match link {
+                    None => break,
+                    Some(node) if node.key.as_slice() == key => {
+                        let mut removed = link.take()?;
+                        *link = removed.next.take();
+                        self.used[side] -= 1;
+                        self.shrink_if_sparse();
+                        return Some(removed.entry);
+                    }
+                    Some(node) => link = &mut node.next,
+                }
+            }
+        }
+        None
+    }
+
+    fn grow_if_needed(&mut self) {
+        if self.is_rehashing() {
+            return;
+        }
+        if self.buckets[0].is_empty() {
+            self.buckets[0] = empty_buckets(INITIAL_SIZE);
+            return;
+        }
+        if self.used[0] >= self.buckets[0].len() {
+            self.start_resize((self.used[0] + 1).next_power_of_two());
+        }
+    }
+
+    fn shrink_if_sparse(&mut self) {
+        let size = self.buckets[0].len();
+        if !self.is_rehashing() && size > INITIAL_SIZE && self.used[0] * 8 < size {
+            self.start_resize(self.used[0].next_power_of_two().max(INITIAL_SIZE));
+        }
+    }
+
+    fn start_resize(&mut self, size: usize) {
+        self.buckets[1] = empty_buckets(size);
+        self.rehash_index = 0;
+    }
+
+    /// Moves at most one non-empty bucket (visiting at most a few empty ones) into the new
+    /// array. Returns true while rehashing is still in progress.
+    pub fn rehash_step(&mut self) -> bool {
+        if !self.is_rehashing() {
+            return false;
+        }
+        let mut empty_visits = EMPTY_VISITS_PER_STEP;
+        while self.rehash_index < self.buckets[0].len() {
+            let Some(mut chain) = self.buckets[0][self.rehash_index].take() else {
+                self.rehash_index += 1;
+                empty_visits -= 1;
+                if empty_visits == 0 {
+                    return true;
+                }
+                continue;
+            };
+            let mask = self.buckets[1].len() - 1;
+            loop {
+                let next = chain.next.take();
+                let index = (self.hash(&chain.key) as usize) & mask;
+                chain.next = self.buckets[1][index].take();
+                self.buckets[1][index] = Some(chain);
+                self.used[0] -= 1;
+                self.used[1] += 1;
+                match next {
+                    Some(node) => chain = node,
+                    None => break,
+                }
+            }
+            self.rehash_index += 1;
+            break;
+        }
+        if self.rehash_index >= self.buckets[0].len() {
+            self.buckets[0] = std::mem::take(&mut self.buckets[1]);
+            self.used[0] = self.used[1];
+            self.used[1] = 0;
+            self.rehash_index = 0;
+            return false;
+        }
+        true
+    }
+
+    /// Visits a part of the table starting at `cursor` and returns the cursor to continue
+    /// from (0 when done). A full scan visits every key present from its start to its end
+    /// at least once, even while the table grows or shrinks (Redis's reverse-binary cursor).
+    pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&[u8], &Entry)) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
+        let mut cursor = cursor;
+        let emit = |bucket: &Bucket, visit: &mut dyn FnMut(&[u8], &Entry)| {
+            let mut node = bucket.as_deref();
+            while let Some(current) = node {
+                visit(&current.key, &current.entry);
+                node = current.next.as_deref();
+            }
+        };
+        if !self.is_rehashing() {
+            let mask = (self.buckets[0].len() - 1) as u64;
+            emit(&self.buckets[0][(cursor & mask) as usize], &mut visit);
+            cursor |= !mask;
+            cursor = cursor.reverse_bits().wrapping_add(1).reverse_bits();
+        } else {
+            let (small, large) = if self.buckets[0].len() <= self.buckets[1].len() {
+                (&self.buckets[0], &self.buckets[1])
+            } else {
+                (&self.buckets[1], &self.buckets[0])
+            };
+            let small_mask = (small.len() - 1) as u64;
+            let large_mask = (large.len() - 1) as u64;
+            emit(&small[(cursor & small_mask) as usize], &mut visit);
+            loop {
+                emit(&large[(cursor & large_mask) as usize], &mut visit);
+                cursor |= !large_mask;
+                cursor = cursor.reverse_bits().wrapping_add(1).reverse_bits();
+                if cursor & (small_mask ^ large_mask) == 0 {
+                    break;
+                }
+            }
+        }
+        cursor
+    }
+
+    /// A key chosen at random (roughly uniformly), or `None` when empty. `random` supplies
+    /// random numbers.
+    pub fn random_key(&self, mut random: impl FnMut() -> u64) -> Option<&[u8]> {
+        if self.is_empty() {
+            return None;
+        }
+        loop {
+            let side = if self.is_rehashing() && random() % 2 == 1 {
+                1
+            } else {
+                0
+            };
+            let buckets = &self.buckets[side];
+            if buckets.is_empty() {
+                continue;
+            }
+            let index = (random() as usize) & (buckets.len() - 1);
+            let mut chain_length = 0;
+            let mut node = buckets[index].as_deref();
+            while let Some(current) = node {
+                chain_length += 1;
+                node = current.next.as_deref();
+            }
+            if chain_length == 0 {
+                continue;
+            }
+            let mut pick = (random() as usize) % chain_length;
+            let mut node = buckets[index].as_deref();
+            while let Some(current) = node {
+                if pick == 0 {
+                    return Some(&current.key);
+                }
+                pick -= 1;
+                node = current.next.as_deref();
+            }
+        }
+    }
+
+    /// Removes up to `max_buckets` buckets' worth of entries and drops them; used to free a
+    /// detached table in the background without a long pause. Returns true when empty.
+    pub fn drop_some(&mut self, max_buckets: usize) -> bool {
+        let mut budget = max_buckets;
+        for side in 0..2 {
+            while let Some(mut bucket) = self.buckets[side].pop() {
+                while let Some(mut node) = bucket {
+                    bucket = node.next.take();
+                    self.used[side] = self.used[side].saturating_sub(1);
+                }
+                budget = budget.saturating_sub(1);
+                if budget == 0 {
+                    return self.buckets.iter().all(Vec::is_empty);
+                }
+            }
+        }
+        self.buckets = [Vec::new(), Vec::new()];
+        true
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        // Unlink chains iteratively so a long chain cannot overflow the stack.
+        while !self.drop_some(usize::MAX) {}
+    }
+}
+
+fn empty_buckets(size: usize) -> Vec<Bucket> {
+    let mut buckets = Vec::with_capacity(size);
+    buckets.resize_with(size, || None);
+    buckets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{HashMap, HashSet};
+
+    fn entry(value: i64) -> Entry {
+        Entry::new(Value::Int(value), 0)
+    }
+
+    #[test]
+    fn node_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Node>(), 64);
+    }
+
+    #[test]
+    fn behaves_like_a_hash_map_through_growth_and_shrink() {
+        let mut table = Table::new();
+        let mut model = HashMap::new();
+        let mut state = 7u64;
+        for _ in 0..20_000 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let key = format!("k{}", (state >> 33) % 3000).into_bytes();
+            match (state >> 20) % 3 {
+                0 | 1 => {
+                    let value = (state >> 40) as i64;
+                    assert_eq!(table.insert(&key, entry(value)), model.insert(key, entry(value)));
+                }
+                _ => assert_eq!(table.remove(&key), model.remove(&key)),
+            }
+            assert_eq!(table.len(), model.len());
+        }
+        for (key, value) in &model {
+            assert_eq!(table.get(key), Some(value));
+        }
+        let keys: Vec<_> = model.keys().cloned().collect();
+        for key in keys {
+            assert!(table.remove(&key).is_some());
+        }
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn full_scan_sees_every_key_present_throughout_while_resizing() {
+        let mut table = Table::new();
+        for index in 0..1000 {
+            table.insert(format!("stable{index}").as_bytes(), entry(index));
+        }
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            cursor = table.scan(cursor, |key, _| {
+                seen.insert(key.to_vec());
+            });
+            // Grow the table to several times its size mid-scan, then shrink it again.
+            if round < 40 {
+                for extra in 0..100 {
+                    table.insert(format!("churn{round}-{extra}").as_bytes(), entry(0));
+                }
+            } else if round < 80 {
+                for extra in 0..100 {
+                    table.remove(format!("churn{}-{extra}", round - 40).as_bytes());
+                }
+            }
+            round += 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        for index in 0..1000 {
+            assert!(seen.contains(format!("stable{index}").as_bytes()), "missing stable{index}");
+        }
+    }
+
+    #[test]
+    fn random_key_returns_present_keys() {
+        let mut table = Table::new();
+        assert!(table.random_key(|| 1).is_none());
+        table.insert(b"only", entry(1));
+        let mut state = 1u64;
+        let key = table
+            .random_key(|| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                state >> 11
+            })
+            .map(<[u8]>::to_vec);
+        assert_eq!(key.as_deref(), Some(&b"only"[..]));
+    }
+
+    #[test]
+    fn idle_time_counts_seconds() {
+        let entry = Entry::new(Value::Int(1), 10_000);
+        assert_eq!(entry.idle_seconds(15_500), 5);
+    }
+}

@@ -1,0 +1,143 @@
+//! Values stored under keys.
+
+use crate::CompactBytes;
+
+/// Strings up to this length are "embstr" in Redis's terms (one allocation with the key's
+/// object header); longer ones, and strings modified in place, are "raw".
+pub const EMBSTR_SIZE_LIMIT: usize = 44;
+
+/// A value. Strings have three encodings, as in Redis: an integer, a short immutable
+/// string, and a growable "raw" string (after APPEND/SETRANGE or when long).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A string that is the canonical decimal text of this integer.
+    Int(i64),
+    /// A string of at most [`EMBSTR_SIZE_LIMIT`] bytes.
+    Embedded(CompactBytes),
+    /// A long string, or one modified in place.
+    Raw(Box<Vec<u8>>),
+}
+
+/// The type of a value, as TYPE names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueType {
+    /// `string`
+    String,
+}
+
+impl ValueType {
+    /// The name TYPE replies with.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::String => "string",
+        }
+    }
+
+    /// Parses a TYPE name (case-insensitive), as SCAN's TYPE option takes it.
+    pub fn from_name(name: &[u8]) -> Option<ValueType> {
+        name.eq_ignore_ascii_case(b"string").then_some(ValueType::String)
+    }
+}
+
+impl Value {
+    /// A string value in the encoding Redis would choose for `bytes` given by a client.
+    pub fn string(bytes: &[u8]) -> Value {
+        if let Some(integer) = canonical_integer(bytes) {
+            return Value::Int(integer);
+        }
+        if bytes.len() <= EMBSTR_SIZE_LIMIT {
+            Value::Embedded(CompactBytes::new(bytes))
+        } else {
+            Value::Raw(Box::new(bytes.to_vec()))
+        }
+    }
+
+    /// The value's type.
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Value::Int(_) | Value::Embedded(_) | Value::Raw(_) => ValueType::String,
+        }
+    }
+
+    /// The name OBJECT ENCODING replies with.
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Embedded(_) => "embstr",
+            Value::Raw(_) => "raw",
+        }
+    }
+
+    /// Approximate bytes this value owns on the heap, for memory accounting.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Int(_) => 0,
+            Value::Embedded(bytes) => bytes.heap_size(),
+            Value::Raw(bytes) => bytes.capacity() + std::mem::size_of::<Vec<u8>>(),
+        }
+    }
+}
+
+/// Parses `bytes` as Redis's `string2ll` does: only the canonical form (no leading `+`,
+/// no leading zeros, no spaces, `-0` rejected) of an `i64`.
+pub fn canonical_integer(bytes: &[u8]) -> Option<i64> {
+    if bytes.is_empty() || bytes.len() > 20 {
+        return None;
+    }
+    if bytes == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    match digits.first() {
+        Some(b'1'..=b'9') => {}
+        _ => return None,
+    }
+    let mut magnitude: u64 = 0;
+    for &digit in digits {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        magnitude = magnitude
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
+    }
+    if negative {
+        if magnitude <= i64::MAX as u64 + 1 {
+            Some((magnitude as i64).wrapping_neg())
+        } else {
+            None
+        }
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+    }
+
+    #[test]
+    fn canonical_integers_only() {
+        assert_eq!(canonical_integer(b"123"), Some(123));
+        assert_eq!(canonical_integer(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(canonical_integer(b"9223372036854775808"), None);
+        for rejected in [&b"+1"[..], b"01", b"-0", b" 1", b"1 ", b"", b"-", b"1.0"] {
+            assert_eq!(canonical_integer(rejected), None, "{rejected:?}");
+        }
+    }
+
+    #[test]
+    fn encodings_follow_redis() {
+        assert_eq!(Value::string(b"42").encoding_name(), "int");
+        assert_eq!(Value::string(b"hello").encoding_name(), "embstr");
+        assert_eq!(Value::string(&[b'x'; 45]).encoding_name(), "raw");
+    }
+}

@@ -1,0 +1,471 @@
+//! Request parsing: RESP multibulk arrays and inline (telnet) commands.
+
+use bytes::Bytes;
+
+/// One command's arguments, the command name first. Each argument is binary-safe.
+pub type Argv = Vec<Bytes>;
+
+/// Redis's limit on an inline request or a `*`/`$` header line without its `\r\n`.
+const PROTO_INLINE_MAX_SIZE: usize = 64 * 1024;
+
+/// Limits applied while parsing, taken from the server configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct ParseLimits {
+    /// `proto-max-bulk-len`: the largest bulk argument accepted.
+    pub max_bulk_len: u64,
+    /// The largest number of arguments in one multibulk request (Redis: 1024*1024*1024).
+    pub max_multibulk_len: u64,
+    /// Whether the client has authenticated; unauthenticated clients get tighter limits
+    /// (Redis: 10 arguments of at most 16 KiB) when a password is required.
+    pub authenticated: bool,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits {
+            max_bulk_len: 512 * 1024 * 1024,
+            max_multibulk_len: 1024 * 1024 * 1024,
+            authenticated: true,
+        }
+    }
+}
+
+/// The stream is not valid RESP: the message is sent as an error reply, then the
+/// connection is closed. The texts are Redis's, byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// An inline request longer than 64 KiB without a newline.
+    #[error("Protocol error: too big inline request")]
+    TooBigInlineRequest,
+    /// A `*` header line longer than 64 KiB.
+    #[error("Protocol error: too big mbulk count string")]
+    TooBigMultibulkCount,
+    /// A `$` header line longer than 64 KiB.
+    #[error("Protocol error: too big bulk count string")]
+    TooBigBulkCount,
+    /// A `*` count that is not a number or exceeds the limit.
+    #[error("Protocol error: invalid multibulk length")]
+    InvalidMultibulkLength,
+    /// A `$` length that is not a number or exceeds `proto-max-bulk-len`.
+    #[error("Protocol error: invalid bulk length")]
+    InvalidBulkLength,
+    /// An element of a multibulk that is not a bulk string.
+    #[error("Protocol error: expected '$', got '{0}'")]
+    ExpectedBulk(char),
+    /// An inline request with an unterminated quote.
+    #[error("Protocol error: unbalanced quotes in request")]
+    UnbalancedQuotes,
+    /// Too many arguments before authentication.
+    #[error("Protocol error: unauthenticated multibulk length")]
+    UnauthenticatedMultibulkLength,
+    /// A too large argument before authentication.
+    #[error("Protocol error: unauthenticated bulk length")]
+    UnauthenticatedBulkLength,
+}
+
+/// What parsing a buffer produced: the complete commands at its front, how many bytes they
+/// used, and the protocol error that stopped parsing, if any (commands before the error
+/// still run, as in Redis).
+#[derive(Debug, Default)]
+pub struct ParsedBatch {
+    /// Complete commands in arrival order.
+    pub commands: Vec<Argv>,
+    /// Bytes of the buffer consumed by `commands` (and by ignored empty requests).
+    pub consumed: usize,
+    /// Set when the bytes after `consumed` are not RESP.
+    pub error: Option<ProtocolError>,
+    /// When the next command is incomplete: the total buffered bytes it needs at least,
+    /// so that a large bulk is not re-parsed on every read.
+    pub needed: usize,
+}
+
+/// Where an argument lives while its batch is being delimited.
+enum ArgSpan {
+    /// A range of the input buffer.
+    Range(usize, usize),
+    /// An argument rebuilt from an inline request (quotes and escapes resolved).
+    Owned(Vec<u8>),
+}
+
+/// One step of parsing a single request.
+enum Step {
+    Command { end: usize, args: Vec<ArgSpan> },
+    Skip { end: usize },
+    Incomplete { needed: usize },
+}
+
+/// Splits a client's byte stream into commands.
+#[derive(Clone, Debug, Default)]
+pub struct RequestParser {
+    /// The limits in force; the connection updates them (e.g. after AUTH or CONFIG SET).
+    pub limits: ParseLimits,
+}
+
+impl RequestParser {
+    /// A parser with the given limits.
+    pub fn new(limits: ParseLimits) -> Self {
+        RequestParser { limits }
+    }
+
+    /// Parses every complete request at the front of `input`.
+    ///
+    /// The returned arguments share one copy of the consumed bytes, so a pipeline of many
+    /// commands costs one allocation for its data.
+    pub fn parse_batch(&self, input: &[u8]) -> ParsedBatch {
+        let mut spans: Vec<Vec<ArgSpan>> = Vec::new();
+        let mut position = 0;
+        let mut batch = ParsedBatch::default();
+        while position < input.len() {
+            match self.parse_one(input, position) {
+                Ok(Step::Command { end, args }) => {
+                    spans.push(args);
+                    position = end;
+                }
+                Ok(Step::Skip { end }) => position = end,
+                Ok(Step::Incomplete { needed }) => {
+                    batch.needed = needed;
+                    break;
+                }
+                Err(error) => {
+                    batch.error = Some(error);
+                    break;
+                }
+            }
+        }
+        batch.consumed = position;
+        if !spans.is_empty() {
+            let chunk = Bytes::copy_from_slice(input.get(..position).unwrap_or_default());
+            batch.commands = spans
+                .into_iter()
+                .map(|args| {
+                    args.into_iter()
+                        .map(|span| match span {
+                            ArgSpan::Range(start, end) => chunk.slice(start..end),
+                            ArgSpan::Owned(bytes) => Bytes::from(bytes),
+                        })
+                        .collect()
+                })
+                .collect();
+        }
+        batch
+    }
+
+    fn parse_one(&self, input: &[u8], start: usize) -> Result<Step, ProtocolError> {
+        match input.get(start) {
+            Some(b'*') => self.parse_multibulk(input, start),
+            Some(_) => parse_inline(input, start),
+            None => Ok(Step::Incomplete { needed: start + 1 }),
+        }
+    }
+
+    fn parse_multibulk(&self, input: &[u8], start: usize) -> Result<Step, ProtocolError> {
+        let Some((line, mut position)) = read_line(input, start + 1) else {
+            if input.len() - start > PROTO_INLINE_MAX_SIZE {
+                return Err(ProtocolError::TooBigMultibulkCount);
+            }
+            return Ok(Step::Incomplete { needed: input.len() + 1 });
+        };
+        let count = parse_length(line).ok_or(ProtocolError::InvalidMultibulkLength)?;
+        if count > self.limits.max_multibulk_len as i64 {
+            return Err(ProtocolError::InvalidMultibulkLength);
+        }
+        if !self.limits.authenticated && count > 10 {
+            return Err(ProtocolError::UnauthenticatedMultibulkLength);
+        }
+        if count <= 0 {
+            return Ok(Step::Skip { end: position });
+        }
+        // Never trust the count for a preallocation: the bytes have not arrived yet.
+        let mut args = Vec::with_capacity((count as usize).min(1024));
+        for _ in 0..count {
+            let Some(&marker) = input.get(position) else {
+                return Ok(Step::Incomplete { needed: position + 1 });
+            };
+            if marker != b'$' {
+                return Err(ProtocolError::ExpectedBulk(marker as char));
+            }
+            let Some((line, data_start)) = read_line(input, position + 1) else {
+                if input.len() - position > PROTO_INLINE_MAX_SIZE {
+                    return Err(ProtocolError::TooBigBulkCount);
+                }
+                return Ok(Step::Incomplete { needed: input.len() + 1 });
+            };
+            let length = parse_length(line).ok_or(ProtocolError::InvalidBulkLength)?;
+            if length < 0 || length as u64 > self.limits.max_bulk_len {
+                return Err(ProtocolError::InvalidBulkLength);
+            }
+            if !self.limits.authenticated && length > 16384 {
+                return Err(ProtocolError::UnauthenticatedBulkLength);
+            }
+            let data_end = data_start + length as usize;
+            let needed = data_end + 2;
+            if input.len() < needed {
+                return Ok(Step::Incomplete { needed });
+            }
+            args.push(ArgSpan::Range(data_start, data_end));
+            position = needed;
+        }
+        Ok(Step::Command {
+            end: position,
+            args,
+        })
+    }
+}
+
+/// Finds the `\r\n`-terminated line starting at `from`: its content and the index after it.
+fn read_line(input: &[u8], from: usize) -> Option<(&[u8], usize)> {
+    let rest = input.get(from..)?;
+    let newline = memchr::memchr(b'\n', rest)?;
+    let line = rest.get(..newline)?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    Some((line, from + newline + 1))
+}
+
+/// Parses a RESP length: an optional minus sign and decimal digits, as Redis's `string2ll`.
+fn parse_length(line: &[u8]) -> Option<i64> {
+    let (negative, digits) = match line.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, line),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &digit in digits {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(i64::from(digit - b'0'))?;
+    }
+    Some(if negative { -value } else { value })
+}
+
+/// Parses one inline (telnet-style) request: space-separated words with Redis's quoting.
+fn parse_inline(input: &[u8], start: usize) -> Result<Step, ProtocolError> {
+    let rest = input.get(start..).unwrap_or_default();
+    let Some(newline) = memchr::memchr(b'\n', rest) else {
+        if rest.len() > PROTO_INLINE_MAX_SIZE {
+            return Err(ProtocolError::TooBigInlineRequest);
+        }
+        return Ok(Step::Incomplete {
+            needed: input.len() + 1,
+        });
+    };
+    let line = rest.get(..newline).unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let end = start + newline + 1;
+    let words = split_args(line).ok_or(ProtocolError::UnbalancedQuotes)?;
+    if words.is_empty() {
+        return Ok(Step::Skip { end });
+    }
+    Ok(Step::Command {
+        end,
+        args: words.into_iter().map(ArgSpan::Owned).collect(),
+    })
+}
+
+/// Splits a line into arguments exactly as Redis's `sdssplitargs`: whitespace separates,
+/// `"..."` understands `\n \r \t \b \a \\ \" \xHH`, `'...'` understands `\'`, and a closing
+/// quote must be followed by whitespace or the end. `None` means unbalanced quotes.
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut words = Vec::new();
+    let mut position = 0;
+    loop {
+        while line.get(position).is_some_and(|byte| byte.is_ascii_whitespace()) {
+            position += 1;
+        }
+        if position >= line.len() {
+            return Some(words);
+        }
+        let mut word = Vec::new();
+        let mut in_double = false;
+        let mut in_single = false;
+        loop {
+            let current = line.get(position).copied();
+            if in_double {
+                match current {
+                    None => return None,
+                    Some(b'\\') => {
+                        let next = line.get(position + 1).copied();
+                        let hex = (line.get(position + 2), line.get(position + 3));
+                        if let (Some(b'x'), (Some(&high), Some(&low))) = (next, hex) {
+                            if let (Some(high), Some(low)) = (hex_value(high), hex_value(low)) {
+                                word.push(high * 16 + low);
+                                position += 4;
+                                continue;
+                            }
+                        }
+                        match next {
+                            Some(escaped) => {
+                                word.push(match escaped {
+                                    b'n' => b'\n',
+                                    b'r' => b'\r',
+                                    b't' => b'\t',
+                                    b'b' => 8,
+                                    b'a' => 7,
+                                    other => other,
+                                });
+                                position += 2;
+                            }
+                            None => return None,
+                        }
+                    }
+                    Some(b'"') => {
+                        if line
+                            .get(position + 1)
+                            .is_some_and(|byte| !byte.is_ascii_whitespace())
+                        {
+                            return None;
+                        }
+                        position += 1;
+                        break;
+                    }
+                    Some(byte) => {
+                        word.push(byte);
+                        position += 1;
+                    }
+                }
+            } else if in_single {
+                match current {
+                    None => return None,
+                    Some(b'\\') if line.get(position + 1) == Some(&b'\'') => {
+                        word.push(b'\'');
+                        position += 2;
+                    }
+                    Some(b'\'') => {
+                        if line
+                            .get(position + 1)
+                            .is_some_and(|byte| !byte.is_ascii_whitespace())
+                        {
+                            return None;
+                        }
+                        position += 1;
+                        break;
+                    }
+                    Some(byte) => {
+                        word.push(byte);
+                        position += 1;
+                    }
+                }
+            } else {
+                match current {
+                    None => break,
+                    Some(byte) if byte.is_ascii_whitespace() => break,
+                    Some(b'"') => {
+                        in_double = true;
+                        position += 1;
+                    }
+                    Some(b'\'') => {
+                        in_single = true;
+                        position += 1;
+                    }
+                    Some(byte) => {
+                        word.push(byte);
+                        position += 1;
+                    }
+                }
+            }
+        }
+        words.push(word);
+    }
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    (digit as char).to_digit(16).map(|value| value as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(input: &[u8]) -> ParsedBatch {
+        RequestParser::default().parse_batch(input)
+    }
+
+    fn strings(batch: &ParsedBatch) -> Vec<Vec<&[u8]>> {
+        batch
+            .commands
+            .iter()
+            .map(|argv| argv.iter().map(|arg| arg.as_ref()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn parses_a_pipeline_of_multibulks() {
+        let input = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n";
+        let batch = parse(input);
+        assert_eq!(batch.consumed, input.len());
+        assert_eq!(
+            strings(&batch),
+            vec![vec![&b"GET"[..], b"k"], vec![&b"SET"[..], b"k", b""]]
+        );
+        assert!(batch.error.is_none());
+    }
+
+    #[test]
+    fn every_split_point_is_incomplete_not_an_error() {
+        let input = b"*2\r\n$4\r\nECHO\r\n$5\r\nhe\r\no\r\n";
+        for cut in 0..input.len() {
+            let batch = parse(&input[..cut]);
+            assert!(batch.commands.is_empty(), "cut at {cut}");
+            assert_eq!(batch.consumed, 0);
+            assert!(batch.error.is_none());
+        }
+        let batch = parse(input);
+        assert_eq!(strings(&batch), vec![vec![&b"ECHO"[..], b"he\r\no"]]);
+    }
+
+    #[test]
+    fn large_bulk_reports_bytes_needed() {
+        let batch = parse(b"*1\r\n$100\r\nabc");
+        assert_eq!(batch.needed, 4 + 6 + 102);
+    }
+
+    #[test]
+    fn inline_commands_follow_sdssplitargs() {
+        let batch = parse(b"set \"a b\" 'c\\'d' \"\\x41\\n\"\r\n\r\nPING\n");
+        assert_eq!(
+            strings(&batch),
+            vec![vec![&b"set"[..], b"a b", b"c'd", b"A\n"], vec![&b"PING"[..]]]
+        );
+        assert_eq!(
+            parse(b"set \"abc\r\n").error,
+            Some(ProtocolError::UnbalancedQuotes)
+        );
+        assert_eq!(
+            parse(b"set \"abc\"x\r\n").error,
+            Some(ProtocolError::UnbalancedQuotes)
+        );
+    }
+
+    #[test]
+    fn protocol_errors_carry_redis_texts() {
+        let cases: [(&[u8], &str); 5] = [
+            (b"*x\r\n", "Protocol error: invalid multibulk length"),
+            (b"*1\r\n$-2\r\n", "Protocol error: invalid bulk length"),
+            (b"*1\r\n+OK\r\n", "Protocol error: expected '$', got '+'"),
+            (b"*2000000000\r\n", "Protocol error: invalid multibulk length"),
+            (b"*1\r\n$600000000\r\n", "Protocol error: invalid bulk length"),
+        ];
+        for (input, text) in cases {
+            let error = parse(input).error.expect("error");
+            assert_eq!(error.to_string(), text);
+        }
+        let long = vec![b'a'; PROTO_INLINE_MAX_SIZE + 1];
+        assert_eq!(parse(&long).error, Some(ProtocolError::TooBigInlineRequest));
+    }
+
+    #[test]
+    fn commands_before_an_error_are_kept() {
+        let batch = parse(b"*1\r\n$4\r\nPING\r\n*1\r\n+x\r\n");
+        assert_eq!(batch.commands.len(), 1);
+        assert_eq!(batch.consumed, 14);
+        assert!(batch.error.is_some());
+    }
+
+    #[test]
+    fn empty_multibulk_is_skipped() {
+        let batch = parse(b"*0\r\n*-1\r\n*1\r\n$1\r\na\r\n");
+        assert_eq!(strings(&batch), vec![vec![&b"a"[..]]]);
+    }
+}

@@ -1,0 +1,327 @@
+//! Seeded, reproducible command sequences.
+//!
+//! A [`Sequence`] draws recipes by weight from every family's table and yields
+//! their commands one at a time. A recipe ([`Recipe`]) builds one command, or a
+//! short run of commands when one needs a follow-up (a command that sets a
+//! tiny expiry is followed by a pause and an access that makes both servers
+//! delete the key lazily; see [`expiry`]).
+//!
+//! Adding a command family is adding one module with a `RECIPES` table and one
+//! entry in [`FAMILIES`].
+//!
+//! The same seed gives the same commands, except for absolute unix times
+//! (EXPIREAT, EXAT, ...), which are the clock at generation plus a seeded offset
+//! so that keys never expire in the middle of a run by accident.
+
+pub mod expiry;
+pub mod keys;
+pub mod model;
+pub mod server;
+pub mod strings;
+pub mod values;
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::compare::Comparison;
+use crate::prng::Prng;
+use crate::resp::{escape_unquoted, quote};
+use model::Model;
+
+/// Every family's recipes. Add a family here.
+pub const FAMILIES: &[&[Recipe]] = &[strings::RECIPES, keys::RECIPES, server::RECIPES];
+
+/// Percentage of commands whose name is sent in scrambled letter case.
+const SCRAMBLED_NAME_PERCENT: u64 = 5;
+
+/// One command to send to both servers, with what the comparison needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// The arguments, name first, exactly as sent.
+    pub args: Vec<Vec<u8>>,
+    /// How the two replies are compared.
+    pub comparison: Comparison,
+    /// The keys the command reads or writes (for the context of a mismatch).
+    pub keys: Vec<Vec<u8>>,
+    /// Whether the command affects every key (SELECT, SWAPDB, FLUSHDB), so it
+    /// belongs in the context of any mismatch.
+    pub global: bool,
+    /// Time to wait after both replies arrived, before the next command.
+    pub pause_after: Option<Duration>,
+    /// The name coverage counts this command under, when not its own name
+    /// (unknown command names are counted together).
+    pub counted_as: Option<&'static str>,
+}
+
+impl Command {
+    /// A command with only its name, compared exactly.
+    pub fn new(name: &str) -> Self {
+        Self {
+            args: vec![name.as_bytes().to_vec()],
+            comparison: Comparison::Exact,
+            keys: Vec::new(),
+            global: false,
+            pause_after: None,
+            counted_as: None,
+        }
+    }
+
+    /// Appends a plain argument.
+    pub fn arg(mut self, arg: impl AsRef<[u8]>) -> Self {
+        self.args.push(arg.as_ref().to_vec());
+        self
+    }
+
+    /// Appends several plain arguments.
+    pub fn args<I, A>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: AsRef<[u8]>,
+    {
+        self.args
+            .extend(args.into_iter().map(|arg| arg.as_ref().to_vec()));
+        self
+    }
+
+    /// Appends an argument that is a key, and records the key.
+    pub fn key(mut self, key: impl AsRef<[u8]>) -> Self {
+        let key = key.as_ref().to_vec();
+        if !self.keys.contains(&key) {
+            self.keys.push(key.clone());
+        }
+        self.args.push(key);
+        self
+    }
+
+    /// Sets how the replies are compared.
+    pub fn compared(mut self, comparison: Comparison) -> Self {
+        self.comparison = comparison;
+        self
+    }
+
+    /// Marks the command as affecting every key.
+    pub fn global(mut self) -> Self {
+        self.global = true;
+        self
+    }
+
+    /// Waits this long after the replies, before the next command.
+    pub fn pause(mut self, duration: Duration) -> Self {
+        self.pause_after = Some(duration);
+        self
+    }
+
+    /// Counts the command under `label` in coverage.
+    pub fn counted_as(mut self, label: &'static str) -> Self {
+        self.counted_as = Some(label);
+        self
+    }
+
+    /// The command name in upper case, as counted in coverage.
+    pub fn name(&self) -> String {
+        if let Some(label) = self.counted_as {
+            return label.to_owned();
+        }
+        let name = self.args.first().map(Vec::as_slice).unwrap_or_default();
+        escape_unquoted(&name.to_ascii_uppercase())
+    }
+
+    /// Whether the command touches `key` (or every key).
+    pub fn touches(&self, keys: &[Vec<u8>]) -> bool {
+        self.global || self.keys.iter().any(|key| keys.contains(key))
+    }
+
+    /// The command as one printable line: the name as sent, then each argument,
+    /// quoted and escaped when it is empty or holds anything but plain ASCII.
+    pub fn printable(&self) -> String {
+        let mut parts = Vec::with_capacity(self.args.len());
+        for (position, arg) in self.args.iter().enumerate() {
+            let plain = !arg.is_empty()
+                && arg
+                    .iter()
+                    .all(|byte| byte.is_ascii_graphic() && *byte != b'"' && *byte != b'\\');
+            if plain || (position == 0 && !arg.is_empty()) {
+                parts.push(escape_unquoted(arg));
+            } else {
+                parts.push(quote(arg));
+            }
+        }
+        parts.join(" ")
+    }
+}
+
+/// What a recipe can use: the seeded generator, the load-bounding model and the clock.
+#[derive(Debug)]
+pub struct Context<'a> {
+    /// The seeded random source; every choice comes from here.
+    pub rng: &'a mut Prng,
+    /// Bounds on value lengths and the selected database.
+    pub model: &'a mut Model,
+    /// The current unix time in milliseconds, for absolute expiry times.
+    pub now_unix_ms: u64,
+}
+
+impl Context<'_> {
+    /// `true` with probability `percent` / 100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.rng.chance(percent)
+    }
+
+    /// One element of a non-empty constant table.
+    pub fn pick<T: Clone>(&mut self, items: &[T]) -> T {
+        self.rng.pick(items).clone()
+    }
+
+    /// A number in `low..=high`.
+    pub fn between(&mut self, low: i64, high: i64) -> i64 {
+        self.rng.between(low, high)
+    }
+
+    /// Shuffles `items` in place (Fisher-Yates).
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for last in (1..items.len()).rev() {
+            let other = self.rng.index(last.saturating_add(1));
+            items.swap(last, other);
+        }
+    }
+}
+
+/// One way to generate a command, weighted against all others.
+#[derive(Debug, Clone, Copy)]
+pub struct Recipe {
+    /// Relative frequency.
+    pub weight: u64,
+    /// Builds the command(s); never returns an empty list.
+    pub build: fn(&mut Context<'_>) -> Vec<Command>,
+}
+
+/// An endless, seeded stream of commands.
+#[derive(Debug)]
+pub struct Sequence {
+    rng: Prng,
+    model: Model,
+    pending: VecDeque<Command>,
+    recipes: Vec<Recipe>,
+    total_weight: u64,
+}
+
+impl Sequence {
+    /// The sequence named by `seed`.
+    pub fn new(seed: u64) -> Self {
+        let recipes: Vec<Recipe> = FAMILIES
+            .iter()
+            .flat_map(|family| family.iter().copied())
+            .collect();
+        let total_weight = recipes.iter().map(|recipe| recipe.weight).sum();
+        Self {
+            rng: Prng::new(seed),
+            model: Model::default(),
+            pending: VecDeque::new(),
+            recipes,
+            total_weight,
+        }
+    }
+
+    /// The next command; `now_unix_ms` anchors absolute expiry times.
+    pub fn next_command(&mut self, now_unix_ms: u64) -> Command {
+        loop {
+            if let Some(command) = self.pending.pop_front() {
+                return command;
+            }
+            let recipe = self.draw_recipe();
+            let mut context = Context {
+                rng: &mut self.rng,
+                model: &mut self.model,
+                now_unix_ms,
+            };
+            let mut commands = (recipe.build)(&mut context);
+            if let Some(first) = commands.first_mut() {
+                if self.rng.chance(SCRAMBLED_NAME_PERCENT) {
+                    scramble_case(&mut self.rng, first);
+                }
+            }
+            self.pending.extend(commands);
+        }
+    }
+
+    fn draw_recipe(&mut self) -> Recipe {
+        let mut ticket = self.rng.below(self.total_weight);
+        for recipe in &self.recipes {
+            if ticket < recipe.weight {
+                return *recipe;
+            }
+            ticket -= recipe.weight;
+        }
+        // Unreachable while the weights sum to `total_weight`; PING is harmless.
+        server::RECIPES[0]
+    }
+}
+
+/// Flips the case of each letter of the command name with probability one half.
+fn scramble_case(rng: &mut Prng, command: &mut Command) {
+    if let Some(name) = command.args.first_mut() {
+        for byte in name.iter_mut() {
+            if byte.is_ascii_alphabetic() && rng.chance(50) {
+                *byte ^= 0x20;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn take(seed: u64, count: usize) -> Vec<Command> {
+        let mut sequence = Sequence::new(seed);
+        (0..count)
+            .map(|_| sequence.next_command(1_700_000_000_000))
+            .collect()
+    }
+
+    #[test]
+    fn a_seed_names_one_sequence() {
+        assert_eq!(take(5, 500), take(5, 500));
+        assert_ne!(take(5, 50), take(6, 50));
+    }
+
+    #[test]
+    fn every_recipe_builds_commands() {
+        let mut rng = Prng::new(11);
+        let mut model = Model::default();
+        for family in FAMILIES {
+            for (position, recipe) in family.iter().enumerate() {
+                for _ in 0..50 {
+                    let mut context = Context {
+                        rng: &mut rng,
+                        model: &mut model,
+                        now_unix_ms: 1_700_000_000_000,
+                    };
+                    let commands = (recipe.build)(&mut context);
+                    assert!(!commands.is_empty(), "recipe {position} built nothing");
+                    assert!(commands.iter().all(|command| !command.args.is_empty()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn printable_quotes_only_when_needed() {
+        let command = Command::new("SET")
+            .key(b"k1")
+            .arg(b"a b\x00\r\n")
+            .arg(b"")
+            .arg(b"EX");
+        assert_eq!(command.printable(), "SET k1 \"a b\\x00\\r\\n\" \"\" EX");
+        assert_eq!(command.name(), "SET");
+        assert_eq!(command.keys, vec![b"k1".to_vec()]);
+    }
+
+    #[test]
+    fn touches_matches_keys_and_global_commands() {
+        let keys = vec![b"k1".to_vec()];
+        assert!(Command::new("GET").key("k1").touches(&keys));
+        assert!(!Command::new("GET").key("k2").touches(&keys));
+        assert!(Command::new("FLUSHDB").global().touches(&keys));
+    }
+}

@@ -1,0 +1,140 @@
+//! A coarse model of the servers' state, kept only to keep the load bounded.
+//!
+//! The generator never looks at replies, so it cannot know the servers' data;
+//! it tracks instead an *upper bound* on the length of each key's string value
+//! in each database, and which database the connection has selected. The
+//! bounds keep APPEND from growing values without limit and keep LCS (whose
+//! cost is the product of the two lengths) cheap. An upper bound is enough:
+//! every update takes the maximum unless the command certainly removed the
+//! value.
+
+use std::collections::BTreeMap;
+
+/// Number of databases a default server has (`databases 16`).
+pub const DATABASES: usize = 16;
+
+/// Upper bounds on value lengths, per database and key, plus the selected database.
+#[derive(Debug, Clone)]
+pub struct Model {
+    selected: usize,
+    bounds: Vec<BTreeMap<Vec<u8>, usize>>,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Self {
+            selected: 0,
+            bounds: vec![BTreeMap::new(); DATABASES],
+        }
+    }
+}
+
+impl Model {
+    /// The database the connection has selected.
+    #[cfg(test)]
+    pub fn selected(&self) -> usize {
+        self.selected
+    }
+
+    /// Upper bound on the length of `key`'s value in the selected database.
+    pub fn bound(&self, key: &[u8]) -> usize {
+        self.bound_in(self.selected, key)
+    }
+
+    fn bound_in(&self, database: usize, key: &[u8]) -> usize {
+        self.bounds
+            .get(database)
+            .and_then(|keys| keys.get(key))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn raise_in(&mut self, database: usize, key: &[u8], length: usize) {
+        if length == 0 {
+            return;
+        }
+        if let Some(keys) = self.bounds.get_mut(database) {
+            let bound = keys.entry(key.to_vec()).or_insert(0);
+            *bound = (*bound).max(length);
+        }
+    }
+
+    /// A command may have stored a value of at most `length` bytes under `key`.
+    pub fn may_store(&mut self, key: &[u8], length: usize) {
+        self.raise_in(self.selected, key, length);
+    }
+
+    /// A command may have appended `added` bytes to `key`'s value.
+    pub fn may_grow(&mut self, key: &[u8], added: usize) {
+        let length = self.bound(key).saturating_add(added);
+        self.may_store(key, length);
+    }
+
+    /// A command certainly removed `key` from the selected database.
+    pub fn removed(&mut self, key: &[u8]) {
+        if let Some(keys) = self.bounds.get_mut(self.selected) {
+            keys.remove(key);
+        }
+    }
+
+    /// `destination` (in `database`, or the selected one) may now hold `source`'s value.
+    pub fn may_copy(&mut self, source: &[u8], destination: &[u8], database: Option<usize>) {
+        let length = self.bound(source);
+        self.raise_in(database.unwrap_or(self.selected), destination, length);
+    }
+
+    /// SELECT with a valid index.
+    pub fn select(&mut self, database: usize) {
+        if database < DATABASES {
+            self.selected = database;
+        }
+    }
+
+    /// SWAPDB with two valid indexes.
+    pub fn swap(&mut self, first: usize, second: usize) {
+        if first < DATABASES && second < DATABASES {
+            self.bounds.swap(first, second);
+        }
+    }
+
+    /// FLUSHDB: the selected database is empty.
+    pub fn flush_selected(&mut self) {
+        if let Some(keys) = self.bounds.get_mut(self.selected) {
+            keys.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_only_grow_until_removed() {
+        let mut model = Model::default();
+        model.may_store(b"k", 10);
+        model.may_store(b"k", 3);
+        assert_eq!(model.bound(b"k"), 10);
+        model.may_grow(b"k", 5);
+        assert_eq!(model.bound(b"k"), 15);
+        model.removed(b"k");
+        assert_eq!(model.bound(b"k"), 0);
+    }
+
+    #[test]
+    fn databases_are_separate_and_swappable() {
+        let mut model = Model::default();
+        model.may_store(b"k", 10);
+        model.select(1);
+        assert_eq!(model.bound(b"k"), 0);
+        model.select(DATABASES);
+        assert_eq!(model.selected(), 1);
+        model.swap(0, 1);
+        assert_eq!(model.bound(b"k"), 10);
+        model.may_copy(b"k", b"j", Some(0));
+        model.select(0);
+        assert_eq!(model.bound(b"j"), 10);
+        model.flush_selected();
+        assert_eq!(model.bound(b"j"), 0);
+    }
+}

@@ -1,0 +1,380 @@
+//! Differential tester: Peregrine against a real redis-server.
+//!
+//! [`run`] starts a redis-server (the oracle) and a peregrine-server on free
+//! loopback ports, sends both the same seeded, random command sequences over
+//! raw RESP2, and compares the raw replies. Each seed is one sequence, run on
+//! freshly flushed servers (`FLUSHALL`, `SELECT 0`); a seed stops at its first
+//! mismatch, since later replies would only repeat the divergence.
+//!
+//! Comparison is byte for byte except for the few documented rules in
+//! `compare` (TTL tolerance, unordered KEYS, SCAN as a key set, RANDOMKEY by
+//! outcome, a 7.0 / 7.2 wording table). Generation lives in `generate`, one
+//! module per command family.
+//!
+//! Invariants: the same seed yields the same commands (up to absolute unix
+//! times, which follow the clock); both servers are killed when a run ends,
+//! however it ends.
+//!
+//! It is not: a benchmark, a fuzzer of the RESP framing (every request is a
+//! well-formed array of bulk strings), or a test of concurrency (one
+//! connection per server, one command at a time).
+
+#![warn(missing_docs)]
+
+mod compare;
+mod generate;
+mod pair;
+mod prng;
+mod resp;
+mod servers;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use generate::{Command, Sequence};
+use pair::{Launcher, Observation, ServerPair};
+use resp::RawReply;
+use servers::ServerKind;
+
+/// What to run: the two binaries, the seeds, and the sequence length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffConfig {
+    /// The peregrine-server binary.
+    pub peregrine_bin: PathBuf,
+    /// The redis-server binary (the oracle).
+    pub redis_bin: PathBuf,
+    /// One command sequence per seed.
+    pub seeds: Range<u64>,
+    /// Commands per sequence.
+    pub commands_per_seed: usize,
+    /// `--shards` given to peregrine-server.
+    pub shards: u16,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiffReport {
+    /// Commands whose replies were compared.
+    pub compared: u64,
+    /// The first mismatch of each failed seed.
+    pub mismatches: Vec<Mismatch>,
+    /// How many times each command name (upper case) was sent.
+    pub coverage: BTreeMap<String, u64>,
+}
+
+impl DiffReport {
+    /// The seeds that had a mismatch.
+    pub fn failed_seeds(&self) -> BTreeSet<u64> {
+        self.mismatches
+            .iter()
+            .map(|mismatch| mismatch.seed)
+            .collect()
+    }
+
+    /// The two summary lines for a run over `seed_count` seeds:
+    /// `differential: N commands compared, M mismatches` and `K passed, F failed`.
+    pub fn summary(&self, seed_count: u64) -> String {
+        let failed = u64::try_from(self.failed_seeds().len()).unwrap_or(u64::MAX);
+        format!(
+            "differential: {} commands compared, {} mismatches\n{} passed, {} failed",
+            self.compared,
+            self.mismatches.len(),
+            seed_count.saturating_sub(failed),
+            failed
+        )
+    }
+}
+
+/// One command whose replies differed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The seed of the sequence.
+    pub seed: u64,
+    /// The command's position in the sequence (0-based).
+    pub index: usize,
+    /// The command, printable (binary escaped).
+    pub command: String,
+    /// The preceding few commands touching the same keys, with Redis's replies.
+    pub context: Vec<String>,
+    /// Redis's reply, printable (after normalization).
+    pub redis: String,
+    /// Peregrine's reply, printable (after normalization), or how the connection failed.
+    pub peregrine: String,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            formatter,
+            "MISMATCH seed {} command #{}: {}",
+            self.seed, self.index, self.command
+        )?;
+        if self.context.is_empty() {
+            writeln!(formatter, "  no earlier command touched these keys")?;
+        } else {
+            writeln!(formatter, "  earlier commands on the same keys:")?;
+            for line in &self.context {
+                writeln!(formatter, "    {line}")?;
+            }
+        }
+        writeln!(formatter, "  redis:     {}", self.redis)?;
+        writeln!(formatter, "  peregrine: {}", self.peregrine)?;
+        write!(
+            formatter,
+            "  reproduce: --seeds {}..{} --commands {}",
+            self.seed,
+            self.seed.saturating_add(1),
+            self.index.saturating_add(1)
+        )
+    }
+}
+
+/// Runs the differential suite: redis-server against peregrine-server.
+pub fn run(config: &DiffConfig) -> anyhow::Result<DiffReport> {
+    run_with(
+        config,
+        Launcher {
+            redis_bin: config.redis_bin.clone(),
+            candidate_bin: config.peregrine_bin.clone(),
+            candidate_kind: ServerKind::Peregrine {
+                shards: config.shards,
+            },
+        },
+    )
+}
+
+/// Runs the suite with redis-server on both sides (`config.peregrine_bin` and
+/// `config.shards` are ignored). Any mismatch is a bug in this tester: a
+/// nondeterministic command or a normalization rule that is missing.
+pub fn self_check(config: &DiffConfig) -> anyhow::Result<DiffReport> {
+    run_with(
+        config,
+        Launcher {
+            redis_bin: config.redis_bin.clone(),
+            candidate_bin: config.redis_bin.clone(),
+            candidate_kind: ServerKind::Redis,
+        },
+    )
+}
+
+/// Looks up `redis-server` in the directories of `PATH`.
+pub fn find_redis_server() -> Option<PathBuf> {
+    servers::find_in_path("redis-server")
+}
+
+/// How many earlier commands a mismatch shows.
+const CONTEXT_COMMANDS: usize = 6;
+
+/// How many earlier commands are remembered to find that context.
+const HISTORY_LENGTH: usize = 512;
+
+/// Longest printable reply shown in a context line.
+const CONTEXT_REPLY_CHARS: usize = 120;
+
+/// How a seed ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SeedOutcome {
+    Passed,
+    Failed,
+    /// Peregrine's connection is unusable: restart both servers.
+    ConnectionLost,
+}
+
+fn run_with(config: &DiffConfig, launcher: Launcher) -> anyhow::Result<DiffReport> {
+    let mut report = DiffReport::default();
+    let mut servers = None;
+    for seed in config.seeds.clone() {
+        let pair = match &mut servers {
+            Some(pair) => pair,
+            None => servers.insert(launcher.start()?),
+        };
+        let outcome = run_seed(pair, seed, config.commands_per_seed, &mut report)?;
+        if outcome == SeedOutcome::ConnectionLost {
+            // Stop this pair now; the next seed starts a fresh one.
+            servers = None;
+        }
+    }
+    Ok(report)
+}
+
+/// One remembered command, for the context of a later mismatch.
+struct HistoryEntry {
+    index: usize,
+    command: Command,
+    redis_reply: String,
+}
+
+fn run_seed(
+    servers: &mut ServerPair,
+    seed: u64,
+    commands: usize,
+    report: &mut DiffReport,
+) -> anyhow::Result<SeedOutcome> {
+    for reset in [Command::new("FLUSHALL"), Command::new("SELECT").arg("0")] {
+        let outcome = compare_one(servers, seed, 0, &reset, &VecDeque::new(), report)?;
+        if let Err(outcome) = outcome {
+            if let Some(mismatch) = report.mismatches.last_mut() {
+                mismatch.context = vec!["(the reset before the sequence, not part of it)".into()];
+            }
+            return Ok(outcome);
+        }
+    }
+    let mut sequence = Sequence::new(seed);
+    let mut history: VecDeque<HistoryEntry> = VecDeque::with_capacity(HISTORY_LENGTH);
+    for index in 0..commands {
+        let command = sequence.next_command(unix_time_ms());
+        *report.coverage.entry(command.name()).or_insert(0) += 1;
+        report.compared = report.compared.saturating_add(1);
+        let redis_reply = match compare_one(servers, seed, index, &command, &history, report)? {
+            Ok(redis_reply) => redis_reply,
+            Err(outcome) => return Ok(outcome),
+        };
+        if let Some(pause) = command.pause_after {
+            std::thread::sleep(pause);
+        }
+        if history.len() == HISTORY_LENGTH {
+            history.pop_front();
+        }
+        history.push_back(HistoryEntry {
+            index,
+            command,
+            redis_reply: redis_reply.value.printable(),
+        });
+    }
+    Ok(SeedOutcome::Passed)
+}
+
+/// Sends one command to both servers. Returns Redis's reply when they agree;
+/// otherwise records the mismatch and returns how the seed ended.
+fn compare_one(
+    servers: &mut ServerPair,
+    seed: u64,
+    index: usize,
+    command: &Command,
+    history: &VecDeque<HistoryEntry>,
+    report: &mut DiffReport,
+) -> anyhow::Result<Result<RawReply, SeedOutcome>> {
+    let (redis, peregrine) = servers.exchange(command)?;
+    let (peregrine_text, outcome) = match &peregrine {
+        Observation::Reply(reply) => {
+            if compare::replies_match(command.comparison, &command.name(), &redis, reply) {
+                return Ok(Ok(redis));
+            }
+            (reply.value.printable(), SeedOutcome::Failed)
+        }
+        Observation::Broken(text) => (text.clone(), SeedOutcome::ConnectionLost),
+    };
+    report.mismatches.push(Mismatch {
+        seed,
+        index,
+        command: command.printable(),
+        context: context_for(command, history),
+        redis: redis.value.printable(),
+        peregrine: peregrine_text,
+    });
+    Ok(Err(outcome))
+}
+
+/// The last few remembered commands that touch `command`'s keys; all recent
+/// commands when `command` has no keys or concerns every key.
+fn context_for(command: &Command, history: &VecDeque<HistoryEntry>) -> Vec<String> {
+    let everything = command.global || command.keys.is_empty();
+    let mut lines: Vec<String> = history
+        .iter()
+        .rev()
+        .filter(|entry| everything || entry.command.touches(&command.keys))
+        .take(CONTEXT_COMMANDS)
+        .map(|entry| {
+            format!(
+                "#{} {} -> {}",
+                entry.index,
+                entry.command.printable(),
+                shorten(&entry.redis_reply, CONTEXT_REPLY_CHARS)
+            )
+        })
+        .collect();
+    lines.reverse();
+    lines
+}
+
+fn shorten(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    let mut short: String = text.chars().take(limit).collect();
+    short.push_str("...");
+    short
+}
+
+fn unix_time_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(index: usize, command: Command) -> HistoryEntry {
+        HistoryEntry {
+            index,
+            command,
+            redis_reply: "+OK".to_owned(),
+        }
+    }
+
+    #[test]
+    fn context_keeps_commands_on_the_same_keys_in_order() {
+        let history: VecDeque<HistoryEntry> = [
+            entry(0, Command::new("SET").key("k1").arg("a")),
+            entry(1, Command::new("SET").key("k2").arg("b")),
+            entry(2, Command::new("SELECT").arg("1").global()),
+            entry(3, Command::new("APPEND").key("k1").arg("c")),
+        ]
+        .into_iter()
+        .collect();
+        let lines = context_for(&Command::new("GET").key("k1"), &history);
+        assert_eq!(
+            lines,
+            vec![
+                "#0 SET k1 a -> +OK".to_owned(),
+                "#2 SELECT 1 -> +OK".to_owned(),
+                "#3 APPEND k1 c -> +OK".to_owned(),
+            ]
+        );
+        let all = context_for(&Command::new("DBSIZE"), &history);
+        assert_eq!(all.len(), 4);
+    }
+
+    #[test]
+    fn summary_counts_failed_seeds_once() {
+        let mismatch = |seed| Mismatch {
+            seed,
+            index: 0,
+            command: "GET k".to_owned(),
+            context: Vec::new(),
+            redis: "(nil)".to_owned(),
+            peregrine: "+OK".to_owned(),
+        };
+        let report = DiffReport {
+            compared: 10,
+            mismatches: vec![mismatch(3), mismatch(3), mismatch(5)],
+            coverage: BTreeMap::new(),
+        };
+        assert_eq!(
+            report.summary(20),
+            "differential: 10 commands compared, 3 mismatches\n18 passed, 2 failed"
+        );
+    }
+
+    #[test]
+    fn shorten_truncates_long_replies_only() {
+        assert_eq!(shorten("abc", 5), "abc");
+        assert_eq!(shorten("abcdef", 3), "abc...");
+    }
+}
