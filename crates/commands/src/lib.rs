@@ -1,1 +1,30 @@
-//! placeholder
+//! The command table and the command families.
+//!
+//! Every command Peregrine knows is one [`CommandSpec`] row in its family's table: name,
+//! arity, flags, key positions and how it executes. The dispatcher (in the server crate)
+//! does lookup, arity, flag gates, key extraction and routing once, centrally, from these
+//! rows. Handlers for keyed commands are plain synchronous functions over one shard's
+//! state ([`ShardCtx`]) that return a [`Reply`](peregrine_resp::Reply) or a
+//! [`CommandError`]; they never see sockets, never pick shards, never await.
+//!
+//! Invariant: a handler runs on the shard that owns all keys it is given, and nothing
+//! interleaves with it.
+//!
+//! It is not: the network layer, the cross-shard coordinator, or the connection state
+//! machine (those live in the server crate, which is the only crate that sees everything).
+
+mod args;
+mod context;
+mod error;
+pub mod keys;
+mod spec;
+pub mod string;
+mod table;
+
+pub use args::ArgReader;
+pub use context::{ClientOptions, Random, ShardCtx, ShardStats};
+pub use error::{CmdResult, CommandError};
+pub use spec::{
+    Arity, CommandSpec, CrossShard, Exec, Flag, Group, KeySpec, Merge, ServerCommand,
+};
+pub use table::{all_commands, lookup};

@@ -81,9 +81,16 @@ impl Db {
 
     /// The live entry under `key`, mutable, recording an access at `now`.
     pub fn get_mut(&mut self, key: &[u8], now: UnixMillis) -> Option<&mut Entry> {
+        self.lookup(key, now, true)
+    }
+
+    /// The live entry under `key`, mutable; records an access at `now` when `touch`.
+    pub fn lookup(&mut self, key: &[u8], now: UnixMillis, touch: bool) -> Option<&mut Entry> {
         self.expire_if_needed(key, now);
         let entry = self.table.get_mut(key)?;
-        entry.touch(now);
+        if touch {
+            entry.touch(now);
+        }
         Some(entry)
     }
 

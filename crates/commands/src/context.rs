@@ -1,0 +1,176 @@
+//! The state a handler runs against.
+
+use peregrine_keyspace::{Db, DbIndex, Keyspace, UnixMillis, Value};
+
+use crate::CommandError;
+
+/// Per-shard counters that commands update (INFO stats).
+#[derive(Clone, Debug, Default)]
+pub struct ShardStats {
+    /// Successful key lookups by read commands.
+    pub keyspace_hits: u64,
+    /// Failed key lookups by read commands.
+    pub keyspace_misses: u64,
+    /// Changes since the last save (INFO `rdb_changes_since_last_save`).
+    pub dirty: u64,
+}
+
+/// Per-client switches that change how commands behave.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientOptions {
+    /// CLIENT NO-TOUCH: reads do not update the access time.
+    pub no_touch: bool,
+}
+
+/// Limits and policies from the configuration that commands consult.
+#[derive(Clone, Copy, Debug)]
+pub struct CommandLimits {
+    /// `proto-max-bulk-len`: the largest string APPEND/SETRANGE may build.
+    pub proto_max_bulk_len: u64,
+    /// Whether an LFU `maxmemory-policy` is active (OBJECT FREQ vs IDLETIME).
+    pub lfu_policy: bool,
+}
+
+impl Default for CommandLimits {
+    fn default() -> Self {
+        CommandLimits {
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            lfu_policy: false,
+        }
+    }
+}
+
+/// A small fast random generator (xorshift64*), one per shard.
+#[derive(Clone, Debug)]
+pub struct Random(u64);
+
+impl Random {
+    /// A generator from a non-zero seed.
+    pub fn new(seed: u64) -> Random {
+        Random(seed | 1)
+    }
+
+    /// The next random number.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+/// Everything a keyed handler may use: one shard's keyspace, the client's database and
+/// options, the command's time, statistics and limits.
+pub struct ShardCtx<'a> {
+    /// The shard's databases.
+    pub keyspace: &'a mut Keyspace,
+    /// The client's selected database.
+    pub db: DbIndex,
+    /// The command's time: one clock reading per command, as Redis caches it.
+    pub now: UnixMillis,
+    /// Counters.
+    pub stats: &'a mut ShardStats,
+    /// The client's switches.
+    pub client: ClientOptions,
+    /// Configuration the commands consult.
+    pub limits: CommandLimits,
+    /// The shard's random generator.
+    pub random: &'a mut Random,
+}
+
+impl ShardCtx<'_> {
+    /// The client's database.
+    pub fn db(&mut self) -> &mut Db {
+        self.keyspace.db(self.db)
+    }
+
+    /// Looks `key` up for reading: counts a hit or miss and records the access unless the
+    /// client asked for NO-TOUCH.
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Value> {
+        let touch = !self.client.no_touch;
+        match self.keyspace.db(self.db).lookup(key, self.now, touch) {
+            None => {
+                self.stats.keyspace_misses += 1;
+                None
+            }
+            Some(entry) => {
+                self.stats.keyspace_hits += 1;
+                Some(&mut entry.value)
+            }
+        }
+    }
+
+    /// Looks `key` up for writing (records the access, no hit/miss statistics).
+    pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Value> {
+        let now = self.now;
+        self.db().lookup(key, now, true).map(|entry| &mut entry.value)
+    }
+
+    /// The string stored at `key` for reading, or `None`; WRONGTYPE for other types.
+    pub fn read_string(&mut self, key: &[u8]) -> Result<Option<StringRef<'_>>, CommandError> {
+        match self.lookup_read(key) {
+            None => Ok(None),
+            Some(value) => string_ref(value).map(Some),
+        }
+    }
+
+    /// Marks one change for persistence statistics.
+    pub fn mark_dirty(&mut self, changes: u64) {
+        self.stats.dirty += changes;
+    }
+}
+
+/// A string value viewed as bytes (integers are rendered to decimal).
+pub enum StringRef<'a> {
+    /// Stored bytes.
+    Bytes(&'a [u8]),
+    /// An integer, rendered.
+    Int(itoa_buffer::Rendered),
+}
+
+impl StringRef<'_> {
+    /// The string's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            StringRef::Bytes(bytes) => bytes,
+            StringRef::Int(rendered) => rendered.as_bytes(),
+        }
+    }
+}
+
+/// Views a value as a string, or WRONGTYPE.
+pub fn string_ref(value: &Value) -> Result<StringRef<'_>, CommandError> {
+    match value {
+        Value::Int(integer) => Ok(StringRef::Int(itoa_buffer::Rendered::new(*integer))),
+        Value::Embedded(bytes) => Ok(StringRef::Bytes(bytes.as_slice())),
+        Value::Raw(bytes) => Ok(StringRef::Bytes(bytes)),
+    }
+}
+
+/// A rendered integer without allocation.
+pub mod itoa_buffer {
+    /// The decimal text of an `i64`, stored inline.
+    pub struct Rendered {
+        bytes: [u8; 20],
+        len: u8,
+    }
+
+    impl Rendered {
+        /// Renders `value`.
+        pub fn new(value: i64) -> Rendered {
+            let mut bytes = [0u8; 20];
+            let mut buffer = itoa::Buffer::new();
+            let text = buffer.format(value).as_bytes();
+            bytes[..text.len()].copy_from_slice(text);
+            Rendered {
+                bytes,
+                len: text.len() as u8,
+            }
+        }
+
+        /// The text.
+        pub fn as_bytes(&self) -> &[u8] {
+            &self.bytes[..self.len as usize]
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The shape of a command table row.
+
+use crate::{ArgReader, CmdResult, ShardCtx};
+
+/// A keyed command's handler: runs on the shard that owns its keys.
+pub type Handler = fn(&mut ShardCtx<'_>, &mut ArgReader<'_>) -> CmdResult;
+
+/// How many arguments a command takes, its name included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arity {
+    /// Exactly this many.
+    Exactly(usize),
+    /// At least this many.
+    AtLeast(usize),
+}
+
+impl Arity {
+    /// True when `argc` arguments are acceptable.
+    pub fn accepts(self, argc: usize) -> bool {
+        match self {
+            Arity::Exactly(count) => argc == count,
+            Arity::AtLeast(count) => argc >= count,
+        }
+    }
+
+    /// Redis's signed arity, as COMMAND INFO reports it.
+    pub fn redis_arity(self) -> i64 {
+        match self {
+            Arity::Exactly(count) => count as i64,
+            Arity::AtLeast(count) => -(count as i64),
+        }
+    }
+}
+
+/// Command flags, with Redis's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flag {
+    /// May modify the keyspace.
+    Write,
+    /// Only reads.
+    ReadOnly,
+    /// Refused when over maxmemory.
+    DenyOom,
+    /// Administrative.
+    Admin,
+    /// Not allowed from scripts.
+    NoScript,
+    /// Allowed while loading.
+    Loading,
+    /// Allowed on a stale replica.
+    Stale,
+    /// O(1) or O(log N).
+    Fast,
+    /// Allowed before authentication.
+    NoAuth,
+    /// Not allowed inside MULTI.
+    NoMulti,
+    /// Allowed while a script is busy.
+    AllowBusy,
+}
+
+impl Flag {
+    /// The flag's name in COMMAND INFO.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flag::Write => "write",
+            Flag::ReadOnly => "readonly",
+            Flag::DenyOom => "denyoom",
+            Flag::Admin => "admin",
+            Flag::NoScript => "noscript",
+            Flag::Loading => "loading",
+            Flag::Stale => "stale",
+            Flag::Fast => "fast",
+            Flag::NoAuth => "no_auth",
+            Flag::NoMulti => "no_multi",
+            Flag::AllowBusy => "allow_busy",
+        }
+    }
+}
+
+/// Where a command's keys are, as Redis's legacy (first, last, step) triple.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeySpec {
+    /// Index of the first key (0 = no keys).
+    pub first: usize,
+    /// Index of the last key; negative counts from the end (-1 = last argument).
+    pub last: isize,
+    /// Distance between keys.
+    pub step: usize,
+}
+
+impl KeySpec {
+    /// No keys.
+    pub const NONE: KeySpec = KeySpec { first: 0, last: 0, step: 0 };
+    /// The first argument is the only key.
+    pub const FIRST: KeySpec = KeySpec { first: 1, last: 1, step: 1 };
+    /// The first two arguments are keys.
+    pub const FIRST_TWO: KeySpec = KeySpec { first: 1, last: 2, step: 1 };
+    /// Every argument is a key.
+    pub const ALL: KeySpec = KeySpec { first: 1, last: -1, step: 1 };
+    /// Alternating key, value pairs.
+    pub const KEY_VALUE_PAIRS: KeySpec = KeySpec { first: 1, last: -1, step: 2 };
+
+    /// Positions of the keys in an argument vector of `argc` arguments.
+    pub fn positions(self, argc: usize) -> impl Iterator<Item = usize> {
+        let last = if self.last < 0 {
+            argc as isize + self.last
+        } else {
+            (self.last).min(argc as isize - 1)
+        };
+        let (first, step) = (self.first, self.step.max(1));
+        let end = if self.first == 0 { 0 } else { (last + 1).max(0) as usize };
+        (first..end).step_by(step).filter(move |_| first != 0)
+    }
+}
+
+/// How per-shard replies of a split multi-key command are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Merge {
+    /// Every part replies OK; the command replies OK.
+    Ok,
+    /// Integer replies are added (DEL, EXISTS, TOUCH, UNLINK).
+    SumIntegers,
+    /// Each part replies an array in its keys' order; elements go back to the original
+    /// key order (MGET).
+    ArrayInKeyOrder,
+}
+
+/// Cross-shard commands that need a dedicated coordination plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Coordinated {
+    /// RENAME (`nx: false`) and RENAMENX (`nx: true`).
+    Rename {
+        /// Only when the destination does not exist.
+        nx: bool,
+    },
+    /// COPY source destination [DB n] [REPLACE].
+    Copy,
+    /// LCS key1 key2 [options].
+    Lcs,
+    /// MSETNX: set all or nothing.
+    MsetNx,
+}
+
+/// What a keyed command does when its keys live on more than one shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrossShard {
+    /// The command has one key (or none): never cross-shard.
+    SingleKey,
+    /// Run the same command on each shard with that shard's keys, then merge replies.
+    Split(Merge),
+    /// A dedicated plan in the coordinator.
+    Coordinated(Coordinated),
+}
+
+/// Commands executed by the server itself (connection state, all-shard operations,
+/// introspection) rather than by one shard's handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerCommand {
+    /// PING [message]
+    Ping,
+    /// ECHO message
+    Echo,
+    /// QUIT
+    Quit,
+    /// RESET
+    Reset,
+    /// HELLO [protover [AUTH user pass] [SETNAME name]]
+    Hello,
+    /// AUTH [user] password
+    Auth,
+    /// SELECT index
+    Select,
+    /// SWAPDB index1 index2
+    SwapDb,
+    /// CLIENT subcommand ...
+    Client,
+    /// COMMAND [subcommand ...]
+    Command,
+    /// INFO [section ...]
+    Info,
+    /// CONFIG GET|SET|RESETSTAT ...
+    Config,
+    /// DBSIZE
+    DbSize,
+    /// FLUSHDB [ASYNC|SYNC]
+    FlushDb,
+    /// FLUSHALL [ASYNC|SYNC]
+    FlushAll,
+    /// TIME
+    Time,
+    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
+    Shutdown,
+    /// DEBUG SLEEP|OBJECT ...
+    Debug,
+    /// KEYS pattern
+    Keys,
+    /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+    Scan,
+    /// RANDOMKEY
+    RandomKey,
+    /// LASTSAVE
+    LastSave,
+}
+
+/// How a command executes.
+#[derive(Clone, Copy)]
+pub enum Exec {
+    /// On the shard(s) owning its keys.
+    Keyed {
+        /// The single-shard body.
+        handler: Handler,
+        /// What to do when keys span shards.
+        cross: CrossShard,
+    },
+    /// By the server (connection or all shards).
+    Server(ServerCommand),
+}
+
+/// The command group, as COMMAND DOCS reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    /// Connection management.
+    Connection,
+    /// Server management.
+    Server,
+    /// Strings.
+    String,
+    /// Keys of any type.
+    Generic,
+}
+
+impl Group {
+    /// The group's name in COMMAND DOCS.
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Connection => "connection",
+            Group::Server => "server",
+            Group::String => "string",
+            Group::Generic => "generic",
+        }
+    }
+}
+
+/// One row of the command table.
+#[derive(Clone, Copy)]
+pub struct CommandSpec {
+    /// Lowercase name.
+    pub name: &'static str,
+    /// Argument count, name included.
+    pub arity: Arity,
+    /// Redis flags.
+    pub flags: &'static [Flag],
+    /// Key positions.
+    pub keys: KeySpec,
+    /// How it runs.
+    pub exec: Exec,
+    /// Its group.
+    pub group: Group,
+    /// One-line summary, as COMMAND DOCS gives it.
+    pub summary: &'static str,
+}
+
+impl CommandSpec {
+    /// True when the command has `flag`.
+    pub fn has(&self, flag: Flag) -> bool {
+        self.flags.contains(&flag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_positions() {
+        let collect = |spec: KeySpec, argc| spec.positions(argc).collect::<Vec<_>>();
+        assert_eq!(collect(KeySpec::FIRST, 3), vec![1]);
+        assert_eq!(collect(KeySpec::ALL, 4), vec![1, 2, 3]);
+        assert_eq!(collect(KeySpec::KEY_VALUE_PAIRS, 5), vec![1, 3]);
+        assert_eq!(collect(KeySpec::NONE, 5), Vec::<usize>::new());
+        assert_eq!(collect(KeySpec::FIRST_TWO, 4), vec![1, 2]);
+    }
+}

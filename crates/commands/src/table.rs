@@ -1,0 +1,81 @@
+//! The command registry: every family's table, looked up by name without allocation.
+
+use crate::spec::{Arity::*, CommandSpec, Exec, Flag::*, Group, KeySpec, ServerCommand};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Commands the server executes itself: connection state, all-shard operations and
+/// introspection. Their behaviour lives in the server crate; their rows live here so that
+/// lookup, arity and COMMAND see one table.
+#[rustfmt::skip]
+const SERVER_COMMANDS: &[CommandSpec] = &[
+    CommandSpec { name: "ping",      arity: AtLeast(1), flags: &[Fast, Stale, Loading], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Ping), group: Group::Connection, summary: "Returns the server's liveliness response." },
+    CommandSpec { name: "echo",      arity: Exactly(2), flags: &[Fast, Stale, Loading], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Echo), group: Group::Connection, summary: "Returns the given string." },
+    CommandSpec { name: "quit",      arity: AtLeast(1), flags: &[NoAuth, Fast, Stale, Loading, AllowBusy], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Quit), group: Group::Connection, summary: "Closes the connection." },
+    CommandSpec { name: "reset",     arity: Exactly(1), flags: &[NoAuth, Fast, Stale, Loading, NoScript, AllowBusy], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Reset), group: Group::Connection, summary: "Resets the connection." },
+    CommandSpec { name: "hello",     arity: AtLeast(1), flags: &[NoAuth, Fast, Stale, Loading, NoScript, AllowBusy], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Hello), group: Group::Connection, summary: "Handshakes with the Redis server." },
+    CommandSpec { name: "auth",      arity: AtLeast(2), flags: &[NoAuth, Fast, Stale, Loading, NoScript, AllowBusy], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Auth), group: Group::Connection, summary: "Authenticates the connection." },
+    CommandSpec { name: "select",    arity: Exactly(2), flags: &[Fast, Stale, Loading], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Select), group: Group::Connection, summary: "Changes the selected database." },
+    CommandSpec { name: "client",    arity: AtLeast(2), flags: &[Stale, Loading, NoScript], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Client), group: Group::Connection, summary: "A container for client connection commands." },
+    CommandSpec { name: "swapdb",    arity: Exactly(3), flags: &[Write, Fast], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::SwapDb), group: Group::Server, summary: "Swaps two Redis databases." },
+    CommandSpec { name: "command",   arity: AtLeast(1), flags: &[Stale, Loading], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Command), group: Group::Server, summary: "Returns detailed information about all commands." },
+    CommandSpec { name: "info",      arity: AtLeast(1), flags: &[Stale, Loading], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Info), group: Group::Server, summary: "Returns information and statistics about the server." },
+    CommandSpec { name: "config",    arity: AtLeast(2), flags: &[Admin, NoScript, Loading, Stale], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Config), group: Group::Server, summary: "A container for server configuration commands." },
+    CommandSpec { name: "dbsize",    arity: Exactly(1), flags: &[ReadOnly, Fast], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::DbSize), group: Group::Server, summary: "Returns the number of keys in the database." },
+    CommandSpec { name: "flushdb",   arity: AtLeast(1), flags: &[Write], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::FlushDb), group: Group::Server, summary: "Removes all keys from the current database." },
+    CommandSpec { name: "flushall",  arity: AtLeast(1), flags: &[Write], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::FlushAll), group: Group::Server, summary: "Removes all keys from all databases." },
+    CommandSpec { name: "time",      arity: Exactly(1), flags: &[Loading, Stale, Fast], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Time), group: Group::Server, summary: "Returns the server time." },
+    CommandSpec { name: "shutdown",  arity: AtLeast(1), flags: &[Admin, NoScript, Loading, Stale, NoMulti, AllowBusy], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Shutdown), group: Group::Server, summary: "Synchronously saves the database(s) to disk and shuts down the Redis server." },
+    CommandSpec { name: "debug",     arity: AtLeast(2), flags: &[Admin, NoScript, Loading, Stale], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Debug), group: Group::Server, summary: "A container for debugging commands." },
+    CommandSpec { name: "lastsave",  arity: Exactly(1), flags: &[Loading, Stale, Fast], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::LastSave), group: Group::Server, summary: "Returns the Unix timestamp of the last successful save to disk." },
+    CommandSpec { name: "keys",      arity: Exactly(2), flags: &[ReadOnly], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Keys), group: Group::Generic, summary: "Returns all key names that match a pattern." },
+    CommandSpec { name: "scan",      arity: AtLeast(2), flags: &[ReadOnly], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Scan), group: Group::Generic, summary: "Iterates over the key names in the database." },
+    CommandSpec { name: "randomkey", arity: Exactly(1), flags: &[ReadOnly], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::RandomKey), group: Group::Generic, summary: "Returns a random key name from the database." },
+];
+
+/// Every family's table.
+const FAMILIES: &[&[CommandSpec]] = &[SERVER_COMMANDS, crate::string::COMMANDS, crate::keys::COMMANDS];
+
+/// Every command, in table order.
+pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
+    FAMILIES.iter().flat_map(|family| family.iter())
+}
+
+fn index() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
+    static INDEX: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        all_commands()
+            .map(|spec| (spec.name.as_bytes(), spec))
+            .collect()
+    })
+}
+
+/// Finds a command by name, ignoring ASCII case, without allocating.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut lowercase = [0u8; 32];
+    let folded = lowercase.get_mut(..name.len())?;
+    for (target, byte) in folded.iter_mut().zip(name) {
+        *target = byte.to_ascii_lowercase();
+    }
+    index().get(&*folded).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_ignores_case_and_names_are_unique() {
+        assert_eq!(lookup(b"GeT").map(|spec| spec.name), Some("get"));
+        assert!(lookup(b"nosuchcommand").is_none());
+        assert!(lookup(&[b'a'; 64]).is_none());
+        let mut names: Vec<_> = all_commands().map(|spec| spec.name).collect();
+        let total = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), total);
+        for spec in all_commands() {
+            assert_eq!(spec.name, spec.name.to_ascii_lowercase());
+        }
+    }
+}
