@@ -22,9 +22,10 @@ pub mod string;
 mod table;
 
 pub use args::ArgReader;
-pub use context::{ClientOptions, Random, ShardCtx, ShardStats};
+pub use context::{ClientOptions, CommandLimits, Random, ShardCtx, ShardStats};
 pub use error::{CmdResult, CommandError};
 pub use spec::{
-    Arity, CommandSpec, CrossShard, Exec, Flag, Group, KeySpec, Merge, ServerCommand,
+    Arity, CommandSpec, Coordinated, CrossShard, Exec, Flag, Group, Handler, KeySpec, Merge,
+    ServerCommand,
 };
 pub use table::{all_commands, lookup};

@@ -15,5 +15,5 @@
 mod parse;
 mod reply;
 
-pub use parse::{Argv, ParseLimits, ProtocolError, RequestParser};
+pub use parse::{split_args, Argv, ParseLimits, ParsedBatch, ProtocolError, RequestParser};
 pub use reply::{format_double, Protocol, Reply};

@@ -1,1 +1,23 @@
-//! placeholder
+//! The Peregrine server: listeners, connections, dispatch, cross-shard coordination and
+//! the server-level commands, plus the `peregrine-server` binary.
+//!
+//! Shape (DESIGN.md §1): one pinned glommio executor per shard. Each accepts connections on
+//! the shared port (SO_REUSEPORT); a connection parses every complete command in its read
+//! buffer, routes each by its keys' slot, runs consecutive commands for one shard as one
+//! batch (a direct call for the local shard, one mesh message otherwise), coordinates
+//! multi-shard commands with ordered key locks, and writes all replies of a read in one
+//! write.
+//!
+//! It is not: where command semantics live (the commands crate), or the keyspace.
+
+pub mod config;
+mod connection;
+mod coordinator;
+mod dispatch;
+mod expiry;
+mod info;
+mod server_commands;
+pub mod shard_state;
+pub mod startup;
+
+pub use config::{Config, Settings};

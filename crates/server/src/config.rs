@@ -1,0 +1,382 @@
+//! Server configuration: redis.conf-style files, `--name value` flags, CONFIG GET/SET.
+//!
+//! Every parameter is one row of [`PARAMETERS`] (name, default, kind, whether CONFIG SET
+//! may change it at run time). Values are validated when set; [`Settings`] is the typed
+//! snapshot the rest of the server reads.
+
+use peregrine_keyspace::glob_match_nocase;
+use std::collections::BTreeMap;
+
+/// How a parameter's value is validated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// A non-negative integer.
+    Integer,
+    /// A memory size (`1gb`, `512mb`, `100k`, bytes).
+    Memory,
+    /// `yes` or `no`.
+    Bool,
+    /// Free text.
+    Text,
+    /// One of the listed words.
+    OneOf(&'static [&'static str]),
+}
+
+/// One configuration parameter.
+struct Parameter {
+    name: &'static str,
+    default: &'static str,
+    kind: Kind,
+    mutable: bool,
+}
+
+const LOG_LEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
+const POLICIES: &[&str] = &[
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+];
+
+#[rustfmt::skip]
+const PARAMETERS: &[Parameter] = &[
+    Parameter { name: "port",                       default: "6379",        kind: Kind::Integer, mutable: false },
+    Parameter { name: "bind",                       default: "127.0.0.1",   kind: Kind::Text,    mutable: false },
+    Parameter { name: "shards",                     default: "0",           kind: Kind::Integer, mutable: false },
+    Parameter { name: "dir",                        default: ".",           kind: Kind::Text,    mutable: true },
+    Parameter { name: "databases",                  default: "16",          kind: Kind::Integer, mutable: false },
+    Parameter { name: "maxclients",                 default: "10000",       kind: Kind::Integer, mutable: true },
+    Parameter { name: "loglevel",                   default: "notice",      kind: Kind::OneOf(LOG_LEVELS), mutable: true },
+    Parameter { name: "logfile",                    default: "",            kind: Kind::Text,    mutable: false },
+    Parameter { name: "proto-max-bulk-len",         default: "536870912",   kind: Kind::Memory,  mutable: true },
+    Parameter { name: "client-query-buffer-limit",  default: "1073741824",  kind: Kind::Memory,  mutable: true },
+    Parameter { name: "protected-mode",             default: "yes",         kind: Kind::Bool,    mutable: true },
+    Parameter { name: "requirepass",                default: "",            kind: Kind::Text,    mutable: true },
+    Parameter { name: "save",                       default: "3600 1 300 100 60 10000", kind: Kind::Text, mutable: true },
+    Parameter { name: "appendonly",                 default: "no",          kind: Kind::Bool,    mutable: true },
+    Parameter { name: "appendfsync",                default: "everysec",    kind: Kind::OneOf(&["always", "everysec", "no"]), mutable: true },
+    Parameter { name: "maxmemory",                  default: "0",           kind: Kind::Memory,  mutable: true },
+    Parameter { name: "maxmemory-policy",           default: "noeviction",  kind: Kind::OneOf(POLICIES), mutable: true },
+    Parameter { name: "hz",                         default: "10",          kind: Kind::Integer, mutable: true },
+    Parameter { name: "timeout",                    default: "0",           kind: Kind::Integer, mutable: true },
+    Parameter { name: "tcp-keepalive",              default: "300",         kind: Kind::Integer, mutable: true },
+    Parameter { name: "daemonize",                  default: "no",          kind: Kind::Bool,    mutable: false },
+    Parameter { name: "dbfilename",                 default: "dump.rdb",    kind: Kind::Text,    mutable: true },
+    Parameter { name: "appendfilename",             default: "appendonly.aof", kind: Kind::Text, mutable: false },
+    Parameter { name: "cluster-enabled",            default: "no",          kind: Kind::Bool,    mutable: false },
+    Parameter { name: "slowlog-log-slower-than",    default: "10000",       kind: Kind::Integer, mutable: true },
+    Parameter { name: "slowlog-max-len",            default: "128",         kind: Kind::Integer, mutable: true },
+    Parameter { name: "lua-time-limit",             default: "5000",        kind: Kind::Integer, mutable: true },
+    Parameter { name: "notify-keyspace-events",     default: "",            kind: Kind::Text,    mutable: true },
+    Parameter { name: "replica-read-only",          default: "yes",         kind: Kind::Bool,    mutable: true },
+    Parameter { name: "tcp-backlog",                default: "511",         kind: Kind::Integer, mutable: false },
+];
+
+/// A configuration error; the text names the offending option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// The typed view of the configuration that the server reads.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// TCP port (0 picks a free one).
+    pub port: u16,
+    /// Addresses to listen on.
+    pub bind: Vec<String>,
+    /// Number of shards (0 = every CPU the process may use).
+    pub shards: u16,
+    /// Number of databases.
+    pub databases: u32,
+    /// Maximum simultaneous clients.
+    pub maxclients: u64,
+    /// Log verbosity.
+    pub loglevel: String,
+    /// Log file ("" = standard output).
+    pub logfile: String,
+    /// Largest bulk argument.
+    pub proto_max_bulk_len: u64,
+    /// Largest query buffer per client.
+    pub client_query_buffer_limit: u64,
+    /// Refuse non-loopback clients when no password is set.
+    pub protected_mode: bool,
+    /// The password, if any.
+    pub requirepass: Option<Vec<u8>>,
+    /// Whether an LFU eviction policy is configured.
+    pub lfu_policy: bool,
+    /// Active expiry frequency (per second).
+    pub hz: u64,
+}
+
+/// The configuration: every parameter's current text.
+#[derive(Clone, Debug)]
+pub struct Config {
+    values: BTreeMap<&'static str, String>,
+    /// The config file it was loaded from, if any.
+    pub file: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            values: PARAMETERS
+                .iter()
+                .map(|parameter| (parameter.name, parameter.default.to_owned()))
+                .collect(),
+            file: None,
+        }
+    }
+}
+
+fn find(name: &str) -> Option<&'static Parameter> {
+    let lower = name.to_ascii_lowercase();
+    PARAMETERS.iter().find(|parameter| parameter.name == lower)
+}
+
+/// Parses a memory size as redis.conf does: a number with an optional unit (k, kb, m, mb,
+/// g, gb; `k` = 1000, `kb` = 1024).
+pub fn parse_memory(text: &str) -> Option<u64> {
+    let lower = text.to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let number: u64 = digits.parse().ok()?;
+    let multiplier: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    number.checked_mul(multiplier)
+}
+
+impl Config {
+    /// Builds the configuration from the command line: an optional config file path first,
+    /// then `--name value...` flags (which override the file), as redis-server does.
+    pub fn from_args(args: &[String]) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        let mut rest = args;
+        if let Some(first) = rest.first() {
+            if !first.starts_with("--") {
+                let text = std::fs::read_to_string(first).map_err(|error| {
+                    ConfigError(format!("Fatal error, can't open config file '{first}': {error}"))
+                })?;
+                config.load_text(&text)?;
+                config.file = Some(first.clone());
+                rest = &rest[1..];
+            }
+        }
+        let mut index = 0;
+        while index < rest.len() {
+            let flag = &rest[index];
+            let Some(name) = flag.strip_prefix("--") else {
+                return Err(ConfigError(format!("Invalid argument '{flag}': options must be given as --name value")));
+            };
+            let mut values = Vec::new();
+            index += 1;
+            while index < rest.len() && !rest[index].starts_with("--") {
+                values.push(rest[index].clone());
+                index += 1;
+            }
+            if values.is_empty() {
+                return Err(ConfigError(format!("Missing value for option '--{name}'")));
+            }
+            config.set(name, &values.join(" ")).map_err(|ConfigError(reason)| {
+                ConfigError(format!("Bad option '--{name}': {reason}"))
+            })?;
+        }
+        Ok(config)
+    }
+
+    /// Loads redis.conf-style text: one `name value...` per line, `#` comments.
+    pub fn load_text(&mut self, text: &str) -> Result<(), ConfigError> {
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let words = peregrine_resp::split_args(line.as_bytes())
+                .ok_or_else(|| ConfigError(format!("line {}: unbalanced quotes", number + 1)))?;
+            let mut words = words.into_iter().map(|word| String::from_utf8_lossy(&word).into_owned());
+            let Some(name) = words.next() else { continue };
+            let value = words.collect::<Vec<_>>().join(" ");
+            self.set(&name, &value).map_err(|ConfigError(reason)| {
+                ConfigError(format!("line {}: option '{name}': {reason}", number + 1))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Sets a parameter at start-up (any parameter may be set).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let parameter = find(name).ok_or_else(|| ConfigError("unknown option".to_owned()))?;
+        let normalized = validate(parameter, value)?;
+        self.values.insert(parameter.name, normalized);
+        Ok(())
+    }
+
+    /// CONFIG SET of one parameter at run time; errors carry Redis's texts.
+    pub fn set_at_runtime(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let Some(parameter) = find(name) else {
+            return Err(format!("Unknown option or number of arguments for CONFIG SET - '{name}'"));
+        };
+        if !parameter.mutable {
+            return Err(format!("CONFIG SET failed (possibly related to argument '{}') - can't set immutable config", parameter.name));
+        }
+        let normalized = validate(parameter, value).map_err(|ConfigError(reason)| {
+            format!("CONFIG SET failed (possibly related to argument '{}') - {reason}", parameter.name)
+        })?;
+        self.values.insert(parameter.name, normalized);
+        Ok(())
+    }
+
+    /// True when `name` is a known parameter.
+    pub fn knows(name: &str) -> bool {
+        find(name).is_some()
+    }
+
+    /// CONFIG GET: every (name, value) whose name matches one of `patterns`.
+    pub fn get_matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
+        self.values
+            .iter()
+            .filter(|(name, _)| {
+                patterns
+                    .iter()
+                    .any(|pattern| glob_match_nocase(pattern, name.as_bytes()))
+            })
+            .map(|(name, value)| (*name, value.clone()))
+            .collect()
+    }
+
+    /// The current text of `name`.
+    pub fn get(&self, name: &str) -> &str {
+        self.values.get(name).map(String::as_str).unwrap_or_default()
+    }
+
+    fn number(&self, name: &str) -> u64 {
+        let value = self.get(name);
+        value
+            .parse()
+            .ok()
+            .or_else(|| parse_memory(value))
+            .unwrap_or(0)
+    }
+
+    /// The typed snapshot.
+    pub fn settings(&self) -> Settings {
+        let password = self.get("requirepass");
+        Settings {
+            port: self.number("port") as u16,
+            bind: self.get("bind").split_whitespace().map(str::to_owned).collect(),
+            shards: self.number("shards") as u16,
+            databases: self.number("databases") as u32,
+            maxclients: self.number("maxclients"),
+            loglevel: self.get("loglevel").to_owned(),
+            logfile: self.get("logfile").to_owned(),
+            proto_max_bulk_len: self.number("proto-max-bulk-len"),
+            client_query_buffer_limit: self.number("client-query-buffer-limit"),
+            protected_mode: self.get("protected-mode") == "yes",
+            requirepass: (!password.is_empty()).then(|| password.as_bytes().to_vec()),
+            lfu_policy: self.get("maxmemory-policy").contains("lfu"),
+            hz: self.number("hz").clamp(1, 500),
+        }
+    }
+}
+
+fn validate(parameter: &Parameter, value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    match parameter.kind {
+        Kind::Integer => {
+            let number: i64 = value
+                .parse()
+                .map_err(|_| ConfigError(format!("argument couldn't be parsed into an integer ('{value}')")))?;
+            if number < 0 {
+                return Err(ConfigError("argument must be a non-negative number".to_owned()));
+            }
+            let limits: (i64, i64) = match parameter.name {
+                "port" => (0, 65535),
+                "databases" => (1, i64::from(i32::MAX)),
+                "shards" => (0, 1024),
+                "maxclients" => (1, i64::from(u32::MAX)),
+                _ => (0, i64::MAX),
+            };
+            if number < limits.0 || number > limits.1 {
+                return Err(ConfigError(format!("argument must be between {} and {} inclusive", limits.0, limits.1)));
+            }
+            Ok(number.to_string())
+        }
+        Kind::Memory => parse_memory(value)
+            .map(|bytes| bytes.to_string())
+            .ok_or_else(|| ConfigError(format!("argument must be a memory value ('{value}')"))),
+        Kind::Bool => match value.to_ascii_lowercase().as_str() {
+            "yes" | "no" => Ok(value.to_ascii_lowercase()),
+            _ => Err(ConfigError("argument must be 'yes' or 'no'".to_owned())),
+        },
+        Kind::Text => Ok(value.to_owned()),
+        Kind::OneOf(words) => {
+            let lower = value.to_ascii_lowercase();
+            if words.contains(&lower.as_str()) {
+                Ok(lower)
+            } else {
+                Err(ConfigError(format!("argument(s) must be one of the following: {}", words.join(", "))))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|arg| (*arg).to_owned()).collect()
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let config = Config::from_args(&strings(&["--port", "7000", "--save", "900", "1", "--maxmemory", "1gb"])).unwrap();
+        assert_eq!(config.get("port"), "7000");
+        assert_eq!(config.get("save"), "900 1");
+        assert_eq!(config.settings().port, 7000);
+        assert_eq!(config.get("maxmemory"), "1073741824");
+    }
+
+    #[test]
+    fn bad_options_name_the_option() {
+        let error = Config::from_args(&strings(&["--nosuch", "1"])).unwrap_err();
+        assert!(error.0.contains("--nosuch"), "{error}");
+        let error = Config::from_args(&strings(&["--port", "abc"])).unwrap_err();
+        assert!(error.0.contains("--port"), "{error}");
+        assert!(Config::from_args(&strings(&["--port"])).is_err());
+        assert!(Config::from_args(&strings(&["--protected-mode", "maybe"])).is_err());
+    }
+
+    #[test]
+    fn config_files_load() {
+        let mut config = Config::default();
+        config.load_text("# comment\nport 7001\nrequirepass \"a b\"\n").unwrap();
+        assert_eq!(config.settings().requirepass.as_deref(), Some(&b"a b"[..]));
+        assert!(config.load_text("bogus 1\n").is_err());
+    }
+
+    #[test]
+    fn config_get_uses_globs() {
+        let config = Config::default();
+        let names: Vec<_> = config.get_matching(&[b"max*"]).into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, vec!["maxclients", "maxmemory", "maxmemory-policy"]);
+    }
+}

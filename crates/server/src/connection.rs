@@ -1,0 +1,176 @@
+//! One client connection: read, parse, dispatch, write.
+
+use crate::dispatch::{Flow, Session};
+use crate::shard_state::{ClientInfo, ShardRouter};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+use peregrine_resp::{ParseLimits, Reply, RequestParser};
+use std::cell::{Cell, RefCell};
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Bytes requested from the socket per read.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The read buffer: bytes received but not yet parsed live in `data[start..end]`.
+struct ReadBuffer {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuffer {
+    fn new() -> ReadBuffer {
+        ReadBuffer {
+            data: Vec::new(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    fn pending(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    fn consume(&mut self, bytes: usize) {
+        self.start += bytes;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Free space for the next read, compacting or growing as needed.
+    fn spare(&mut self, wanted: usize) -> &mut [u8] {
+        if self.start > 0 && self.data.len() - self.end < wanted {
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.data.len() - self.end < wanted {
+            let size = (self.end + wanted).next_power_of_two();
+            self.data.resize(size, 0);
+        }
+        &mut self.data[self.end..]
+    }
+
+    /// Shrinks an idle buffer that grew large (a big value passed through).
+    fn shrink_if_idle(&mut self) {
+        if self.start == self.end && self.data.len() > 4 * READ_CHUNK {
+            self.data = Vec::new();
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+}
+
+fn is_loopback(address: &std::net::SocketAddr) -> bool {
+    match address.ip() {
+        std::net::IpAddr::V4(ip) => ip.is_loopback(),
+        std::net::IpAddr::V6(ip) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    }
+}
+
+const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Serves one client until it quits, is killed, or the connection fails.
+pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
+    let state = router.state().clone();
+    let server = state.server.clone();
+    state.connections_received.set(state.connections_received.get() + 1);
+    let settings = server.settings();
+    let peer = stream.peer_addr().ok();
+    let connected = server.connected_clients.fetch_add(1, Ordering::Relaxed) + 1;
+    let _guard = ConnectionCount(server.clone());
+    if connected > settings.maxclients {
+        state.rejected_connections.set(state.rejected_connections.get() + 1);
+        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        return;
+    }
+    if settings.protected_mode
+        && settings.requirepass.is_none()
+        && peer.as_ref().is_some_and(|address| !is_loopback(address))
+    {
+        state.rejected_connections.set(state.rejected_connections.get() + 1);
+        let _ = stream.write_all(DENIED.as_bytes()).await;
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let info = Rc::new(ClientInfo {
+        id: server.next_client_id.fetch_add(1, Ordering::Relaxed),
+        addr: peer.map(|address| address.to_string()).unwrap_or_default(),
+        laddr: stream.local_addr().map(|address| address.to_string()).unwrap_or_default(),
+        fd: stream.as_raw_fd(),
+        created: Instant::now(),
+        name: RefCell::new(String::new()),
+        db: Cell::new(0),
+        last_active: Cell::new(Instant::now()),
+        last_command: Cell::new("NULL"),
+        resp: Cell::new(2),
+        killed: Cell::new(false),
+        library: RefCell::new((String::new(), String::new())),
+    });
+    let slot = state.clients.borrow_mut().insert(info.clone());
+    let mut session = Session::new(router.clone(), info.clone(), settings.requirepass.is_none());
+    let mut buffer = ReadBuffer::new();
+    let mut output: Vec<u8> = Vec::with_capacity(1024);
+    let mut needed = 0usize;
+    'connection: loop {
+        let read = match stream.read(buffer.spare(READ_CHUNK)).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        if info.killed.get() {
+            break;
+        }
+        buffer.end += read;
+        state.net_input_bytes.set(state.net_input_bytes.get() + read as u64);
+        let settings = session.settings();
+        if buffer.pending().len() as u64 > settings.client_query_buffer_limit {
+            tracing::warn!(client = info.id, "closing client that reached max query buffer length");
+            break;
+        }
+        if buffer.pending().len() < needed {
+            continue;
+        }
+        let parser = RequestParser::new(ParseLimits {
+            max_bulk_len: settings.proto_max_bulk_len,
+            authenticated: session.authenticated(),
+            ..ParseLimits::default()
+        });
+        let batch = parser.parse_batch(buffer.pending());
+        buffer.consume(batch.consumed);
+        needed = batch.needed.saturating_sub(batch.consumed);
+        let flow = session.execute_all(batch.commands, &mut output).await;
+        if let Some(error) = &batch.error {
+            Reply::error(format!("ERR {error}")).encode(session.protocol(), &mut output);
+        }
+        if !output.is_empty() {
+            state.net_output_bytes.set(state.net_output_bytes.get() + output.len() as u64);
+            if stream.write_all(&output).await.is_err() {
+                break 'connection;
+            }
+            output.clear();
+            if output.capacity() > 64 * 1024 {
+                output = Vec::with_capacity(1024);
+            }
+        }
+        buffer.shrink_if_idle();
+        if batch.error.is_some() || flow == Flow::Close || info.killed.get() {
+            break;
+        }
+    }
+    state.clients.borrow_mut().remove(slot);
+    let _ = stream.close().await;
+}
+
+/// Keeps the connected-clients count right however the connection ends.
+struct ConnectionCount(std::sync::Arc<crate::shard_state::ServerShared>);
+
+impl Drop for ConnectionCount {
+    fn drop(&mut self) {
+        self.0.connected_clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,362 @@
+//! Multi-shard commands: ordered locking, per-shard parts, merged replies.
+//!
+//! Protocol (DESIGN.md §2): the coordinator (the connection's task) locks the keys each
+//! participant shard owns, one shard after another in ascending [`ShardId`] order, then
+//! runs each shard's part and releases that shard's locks in the same message. Every lock
+//! is taken before any is released (two-phase locking), so the command is serializable;
+//! the global order makes deadlock impossible.
+
+use crate::shard_state::{KeyedCommand, ShardRouter, ShardState};
+use bytes::Bytes;
+use peregrine_commands::keys::CopyOptions;
+use peregrine_commands::string::{lcs_reply, value_as_string, LcsOptions};
+use peregrine_commands::{
+    ArgReader, ClientOptions, CommandError, CommandSpec, Coordinated, Flag, Merge,
+};
+use peregrine_keyspace::DbIndex;
+use peregrine_resp::{Argv, Reply};
+use peregrine_shard::{LockKey, LockMode, LockRequest, LockTable, ShardId};
+use std::collections::BTreeMap;
+
+/// The shard owning every key of `argv`, or `None` when they span shards. Commands
+/// without keys belong to the local shard.
+pub fn single_shard(spec: &CommandSpec, argv: &Argv, shard_count: u16, local: ShardId) -> Option<ShardId> {
+    let mut owner: Option<ShardId> = None;
+    for position in spec.keys.positions(argv.len()) {
+        let shard = ShardId::for_key(argv.get(position)?, shard_count);
+        match owner {
+            None => owner = Some(shard),
+            Some(existing) if existing != shard => return None,
+            Some(_) => {}
+        }
+    }
+    Some(owner.unwrap_or(local))
+}
+
+/// Locks `parts` shard by shard in ascending order.
+async fn lock_in_order(router: &ShardRouter, parts: &BTreeMap<ShardId, LockRequest>) {
+    for (shard, request) in parts {
+        let request = request.clone();
+        router
+            .invoke_on(*shard, move |state| async move {
+                LockTable::acquire(&state.locks, request).await;
+            })
+            .await;
+    }
+}
+
+/// Runs `work` on `shard`, then releases `request` there, in one message.
+async fn run_then_release<R, F>(router: &ShardRouter, shard: ShardId, request: LockRequest, work: F) -> R
+where
+    R: Send + 'static,
+    F: FnOnce(&ShardState) -> R + Send + 'static,
+{
+    router
+        .invoke_on(shard, move |state| async move {
+            let result = work(&state);
+            state.locks.borrow_mut().release(&request);
+            result
+        })
+        .await
+}
+
+/// Releases every lock in `parts`.
+async fn release_all(router: &ShardRouter, parts: BTreeMap<ShardId, LockRequest>) {
+    for (shard, request) in parts {
+        run_then_release(router, shard, request, |_| ()).await;
+    }
+}
+
+fn lock_mode(spec: &CommandSpec) -> LockMode {
+    if spec.has(Flag::Write) {
+        LockMode::Exclusive
+    } else {
+        LockMode::Shared
+    }
+}
+
+/// One shard's share of a split command: its argument vector and, for MGET, where its
+/// keys were in the original command.
+struct Share {
+    argv: Argv,
+    positions: Vec<usize>,
+    request: LockRequest,
+}
+
+fn split_by_shard(spec: &CommandSpec, argv: &Argv, db: DbIndex, shard_count: u16) -> BTreeMap<ShardId, Share> {
+    let mut shares: BTreeMap<ShardId, Share> = BTreeMap::new();
+    let step = spec.keys.step.max(1);
+    let mode = lock_mode(spec);
+    for (ordinal, position) in spec.keys.positions(argv.len()).enumerate() {
+        let Some(key) = argv.get(position) else { continue };
+        let shard = ShardId::for_key(key, shard_count);
+        let share = shares.entry(shard).or_insert_with(|| Share {
+            argv: vec![argv[0].clone()],
+            positions: Vec::new(),
+            request: LockRequest::default(),
+        });
+        share.argv.extend(argv.iter().skip(position).take(step).cloned());
+        share.positions.push(ordinal);
+        share.request.keys.push((LockKey::Key(db.0, key.to_vec()), mode));
+    }
+    shares
+}
+
+/// Runs a split command (MSET, MGET, DEL, EXISTS, TOUCH, UNLINK) whose keys span shards.
+pub async fn run_split(
+    router: &ShardRouter,
+    db: DbIndex,
+    client: ClientOptions,
+    spec: &'static CommandSpec,
+    argv: Argv,
+    merge: Merge,
+) -> Reply {
+    // Argument-count errors are found before anything is locked.
+    if spec.keys.step == 2 && argv.len() % 2 == 0 {
+        return Reply::error(format!("ERR wrong number of arguments for '{}' command", spec.name));
+    }
+    let shares = split_by_shard(spec, &argv, db, router.shard_count());
+    let locks: BTreeMap<ShardId, LockRequest> =
+        shares.iter().map(|(shard, share)| (*shard, share.request.clone())).collect();
+    lock_in_order(router, &locks).await;
+    let key_count = spec.keys.positions(argv.len()).count();
+    let mut total = 0i64;
+    let mut values = vec![Reply::Nil; key_count];
+    let mut first_error = None;
+    for (shard, share) in shares {
+        let part: Vec<KeyedCommand> = vec![(spec, share.argv)];
+        let mut replies = run_then_release(router, shard, share.request, move |state| {
+            state.execute_unlocked(db, client, &part)
+        })
+        .await;
+        let reply = replies.pop().unwrap_or(Reply::Nil);
+        match (merge, reply) {
+            (_, Reply::Error(text)) => {
+                first_error.get_or_insert(Reply::Error(text));
+            }
+            (Merge::SumIntegers, Reply::Integer(count)) => total += count,
+            (Merge::ArrayInKeyOrder, Reply::Array(items)) => {
+                for (ordinal, item) in share.positions.into_iter().zip(items) {
+                    if let Some(slot) = values.get_mut(ordinal) {
+                        *slot = item;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(error) = first_error {
+        return error;
+    }
+    match merge {
+        Merge::Ok => Reply::Ok,
+        Merge::SumIntegers => Reply::Integer(total),
+        Merge::ArrayInKeyOrder => Reply::Array(values),
+    }
+}
+
+/// Runs a command with a dedicated plan whose keys span shards.
+pub async fn run_coordinated(
+    router: &ShardRouter,
+    db: DbIndex,
+    client: ClientOptions,
+    spec: &'static CommandSpec,
+    argv: Argv,
+    plan: Coordinated,
+) -> Reply {
+    let outcome = match plan {
+        Coordinated::MsetNx => msetnx(router, db, client, spec, argv).await,
+        Coordinated::Rename { nx } => rename(router, db, argv, nx).await,
+        Coordinated::Copy => copy(router, db, argv).await,
+        Coordinated::Lcs => lcs(router, db, client, argv).await,
+    };
+    outcome.unwrap_or_else(CommandError::into_reply)
+}
+
+async fn msetnx(
+    router: &ShardRouter,
+    db: DbIndex,
+    client: ClientOptions,
+    spec: &'static CommandSpec,
+    argv: Argv,
+) -> Result<Reply, CommandError> {
+    if argv.len() % 2 == 0 {
+        return Err(CommandError::other("ERR wrong number of arguments for 'msetnx' command"));
+    }
+    let mset = peregrine_commands::lookup(b"mset").unwrap_or(spec);
+    let shares = split_by_shard(spec, &argv, db, router.shard_count());
+    let locks: BTreeMap<ShardId, LockRequest> =
+        shares.iter().map(|(shard, share)| (*shard, share.request.clone())).collect();
+    lock_in_order(router, &locks).await;
+    let mut any_exists = false;
+    for (shard, share) in &shares {
+        let keys: Vec<Bytes> = share.argv.iter().skip(1).step_by(2).cloned().collect();
+        any_exists |= router
+            .invoke_on(*shard, move |state| async move {
+                state.with_ctx(db, client, |ctx| {
+                    let now = ctx.now;
+                    keys.iter().any(|key| ctx.db().contains(key, now))
+                })
+            })
+            .await;
+    }
+    if any_exists {
+        release_all(router, locks).await;
+        return Ok(Reply::Integer(0));
+    }
+    for (shard, mut share) in shares {
+        share.argv[0] = Bytes::from_static(b"mset");
+        let part: Vec<KeyedCommand> = vec![(mset, share.argv)];
+        run_then_release(router, shard, share.request, move |state| {
+            state.execute_unlocked(db, client, &part)
+        })
+        .await;
+    }
+    Ok(Reply::Integer(1))
+}
+
+fn exclusive(db: DbIndex, key: &[u8]) -> LockRequest {
+    LockRequest {
+        keys: vec![(LockKey::Key(db.0, key.to_vec()), LockMode::Exclusive)],
+    }
+}
+
+fn shared(db: DbIndex, key: &[u8]) -> LockRequest {
+    LockRequest {
+        keys: vec![(LockKey::Key(db.0, key.to_vec()), LockMode::Shared)],
+    }
+}
+
+/// Locks two keys on two different shards in ascending shard order.
+async fn lock_pair(
+    router: &ShardRouter,
+    first: (ShardId, LockRequest),
+    second: (ShardId, LockRequest),
+) -> BTreeMap<ShardId, LockRequest> {
+    let parts: BTreeMap<ShardId, LockRequest> = [first, second].into_iter().collect();
+    lock_in_order(router, &parts).await;
+    parts
+}
+
+async fn rename(router: &ShardRouter, db: DbIndex, argv: Argv, nx: bool) -> Result<Reply, CommandError> {
+    let (source, destination) = (argv[1].clone(), argv[2].clone());
+    let count = router.shard_count();
+    let (source_shard, destination_shard) = (ShardId::for_key(&source, count), ShardId::for_key(&destination, count));
+    let mut locks = lock_pair(
+        router,
+        (source_shard, exclusive(db, &source)),
+        (destination_shard, exclusive(db, &destination)),
+    )
+    .await;
+    let probe = source.clone();
+    let source_exists = router
+        .invoke_on(source_shard, move |state| async move {
+            let now = crate::shard_state::unix_millis();
+            state.keyspace.borrow_mut().db(db).contains(&probe, now)
+        })
+        .await;
+    if !source_exists {
+        release_all(router, locks).await;
+        return Err(CommandError::NoSuchKey);
+    }
+    if nx {
+        let probe = destination.clone();
+        let taken = router
+            .invoke_on(destination_shard, move |state| async move {
+                let now = crate::shard_state::unix_millis();
+                state.keyspace.borrow_mut().db(db).contains(&probe, now)
+            })
+            .await;
+        if taken {
+            release_all(router, locks).await;
+            return Ok(Reply::Integer(0));
+        }
+    }
+    let source_lock = locks.remove(&source_shard).unwrap_or_default();
+    let moved = run_then_release(router, source_shard, source_lock, move |state| {
+        let moved = state.keyspace.borrow_mut().db(db).remove_with_deadline(&source);
+        state.stats.borrow_mut().dirty += 1;
+        moved
+    })
+    .await;
+    let destination_lock = locks.remove(&destination_shard).unwrap_or_default();
+    run_then_release(router, destination_shard, destination_lock, move |state| {
+        if let Some((entry, deadline)) = moved {
+            state.keyspace.borrow_mut().db(db).insert_entry(&destination, entry, deadline);
+        }
+    })
+    .await;
+    Ok(if nx { Reply::Integer(1) } else { Reply::Ok })
+}
+
+async fn copy(router: &ShardRouter, db: DbIndex, argv: Argv) -> Result<Reply, CommandError> {
+    let (source, destination) = (argv[1].clone(), argv[2].clone());
+    let databases = router.state().server.settings().databases;
+    let mut reader = ArgReader::new(&argv);
+    reader.next();
+    reader.next();
+    let options = CopyOptions::parse(&mut reader, db, databases)?;
+    let target_db = options.destination_db;
+    let count = router.shard_count();
+    let (source_shard, destination_shard) = (ShardId::for_key(&source, count), ShardId::for_key(&destination, count));
+    let mut locks = lock_pair(
+        router,
+        (source_shard, shared(db, &source)),
+        (destination_shard, exclusive(target_db, &destination)),
+    )
+    .await;
+    let source_lock = locks.remove(&source_shard).unwrap_or_default();
+    let copied = run_then_release(router, source_shard, source_lock, move |state| {
+        let now = crate::shard_state::unix_millis();
+        let mut keyspace = state.keyspace.borrow_mut();
+        let database = keyspace.db(db);
+        let entry = database.get(&source, now).cloned()?;
+        Some((entry, database.deadline(&source)))
+    })
+    .await;
+    let destination_lock = locks.remove(&destination_shard).unwrap_or_default();
+    let replace = options.replace;
+    let done = run_then_release(router, destination_shard, destination_lock, move |state| {
+        let Some((entry, deadline)) = copied else { return false };
+        let now = crate::shard_state::unix_millis();
+        let mut keyspace = state.keyspace.borrow_mut();
+        let database = keyspace.db(target_db);
+        if database.contains(&destination, now) && !replace {
+            return false;
+        }
+        database.insert_entry(&destination, entry, deadline);
+        state.stats.borrow_mut().dirty += 1;
+        true
+    })
+    .await;
+    Ok(Reply::Integer(i64::from(done)))
+}
+
+async fn lcs(router: &ShardRouter, db: DbIndex, client: ClientOptions, argv: Argv) -> Result<Reply, CommandError> {
+    let mut reader = ArgReader::new(&argv);
+    reader.next();
+    reader.next();
+    let options = LcsOptions::parse(&mut reader)?;
+    let count = router.shard_count();
+    let keys = [argv[1].clone(), argv[2].clone()];
+    let shards = [ShardId::for_key(&keys[0], count), ShardId::for_key(&keys[1], count)];
+    let mut locks = lock_pair(router, (shards[0], shared(db, &keys[0])), (shards[1], shared(db, &keys[1]))).await;
+    let mut values = Vec::new();
+    for (shard, key) in shards.into_iter().zip(keys) {
+        let lock = locks.remove(&shard).unwrap_or_default();
+        let value = run_then_release(router, shard, lock, move |state| {
+            state.with_ctx(db, client, |ctx| match ctx.lookup_read(&key) {
+                None => Ok(Vec::new()),
+                Some(value) => value_as_string(value)
+                    .map(|text| text.as_bytes().to_vec())
+                    .map_err(|_| CommandError::other("ERR The specified keys must contain string values")),
+            })
+        })
+        .await;
+        values.push(value);
+    }
+    let mut values = values.into_iter();
+    let first = values.next().unwrap_or(Ok(Vec::new()))?;
+    let second = values.next().unwrap_or(Ok(Vec::new()))?;
+    lcs_reply(&first, &second, &options)
+}

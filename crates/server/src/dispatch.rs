@@ -1,0 +1,236 @@
+//! Per-connection command dispatch: lookup, arity, gates, routing, batching, replies.
+
+use crate::coordinator::{run_coordinated, run_split, single_shard};
+use crate::config::Settings;
+use crate::shard_state::{ClientInfo, KeyedCommand, ShardRouter, ShardState};
+use peregrine_commands::{lookup, ClientOptions, CommandSpec, CrossShard, Exec, Flag};
+use peregrine_keyspace::DbIndex;
+use peregrine_resp::{Argv, Protocol, Reply};
+use peregrine_shard::ShardId;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// Whether the connection goes on after a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep serving.
+    Continue,
+    /// Close after writing the replies (QUIT, CLIENT KILL of oneself).
+    Close,
+}
+
+/// CLIENT REPLY's mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Send every reply.
+    On,
+    /// Send none.
+    Off,
+    /// Skip the next command's reply.
+    Skip,
+}
+
+/// A connection's state as commands see it.
+pub struct Session {
+    /// The core's router (and through it, the local shard).
+    pub router: Rc<ShardRouter>,
+    /// This client, as CLIENT LIST shows it.
+    pub info: Rc<ClientInfo>,
+    /// RESP2 or RESP3.
+    pub protocol: Protocol,
+    /// Selected database.
+    pub db: DbIndex,
+    /// AUTH done (or not needed).
+    pub authenticated: bool,
+    /// CLIENT REPLY mode.
+    pub reply_mode: ReplyMode,
+    /// NO-TOUCH and friends.
+    pub options: ClientOptions,
+    /// CLIENT NO-EVICT.
+    pub no_evict: bool,
+    settings: Settings,
+    settings_read: Instant,
+}
+
+/// A run of consecutive single-shard commands for one shard.
+struct PendingBatch {
+    shard: ShardId,
+    commands: Vec<KeyedCommand>,
+}
+
+impl Session {
+    /// A fresh session; `authenticated` when no password is required.
+    pub fn new(router: Rc<ShardRouter>, info: Rc<ClientInfo>, authenticated: bool) -> Session {
+        let settings = router.state().server.settings();
+        Session {
+            router,
+            info,
+            protocol: Protocol::Resp2,
+            db: DbIndex(0),
+            authenticated,
+            reply_mode: ReplyMode::On,
+            options: ClientOptions::default(),
+            no_evict: false,
+            settings,
+            settings_read: Instant::now(),
+        }
+    }
+
+    /// The settings, refreshed at most every 100 ms (CONFIG SET takes effect promptly
+    /// without a lock on every command).
+    pub fn settings(&mut self) -> Settings {
+        if self.settings_read.elapsed().as_millis() >= 100 {
+            self.settings = self.router.state().server.settings();
+            self.settings_read = Instant::now();
+        }
+        self.settings.clone()
+    }
+
+    /// Forces the next [`Session::settings`] to re-read (after CONFIG SET).
+    pub fn refresh_settings(&mut self) {
+        self.settings = self.router.state().server.settings();
+        self.settings_read = Instant::now();
+    }
+
+    /// The protocol version in use.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Whether the client may run commands.
+    pub fn authenticated(&self) -> bool {
+        self.authenticated
+    }
+
+    /// The local shard.
+    pub fn shard(&self) -> &Rc<ShardState> {
+        self.router.state()
+    }
+
+    /// Executes every command of a read, in order, appending replies to `out`.
+    pub async fn execute_all(&mut self, commands: Vec<Argv>, out: &mut Vec<u8>) -> Flow {
+        let mut pending: Option<PendingBatch> = None;
+        let count = commands.len() as u64;
+        for argv in commands {
+            let spec = match self.check(&argv) {
+                Ok(spec) => spec,
+                Err(reply) => {
+                    self.flush(&mut pending, out).await;
+                    self.emit(reply, out);
+                    continue;
+                }
+            };
+            self.info.last_command.set(spec.name);
+            match spec.exec {
+                Exec::Keyed { cross, .. } => {
+                    let shard_count = self.router.shard_count();
+                    match single_shard(spec, &argv, shard_count, self.router.me()) {
+                        Some(shard) => {
+                            if pending.as_ref().is_some_and(|batch| batch.shard != shard) {
+                                self.flush(&mut pending, out).await;
+                            }
+                            pending
+                                .get_or_insert_with(|| PendingBatch { shard, commands: Vec::new() })
+                                .commands
+                                .push((spec, argv));
+                        }
+                        None => {
+                            self.flush(&mut pending, out).await;
+                            let started = Instant::now();
+                            let reply = match cross {
+                                CrossShard::Split(merge) => {
+                                    run_split(&self.router, self.db, self.options, spec, argv, merge).await
+                                }
+                                CrossShard::Coordinated(plan) => {
+                                    run_coordinated(&self.router, self.db, self.options, spec, argv, plan).await
+                                }
+                                CrossShard::SingleKey => Reply::error("ERR internal error: keys span shards"),
+                            };
+                            self.shard().record(spec.name, started, reply.is_error());
+                            self.emit(reply, out);
+                        }
+                    }
+                }
+                Exec::Server(command) => {
+                    self.flush(&mut pending, out).await;
+                    let started = Instant::now();
+                    let (reply, flow) = crate::server_commands::execute(self, command, &argv).await;
+                    self.shard().record(spec.name, started, reply.as_ref().is_some_and(Reply::is_error));
+                    if let Some(reply) = reply {
+                        self.emit(reply, out);
+                    }
+                    if flow == Flow::Close {
+                        return Flow::Close;
+                    }
+                }
+            }
+        }
+        self.flush(&mut pending, out).await;
+        let state = self.shard();
+        state.commands_processed.set(state.commands_processed.get() + count);
+        self.info.last_active.set(Instant::now());
+        self.info.db.set(self.db.0);
+        Flow::Continue
+    }
+
+    /// Runs the pending batch on its shard and emits its replies.
+    async fn flush(&mut self, pending: &mut Option<PendingBatch>, out: &mut Vec<u8>) {
+        let Some(batch) = pending.take() else { return };
+        let (db, options) = (self.db, self.options);
+        let commands = batch.commands;
+        let replies = self
+            .router
+            .invoke_on(batch.shard, move |state: Rc<ShardState>| state.run_batch(db, options, commands))
+            .await;
+        for reply in replies {
+            self.emit(reply, out);
+        }
+    }
+
+    /// Lookup, arity and authentication, with Redis's errors.
+    fn check(&self, argv: &Argv) -> Result<&'static CommandSpec, Reply> {
+        let name = argv.first().map(|name| name.as_ref()).unwrap_or_default();
+        let Some(spec) = lookup(name) else {
+            if !self.authenticated {
+                return Err(Reply::error("NOAUTH Authentication required."));
+            }
+            return Err(Reply::error(unknown_command(argv)));
+        };
+        if !self.authenticated && !spec.has(Flag::NoAuth) {
+            return Err(Reply::error("NOAUTH Authentication required."));
+        }
+        if !spec.arity.accepts(argv.len()) {
+            return Err(Reply::error(format!(
+                "ERR wrong number of arguments for '{}' command",
+                spec.name
+            )));
+        }
+        Ok(spec)
+    }
+
+    /// Encodes `reply` unless CLIENT REPLY suppresses it.
+    pub fn emit(&mut self, reply: Reply, out: &mut Vec<u8>) {
+        match self.reply_mode {
+            ReplyMode::On => reply.encode(self.protocol, out),
+            ReplyMode::Off => {}
+            ReplyMode::Skip => self.reply_mode = ReplyMode::On,
+        }
+    }
+}
+
+/// Redis's text for an unknown command: the name and the first arguments, quoted.
+fn unknown_command(argv: &Argv) -> String {
+    let name = argv.first().map(|name| String::from_utf8_lossy(name)).unwrap_or_default();
+    let mut args = String::new();
+    for arg in argv.iter().skip(1) {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        let text = String::from_utf8_lossy(arg);
+        let shown: String = text.chars().take(room).collect();
+        args.push_str(&format!("'{shown}' "));
+    }
+    let name: String = name.chars().take(128).collect();
+    format!("ERR unknown command '{name}', with args beginning with: {args}")
+}

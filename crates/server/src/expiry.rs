@@ -1,0 +1,65 @@
+//! Background work of a shard: active expiry, incremental rehash, freeing big tables.
+//!
+//! All of it runs in a background task queue with small bounded steps, yielding between
+//! steps, so requests never wait behind it for more than about a millisecond.
+
+use crate::shard_state::{unix_millis, ShardState};
+use peregrine_keyspace::Table;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Keys removed per step before checking the time budget.
+const KEYS_PER_STEP: usize = 64;
+/// Longest uninterrupted stretch of background work.
+const STEP_BUDGET: Duration = Duration::from_millis(1);
+
+/// Runs forever on the shard's background queue: every 1/hz seconds, remove due keys and
+/// advance resizes, in steps of at most [`STEP_BUDGET`], continuing without sleeping while
+/// a backlog remains.
+pub async fn run_background(state: Rc<ShardState>) {
+    loop {
+        let backlog = step(&state);
+        if backlog {
+            glommio::executor().yield_task_queue_now().await;
+        } else {
+            let hz = state.server.settings().hz.max(1);
+            glommio::timer::sleep(Duration::from_millis(1000 / hz)).await;
+        }
+    }
+}
+
+/// One bounded step; returns true when work remains.
+fn step(state: &ShardState) -> bool {
+    let started = Instant::now();
+    let mut keyspace = state.keyspace.borrow_mut();
+    let mut backlog = false;
+    for db in keyspace.iter_mut() {
+        loop {
+            let removed = db.expire_due(unix_millis(), KEYS_PER_STEP);
+            let resizing = db.rehash_step();
+            if started.elapsed() >= STEP_BUDGET {
+                return removed == KEYS_PER_STEP || resizing || backlog;
+            }
+            if removed < KEYS_PER_STEP && !resizing {
+                break;
+            }
+            backlog = backlog || removed == KEYS_PER_STEP;
+        }
+    }
+    false
+}
+
+/// Frees detached tables (FLUSHDB, FLUSHALL) on the background queue in bounded chunks.
+pub fn free_in_background(tables: Vec<Table>) {
+    if tables.iter().all(|table| table.len() < 4096) {
+        return;
+    }
+    glommio::spawn_local(async move {
+        for mut table in tables {
+            while !table.drop_some(1024) {
+                glommio::executor().yield_task_queue_now().await;
+            }
+        }
+    })
+    .detach();
+}

@@ -1,0 +1,220 @@
+//! INFO: the sections Redis tools read, gathered from every shard.
+
+use crate::dispatch::Session;
+use crate::server_commands::collect_from_shards;
+use crate::shard_state::CommandStat;
+use peregrine_resp::Argv;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+/// The Redis version Peregrine reports for tools that gate features on it.
+pub const REDIS_VERSION: &str = "7.2.4";
+
+/// One shard's figures for INFO.
+struct ShardFigures {
+    keys: Vec<(usize, usize)>,
+    hits: u64,
+    misses: u64,
+    expired: u64,
+    dirty: u64,
+    commands: u64,
+    connections: u64,
+    rejected: u64,
+    panics: u64,
+    input_bytes: u64,
+    output_bytes: u64,
+    command_stats: Vec<(&'static str, CommandStat)>,
+    clients: usize,
+    busy_seconds: f64,
+}
+
+const DEFAULT_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace", "shards"];
+const ALL_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "commandstats", "keyspace", "shards"];
+
+fn memory_stats() -> (u64, u64) {
+    let _ = tikv_jemalloc_ctl::epoch::advance();
+    let allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
+    let resident = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|text| text.split_whitespace().nth(1).and_then(|pages| pages.parse::<u64>().ok()))
+        .map_or(0, |pages| pages * 4096);
+    (allocated, resident)
+}
+
+fn human(bytes: u64) -> String {
+    let units = [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)];
+    for (unit, size) in units {
+        if bytes >= size {
+            return format!("{:.2}{unit}", bytes as f64 / size as f64);
+        }
+    }
+    format!("{bytes}B")
+}
+
+fn cpu_times() -> (f64, f64) {
+    // SAFETY: getrusage only writes into the zeroed struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
+    (seconds(usage.ru_utime), seconds(usage.ru_stime))
+}
+
+/// Renders INFO [section ...] (`default`, `all`, `everything`, or section names).
+pub async fn render(session: &mut Session, argv: &Argv) -> String {
+    let requested: Vec<String> = argv.iter().skip(1).map(|arg| String::from_utf8_lossy(arg).to_ascii_lowercase()).collect();
+    let sections: Vec<&str> = if requested.is_empty() || requested.iter().any(|name| name == "default") {
+        DEFAULT_SECTIONS.to_vec()
+    } else if requested.iter().any(|name| name == "all" || name == "everything") {
+        ALL_SECTIONS.to_vec()
+    } else {
+        ALL_SECTIONS.iter().copied().filter(|section| requested.iter().any(|name| name == section)).collect()
+    };
+    let databases = session.settings().databases;
+    let figures = collect_from_shards(session, move |state| {
+        let keyspace = state.keyspace.borrow();
+        let stats = state.stats.borrow();
+        let busy = glommio::executor().executor_stats().total_runtime().as_secs_f64();
+        ShardFigures {
+            keys: (0..databases)
+                .map(|index| {
+                    let db = keyspace.db_ref(peregrine_keyspace::DbIndex(index));
+                    (db.len(), db.expires_len())
+                })
+                .collect(),
+            hits: stats.keyspace_hits,
+            misses: stats.keyspace_misses,
+            expired: keyspace.iter().map(|(_, db)| db.expired_keys).sum(),
+            dirty: stats.dirty,
+            commands: state.commands_processed.get(),
+            connections: state.connections_received.get(),
+            rejected: state.rejected_connections.get(),
+            panics: state.command_panics.get(),
+            input_bytes: state.net_input_bytes.get(),
+            output_bytes: state.net_output_bytes.get(),
+            command_stats: state.command_stats.borrow().iter().map(|(name, stat)| (*name, *stat)).collect(),
+            clients: state.clients.borrow().len(),
+            busy_seconds: busy,
+        }
+    })
+    .await;
+    let server = session.shard().server.clone();
+    let settings = session.settings();
+    let mut out = String::new();
+    let uptime = server.started.elapsed().as_secs();
+    let sum = |pick: fn(&ShardFigures) -> u64| figures.iter().map(pick).sum::<u64>();
+    for section in sections {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        match section {
+            "server" => {
+                let _ = write!(
+                    out,
+                    "# Server\r\nredis_version:{REDIS_VERSION}\r\nperegrine_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nshards:{}\r\n",
+                    env!("CARGO_PKG_VERSION"),
+                    std::env::consts::OS,
+                    std::env::consts::ARCH,
+                    std::process::id(),
+                    server.run_id,
+                    server.port.load(Ordering::Relaxed),
+                    crate::shard_state::unix_millis() * 1000,
+                    uptime / 86400,
+                    settings.hz,
+                    std::env::current_exe().map(|path| path.display().to_string()).unwrap_or_default(),
+                    server.config.read().ok().and_then(|config| config.file.clone()).unwrap_or_default(),
+                    figures.len(),
+                );
+            }
+            "clients" => {
+                let _ = write!(
+                    out,
+                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\n",
+                    figures.iter().map(|shard| shard.clients).sum::<usize>(),
+                    settings.maxclients
+                );
+            }
+            "memory" => {
+                let (allocated, resident) = memory_stats();
+                let maxmemory = server.config.read().map(|config| config.get("maxmemory").to_owned()).unwrap_or_default();
+                let policy = server.config.read().map(|config| config.get("maxmemory-policy").to_owned()).unwrap_or_default();
+                let _ = write!(
+                    out,
+                    "# Memory\r\nused_memory:{allocated}\r\nused_memory_human:{}\r\nused_memory_rss:{resident}\r\nused_memory_rss_human:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_policy:{policy}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:jemalloc\r\n",
+                    human(allocated),
+                    human(resident),
+                    if allocated > 0 { resident as f64 / allocated as f64 } else { 0.0 },
+                );
+            }
+            "persistence" => {
+                let _ = write!(
+                    out,
+                    "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\n",
+                    sum(|shard| shard.dirty),
+                    server.last_save.load(Ordering::Relaxed),
+                );
+            }
+            "stats" => {
+                let _ = write!(
+                    out,
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ncommand_panics:{}\r\n",
+                    sum(|shard| shard.connections),
+                    sum(|shard| shard.commands),
+                    sum(|shard| shard.input_bytes),
+                    sum(|shard| shard.output_bytes),
+                    sum(|shard| shard.rejected),
+                    sum(|shard| shard.expired),
+                    sum(|shard| shard.hits),
+                    sum(|shard| shard.misses),
+                    sum(|shard| shard.panics),
+                );
+            }
+            "replication" => {
+                let _ = write!(out, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_replid:{}\r\nmaster_repl_offset:0\r\n", server.run_id);
+            }
+            "cpu" => {
+                let (user, system) = cpu_times();
+                let _ = write!(out, "# CPU\r\nused_cpu_sys:{system:.6}\r\nused_cpu_user:{user:.6}\r\n");
+            }
+            "commandstats" => {
+                out.push_str("# Commandstats\r\n");
+                let mut merged: BTreeMap<&str, CommandStat> = BTreeMap::new();
+                for shard in &figures {
+                    for (name, stat) in &shard.command_stats {
+                        let total = merged.entry(name).or_default();
+                        total.calls += stat.calls;
+                        total.usec += stat.usec;
+                        total.failed += stat.failed;
+                    }
+                }
+                for (name, stat) in merged {
+                    let per_call = if stat.calls > 0 { stat.usec as f64 / stat.calls as f64 } else { 0.0 };
+                    let _ = write!(out, "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls=0,failed_calls={}\r\n", stat.calls, stat.usec, stat.failed);
+                }
+            }
+            "keyspace" => {
+                out.push_str("# Keyspace\r\n");
+                for index in 0..databases as usize {
+                    let keys: usize = figures.iter().map(|shard| shard.keys[index].0).sum();
+                    let expires: usize = figures.iter().map(|shard| shard.keys[index].1).sum();
+                    if keys > 0 {
+                        let _ = write!(out, "db{index}:keys={keys},expires={expires},avg_ttl=0\r\n");
+                    }
+                }
+            }
+            "shards" => {
+                out.push_str("# Shards\r\n");
+                for (index, shard) in figures.iter().enumerate() {
+                    let keys: usize = shard.keys.iter().map(|(keys, _)| keys).sum();
+                    let _ = write!(
+                        out,
+                        "shard{index}:keys={keys},clients={},commands={},connections_received={},busy_seconds={:.3}\r\n",
+                        shard.clients, shard.commands, shard.connections, shard.busy_seconds
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}

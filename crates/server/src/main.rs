@@ -1,0 +1,25 @@
+//! `peregrine-server [config-file] [--name value ...]`: starts Peregrine.
+
+use peregrine_server::{startup, Config};
+
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "--version" || arg == "-v") {
+        println!("Peregrine server v={} (Redis {} compatible)", env!("CARGO_PKG_VERSION"), "7.2.4");
+        return;
+    }
+    let config = match Config::from_args(&args) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("\n*** FATAL CONFIG FILE ERROR ***\n{error}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(error) = startup::run(config) {
+        eprintln!("peregrine-server: {error:#}");
+        std::process::exit(1);
+    }
+}

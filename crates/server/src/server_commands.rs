@@ -1,0 +1,825 @@
+//! Commands the server executes itself: connection state, all-shard operations, and
+//! introspection.
+
+use crate::dispatch::{Flow, ReplyMode, Session};
+use crate::shard_state::{unix_millis, ShardState};
+use bytes::Bytes;
+use peregrine_commands::{all_commands, keys, lookup, CommandSpec, ServerCommand};
+use peregrine_keyspace::{DbIndex, ValueType};
+use peregrine_resp::{Argv, Protocol, Reply};
+use peregrine_shard::{LockKey, LockMode, LockRequest, LockTable, ShardId};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+
+type Outcome = (Option<Reply>, Flow);
+
+fn reply(reply: Reply) -> Outcome {
+    (Some(reply), Flow::Continue)
+}
+
+fn error(text: impl Into<std::borrow::Cow<'static, str>>) -> Outcome {
+    reply(Reply::error(text))
+}
+
+fn keyword(arg: Option<&Bytes>, word: &str) -> bool {
+    arg.is_some_and(|arg| arg.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+fn text(arg: &[u8]) -> String {
+    String::from_utf8_lossy(arg).into_owned()
+}
+
+fn parse_i64(arg: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(arg).ok()?;
+    if text.starts_with('+') || (text.len() > 1 && text.starts_with('0')) || text.starts_with("-0") {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Executes a server command; `None` means no reply (CLIENT REPLY OFF|SKIP, SHUTDOWN).
+pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv) -> Outcome {
+    match command {
+        ServerCommand::Ping => ping(session, argv),
+        ServerCommand::Echo => reply(Reply::Bulk(argv[1].clone())),
+        ServerCommand::Quit => (Some(Reply::Ok), Flow::Close),
+        ServerCommand::Reset => reset(session),
+        ServerCommand::Hello => hello(session, argv),
+        ServerCommand::Auth => auth(session, argv),
+        ServerCommand::Select => select(session, argv),
+        ServerCommand::SwapDb => swapdb(session, argv).await,
+        ServerCommand::Client => client(session, argv).await,
+        ServerCommand::Command => command_command(argv),
+        ServerCommand::Info => reply(Reply::Verbatim("txt", Bytes::from(crate::info::render(session, argv).await))),
+        ServerCommand::Config => config(session, argv),
+        ServerCommand::DbSize => dbsize(session).await,
+        ServerCommand::FlushDb => flush(session, argv, false).await,
+        ServerCommand::FlushAll => flush(session, argv, true).await,
+        ServerCommand::Time => {
+            let micros = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_micros());
+            reply(Reply::Array(vec![
+                Reply::bulk((micros / 1_000_000).to_string()),
+                Reply::bulk((micros % 1_000_000).to_string()),
+            ]))
+        }
+        ServerCommand::Shutdown => shutdown(session, argv),
+        ServerCommand::Debug => debug(session, argv).await,
+        ServerCommand::Keys => keys_command(session, argv).await,
+        ServerCommand::Scan => scan(session, argv).await,
+        ServerCommand::RandomKey => random_key(session).await,
+        ServerCommand::LastSave => reply(Reply::Integer(session.shard().server.last_save.load(Ordering::Relaxed) as i64)),
+    }
+}
+
+fn ping(_session: &mut Session, argv: &Argv) -> Outcome {
+    match argv.len() {
+        1 => reply(Reply::status("PONG")),
+        2 => reply(Reply::Bulk(argv[1].clone())),
+        _ => error("ERR wrong number of arguments for 'ping' command"),
+    }
+}
+
+fn reset(session: &mut Session) -> Outcome {
+    session.db = DbIndex(0);
+    session.protocol = Protocol::Resp2;
+    session.reply_mode = ReplyMode::On;
+    session.options = Default::default();
+    session.no_evict = false;
+    session.authenticated = session.settings().requirepass.is_none();
+    session.info.name.borrow_mut().clear();
+    session.info.resp.set(2);
+    reply(Reply::status("RESET"))
+}
+
+fn check_password(session: &mut Session, user: Option<&[u8]>, password: &[u8]) -> Result<(), Reply> {
+    let settings = session.settings();
+    let Some(expected) = settings.requirepass else {
+        if user.is_none() {
+            return Err(Reply::error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
+        }
+        if user == Some(b"default") {
+            session.authenticated = true;
+            return Ok(());
+        }
+        return Err(Reply::error("WRONGPASS invalid username-password pair or user is disabled."));
+    };
+    if user.is_none_or(|user| user == b"default") && password == expected.as_slice() {
+        session.authenticated = true;
+        Ok(())
+    } else {
+        Err(Reply::error("WRONGPASS invalid username-password pair or user is disabled."))
+    }
+}
+
+fn auth(session: &mut Session, argv: &Argv) -> Outcome {
+    let outcome = match argv.len() {
+        2 => check_password(session, None, &argv[1]),
+        3 => check_password(session, Some(&argv[1]), &argv[2]),
+        _ => return error("ERR syntax error"),
+    };
+    match outcome {
+        Ok(()) => reply(Reply::Ok),
+        Err(failure) => reply(failure),
+    }
+}
+
+fn hello(session: &mut Session, argv: &Argv) -> Outcome {
+    let mut protocol = session.protocol;
+    let mut index = 1;
+    if let Some(version) = argv.get(1) {
+        match parse_i64(version) {
+            None => return error("ERR Protocol version is not an integer or out of range"),
+            Some(2) => protocol = Protocol::Resp2,
+            Some(3) => protocol = Protocol::Resp3,
+            Some(_) => return error("NOPROTO unsupported protocol version"),
+        }
+        index = 2;
+    }
+    let mut name = None;
+    while index < argv.len() {
+        let option = &argv[index];
+        let remaining = argv.len() - index - 1;
+        if option.eq_ignore_ascii_case(b"auth") && remaining >= 2 {
+            if let Err(failure) = check_password(session, Some(&argv[index + 1]), &argv[index + 2]) {
+                return reply(failure);
+            }
+            index += 3;
+        } else if option.eq_ignore_ascii_case(b"setname") && remaining >= 1 {
+            name = Some(argv[index + 1].clone());
+            index += 2;
+        } else {
+            return error(format!("ERR Syntax error in HELLO option '{}'", text(option)));
+        }
+    }
+    if !session.authenticated {
+        return error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    if let Some(name) = name {
+        if let Err(failure) = set_client_name(session, &name) {
+            return reply(failure);
+        }
+    }
+    session.protocol = protocol;
+    session.info.resp.set(if protocol == Protocol::Resp3 { 3 } else { 2 });
+    reply(Reply::Map(vec![
+        (Reply::bulk("server"), Reply::bulk("redis")),
+        (Reply::bulk("version"), Reply::bulk(crate::info::REDIS_VERSION)),
+        (Reply::bulk("proto"), Reply::Integer(if protocol == Protocol::Resp3 { 3 } else { 2 })),
+        (Reply::bulk("id"), Reply::Integer(session.info.id as i64)),
+        (Reply::bulk("mode"), Reply::bulk("standalone")),
+        (Reply::bulk("role"), Reply::bulk("master")),
+        (Reply::bulk("modules"), Reply::Array(Vec::new())),
+    ]))
+}
+
+fn parse_db(session: &mut Session, arg: &[u8]) -> Result<DbIndex, Reply> {
+    let index = parse_i64(arg).ok_or_else(|| Reply::error("ERR value is not an integer or out of range"))?;
+    if index < 0 || index >= i64::from(session.settings().databases) {
+        return Err(Reply::error("ERR DB index is out of range"));
+    }
+    Ok(DbIndex(index as u32))
+}
+
+fn select(session: &mut Session, argv: &Argv) -> Outcome {
+    match parse_db(session, &argv[1]) {
+        Ok(db) => {
+            session.db = db;
+            session.info.db.set(db.0);
+            reply(Reply::Ok)
+        }
+        Err(failure) => reply(failure),
+    }
+}
+
+/// Locks every shard exclusively (ascending), runs `work` on each, releasing as it goes.
+async fn on_all_shards_exclusive<F>(session: &Session, work: F)
+where
+    F: Fn(&ShardState) + Send + Clone + 'static,
+{
+    let router = &session.router;
+    let everything = LockRequest { keys: vec![(LockKey::Everything, LockMode::Exclusive)] };
+    for shard in router.shards() {
+        let request = everything.clone();
+        router
+            .invoke_on(shard, move |state| async move {
+                LockTable::acquire(&state.locks, request).await;
+            })
+            .await;
+    }
+    for shard in router.shards() {
+        let (request, work) = (everything.clone(), work.clone());
+        router
+            .invoke_on(shard, move |state| async move {
+                work(&state);
+                state.locks.borrow_mut().release(&request);
+            })
+            .await;
+    }
+}
+
+/// Runs `work` on every shard (no locks) and collects the results in shard order.
+pub async fn collect_from_shards<R, F>(session: &Session, work: F) -> Vec<R>
+where
+    R: Send + 'static,
+    F: Fn(&ShardState) -> R + Send + Clone + 'static,
+{
+    let mut results = Vec::new();
+    for shard in session.router.shards() {
+        let work = work.clone();
+        results.push(session.router.invoke_on(shard, move |state| async move { work(&state) }).await);
+    }
+    results
+}
+
+async fn swapdb(session: &mut Session, argv: &Argv) -> Outcome {
+    let databases = i64::from(session.settings().databases);
+    let Some(first) = parse_i64(&argv[1]) else { return error("ERR invalid first DB index") };
+    let Some(second) = parse_i64(&argv[2]) else { return error("ERR invalid second DB index") };
+    if first < 0 || first >= databases || second < 0 || second >= databases {
+        return error("ERR DB index is out of range");
+    }
+    let (first, second) = (DbIndex(first as u32), DbIndex(second as u32));
+    on_all_shards_exclusive(session, move |state| {
+        state.keyspace.borrow_mut().swap(first, second);
+        state.stats.borrow_mut().dirty += 1;
+    })
+    .await;
+    reply(Reply::Ok)
+}
+
+async fn flush(session: &mut Session, argv: &Argv, all: bool) -> Outcome {
+    if argv.len() > 2 || (argv.len() == 2 && !keyword(argv.get(1), "async") && !keyword(argv.get(1), "sync")) {
+        return error("ERR syntax error");
+    }
+    let db = session.db;
+    on_all_shards_exclusive(session, move |state| {
+        let mut tables = Vec::new();
+        let mut keyspace = state.keyspace.borrow_mut();
+        if all {
+            for database in keyspace.iter_mut() {
+                tables.push(database.take_table());
+            }
+        } else {
+            tables.push(keyspace.db(db).take_table());
+        }
+        state.stats.borrow_mut().dirty += 1;
+        crate::expiry::free_in_background(tables);
+    })
+    .await;
+    reply(Reply::Ok)
+}
+
+async fn dbsize(session: &mut Session) -> Outcome {
+    let db = session.db;
+    let sizes = collect_from_shards(session, move |state| state.keyspace.borrow().db_ref(db).len()).await;
+    reply(Reply::Integer(sizes.into_iter().sum::<usize>() as i64))
+}
+
+async fn keys_command(session: &mut Session, argv: &Argv) -> Outcome {
+    let (db, options, pattern) = (session.db, session.options, argv[1].clone());
+    let parts = collect_from_shards(session, move |state| {
+        state.with_ctx(db, options, |ctx| keys::matching_keys(ctx, &pattern))
+    })
+    .await;
+    reply(Reply::Array(parts.into_iter().flatten().map(Reply::bulk).collect()))
+}
+
+/// Bits of a SCAN cursor that name the shard; the rest is the shard's table cursor.
+const SHARD_BITS: u32 = 10;
+
+async fn scan(session: &mut Session, argv: &Argv) -> Outcome {
+    let Some(cursor) = std::str::from_utf8(&argv[1]).ok().and_then(|text| text.parse::<u64>().ok()) else {
+        return error("ERR invalid cursor");
+    };
+    let mut count = 10usize;
+    let mut pattern: Option<Bytes> = None;
+    let mut value_type = None;
+    let mut index = 2;
+    while index < argv.len() {
+        let option = &argv[index];
+        let value = argv.get(index + 1);
+        match value {
+            Some(value) if option.eq_ignore_ascii_case(b"count") => {
+                match parse_i64(value) {
+                    None => return error("ERR value is not an integer or out of range"),
+                    Some(number) if number < 1 => return error("ERR syntax error"),
+                    Some(number) => count = number as usize,
+                }
+            }
+            Some(value) if option.eq_ignore_ascii_case(b"match") => pattern = Some(value.clone()),
+            Some(value) if option.eq_ignore_ascii_case(b"type") => {
+                value_type = Some(ValueType::from_name(value));
+            }
+            _ => return error("ERR syntax error"),
+        }
+        index += 2;
+    }
+    let shard_count = u64::from(session.router.shard_count());
+    let mut shard = cursor & ((1 << SHARD_BITS) - 1);
+    let mut table_cursor = cursor >> SHARD_BITS;
+    let mut keys = Vec::new();
+    let (db, options) = (session.db, session.options);
+    while shard < shard_count && keys.len() < count {
+        let filter = pattern.clone();
+        let wanted = count - keys.len();
+        let (next, found) = session
+            .router
+            .invoke_on(ShardId(shard as u16), move |state| async move {
+                state.with_ctx(db, options, |ctx| match value_type {
+                    Some(None) => {
+                        // An unknown type matches nothing, but the scan still advances.
+                        let (next, _) = keys::scan_step(ctx, table_cursor, wanted, Some(b"\x00never"), None);
+                        (next, Vec::new())
+                    }
+                    Some(Some(kind)) => keys::scan_step(ctx, table_cursor, wanted, filter.as_deref(), Some(kind)),
+                    None => keys::scan_step(ctx, table_cursor, wanted, filter.as_deref(), None),
+                })
+            })
+            .await;
+        keys.extend(found);
+        if next == 0 {
+            shard += 1;
+            table_cursor = 0;
+        } else {
+            table_cursor = next;
+            break;
+        }
+    }
+    let next_cursor = if shard >= shard_count { 0 } else { (table_cursor << SHARD_BITS) | shard };
+    reply(Reply::Array(vec![
+        Reply::bulk(next_cursor.to_string()),
+        Reply::Array(keys.into_iter().map(Reply::bulk).collect()),
+    ]))
+}
+
+async fn random_key(session: &mut Session) -> Outcome {
+    let (db, options) = (session.db, session.options);
+    let count = session.router.shard_count();
+    let start = session.shard().random.borrow_mut().next_u64() as u16 % count;
+    for offset in 0..count {
+        let shard = ShardId((start + offset) % count);
+        let key = session
+            .router
+            .invoke_on(shard, move |state| async move { state.with_ctx(db, options, keys::random_key) })
+            .await;
+        if let Some(key) = key {
+            return reply(Reply::bulk(key));
+        }
+    }
+    reply(Reply::Nil)
+}
+
+fn shutdown(session: &mut Session, argv: &Argv) -> Outcome {
+    for arg in argv.iter().skip(1) {
+        let known = ["nosave", "save", "now", "force"];
+        if arg.eq_ignore_ascii_case(b"abort") {
+            return error("ERR No shutdown in progress.");
+        }
+        if !known.iter().any(|word| arg.eq_ignore_ascii_case(word.as_bytes())) {
+            return error("ERR syntax error");
+        }
+    }
+    tracing::warn!("User requested shutdown...");
+    session.shard().server.shutting_down.store(true, Ordering::SeqCst);
+    (None, Flow::Close)
+}
+
+fn set_client_name(session: &mut Session, name: &[u8]) -> Result<(), Reply> {
+    if name.iter().any(|&byte| byte <= b' ' || byte > b'~') {
+        return Err(Reply::error("ERR Client names cannot contain spaces, newlines or special characters."));
+    }
+    *session.info.name.borrow_mut() = text(name);
+    Ok(())
+}
+
+const CLIENT_HELP: &[&str] = &[
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CACHING (YES|NO)",
+    "GETNAME",
+    "GETREDIR",
+    "ID",
+    "INFO",
+    "KILL <ip:port>",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "LIST [options ...]",
+    "NO-EVICT (ON|OFF)",
+    "NO-TOUCH (ON|OFF)",
+    "REPLY (ON|OFF|SKIP)",
+    "SETINFO <option> <value>",
+    "SETNAME <name>",
+    "HELP",
+];
+
+fn on_off(arg: Option<&Bytes>) -> Option<bool> {
+    if keyword(arg, "on") {
+        Some(true)
+    } else if keyword(arg, "off") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+async fn client(session: &mut Session, argv: &Argv) -> Outcome {
+    let sub = text(&argv[1]).to_ascii_lowercase();
+    let argc = argv.len();
+    let wrong_arity = || error(format!("ERR wrong number of arguments for 'client|{sub}' command"));
+    match sub.as_str() {
+        "id" if argc == 2 => reply(Reply::Integer(session.info.id as i64)),
+        "getname" if argc == 2 => {
+            let name = session.info.name.borrow().clone();
+            reply(if name.is_empty() { Reply::Nil } else { Reply::bulk(name) })
+        }
+        "setname" if argc == 3 => match set_client_name(session, &argv[2]) {
+            Ok(()) => reply(Reply::Ok),
+            Err(failure) => reply(failure),
+        },
+        "info" if argc == 2 => reply(Reply::Verbatim("txt", Bytes::from(format!("{}\n", session.info.describe())))),
+        "list" => client_list(session, argv).await,
+        "kill" if argc >= 3 => client_kill(session, argv).await,
+        "setinfo" if argc == 4 => {
+            let value = text(&argv[3]);
+            if value.contains(' ') || value.contains('\n') {
+                return error(format!("ERR {} cannot contain spaces, newlines or special characters.", text(&argv[2]).to_ascii_lowercase()));
+            }
+            let mut library = session.info.library.borrow_mut();
+            if argv[2].eq_ignore_ascii_case(b"lib-name") {
+                library.0 = value;
+            } else if argv[2].eq_ignore_ascii_case(b"lib-ver") {
+                library.1 = value;
+            } else {
+                return error(format!("ERR Unrecognized option '{}'", text(&argv[2])));
+            }
+            reply(Reply::Ok)
+        }
+        "no-evict" if argc == 3 => match on_off(argv.get(2)) {
+            Some(flag) => {
+                session.no_evict = flag;
+                reply(Reply::Ok)
+            }
+            None => error("ERR syntax error"),
+        },
+        "no-touch" if argc == 3 => match on_off(argv.get(2)) {
+            Some(flag) => {
+                session.options.no_touch = flag;
+                reply(Reply::Ok)
+            }
+            None => error("ERR syntax error"),
+        },
+        "reply" if argc == 3 => {
+            if keyword(argv.get(2), "on") {
+                session.reply_mode = ReplyMode::On;
+                reply(Reply::Ok)
+            } else if keyword(argv.get(2), "off") {
+                session.reply_mode = ReplyMode::Off;
+                (None, Flow::Continue)
+            } else if keyword(argv.get(2), "skip") {
+                if session.reply_mode == ReplyMode::On {
+                    session.reply_mode = ReplyMode::Skip;
+                }
+                (None, Flow::Continue)
+            } else {
+                error("ERR syntax error")
+            }
+        }
+        "help" if argc == 2 => reply(Reply::Array(CLIENT_HELP.iter().map(|line| Reply::Status((*line).into())).collect())),
+        "id" | "getname" | "setname" | "info" | "kill" | "setinfo" | "no-evict" | "no-touch" | "reply" | "help" => wrong_arity(),
+        _ => error(format!("ERR unknown subcommand '{}'. Try CLIENT HELP.", text(&argv[1]))),
+    }
+}
+
+async fn client_list(session: &mut Session, argv: &Argv) -> Outcome {
+    let mut ids: Option<Vec<u64>> = None;
+    match argv.len() {
+        2 => {}
+        4 if keyword(argv.get(2), "type") => {
+            let kind = text(&argv[3]).to_ascii_lowercase();
+            if !["normal", "master", "replica", "pubsub"].contains(&kind.as_str()) {
+                return error(format!("ERR Unknown client type '{}'", text(&argv[3])));
+            }
+            if kind != "normal" {
+                ids = Some(Vec::new());
+            }
+        }
+        count if count >= 4 && keyword(argv.get(2), "id") => {
+            let mut wanted = Vec::new();
+            for arg in &argv[3..] {
+                match parse_i64(arg) {
+                    Some(id) if id > 0 => wanted.push(id as u64),
+                    _ => return error("ERR Invalid client ID"),
+                }
+            }
+            ids = Some(wanted);
+        }
+        _ => return error("ERR syntax error"),
+    }
+    let lines = collect_from_shards(session, move |state| {
+        state
+            .clients
+            .borrow()
+            .iter()
+            .filter(|(_, client)| ids.as_ref().is_none_or(|ids| ids.contains(&client.id)))
+            .map(|(_, client)| (client.id, client.describe()))
+            .collect::<Vec<_>>()
+    })
+    .await;
+    let mut lines: Vec<_> = lines.into_iter().flatten().collect();
+    lines.sort_by_key(|(id, _)| *id);
+    let mut output = String::new();
+    for (_, line) in lines {
+        output.push_str(&line);
+        output.push('\n');
+    }
+    reply(Reply::Verbatim("txt", Bytes::from(output)))
+}
+
+/// CLIENT KILL's filter.
+#[derive(Clone, Default)]
+struct KillFilter {
+    id: Option<u64>,
+    addr: Option<String>,
+    laddr: Option<String>,
+    skip: Option<u64>,
+}
+
+async fn client_kill(session: &mut Session, argv: &Argv) -> Outcome {
+    let mut filter = KillFilter::default();
+    let old_form = argv.len() == 3;
+    if old_form {
+        filter.addr = Some(text(&argv[2]));
+    } else {
+        if argv.len() % 2 != 0 {
+            return error("ERR syntax error");
+        }
+        let mut skip_me = true;
+        for pair in argv[2..].chunks_exact(2) {
+            let (option, value) = (text(&pair[0]).to_ascii_lowercase(), text(&pair[1]));
+            match option.as_str() {
+                "id" => match parse_i64(&pair[1]) {
+                    Some(id) if id > 0 => filter.id = Some(id as u64),
+                    _ => return error("ERR client-id should be greater than 0"),
+                },
+                "addr" => filter.addr = Some(value),
+                "laddr" => filter.laddr = Some(value),
+                "skipme" => match value.to_ascii_lowercase().as_str() {
+                    "yes" => skip_me = true,
+                    "no" => skip_me = false,
+                    _ => return error("ERR syntax error"),
+                },
+                "user" | "type" | "maxage" => {}
+                _ => return error("ERR syntax error"),
+            }
+        }
+        if skip_me {
+            filter.skip = Some(session.info.id);
+        }
+    }
+    let killed = collect_from_shards(session, move |state| {
+        let mut count = 0;
+        for (_, client) in state.clients.borrow().iter() {
+            let matches = filter.id.is_none_or(|id| id == client.id)
+                && filter.addr.as_ref().is_none_or(|addr| *addr == client.addr)
+                && filter.laddr.as_ref().is_none_or(|laddr| *laddr == client.laddr)
+                && filter.skip != Some(client.id);
+            if matches {
+                client.killed.set(true);
+                // SAFETY: `fd` is this client's open socket, owned by its connection task on
+                // this core; shutting it down only wakes that task's pending read.
+                unsafe {
+                    libc::shutdown(client.fd, libc::SHUT_RDWR);
+                }
+                count += 1;
+            }
+        }
+        count
+    })
+    .await;
+    let total: i64 = killed.into_iter().sum();
+    if old_form {
+        if total == 0 {
+            return error("ERR No such client");
+        }
+        return reply(Reply::Ok);
+    }
+    reply(Reply::Integer(total))
+}
+
+fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
+    use peregrine_commands::{Flag, Group};
+    let mut categories = Vec::new();
+    let mut push = |name: &'static str| categories.push(Reply::status(name));
+    if spec.has(Flag::Write) {
+        push("@write");
+    }
+    if spec.has(Flag::ReadOnly) {
+        push("@read");
+    }
+    match spec.group {
+        Group::String => push("@string"),
+        Group::Generic => push("@keyspace"),
+        Group::Connection => push("@connection"),
+        Group::Server => {}
+    }
+    if spec.has(Flag::Admin) {
+        push("@admin");
+        push("@dangerous");
+    }
+    if spec.has(Flag::Fast) {
+        push("@fast");
+    } else {
+        push("@slow");
+    }
+    categories
+}
+
+fn command_info(spec: &CommandSpec) -> Reply {
+    let last = spec.keys.last as i64;
+    Reply::Array(vec![
+        Reply::bulk(spec.name),
+        Reply::Integer(spec.arity.redis_arity()),
+        Reply::Set(spec.flags.iter().map(|flag| Reply::status(flag.name())).collect()),
+        Reply::Integer(spec.keys.first as i64),
+        Reply::Integer(last),
+        Reply::Integer(spec.keys.step as i64),
+        Reply::Set(acl_categories(spec)),
+        Reply::Set(Vec::new()),
+        Reply::Array(Vec::new()),
+        Reply::Array(Vec::new()),
+    ])
+}
+
+fn command_docs(spec: &CommandSpec) -> Reply {
+    Reply::Map(vec![
+        (Reply::bulk("summary"), Reply::bulk(spec.summary)),
+        (Reply::bulk("since"), Reply::bulk("1.0.0")),
+        (Reply::bulk("group"), Reply::bulk(spec.group.name())),
+    ])
+}
+
+fn command_command(argv: &Argv) -> Outcome {
+    let Some(sub) = argv.get(1) else {
+        return reply(Reply::Array(all_commands().map(command_info).collect()));
+    };
+    let sub = text(sub).to_ascii_lowercase();
+    match sub.as_str() {
+        "count" if argv.len() == 2 => reply(Reply::Integer(all_commands().count() as i64)),
+        "list" => reply(Reply::Array(all_commands().map(|spec| Reply::bulk(spec.name)).collect())),
+        "info" => {
+            if argv.len() == 2 {
+                return reply(Reply::Array(all_commands().map(command_info).collect()));
+            }
+            reply(Reply::Array(
+                argv[2..].iter().map(|name| lookup(name).map_or(Reply::NilArray, command_info)).collect(),
+            ))
+        }
+        "docs" => {
+            let specs: Vec<&CommandSpec> = if argv.len() == 2 {
+                all_commands().collect()
+            } else {
+                argv[2..].iter().filter_map(|name| lookup(name)).collect()
+            };
+            reply(Reply::Map(specs.into_iter().map(|spec| (Reply::bulk(spec.name), command_docs(spec))).collect()))
+        }
+        "getkeys" if argv.len() >= 3 => {
+            let Some(spec) = lookup(&argv[2]) else {
+                return error("ERR Invalid command specified");
+            };
+            let args: Argv = argv[2..].to_vec();
+            if !spec.arity.accepts(args.len()) {
+                return error("ERR Invalid number of arguments specified for command");
+            }
+            let keys: Vec<Reply> = spec.keys.positions(args.len()).map(|position| Reply::Bulk(args[position].clone())).collect();
+            if keys.is_empty() {
+                return error("ERR The command has no key arguments");
+            }
+            reply(Reply::Array(keys))
+        }
+        "help" => reply(Reply::Array(
+            [
+                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "(no subcommand)",
+                "COUNT",
+                "DOCS [<command-name> ...]",
+                "GETKEYS <full-command>",
+                "INFO [<command-name> ...]",
+                "LIST",
+                "HELP",
+            ]
+            .iter()
+            .map(|line| Reply::Status((*line).into()))
+            .collect(),
+        )),
+        _ => error(format!("ERR unknown subcommand '{}'. Try COMMAND HELP.", text(&argv[1]))),
+    }
+}
+
+fn config(session: &mut Session, argv: &Argv) -> Outcome {
+    let sub = text(&argv[1]).to_ascii_lowercase();
+    let server = session.shard().server.clone();
+    match sub.as_str() {
+        "get" if argv.len() >= 3 => {
+            let patterns: Vec<&[u8]> = argv[2..].iter().map(|pattern| pattern.as_ref()).collect();
+            let pairs = match server.config.read() {
+                Ok(config) => config.get_matching(&patterns),
+                Err(_) => Vec::new(),
+            };
+            reply(Reply::Map(pairs.into_iter().map(|(name, value)| (Reply::bulk(name), Reply::bulk(value))).collect()))
+        }
+        "set" if argv.len() >= 4 && argv.len() % 2 == 0 => {
+            let Ok(mut config) = server.config.write() else {
+                return error("ERR configuration is unavailable");
+            };
+            let mut updated = config.clone();
+            for pair in argv[2..].chunks_exact(2) {
+                if let Err(message) = updated.set_at_runtime(&text(&pair[0]), &text(&pair[1])) {
+                    return error(format!("ERR {message}"));
+                }
+            }
+            *config = updated;
+            if let Ok(mut settings) = server.settings.write() {
+                *settings = config.settings();
+            }
+            drop(config);
+            session.refresh_settings();
+            reply(Reply::Ok)
+        }
+        "resetstat" if argv.len() == 2 => {
+            reply(Reply::Ok)
+        }
+        "rewrite" if argv.len() == 2 => error("ERR The server is running without a config file"),
+        "help" if argv.len() == 2 => reply(Reply::Array(
+            ["CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GET <pattern>", "SET <directive> <value>", "RESETSTAT", "REWRITE", "HELP"]
+                .iter()
+                .map(|line| Reply::Status((*line).into()))
+                .collect(),
+        )),
+        "get" | "set" | "resetstat" | "rewrite" | "help" => error(format!("ERR wrong number of arguments for 'config|{sub}' command")),
+        _ => error(format!("ERR unknown subcommand '{}'. Try CONFIG HELP.", text(&argv[1]))),
+    }
+}
+
+async fn debug(session: &mut Session, argv: &Argv) -> Outcome {
+    let sub = text(&argv[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "sleep" if argv.len() == 3 => {
+            let seconds: f64 = text(&argv[2]).parse().unwrap_or(0.0);
+            // As in Redis, DEBUG SLEEP blocks the core that runs it.
+            std::thread::sleep(std::time::Duration::from_secs_f64(seconds.clamp(0.0, 3600.0)));
+            reply(Reply::Ok)
+        }
+        "object" if argv.len() == 3 => {
+            let key = argv[2].clone();
+            let shard = ShardId::for_key(&key, session.router.shard_count());
+            let db = session.db;
+            let description = session
+                .router
+                .invoke_on(shard, move |state| async move {
+                    let now = unix_millis();
+                    let mut keyspace = state.keyspace.borrow_mut();
+                    let entry = keyspace.db(db).get(&key, now)?;
+                    let length = match peregrine_commands::string::value_as_string(&entry.value) {
+                        Ok(text) => text.as_bytes().len(),
+                        Err(_) => 0,
+                    };
+                    Some(format!(
+                        "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:{}",
+                        entry as *const _ as usize,
+                        entry.value.encoding_name(),
+                        length + 1,
+                        entry.idle_seconds(now)
+                    ))
+                })
+                .await;
+            match description {
+                Some(description) => reply(Reply::Status(description.into())),
+                None => error("ERR no such key"),
+            }
+        }
+        "panic-in-command" if argv.len() == 2 => {
+            // Exercises the containment of a panicking command (tests use it).
+            let state = session.shard().clone();
+            reply(contain_panic(&state))
+        }
+        "help" => reply(Reply::Array(
+            ["DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "OBJECT <key>", "SLEEP <seconds>", "PANIC-IN-COMMAND", "HELP"]
+                .iter()
+                .map(|line| Reply::Status((*line).into()))
+                .collect(),
+        )),
+        _ => error(format!("ERR unknown subcommand '{}'. Try DEBUG HELP.", text(&argv[1]))),
+    }
+}
+
+fn contain_panic(state: &Rc<ShardState>) -> Reply {
+    let outcome = std::panic::catch_unwind(|| -> Reply { panic!("DEBUG PANIC-IN-COMMAND") });
+    match outcome {
+        Ok(reply) => reply,
+        Err(_) => {
+            state.command_panics.set(state.command_panics.get() + 1);
+            tracing::error!("a command panicked; the client got an error and the server keeps serving");
+            Reply::error("ERR internal error while executing 'debug'")
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! What one shard owns (keyspace, locks, statistics, its clients) and what all shards
+//! share (configuration, counters that span the process).
+
+use crate::config::{Config, Settings};
+use peregrine_commands::{
+    ArgReader, ClientOptions, CommandSpec, Exec, Flag, Random, ShardCtx, ShardStats,
+};
+use peregrine_keyspace::{DbIndex, Keyspace, UnixMillis};
+use peregrine_resp::{Argv, Reply};
+use peregrine_shard::{LockKey, LockMode, LockRequest, LockTable, Router, ShardId};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The current time in Unix milliseconds.
+pub fn unix_millis() -> UnixMillis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as UnixMillis)
+}
+
+/// State shared by every shard (thread-safe, rarely written).
+pub struct ServerShared {
+    /// The configuration text (CONFIG GET/SET).
+    pub config: RwLock<Config>,
+    /// The typed view of the configuration.
+    pub settings: RwLock<Settings>,
+    /// Client ids are unique across shards.
+    pub next_client_id: AtomicU64,
+    /// Connected clients, all shards.
+    pub connected_clients: AtomicU64,
+    /// Set when the server must stop.
+    pub shutting_down: AtomicBool,
+    /// When the server started.
+    pub started: Instant,
+    /// The port actually bound.
+    pub port: AtomicU64,
+    /// A random 40-hex-digit id of this run.
+    pub run_id: String,
+    /// Unix seconds of the last save (start time until persistence exists).
+    pub last_save: AtomicU64,
+}
+
+impl ServerShared {
+    /// Shared state for a server with `config`.
+    pub fn new(config: Config) -> ServerShared {
+        let settings = config.settings();
+        let seed = unix_millis() ^ u64::from(std::process::id()).rotate_left(32);
+        let mut random = Random::new(seed);
+        let run_id = (0..5).map(|_| format!("{:08x}", random.next_u64() as u32)).collect();
+        ServerShared {
+            config: RwLock::new(config),
+            settings: RwLock::new(settings),
+            next_client_id: AtomicU64::new(1),
+            connected_clients: AtomicU64::new(0),
+            shutting_down: AtomicBool::new(false),
+            started: Instant::now(),
+            port: AtomicU64::new(0),
+            run_id,
+            last_save: AtomicU64::new(unix_millis() / 1000),
+        }
+    }
+
+    /// A copy of the typed settings.
+    pub fn settings(&self) -> Settings {
+        match self.settings.read() {
+            Ok(settings) => settings.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+/// A connected client as CLIENT LIST and CLIENT KILL see it.
+pub struct ClientInfo {
+    /// Unique id.
+    pub id: u64,
+    /// Peer address.
+    pub addr: String,
+    /// Local address.
+    pub laddr: String,
+    /// Socket descriptor (to interrupt its reads on CLIENT KILL).
+    pub fd: i32,
+    /// Connection time.
+    pub created: Instant,
+    /// CLIENT SETNAME.
+    pub name: RefCell<String>,
+    /// Selected database.
+    pub db: Cell<u32>,
+    /// Last command time.
+    pub last_active: Cell<Instant>,
+    /// Last command name.
+    pub last_command: Cell<&'static str>,
+    /// RESP version.
+    pub resp: Cell<u8>,
+    /// Set by CLIENT KILL.
+    pub killed: Cell<bool>,
+    /// CLIENT SETINFO LIB-NAME / LIB-VER.
+    pub library: RefCell<(String, String)>,
+}
+
+impl ClientInfo {
+    /// This client's CLIENT LIST line (without the newline).
+    pub fn describe(&self) -> String {
+        let now = Instant::now();
+        let library = self.library.borrow();
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            self.name.borrow(),
+            now.duration_since(self.created).as_secs(),
+            now.duration_since(self.last_active.get()).as_secs(),
+            self.db.get(),
+            self.last_command.get(),
+            self.resp.get(),
+            library.0,
+            library.1,
+        )
+    }
+}
+
+/// Per-command statistics (INFO commandstats).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CommandStat {
+    /// Calls.
+    pub calls: u64,
+    /// Total time in microseconds.
+    pub usec: u64,
+    /// Calls that replied with an error.
+    pub failed: u64,
+}
+
+/// One shard: a core's partition of the keyspace and everything about it.
+pub struct ShardState {
+    /// This shard.
+    pub id: ShardId,
+    /// The databases.
+    pub keyspace: RefCell<Keyspace>,
+    /// Counters updated by commands.
+    pub stats: RefCell<ShardStats>,
+    /// Key locks of in-flight multi-shard operations.
+    pub locks: Rc<RefCell<LockTable>>,
+    /// The shard's random generator.
+    pub random: RefCell<Random>,
+    /// Clients connected through this core.
+    pub clients: RefCell<slab::Slab<Rc<ClientInfo>>>,
+    /// Per-command statistics.
+    pub command_stats: RefCell<HashMap<&'static str, CommandStat>>,
+    /// Commands processed by connections on this core.
+    pub commands_processed: Cell<u64>,
+    /// Connections accepted on this core.
+    pub connections_received: Cell<u64>,
+    /// Connections refused (maxclients, protected mode).
+    pub rejected_connections: Cell<u64>,
+    /// Panics caught inside commands.
+    pub command_panics: Cell<u64>,
+    /// Bytes read from and written to clients.
+    pub net_input_bytes: Cell<u64>,
+    /// Bytes written to clients.
+    pub net_output_bytes: Cell<u64>,
+    /// State shared by all shards.
+    pub server: Arc<ServerShared>,
+}
+
+/// The router type every core uses.
+pub type ShardRouter = Router<ShardState>;
+
+/// A keyed command ready to run on its shard.
+pub type KeyedCommand = (&'static CommandSpec, Argv);
+
+impl ShardState {
+    /// A shard with `databases` empty databases.
+    pub fn new(id: ShardId, server: Arc<ServerShared>) -> ShardState {
+        let databases = server.settings().databases;
+        ShardState {
+            id,
+            keyspace: RefCell::new(Keyspace::new(databases)),
+            stats: RefCell::new(ShardStats::default()),
+            locks: Rc::new(RefCell::new(LockTable::new())),
+            random: RefCell::new(Random::new(unix_millis() ^ (u64::from(id.0) << 48) ^ 0x9e37)),
+            clients: RefCell::new(slab::Slab::new()),
+            command_stats: RefCell::new(HashMap::new()),
+            commands_processed: Cell::new(0),
+            connections_received: Cell::new(0),
+            rejected_connections: Cell::new(0),
+            command_panics: Cell::new(0),
+            net_input_bytes: Cell::new(0),
+            net_output_bytes: Cell::new(0),
+            server,
+        }
+    }
+
+    /// Runs `work` with a handler context for database `db`.
+    pub fn with_ctx<R>(
+        &self,
+        db: DbIndex,
+        client: ClientOptions,
+        work: impl FnOnce(&mut ShardCtx<'_>) -> R,
+    ) -> R {
+        let settings = self.server.settings.read().map(|settings| {
+            peregrine_commands::CommandLimits {
+                proto_max_bulk_len: settings.proto_max_bulk_len,
+                lfu_policy: settings.lfu_policy,
+            }
+        });
+        let limits = settings.unwrap_or_default();
+        let mut keyspace = self.keyspace.borrow_mut();
+        let mut stats = self.stats.borrow_mut();
+        let mut random = self.random.borrow_mut();
+        let mut ctx = ShardCtx {
+            keyspace: &mut keyspace,
+            db,
+            now: unix_millis(),
+            stats: &mut stats,
+            client,
+            limits,
+            random: &mut random,
+        };
+        work(&mut ctx)
+    }
+
+    /// Executes commands whose keys this shard owns, in order, ignoring locks (the caller
+    /// either checked there is no conflict or holds the locks).
+    pub fn execute_unlocked(
+        &self,
+        db: DbIndex,
+        client: ClientOptions,
+        commands: &[KeyedCommand],
+    ) -> Vec<Reply> {
+        commands
+            .iter()
+            .map(|(spec, argv)| self.execute_one(db, client, spec, argv))
+            .collect()
+    }
+
+    /// Executes one keyed command, measuring it and containing any panic.
+    pub fn execute_one(
+        &self,
+        db: DbIndex,
+        client: ClientOptions,
+        spec: &'static CommandSpec,
+        argv: &Argv,
+    ) -> Reply {
+        let Exec::Keyed { handler, .. } = spec.exec else {
+            return Reply::error("ERR internal error: not a keyed command");
+        };
+        let started = Instant::now();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.with_ctx(db, client, |ctx| handler(ctx, &mut ArgReader::new(argv)))
+        }));
+        let reply = match outcome {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(error)) => error.into_reply(),
+            Err(_) => {
+                self.command_panics.set(self.command_panics.get() + 1);
+                tracing::error!(command = spec.name, "a command panicked; the client got an error and the server keeps serving");
+                Reply::error(format!("ERR internal error while executing '{}'", spec.name))
+            }
+        };
+        self.record(spec.name, started, reply.is_error());
+        reply
+    }
+
+    /// Adds one call to the command statistics.
+    pub fn record(&self, name: &'static str, started: Instant, failed: bool) {
+        let mut stats = self.command_stats.borrow_mut();
+        let stat = stats.entry(name).or_default();
+        stat.calls += 1;
+        stat.usec += started.elapsed().as_micros() as u64;
+        stat.failed += u64::from(failed);
+    }
+
+    /// The locks a batch of keyed commands needs on this shard.
+    pub fn lock_request(db: DbIndex, commands: &[KeyedCommand]) -> LockRequest {
+        let mut request = LockRequest::default();
+        for (spec, argv) in commands {
+            let mode = if spec.has(Flag::Write) {
+                LockMode::Exclusive
+            } else {
+                LockMode::Shared
+            };
+            for position in spec.keys.positions(argv.len()) {
+                if let Some(key) = argv.get(position) {
+                    request.keys.push((LockKey::Key(db.0, key.to_vec()), mode));
+                }
+            }
+        }
+        request
+    }
+
+    /// Runs a batch of single-shard commands here, waiting in line behind multi-shard
+    /// operations that hold any of its keys. Costs nothing extra when no lock is held.
+    pub async fn run_batch(
+        self: Rc<Self>,
+        db: DbIndex,
+        client: ClientOptions,
+        commands: Vec<KeyedCommand>,
+    ) -> Vec<Reply> {
+        if self.locks.borrow().is_idle() {
+            return self.execute_unlocked(db, client, &commands);
+        }
+        let request = ShardState::lock_request(db, &commands);
+        if !self.locks.borrow().conflicts(&request) {
+            return self.execute_unlocked(db, client, &commands);
+        }
+        LockTable::acquire(&self.locks, request.clone()).await;
+        let replies = self.execute_unlocked(db, client, &commands);
+        self.locks.borrow_mut().release(&request);
+        replies
+    }
+}

@@ -1,0 +1,213 @@
+//! Starting and stopping the server: limits, logging, one pinned executor per shard,
+//! listeners, signals.
+
+use crate::config::{Config, Settings};
+use crate::shard_state::{ServerShared, ShardState};
+use anyhow::Context as _;
+use glommio::{LocalExecutorBuilder, Placement, Shares};
+use peregrine_shard::RouterBuilder;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_signal: libc::c_int) {
+    SIGNALLED.store(true, Ordering::SeqCst);
+}
+
+fn install_signal_handlers() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+    }
+}
+
+/// The CPUs this process may run on.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: sched_getaffinity writes into the zeroed set we pass with its size.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let result = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if result != 0 {
+        return (0..std::thread::available_parallelism().map_or(1, |count| count.get())).collect();
+    }
+    (0..libc::CPU_SETSIZE as usize)
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect()
+}
+
+/// Raises the open-files limit to fit `maxclients` (as Redis does) and reports the result.
+fn raise_open_files_limit(maxclients: u64) -> u64 {
+    let wanted = maxclients + 32;
+    // SAFETY: getrlimit/setrlimit read and write the struct we pass.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 0;
+        }
+        if limit.rlim_cur < wanted {
+            let target = wanted.min(limit.rlim_max);
+            let raised = libc::rlimit { rlim_cur: target, rlim_max: limit.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit.rlim_cur = target;
+            }
+        }
+        limit.rlim_cur
+    }
+}
+
+fn init_logging(settings: &Settings) -> anyhow::Result<()> {
+    let level = match settings.loglevel.as_str() {
+        "debug" => "debug",
+        "verbose" => "info",
+        "notice" => "info",
+        "warning" => "warn",
+        _ => "error",
+    };
+    let builder = tracing_subscriber::fmt().with_target(false).with_max_level(level.parse::<tracing::Level>().unwrap_or(tracing::Level::INFO));
+    if settings.logfile.is_empty() {
+        builder.with_writer(std::io::stdout).init();
+    } else {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&settings.logfile)
+            .with_context(|| format!("can't open the log file '{}'", settings.logfile))?;
+        builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+    }
+    Ok(())
+}
+
+fn resolve(settings: &Settings, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
+    let mut addresses = Vec::new();
+    for host in &settings.bind {
+        let host = host.trim_start_matches('-');
+        let host = if host == "*" { "0.0.0.0" } else { host };
+        let found = (host, port)
+            .to_socket_addrs()
+            .with_context(|| format!("can't resolve bind address '{host}'"))?;
+        addresses.extend(found);
+    }
+    if addresses.is_empty() {
+        anyhow::bail!("no address to bind: check the 'bind' option");
+    }
+    Ok(addresses)
+}
+
+/// Reserves a free port (for `--port 0`) with a bound, non-listening SO_REUSEPORT socket
+/// that the shards' listeners can share; it is dropped once they are listening.
+fn reserve_port(address: SocketAddr) -> anyhow::Result<(socket2::Socket, u16)> {
+    let domain = if address.is_ipv6() { socket2::Domain::IPV6 } else { socket2::Domain::IPV4 };
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&address.into())?;
+    let port = socket
+        .local_addr()?
+        .as_socket()
+        .map(|bound| bound.port())
+        .context("the reserved socket has no port")?;
+    Ok((socket, port))
+}
+
+/// Runs the server until SHUTDOWN, SIGTERM or SIGINT.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let settings = config.settings();
+    init_logging(&settings)?;
+    install_signal_handlers();
+    let files = raise_open_files_limit(settings.maxclients);
+    tracing::info!("open files limit: {files} (maxclients {})", settings.maxclients);
+    let cpus = allowed_cpus();
+    let shard_count = if settings.shards == 0 { cpus.len().max(1) as u16 } else { settings.shards };
+    let first = resolve(&settings, settings.port)?[0];
+    let (reservation, port) = if settings.port == 0 {
+        let (socket, port) = reserve_port(first)?;
+        (Some(socket), port)
+    } else {
+        (None, settings.port)
+    };
+    let addresses = resolve(&settings, port)?;
+    let server = Arc::new(ServerShared::new(config));
+    server.port.store(u64::from(port), Ordering::Relaxed);
+    tracing::info!(
+        "Peregrine {} (Redis {} compatible) starting: pid={}, shards={}, port={}",
+        env!("CARGO_PKG_VERSION"),
+        crate::info::REDIS_VERSION,
+        std::process::id(),
+        shard_count,
+        port
+    );
+    let builder = RouterBuilder::<ShardState>::new(shard_count);
+    let (ready_sender, ready_receiver) = mpsc::channel::<Result<(), String>>();
+    let mut handles = Vec::new();
+    for index in 0..shard_count {
+        let cpu = cpus[usize::from(index) % cpus.len().max(1)];
+        let (builder, server, addresses, ready) = (builder.clone(), server.clone(), addresses.clone(), ready_sender.clone());
+        let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+            .name(&format!("shard-{index}"))
+            .io_memory(4 << 20)
+            .spawn(move || async move { shard_main(builder, server, addresses, ready).await })
+            .map_err(|error| anyhow::anyhow!("can't start the executor of shard {index} on CPU {cpu}: {error}"))?;
+        handles.push(handle);
+    }
+    drop(ready_sender);
+    for _ in 0..shard_count {
+        match ready_receiver.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(reason)) => anyhow::bail!(reason),
+            Err(_) => anyhow::bail!("a shard stopped during start-up"),
+        }
+    }
+    drop(reservation);
+    tracing::info!("Ready to accept connections tcp port={port} shards={shard_count}");
+    while !SIGNALLED.load(Ordering::SeqCst) && !server.shutting_down.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tracing::info!("Received shutdown request, shutting down.");
+    tracing::info!("Peregrine is now ready to exit, bye bye...");
+    Ok(())
+}
+
+async fn shard_main(
+    builder: RouterBuilder<ShardState>,
+    server: Arc<ServerShared>,
+    addresses: Vec<SocketAddr>,
+    ready: mpsc::Sender<Result<(), String>>,
+) {
+    let router = builder.join(|id| ShardState::new(id, server.clone())).await;
+    let mut listeners = Vec::new();
+    for address in &addresses {
+        match glommio::net::TcpListener::bind(address) {
+            Ok(listener) => listeners.push(listener),
+            Err(error) => {
+                let _ = ready.send(Err(format!("can't listen on {address}: {error}")));
+                return;
+            }
+        }
+    }
+    let background = glommio::executor().create_task_queue(Shares::Static(100), glommio::Latency::NotImportant, "background");
+    let state = router.state().clone();
+    let _ = glommio::spawn_local_into(crate::expiry::run_background(state), background).map(|task| task.detach());
+    let _ = ready.send(Ok(()));
+    let mut accepting = Vec::new();
+    for listener in listeners {
+        let router = router.clone();
+        accepting.push(glommio::spawn_local(async move {
+            loop {
+                match listener.accept().await {
+                    Ok(stream) => {
+                        glommio::spawn_local(crate::connection::serve(router.clone(), stream)).detach();
+                    }
+                    Err(error) => {
+                        tracing::warn!("accept failed: {error}");
+                        glommio::timer::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        }));
+    }
+    for task in accepting {
+        task.await;
+    }
+}

@@ -1,0 +1,284 @@
+//! Per-shard key locks for multi-shard operations (VLL-style).
+//!
+//! A multi-shard operation locks all its keys on one shard at once, shard after shard in
+//! ascending id order, runs its parts, then releases. Requests are granted in FIFO order:
+//! a request waits if it conflicts with a holder or with an earlier waiter. Since every
+//! request enqueues all its keys of a shard atomically and shards are taken in one global
+//! order, no cycle of waits can form.
+//!
+//! Single-shard commands use [`LockTable::is_idle`] and [`LockTable::conflicts`] to run at
+//! once when nothing they touch is locked, paying nothing in the common case.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+/// A lockable thing: one key of one database, or the whole shard.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum LockKey {
+    /// A key in a database.
+    Key(u32, Vec<u8>),
+    /// Every key of the shard (FLUSHALL, SWAPDB).
+    Everything,
+}
+
+/// Shared locks coexist; an exclusive lock excludes every other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockMode {
+    /// For readers.
+    Shared,
+    /// For writers.
+    Exclusive,
+}
+
+/// The keys one operation locks on one shard.
+#[derive(Clone, Debug, Default)]
+pub struct LockRequest {
+    /// Keys and modes; a key may appear twice (the stronger mode wins).
+    pub keys: Vec<(LockKey, LockMode)>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Held {
+    shared: u32,
+    exclusive: bool,
+}
+
+struct Waiter {
+    request: LockRequest,
+    granted: Rc<RefCell<GrantState>>,
+}
+
+#[derive(Default)]
+struct GrantState {
+    granted: bool,
+    waker: Option<Waker>,
+}
+
+/// One shard's lock table.
+#[derive(Default)]
+pub struct LockTable {
+    held: HashMap<LockKey, Held>,
+    everything_held: Held,
+    waiters: VecDeque<Waiter>,
+}
+
+impl LockTable {
+    /// An empty table.
+    pub fn new() -> LockTable {
+        LockTable::default()
+    }
+
+    /// True when nothing is held or awaited: the single-shard fast path.
+    pub fn is_idle(&self) -> bool {
+        self.held.is_empty() && self.waiters.is_empty() && !self.everything_is_held()
+    }
+
+    fn everything_is_held(&self) -> bool {
+        self.everything_held.exclusive || self.everything_held.shared > 0
+    }
+
+    /// True when `request` would have to wait (conflicts with a holder or an earlier
+    /// waiter).
+    pub fn conflicts(&self, request: &LockRequest) -> bool {
+        self.conflicts_with_holders(request)
+            || self
+                .waiters
+                .iter()
+                .any(|waiter| requests_conflict(&waiter.request, request))
+    }
+
+    fn conflicts_with_holders(&self, request: &LockRequest) -> bool {
+        request.keys.iter().any(|(key, mode)| {
+            let exclusive = *mode == LockMode::Exclusive;
+            let everything = &self.everything_held;
+            if everything.exclusive || (exclusive && everything.shared > 0) {
+                return true;
+            }
+            match key {
+                LockKey::Everything => {
+                    (exclusive && !self.held.is_empty())
+                        || self.held.values().any(|held| held.exclusive)
+                        || (exclusive && self.everything_is_held())
+                }
+                key => self
+                    .held
+                    .get(key)
+                    .is_some_and(|held| held.exclusive || (exclusive && held.shared > 0)),
+            }
+        })
+    }
+
+    fn grant(&mut self, request: &LockRequest) {
+        for (key, mode) in &request.keys {
+            let held = match key {
+                LockKey::Everything => &mut self.everything_held,
+                key => self.held.entry(key.clone()).or_default(),
+            };
+            match mode {
+                LockMode::Exclusive => held.exclusive = true,
+                LockMode::Shared => held.shared += 1,
+            }
+        }
+    }
+
+    /// Takes the locks of `request`, waiting in FIFO order if needed. Release them with
+    /// [`LockTable::release`] once the operation's part on this shard is done.
+    pub fn acquire(table: &Rc<RefCell<LockTable>>, request: LockRequest) -> LockAcquisition {
+        let mut this = table.borrow_mut();
+        if !this.conflicts(&request) {
+            this.grant(&request);
+            return LockAcquisition { state: None };
+        }
+        let granted = Rc::new(RefCell::new(GrantState::default()));
+        this.waiters.push_back(Waiter {
+            request,
+            granted: granted.clone(),
+        });
+        LockAcquisition {
+            state: Some(granted),
+        }
+    }
+
+    /// Releases the locks of `request` and grants waiters that can now proceed.
+    pub fn release(&mut self, request: &LockRequest) {
+        for (key, mode) in &request.keys {
+            let remove = {
+                let held = match key {
+                    LockKey::Everything => &mut self.everything_held,
+                    key => match self.held.get_mut(key) {
+                        Some(held) => held,
+                        None => continue,
+                    },
+                };
+                match mode {
+                    LockMode::Exclusive => held.exclusive = false,
+                    LockMode::Shared => held.shared = held.shared.saturating_sub(1),
+                }
+                !held.exclusive && held.shared == 0
+            };
+            if remove {
+                if let LockKey::Key(..) = key {
+                    self.held.remove(key);
+                }
+            }
+        }
+        self.grant_waiters();
+    }
+
+    fn grant_waiters(&mut self) {
+        let mut index = 0;
+        while index < self.waiters.len() {
+            let blocked = self.conflicts_with_holders(&self.waiters[index].request)
+                || self
+                    .waiters
+                    .iter()
+                    .take(index)
+                    .any(|earlier| requests_conflict(&earlier.request, &self.waiters[index].request));
+            if blocked {
+                index += 1;
+                continue;
+            }
+            if let Some(waiter) = self.waiters.remove(index) {
+                self.grant(&waiter.request);
+                let mut state = waiter.granted.borrow_mut();
+                state.granted = true;
+                if let Some(waker) = state.waker.take() {
+                    waker.wake();
+                }
+            }
+        }
+    }
+}
+
+fn requests_conflict(first: &LockRequest, second: &LockRequest) -> bool {
+    first.keys.iter().any(|(first_key, first_mode)| {
+        second.keys.iter().any(|(second_key, second_mode)| {
+            let overlap = first_key == second_key
+                || *first_key == LockKey::Everything
+                || *second_key == LockKey::Everything;
+            overlap && (*first_mode == LockMode::Exclusive || *second_mode == LockMode::Exclusive)
+        })
+    })
+}
+
+/// Resolves once the locks are granted.
+pub struct LockAcquisition {
+    state: Option<Rc<RefCell<GrantState>>>,
+}
+
+impl Future for LockAcquisition {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<()> {
+        let Some(state) = &self.state else {
+            return Poll::Ready(());
+        };
+        let mut state = state.borrow_mut();
+        if state.granted {
+            Poll::Ready(())
+        } else {
+            state.waker = Some(context.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(keys: &[(&str, LockMode)]) -> LockRequest {
+        LockRequest {
+            keys: keys
+                .iter()
+                .map(|(key, mode)| (LockKey::Key(0, key.as_bytes().to_vec()), *mode))
+                .collect(),
+        }
+    }
+
+    fn ready(acquisition: &mut LockAcquisition) -> bool {
+        let waker = Waker::noop();
+        let mut context = Context::from_waker(waker);
+        Pin::new(acquisition).poll(&mut context).is_ready()
+    }
+
+    #[test]
+    fn fifo_grants_and_shared_locks() {
+        let table = Rc::new(RefCell::new(LockTable::new()));
+        let writer = request(&[("a", LockMode::Exclusive), ("b", LockMode::Exclusive)]);
+        let mut first = LockTable::acquire(&table, writer.clone());
+        assert!(ready(&mut first));
+        let reader = request(&[("a", LockMode::Shared)]);
+        let mut second = LockTable::acquire(&table, reader.clone());
+        let mut third = LockTable::acquire(&table, reader.clone());
+        assert!(!ready(&mut second) && !ready(&mut third));
+        // An unrelated key is not blocked.
+        assert!(!table.borrow().conflicts(&request(&[("c", LockMode::Exclusive)])));
+        // A writer behind the readers waits for them.
+        let mut fourth = LockTable::acquire(&table, request(&[("a", LockMode::Exclusive)]));
+        table.borrow_mut().release(&writer);
+        assert!(ready(&mut second) && ready(&mut third));
+        assert!(!ready(&mut fourth));
+        table.borrow_mut().release(&reader);
+        assert!(!ready(&mut fourth));
+        table.borrow_mut().release(&reader);
+        assert!(ready(&mut fourth));
+    }
+
+    #[test]
+    fn everything_excludes_all_keys() {
+        let table = Rc::new(RefCell::new(LockTable::new()));
+        let everything = LockRequest {
+            keys: vec![(LockKey::Everything, LockMode::Exclusive)],
+        };
+        let mut global = LockTable::acquire(&table, everything.clone());
+        assert!(ready(&mut global));
+        assert!(table.borrow().conflicts(&request(&[("x", LockMode::Shared)])));
+        table.borrow_mut().release(&everything);
+        assert!(table.borrow().is_idle());
+    }
+}
