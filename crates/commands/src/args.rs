@@ -82,39 +82,6 @@ fn peregrine_keyspace_integer(bytes: &[u8]) -> Option<i64> {
     text.parse().ok()
 }
 
-/// Parses a float argument as Redis's `string2d`/`strtold`: decimal or exponent forms,
-/// `inf`/`-inf`; no spaces, no NaN.
-pub fn parse_float(bytes: &[u8]) -> Result<f64, CommandError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| CommandError::NotFloat)?;
-    if text.is_empty()
-        || text.starts_with(|c: char| c.is_ascii_whitespace())
-        || text.ends_with(|c: char| c.is_ascii_whitespace())
-    {
-        return Err(CommandError::NotFloat);
-    }
-    let lower = text.to_ascii_lowercase();
-    let value = match lower.trim_start_matches(['+', '-']) {
-        "inf" | "infinity" => {
-            if lower.starts_with('-') {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            }
-        }
-        "nan" => return Err(CommandError::NotFloat),
-        _ => {
-            if lower.contains("inf") || lower.contains("nan") || lower.starts_with("0x") {
-                return Err(CommandError::NotFloat);
-            }
-            lower.parse::<f64>().map_err(|_| CommandError::NotFloat)?
-        }
-    };
-    if value.is_nan() {
-        return Err(CommandError::NotFloat);
-    }
-    Ok(value)
-}
-
 /// True when `arg` equals `keyword` ignoring ASCII case.
 pub fn is_keyword(arg: &[u8], keyword: &str) -> bool {
     arg.eq_ignore_ascii_case(keyword.as_bytes())
@@ -128,18 +95,16 @@ mod tests {
     fn integers_follow_string2ll() {
         assert_eq!(parse_integer(b"-12"), Ok(-12));
         assert_eq!(parse_integer(b"9223372036854775807"), Ok(i64::MAX));
-        for bad in [&b"012"[..], b"+1", b"-0", b"1.5", b"", b" 1", b"9223372036854775808"] {
+        for bad in [
+            &b"012"[..],
+            b"+1",
+            b"-0",
+            b"1.5",
+            b"",
+            b" 1",
+            b"9223372036854775808",
+        ] {
             assert_eq!(parse_integer(bad), Err(CommandError::NotInteger), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn floats_follow_redis() {
-        assert_eq!(parse_float(b"1.5"), Ok(1.5));
-        assert_eq!(parse_float(b"5e3"), Ok(5000.0));
-        assert_eq!(parse_float(b"-inf"), Ok(f64::NEG_INFINITY));
-        for bad in [&b"nan"[..], b"", b" 1", b"abc", b"1x"] {
-            assert_eq!(parse_float(bad), Err(CommandError::NotFloat), "{bad:?}");
         }
     }
 }

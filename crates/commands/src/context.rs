@@ -103,7 +103,9 @@ impl ShardCtx<'_> {
     /// Looks `key` up for writing (records the access, no hit/miss statistics).
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Value> {
         let now = self.now;
-        self.db().lookup(key, now, true).map(|entry| &mut entry.value)
+        self.db()
+            .lookup(key, now, true)
+            .map(|entry| &mut entry.value)
     }
 
     /// The string stored at `key` for reading, or `None`; WRONGTYPE for other types.

@@ -4,23 +4,32 @@
 
 use crate::args::{is_keyword, parse_integer};
 use crate::spec::{
-    Arity::*, CommandSpec, Coordinated, CrossShard, Exec, Flag::*, Group, Handler, KeySpec,
-    Merge,
+    check_subcommand, Arity::*, CommandSpec, Coordinated, CrossShard, Exec, Flag::*, Group,
+    Handler, KeySpec, Merge, Subcommand,
 };
 use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
 use peregrine_keyspace::{glob_match, DbIndex, Entry, UnixMillis, ValueType};
 use peregrine_resp::Reply;
 
 const fn keyed(handler: Handler) -> Exec {
-    Exec::Keyed { handler, cross: CrossShard::SingleKey }
+    Exec::Keyed {
+        handler,
+        cross: CrossShard::SingleKey,
+    }
 }
 
 const fn sum(handler: Handler) -> Exec {
-    Exec::Keyed { handler, cross: CrossShard::Split(Merge::SumIntegers) }
+    Exec::Keyed {
+        handler,
+        cross: CrossShard::Split(Merge::SumIntegers),
+    }
 }
 
 const fn coordinated(handler: Handler, plan: Coordinated) -> Exec {
-    Exec::Keyed { handler, cross: CrossShard::Coordinated(plan) }
+    Exec::Keyed {
+        handler,
+        cross: CrossShard::Coordinated(plan),
+    }
 }
 
 /// The generic keys family's table.
@@ -213,8 +222,7 @@ pub fn read_entry(shard: &mut ShardCtx<'_>, key: &[u8]) -> Option<(Entry, Option
 fn move_command(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let key = args.required()?;
     let index = parse_integer(args.required()?)?;
-    if index < 0 || index >= i64::from(shard.keyspace.db_count()) || index > i64::from(i32::MAX)
-    {
+    if index < 0 || index >= i64::from(shard.keyspace.db_count()) || index > i64::from(i32::MAX) {
         return Err(CommandError::DbIndexOutOfRange);
     }
     let target_index = DbIndex(index as u32);
@@ -248,22 +256,50 @@ struct ExpireKind {
 
 /// EXPIRE key seconds [NX | XX | GT | LT]
 fn expire(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
-    expire_generic(shard, args, ExpireKind { seconds: true, absolute: false })
+    expire_generic(
+        shard,
+        args,
+        ExpireKind {
+            seconds: true,
+            absolute: false,
+        },
+    )
 }
 
 /// PEXPIRE key milliseconds [NX | XX | GT | LT]
 fn pexpire(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
-    expire_generic(shard, args, ExpireKind { seconds: false, absolute: false })
+    expire_generic(
+        shard,
+        args,
+        ExpireKind {
+            seconds: false,
+            absolute: false,
+        },
+    )
 }
 
 /// EXPIREAT key unix-time-seconds [NX | XX | GT | LT]
 fn expireat(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
-    expire_generic(shard, args, ExpireKind { seconds: true, absolute: true })
+    expire_generic(
+        shard,
+        args,
+        ExpireKind {
+            seconds: true,
+            absolute: true,
+        },
+    )
 }
 
 /// PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT]
 fn pexpireat(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
-    expire_generic(shard, args, ExpireKind { seconds: false, absolute: true })
+    expire_generic(
+        shard,
+        args,
+        ExpireKind {
+            seconds: false,
+            absolute: true,
+        },
+    )
 }
 
 /// The condition flags of the EXPIRE family.
@@ -310,7 +346,11 @@ impl ExpireCondition {
 
 /// The one implementation of EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT, as Redis's
 /// `expireGenericCommand` (negative times delete the key).
-fn expire_generic(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>, kind: ExpireKind) -> CmdResult {
+fn expire_generic(
+    shard: &mut ShardCtx<'_>,
+    args: &mut ArgReader<'_>,
+    kind: ExpireKind,
+) -> CmdResult {
     let key = args.required()?;
     let amount = args.required()?;
     let condition = ExpireCondition::parse(args)?;
@@ -421,6 +461,16 @@ fn persist(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     Ok(Reply::Integer(i64::from(removed)))
 }
 
+/// OBJECT's subcommands.
+#[rustfmt::skip]
+const OBJECT_SUBCOMMANDS: &[Subcommand] = &[
+    Subcommand { name: "encoding", arity: Exactly(3) },
+    Subcommand { name: "freq",     arity: Exactly(3) },
+    Subcommand { name: "idletime", arity: Exactly(3) },
+    Subcommand { name: "refcount", arity: Exactly(3) },
+    Subcommand { name: "help",     arity: Exactly(2) },
+];
+
 const OBJECT_HELP: &[&str] = &[
     "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "ENCODING <key>",
@@ -443,16 +493,15 @@ const OBJECT_HELP: &[&str] = &[
 ///
 /// O(1). Introspection without recording an access.
 fn object(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
+    let name = check_subcommand("object", OBJECT_SUBCOMMANDS, args.argv())?;
     let subcommand = args.required()?;
-    if is_keyword(subcommand, "help") && args.remaining() == 0 {
-        return Ok(Reply::Array(OBJECT_HELP.iter().map(|line| Reply::Status((*line).into())).collect()));
-    }
-    let known = ["encoding", "freq", "idletime", "refcount"];
-    if !known.iter().any(|name| is_keyword(subcommand, name)) || args.remaining() != 1 {
-        return Err(CommandError::other(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
-            String::from_utf8_lossy(subcommand)
-        )));
+    if name == "help" {
+        return Ok(Reply::Array(
+            OBJECT_HELP
+                .iter()
+                .map(|line| Reply::Status((*line).into()))
+                .collect(),
+        ));
     }
     let key = args.required()?;
     let now = shard.now;

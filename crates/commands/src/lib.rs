@@ -17,6 +17,7 @@ mod args;
 mod context;
 mod error;
 pub mod keys;
+pub mod long_double;
 mod spec;
 pub mod string;
 mod table;
@@ -25,7 +26,7 @@ pub use args::ArgReader;
 pub use context::{ClientOptions, CommandLimits, Random, ShardCtx, ShardStats};
 pub use error::{CmdResult, CommandError};
 pub use spec::{
-    Arity, CommandSpec, Coordinated, CrossShard, Exec, Flag, Group, Handler, KeySpec, Merge,
-    ServerCommand,
+    check_subcommand, Arity, CommandSpec, Coordinated, CrossShard, Exec, Flag, Group, Handler,
+    KeySpec, Merge, ServerCommand, Subcommand,
 };
 pub use table::{all_commands, lookup};

@@ -91,15 +91,35 @@ pub struct KeySpec {
 
 impl KeySpec {
     /// No keys.
-    pub const NONE: KeySpec = KeySpec { first: 0, last: 0, step: 0 };
+    pub const NONE: KeySpec = KeySpec {
+        first: 0,
+        last: 0,
+        step: 0,
+    };
     /// The first argument is the only key.
-    pub const FIRST: KeySpec = KeySpec { first: 1, last: 1, step: 1 };
+    pub const FIRST: KeySpec = KeySpec {
+        first: 1,
+        last: 1,
+        step: 1,
+    };
     /// The first two arguments are keys.
-    pub const FIRST_TWO: KeySpec = KeySpec { first: 1, last: 2, step: 1 };
+    pub const FIRST_TWO: KeySpec = KeySpec {
+        first: 1,
+        last: 2,
+        step: 1,
+    };
     /// Every argument is a key.
-    pub const ALL: KeySpec = KeySpec { first: 1, last: -1, step: 1 };
+    pub const ALL: KeySpec = KeySpec {
+        first: 1,
+        last: -1,
+        step: 1,
+    };
     /// Alternating key, value pairs.
-    pub const KEY_VALUE_PAIRS: KeySpec = KeySpec { first: 1, last: -1, step: 2 };
+    pub const KEY_VALUE_PAIRS: KeySpec = KeySpec {
+        first: 1,
+        last: -1,
+        step: 2,
+    };
 
     /// Positions of the keys in an argument vector of `argc` arguments.
     pub fn positions(self, argc: usize) -> impl Iterator<Item = usize> {
@@ -109,7 +129,11 @@ impl KeySpec {
             (self.last).min(argc as isize - 1)
         };
         let (first, step) = (self.first, self.step.max(1));
-        let end = if self.first == 0 { 0 } else { (last + 1).max(0) as usize };
+        let end = if self.first == 0 {
+            0
+        } else {
+            (last + 1).max(0) as usize
+        };
         (first..end).step_by(step).filter(move |_| first != 0)
     }
 }
@@ -281,4 +305,42 @@ mod tests {
         assert_eq!(collect(KeySpec::NONE, 5), Vec::<usize>::new());
         assert_eq!(collect(KeySpec::FIRST_TWO, 4), vec![1, 2]);
     }
+}
+
+/// A subcommand of a container command (CLIENT, CONFIG, OBJECT, COMMAND), with its arity
+/// counted from the container's name.
+#[derive(Clone, Copy, Debug)]
+pub struct Subcommand {
+    /// Lowercase name.
+    pub name: &'static str,
+    /// Argument count, container name included.
+    pub arity: Arity,
+}
+
+/// Finds `argv[1]` in a container's subcommand table and checks its arity, with Redis's
+/// errors: `unknown subcommand 'x'. Try CLIENT HELP.` and `wrong number of arguments for
+/// 'client|setname' command`.
+pub fn check_subcommand(
+    container: &'static str,
+    table: &'static [Subcommand],
+    argv: &[bytes::Bytes],
+) -> Result<&'static str, crate::CommandError> {
+    let name = argv.get(1).map(|arg| arg.as_ref()).unwrap_or_default();
+    let Some(subcommand) = table
+        .iter()
+        .find(|subcommand| name.eq_ignore_ascii_case(subcommand.name.as_bytes()))
+    else {
+        let shown: String = String::from_utf8_lossy(name).chars().take(128).collect();
+        return Err(crate::CommandError::other(format!(
+            "ERR unknown subcommand '{shown}'. Try {} HELP.",
+            container.to_ascii_uppercase()
+        )));
+    };
+    if !subcommand.arity.accepts(argv.len()) {
+        return Err(crate::CommandError::other(format!(
+            "ERR wrong number of arguments for '{container}|{}' command",
+            subcommand.name
+        )));
+    }
+    Ok(subcommand.name)
 }

@@ -1,29 +1,38 @@
 //! Strings: GET SET SETNX SETEX PSETEX GETSET GETDEL GETEX MGET MSET MSETNX APPEND STRLEN
 //! INCR DECR INCRBY DECRBY INCRBYFLOAT GETRANGE SETRANGE SUBSTR LCS.
 //!
-//! Differences from Redis: INCRBYFLOAT computes in `f64` where Redis uses the C
-//! `long double` (80-bit on x86), so results that need more than 17 significant digits
-//! may print differently.
+//! INCRBYFLOAT reproduces the x87 `long double` arithmetic Redis uses on x86-64 (see
+//! [`crate::long_double`]), so its results match digit for digit.
 
-use crate::args::{is_keyword, parse_float, parse_integer};
+use crate::args::{is_keyword, parse_integer};
 use crate::context::{string_ref, StringRef};
+use crate::long_double::LongDouble;
 use crate::spec::{
     Arity::*, CommandSpec, Coordinated, CrossShard, Exec, Flag::*, Group, KeySpec, Merge,
 };
 use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
-use peregrine_keyspace::{UnixMillis, Value};
+use peregrine_keyspace::{UnixMillis, Value, EMBSTR_SIZE_LIMIT};
 use peregrine_resp::Reply;
 
 const fn keyed(handler: crate::spec::Handler) -> Exec {
-    Exec::Keyed { handler, cross: CrossShard::SingleKey }
+    Exec::Keyed {
+        handler,
+        cross: CrossShard::SingleKey,
+    }
 }
 
 const fn split(handler: crate::spec::Handler, merge: Merge) -> Exec {
-    Exec::Keyed { handler, cross: CrossShard::Split(merge) }
+    Exec::Keyed {
+        handler,
+        cross: CrossShard::Split(merge),
+    }
 }
 
 const fn coordinated(handler: crate::spec::Handler, plan: Coordinated) -> Exec {
-    Exec::Keyed { handler, cross: CrossShard::Coordinated(plan) }
+    Exec::Keyed {
+        handler,
+        cross: CrossShard::Coordinated(plan),
+    }
 }
 
 /// The string family's table.
@@ -139,10 +148,12 @@ impl<'a> SetOptions<'a> {
             } else if is_keyword(arg, "keepttl") && options.expire.is_none() {
                 options.keep_ttl = true;
             } else if let Some(unit) = ExpireUnit::from_keyword(arg) {
-                if options.keep_ttl || options.expire.is_some() {
+                // As Redis: another unit conflicts, the same unit again replaces the value.
+                let other_unit = options.expire.is_some_and(|(previous, _)| previous != unit);
+                if options.keep_ttl || other_unit || args.remaining() == 0 {
                     return Err(CommandError::Syntax);
                 }
-                let value = args.next().ok_or(CommandError::Syntax)?;
+                let value = args.required()?;
                 options.expire = Some((unit, value));
             } else {
                 return Err(CommandError::Syntax);
@@ -204,7 +215,11 @@ fn set_generic(
         return Ok(if options.get { old } else { Reply::Nil });
     }
     let db = shard.db();
-    let kept = if options.keep_ttl { db.deadline(key) } else { None };
+    let kept = if options.keep_ttl {
+        db.deadline(key)
+    } else {
+        None
+    };
     db.set(key, Value::string(value), deadline.or(kept), now);
     shard.mark_dirty(1);
     Ok(if options.get { old } else { Reply::Ok })
@@ -292,10 +307,12 @@ fn getex(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let mut persist = false;
     while let Some(arg) = args.next() {
         if let Some(unit) = ExpireUnit::from_keyword(arg) {
-            if persist || expire.is_some() {
+            let other_unit =
+                expire.is_some_and(|(previous, _): (ExpireUnit, &[u8])| previous != unit);
+            if persist || other_unit || args.remaining() == 0 {
                 return Err(CommandError::Syntax);
             }
-            expire = Some((unit, args.next().ok_or(CommandError::Syntax)?));
+            expire = Some((unit, args.required()?));
         } else if is_keyword(arg, "persist") && expire.is_none() {
             persist = true;
         } else {
@@ -389,9 +406,7 @@ fn append(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let now = shard.now;
     let length = match shard.lookup_write(key) {
         None => {
-            shard
-                .db()
-                .set(key, Value::Raw(Box::new(suffix.to_vec())), None, now);
+            shard.db().set(key, Value::string(suffix), None, now);
             suffix.len()
         }
         Some(value) => {
@@ -495,44 +510,33 @@ fn increment_by(shard: &mut ShardCtx<'_>, key: &[u8], increment: i64) -> CmdResu
 /// O(1). The new value as a bulk string.
 fn incrbyfloat(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let key = args.required()?;
-    let increment = parse_float(args.required()?)?;
+    let increment_text = args.required()?;
     let now = shard.now;
     let current = match shard.lookup_write(key) {
-        None => 0.0,
-        Some(value) => parse_float(string_ref(value)?.as_bytes())?,
+        None => LongDouble::from_i64(0),
+        Some(Value::Int(value)) => LongDouble::from_i64(*value),
+        Some(value) => {
+            LongDouble::parse(string_ref(value)?.as_bytes()).map_err(|_| CommandError::NotFloat)?
+        }
     };
-    let next = current + increment;
-    if next.is_nan() || next.is_infinite() {
-        return Err(CommandError::other(
-            "ERR increment would produce NaN or Infinity",
-        ));
-    }
-    let text = format_long_double(next);
-    let value = Value::string(text.as_bytes());
+    let increment = LongDouble::parse(increment_text).map_err(|_| CommandError::NotFloat)?;
+    let next = current
+        .add(&increment)
+        .filter(|sum| !sum.is_infinite())
+        .ok_or_else(|| CommandError::other("ERR increment would produce NaN or Infinity"))?;
+    let text = next.to_human_string();
+    // Redis stores the result as a plain string (never the integer encoding).
+    let value = if text.len() <= EMBSTR_SIZE_LIMIT {
+        Value::Embedded(peregrine_keyspace::CompactBytes::new(text.as_bytes()))
+    } else {
+        Value::Raw(Box::new(text.clone().into_bytes()))
+    };
     let db = shard.db();
     if !db.replace_value(key, value.clone(), now) {
         db.set(key, value, None, now);
     }
     shard.mark_dirty(1);
     Ok(Reply::bulk(text))
-}
-
-/// Formats a float as Redis's `ld2string(LD_STR_HUMAN)`: fixed notation with 17 decimals,
-/// trailing zeros (and a trailing dot) removed.
-pub fn format_long_double(value: f64) -> String {
-    let mut text = format!("{value:.17}");
-    if text.contains('.') {
-        while text.ends_with('0') {
-            text.pop();
-        }
-        if text.ends_with('.') {
-            text.pop();
-        }
-    }
-    if text == "-0" {
-        text = "0".to_owned();
-    }
-    text
 }
 
 /// Resolves a Redis range (negative counts from the end) to byte offsets, as GETRANGE.
@@ -691,7 +695,11 @@ pub fn lcs_reply(first: &[u8], second: &[u8], options: &LcsOptions) -> CmdResult
     let cells = rows
         .checked_mul(columns)
         .filter(|&cells| cells < (u32::MAX as usize))
-        .ok_or_else(|| CommandError::other("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"))?;
+        .ok_or_else(|| {
+            CommandError::other(
+                "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+            )
+        })?;
     let mut table = vec![0u32; cells];
     let at = |i: usize, j: usize| j * rows + i;
     for i in 1..rows {
@@ -743,9 +751,13 @@ pub fn lcs_reply(first: &[u8], second: &[u8], options: &LcsOptions) -> CmdResult
                 let length = first_end - first_start + 1;
                 if options.min_match_length == 0 || length as i64 >= options.min_match_length {
                     let pair = |start: usize, end: usize| {
-                        Reply::Array(vec![Reply::Integer(start as i64), Reply::Integer(end as i64)])
+                        Reply::Array(vec![
+                            Reply::Integer(start as i64),
+                            Reply::Integer(end as i64),
+                        ])
                     };
-                    let mut item = vec![pair(first_start, first_end), pair(second_start, second_end)];
+                    let mut item =
+                        vec![pair(first_start, first_end), pair(second_start, second_end)];
                     if options.with_match_length {
                         item.push(Reply::Integer(length as i64));
                     }
@@ -776,13 +788,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn long_double_formatting_trims() {
-        assert_eq!(format_long_double(10.5), "10.5");
-        assert_eq!(format_long_double(3.0), "3");
-        assert_eq!(format_long_double(-0.0), "0");
-    }
-
-    #[test]
     fn ranges_follow_getrange() {
         assert_eq!(string_range(0, -1, 5), Some((0, 4)));
         assert_eq!(string_range(-3, -1, 5), Some((2, 4)));
@@ -795,8 +800,14 @@ mod tests {
     #[test]
     fn expire_arguments_follow_redis() {
         let now = 1_000;
-        assert_eq!(deadline_from(b"10", ExpireUnit::Seconds, now, "set"), Ok(11_000));
-        assert_eq!(deadline_from(b"5", ExpireUnit::UnixMilliseconds, now, "set"), Ok(5));
+        assert_eq!(
+            deadline_from(b"10", ExpireUnit::Seconds, now, "set"),
+            Ok(11_000)
+        );
+        assert_eq!(
+            deadline_from(b"5", ExpireUnit::UnixMilliseconds, now, "set"),
+            Ok(5)
+        );
         assert_eq!(
             deadline_from(b"0", ExpireUnit::Seconds, now, "set"),
             Err(CommandError::InvalidExpireTime("set"))

@@ -34,7 +34,11 @@ const SERVER_COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Every family's table.
-const FAMILIES: &[&[CommandSpec]] = &[SERVER_COMMANDS, crate::string::COMMANDS, crate::keys::COMMANDS];
+const FAMILIES: &[&[CommandSpec]] = &[
+    SERVER_COMMANDS,
+    crate::string::COMMANDS,
+    crate::keys::COMMANDS,
+];
 
 /// Every command, in table order.
 pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {

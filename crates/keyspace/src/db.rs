@@ -305,7 +305,12 @@ mod tests {
     fn active_expiry_is_bounded_and_ordered() {
         let mut db = Db::new();
         for index in 0..100u64 {
-            db.set(format!("k{index}").as_bytes(), Value::Int(0), Some(10 + index), 0);
+            db.set(
+                format!("k{index}").as_bytes(),
+                Value::Int(0),
+                Some(10 + index),
+                0,
+            );
         }
         db.set(b"forever", Value::Int(0), None, 0);
         assert_eq!(db.expire_due(50, 30), 30);

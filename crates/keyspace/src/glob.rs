@@ -24,7 +24,13 @@ fn match_from(
     if nesting > 1000 {
         return false;
     }
-    let fold = |byte: u8| if nocase { byte.to_ascii_lowercase() } else { byte };
+    let fold = |byte: u8| {
+        if nocase {
+            byte.to_ascii_lowercase()
+        } else {
+            byte
+        }
+    };
     while let Some(&current) = pattern.first() {
         match current {
             b'*' => {

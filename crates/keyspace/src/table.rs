@@ -433,12 +433,17 @@ mod tests {
         let mut model = HashMap::new();
         let mut state = 7u64;
         for _ in 0..20_000 {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let key = format!("k{}", (state >> 33) % 3000).into_bytes();
             match (state >> 20) % 3 {
                 0 | 1 => {
                     let value = (state >> 40) as i64;
-                    assert_eq!(table.insert(&key, entry(value)), model.insert(key, entry(value)));
+                    assert_eq!(
+                        table.insert(&key, entry(value)),
+                        model.insert(key, entry(value))
+                    );
                 }
                 _ => assert_eq!(table.remove(&key), model.remove(&key)),
             }
@@ -483,7 +488,10 @@ mod tests {
             }
         }
         for index in 0..1000 {
-            assert!(seen.contains(format!("stable{index}").as_bytes()), "missing stable{index}");
+            assert!(
+                seen.contains(format!("stable{index}").as_bytes()),
+                "missing stable{index}"
+            );
         }
     }
 

@@ -35,7 +35,8 @@ impl ValueType {
 
     /// Parses a TYPE name (case-insensitive), as SCAN's TYPE option takes it.
     pub fn from_name(name: &[u8]) -> Option<ValueType> {
-        name.eq_ignore_ascii_case(b"string").then_some(ValueType::String)
+        name.eq_ignore_ascii_case(b"string")
+            .then_some(ValueType::String)
     }
 }
 

@@ -163,7 +163,9 @@ impl RequestParser {
             if input.len() - start > PROTO_INLINE_MAX_SIZE {
                 return Err(ProtocolError::TooBigMultibulkCount);
             }
-            return Ok(Step::Incomplete { needed: input.len() + 1 });
+            return Ok(Step::Incomplete {
+                needed: input.len() + 1,
+            });
         };
         let count = parse_length(line).ok_or(ProtocolError::InvalidMultibulkLength)?;
         if count > self.limits.max_multibulk_len as i64 {
@@ -179,7 +181,9 @@ impl RequestParser {
         let mut args = Vec::with_capacity((count as usize).min(1024));
         for _ in 0..count {
             let Some(&marker) = input.get(position) else {
-                return Ok(Step::Incomplete { needed: position + 1 });
+                return Ok(Step::Incomplete {
+                    needed: position + 1,
+                });
             };
             if marker != b'$' {
                 return Err(ProtocolError::ExpectedBulk(marker as char));
@@ -188,7 +192,9 @@ impl RequestParser {
                 if input.len() - position > PROTO_INLINE_MAX_SIZE {
                     return Err(ProtocolError::TooBigBulkCount);
                 }
-                return Ok(Step::Incomplete { needed: input.len() + 1 });
+                return Ok(Step::Incomplete {
+                    needed: input.len() + 1,
+                });
             };
             let length = parse_length(line).ok_or(ProtocolError::InvalidBulkLength)?;
             if length < 0 || length as u64 > self.limits.max_bulk_len {
@@ -235,7 +241,9 @@ fn parse_length(line: &[u8]) -> Option<i64> {
         if !digit.is_ascii_digit() {
             return None;
         }
-        value = value.checked_mul(10)?.checked_add(i64::from(digit - b'0'))?;
+        value = value
+            .checked_mul(10)?
+            .checked_add(i64::from(digit - b'0'))?;
     }
     Some(if negative { -value } else { value })
 }
@@ -271,7 +279,10 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut words = Vec::new();
     let mut position = 0;
     loop {
-        while line.get(position).is_some_and(|byte| byte.is_ascii_whitespace()) {
+        while line
+            .get(position)
+            .is_some_and(|byte| byte.is_ascii_whitespace())
+        {
             position += 1;
         }
         if position >= line.len() {
@@ -426,7 +437,10 @@ mod tests {
         let batch = parse(b"set \"a b\" 'c\\'d' \"\\x41\\n\"\r\n\r\nPING\n");
         assert_eq!(
             strings(&batch),
-            vec![vec![&b"set"[..], b"a b", b"c'd", b"A\n"], vec![&b"PING"[..]]]
+            vec![
+                vec![&b"set"[..], b"a b", b"c'd", b"A\n"],
+                vec![&b"PING"[..]]
+            ]
         );
         assert_eq!(
             parse(b"set \"abc\r\n").error,
@@ -444,8 +458,14 @@ mod tests {
             (b"*x\r\n", "Protocol error: invalid multibulk length"),
             (b"*1\r\n$-2\r\n", "Protocol error: invalid bulk length"),
             (b"*1\r\n+OK\r\n", "Protocol error: expected '$', got '+'"),
-            (b"*2000000000\r\n", "Protocol error: invalid multibulk length"),
-            (b"*1\r\n$600000000\r\n", "Protocol error: invalid bulk length"),
+            (
+                b"*2000000000\r\n",
+                "Protocol error: invalid multibulk length",
+            ),
+            (
+                b"*1\r\n$600000000\r\n",
+                "Protocol error: invalid bulk length",
+            ),
         ];
         for (input, text) in cases {
             let error = parse(input).error.expect("error");

@@ -24,6 +24,8 @@ pub enum Reply {
     Status(Cow<'static, str>),
     /// An error (`-text`); the text includes its code, e.g. `ERR syntax error`.
     Error(Cow<'static, str>),
+    /// An error whose text is not valid UTF-8 (it echoes client bytes); same wire form.
+    BinaryError(Bytes),
     /// An integer (`:n`).
     Integer(i64),
     /// A bulk string (`$n`).
@@ -68,7 +70,7 @@ impl Reply {
 
     /// True for error replies (used by statistics and by `CLIENT REPLY`).
     pub fn is_error(&self) -> bool {
-        matches!(self, Reply::Error(_))
+        matches!(self, Reply::Error(_) | Reply::BinaryError(_))
     }
 
     /// Appends this reply's bytes in `protocol` to `out`.
@@ -78,6 +80,7 @@ impl Reply {
             Reply::Ok => out.extend_from_slice(b"+OK\r\n"),
             Reply::Status(text) => line(out, b'+', text.as_bytes()),
             Reply::Error(text) => line(out, b'-', text.as_bytes()),
+            Reply::BinaryError(text) => line(out, b'-', text),
             Reply::Integer(value) => integer_line(out, b':', *value),
             Reply::Bulk(bytes) => bulk(out, bytes),
             Reply::Nil if resp3 => out.extend_from_slice(b"_\r\n"),
@@ -207,10 +210,16 @@ mod tests {
         assert_eq!(reply.to_bytes(Protocol::Resp3), b"%1\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(Reply::Nil.to_bytes(Protocol::Resp2), b"$-1\r\n");
         assert_eq!(Reply::Nil.to_bytes(Protocol::Resp3), b"_\r\n");
-        assert_eq!(Reply::Double(1.5).to_bytes(Protocol::Resp2), b"$3\r\n1.5\r\n");
+        assert_eq!(
+            Reply::Double(1.5).to_bytes(Protocol::Resp2),
+            b"$3\r\n1.5\r\n"
+        );
         assert_eq!(Reply::Double(1.5).to_bytes(Protocol::Resp3), b",1.5\r\n");
         assert_eq!(Reply::Bool(true).to_bytes(Protocol::Resp2), b":1\r\n");
-        assert_eq!(Reply::error("ERR x\ny").to_bytes(Protocol::Resp2), b"-ERR x y\r\n");
+        assert_eq!(
+            Reply::error("ERR x\ny").to_bytes(Protocol::Resp2),
+            b"-ERR x y\r\n"
+        );
     }
 
     #[test]

@@ -173,7 +173,9 @@ impl Config {
         if let Some(first) = rest.first() {
             if !first.starts_with("--") {
                 let text = std::fs::read_to_string(first).map_err(|error| {
-                    ConfigError(format!("Fatal error, can't open config file '{first}': {error}"))
+                    ConfigError(format!(
+                        "Fatal error, can't open config file '{first}': {error}"
+                    ))
                 })?;
                 config.load_text(&text)?;
                 config.file = Some(first.clone());
@@ -184,7 +186,9 @@ impl Config {
         while index < rest.len() {
             let flag = &rest[index];
             let Some(name) = flag.strip_prefix("--") else {
-                return Err(ConfigError(format!("Invalid argument '{flag}': options must be given as --name value")));
+                return Err(ConfigError(format!(
+                    "Invalid argument '{flag}': options must be given as --name value"
+                )));
             };
             let mut values = Vec::new();
             index += 1;
@@ -195,9 +199,11 @@ impl Config {
             if values.is_empty() {
                 return Err(ConfigError(format!("Missing value for option '--{name}'")));
             }
-            config.set(name, &values.join(" ")).map_err(|ConfigError(reason)| {
-                ConfigError(format!("Bad option '--{name}': {reason}"))
-            })?;
+            config
+                .set(name, &values.join(" "))
+                .map_err(|ConfigError(reason)| {
+                    ConfigError(format!("Bad option '--{name}': {reason}"))
+                })?;
         }
         Ok(config)
     }
@@ -211,7 +217,9 @@ impl Config {
             }
             let words = peregrine_resp::split_args(line.as_bytes())
                 .ok_or_else(|| ConfigError(format!("line {}: unbalanced quotes", number + 1)))?;
-            let mut words = words.into_iter().map(|word| String::from_utf8_lossy(&word).into_owned());
+            let mut words = words
+                .into_iter()
+                .map(|word| String::from_utf8_lossy(&word).into_owned());
             let Some(name) = words.next() else { continue };
             let value = words.collect::<Vec<_>>().join(" ");
             self.set(&name, &value).map_err(|ConfigError(reason)| {
@@ -232,13 +240,18 @@ impl Config {
     /// CONFIG SET of one parameter at run time; errors carry Redis's texts.
     pub fn set_at_runtime(&mut self, name: &str, value: &str) -> Result<(), String> {
         let Some(parameter) = find(name) else {
-            return Err(format!("Unknown option or number of arguments for CONFIG SET - '{name}'"));
+            return Err(format!(
+                "Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ));
         };
         if !parameter.mutable {
             return Err(format!("CONFIG SET failed (possibly related to argument '{}') - can't set immutable config", parameter.name));
         }
         let normalized = validate(parameter, value).map_err(|ConfigError(reason)| {
-            format!("CONFIG SET failed (possibly related to argument '{}') - {reason}", parameter.name)
+            format!(
+                "CONFIG SET failed (possibly related to argument '{}') - {reason}",
+                parameter.name
+            )
         })?;
         self.values.insert(parameter.name, normalized);
         Ok(())
@@ -264,7 +277,10 @@ impl Config {
 
     /// The current text of `name`.
     pub fn get(&self, name: &str) -> &str {
-        self.values.get(name).map(String::as_str).unwrap_or_default()
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     fn number(&self, name: &str) -> u64 {
@@ -281,7 +297,11 @@ impl Config {
         let password = self.get("requirepass");
         Settings {
             port: self.number("port") as u16,
-            bind: self.get("bind").split_whitespace().map(str::to_owned).collect(),
+            bind: self
+                .get("bind")
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
             shards: self.number("shards") as u16,
             databases: self.number("databases") as u32,
             maxclients: self.number("maxclients"),
@@ -301,11 +321,15 @@ fn validate(parameter: &Parameter, value: &str) -> Result<String, ConfigError> {
     let value = value.trim();
     match parameter.kind {
         Kind::Integer => {
-            let number: i64 = value
-                .parse()
-                .map_err(|_| ConfigError(format!("argument couldn't be parsed into an integer ('{value}')")))?;
+            let number: i64 = value.parse().map_err(|_| {
+                ConfigError(format!(
+                    "argument couldn't be parsed into an integer ('{value}')"
+                ))
+            })?;
             if number < 0 {
-                return Err(ConfigError("argument must be a non-negative number".to_owned()));
+                return Err(ConfigError(
+                    "argument must be a non-negative number".to_owned(),
+                ));
             }
             let limits: (i64, i64) = match parameter.name {
                 "port" => (0, 65535),
@@ -315,7 +339,10 @@ fn validate(parameter: &Parameter, value: &str) -> Result<String, ConfigError> {
                 _ => (0, i64::MAX),
             };
             if number < limits.0 || number > limits.1 {
-                return Err(ConfigError(format!("argument must be between {} and {} inclusive", limits.0, limits.1)));
+                return Err(ConfigError(format!(
+                    "argument must be between {} and {} inclusive",
+                    limits.0, limits.1
+                )));
             }
             Ok(number.to_string())
         }
@@ -332,7 +359,10 @@ fn validate(parameter: &Parameter, value: &str) -> Result<String, ConfigError> {
             if words.contains(&lower.as_str()) {
                 Ok(lower)
             } else {
-                Err(ConfigError(format!("argument(s) must be one of the following: {}", words.join(", "))))
+                Err(ConfigError(format!(
+                    "argument(s) must be one of the following: {}",
+                    words.join(", ")
+                )))
             }
         }
     }
@@ -348,7 +378,16 @@ mod tests {
 
     #[test]
     fn flags_override_defaults() {
-        let config = Config::from_args(&strings(&["--port", "7000", "--save", "900", "1", "--maxmemory", "1gb"])).unwrap();
+        let config = Config::from_args(&strings(&[
+            "--port",
+            "7000",
+            "--save",
+            "900",
+            "1",
+            "--maxmemory",
+            "1gb",
+        ]))
+        .unwrap();
         assert_eq!(config.get("port"), "7000");
         assert_eq!(config.get("save"), "900 1");
         assert_eq!(config.settings().port, 7000);
@@ -368,7 +407,9 @@ mod tests {
     #[test]
     fn config_files_load() {
         let mut config = Config::default();
-        config.load_text("# comment\nport 7001\nrequirepass \"a b\"\n").unwrap();
+        config
+            .load_text("# comment\nport 7001\nrequirepass \"a b\"\n")
+            .unwrap();
         assert_eq!(config.settings().requirepass.as_deref(), Some(&b"a b"[..]));
         assert!(config.load_text("bogus 1\n").is_err());
     }
@@ -376,7 +417,11 @@ mod tests {
     #[test]
     fn config_get_uses_globs() {
         let config = Config::default();
-        let names: Vec<_> = config.get_matching(&[b"max*"]).into_iter().map(|(name, _)| name).collect();
+        let names: Vec<_> = config
+            .get_matching(&[b"max*"])
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
         assert_eq!(names, vec!["maxclients", "maxmemory", "maxmemory-policy"]);
     }
 }

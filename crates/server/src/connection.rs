@@ -69,7 +69,9 @@ impl ReadBuffer {
 fn is_loopback(address: &std::net::SocketAddr) -> bool {
     match address.ip() {
         std::net::IpAddr::V4(ip) => ip.is_loopback(),
-        std::net::IpAddr::V6(ip) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        std::net::IpAddr::V6(ip) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     }
 }
 
@@ -79,21 +81,29 @@ const DENIED: &str = "-DENIED Redis is running in protected mode because protect
 pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
     let state = router.state().clone();
     let server = state.server.clone();
-    state.connections_received.set(state.connections_received.get() + 1);
+    state
+        .connections_received
+        .set(state.connections_received.get() + 1);
     let settings = server.settings();
     let peer = stream.peer_addr().ok();
     let connected = server.connected_clients.fetch_add(1, Ordering::Relaxed) + 1;
     let _guard = ConnectionCount(server.clone());
     if connected > settings.maxclients {
-        state.rejected_connections.set(state.rejected_connections.get() + 1);
-        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        state
+            .rejected_connections
+            .set(state.rejected_connections.get() + 1);
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
         return;
     }
     if settings.protected_mode
         && settings.requirepass.is_none()
         && peer.as_ref().is_some_and(|address| !is_loopback(address))
     {
-        state.rejected_connections.set(state.rejected_connections.get() + 1);
+        state
+            .rejected_connections
+            .set(state.rejected_connections.get() + 1);
         let _ = stream.write_all(DENIED.as_bytes()).await;
         return;
     }
@@ -101,7 +111,10 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
     let info = Rc::new(ClientInfo {
         id: server.next_client_id.fetch_add(1, Ordering::Relaxed),
         addr: peer.map(|address| address.to_string()).unwrap_or_default(),
-        laddr: stream.local_addr().map(|address| address.to_string()).unwrap_or_default(),
+        laddr: stream
+            .local_addr()
+            .map(|address| address.to_string())
+            .unwrap_or_default(),
         fd: stream.as_raw_fd(),
         created: Instant::now(),
         name: RefCell::new(String::new()),
@@ -126,10 +139,15 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
             break;
         }
         buffer.end += read;
-        state.net_input_bytes.set(state.net_input_bytes.get() + read as u64);
+        state
+            .net_input_bytes
+            .set(state.net_input_bytes.get() + read as u64);
         let settings = session.settings();
         if buffer.pending().len() as u64 > settings.client_query_buffer_limit {
-            tracing::warn!(client = info.id, "closing client that reached max query buffer length");
+            tracing::warn!(
+                client = info.id,
+                "closing client that reached max query buffer length"
+            );
             break;
         }
         if buffer.pending().len() < needed {
@@ -148,7 +166,9 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
             Reply::error(format!("ERR {error}")).encode(session.protocol(), &mut output);
         }
         if !output.is_empty() {
-            state.net_output_bytes.set(state.net_output_bytes.get() + output.len() as u64);
+            state
+                .net_output_bytes
+                .set(state.net_output_bytes.get() + output.len() as u64);
             if stream.write_all(&output).await.is_err() {
                 break 'connection;
             }

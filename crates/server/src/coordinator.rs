@@ -20,7 +20,12 @@ use std::collections::BTreeMap;
 
 /// The shard owning every key of `argv`, or `None` when they span shards. Commands
 /// without keys belong to the local shard.
-pub fn single_shard(spec: &CommandSpec, argv: &Argv, shard_count: u16, local: ShardId) -> Option<ShardId> {
+pub fn single_shard(
+    spec: &CommandSpec,
+    argv: &Argv,
+    shard_count: u16,
+    local: ShardId,
+) -> Option<ShardId> {
     let mut owner: Option<ShardId> = None;
     for position in spec.keys.positions(argv.len()) {
         let shard = ShardId::for_key(argv.get(position)?, shard_count);
@@ -46,7 +51,12 @@ async fn lock_in_order(router: &ShardRouter, parts: &BTreeMap<ShardId, LockReque
 }
 
 /// Runs `work` on `shard`, then releases `request` there, in one message.
-async fn run_then_release<R, F>(router: &ShardRouter, shard: ShardId, request: LockRequest, work: F) -> R
+async fn run_then_release<R, F>(
+    router: &ShardRouter,
+    shard: ShardId,
+    request: LockRequest,
+    work: F,
+) -> R
 where
     R: Send + 'static,
     F: FnOnce(&ShardState) -> R + Send + 'static,
@@ -83,21 +93,33 @@ struct Share {
     request: LockRequest,
 }
 
-fn split_by_shard(spec: &CommandSpec, argv: &Argv, db: DbIndex, shard_count: u16) -> BTreeMap<ShardId, Share> {
+fn split_by_shard(
+    spec: &CommandSpec,
+    argv: &Argv,
+    db: DbIndex,
+    shard_count: u16,
+) -> BTreeMap<ShardId, Share> {
     let mut shares: BTreeMap<ShardId, Share> = BTreeMap::new();
     let step = spec.keys.step.max(1);
     let mode = lock_mode(spec);
     for (ordinal, position) in spec.keys.positions(argv.len()).enumerate() {
-        let Some(key) = argv.get(position) else { continue };
+        let Some(key) = argv.get(position) else {
+            continue;
+        };
         let shard = ShardId::for_key(key, shard_count);
         let share = shares.entry(shard).or_insert_with(|| Share {
             argv: vec![argv[0].clone()],
             positions: Vec::new(),
             request: LockRequest::default(),
         });
-        share.argv.extend(argv.iter().skip(position).take(step).cloned());
+        share
+            .argv
+            .extend(argv.iter().skip(position).take(step).cloned());
         share.positions.push(ordinal);
-        share.request.keys.push((LockKey::Key(db.0, key.to_vec()), mode));
+        share
+            .request
+            .keys
+            .push((LockKey::Key(db.0, key.to_vec()), mode));
     }
     shares
 }
@@ -113,11 +135,16 @@ pub async fn run_split(
 ) -> Reply {
     // Argument-count errors are found before anything is locked.
     if spec.keys.step == 2 && argv.len() % 2 == 0 {
-        return Reply::error(format!("ERR wrong number of arguments for '{}' command", spec.name));
+        return Reply::error(format!(
+            "ERR wrong number of arguments for '{}' command",
+            spec.name
+        ));
     }
     let shares = split_by_shard(spec, &argv, db, router.shard_count());
-    let locks: BTreeMap<ShardId, LockRequest> =
-        shares.iter().map(|(shard, share)| (*shard, share.request.clone())).collect();
+    let locks: BTreeMap<ShardId, LockRequest> = shares
+        .iter()
+        .map(|(shard, share)| (*shard, share.request.clone()))
+        .collect();
     lock_in_order(router, &locks).await;
     let key_count = spec.keys.positions(argv.len()).count();
     let mut total = 0i64;
@@ -181,12 +208,16 @@ async fn msetnx(
     argv: Argv,
 ) -> Result<Reply, CommandError> {
     if argv.len() % 2 == 0 {
-        return Err(CommandError::other("ERR wrong number of arguments for 'msetnx' command"));
+        return Err(CommandError::other(
+            "ERR wrong number of arguments for 'msetnx' command",
+        ));
     }
     let mset = peregrine_commands::lookup(b"mset").unwrap_or(spec);
     let shares = split_by_shard(spec, &argv, db, router.shard_count());
-    let locks: BTreeMap<ShardId, LockRequest> =
-        shares.iter().map(|(shard, share)| (*shard, share.request.clone())).collect();
+    let locks: BTreeMap<ShardId, LockRequest> = shares
+        .iter()
+        .map(|(shard, share)| (*shard, share.request.clone()))
+        .collect();
     lock_in_order(router, &locks).await;
     let mut any_exists = false;
     for (shard, share) in &shares {
@@ -238,10 +269,18 @@ async fn lock_pair(
     parts
 }
 
-async fn rename(router: &ShardRouter, db: DbIndex, argv: Argv, nx: bool) -> Result<Reply, CommandError> {
+async fn rename(
+    router: &ShardRouter,
+    db: DbIndex,
+    argv: Argv,
+    nx: bool,
+) -> Result<Reply, CommandError> {
     let (source, destination) = (argv[1].clone(), argv[2].clone());
     let count = router.shard_count();
-    let (source_shard, destination_shard) = (ShardId::for_key(&source, count), ShardId::for_key(&destination, count));
+    let (source_shard, destination_shard) = (
+        ShardId::for_key(&source, count),
+        ShardId::for_key(&destination, count),
+    );
     let mut locks = lock_pair(
         router,
         (source_shard, exclusive(db, &source)),
@@ -274,7 +313,11 @@ async fn rename(router: &ShardRouter, db: DbIndex, argv: Argv, nx: bool) -> Resu
     }
     let source_lock = locks.remove(&source_shard).unwrap_or_default();
     let moved = run_then_release(router, source_shard, source_lock, move |state| {
-        let moved = state.keyspace.borrow_mut().db(db).remove_with_deadline(&source);
+        let moved = state
+            .keyspace
+            .borrow_mut()
+            .db(db)
+            .remove_with_deadline(&source);
         state.stats.borrow_mut().dirty += 1;
         moved
     })
@@ -282,7 +325,11 @@ async fn rename(router: &ShardRouter, db: DbIndex, argv: Argv, nx: bool) -> Resu
     let destination_lock = locks.remove(&destination_shard).unwrap_or_default();
     run_then_release(router, destination_shard, destination_lock, move |state| {
         if let Some((entry, deadline)) = moved {
-            state.keyspace.borrow_mut().db(db).insert_entry(&destination, entry, deadline);
+            state
+                .keyspace
+                .borrow_mut()
+                .db(db)
+                .insert_entry(&destination, entry, deadline);
         }
     })
     .await;
@@ -298,7 +345,10 @@ async fn copy(router: &ShardRouter, db: DbIndex, argv: Argv) -> Result<Reply, Co
     let options = CopyOptions::parse(&mut reader, db, databases)?;
     let target_db = options.destination_db;
     let count = router.shard_count();
-    let (source_shard, destination_shard) = (ShardId::for_key(&source, count), ShardId::for_key(&destination, count));
+    let (source_shard, destination_shard) = (
+        ShardId::for_key(&source, count),
+        ShardId::for_key(&destination, count),
+    );
     let mut locks = lock_pair(
         router,
         (source_shard, shared(db, &source)),
@@ -317,7 +367,9 @@ async fn copy(router: &ShardRouter, db: DbIndex, argv: Argv) -> Result<Reply, Co
     let destination_lock = locks.remove(&destination_shard).unwrap_or_default();
     let replace = options.replace;
     let done = run_then_release(router, destination_shard, destination_lock, move |state| {
-        let Some((entry, deadline)) = copied else { return false };
+        let Some((entry, deadline)) = copied else {
+            return false;
+        };
         let now = crate::shard_state::unix_millis();
         let mut keyspace = state.keyspace.borrow_mut();
         let database = keyspace.db(target_db);
@@ -332,15 +384,28 @@ async fn copy(router: &ShardRouter, db: DbIndex, argv: Argv) -> Result<Reply, Co
     Ok(Reply::Integer(i64::from(done)))
 }
 
-async fn lcs(router: &ShardRouter, db: DbIndex, client: ClientOptions, argv: Argv) -> Result<Reply, CommandError> {
+async fn lcs(
+    router: &ShardRouter,
+    db: DbIndex,
+    client: ClientOptions,
+    argv: Argv,
+) -> Result<Reply, CommandError> {
     let mut reader = ArgReader::new(&argv);
     reader.next();
     reader.next();
     let options = LcsOptions::parse(&mut reader)?;
     let count = router.shard_count();
     let keys = [argv[1].clone(), argv[2].clone()];
-    let shards = [ShardId::for_key(&keys[0], count), ShardId::for_key(&keys[1], count)];
-    let mut locks = lock_pair(router, (shards[0], shared(db, &keys[0])), (shards[1], shared(db, &keys[1]))).await;
+    let shards = [
+        ShardId::for_key(&keys[0], count),
+        ShardId::for_key(&keys[1], count),
+    ];
+    let mut locks = lock_pair(
+        router,
+        (shards[0], shared(db, &keys[0])),
+        (shards[1], shared(db, &keys[1])),
+    )
+    .await;
     let mut values = Vec::new();
     for (shard, key) in shards.into_iter().zip(keys) {
         let lock = locks.remove(&shard).unwrap_or_default();
@@ -349,7 +414,9 @@ async fn lcs(router: &ShardRouter, db: DbIndex, client: ClientOptions, argv: Arg
                 None => Ok(Vec::new()),
                 Some(value) => value_as_string(value)
                     .map(|text| text.as_bytes().to_vec())
-                    .map_err(|_| CommandError::other("ERR The specified keys must contain string values")),
+                    .map_err(|_| {
+                        CommandError::other("ERR The specified keys must contain string values")
+                    }),
             })
         })
         .await;

@@ -1,7 +1,7 @@
 //! Per-connection command dispatch: lookup, arity, gates, routing, batching, replies.
 
-use crate::coordinator::{run_coordinated, run_split, single_shard};
 use crate::config::Settings;
+use crate::coordinator::{run_coordinated, run_split, single_shard};
 use crate::shard_state::{ClientInfo, KeyedCommand, ShardRouter, ShardState};
 use peregrine_commands::{lookup, ClientOptions, CommandSpec, CrossShard, Exec, Flag};
 use peregrine_keyspace::DbIndex;
@@ -130,7 +130,10 @@ impl Session {
                                 self.flush(&mut pending, out).await;
                             }
                             pending
-                                .get_or_insert_with(|| PendingBatch { shard, commands: Vec::new() })
+                                .get_or_insert_with(|| PendingBatch {
+                                    shard,
+                                    commands: Vec::new(),
+                                })
                                 .commands
                                 .push((spec, argv));
                         }
@@ -139,12 +142,30 @@ impl Session {
                             let started = Instant::now();
                             let reply = match cross {
                                 CrossShard::Split(merge) => {
-                                    run_split(&self.router, self.db, self.options, spec, argv, merge).await
+                                    run_split(
+                                        &self.router,
+                                        self.db,
+                                        self.options,
+                                        spec,
+                                        argv,
+                                        merge,
+                                    )
+                                    .await
                                 }
                                 CrossShard::Coordinated(plan) => {
-                                    run_coordinated(&self.router, self.db, self.options, spec, argv, plan).await
+                                    run_coordinated(
+                                        &self.router,
+                                        self.db,
+                                        self.options,
+                                        spec,
+                                        argv,
+                                        plan,
+                                    )
+                                    .await
                                 }
-                                CrossShard::SingleKey => Reply::error("ERR internal error: keys span shards"),
+                                CrossShard::SingleKey => {
+                                    Reply::error("ERR internal error: keys span shards")
+                                }
                             };
                             self.shard().record(spec.name, started, reply.is_error());
                             self.emit(reply, out);
@@ -155,7 +176,11 @@ impl Session {
                     self.flush(&mut pending, out).await;
                     let started = Instant::now();
                     let (reply, flow) = crate::server_commands::execute(self, command, &argv).await;
-                    self.shard().record(spec.name, started, reply.as_ref().is_some_and(Reply::is_error));
+                    self.shard().record(
+                        spec.name,
+                        started,
+                        reply.as_ref().is_some_and(Reply::is_error),
+                    );
                     if let Some(reply) = reply {
                         self.emit(reply, out);
                     }
@@ -167,7 +192,9 @@ impl Session {
         }
         self.flush(&mut pending, out).await;
         let state = self.shard();
-        state.commands_processed.set(state.commands_processed.get() + count);
+        state
+            .commands_processed
+            .set(state.commands_processed.get() + count);
         self.info.last_active.set(Instant::now());
         self.info.db.set(self.db.0);
         Flow::Continue
@@ -180,7 +207,9 @@ impl Session {
         let commands = batch.commands;
         let replies = self
             .router
-            .invoke_on(batch.shard, move |state: Rc<ShardState>| state.run_batch(db, options, commands))
+            .invoke_on(batch.shard, move |state: Rc<ShardState>| {
+                state.run_batch(db, options, commands)
+            })
             .await;
         for reply in replies {
             self.emit(reply, out);
@@ -194,7 +223,7 @@ impl Session {
             if !self.authenticated {
                 return Err(Reply::error("NOAUTH Authentication required."));
             }
-            return Err(Reply::error(unknown_command(argv)));
+            return Err(Reply::BinaryError(unknown_command(argv).into()));
         };
         if !self.authenticated && !spec.has(Flag::NoAuth) {
             return Err(Reply::error("NOAUTH Authentication required."));
@@ -208,6 +237,28 @@ impl Session {
         Ok(spec)
     }
 
+    /// CONFIG RESETSTAT: zeroes the statistics of every shard.
+    pub async fn reset_statistics(&self) {
+        for shard in self.router.shards() {
+            self.router
+                .invoke_on(shard, |state: Rc<ShardState>| async move {
+                    state.command_stats.borrow_mut().clear();
+                    let mut stats = state.stats.borrow_mut();
+                    stats.keyspace_hits = 0;
+                    stats.keyspace_misses = 0;
+                    state.commands_processed.set(0);
+                    state.connections_received.set(0);
+                    state.rejected_connections.set(0);
+                    state.net_input_bytes.set(0);
+                    state.net_output_bytes.set(0);
+                    for db in state.keyspace.borrow_mut().iter_mut() {
+                        db.expired_keys = 0;
+                    }
+                })
+                .await;
+        }
+    }
+
     /// Encodes `reply` unless CLIENT REPLY suppresses it.
     pub fn emit(&mut self, reply: Reply, out: &mut Vec<u8>) {
         match self.reply_mode {
@@ -218,19 +269,34 @@ impl Session {
     }
 }
 
-/// Redis's text for an unknown command: the name and the first arguments, quoted.
-fn unknown_command(argv: &Argv) -> String {
-    let name = argv.first().map(|name| String::from_utf8_lossy(name)).unwrap_or_default();
-    let mut args = String::new();
+/// Redis's text for an unknown command: the name and the first arguments, quoted, as raw
+/// bytes (the client's bytes are echoed unchanged).
+fn unknown_command(argv: &Argv) -> Vec<u8> {
+    let mut args: Vec<u8> = Vec::new();
     for arg in argv.iter().skip(1) {
         if args.len() >= 128 {
             break;
         }
         let room = 128 - args.len();
-        let text = String::from_utf8_lossy(arg);
-        let shown: String = text.chars().take(room).collect();
-        args.push_str(&format!("'{shown}' "));
+        // Redis prints with %.*s: a NUL byte ends the text.
+        let arg = until_nul(arg);
+        args.push(b'\'');
+        args.extend_from_slice(&arg[..arg.len().min(room)]);
+        args.extend_from_slice(b"' ");
     }
-    let name: String = name.chars().take(128).collect();
-    format!("ERR unknown command '{name}', with args beginning with: {args}")
+    let name = argv.first().map(|name| until_nul(name)).unwrap_or_default();
+    let name = &name[..name.len().min(128)];
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(name);
+    text.extend_from_slice(b"', with args beginning with: ");
+    text.extend_from_slice(&args);
+    text
+}
+
+fn until_nul(bytes: &[u8]) -> &[u8] {
+    let end = bytes
+        .iter()
+        .position(|&byte| byte == 0)
+        .unwrap_or(bytes.len());
+    &bytes[..end]
 }

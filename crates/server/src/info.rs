@@ -29,15 +29,40 @@ struct ShardFigures {
     busy_seconds: f64,
 }
 
-const DEFAULT_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace", "shards"];
-const ALL_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "commandstats", "keyspace", "shards"];
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+    "shards",
+];
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "commandstats",
+    "keyspace",
+    "shards",
+];
 
 fn memory_stats() -> (u64, u64) {
     let _ = tikv_jemalloc_ctl::epoch::advance();
     let allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
     let resident = std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|text| text.split_whitespace().nth(1).and_then(|pages| pages.parse::<u64>().ok()))
+        .and_then(|text| {
+            text.split_whitespace()
+                .nth(1)
+                .and_then(|pages| pages.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * 4096);
     (allocated, resident)
 }
@@ -62,19 +87,34 @@ fn cpu_times() -> (f64, f64) {
 
 /// Renders INFO [section ...] (`default`, `all`, `everything`, or section names).
 pub async fn render(session: &mut Session, argv: &Argv) -> String {
-    let requested: Vec<String> = argv.iter().skip(1).map(|arg| String::from_utf8_lossy(arg).to_ascii_lowercase()).collect();
-    let sections: Vec<&str> = if requested.is_empty() || requested.iter().any(|name| name == "default") {
-        DEFAULT_SECTIONS.to_vec()
-    } else if requested.iter().any(|name| name == "all" || name == "everything") {
-        ALL_SECTIONS.to_vec()
-    } else {
-        ALL_SECTIONS.iter().copied().filter(|section| requested.iter().any(|name| name == section)).collect()
-    };
+    let requested: Vec<String> = argv
+        .iter()
+        .skip(1)
+        .map(|arg| String::from_utf8_lossy(arg).to_ascii_lowercase())
+        .collect();
+    let sections: Vec<&str> =
+        if requested.is_empty() || requested.iter().any(|name| name == "default") {
+            DEFAULT_SECTIONS.to_vec()
+        } else if requested
+            .iter()
+            .any(|name| name == "all" || name == "everything")
+        {
+            ALL_SECTIONS.to_vec()
+        } else {
+            ALL_SECTIONS
+                .iter()
+                .copied()
+                .filter(|section| requested.iter().any(|name| name == section))
+                .collect()
+        };
     let databases = session.settings().databases;
     let figures = collect_from_shards(session, move |state| {
         let keyspace = state.keyspace.borrow();
         let stats = state.stats.borrow();
-        let busy = glommio::executor().executor_stats().total_runtime().as_secs_f64();
+        let busy = glommio::executor()
+            .executor_stats()
+            .total_runtime()
+            .as_secs_f64();
         ShardFigures {
             keys: (0..databases)
                 .map(|index| {
@@ -92,7 +132,12 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
             panics: state.command_panics.get(),
             input_bytes: state.net_input_bytes.get(),
             output_bytes: state.net_output_bytes.get(),
-            command_stats: state.command_stats.borrow().iter().map(|(name, stat)| (*name, *stat)).collect(),
+            command_stats: state
+                .command_stats
+                .borrow()
+                .iter()
+                .map(|(name, stat)| (*name, *stat))
+                .collect(),
             clients: state.clients.borrow().len(),
             busy_seconds: busy,
         }
@@ -136,8 +181,16 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
             }
             "memory" => {
                 let (allocated, resident) = memory_stats();
-                let maxmemory = server.config.read().map(|config| config.get("maxmemory").to_owned()).unwrap_or_default();
-                let policy = server.config.read().map(|config| config.get("maxmemory-policy").to_owned()).unwrap_or_default();
+                let maxmemory = server
+                    .config
+                    .read()
+                    .map(|config| config.get("maxmemory").to_owned())
+                    .unwrap_or_default();
+                let policy = server
+                    .config
+                    .read()
+                    .map(|config| config.get("maxmemory-policy").to_owned())
+                    .unwrap_or_default();
                 let _ = write!(
                     out,
                     "# Memory\r\nused_memory:{allocated}\r\nused_memory_human:{}\r\nused_memory_rss:{resident}\r\nused_memory_rss_human:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_policy:{policy}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:jemalloc\r\n",
@@ -174,7 +227,10 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
             }
             "cpu" => {
                 let (user, system) = cpu_times();
-                let _ = write!(out, "# CPU\r\nused_cpu_sys:{system:.6}\r\nused_cpu_user:{user:.6}\r\n");
+                let _ = write!(
+                    out,
+                    "# CPU\r\nused_cpu_sys:{system:.6}\r\nused_cpu_user:{user:.6}\r\n"
+                );
             }
             "commandstats" => {
                 out.push_str("# Commandstats\r\n");
@@ -188,7 +244,11 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                     }
                 }
                 for (name, stat) in merged {
-                    let per_call = if stat.calls > 0 { stat.usec as f64 / stat.calls as f64 } else { 0.0 };
+                    let per_call = if stat.calls > 0 {
+                        stat.usec as f64 / stat.calls as f64
+                    } else {
+                        0.0
+                    };
                     let _ = write!(out, "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls=0,failed_calls={}\r\n", stat.calls, stat.usec, stat.failed);
                 }
             }
@@ -198,7 +258,8 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                     let keys: usize = figures.iter().map(|shard| shard.keys[index].0).sum();
                     let expires: usize = figures.iter().map(|shard| shard.keys[index].1).sum();
                     if keys > 0 {
-                        let _ = write!(out, "db{index}:keys={keys},expires={expires},avg_ttl=0\r\n");
+                        let _ =
+                            write!(out, "db{index}:keys={keys},expires={expires},avg_ttl=0\r\n");
                     }
                 }
             }

@@ -8,7 +8,11 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|arg| arg == "--version" || arg == "-v") {
-        println!("Peregrine server v={} (Redis {} compatible)", env!("CARGO_PKG_VERSION"), "7.2.4");
+        println!(
+            "Peregrine server v={} (Redis {} compatible)",
+            env!("CARGO_PKG_VERSION"),
+            "7.2.4"
+        );
         return;
     }
     let config = match Config::from_args(&args) {

@@ -4,7 +4,9 @@
 use crate::dispatch::{Flow, ReplyMode, Session};
 use crate::shard_state::{unix_millis, ShardState};
 use bytes::Bytes;
-use peregrine_commands::{all_commands, keys, lookup, CommandSpec, ServerCommand};
+use peregrine_commands::{
+    all_commands, check_subcommand, keys, lookup, Arity::*, CommandSpec, ServerCommand, Subcommand,
+};
 use peregrine_keyspace::{DbIndex, ValueType};
 use peregrine_resp::{Argv, Protocol, Reply};
 use peregrine_shard::{LockKey, LockMode, LockRequest, LockTable, ShardId};
@@ -31,7 +33,8 @@ fn text(arg: &[u8]) -> String {
 
 fn parse_i64(arg: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(arg).ok()?;
-    if text.starts_with('+') || (text.len() > 1 && text.starts_with('0')) || text.starts_with("-0") {
+    if text.starts_with('+') || (text.len() > 1 && text.starts_with('0')) || text.starts_with("-0")
+    {
         return None;
     }
     text.parse().ok()
@@ -50,8 +53,11 @@ pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv)
         ServerCommand::SwapDb => swapdb(session, argv).await,
         ServerCommand::Client => client(session, argv).await,
         ServerCommand::Command => command_command(argv),
-        ServerCommand::Info => reply(Reply::Verbatim("txt", Bytes::from(crate::info::render(session, argv).await))),
-        ServerCommand::Config => config(session, argv),
+        ServerCommand::Info => reply(Reply::Verbatim(
+            "txt",
+            Bytes::from(crate::info::render(session, argv).await),
+        )),
+        ServerCommand::Config => config(session, argv).await,
         ServerCommand::DbSize => dbsize(session).await,
         ServerCommand::FlushDb => flush(session, argv, false).await,
         ServerCommand::FlushAll => flush(session, argv, true).await,
@@ -69,7 +75,9 @@ pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv)
         ServerCommand::Keys => keys_command(session, argv).await,
         ServerCommand::Scan => scan(session, argv).await,
         ServerCommand::RandomKey => random_key(session).await,
-        ServerCommand::LastSave => reply(Reply::Integer(session.shard().server.last_save.load(Ordering::Relaxed) as i64)),
+        ServerCommand::LastSave => reply(Reply::Integer(
+            session.shard().server.last_save.load(Ordering::Relaxed) as i64,
+        )),
     }
 }
 
@@ -93,7 +101,11 @@ fn reset(session: &mut Session) -> Outcome {
     reply(Reply::status("RESET"))
 }
 
-fn check_password(session: &mut Session, user: Option<&[u8]>, password: &[u8]) -> Result<(), Reply> {
+fn check_password(
+    session: &mut Session,
+    user: Option<&[u8]>,
+    password: &[u8],
+) -> Result<(), Reply> {
     let settings = session.settings();
     let Some(expected) = settings.requirepass else {
         if user.is_none() {
@@ -103,13 +115,17 @@ fn check_password(session: &mut Session, user: Option<&[u8]>, password: &[u8]) -
             session.authenticated = true;
             return Ok(());
         }
-        return Err(Reply::error("WRONGPASS invalid username-password pair or user is disabled."));
+        return Err(Reply::error(
+            "WRONGPASS invalid username-password pair or user is disabled.",
+        ));
     };
     if user.is_none_or(|user| user == b"default") && password == expected.as_slice() {
         session.authenticated = true;
         Ok(())
     } else {
-        Err(Reply::error("WRONGPASS invalid username-password pair or user is disabled."))
+        Err(Reply::error(
+            "WRONGPASS invalid username-password pair or user is disabled.",
+        ))
     }
 }
 
@@ -142,7 +158,8 @@ fn hello(session: &mut Session, argv: &Argv) -> Outcome {
         let option = &argv[index];
         let remaining = argv.len() - index - 1;
         if option.eq_ignore_ascii_case(b"auth") && remaining >= 2 {
-            if let Err(failure) = check_password(session, Some(&argv[index + 1]), &argv[index + 2]) {
+            if let Err(failure) = check_password(session, Some(&argv[index + 1]), &argv[index + 2])
+            {
                 return reply(failure);
             }
             index += 3;
@@ -150,7 +167,10 @@ fn hello(session: &mut Session, argv: &Argv) -> Outcome {
             name = Some(argv[index + 1].clone());
             index += 2;
         } else {
-            return error(format!("ERR Syntax error in HELLO option '{}'", text(option)));
+            return error(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                text(option)
+            ));
         }
     }
     if !session.authenticated {
@@ -162,11 +182,20 @@ fn hello(session: &mut Session, argv: &Argv) -> Outcome {
         }
     }
     session.protocol = protocol;
-    session.info.resp.set(if protocol == Protocol::Resp3 { 3 } else { 2 });
+    session
+        .info
+        .resp
+        .set(if protocol == Protocol::Resp3 { 3 } else { 2 });
     reply(Reply::Map(vec![
         (Reply::bulk("server"), Reply::bulk("redis")),
-        (Reply::bulk("version"), Reply::bulk(crate::info::REDIS_VERSION)),
-        (Reply::bulk("proto"), Reply::Integer(if protocol == Protocol::Resp3 { 3 } else { 2 })),
+        (
+            Reply::bulk("version"),
+            Reply::bulk(crate::info::REDIS_VERSION),
+        ),
+        (
+            Reply::bulk("proto"),
+            Reply::Integer(if protocol == Protocol::Resp3 { 3 } else { 2 }),
+        ),
         (Reply::bulk("id"), Reply::Integer(session.info.id as i64)),
         (Reply::bulk("mode"), Reply::bulk("standalone")),
         (Reply::bulk("role"), Reply::bulk("master")),
@@ -175,7 +204,8 @@ fn hello(session: &mut Session, argv: &Argv) -> Outcome {
 }
 
 fn parse_db(session: &mut Session, arg: &[u8]) -> Result<DbIndex, Reply> {
-    let index = parse_i64(arg).ok_or_else(|| Reply::error("ERR value is not an integer or out of range"))?;
+    let index = parse_i64(arg)
+        .ok_or_else(|| Reply::error("ERR value is not an integer or out of range"))?;
     if index < 0 || index >= i64::from(session.settings().databases) {
         return Err(Reply::error("ERR DB index is out of range"));
     }
@@ -199,7 +229,9 @@ where
     F: Fn(&ShardState) + Send + Clone + 'static,
 {
     let router = &session.router;
-    let everything = LockRequest { keys: vec![(LockKey::Everything, LockMode::Exclusive)] };
+    let everything = LockRequest {
+        keys: vec![(LockKey::Everything, LockMode::Exclusive)],
+    };
     for shard in router.shards() {
         let request = everything.clone();
         router
@@ -228,15 +260,24 @@ where
     let mut results = Vec::new();
     for shard in session.router.shards() {
         let work = work.clone();
-        results.push(session.router.invoke_on(shard, move |state| async move { work(&state) }).await);
+        results.push(
+            session
+                .router
+                .invoke_on(shard, move |state| async move { work(&state) })
+                .await,
+        );
     }
     results
 }
 
 async fn swapdb(session: &mut Session, argv: &Argv) -> Outcome {
     let databases = i64::from(session.settings().databases);
-    let Some(first) = parse_i64(&argv[1]) else { return error("ERR invalid first DB index") };
-    let Some(second) = parse_i64(&argv[2]) else { return error("ERR invalid second DB index") };
+    let Some(first) = parse_i64(&argv[1]) else {
+        return error("ERR invalid first DB index");
+    };
+    let Some(second) = parse_i64(&argv[2]) else {
+        return error("ERR invalid second DB index");
+    };
     if first < 0 || first >= databases || second < 0 || second >= databases {
         return error("ERR DB index is out of range");
     }
@@ -250,7 +291,9 @@ async fn swapdb(session: &mut Session, argv: &Argv) -> Outcome {
 }
 
 async fn flush(session: &mut Session, argv: &Argv, all: bool) -> Outcome {
-    if argv.len() > 2 || (argv.len() == 2 && !keyword(argv.get(1), "async") && !keyword(argv.get(1), "sync")) {
+    if argv.len() > 2
+        || (argv.len() == 2 && !keyword(argv.get(1), "async") && !keyword(argv.get(1), "sync"))
+    {
         return error("ERR syntax error");
     }
     let db = session.db;
@@ -273,7 +316,10 @@ async fn flush(session: &mut Session, argv: &Argv, all: bool) -> Outcome {
 
 async fn dbsize(session: &mut Session) -> Outcome {
     let db = session.db;
-    let sizes = collect_from_shards(session, move |state| state.keyspace.borrow().db_ref(db).len()).await;
+    let sizes = collect_from_shards(session, move |state| {
+        state.keyspace.borrow().db_ref(db).len()
+    })
+    .await;
     reply(Reply::Integer(sizes.into_iter().sum::<usize>() as i64))
 }
 
@@ -283,14 +329,19 @@ async fn keys_command(session: &mut Session, argv: &Argv) -> Outcome {
         state.with_ctx(db, options, |ctx| keys::matching_keys(ctx, &pattern))
     })
     .await;
-    reply(Reply::Array(parts.into_iter().flatten().map(Reply::bulk).collect()))
+    reply(Reply::Array(
+        parts.into_iter().flatten().map(Reply::bulk).collect(),
+    ))
 }
 
 /// Bits of a SCAN cursor that name the shard; the rest is the shard's table cursor.
 const SHARD_BITS: u32 = 10;
 
 async fn scan(session: &mut Session, argv: &Argv) -> Outcome {
-    let Some(cursor) = std::str::from_utf8(&argv[1]).ok().and_then(|text| text.parse::<u64>().ok()) else {
+    let Some(cursor) = std::str::from_utf8(&argv[1])
+        .ok()
+        .and_then(|text| text.parse::<u64>().ok())
+    else {
         return error("ERR invalid cursor");
     };
     let mut count = 10usize;
@@ -301,13 +352,11 @@ async fn scan(session: &mut Session, argv: &Argv) -> Outcome {
         let option = &argv[index];
         let value = argv.get(index + 1);
         match value {
-            Some(value) if option.eq_ignore_ascii_case(b"count") => {
-                match parse_i64(value) {
-                    None => return error("ERR value is not an integer or out of range"),
-                    Some(number) if number < 1 => return error("ERR syntax error"),
-                    Some(number) => count = number as usize,
-                }
-            }
+            Some(value) if option.eq_ignore_ascii_case(b"count") => match parse_i64(value) {
+                None => return error("ERR value is not an integer or out of range"),
+                Some(number) if number < 1 => return error("ERR syntax error"),
+                Some(number) => count = number as usize,
+            },
             Some(value) if option.eq_ignore_ascii_case(b"match") => pattern = Some(value.clone()),
             Some(value) if option.eq_ignore_ascii_case(b"type") => {
                 value_type = Some(ValueType::from_name(value));
@@ -330,10 +379,13 @@ async fn scan(session: &mut Session, argv: &Argv) -> Outcome {
                 state.with_ctx(db, options, |ctx| match value_type {
                     Some(None) => {
                         // An unknown type matches nothing, but the scan still advances.
-                        let (next, _) = keys::scan_step(ctx, table_cursor, wanted, Some(b"\x00never"), None);
+                        let (next, _) =
+                            keys::scan_step(ctx, table_cursor, wanted, Some(b"\x00never"), None);
                         (next, Vec::new())
                     }
-                    Some(Some(kind)) => keys::scan_step(ctx, table_cursor, wanted, filter.as_deref(), Some(kind)),
+                    Some(Some(kind)) => {
+                        keys::scan_step(ctx, table_cursor, wanted, filter.as_deref(), Some(kind))
+                    }
                     None => keys::scan_step(ctx, table_cursor, wanted, filter.as_deref(), None),
                 })
             })
@@ -347,7 +399,11 @@ async fn scan(session: &mut Session, argv: &Argv) -> Outcome {
             break;
         }
     }
-    let next_cursor = if shard >= shard_count { 0 } else { (table_cursor << SHARD_BITS) | shard };
+    let next_cursor = if shard >= shard_count {
+        0
+    } else {
+        (table_cursor << SHARD_BITS) | shard
+    };
     reply(Reply::Array(vec![
         Reply::bulk(next_cursor.to_string()),
         Reply::Array(keys.into_iter().map(Reply::bulk).collect()),
@@ -362,7 +418,9 @@ async fn random_key(session: &mut Session) -> Outcome {
         let shard = ShardId((start + offset) % count);
         let key = session
             .router
-            .invoke_on(shard, move |state| async move { state.with_ctx(db, options, keys::random_key) })
+            .invoke_on(shard, move |state| async move {
+                state.with_ctx(db, options, keys::random_key)
+            })
             .await;
         if let Some(key) = key {
             return reply(Reply::bulk(key));
@@ -377,18 +435,27 @@ fn shutdown(session: &mut Session, argv: &Argv) -> Outcome {
         if arg.eq_ignore_ascii_case(b"abort") {
             return error("ERR No shutdown in progress.");
         }
-        if !known.iter().any(|word| arg.eq_ignore_ascii_case(word.as_bytes())) {
+        if !known
+            .iter()
+            .any(|word| arg.eq_ignore_ascii_case(word.as_bytes()))
+        {
             return error("ERR syntax error");
         }
     }
     tracing::warn!("User requested shutdown...");
-    session.shard().server.shutting_down.store(true, Ordering::SeqCst);
+    session
+        .shard()
+        .server
+        .shutting_down
+        .store(true, Ordering::SeqCst);
     (None, Flow::Close)
 }
 
 fn set_client_name(session: &mut Session, name: &[u8]) -> Result<(), Reply> {
     if name.iter().any(|&byte| byte <= b' ' || byte > b'~') {
-        return Err(Reply::error("ERR Client names cannot contain spaces, newlines or special characters."));
+        return Err(Reply::error(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
     }
     *session.info.name.borrow_mut() = text(name);
     Ok(())
@@ -422,27 +489,54 @@ fn on_off(arg: Option<&Bytes>) -> Option<bool> {
     }
 }
 
+/// CLIENT's subcommands.
+#[rustfmt::skip]
+const CLIENT_SUBCOMMANDS: &[Subcommand] = &[
+    Subcommand { name: "id",       arity: Exactly(2) },
+    Subcommand { name: "getname",  arity: Exactly(2) },
+    Subcommand { name: "setname",  arity: Exactly(3) },
+    Subcommand { name: "info",     arity: Exactly(2) },
+    Subcommand { name: "list",     arity: AtLeast(2) },
+    Subcommand { name: "kill",     arity: AtLeast(3) },
+    Subcommand { name: "setinfo",  arity: Exactly(4) },
+    Subcommand { name: "no-evict", arity: Exactly(3) },
+    Subcommand { name: "no-touch", arity: Exactly(3) },
+    Subcommand { name: "reply",    arity: Exactly(3) },
+    Subcommand { name: "help",     arity: Exactly(2) },
+];
+
 async fn client(session: &mut Session, argv: &Argv) -> Outcome {
-    let sub = text(&argv[1]).to_ascii_lowercase();
-    let argc = argv.len();
-    let wrong_arity = || error(format!("ERR wrong number of arguments for 'client|{sub}' command"));
-    match sub.as_str() {
-        "id" if argc == 2 => reply(Reply::Integer(session.info.id as i64)),
-        "getname" if argc == 2 => {
+    let name = match check_subcommand("client", CLIENT_SUBCOMMANDS, argv) {
+        Ok(name) => name,
+        Err(failure) => return reply(failure.into_reply()),
+    };
+    match name {
+        "id" => reply(Reply::Integer(session.info.id as i64)),
+        "getname" => {
             let name = session.info.name.borrow().clone();
-            reply(if name.is_empty() { Reply::Nil } else { Reply::bulk(name) })
+            reply(if name.is_empty() {
+                Reply::Nil
+            } else {
+                Reply::bulk(name)
+            })
         }
-        "setname" if argc == 3 => match set_client_name(session, &argv[2]) {
+        "setname" => match set_client_name(session, &argv[2]) {
             Ok(()) => reply(Reply::Ok),
             Err(failure) => reply(failure),
         },
-        "info" if argc == 2 => reply(Reply::Verbatim("txt", Bytes::from(format!("{}\n", session.info.describe())))),
+        "info" => reply(Reply::Verbatim(
+            "txt",
+            Bytes::from(format!("{}\n", session.info.describe())),
+        )),
         "list" => client_list(session, argv).await,
-        "kill" if argc >= 3 => client_kill(session, argv).await,
-        "setinfo" if argc == 4 => {
+        "kill" => client_kill(session, argv).await,
+        "setinfo" => {
             let value = text(&argv[3]);
             if value.contains(' ') || value.contains('\n') {
-                return error(format!("ERR {} cannot contain spaces, newlines or special characters.", text(&argv[2]).to_ascii_lowercase()));
+                return error(format!(
+                    "ERR {} cannot contain spaces, newlines or special characters.",
+                    text(&argv[2]).to_ascii_lowercase()
+                ));
             }
             let mut library = session.info.library.borrow_mut();
             if argv[2].eq_ignore_ascii_case(b"lib-name") {
@@ -454,21 +548,21 @@ async fn client(session: &mut Session, argv: &Argv) -> Outcome {
             }
             reply(Reply::Ok)
         }
-        "no-evict" if argc == 3 => match on_off(argv.get(2)) {
+        "no-evict" => match on_off(argv.get(2)) {
             Some(flag) => {
                 session.no_evict = flag;
                 reply(Reply::Ok)
             }
             None => error("ERR syntax error"),
         },
-        "no-touch" if argc == 3 => match on_off(argv.get(2)) {
+        "no-touch" => match on_off(argv.get(2)) {
             Some(flag) => {
                 session.options.no_touch = flag;
                 reply(Reply::Ok)
             }
             None => error("ERR syntax error"),
         },
-        "reply" if argc == 3 => {
+        "reply" => {
             if keyword(argv.get(2), "on") {
                 session.reply_mode = ReplyMode::On;
                 reply(Reply::Ok)
@@ -484,9 +578,13 @@ async fn client(session: &mut Session, argv: &Argv) -> Outcome {
                 error("ERR syntax error")
             }
         }
-        "help" if argc == 2 => reply(Reply::Array(CLIENT_HELP.iter().map(|line| Reply::Status((*line).into())).collect())),
-        "id" | "getname" | "setname" | "info" | "kill" | "setinfo" | "no-evict" | "no-touch" | "reply" | "help" => wrong_arity(),
-        _ => error(format!("ERR unknown subcommand '{}'. Try CLIENT HELP.", text(&argv[1]))),
+        "help" => reply(Reply::Array(
+            CLIENT_HELP
+                .iter()
+                .map(|line| Reply::Status((*line).into()))
+                .collect(),
+        )),
+        _ => error("ERR internal error: unhandled CLIENT subcommand"),
     }
 }
 
@@ -581,7 +679,10 @@ async fn client_kill(session: &mut Session, argv: &Argv) -> Outcome {
         for (_, client) in state.clients.borrow().iter() {
             let matches = filter.id.is_none_or(|id| id == client.id)
                 && filter.addr.as_ref().is_none_or(|addr| *addr == client.addr)
-                && filter.laddr.as_ref().is_none_or(|laddr| *laddr == client.laddr)
+                && filter
+                    .laddr
+                    .as_ref()
+                    .is_none_or(|laddr| *laddr == client.laddr)
                 && filter.skip != Some(client.id);
             if matches {
                 client.killed.set(true);
@@ -639,7 +740,12 @@ fn command_info(spec: &CommandSpec) -> Reply {
     Reply::Array(vec![
         Reply::bulk(spec.name),
         Reply::Integer(spec.arity.redis_arity()),
-        Reply::Set(spec.flags.iter().map(|flag| Reply::status(flag.name())).collect()),
+        Reply::Set(
+            spec.flags
+                .iter()
+                .map(|flag| Reply::status(flag.name()))
+                .collect(),
+        ),
         Reply::Integer(spec.keys.first as i64),
         Reply::Integer(last),
         Reply::Integer(spec.keys.step as i64),
@@ -658,20 +764,39 @@ fn command_docs(spec: &CommandSpec) -> Reply {
     ])
 }
 
+/// COMMAND's subcommands.
+#[rustfmt::skip]
+const COMMAND_SUBCOMMANDS: &[Subcommand] = &[
+    Subcommand { name: "count",   arity: Exactly(2) },
+    Subcommand { name: "list",    arity: AtLeast(2) },
+    Subcommand { name: "info",    arity: AtLeast(2) },
+    Subcommand { name: "docs",    arity: AtLeast(2) },
+    Subcommand { name: "getkeys", arity: AtLeast(3) },
+    Subcommand { name: "help",    arity: Exactly(2) },
+];
+
 fn command_command(argv: &Argv) -> Outcome {
-    let Some(sub) = argv.get(1) else {
+    if argv.len() == 1 {
         return reply(Reply::Array(all_commands().map(command_info).collect()));
+    }
+    let name = match check_subcommand("command", COMMAND_SUBCOMMANDS, argv) {
+        Ok(name) => name,
+        Err(failure) => return reply(failure.into_reply()),
     };
-    let sub = text(sub).to_ascii_lowercase();
-    match sub.as_str() {
-        "count" if argv.len() == 2 => reply(Reply::Integer(all_commands().count() as i64)),
-        "list" => reply(Reply::Array(all_commands().map(|spec| Reply::bulk(spec.name)).collect())),
+    match name {
+        "count" => reply(Reply::Integer(all_commands().count() as i64)),
+        "list" => reply(Reply::Array(
+            all_commands().map(|spec| Reply::bulk(spec.name)).collect(),
+        )),
         "info" => {
             if argv.len() == 2 {
                 return reply(Reply::Array(all_commands().map(command_info).collect()));
             }
             reply(Reply::Array(
-                argv[2..].iter().map(|name| lookup(name).map_or(Reply::NilArray, command_info)).collect(),
+                argv[2..]
+                    .iter()
+                    .map(|name| lookup(name).map_or(Reply::NilArray, command_info))
+                    .collect(),
             ))
         }
         "docs" => {
@@ -680,9 +805,14 @@ fn command_command(argv: &Argv) -> Outcome {
             } else {
                 argv[2..].iter().filter_map(|name| lookup(name)).collect()
             };
-            reply(Reply::Map(specs.into_iter().map(|spec| (Reply::bulk(spec.name), command_docs(spec))).collect()))
+            reply(Reply::Map(
+                specs
+                    .into_iter()
+                    .map(|spec| (Reply::bulk(spec.name), command_docs(spec)))
+                    .collect(),
+            ))
         }
-        "getkeys" if argv.len() >= 3 => {
+        "getkeys" => {
             let Some(spec) = lookup(&argv[2]) else {
                 return error("ERR Invalid command specified");
             };
@@ -690,7 +820,11 @@ fn command_command(argv: &Argv) -> Outcome {
             if !spec.arity.accepts(args.len()) {
                 return error("ERR Invalid number of arguments specified for command");
             }
-            let keys: Vec<Reply> = spec.keys.positions(args.len()).map(|position| Reply::Bulk(args[position].clone())).collect();
+            let keys: Vec<Reply> = spec
+                .keys
+                .positions(args.len())
+                .map(|position| Reply::Bulk(args[position].clone()))
+                .collect();
             if keys.is_empty() {
                 return error("ERR The command has no key arguments");
             }
@@ -711,23 +845,44 @@ fn command_command(argv: &Argv) -> Outcome {
             .map(|line| Reply::Status((*line).into()))
             .collect(),
         )),
-        _ => error(format!("ERR unknown subcommand '{}'. Try COMMAND HELP.", text(&argv[1]))),
+        _ => error("ERR internal error: unhandled COMMAND subcommand"),
     }
 }
 
-fn config(session: &mut Session, argv: &Argv) -> Outcome {
-    let sub = text(&argv[1]).to_ascii_lowercase();
+/// CONFIG's subcommands.
+#[rustfmt::skip]
+const CONFIG_SUBCOMMANDS: &[Subcommand] = &[
+    Subcommand { name: "get",       arity: AtLeast(3) },
+    Subcommand { name: "set",       arity: AtLeast(4) },
+    Subcommand { name: "resetstat", arity: Exactly(2) },
+    Subcommand { name: "rewrite",   arity: Exactly(2) },
+    Subcommand { name: "help",      arity: Exactly(2) },
+];
+
+async fn config(session: &mut Session, argv: &Argv) -> Outcome {
+    let name = match check_subcommand("config", CONFIG_SUBCOMMANDS, argv) {
+        Ok(name) => name,
+        Err(failure) => return reply(failure.into_reply()),
+    };
     let server = session.shard().server.clone();
-    match sub.as_str() {
-        "get" if argv.len() >= 3 => {
+    match name {
+        "get" => {
             let patterns: Vec<&[u8]> = argv[2..].iter().map(|pattern| pattern.as_ref()).collect();
             let pairs = match server.config.read() {
                 Ok(config) => config.get_matching(&patterns),
                 Err(_) => Vec::new(),
             };
-            reply(Reply::Map(pairs.into_iter().map(|(name, value)| (Reply::bulk(name), Reply::bulk(value))).collect()))
+            reply(Reply::Map(
+                pairs
+                    .into_iter()
+                    .map(|(name, value)| (Reply::bulk(name), Reply::bulk(value)))
+                    .collect(),
+            ))
         }
-        "set" if argv.len() >= 4 && argv.len() % 2 == 0 => {
+        "set" if argv.len() % 2 != 0 => {
+            error("ERR wrong number of arguments for 'config|set' command")
+        }
+        "set" => {
             let Ok(mut config) = server.config.write() else {
                 return error("ERR configuration is unavailable");
             };
@@ -745,18 +900,25 @@ fn config(session: &mut Session, argv: &Argv) -> Outcome {
             session.refresh_settings();
             reply(Reply::Ok)
         }
-        "resetstat" if argv.len() == 2 => {
+        "resetstat" => {
+            session.reset_statistics().await;
             reply(Reply::Ok)
         }
-        "rewrite" if argv.len() == 2 => error("ERR The server is running without a config file"),
-        "help" if argv.len() == 2 => reply(Reply::Array(
-            ["CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GET <pattern>", "SET <directive> <value>", "RESETSTAT", "REWRITE", "HELP"]
-                .iter()
-                .map(|line| Reply::Status((*line).into()))
-                .collect(),
+        "rewrite" => error("ERR The server is running without a config file"),
+        "help" => reply(Reply::Array(
+            [
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "SET <directive> <value>",
+                "RESETSTAT",
+                "REWRITE",
+                "HELP",
+            ]
+            .iter()
+            .map(|line| Reply::Status((*line).into()))
+            .collect(),
         )),
-        "get" | "set" | "resetstat" | "rewrite" | "help" => error(format!("ERR wrong number of arguments for 'config|{sub}' command")),
-        _ => error(format!("ERR unknown subcommand '{}'. Try CONFIG HELP.", text(&argv[1]))),
+        _ => error("ERR internal error: unhandled CONFIG subcommand"),
     }
 }
 
@@ -766,7 +928,9 @@ async fn debug(session: &mut Session, argv: &Argv) -> Outcome {
         "sleep" if argv.len() == 3 => {
             let seconds: f64 = text(&argv[2]).parse().unwrap_or(0.0);
             // As in Redis, DEBUG SLEEP blocks the core that runs it.
-            std::thread::sleep(std::time::Duration::from_secs_f64(seconds.clamp(0.0, 3600.0)));
+            std::thread::sleep(std::time::Duration::from_secs_f64(
+                seconds.clamp(0.0, 3600.0),
+            ));
             reply(Reply::Ok)
         }
         "object" if argv.len() == 3 => {
@@ -803,12 +967,21 @@ async fn debug(session: &mut Session, argv: &Argv) -> Outcome {
             reply(contain_panic(&state))
         }
         "help" => reply(Reply::Array(
-            ["DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "OBJECT <key>", "SLEEP <seconds>", "PANIC-IN-COMMAND", "HELP"]
-                .iter()
-                .map(|line| Reply::Status((*line).into()))
-                .collect(),
+            [
+                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "OBJECT <key>",
+                "SLEEP <seconds>",
+                "PANIC-IN-COMMAND",
+                "HELP",
+            ]
+            .iter()
+            .map(|line| Reply::Status((*line).into()))
+            .collect(),
         )),
-        _ => error(format!("ERR unknown subcommand '{}'. Try DEBUG HELP.", text(&argv[1]))),
+        _ => error(format!(
+            "ERR unknown subcommand '{}'. Try DEBUG HELP.",
+            text(&argv[1])
+        )),
     }
 }
 
@@ -818,7 +991,9 @@ fn contain_panic(state: &Rc<ShardState>) -> Reply {
         Ok(reply) => reply,
         Err(_) => {
             state.command_panics.set(state.command_panics.get() + 1);
-            tracing::error!("a command panicked; the client got an error and the server keeps serving");
+            tracing::error!(
+                "a command panicked; the client got an error and the server keeps serving"
+            );
             Reply::error("ERR internal error while executing 'debug'")
         }
     }

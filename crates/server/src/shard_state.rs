@@ -50,7 +50,9 @@ impl ServerShared {
         let settings = config.settings();
         let seed = unix_millis() ^ u64::from(std::process::id()).rotate_left(32);
         let mut random = Random::new(seed);
-        let run_id = (0..5).map(|_| format!("{:08x}", random.next_u64() as u32)).collect();
+        let run_id = (0..5)
+            .map(|_| format!("{:08x}", random.next_u64() as u32))
+            .collect();
         ServerShared {
             config: RwLock::new(config),
             settings: RwLock::new(settings),
@@ -182,7 +184,9 @@ impl ShardState {
             keyspace: RefCell::new(Keyspace::new(databases)),
             stats: RefCell::new(ShardStats::default()),
             locks: Rc::new(RefCell::new(LockTable::new())),
-            random: RefCell::new(Random::new(unix_millis() ^ (u64::from(id.0) << 48) ^ 0x9e37)),
+            random: RefCell::new(Random::new(
+                unix_millis() ^ (u64::from(id.0) << 48) ^ 0x9e37,
+            )),
             clients: RefCell::new(slab::Slab::new()),
             command_stats: RefCell::new(HashMap::new()),
             commands_processed: Cell::new(0),
@@ -202,12 +206,14 @@ impl ShardState {
         client: ClientOptions,
         work: impl FnOnce(&mut ShardCtx<'_>) -> R,
     ) -> R {
-        let settings = self.server.settings.read().map(|settings| {
-            peregrine_commands::CommandLimits {
-                proto_max_bulk_len: settings.proto_max_bulk_len,
-                lfu_policy: settings.lfu_policy,
-            }
-        });
+        let settings =
+            self.server
+                .settings
+                .read()
+                .map(|settings| peregrine_commands::CommandLimits {
+                    proto_max_bulk_len: settings.proto_max_bulk_len,
+                    lfu_policy: settings.lfu_policy,
+                });
         let limits = settings.unwrap_or_default();
         let mut keyspace = self.keyspace.borrow_mut();
         let mut stats = self.stats.borrow_mut();
@@ -258,8 +264,14 @@ impl ShardState {
             Ok(Err(error)) => error.into_reply(),
             Err(_) => {
                 self.command_panics.set(self.command_panics.get() + 1);
-                tracing::error!(command = spec.name, "a command panicked; the client got an error and the server keeps serving");
-                Reply::error(format!("ERR internal error while executing '{}'", spec.name))
+                tracing::error!(
+                    command = spec.name,
+                    "a command panicked; the client got an error and the server keeps serving"
+                );
+                Reply::error(format!(
+                    "ERR internal error while executing '{}'",
+                    spec.name
+                ))
             }
         };
         self.record(spec.name, started, reply.is_error());

@@ -29,7 +29,8 @@ fn install_signal_handlers() {
 fn allowed_cpus() -> Vec<usize> {
     // SAFETY: sched_getaffinity writes into the zeroed set we pass with its size.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let result = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    let result =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
     if result != 0 {
         return (0..std::thread::available_parallelism().map_or(1, |count| count.get())).collect();
     }
@@ -49,7 +50,10 @@ fn raise_open_files_limit(maxclients: u64) -> u64 {
         }
         if limit.rlim_cur < wanted {
             let target = wanted.min(limit.rlim_max);
-            let raised = libc::rlimit { rlim_cur: target, rlim_max: limit.rlim_max };
+            let raised = libc::rlimit {
+                rlim_cur: target,
+                rlim_max: limit.rlim_max,
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
                 limit.rlim_cur = target;
             }
@@ -66,7 +70,11 @@ fn init_logging(settings: &Settings) -> anyhow::Result<()> {
         "warning" => "warn",
         _ => "error",
     };
-    let builder = tracing_subscriber::fmt().with_target(false).with_max_level(level.parse::<tracing::Level>().unwrap_or(tracing::Level::INFO));
+    let builder = tracing_subscriber::fmt().with_target(false).with_max_level(
+        level
+            .parse::<tracing::Level>()
+            .unwrap_or(tracing::Level::INFO),
+    );
     if settings.logfile.is_empty() {
         builder.with_writer(std::io::stdout).init();
     } else {
@@ -75,7 +83,10 @@ fn init_logging(settings: &Settings) -> anyhow::Result<()> {
             .append(true)
             .open(&settings.logfile)
             .with_context(|| format!("can't open the log file '{}'", settings.logfile))?;
-        builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+        builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
     }
     Ok(())
 }
@@ -99,7 +110,11 @@ fn resolve(settings: &Settings, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
 /// Reserves a free port (for `--port 0`) with a bound, non-listening SO_REUSEPORT socket
 /// that the shards' listeners can share; it is dropped once they are listening.
 fn reserve_port(address: SocketAddr) -> anyhow::Result<(socket2::Socket, u16)> {
-    let domain = if address.is_ipv6() { socket2::Domain::IPV6 } else { socket2::Domain::IPV4 };
+    let domain = if address.is_ipv6() {
+        socket2::Domain::IPV6
+    } else {
+        socket2::Domain::IPV4
+    };
     let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
     socket.set_reuse_port(true)?;
     socket.bind(&address.into())?;
@@ -117,9 +132,16 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     init_logging(&settings)?;
     install_signal_handlers();
     let files = raise_open_files_limit(settings.maxclients);
-    tracing::info!("open files limit: {files} (maxclients {})", settings.maxclients);
+    tracing::info!(
+        "open files limit: {files} (maxclients {})",
+        settings.maxclients
+    );
     let cpus = allowed_cpus();
-    let shard_count = if settings.shards == 0 { cpus.len().max(1) as u16 } else { settings.shards };
+    let shard_count = if settings.shards == 0 {
+        cpus.len().max(1) as u16
+    } else {
+        settings.shards
+    };
     let first = resolve(&settings, settings.port)?[0];
     let (reservation, port) = if settings.port == 0 {
         let (socket, port) = reserve_port(first)?;
@@ -143,12 +165,19 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let mut handles = Vec::new();
     for index in 0..shard_count {
         let cpu = cpus[usize::from(index) % cpus.len().max(1)];
-        let (builder, server, addresses, ready) = (builder.clone(), server.clone(), addresses.clone(), ready_sender.clone());
+        let (builder, server, addresses, ready) = (
+            builder.clone(),
+            server.clone(),
+            addresses.clone(),
+            ready_sender.clone(),
+        );
         let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("shard-{index}"))
             .io_memory(4 << 20)
             .spawn(move || async move { shard_main(builder, server, addresses, ready).await })
-            .map_err(|error| anyhow::anyhow!("can't start the executor of shard {index} on CPU {cpu}: {error}"))?;
+            .map_err(|error| {
+                anyhow::anyhow!("can't start the executor of shard {index} on CPU {cpu}: {error}")
+            })?;
         handles.push(handle);
     }
     drop(ready_sender);
@@ -186,9 +215,14 @@ async fn shard_main(
             }
         }
     }
-    let background = glommio::executor().create_task_queue(Shares::Static(100), glommio::Latency::NotImportant, "background");
+    let background = glommio::executor().create_task_queue(
+        Shares::Static(100),
+        glommio::Latency::NotImportant,
+        "background",
+    );
     let state = router.state().clone();
-    let _ = glommio::spawn_local_into(crate::expiry::run_background(state), background).map(|task| task.detach());
+    let _ = glommio::spawn_local_into(crate::expiry::run_background(state), background)
+        .map(|task| task.detach());
     let _ = ready.send(Ok(()));
     let mut accepting = Vec::new();
     for listener in listeners {
@@ -197,7 +231,8 @@ async fn shard_main(
             loop {
                 match listener.accept().await {
                     Ok(stream) => {
-                        glommio::spawn_local(crate::connection::serve(router.clone(), stream)).detach();
+                        glommio::spawn_local(crate::connection::serve(router.clone(), stream))
+                            .detach();
                     }
                     Err(error) => {
                         tracing::warn!("accept failed: {error}");

@@ -173,11 +173,9 @@ impl LockTable {
         let mut index = 0;
         while index < self.waiters.len() {
             let blocked = self.conflicts_with_holders(&self.waiters[index].request)
-                || self
-                    .waiters
-                    .iter()
-                    .take(index)
-                    .any(|earlier| requests_conflict(&earlier.request, &self.waiters[index].request));
+                || self.waiters.iter().take(index).any(|earlier| {
+                    requests_conflict(&earlier.request, &self.waiters[index].request)
+                });
             if blocked {
                 index += 1;
                 continue;
@@ -257,7 +255,9 @@ mod tests {
         let mut third = LockTable::acquire(&table, reader.clone());
         assert!(!ready(&mut second) && !ready(&mut third));
         // An unrelated key is not blocked.
-        assert!(!table.borrow().conflicts(&request(&[("c", LockMode::Exclusive)])));
+        assert!(!table
+            .borrow()
+            .conflicts(&request(&[("c", LockMode::Exclusive)])));
         // A writer behind the readers waits for them.
         let mut fourth = LockTable::acquire(&table, request(&[("a", LockMode::Exclusive)]));
         table.borrow_mut().release(&writer);
@@ -277,7 +277,9 @@ mod tests {
         };
         let mut global = LockTable::acquire(&table, everything.clone());
         assert!(ready(&mut global));
-        assert!(table.borrow().conflicts(&request(&[("x", LockMode::Shared)])));
+        assert!(table
+            .borrow()
+            .conflicts(&request(&[("x", LockMode::Shared)])));
         table.borrow_mut().release(&everything);
         assert!(table.borrow().is_idle());
     }

@@ -143,9 +143,8 @@ impl<S: 'static> Router<S> {
             return work(self.state.clone()).await;
         }
         let id = self.pending.borrow_mut().insert(PendingSlot::default());
-        let task: Task<S> = Box::new(move |state| {
-            Box::pin(async move { Box::new(work(state).await) as AnyValue })
-        });
+        let task: Task<S> =
+            Box::new(move |state| Box::pin(async move { Box::new(work(state).await) as AnyValue }));
         self.enqueue(target.index(), Envelope::Request { id, task });
         let value = PendingCall { router: self, id }.await;
         match value.downcast::<R>() {

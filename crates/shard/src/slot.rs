@@ -18,7 +18,11 @@ const fn build_table() -> [u16; 256] {
         let mut crc = (index as u16) << 8;
         let mut bit = 0;
         while bit < 8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
             bit += 1;
         }
         table[index] = crc;
@@ -50,7 +54,10 @@ mod tests {
         assert_eq!(crc16(b"123456789"), 0x31c3);
         assert_eq!(slot_for_key(b"foo"), 12182);
         assert_eq!(slot_for_key(b"bar"), 5061);
-        assert_eq!(slot_for_key(b"{user1000}.following"), slot_for_key(b"user1000"));
+        assert_eq!(
+            slot_for_key(b"{user1000}.following"),
+            slot_for_key(b"user1000")
+        );
         assert_eq!(slot_for_key(b"foo{}{bar}"), crc16(b"foo{}{bar}") & 16383);
         assert_eq!(slot_for_key(b"foo{{bar}}zap"), crc16(b"{bar") & 16383);
     }
