@@ -205,11 +205,10 @@ fn set_generic(
         Reply::Nil
     };
     let now = shard.now;
-    let exists = shard.db().contains(key, now);
     let blocked = match options.condition {
         Condition::Always => false,
-        Condition::IfAbsent => exists,
-        Condition::IfPresent => !exists,
+        Condition::IfAbsent => shard.db().contains(key, now),
+        Condition::IfPresent => !shard.db().contains(key, now),
     };
     if blocked {
         return Ok(if options.get { old } else { Reply::Nil });

@@ -45,8 +45,10 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
     FAMILIES.iter().flat_map(|family| family.iter())
 }
 
-fn index() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
-    static INDEX: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
+type Index = HashMap<&'static [u8], &'static CommandSpec, ahash::RandomState>;
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
         all_commands()
             .map(|spec| (spec.name.as_bytes(), spec))

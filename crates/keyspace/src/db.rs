@@ -86,7 +86,10 @@ impl Db {
 
     /// The live entry under `key`, mutable; records an access at `now` when `touch`.
     pub fn lookup(&mut self, key: &[u8], now: UnixMillis, touch: bool) -> Option<&mut Entry> {
-        self.expire_if_needed(key, now);
+        // No key of this database has a deadline: one table lookup is enough.
+        if !self.deadlines.is_empty() {
+            self.expire_if_needed(key, now);
+        }
         let entry = self.table.get_mut(key)?;
         if touch {
             entry.touch(now);
@@ -108,8 +111,14 @@ impl Db {
         deadline: Option<UnixMillis>,
         now: UnixMillis,
     ) -> Option<Entry> {
-        let previous = self.remove(key);
-        self.table.insert(key, Entry::new(value, now));
+        let previous = if self.deadlines.is_empty() {
+            // No deadline anywhere: replace in place with one lookup.
+            self.table.insert(key, Entry::new(value, now))
+        } else {
+            let previous = self.remove(key);
+            self.table.insert(key, Entry::new(value, now));
+            previous
+        };
         if let Some(at) = deadline {
             self.set_deadline(key, at);
         }

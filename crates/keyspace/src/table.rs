@@ -155,8 +155,15 @@ impl Table {
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.rehash_step();
         let hash = self.hash(key);
-        let side = self.side_of(key, hash)?;
+        let side = if self.is_rehashing() {
+            self.side_of(key, hash)?
+        } else {
+            0
+        };
         let buckets = &mut self.buckets[side];
+        if buckets.is_empty() {
+            return None;
+        }
         let mask = buckets.len() - 1;
         let mut node = buckets[(hash as usize) & mask].as_deref_mut();
         while let Some(current) = node {

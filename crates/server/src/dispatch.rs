@@ -48,7 +48,7 @@ pub struct Session {
     pub options: ClientOptions,
     /// CLIENT NO-EVICT.
     pub no_evict: bool,
-    settings: Settings,
+    settings: Rc<Settings>,
     settings_read: Instant,
 }
 
@@ -61,7 +61,7 @@ struct PendingBatch {
 impl Session {
     /// A fresh session; `authenticated` when no password is required.
     pub fn new(router: Rc<ShardRouter>, info: Rc<ClientInfo>, authenticated: bool) -> Session {
-        let settings = router.state().server.settings();
+        let settings = Rc::new(router.state().server.settings());
         Session {
             router,
             info,
@@ -78,9 +78,9 @@ impl Session {
 
     /// The settings, refreshed at most every 100 ms (CONFIG SET takes effect promptly
     /// without a lock on every command).
-    pub fn settings(&mut self) -> Settings {
+    pub fn settings(&mut self) -> Rc<Settings> {
         if self.settings_read.elapsed().as_millis() >= 100 {
-            self.settings = self.router.state().server.settings();
+            self.settings = Rc::new(self.router.state().server.settings());
             self.settings_read = Instant::now();
         }
         self.settings.clone()
@@ -88,7 +88,7 @@ impl Session {
 
     /// Forces the next [`Session::settings`] to re-read (after CONFIG SET).
     pub fn refresh_settings(&mut self) {
-        self.settings = self.router.state().server.settings();
+        self.settings = Rc::new(self.router.state().server.settings());
         self.settings_read = Instant::now();
     }
 

@@ -107,7 +107,7 @@ fn check_password(
     password: &[u8],
 ) -> Result<(), Reply> {
     let settings = session.settings();
-    let Some(expected) = settings.requirepass else {
+    let Some(expected) = settings.requirepass.clone() else {
         if user.is_none() {
             return Err(Reply::error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
         }

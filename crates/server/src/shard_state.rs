@@ -152,7 +152,7 @@ pub struct ShardState {
     /// Clients connected through this core.
     pub clients: RefCell<slab::Slab<Rc<ClientInfo>>>,
     /// Per-command statistics.
-    pub command_stats: RefCell<HashMap<&'static str, CommandStat>>,
+    pub command_stats: RefCell<HashMap<&'static str, CommandStat, ahash::RandomState>>,
     /// Commands processed by connections on this core.
     pub commands_processed: Cell<u64>,
     /// Connections accepted on this core.
@@ -188,7 +188,7 @@ impl ShardState {
                 unix_millis() ^ (u64::from(id.0) << 48) ^ 0x9e37,
             )),
             clients: RefCell::new(slab::Slab::new()),
-            command_stats: RefCell::new(HashMap::new()),
+            command_stats: RefCell::new(HashMap::default()),
             commands_processed: Cell::new(0),
             connections_received: Cell::new(0),
             rejected_connections: Cell::new(0),
@@ -199,6 +199,17 @@ impl ShardState {
         }
     }
 
+    /// The limits commands consult, from the current settings.
+    fn limits(&self) -> peregrine_commands::CommandLimits {
+        match self.server.settings.read() {
+            Ok(settings) => peregrine_commands::CommandLimits {
+                proto_max_bulk_len: settings.proto_max_bulk_len,
+                lfu_policy: settings.lfu_policy,
+            },
+            Err(_) => peregrine_commands::CommandLimits::default(),
+        }
+    }
+
     /// Runs `work` with a handler context for database `db`.
     pub fn with_ctx<R>(
         &self,
@@ -206,15 +217,7 @@ impl ShardState {
         client: ClientOptions,
         work: impl FnOnce(&mut ShardCtx<'_>) -> R,
     ) -> R {
-        let settings =
-            self.server
-                .settings
-                .read()
-                .map(|settings| peregrine_commands::CommandLimits {
-                    proto_max_bulk_len: settings.proto_max_bulk_len,
-                    lfu_policy: settings.lfu_policy,
-                });
-        let limits = settings.unwrap_or_default();
+        let limits = self.limits();
         let mut keyspace = self.keyspace.borrow_mut();
         let mut stats = self.stats.borrow_mut();
         let mut random = self.random.borrow_mut();
@@ -231,51 +234,60 @@ impl ShardState {
     }
 
     /// Executes commands whose keys this shard owns, in order, ignoring locks (the caller
-    /// either checked there is no conflict or holds the locks).
+    /// either checked there is no conflict or holds the locks). Each command gets its own
+    /// clock reading; a panicking command is answered with an error and the rest run.
     pub fn execute_unlocked(
         &self,
         db: DbIndex,
         client: ClientOptions,
         commands: &[KeyedCommand],
     ) -> Vec<Reply> {
-        commands
-            .iter()
-            .map(|(spec, argv)| self.execute_one(db, client, spec, argv))
-            .collect()
-    }
-
-    /// Executes one keyed command, measuring it and containing any panic.
-    pub fn execute_one(
-        &self,
-        db: DbIndex,
-        client: ClientOptions,
-        spec: &'static CommandSpec,
-        argv: &Argv,
-    ) -> Reply {
-        let Exec::Keyed { handler, .. } = spec.exec else {
-            return Reply::error("ERR internal error: not a keyed command");
-        };
-        let started = Instant::now();
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.with_ctx(db, client, |ctx| handler(ctx, &mut ArgReader::new(argv)))
-        }));
-        let reply = match outcome {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(error)) => error.into_reply(),
-            Err(_) => {
-                self.command_panics.set(self.command_panics.get() + 1);
-                tracing::error!(
-                    command = spec.name,
-                    "a command panicked; the client got an error and the server keeps serving"
-                );
-                Reply::error(format!(
-                    "ERR internal error while executing '{}'",
-                    spec.name
-                ))
-            }
-        };
-        self.record(spec.name, started, reply.is_error());
-        reply
+        let limits = self.limits();
+        let mut replies = Vec::with_capacity(commands.len());
+        let mut keyspace = self.keyspace.borrow_mut();
+        let mut stats = self.stats.borrow_mut();
+        let mut random = self.random.borrow_mut();
+        let mut command_stats = self.command_stats.borrow_mut();
+        for (spec, argv) in commands {
+            let Exec::Keyed { handler, .. } = spec.exec else {
+                replies.push(Reply::error("ERR internal error: not a keyed command"));
+                continue;
+            };
+            let started = Instant::now();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut ctx = ShardCtx {
+                    keyspace: &mut keyspace,
+                    db,
+                    now: unix_millis(),
+                    stats: &mut stats,
+                    client,
+                    limits,
+                    random: &mut random,
+                };
+                handler(&mut ctx, &mut ArgReader::new(argv))
+            }));
+            let reply = match outcome {
+                Ok(Ok(reply)) => reply,
+                Ok(Err(error)) => error.into_reply(),
+                Err(_) => {
+                    self.command_panics.set(self.command_panics.get() + 1);
+                    tracing::error!(
+                        command = spec.name,
+                        "a command panicked; the client got an error and the server keeps serving"
+                    );
+                    Reply::error(format!(
+                        "ERR internal error while executing '{}'",
+                        spec.name
+                    ))
+                }
+            };
+            let stat = command_stats.entry(spec.name).or_default();
+            stat.calls += 1;
+            stat.usec += started.elapsed().as_micros() as u64;
+            stat.failed += u64::from(reply.is_error());
+            replies.push(reply);
+        }
+        replies
     }
 
     /// Adds one call to the command statistics.
