@@ -30,7 +30,7 @@ impl<'a> ArgReader<'a> {
     }
 
     /// The next argument, if any.
-    pub fn next(&mut self) -> Option<&'a [u8]> {
+    pub fn next_arg(&mut self) -> Option<&'a [u8]> {
         let arg = self.args.get(self.position)?;
         self.position += 1;
         Some(arg)
@@ -45,7 +45,7 @@ impl<'a> ArgReader<'a> {
 
     /// The next argument, which the arity check guarantees (a syntax error otherwise).
     pub fn required(&mut self) -> Result<&'a [u8], CommandError> {
-        self.next().ok_or(CommandError::Syntax)
+        self.next_arg().ok_or(CommandError::Syntax)
     }
 
     /// The next argument as an `i64` (Redis's `string2ll` rules).

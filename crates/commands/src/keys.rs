@@ -165,7 +165,7 @@ impl CopyOptions {
             destination_db: current,
             replace: false,
         };
-        while let Some(arg) = args.next() {
+        while let Some(arg) = args.next_arg() {
             if is_keyword(arg, "replace") {
                 options.replace = true;
             } else if is_keyword(arg, "db") && args.remaining() > 0 {
@@ -314,7 +314,7 @@ struct ExpireCondition {
 impl ExpireCondition {
     fn parse(args: &mut ArgReader<'_>) -> Result<ExpireCondition, CommandError> {
         let mut condition = ExpireCondition::default();
-        while let Some(arg) = args.next() {
+        while let Some(arg) = args.next_arg() {
             if is_keyword(arg, "nx") {
                 condition.nx = true;
             } else if is_keyword(arg, "xx") {
@@ -357,7 +357,7 @@ fn expire_generic(
     let mut when = parse_integer(amount)?;
     let invalid = || CommandError::InvalidExpireTime(command_name(kind));
     if kind.seconds {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return Err(invalid());
         }
         when *= 1000;

@@ -138,7 +138,7 @@ impl<'a> SetOptions<'a> {
             keep_ttl: false,
             expire: None,
         };
-        while let Some(arg) = args.next() {
+        while let Some(arg) = args.next_arg() {
             if is_keyword(arg, "nx") && options.condition != Condition::IfPresent {
                 options.condition = Condition::IfAbsent;
             } else if is_keyword(arg, "xx") && options.condition != Condition::IfAbsent {
@@ -304,7 +304,7 @@ fn getex(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let key = args.required()?;
     let mut expire = None;
     let mut persist = false;
-    while let Some(arg) = args.next() {
+    while let Some(arg) = args.next_arg() {
         if let Some(unit) = ExpireUnit::from_keyword(arg) {
             let other_unit =
                 expire.is_some_and(|(previous, _): (ExpireUnit, &[u8])| previous != unit);
@@ -362,7 +362,7 @@ fn mget(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
 /// O(N). OK.
 fn mset(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let pairs = args.rest();
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(CommandError::other(
             "ERR wrong number of arguments for 'mset' command",
         ));
@@ -380,7 +380,7 @@ fn mset(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
 /// O(N). 1 if all keys were set, 0 if any existed (then none is set).
 fn msetnx(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let pairs = args.argv().get(1..).unwrap_or_default();
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(CommandError::other(
             "ERR wrong number of arguments for 'msetnx' command",
         ));
@@ -665,7 +665,7 @@ impl LcsOptions {
             min_match_length: 0,
             with_match_length: false,
         };
-        while let Some(arg) = args.next() {
+        while let Some(arg) = args.next_arg() {
             if is_keyword(arg, "idx") {
                 options.indexes = true;
             } else if is_keyword(arg, "len") {

@@ -134,7 +134,7 @@ pub async fn run_split(
     merge: Merge,
 ) -> Reply {
     // Argument-count errors are found before anything is locked.
-    if spec.keys.step == 2 && argv.len() % 2 == 0 {
+    if spec.keys.step == 2 && argv.len().is_multiple_of(2) {
         return Reply::error(format!(
             "ERR wrong number of arguments for '{}' command",
             spec.name
@@ -207,7 +207,7 @@ async fn msetnx(
     spec: &'static CommandSpec,
     argv: Argv,
 ) -> Result<Reply, CommandError> {
-    if argv.len() % 2 == 0 {
+    if argv.len().is_multiple_of(2) {
         return Err(CommandError::other(
             "ERR wrong number of arguments for 'msetnx' command",
         ));
@@ -340,8 +340,8 @@ async fn copy(router: &ShardRouter, db: DbIndex, argv: Argv) -> Result<Reply, Co
     let (source, destination) = (argv[1].clone(), argv[2].clone());
     let databases = router.state().server.settings().databases;
     let mut reader = ArgReader::new(&argv);
-    reader.next();
-    reader.next();
+    reader.next_arg();
+    reader.next_arg();
     let options = CopyOptions::parse(&mut reader, db, databases)?;
     let target_db = options.destination_db;
     let count = router.shard_count();
@@ -391,8 +391,8 @@ async fn lcs(
     argv: Argv,
 ) -> Result<Reply, CommandError> {
     let mut reader = ArgReader::new(&argv);
-    reader.next();
-    reader.next();
+    reader.next_arg();
+    reader.next_arg();
     let options = LcsOptions::parse(&mut reader)?;
     let count = router.shard_count();
     let keys = [argv[1].clone(), argv[2].clone()];

@@ -21,3 +21,4 @@ pub mod shard_state;
 pub mod startup;
 
 pub use config::{Config, Settings};
+pub use info::REDIS_VERSION;

@@ -11,7 +11,7 @@ fn main() {
         println!(
             "Peregrine server v={} (Redis {} compatible)",
             env!("CARGO_PKG_VERSION"),
-            "7.2.4"
+            peregrine_server::REDIS_VERSION
         );
         return;
     }

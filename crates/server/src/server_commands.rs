@@ -648,7 +648,7 @@ async fn client_kill(session: &mut Session, argv: &Argv) -> Outcome {
     if old_form {
         filter.addr = Some(text(&argv[2]));
     } else {
-        if argv.len() % 2 != 0 {
+        if !argv.len().is_multiple_of(2) {
             return error("ERR syntax error");
         }
         let mut skip_me = true;
@@ -879,7 +879,7 @@ async fn config(session: &mut Session, argv: &Argv) -> Outcome {
                     .collect(),
             ))
         }
-        "set" if argv.len() % 2 != 0 => {
+        "set" if !argv.len().is_multiple_of(2) => {
             error("ERR wrong number of arguments for 'config|set' command")
         }
         "set" => {

@@ -152,13 +152,14 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let addresses = resolve(&settings, port)?;
     let server = Arc::new(ServerShared::new(config));
     server.port.store(u64::from(port), Ordering::Relaxed);
+    let listening: Vec<String> = addresses.iter().map(ToString::to_string).collect();
     tracing::info!(
-        "Peregrine {} (Redis {} compatible) starting: pid={}, shards={}, port={}",
+        "Peregrine {} (Redis {} compatible) starting: pid={}, shards={}, listening on {}",
         env!("CARGO_PKG_VERSION"),
         crate::info::REDIS_VERSION,
         std::process::id(),
         shard_count,
-        port
+        listening.join(" ")
     );
     let builder = RouterBuilder::<ShardState>::new(shard_count);
     let (ready_sender, ready_receiver) = mpsc::channel::<Result<(), String>>();
@@ -174,6 +175,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("shard-{index}"))
             .io_memory(4 << 20)
+            // The executor polls its ring for new I/O when a task queue has run this long:
+            // background steps (expiry, freeing) must not delay requests for more than
+            // about a millisecond (glommio's default is 100 ms).
+            .preempt_timer(Duration::from_millis(1))
             .spawn(move || async move { shard_main(builder, server, addresses, ready).await })
             .map_err(|error| {
                 anyhow::anyhow!("can't start the executor of shard {index} on CPU {cpu}: {error}")

@@ -54,9 +54,31 @@ impl TestServer {
     /// As [`TestServer::start`], with extra command-line arguments
     /// (e.g. `&["--requirepass", "secret"]`).
     pub fn start_with(bin: impl AsRef<Path>, shards: u16, extra_args: &[&str]) -> TestServer {
-        let bin = bin.as_ref();
+        TestServer::launch(bin.as_ref(), None, shards, extra_args)
+    }
+
+    /// As [`TestServer::start_with`], with a redis.conf-style file given first (as
+    /// `redis-server` takes it); the port, bind and shard flags and `extra_args` override it.
+    pub fn start_with_config(
+        bin: impl AsRef<Path>,
+        config_file: &Path,
+        shards: u16,
+        extra_args: &[&str],
+    ) -> TestServer {
+        TestServer::launch(bin.as_ref(), Some(config_file), shards, extra_args)
+    }
+
+    fn launch(
+        bin: &Path,
+        config_file: Option<&Path>,
+        shards: u16,
+        extra_args: &[&str],
+    ) -> TestServer {
         let shard_text = shards.to_string();
         let mut command = Command::new(bin);
+        if let Some(file) = config_file {
+            command.arg(file);
+        }
         command
             .args([
                 "--port",
@@ -270,6 +292,20 @@ impl RawClient {
     pub fn connect(address: SocketAddr) -> RawClient {
         let stream = TcpStream::connect_timeout(&address, IO_TIMEOUT)
             .unwrap_or_else(|error| panic!("can't connect to {address}: {error}"));
+        stream
+            .set_read_timeout(Some(IO_TIMEOUT))
+            .and_then(|()| stream.set_write_timeout(Some(IO_TIMEOUT)))
+            .and_then(|()| stream.set_nodelay(true))
+            .unwrap_or_else(|error| panic!("can't configure the socket: {error}"));
+        RawClient {
+            stream,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// Wraps an already connected stream, setting the same timeouts as
+    /// [`RawClient::connect`].
+    pub fn from_stream(stream: TcpStream) -> RawClient {
         stream
             .set_read_timeout(Some(IO_TIMEOUT))
             .and_then(|()| stream.set_write_timeout(Some(IO_TIMEOUT)))
@@ -625,7 +661,8 @@ pub fn show(bytes: &[u8]) -> String {
 /// Defines each test body once and runs it against a 1-shard and a 4-shard server
 /// (STYLE.md: "each suite run with 1 and with 4 shards"). Every `fn name(server) {..}`
 /// becomes a module `name` with the tests `one_shard` and `four_shards`; `bin` is the
-/// server binary (`env!("CARGO_BIN_EXE_peregrine-server")`).
+/// server binary (`env!("CARGO_BIN_EXE_peregrine-server")`). `fn name(server) with
+/// ["--flag", "value"] {..}` passes extra server arguments.
 ///
 /// ```text
 /// peregrine_testkit::with_1_and_4_shards! {
@@ -633,11 +670,14 @@ pub fn show(bytes: &[u8]) -> String {
 ///     fn ping_answers(server) {
 ///         assert_eq!(server.raw().cmd(&["PING"]), b"+PONG\r\n");
 ///     }
+///     fn auth_is_required(server) with ["--requirepass", "secret"] {
+///         assert!(server.raw().cmd(&["GET", "k"]).starts_with(b"-NOAUTH"));
+///     }
 /// }
 /// ```
 #[macro_export]
 macro_rules! with_1_and_4_shards {
-    (bin = $bin:expr; $( $(#[$attr:meta])* fn $name:ident($server:ident) $body:block )*) => {
+    (bin = $bin:expr; $( $(#[$attr:meta])* fn $name:ident($server:ident) $(with [$($arg:expr),* $(,)?])? $body:block )*) => {
         $(
             $(#[$attr])*
             mod $name {
@@ -646,14 +686,18 @@ macro_rules! with_1_and_4_shards {
 
                 fn body($server: &$crate::TestServer) $body
 
+                fn extra_args() -> &'static [&'static str] {
+                    &[$($($arg),*)?]
+                }
+
                 #[test]
                 fn one_shard() {
-                    body(&$crate::TestServer::start($bin, 1));
+                    body(&$crate::TestServer::start_with($bin, 1, extra_args()));
                 }
 
                 #[test]
                 fn four_shards() {
-                    body(&$crate::TestServer::start($bin, 4));
+                    body(&$crate::TestServer::start_with($bin, 4, extra_args()));
                 }
             }
         )*

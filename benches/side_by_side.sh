@@ -1,0 +1,453 @@
+#!/usr/bin/env bash
+# side_by_side.sh — Peregrine against redis-server, in one run, on this machine (DESIGN §7).
+#
+# What it does, in order:
+#   1. Builds peregrine-server in release (`cargo build --release -p peregrine-server`).
+#   2. For each server in turn — redis-server (`--save "" --appendonly no`), then
+#      peregrine-server with `--shards 1`, then with `--shards 2` — starts it pinned to
+#      SERVER_CPU (`taskset -c 0`), smoke-tests the commands used, and runs the load
+#      generator pinned to CLIENT_CPU (`taskset -c 1`):
+#        * redis-benchmark, one invocation per test of `-t set,get,incr,mset`,
+#          `-c 50 -r 100000 -d 16`, without pipelining (N requests) and with `-P 16`
+#          (NP requests);
+#        * memtier_benchmark when it is on PATH: a preload (`--ratio=1:0
+#          --key-pattern=P:P`, every key once) with a check that GET misses are ~0, then
+#          `--ratio=1:10 --data-size=32 -c 50 -t 1 --distinct-client-seed
+#          --key-pattern=R:R` with and without `--pipeline=16`, and a skewed run with
+#          `--key-pattern=G:G`, percentiles 50,99,99.9. When it is not installed the run
+#          says so and skips it (Debian bookworm has no memtier package).
+#      For every (server, test) it records ops/s, p50, p99 (redis-benchmark `--csv`) and
+#      the server's CPU time per request: the utime+stime delta of /proc/PID/stat (all
+#      threads) over the test, in clock ticks (`getconf CLK_TCK`), divided by requests.
+#      A 2-shard Peregrine pinned to one CPU runs both shards on that CPU: it measures the
+#      cost of the cross-shard hops, not parallel speed-up.
+#   3. Memory: into a fresh instance of each server, loads exactly MEM_KEYS distinct keys
+#      `key:%012d` (16 bytes) with 16-byte values through `redis-cli --pipe` from a
+#      generated RESP file, then reports DBSIZE, INFO used_memory and VmRSS, both
+#      absolute and per key above the empty server's baseline.
+#   4. Prints a markdown report: date, machine (nproc, CPU model, kernel), versions, and
+#      the tables with the ratios peregrine/redis for ops/s, CPU/op and memory.
+#
+# Absolute numbers on a shared 2-core machine are noise; the ratios inside one run are
+# the figure. Every server listens on 127.0.0.1 only; the script kills only the
+# processes it started (by PID, on EXIT).
+#
+# Usage:   benches/side_by_side.sh            (from anywhere; ~3-4 minutes by default)
+# Environment (defaults in brackets):
+#   N [200000]          requests per non-pipelined redis-benchmark test
+#   NP [5*N]            requests per pipelined (-P 16) redis-benchmark test
+#   CLIENTS [50]        connections of the load generator
+#   KEYSPACE [100000]   key range (-r for redis-benchmark, --key-maximum for memtier)
+#   TESTS [set,get,incr,mset]
+#   SHARDS ["1 2"]      Peregrine shard counts to measure, each as its own pass
+#   MEM_KEYS [1000000]  keys for the memory test (0 skips it)
+#   MEMTIER_N [N]       requests per memtier run (all clients together)
+#   SERVER_CPU [0] / CLIENT_CPU [1]   CPUs for taskset
+#   REDIS_PORT [16379] / PEREGRINE_PORT [16380]
+#   SKIP_BUILD [0]      1: use the existing binary
+#   PEREGRINE_BIN       binary to run [${CARGO_TARGET_DIR:-<repo>/target}/release/peregrine-server]
+#   REPORT              also write the final markdown report to this file
+set -euo pipefail
+
+N=${N:-200000}
+NP=${NP:-$((N * 5))}
+CLIENTS=${CLIENTS:-50}
+KEYSPACE=${KEYSPACE:-100000}
+TESTS=${TESTS:-set,get,incr,mset}
+SHARDS=${SHARDS:-"1 2"}
+MEM_KEYS=${MEM_KEYS:-1000000}
+MEMTIER_N=${MEMTIER_N:-$N}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+REDIS_PORT=${REDIS_PORT:-16379}
+PEREGRINE_PORT=${PEREGRINE_PORT:-16380}
+SKIP_BUILD=${SKIP_BUILD:-0}
+REPORT=${REPORT:-}
+HOST=127.0.0.1
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PEREGRINE_BIN=${PEREGRINE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/peregrine-server}
+CLK_TCK=$(getconf CLK_TCK)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/side_by_side.XXXXXX")
+RESULTS=$WORK/results.tsv   # label, tool, test, requests, ops/s, p50 ms, p99 ms, cpu us/op
+MEMORY=$WORK/memory.tsv     # label, dbsize, used_memory, rss, base used, base rss
+ANOMALIES=$WORK/anomalies.txt
+: >"$RESULTS"
+: >"$MEMORY"
+: >"$ANOMALIES"
+STARTED=$(date +%s)
+
+# ---------------------------------------------------------------- processes we own
+
+SERVER_PID=""
+SERVER_LABEL=""
+SERVER_PORT=""
+
+cleanup() {
+    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+anomaly() {
+    log "ANOMALY: $*"
+    printf -- '- %s\n' "$*" >>"$ANOMALIES"
+}
+die() {
+    log "error: $*"
+    exit 1
+}
+
+require() {
+    command -v "$1" >/dev/null 2>&1 || die "$1 is not on PATH ($2)"
+}
+
+# start_server LABEL PORT COMMAND... — runs COMMAND pinned to SERVER_CPU and waits for PONG.
+start_server() {
+    local label=$1 port=$2
+    shift 2
+    if redis-cli -h "$HOST" -p "$port" ping >/dev/null 2>&1; then
+        die "something already answers on $HOST:$port; set REDIS_PORT/PEREGRINE_PORT"
+    fi
+    # taskset execs the server, so $! is the server's own PID.
+    taskset -c "$SERVER_CPU" "$@" >"$WORK/$label.log" 2>&1 &
+    SERVER_PID=$!
+    SERVER_LABEL=$label
+    SERVER_PORT=$port
+    local tries=0
+    until [[ $(redis-cli -h "$HOST" -p "$port" ping 2>/dev/null) == PONG ]]; do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            tail -n 20 "$WORK/$label.log" >&2 || true
+            die "$label exited during startup"
+        fi
+        tries=$((tries + 1))
+        ((tries < 200)) || die "$label did not answer PING within 20 s"
+        sleep 0.1
+    done
+    log "$label ready (pid $SERVER_PID, port $port, CPU $SERVER_CPU)"
+}
+
+stop_server() {
+    [[ -n $SERVER_PID ]] || return 0
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        anomaly "$SERVER_LABEL died during the run (log tail: $(tail -n 3 "$WORK/$SERVER_LABEL.log" | tr '\n' ' '))"
+    fi
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+server_alive() {
+    kill -0 "$SERVER_PID" 2>/dev/null || die "$SERVER_LABEL (pid $SERVER_PID) is gone; log: $WORK/$SERVER_LABEL.log"
+}
+
+# CPU ticks (utime + stime, all threads) of the current server. Fields after the
+# parenthesised command name start at field 3, so utime (14) and stime (15) are 12 and 13.
+cpu_ticks() {
+    local stat
+    stat=$(<"/proc/$SERVER_PID/stat")
+    stat=${stat##*) }
+    awk '{ print $12 + $13 }' <<<"$stat"
+}
+
+# microseconds of server CPU per request, from a tick delta
+cpu_per_op() {
+    awk -v t="$1" -v hz="$CLK_TCK" -v n="$2" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }'
+}
+
+cli() { redis-cli -h "$HOST" -p "$SERVER_PORT" "$@"; }
+
+info_field() {
+    cli INFO memory | tr -d '\r' | awk -F: -v f="$1" '$1 == f { print $2 }'
+}
+
+rss_bytes() {
+    awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$SERVER_PID/status"
+}
+
+# ------------------------------------------------------------------------- checks
+
+smoke_test() {
+    local reply
+    for command in "SET bench:smoke abcdefghijklmnop" "GET bench:smoke" "INCR bench:counter" \
+        "MSET bench:a 1 bench:b 2" "ECHO hello" "DBSIZE" "DEL bench:smoke bench:counter bench:a bench:b"; do
+        # shellcheck disable=SC2086 # the command is split into words on purpose
+        reply=$(cli $command 2>&1) || true
+        if [[ $reply == ERR* || $reply == *"Error"* || $reply == WRONGTYPE* || -z $reply ]]; then
+            anomaly "$SERVER_LABEL: \`$command\` answered \`$reply\`"
+        fi
+    done
+    # redis-benchmark asks for these at start; a failure only prints a warning there.
+    reply=$(cli CONFIG GET save 2>&1) || true
+    [[ $reply == save* ]] || anomaly "$SERVER_LABEL: \`CONFIG GET save\` answered \`$reply\`"
+}
+
+# ------------------------------------------------------------------ redis-benchmark
+
+# run_redis_benchmark TEST PIPELINE REQUESTS
+run_redis_benchmark() {
+    local test=$1 pipeline=$2 requests=$3 before after csv errors name
+    server_alive
+    before=$(cpu_ticks)
+    csv=$(taskset -c "$CLIENT_CPU" redis-benchmark -h "$HOST" -p "$SERVER_PORT" -t "$test" \
+        -c "$CLIENTS" -n "$requests" -r "$KEYSPACE" -d 16 -P "$pipeline" --csv \
+        2>"$WORK/rb.err") || anomaly "$SERVER_LABEL: redis-benchmark -t $test -P $pipeline exited non-zero"
+    server_alive
+    after=$(cpu_ticks)
+    errors=$(grep -v -i "^WARNING.*CONFIG\|^$" "$WORK/rb.err" | head -n 3 || true)
+    [[ -z $errors ]] || anomaly "$SERVER_LABEL: redis-benchmark -t $test -P $pipeline: $(tr '\n' ' ' <<<"$errors")"
+    name=$test
+    if ((pipeline > 1)); then
+        name="$test -P$pipeline"
+    fi
+    # The header names the columns; the data line's first field is the test's title.
+    awk -F, -v label="$SERVER_LABEL" -v name="$name" -v n="$requests" \
+        -v cpu="$(cpu_per_op $((after - before)) "$requests")" '
+        { gsub(/"/, "") }
+        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        NF >= 8 && $col["rps"] ~ /^[0-9.]+$/ {
+            printf "%s\tredis-benchmark\t%s\t%d\t%.0f\t%.3f\t%.3f\t%s\n",
+                label, name, n, $col["rps"], $col["p50_latency_ms"], $col["p99_latency_ms"], cpu
+            found = 1
+        }
+        END { if (!found) exit 1 }' <<<"$csv" >>"$RESULTS" ||
+        anomaly "$SERVER_LABEL: no CSV result for redis-benchmark -t $test -P $pipeline"
+    tail -n 1 "$RESULTS" | awk -F'\t' '{ printf "    %-22s %10s ops/s  p50 %s ms  p99 %s ms  %s us/op CPU\n", $3, $5, $6, $7, $8 }' >&2
+}
+
+# ------------------------------------------------------------------------ memtier
+
+MEMTIER=$(command -v memtier_benchmark || true)
+
+# run_memtier NAME REQUESTS ARGS... — one memtier run; records its Totals line.
+run_memtier() {
+    local name=$1 requests=$2 before after out
+    shift 2
+    server_alive
+    before=$(cpu_ticks)
+    out=$(taskset -c "$CLIENT_CPU" "$MEMTIER" -s "$HOST" -p "$SERVER_PORT" --protocol=redis \
+        -c "$CLIENTS" -t 1 --hide-histogram --print-percentiles=50,99,99.9 "$@" 2>"$WORK/mt.err") ||
+        anomaly "$SERVER_LABEL: memtier $name exited non-zero: $(tail -n 2 "$WORK/mt.err" | tr '\n' ' ')"
+    server_alive
+    after=$(cpu_ticks)
+    printf '%s\n' "$out" >"$WORK/memtier.$SERVER_LABEL.$name.txt"
+    # Totals: Type Ops/sec Hits/sec Misses/sec Avg.Latency p50 p99 p99.9 KB/sec
+    awk -v label="$SERVER_LABEL" -v name="$name" -v n="$requests" \
+        -v cpu="$(cpu_per_op $((after - before)) "$requests")" '
+        $1 == "Totals" {
+            printf "%s\tmemtier\t%s\t%d\t%.0f\t%.3f\t%.3f\t%s\n", label, name, n, $2, $6, $7, cpu
+            found = 1
+        }
+        END { if (!found) exit 1 }' <<<"$out" >>"$RESULTS" ||
+        anomaly "$SERVER_LABEL: no Totals line from memtier $name"
+    tail -n 1 "$RESULTS" | awk -F'\t' '{ printf "    %-22s %10s ops/s  p50 %s ms  p99 %s ms  %s us/op CPU\n", $3, $5, $6, $7, $8 }' >&2
+}
+
+memtier_suite() {
+    local per_client=$((MEMTIER_N / CLIENTS)) misses hits
+    ((per_client > 0)) || per_client=1
+    local requests=$((per_client * CLIENTS))
+    local common=(--data-size=32 --distinct-client-seed --key-minimum=1 --key-maximum="$KEYSPACE")
+    # Preload every key once so that the R:R runs' GETs hit.
+    taskset -c "$CLIENT_CPU" "$MEMTIER" -s "$HOST" -p "$SERVER_PORT" --protocol=redis -c 1 -t 1 \
+        --hide-histogram --ratio=1:0 --key-pattern=P:P --requests=allkeys \
+        --data-size=32 --key-minimum=1 --key-maximum="$KEYSPACE" >"$WORK/mt.preload" 2>&1 ||
+        anomaly "$SERVER_LABEL: memtier preload failed: $(tail -n 2 "$WORK/mt.preload" | tr '\n' ' ')"
+    local dbsize
+    dbsize=$(cli DBSIZE)
+    ((dbsize >= KEYSPACE)) || anomaly "$SERVER_LABEL: after the memtier preload DBSIZE is $dbsize, expected $KEYSPACE"
+    run_memtier "mt 1:10 R:R" "$requests" "${common[@]}" --ratio=1:10 --key-pattern=R:R --requests="$per_client"
+    # Gets: Type Ops/sec Hits/sec Misses/sec ...; misses above 1% mean the preload missed keys.
+    read -r hits misses < <(awk '$1 == "Gets" { print $3, $4 }' "$WORK/memtier.$SERVER_LABEL.mt 1:10 R:R.txt")
+    if awk -v h="${hits:-0}" -v m="${misses:-0}" 'BEGIN { exit !(m > 0.01 * (h + m)) }'; then
+        anomaly "$SERVER_LABEL: memtier GET misses/s $misses against hits/s $hits after preload"
+    fi
+    run_memtier "mt 1:10 R:R P16" "$requests" "${common[@]}" --ratio=1:10 --key-pattern=R:R \
+        --pipeline=16 --requests="$per_client"
+    run_memtier "mt 1:10 G:G" "$requests" "${common[@]}" --ratio=1:10 --key-pattern=G:G --requests="$per_client"
+}
+
+# --------------------------------------------------------------------- load passes
+
+load_pass() {
+    smoke_test
+    cli FLUSHALL >/dev/null
+    local test
+    IFS=, read -r -a test_list <<<"$TESTS"
+    for test in "${test_list[@]}"; do
+        run_redis_benchmark "$test" 1 "$N"
+    done
+    for test in "${test_list[@]}"; do
+        run_redis_benchmark "$test" 16 "$NP"
+    done
+    if [[ -n $MEMTIER ]]; then
+        cli FLUSHALL >/dev/null
+        memtier_suite
+    fi
+}
+
+# ---------------------------------------------------------------------- memory test
+
+make_memory_file() {
+    log "generating $MEM_KEYS SET requests (key:%012d, 16-byte values)"
+    awk -v n="$MEM_KEYS" 'BEGIN {
+        for (i = 0; i < n; i++)
+            printf "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$16\r\nv-%014x\r\n", i, i
+    }' >"$WORK/memory.resp"
+}
+
+memory_pass() {
+    local base_used base_rss pipe_out dbsize used rss
+    base_used=$(info_field used_memory)
+    base_rss=$(rss_bytes)
+    pipe_out=$(taskset -c "$CLIENT_CPU" redis-cli -h "$HOST" -p "$SERVER_PORT" --pipe <"$WORK/memory.resp" 2>&1) ||
+        anomaly "$SERVER_LABEL: redis-cli --pipe failed: $(tail -n 2 <<<"$pipe_out" | tr '\n' ' ')"
+    grep -q "errors: 0," <<<"$pipe_out" ||
+        anomaly "$SERVER_LABEL: redis-cli --pipe reported: $(tail -n 1 <<<"$pipe_out")"
+    server_alive
+    dbsize=$(cli DBSIZE)
+    used=$(info_field used_memory)
+    rss=$(rss_bytes)
+    [[ $dbsize == "$MEM_KEYS" ]] || anomaly "$SERVER_LABEL: DBSIZE $dbsize after loading $MEM_KEYS keys"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$SERVER_LABEL" "$dbsize" "$used" "$rss" "$base_used" "$base_rss" >>"$MEMORY"
+    log "    DBSIZE $dbsize  used_memory $used  VmRSS $rss"
+}
+
+# --------------------------------------------------------------------------- report
+
+machine_line() {
+    local model
+    model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+    printf '%s CPUs (nproc), %s, Linux %s' "$(nproc)" "${model:-unknown CPU}" "$(uname -r)"
+}
+
+report() {
+    local revision
+    revision=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    echo
+    echo "## Peregrine vs redis-server, side by side"
+    echo
+    echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- Machine: $(machine_line)"
+    echo "- redis-server: $(redis-server --version | awk '{ print $3 }' | cut -d= -f2); peregrine: $revision (release); load: $(redis-benchmark --version | awk '{ print $1, $2 }')"
+    echo "- Servers pinned to CPU $SERVER_CPU, load generator to CPU $CLIENT_CPU; $CLIENTS clients," \
+        "-r $KEYSPACE, 16-byte values; N=$N (non-pipelined), NP=$NP (-P 16) requests per test"
+    if [[ -z $MEMTIER ]]; then
+        echo "- memtier_benchmark: **skipped** (not on PATH; Debian has no memtier-benchmark package)"
+    fi
+    echo "- CPU/op: server utime+stime (/proc/PID/stat, all threads) over the test / requests, in microseconds."
+    echo "  Ratios are peregrine/redis: ops/s above 1 is faster, CPU/op below 1 is cheaper."
+    echo
+    echo "| server | tool | test | ops/s | p50 ms | p99 ms | CPU us/op | ops/s ratio | CPU/op ratio |"
+    echo "|---|---|---|---:|---:|---:|---:|---:|---:|"
+    awk -F'\t' '
+        $1 == "redis" { ops[$2 FS $3] = $5; cpu[$2 FS $3] = $8 }
+        { rows[++count] = $0 }
+        END {
+            for (i = 1; i <= count; i++) {
+                split(rows[i], f, "\t")
+                key = f[2] FS f[3]
+                ops_ratio = "-"; cpu_ratio = "-"
+                if (f[1] != "redis" && ops[key] > 0) ops_ratio = sprintf("%.2f", f[5] / ops[key])
+                if (f[1] != "redis" && cpu[key] > 0) cpu_ratio = sprintf("%.2f", f[8] / cpu[key])
+                printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                    f[1], f[2], f[3], f[5], f[6], f[7], f[8], ops_ratio, cpu_ratio
+            }
+        }' "$RESULTS"
+    if [[ -s $MEMORY ]]; then
+        echo
+        echo "Memory: $MEM_KEYS keys \`key:%012d\` with 16-byte values, loaded with redis-cli --pipe into a fresh server."
+        echo
+        echo "Bytes/key are above the empty server's own baseline; ratios are peregrine/redis."
+        echo
+        echo "| server | DBSIZE | used_memory MiB | VmRSS MiB | used B/key | RSS B/key | used ratio | RSS ratio | used B/key ratio |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        awk -F'\t' -v keys="$MEM_KEYS" '
+            $1 == "redis" { used0 = $3; rss0 = $4; per_key0 = ($3 - $5) / keys }
+            { rows[++count] = $0 }
+            END {
+                for (i = 1; i <= count; i++) {
+                    split(rows[i], f, "\t")
+                    per_key = (f[3] - f[5]) / keys
+                    other = f[1] != "redis"
+                    used_ratio = (other && used0 > 0) ? sprintf("%.2f", f[3] / used0) : "-"
+                    rss_ratio = (other && rss0 > 0) ? sprintf("%.2f", f[4] / rss0) : "-"
+                    key_ratio = (other && per_key0 > 0) ? sprintf("%.2f", per_key / per_key0) : "-"
+                    printf "| %s | %s | %.1f | %.1f | %.1f | %.1f | %s | %s | %s |\n", f[1], f[2],
+                        f[3] / 1048576, f[4] / 1048576, per_key, (f[4] - f[6]) / keys,
+                        used_ratio, rss_ratio, key_ratio
+                }
+            }' "$MEMORY"
+    fi
+    echo
+    if [[ -s $ANOMALIES ]]; then
+        echo "Anomalies:"
+        echo
+        cat "$ANOMALIES"
+    else
+        echo "Anomalies: none (every smoke-tested command answered, no benchmark errors)."
+    fi
+    echo
+    echo "Total runtime: $(($(date +%s) - STARTED)) s."
+}
+
+# ----------------------------------------------------------------------------- main
+
+require redis-server "apt-get install redis-server"
+require redis-benchmark "apt-get install redis-tools"
+require redis-cli "apt-get install redis-tools"
+require taskset "apt-get install util-linux"
+redis-benchmark --help 2>&1 | grep -q -- --csv || die "this redis-benchmark has no --csv"
+if [[ -z $MEMTIER ]]; then
+    log "memtier_benchmark not on PATH: memtier runs SKIPPED (Debian has no package; build it from source to include them)"
+fi
+[[ $(nproc) -ge 2 ]] || log "warning: fewer than 2 CPUs; server and load generator share CPU $SERVER_CPU"
+
+if [[ $SKIP_BUILD != 1 ]]; then
+    log "building peregrine-server (release)"
+    (cd "$ROOT" && cargo build --release -p peregrine-server)
+fi
+[[ -x $PEREGRINE_BIN ]] || die "no peregrine-server binary at $PEREGRINE_BIN"
+if ((MEM_KEYS > 0)); then
+    make_memory_file
+fi
+
+log "redis-server: load"
+start_server redis "$REDIS_PORT" redis-server --port "$REDIS_PORT" --bind "$HOST" \
+    --save "" --appendonly no --dir "$WORK"
+load_pass
+stop_server
+if ((MEM_KEYS > 0)); then
+    log "redis-server: memory"
+    start_server redis "$REDIS_PORT" redis-server --port "$REDIS_PORT" --bind "$HOST" \
+        --save "" --appendonly no --dir "$WORK"
+    memory_pass
+    stop_server
+fi
+
+for shards in $SHARDS; do
+    label="peregrine-${shards}sh"
+    log "$label: load"
+    start_server "$label" "$PEREGRINE_PORT" "$PEREGRINE_BIN" --port "$PEREGRINE_PORT" \
+        --bind "$HOST" --shards "$shards" --save "" --appendonly no --dir "$WORK"
+    load_pass
+    stop_server
+    if ((MEM_KEYS > 0)); then
+        log "$label: memory"
+        start_server "$label" "$PEREGRINE_PORT" "$PEREGRINE_BIN" --port "$PEREGRINE_PORT" \
+            --bind "$HOST" --shards "$shards" --save "" --appendonly no --dir "$WORK"
+        memory_pass
+        stop_server
+    fi
+done
+
+if [[ -n $REPORT ]]; then
+    report | tee "$REPORT"
+else
+    report
+fi
