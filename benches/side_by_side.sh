@@ -276,6 +276,9 @@ memtier_suite() {
 
 load_pass() {
     smoke_test
+    # Unmeasured warm-up: connections, buffers and the allocator's first pages.
+    taskset -c "$CLIENT_CPU" redis-benchmark -h "$HOST" -p "$SERVER_PORT" -t ping_mbulk \
+        -c "$CLIENTS" -n 20000 -q >/dev/null 2>&1 || anomaly "$SERVER_LABEL: warm-up PING failed"
     cli FLUSHALL >/dev/null
     local test
     IFS=, read -r -a test_list <<<"$TESTS"
@@ -328,7 +331,7 @@ machine_line() {
 
 report() {
     local revision
-    revision=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    revision=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
     echo
     echo "## Peregrine vs redis-server, side by side"
     echo

@@ -89,9 +89,17 @@ enum ArgSpan {
 
 /// One step of parsing a single request.
 enum Step {
-    Command { end: usize, args: Vec<ArgSpan> },
-    Skip { end: usize },
-    Incomplete { needed: usize },
+    /// A complete command whose arguments were appended to the span list.
+    Command {
+        end: usize,
+        count: usize,
+    },
+    Skip {
+        end: usize,
+    },
+    Incomplete {
+        needed: usize,
+    },
 }
 
 /// Splits a client's byte stream into commands.
@@ -112,33 +120,40 @@ impl RequestParser {
     /// The returned arguments share one copy of the consumed bytes, so a pipeline of many
     /// commands costs one allocation for its data.
     pub fn parse_batch(&self, input: &[u8]) -> ParsedBatch {
-        let mut spans: Vec<Vec<ArgSpan>> = Vec::new();
+        let mut spans: Vec<ArgSpan> = Vec::new();
+        let mut counts: Vec<usize> = Vec::new();
         let mut position = 0;
         let mut batch = ParsedBatch::default();
         while position < input.len() {
-            match self.parse_one(input, position) {
-                Ok(Step::Command { end, args }) => {
-                    spans.push(args);
+            let before = spans.len();
+            match self.parse_one(input, position, &mut spans) {
+                Ok(Step::Command { end, count }) => {
+                    counts.push(count);
                     position = end;
                 }
                 Ok(Step::Skip { end }) => position = end,
                 Ok(Step::Incomplete { needed }) => {
+                    spans.truncate(before);
                     batch.needed = needed;
                     break;
                 }
                 Err(error) => {
+                    spans.truncate(before);
                     batch.error = Some(error);
                     break;
                 }
             }
         }
         batch.consumed = position;
-        if !spans.is_empty() {
+        if !counts.is_empty() {
             let chunk = Bytes::copy_from_slice(input.get(..position).unwrap_or_default());
-            batch.commands = spans
+            let mut spans = spans.into_iter();
+            batch.commands = counts
                 .into_iter()
-                .map(|args| {
-                    args.into_iter()
+                .map(|count| {
+                    spans
+                        .by_ref()
+                        .take(count)
                         .map(|span| match span {
                             ArgSpan::Range(start, end) => chunk.slice(start..end),
                             ArgSpan::Owned(bytes) => Bytes::from(bytes),
@@ -150,15 +165,25 @@ impl RequestParser {
         batch
     }
 
-    fn parse_one(&self, input: &[u8], start: usize) -> Result<Step, ProtocolError> {
+    fn parse_one(
+        &self,
+        input: &[u8],
+        start: usize,
+        spans: &mut Vec<ArgSpan>,
+    ) -> Result<Step, ProtocolError> {
         match input.get(start) {
-            Some(b'*') => self.parse_multibulk(input, start),
-            Some(_) => parse_inline(input, start),
+            Some(b'*') => self.parse_multibulk(input, start, spans),
+            Some(_) => parse_inline(input, start, spans),
             None => Ok(Step::Incomplete { needed: start + 1 }),
         }
     }
 
-    fn parse_multibulk(&self, input: &[u8], start: usize) -> Result<Step, ProtocolError> {
+    fn parse_multibulk(
+        &self,
+        input: &[u8],
+        start: usize,
+        args: &mut Vec<ArgSpan>,
+    ) -> Result<Step, ProtocolError> {
         let Some((line, mut position)) = read_line(input, start + 1) else {
             if input.len() - start > PROTO_INLINE_MAX_SIZE {
                 return Err(ProtocolError::TooBigMultibulkCount);
@@ -177,8 +202,6 @@ impl RequestParser {
         if count <= 0 {
             return Ok(Step::Skip { end: position });
         }
-        // Never trust the count for a preallocation: the bytes have not arrived yet.
-        let mut args = Vec::with_capacity((count as usize).min(1024));
         for _ in 0..count {
             let Some(&marker) = input.get(position) else {
                 return Ok(Step::Incomplete {
@@ -213,7 +236,7 @@ impl RequestParser {
         }
         Ok(Step::Command {
             end: position,
-            args,
+            count: count as usize,
         })
     }
 }
@@ -249,7 +272,11 @@ fn parse_length(line: &[u8]) -> Option<i64> {
 }
 
 /// Parses one inline (telnet-style) request: space-separated words with Redis's quoting.
-fn parse_inline(input: &[u8], start: usize) -> Result<Step, ProtocolError> {
+fn parse_inline(
+    input: &[u8],
+    start: usize,
+    spans: &mut Vec<ArgSpan>,
+) -> Result<Step, ProtocolError> {
     let rest = input.get(start..).unwrap_or_default();
     let Some(newline) = memchr::memchr(b'\n', rest) else {
         if rest.len() > PROTO_INLINE_MAX_SIZE {
@@ -266,10 +293,9 @@ fn parse_inline(input: &[u8], start: usize) -> Result<Step, ProtocolError> {
     if words.is_empty() {
         return Ok(Step::Skip { end });
     }
-    Ok(Step::Command {
-        end,
-        args: words.into_iter().map(ArgSpan::Owned).collect(),
-    })
+    let count = words.len();
+    spans.extend(words.into_iter().map(ArgSpan::Owned));
+    Ok(Step::Command { end, count })
 }
 
 /// Splits a line into arguments exactly as Redis's `sdssplitargs`: whitespace separates,

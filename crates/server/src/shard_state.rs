@@ -248,17 +248,19 @@ impl ShardState {
         let mut stats = self.stats.borrow_mut();
         let mut random = self.random.borrow_mut();
         let mut command_stats = self.command_stats.borrow_mut();
+        // One clock reading per command: it ends the previous command's timing.
+        let mut started = Instant::now();
+        let now = unix_millis();
         for (spec, argv) in commands {
             let Exec::Keyed { handler, .. } = spec.exec else {
                 replies.push(Reply::error("ERR internal error: not a keyed command"));
                 continue;
             };
-            let started = Instant::now();
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let mut ctx = ShardCtx {
                     keyspace: &mut keyspace,
                     db,
-                    now: unix_millis(),
+                    now,
                     stats: &mut stats,
                     client,
                     limits,
@@ -281,9 +283,11 @@ impl ShardState {
                     ))
                 }
             };
+            let finished = Instant::now();
             let stat = command_stats.entry(spec.name).or_default();
             stat.calls += 1;
-            stat.usec += started.elapsed().as_micros() as u64;
+            stat.usec += finished.duration_since(started).as_micros() as u64;
+            started = finished;
             stat.failed += u64::from(reply.is_error());
             replies.push(reply);
         }
