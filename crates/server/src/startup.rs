@@ -175,10 +175,6 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("shard-{index}"))
             .io_memory(4 << 20)
-            // The executor polls its ring for new I/O when a task queue has run this long:
-            // background steps (expiry, freeing) must not delay requests for more than
-            // about a millisecond (glommio's default is 100 ms).
-            .preempt_timer(Duration::from_millis(1))
             .spawn(move || async move { shard_main(builder, server, addresses, ready).await })
             .map_err(|error| {
                 anyhow::anyhow!("can't start the executor of shard {index} on CPU {cpu}: {error}")
