@@ -22,6 +22,9 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // As redis-server does, let jemalloc return freed memory to the system from a
+    // background thread instead of only during allocation calls.
+    let _ = tikv_jemalloc_ctl::background_thread::write(true);
     if let Err(error) = startup::run(config) {
         eprintln!("peregrine-server: {error:#}");
         std::process::exit(1);

@@ -174,7 +174,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         );
         let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("shard-{index}"))
-            .io_memory(4 << 20)
+            .io_memory(1 << 20)
             .spawn(move || async move { shard_main(builder, server, addresses, ready).await })
             .map_err(|error| {
                 anyhow::anyhow!("can't start the executor of shard {index} on CPU {cpu}: {error}")
