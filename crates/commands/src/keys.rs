@@ -591,3 +591,77 @@ pub fn random_key(shard: &mut ShardCtx<'_>) -> Option<Vec<u8>> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::test_shard::TestShard;
+
+    #[test]
+    fn expire_conditions_follow_redis() {
+        let mut shard = TestShard::new();
+        shard.run(&["SET", "k", "v"]);
+        assert_eq!(shard.wire(&["EXPIRE", "k", "100", "XX"]), ":0\r\n");
+        assert_eq!(shard.wire(&["EXPIRE", "k", "100", "NX"]), ":1\r\n");
+        assert_eq!(shard.wire(&["EXPIRE", "k", "50", "GT"]), ":0\r\n");
+        assert_eq!(shard.wire(&["EXPIRE", "k", "50", "LT"]), ":1\r\n");
+        assert_eq!(shard.wire(&["TTL", "k"]), ":50\r\n");
+        assert_eq!(
+            shard.wire(&["EXPIRE", "k", "5", "NX", "XX"]),
+            "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n"
+        );
+        assert_eq!(
+            shard.wire(&["EXPIRE", "k", "5", "FOO"]),
+            "-ERR Unsupported option FOO\r\n"
+        );
+        assert_eq!(shard.wire(&["PERSIST", "k"]), ":1\r\n");
+        assert_eq!(shard.wire(&["TTL", "k"]), ":-1\r\n");
+        assert_eq!(shard.wire(&["EXPIRE", "k", "-1"]), ":1\r\n");
+        assert_eq!(shard.wire(&["EXISTS", "k"]), ":0\r\n");
+        assert_eq!(shard.wire(&["TTL", "k"]), ":-2\r\n");
+    }
+
+    #[test]
+    fn rename_copy_move_keep_ttl() {
+        let mut shard = TestShard::new();
+        shard.run(&["SET", "a", "1", "EX", "100"]);
+        assert_eq!(shard.wire(&["RENAME", "a", "b"]), "+OK\r\n");
+        assert_eq!(shard.wire(&["TTL", "b"]), ":100\r\n");
+        assert_eq!(shard.wire(&["RENAME", "a", "b"]), "-ERR no such key\r\n");
+        assert_eq!(shard.wire(&["COPY", "b", "c"]), ":1\r\n");
+        assert_eq!(shard.wire(&["COPY", "b", "c"]), ":0\r\n");
+        assert_eq!(shard.wire(&["COPY", "b", "c", "REPLACE"]), ":1\r\n");
+        assert_eq!(
+            shard.wire(&["COPY", "b", "b"]),
+            "-ERR source and destination objects are the same\r\n"
+        );
+        assert_eq!(shard.wire(&["MOVE", "c", "1"]), ":1\r\n");
+        assert_eq!(
+            shard.wire(&["MOVE", "c", "99"]),
+            "-ERR DB index is out of range\r\n"
+        );
+        shard.db = peregrine_keyspace::DbIndex(1);
+        assert_eq!(shard.wire(&["TTL", "c"]), ":100\r\n");
+        assert_eq!(shard.wire(&["TYPE", "c"]), "+string\r\n");
+    }
+
+    #[test]
+    fn object_subcommands() {
+        let mut shard = TestShard::new();
+        shard.run(&["SET", "k", "hello"]);
+        assert_eq!(shard.wire(&["OBJECT", "ENCODING", "k"]), "$6\r\nembstr\r\n");
+        assert_eq!(shard.wire(&["OBJECT", "ENCODING", "missing"]), "$-1\r\n");
+        assert_eq!(
+            shard.wire(&["OBJECT", "ENCODING", "k", "extra"]),
+            "-ERR wrong number of arguments for 'object|encoding' command\r\n"
+        );
+        assert_eq!(
+            shard.wire(&["OBJECT", "NOPE", "k"]),
+            "-ERR unknown subcommand 'NOPE'. Try OBJECT HELP.\r\n"
+        );
+        assert!(shard
+            .wire(&["OBJECT", "FREQ", "k"])
+            .starts_with("-ERR An LFU maxmemory policy is not selected"));
+        shard.now += 5_000;
+        assert_eq!(shard.wire(&["OBJECT", "IDLETIME", "k"]), ":5\r\n");
+    }
+}

@@ -21,6 +21,8 @@ pub mod long_double;
 mod spec;
 pub mod string;
 mod table;
+#[cfg(test)]
+mod test_shard;
 
 pub use args::ArgReader;
 pub use context::{ClientOptions, CommandLimits, Random, ShardCtx, ShardStats};

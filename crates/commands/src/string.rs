@@ -785,6 +785,113 @@ pub fn value_as_string(value: &Value) -> Result<StringRef<'_>, CommandError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_shard::TestShard;
+
+    #[test]
+    fn set_options_and_conditions() {
+        let mut shard = TestShard::new();
+        assert_eq!(shard.wire(&["SET", "k", "v", "NX"]), "+OK\r\n");
+        assert_eq!(shard.wire(&["SET", "k", "w", "NX"]), "$-1\r\n");
+        assert_eq!(shard.wire(&["SET", "k", "w", "XX", "GET"]), "$1\r\nv\r\n");
+        assert_eq!(
+            shard.wire(&["SET", "k", "x", "NX", "XX"]),
+            "-ERR syntax error\r\n"
+        );
+        assert_eq!(
+            shard.wire(&["SET", "k", "x", "EX", "10", "PX", "5"]),
+            "-ERR syntax error\r\n"
+        );
+        assert_eq!(
+            shard.wire(&["SET", "k", "x", "EX", "1", "EX", "20"]),
+            "+OK\r\n"
+        );
+        assert_eq!(shard.wire(&["TTL", "k"]), ":20\r\n");
+        assert_eq!(shard.wire(&["SET", "k", "y", "KEEPTTL"]), "+OK\r\n");
+        assert_eq!(shard.wire(&["TTL", "k"]), ":20\r\n");
+        assert_eq!(
+            shard.wire(&["SET", "k", "y", "EX", "0"]),
+            "-ERR invalid expire time in 'set' command\r\n"
+        );
+        assert_eq!(shard.wire(&["SET", "k", "z"]), "+OK\r\n");
+        assert_eq!(shard.wire(&["TTL", "k"]), ":-1\r\n");
+    }
+
+    #[test]
+    fn expiry_is_lazy_and_exact() {
+        let mut shard = TestShard::new();
+        shard.run(&["SET", "k", "v", "PX", "100"]);
+        shard.now += 99;
+        assert_eq!(shard.wire(&["GET", "k"]), "$1\r\nv\r\n");
+        shard.now += 1;
+        assert_eq!(shard.wire(&["GET", "k"]), "$-1\r\n");
+        assert_eq!(shard.wire(&["EXISTS", "k"]), ":0\r\n");
+    }
+
+    #[test]
+    fn integer_commands_and_encodings() {
+        let mut shard = TestShard::new();
+        assert_eq!(shard.wire(&["INCR", "n"]), ":1\r\n");
+        assert_eq!(shard.wire(&["INCRBY", "n", "-11"]), ":-10\r\n");
+        assert_eq!(shard.wire(&["OBJECT", "ENCODING", "n"]), "$3\r\nint\r\n");
+        shard.run(&["SET", "max", "9223372036854775807"]);
+        assert_eq!(
+            shard.wire(&["INCR", "max"]),
+            "-ERR increment or decrement would overflow\r\n"
+        );
+        assert_eq!(
+            shard.wire(&["DECRBY", "n", "-9223372036854775808"]),
+            "-ERR decrement would overflow\r\n"
+        );
+        shard.run(&["SET", "s", "abc"]);
+        assert_eq!(
+            shard.wire(&["INCR", "s"]),
+            "-ERR value is not an integer or out of range\r\n"
+        );
+        assert_eq!(shard.wire(&["INCRBYFLOAT", "f", "0.1"]), "$3\r\n0.1\r\n");
+        assert_eq!(shard.wire(&["INCRBYFLOAT", "f", "0.2"]), "$3\r\n0.3\r\n");
+        assert_eq!(shard.wire(&["OBJECT", "ENCODING", "f"]), "$6\r\nembstr\r\n");
+        assert_eq!(shard.wire(&["APPEND", "s", "d"]), ":4\r\n");
+        assert_eq!(shard.wire(&["OBJECT", "ENCODING", "s"]), "$3\r\nraw\r\n");
+    }
+
+    #[test]
+    fn ranges_and_setrange() {
+        let mut shard = TestShard::new();
+        shard.run(&["SET", "k", "Hello World"]);
+        assert_eq!(
+            shard.wire(&["GETRANGE", "k", "-5", "-1"]),
+            "$5\r\nWorld\r\n"
+        );
+        assert_eq!(shard.wire(&["SETRANGE", "k", "6", "Redis"]), ":11\r\n");
+        assert_eq!(shard.wire(&["GET", "k"]), "$11\r\nHello Redis\r\n");
+        assert_eq!(shard.wire(&["SETRANGE", "new", "3", "x"]), ":4\r\n");
+        assert_eq!(shard.wire(&["GET", "new"]), "$4\r\n\0\0\0x\r\n");
+        assert_eq!(
+            shard.wire(&["SETRANGE", "k", "-1", "x"]),
+            "-ERR offset is out of range\r\n"
+        );
+        assert_eq!(
+            shard.wire(&["SETRANGE", "k", "536870911", "xx"]),
+            "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"
+        );
+    }
+
+    #[test]
+    fn lcs_matches_redis_examples() {
+        let mut shard = TestShard::new();
+        shard.run(&["MSET", "key1", "ohmytext", "key2", "mynewtext"]);
+        assert_eq!(shard.wire(&["LCS", "key1", "key2"]), "$6\r\nmytext\r\n");
+        assert_eq!(shard.wire(&["LCS", "key1", "key2", "LEN"]), ":6\r\n");
+        // Redis documentation's IDX example.
+        assert_eq!(
+            shard.wire(&["LCS", "key1", "key2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"]),
+            "*4\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n$3\r\nlen\r\n:6\r\n"
+        );
+        assert_eq!(
+            shard.wire(&["LCS", "key1", "key2", "LEN", "IDX"]),
+            "-ERR If you want both the length and indexes, please just use IDX.\r\n"
+        );
+    }
 
     #[test]
     fn ranges_follow_getrange() {

@@ -1,0 +1,66 @@
+//! In-process shard for family tests: `TestShard::new().run(&["SET", "k", "v", "NX"])`.
+
+use crate::{lookup, ArgReader, ClientOptions, CommandLimits, Exec, Random, ShardCtx, ShardStats};
+use bytes::Bytes;
+use peregrine_keyspace::{DbIndex, Keyspace, UnixMillis};
+use peregrine_resp::{Protocol, Reply};
+
+/// One shard's state driven directly through the command table (arity checked as the
+/// dispatcher does), with a controllable clock.
+pub struct TestShard {
+    keyspace: Keyspace,
+    stats: ShardStats,
+    random: Random,
+    /// The clock every command sees.
+    pub now: UnixMillis,
+    /// The selected database.
+    pub db: DbIndex,
+}
+
+impl TestShard {
+    /// Sixteen empty databases at a fixed time.
+    pub fn new() -> TestShard {
+        TestShard {
+            keyspace: Keyspace::new(16),
+            stats: ShardStats::default(),
+            random: Random::new(42),
+            now: 1_700_000_000_000,
+            db: DbIndex(0),
+        }
+    }
+
+    /// Runs one command and returns its reply.
+    pub fn run(&mut self, args: &[&str]) -> Reply {
+        let argv: Vec<Bytes> = args
+            .iter()
+            .map(|arg| Bytes::copy_from_slice(arg.as_bytes()))
+            .collect();
+        let Some(spec) = lookup(&argv[0]) else {
+            return Reply::error("ERR unknown command");
+        };
+        if !spec.arity.accepts(argv.len()) {
+            return Reply::error(format!(
+                "ERR wrong number of arguments for '{}' command",
+                spec.name
+            ));
+        }
+        let Exec::Keyed { handler, .. } = spec.exec else {
+            return Reply::error("ERR not a keyed command");
+        };
+        let mut ctx = ShardCtx {
+            keyspace: &mut self.keyspace,
+            db: self.db,
+            now: self.now,
+            stats: &mut self.stats,
+            client: ClientOptions::default(),
+            limits: CommandLimits::default(),
+            random: &mut self.random,
+        };
+        handler(&mut ctx, &mut ArgReader::new(&argv)).unwrap_or_else(|error| error.into_reply())
+    }
+
+    /// Runs one command and returns its RESP2 bytes as text (for compact assertions).
+    pub fn wire(&mut self, args: &[&str]) -> String {
+        String::from_utf8_lossy(&self.run(args).to_bytes(Protocol::Resp2)).into_owned()
+    }
+}
