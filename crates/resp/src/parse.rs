@@ -120,8 +120,8 @@ impl RequestParser {
     /// The returned arguments share one copy of the consumed bytes, so a pipeline of many
     /// commands costs one allocation for its data.
     pub fn parse_batch(&self, input: &[u8]) -> ParsedBatch {
-        let mut spans: Vec<ArgSpan> = Vec::new();
-        let mut counts: Vec<usize> = Vec::new();
+        let mut spans: Vec<ArgSpan> = Vec::with_capacity(32);
+        let mut counts: Vec<usize> = Vec::with_capacity(16);
         let mut position = 0;
         let mut batch = ParsedBatch::default();
         while position < input.len() {

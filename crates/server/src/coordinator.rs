@@ -26,6 +26,9 @@ pub fn single_shard(
     shard_count: u16,
     local: ShardId,
 ) -> Option<ShardId> {
+    if shard_count == 1 {
+        return Some(local);
+    }
     let mut owner: Option<ShardId> = None;
     for position in spec.keys.positions(argv.len()) {
         let shard = ShardId::for_key(argv.get(position)?, shard_count);

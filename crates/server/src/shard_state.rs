@@ -137,6 +137,15 @@ pub struct CommandStat {
     pub failed: u64,
 }
 
+impl CommandStat {
+    /// Adds another tally to this one.
+    pub fn add(&mut self, other: &CommandStat) {
+        self.calls += other.calls;
+        self.usec += other.usec;
+        self.failed += other.failed;
+    }
+}
+
 /// One shard: a core's partition of the keyspace and everything about it.
 pub struct ShardState {
     /// This shard.
@@ -251,6 +260,8 @@ impl ShardState {
         // One clock reading per command: it ends the previous command's timing.
         let mut started = Instant::now();
         let now = unix_millis();
+        // Statistics of a run of the same command are added up before touching the map.
+        let mut run: Option<(&'static str, CommandStat)> = None;
         for (spec, argv) in commands {
             let Exec::Keyed { handler, .. } = spec.exec else {
                 replies.push(Reply::error("ERR internal error: not a keyed command"));
