@@ -464,11 +464,11 @@ fn persist(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
 /// OBJECT's subcommands.
 #[rustfmt::skip]
 const OBJECT_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "encoding", arity: Exactly(3) },
-    Subcommand { name: "freq",     arity: Exactly(3) },
-    Subcommand { name: "idletime", arity: Exactly(3) },
-    Subcommand { name: "refcount", arity: Exactly(3) },
-    Subcommand { name: "help",     arity: Exactly(2) },
+    Subcommand { name: "encoding", full_name: "object|encoding", arity: Exactly(3) },
+    Subcommand { name: "freq",     full_name: "object|freq", arity: Exactly(3) },
+    Subcommand { name: "idletime", full_name: "object|idletime", arity: Exactly(3) },
+    Subcommand { name: "refcount", full_name: "object|refcount", arity: Exactly(3) },
+    Subcommand { name: "help",     full_name: "object|help", arity: Exactly(2) },
 ];
 
 const OBJECT_HELP: &[&str] = &[
@@ -493,7 +493,7 @@ const OBJECT_HELP: &[&str] = &[
 ///
 /// O(1). Introspection without recording an access.
 fn object(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
-    let name = check_subcommand("object", OBJECT_SUBCOMMANDS, args.argv())?;
+    let name = check_subcommand("object", OBJECT_SUBCOMMANDS, args.argv())?.name;
     let subcommand = args.required()?;
     if name == "help" {
         return Ok(Reply::Array(

@@ -313,6 +313,8 @@ mod tests {
 pub struct Subcommand {
     /// Lowercase name.
     pub name: &'static str,
+    /// `container|name`, as CLIENT LIST's `cmd=` and errors show it.
+    pub full_name: &'static str,
     /// Argument count, container name included.
     pub arity: Arity,
 }
@@ -324,7 +326,7 @@ pub fn check_subcommand(
     container: &'static str,
     table: &'static [Subcommand],
     argv: &[bytes::Bytes],
-) -> Result<&'static str, crate::CommandError> {
+) -> Result<&'static Subcommand, crate::CommandError> {
     let name = argv.get(1).map(|arg| arg.as_ref()).unwrap_or_default();
     let Some(subcommand) = table
         .iter()
@@ -338,9 +340,9 @@ pub fn check_subcommand(
     };
     if !subcommand.arity.accepts(argv.len()) {
         return Err(crate::CommandError::other(format!(
-            "ERR wrong number of arguments for '{container}|{}' command",
-            subcommand.name
+            "ERR wrong number of arguments for '{}' command",
+            subcommand.full_name
         )));
     }
-    Ok(subcommand.name)
+    Ok(subcommand)
 }

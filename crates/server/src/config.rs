@@ -322,9 +322,7 @@ fn validate(parameter: &Parameter, value: &str) -> Result<String, ConfigError> {
     match parameter.kind {
         Kind::Integer => {
             let number: i64 = value.parse().map_err(|_| {
-                ConfigError(format!(
-                    "argument couldn't be parsed into an integer ('{value}')"
-                ))
+                ConfigError("argument couldn't be parsed into an integer".to_owned())
             })?;
             if number < 0 {
                 return Err(ConfigError(
@@ -346,9 +344,22 @@ fn validate(parameter: &Parameter, value: &str) -> Result<String, ConfigError> {
             }
             Ok(number.to_string())
         }
-        Kind::Memory => parse_memory(value)
-            .map(|bytes| bytes.to_string())
-            .ok_or_else(|| ConfigError(format!("argument must be a memory value ('{value}')"))),
+        Kind::Memory => {
+            let bytes = parse_memory(value)
+                .ok_or_else(|| ConfigError("argument must be a memory value".to_owned()))?;
+            let minimum: u64 = match parameter.name {
+                "proto-max-bulk-len" => 1024 * 1024,
+                "client-query-buffer-limit" => 1024 * 1024,
+                _ => 0,
+            };
+            if bytes < minimum || bytes > i64::MAX as u64 {
+                return Err(ConfigError(format!(
+                    "argument must be between {minimum} and {} inclusive",
+                    i64::MAX
+                )));
+            }
+            Ok(bytes.to_string())
+        }
         Kind::Bool => match value.to_ascii_lowercase().as_str() {
             "yes" | "no" => Ok(value.to_ascii_lowercase()),
             _ => Err(ConfigError("argument must be 'yes' or 'no'".to_owned())),

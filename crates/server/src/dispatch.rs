@@ -219,20 +219,18 @@ impl Session {
     /// Lookup, arity and authentication, with Redis's errors.
     fn check(&self, argv: &Argv) -> Result<&'static CommandSpec, Reply> {
         let name = argv.first().map(|name| name.as_ref()).unwrap_or_default();
+        // Redis's order: unknown command, then arity, then authentication.
         let Some(spec) = lookup(name) else {
-            if !self.authenticated {
-                return Err(Reply::error("NOAUTH Authentication required."));
-            }
             return Err(Reply::BinaryError(unknown_command(argv).into()));
         };
-        if !self.authenticated && !spec.has(Flag::NoAuth) {
-            return Err(Reply::error("NOAUTH Authentication required."));
-        }
         if !spec.arity.accepts(argv.len()) {
             return Err(Reply::error(format!(
                 "ERR wrong number of arguments for '{}' command",
                 spec.name
             )));
+        }
+        if !self.authenticated && !spec.has(Flag::NoAuth) {
+            return Err(Reply::error("NOAUTH Authentication required."));
         }
         Ok(spec)
     }

@@ -492,22 +492,25 @@ fn on_off(arg: Option<&Bytes>) -> Option<bool> {
 /// CLIENT's subcommands.
 #[rustfmt::skip]
 const CLIENT_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "id",       arity: Exactly(2) },
-    Subcommand { name: "getname",  arity: Exactly(2) },
-    Subcommand { name: "setname",  arity: Exactly(3) },
-    Subcommand { name: "info",     arity: Exactly(2) },
-    Subcommand { name: "list",     arity: AtLeast(2) },
-    Subcommand { name: "kill",     arity: AtLeast(3) },
-    Subcommand { name: "setinfo",  arity: Exactly(4) },
-    Subcommand { name: "no-evict", arity: Exactly(3) },
-    Subcommand { name: "no-touch", arity: Exactly(3) },
-    Subcommand { name: "reply",    arity: Exactly(3) },
-    Subcommand { name: "help",     arity: Exactly(2) },
+    Subcommand { name: "id",       full_name: "client|id", arity: Exactly(2) },
+    Subcommand { name: "getname",  full_name: "client|getname", arity: Exactly(2) },
+    Subcommand { name: "setname",  full_name: "client|setname", arity: Exactly(3) },
+    Subcommand { name: "info",     full_name: "client|info", arity: Exactly(2) },
+    Subcommand { name: "list",     full_name: "client|list", arity: AtLeast(2) },
+    Subcommand { name: "kill",     full_name: "client|kill", arity: AtLeast(3) },
+    Subcommand { name: "setinfo",  full_name: "client|setinfo", arity: Exactly(4) },
+    Subcommand { name: "no-evict", full_name: "client|no-evict", arity: Exactly(3) },
+    Subcommand { name: "no-touch", full_name: "client|no-touch", arity: Exactly(3) },
+    Subcommand { name: "reply",    full_name: "client|reply", arity: Exactly(3) },
+    Subcommand { name: "help",     full_name: "client|help", arity: Exactly(2) },
 ];
 
 async fn client(session: &mut Session, argv: &Argv) -> Outcome {
     let name = match check_subcommand("client", CLIENT_SUBCOMMANDS, argv) {
-        Ok(name) => name,
+        Ok(subcommand) => {
+            session.info.last_command.set(subcommand.full_name);
+            subcommand.name
+        }
         Err(failure) => return reply(failure.into_reply()),
     };
     match name {
@@ -767,12 +770,12 @@ fn command_docs(spec: &CommandSpec) -> Reply {
 /// COMMAND's subcommands.
 #[rustfmt::skip]
 const COMMAND_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "count",   arity: Exactly(2) },
-    Subcommand { name: "list",    arity: AtLeast(2) },
-    Subcommand { name: "info",    arity: AtLeast(2) },
-    Subcommand { name: "docs",    arity: AtLeast(2) },
-    Subcommand { name: "getkeys", arity: AtLeast(3) },
-    Subcommand { name: "help",    arity: Exactly(2) },
+    Subcommand { name: "count",   full_name: "command|count", arity: Exactly(2) },
+    Subcommand { name: "list",    full_name: "command|list", arity: AtLeast(2) },
+    Subcommand { name: "info",    full_name: "command|info", arity: AtLeast(2) },
+    Subcommand { name: "docs",    full_name: "command|docs", arity: AtLeast(2) },
+    Subcommand { name: "getkeys", full_name: "command|getkeys", arity: AtLeast(3) },
+    Subcommand { name: "help",    full_name: "command|help", arity: Exactly(2) },
 ];
 
 fn command_command(argv: &Argv) -> Outcome {
@@ -780,7 +783,7 @@ fn command_command(argv: &Argv) -> Outcome {
         return reply(Reply::Array(all_commands().map(command_info).collect()));
     }
     let name = match check_subcommand("command", COMMAND_SUBCOMMANDS, argv) {
-        Ok(name) => name,
+        Ok(subcommand) => subcommand.name,
         Err(failure) => return reply(failure.into_reply()),
     };
     match name {
@@ -852,16 +855,19 @@ fn command_command(argv: &Argv) -> Outcome {
 /// CONFIG's subcommands.
 #[rustfmt::skip]
 const CONFIG_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "get",       arity: AtLeast(3) },
-    Subcommand { name: "set",       arity: AtLeast(4) },
-    Subcommand { name: "resetstat", arity: Exactly(2) },
-    Subcommand { name: "rewrite",   arity: Exactly(2) },
-    Subcommand { name: "help",      arity: Exactly(2) },
+    Subcommand { name: "get",       full_name: "config|get", arity: AtLeast(3) },
+    Subcommand { name: "set",       full_name: "config|set", arity: AtLeast(4) },
+    Subcommand { name: "resetstat", full_name: "config|resetstat", arity: Exactly(2) },
+    Subcommand { name: "rewrite",   full_name: "config|rewrite", arity: Exactly(2) },
+    Subcommand { name: "help",      full_name: "config|help", arity: Exactly(2) },
 ];
 
 async fn config(session: &mut Session, argv: &Argv) -> Outcome {
     let name = match check_subcommand("config", CONFIG_SUBCOMMANDS, argv) {
-        Ok(name) => name,
+        Ok(subcommand) => {
+            session.info.last_command.set(subcommand.full_name);
+            subcommand.name
+        }
         Err(failure) => return reply(failure.into_reply()),
     };
     let server = session.shard().server.clone();

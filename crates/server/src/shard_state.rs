@@ -295,12 +295,20 @@ impl ShardState {
                 }
             };
             let finished = Instant::now();
-            let stat = command_stats.entry(spec.name).or_default();
+            if run.is_some_and(|(name, _)| !std::ptr::eq(name, spec.name)) {
+                if let Some((name, stat)) = run.take() {
+                    command_stats.entry(name).or_default().add(&stat);
+                }
+            }
+            let stat = &mut run.get_or_insert((spec.name, CommandStat::default())).1;
             stat.calls += 1;
             stat.usec += finished.duration_since(started).as_micros() as u64;
-            started = finished;
             stat.failed += u64::from(reply.is_error());
+            started = finished;
             replies.push(reply);
+        }
+        if let Some((name, stat)) = run {
+            command_stats.entry(name).or_default().add(&stat);
         }
         replies
     }

@@ -150,6 +150,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         (None, settings.port)
     };
     let addresses = resolve(&settings, port)?;
+    let mut config = config;
+    // CONFIG GET port reports the port actually bound (it differs with --port 0).
+    config
+        .set("port", &port.to_string())
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
     let server = Arc::new(ServerShared::new(config));
     server.port.store(u64::from(port), Ordering::Relaxed);
     let listening: Vec<String> = addresses.iter().map(ToString::to_string).collect();
