@@ -9,18 +9,18 @@ use std::sync::OnceLock;
 /// lookup, arity and COMMAND see one table.
 #[rustfmt::skip]
 const SERVER_COMMANDS: &[CommandSpec] = &[
-    CommandSpec { name: "ping",      arity: AtLeast(1), flags: &[Fast, Stale, Loading], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Ping), group: Group::Connection, summary: "Returns the server's liveliness response." },
+    CommandSpec { name: "ping",      arity: AtLeast(1), flags: &[Fast], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Ping), group: Group::Connection, summary: "Returns the server's liveliness response." },
     CommandSpec { name: "echo",      arity: Exactly(2), flags: &[Fast, Stale, Loading], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Echo), group: Group::Connection, summary: "Returns the given string." },
-    CommandSpec { name: "quit",      arity: AtLeast(1), flags: &[NoAuth, Fast, Stale, Loading, AllowBusy], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Quit), group: Group::Connection, summary: "Closes the connection." },
+    CommandSpec { name: "quit",      arity: AtLeast(1), flags: &[NoAuth, NoScript, Fast, Stale, Loading, AllowBusy], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Quit), group: Group::Connection, summary: "Closes the connection." },
     CommandSpec { name: "reset",     arity: Exactly(1), flags: &[NoAuth, Fast, Stale, Loading, NoScript, AllowBusy], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Reset), group: Group::Connection, summary: "Resets the connection." },
     CommandSpec { name: "hello",     arity: AtLeast(1), flags: &[NoAuth, Fast, Stale, Loading, NoScript, AllowBusy], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Hello), group: Group::Connection, summary: "Handshakes with the Redis server." },
     CommandSpec { name: "auth",      arity: AtLeast(2), flags: &[NoAuth, Fast, Stale, Loading, NoScript, AllowBusy], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Auth), group: Group::Connection, summary: "Authenticates the connection." },
     CommandSpec { name: "select",    arity: Exactly(2), flags: &[Fast, Stale, Loading], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Select), group: Group::Connection, summary: "Changes the selected database." },
-    CommandSpec { name: "client",    arity: AtLeast(2), flags: &[Stale, Loading, NoScript], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Client), group: Group::Connection, summary: "A container for client connection commands." },
+    CommandSpec { name: "client",    arity: AtLeast(2), flags: &[], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Client), group: Group::Connection, summary: "A container for client connection commands." },
     CommandSpec { name: "swapdb",    arity: Exactly(3), flags: &[Write, Fast], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::SwapDb), group: Group::Server, summary: "Swaps two Redis databases." },
     CommandSpec { name: "command",   arity: AtLeast(1), flags: &[Stale, Loading], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Command), group: Group::Server, summary: "Returns detailed information about all commands." },
     CommandSpec { name: "info",      arity: AtLeast(1), flags: &[Stale, Loading], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Info), group: Group::Server, summary: "Returns information and statistics about the server." },
-    CommandSpec { name: "config",    arity: AtLeast(2), flags: &[Admin, NoScript, Loading, Stale], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Config), group: Group::Server, summary: "A container for server configuration commands." },
+    CommandSpec { name: "config",    arity: AtLeast(2), flags: &[], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Config), group: Group::Server, summary: "A container for server configuration commands." },
     CommandSpec { name: "dbsize",    arity: Exactly(1), flags: &[ReadOnly, Fast], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::DbSize), group: Group::Server, summary: "Returns the number of keys in the database." },
     CommandSpec { name: "flushdb",   arity: AtLeast(1), flags: &[Write], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::FlushDb), group: Group::Server, summary: "Removes all keys from the current database." },
     CommandSpec { name: "flushall",  arity: AtLeast(1), flags: &[Write], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::FlushAll), group: Group::Server, summary: "Removes all keys from all databases." },

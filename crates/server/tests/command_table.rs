@@ -1,0 +1,145 @@
+//! Our command table against a live redis-server's COMMAND INFO: arity, key positions and
+//! the flags clients act on (write, readonly, denyoom, fast, admin, noscript, loading,
+//! stale) must match, command by command, except for the explained differences below.
+
+use peregrine_testkit::{required_tool, TestServer};
+use redis::Value;
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
+
+/// Flags compared; others (e.g. `no_auth`, `allow_busy`, `no_multi`) are Redis-internal.
+const COMPARED_FLAGS: &[&str] = &[
+    "write", "readonly", "denyoom", "fast", "admin", "noscript", "loading", "stale",
+];
+
+/// Explained differences: (command, what differs, why).
+const EXPLAINED: &[(&str, &str, &str)] = &[(
+    "object",
+    "key position 2 and readonly declared on the container",
+    "Redis declares them on each OBJECT subcommand; our table routes OBJECT by the key at position 2",
+)];
+
+struct RedisServer(Child, u16);
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_redis() -> Option<RedisServer> {
+    let binary = required_tool("redis-server", "the command table comparison")?;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let child = Command::new(binary)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let server = RedisServer(child, port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Some(server)
+}
+
+/// (arity, flags, first, last, step) from one COMMAND INFO entry.
+fn shape(entry: &Value) -> Option<(i64, BTreeSet<String>, i64, i64, i64)> {
+    let Value::Array(fields) = entry else {
+        return None;
+    };
+    let integer = |value: &Value| match value {
+        Value::Int(number) => Some(*number),
+        _ => None,
+    };
+    let flags = match fields.get(2)? {
+        Value::Array(flags) | Value::Set(flags) => flags
+            .iter()
+            .filter_map(|flag| match flag {
+                Value::SimpleString(text) => Some(text.clone()),
+                Value::BulkString(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+                _ => None,
+            })
+            .filter(|flag| COMPARED_FLAGS.contains(&flag.as_str()))
+            .collect(),
+        _ => return None,
+    };
+    Some((
+        integer(fields.get(1)?)?,
+        flags,
+        integer(fields.get(3)?)?,
+        integer(fields.get(4)?)?,
+        integer(fields.get(5)?)?,
+    ))
+}
+
+#[test]
+fn command_info_matches_redis() {
+    let Some(redis) = start_redis() else { return };
+    let peregrine = TestServer::start(BIN, 1);
+    let mut ours = peregrine.client();
+    let mut theirs = redis::Client::open(format!("redis://127.0.0.1:{}/", redis.1))
+        .and_then(|client| client.get_connection())
+        .expect("connect to redis-server");
+    let names: Vec<String> = redis::cmd("COMMAND")
+        .arg("LIST")
+        .query(&mut ours)
+        .expect("COMMAND LIST");
+    assert!(names.len() >= 60, "{names:?}");
+    let mut differences = Vec::new();
+    for name in &names {
+        let our_info: Value = redis::cmd("COMMAND")
+            .arg("INFO")
+            .arg(name)
+            .query(&mut ours)
+            .expect("ours");
+        let their_info: Value = redis::cmd("COMMAND")
+            .arg("INFO")
+            .arg(name)
+            .query(&mut theirs)
+            .expect("theirs");
+        let first = |info: &Value| match info {
+            Value::Array(entries) => entries.first().cloned(),
+            _ => None,
+        };
+        let (Some(our_entry), Some(their_entry)) = (first(&our_info), first(&their_info)) else {
+            differences.push(format!("{name}: missing COMMAND INFO entry"));
+            continue;
+        };
+        if their_entry == Value::Nil {
+            // Newer than redis-server 7.0 (the oracle here): nothing to compare.
+            continue;
+        }
+        let (ours_shape, theirs_shape) = (shape(&our_entry), shape(&their_entry));
+        if ours_shape != theirs_shape && !EXPLAINED.iter().any(|(command, _, _)| command == name) {
+            differences.push(format!(
+                "{name}: ours {ours_shape:?}, redis {theirs_shape:?}"
+            ));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "unexplained differences:\n{}",
+        differences.join("\n")
+    );
+}
