@@ -143,7 +143,10 @@ pub async fn run_split(
             spec.name
         ));
     }
-    let shares = split_by_shard(spec, &argv, db, router.shard_count());
+    let mut shares = split_by_shard(spec, &argv, db, router.shard_count());
+    // The last shard in lock order locks, runs and releases in one message: once its
+    // locks are granted every lock is held, so two-phase locking still holds.
+    let last = shares.pop_last();
     let locks: BTreeMap<ShardId, LockRequest> = shares
         .iter()
         .map(|(shard, share)| (*shard, share.request.clone()))
@@ -153,12 +156,29 @@ pub async fn run_split(
     let mut total = 0i64;
     let mut values = vec![Reply::Nil; key_count];
     let mut first_error = None;
+    let mut parts = Vec::with_capacity(shares.len() + 1);
+    if let Some((shard, share)) = last {
+        let part: Vec<KeyedCommand> = vec![(spec, share.argv)];
+        let request = share.request;
+        let replies = router
+            .invoke_on(shard, move |state| async move {
+                LockTable::acquire(&state.locks, request.clone()).await;
+                let replies = state.execute_unlocked(db, client, &part);
+                state.locks.borrow_mut().release(&request);
+                replies
+            })
+            .await;
+        parts.push((share.positions, replies));
+    }
     for (shard, share) in shares {
         let part: Vec<KeyedCommand> = vec![(spec, share.argv)];
-        let mut replies = run_then_release(router, shard, share.request, move |state| {
+        let replies = run_then_release(router, shard, share.request, move |state| {
             state.execute_unlocked(db, client, &part)
         })
         .await;
+        parts.push((share.positions, replies));
+    }
+    for (positions, mut replies) in parts {
         let reply = replies.pop().unwrap_or(Reply::Nil);
         match (merge, reply) {
             (_, Reply::Error(text)) => {
@@ -166,7 +186,7 @@ pub async fn run_split(
             }
             (Merge::SumIntegers, Reply::Integer(count)) => total += count,
             (Merge::ArrayInKeyOrder, Reply::Array(items)) => {
-                for (ordinal, item) in share.positions.into_iter().zip(items) {
+                for (ordinal, item) in positions.into_iter().zip(items) {
                     if let Some(slot) = values.get_mut(ordinal) {
                         *slot = item;
                     }
