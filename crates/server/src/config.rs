@@ -73,6 +73,7 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "lua-time-limit",             default: "5000",        kind: Kind::Integer, mutable: true },
     Parameter { name: "notify-keyspace-events",     default: "",            kind: Kind::Text,    mutable: true },
     Parameter { name: "replica-read-only",          default: "yes",         kind: Kind::Bool,    mutable: true },
+    Parameter { name: "spin-before-park-us",        default: "0",           kind: Kind::Integer, mutable: false },
     Parameter { name: "tcp-backlog",                default: "511",         kind: Kind::Integer, mutable: false },
 ];
 
@@ -115,6 +116,8 @@ pub struct Settings {
     pub lfu_policy: bool,
     /// Active expiry frequency (per second).
     pub hz: u64,
+    /// Microseconds a shard with a core of its own spins before sleeping (0 = never).
+    pub spin_before_park_us: u64,
 }
 
 /// The configuration: every parameter's current text.
@@ -313,6 +316,7 @@ impl Config {
             requirepass: (!password.is_empty()).then(|| password.as_bytes().to_vec()),
             lfu_policy: self.get("maxmemory-policy").contains("lfu"),
             hz: self.number("hz").clamp(1, 500),
+            spin_before_park_us: self.number("spin-before-park-us").min(10_000),
         }
     }
 }

@@ -13,6 +13,9 @@ use std::time::Duration;
 
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
 
+/// How long start-up may take before it is reported as failed.
+const STARTUP_LIMIT: Duration = Duration::from_secs(60);
+
 extern "C" fn on_signal(_signal: libc::c_int) {
     SIGNALLED.store(true, Ordering::SeqCst);
 }
@@ -167,6 +170,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         listening.join(" ")
     );
     let builder = RouterBuilder::<ShardState>::new(shard_count);
+    let dedicated_cores = usize::from(shard_count) <= cpus.len();
     let (ready_sender, ready_receiver) = mpsc::channel::<Result<(), String>>();
     let mut handles = Vec::new();
     for index in 0..shard_count {
@@ -177,9 +181,18 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             addresses.clone(),
             ready_sender.clone(),
         );
-        let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+        let mut executor = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("shard-{index}"))
-            .io_memory(1 << 20)
+            .io_memory(1 << 20);
+        if dedicated_cores && settings.spin_before_park_us > 0 {
+            // A shard with a core of its own may spin briefly after work before sleeping
+            // in the kernel: a cross-shard reply arriving within that window costs no
+            // wake-up. Off by default: it only pays on hosts where shards own their cores
+            // and nothing else runs there; shards that share a core never spin.
+            executor =
+                executor.spin_before_park(Duration::from_micros(settings.spin_before_park_us));
+        }
+        let handle = executor
             .spawn(move || async move { shard_main(builder, server, addresses, ready).await })
             .map_err(|error| {
                 anyhow::anyhow!("can't start the executor of shard {index} on CPU {cpu}: {error}")
@@ -187,11 +200,24 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         handles.push(handle);
     }
     drop(ready_sender);
-    for _ in 0..shard_count {
-        match ready_receiver.recv() {
-            Ok(Ok(())) => {}
+    let started = std::time::Instant::now();
+    let mut ready = 0;
+    while ready < shard_count {
+        if SIGNALLED.load(Ordering::SeqCst) {
+            anyhow::bail!("interrupted during start-up");
+        }
+        if started.elapsed() > STARTUP_LIMIT {
+            anyhow::bail!(
+                "only {ready} of {shard_count} shards became ready within {STARTUP_LIMIT:?}"
+            );
+        }
+        match ready_receiver.recv_timeout(Duration::from_millis(50)) {
+            Ok(Ok(())) => ready += 1,
             Ok(Err(reason)) => anyhow::bail!(reason),
-            Err(_) => anyhow::bail!("a shard stopped during start-up"),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                anyhow::bail!("a shard stopped during start-up")
+            }
         }
     }
     drop(reservation);
