@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a server may take to log its Ready line.
-pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The text the server logs once every shard listens.
 const READY_MARKER: &str = "Ready to accept connections tcp port=";
@@ -658,46 +658,44 @@ pub fn show(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Defines each test body once and runs it against a 1-shard and a 4-shard server
-/// (STYLE.md: "each suite run with 1 and with 4 shards"). Every `fn name(server) {..}`
-/// becomes a module `name` with the tests `one_shard` and `four_shards`; `bin` is the
-/// server binary (`env!("CARGO_BIN_EXE_peregrine-server")`). `fn name(server) with
-/// ["--flag", "value"] {..}` passes extra server arguments.
+/// Runs each named test body against a 1-shard and a 4-shard server (STYLE.md: "each
+/// suite run with 1 and with 4 shards"). For every `name` listed, the caller's
+/// `fn name(server: &TestServer)` becomes the tests `name::one_shard` and
+/// `name::four_shards`; `bin` is the server binary
+/// (`env!("CARGO_BIN_EXE_peregrine-server")`), and `name ["--flag", "value"]` passes extra
+/// server arguments.
 ///
 /// ```text
+/// fn ping_answers(server: &TestServer) {
+///     assert_eq!(server.raw().cmd(&["PING"]), b"+PONG\r\n");
+/// }
+///
+/// fn auth_is_required(server: &TestServer) {
+///     assert!(server.raw().cmd(&["GET", "k"]).starts_with(b"-NOAUTH"));
+/// }
+///
 /// peregrine_testkit::with_1_and_4_shards! {
 ///     bin = env!("CARGO_BIN_EXE_peregrine-server");
-///     fn ping_answers(server) {
-///         assert_eq!(server.raw().cmd(&["PING"]), b"+PONG\r\n");
-///     }
-///     fn auth_is_required(server) with ["--requirepass", "secret"] {
-///         assert!(server.raw().cmd(&["GET", "k"]).starts_with(b"-NOAUTH"));
-///     }
+///     ping_answers,
+///     auth_is_required ["--requirepass", "secret"],
 /// }
 /// ```
 #[macro_export]
 macro_rules! with_1_and_4_shards {
-    (bin = $bin:expr; $( $(#[$attr:meta])* fn $name:ident($server:ident) $(with [$($arg:expr),* $(,)?])? $body:block )*) => {
+    (bin = $bin:expr; $( $name:ident $([$($arg:expr),* $(,)?])? ),* $(,)?) => {
         $(
-            $(#[$attr])*
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;
 
-                fn body($server: &$crate::TestServer) $body
-
-                fn extra_args() -> &'static [&'static str] {
-                    &[$($($arg),*)?]
-                }
-
                 #[test]
                 fn one_shard() {
-                    body(&$crate::TestServer::start_with($bin, 1, extra_args()));
+                    super::$name(&$crate::TestServer::start_with($bin, 1, &[$($($arg),*)?]));
                 }
 
                 #[test]
                 fn four_shards() {
-                    body(&$crate::TestServer::start_with($bin, 4, extra_args()));
+                    super::$name(&$crate::TestServer::start_with($bin, 4, &[$($($arg),*)?]));
                 }
             }
         )*

@@ -1,0 +1,88 @@
+//! The differential suite: seeded random command sequences sent to a real redis-server
+//! (the oracle) and to peregrine-server, replies compared (tools/peregrine-diff). Any
+//! mismatch fails the test, after printing every mismatch and the coverage summary.
+//!
+//! Without redis-server on PATH the suite prints that it did not run and passes, except
+//! under CI (`CI=true`), where a missing oracle fails it.
+
+use peregrine_diff::{DiffConfig, DiffReport};
+use std::ops::Range;
+use std::path::PathBuf;
+
+const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
+
+fn redis_server() -> Option<PathBuf> {
+    if let Some(path) = peregrine_testkit::redis_server() {
+        return Some(path);
+    }
+    assert!(
+        !peregrine_testkit::under_ci(),
+        "redis-server not found on PATH, and CI=true: the differential suite must run"
+    );
+    println!("differential suite did NOT run: redis-server not found");
+    None
+}
+
+fn coverage_summary(report: &DiffReport) -> String {
+    let mut lines: Vec<String> = report
+        .coverage
+        .iter()
+        .map(|(command, count)| format!("{command}={count}"))
+        .collect();
+    lines.sort();
+    format!(
+        "coverage ({} commands): {}",
+        report.coverage.len(),
+        lines.join(" ")
+    )
+}
+
+fn differential(seeds: Range<u64>, commands_per_seed: usize, shards: u16) {
+    let Some(redis_bin) = redis_server() else {
+        return;
+    };
+    let config = DiffConfig {
+        peregrine_bin: BIN.into(),
+        redis_bin,
+        seeds: seeds.clone(),
+        commands_per_seed,
+        shards,
+    };
+    let report = peregrine_diff::run(&config)
+        .unwrap_or_else(|error| panic!("the differential run could not run: {error:#}"));
+    for mismatch in &report.mismatches {
+        println!("{mismatch}");
+    }
+    let seed_count = seeds.end - seeds.start;
+    println!("shards={shards}\n{}", report.summary(seed_count));
+    println!("{}", coverage_summary(&report));
+    // Every seed ran its commands until the end or its first mismatch.
+    let expected = seed_count * commands_per_seed as u64;
+    assert!(
+        report.compared
+            >= expected.saturating_sub(report.mismatches.len() as u64 * commands_per_seed as u64),
+        "only {} of {expected} commands were compared",
+        report.compared
+    );
+    assert!(
+        report.mismatches.is_empty(),
+        "{} seeds diverged from redis-server with {shards} shards (mismatches printed above); failed seeds: {:?}",
+        report.mismatches.len(),
+        report.failed_seeds()
+    );
+}
+
+#[test]
+fn same_replies_as_redis_with_two_shards() {
+    differential(0..20, 1000, 2);
+}
+
+#[test]
+fn same_replies_as_redis_with_one_shard() {
+    differential(100..105, 1000, 1);
+}
+
+#[test]
+fn same_replies_as_redis_with_four_shards() {
+    differential(200..205, 1000, 4);
+}

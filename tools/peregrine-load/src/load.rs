@@ -1,0 +1,651 @@
+//! The closed loop: connections, pipelines, replies and the tally.
+//!
+//! Each load thread owns a contiguous share of the connections and serves them in
+//! round-robin order with blocking sockets: it reads every reply of the pipeline in
+//! flight on a connection, then at once writes that connection's next pipeline, and
+//! moves on to the next connection. So every connection always has one pipeline in
+//! flight (a closed loop, like memtier_benchmark), and the thread makes one `write`
+//! and about one `read` per pipeline, with no polling. The server sees the requests
+//! in the order it answers them, so the round-robin read order rarely waits on one
+//! connection while another's reply is ready; when it does, the wait is counted in
+//! the later connection's latency, as a client's own delay would be.
+//!
+//! A request's latency runs from just before its pipeline's `write` to the end of
+//! the `read` that completed its reply.
+//!
+//! It is not a general client: one pipeline's replies must fit the socket buffers
+//! while its requests are being written (true for any sensible `--pipeline` and
+//! `--data-size`), and only SET and GET are sent.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _};
+
+use crate::histogram::Histogram;
+use crate::keys::KeySampler;
+use crate::options::{Options, Ratio};
+use crate::prng::Prng;
+use crate::resp::{encode_get, encode_set, scan_reply, ReplyKind};
+
+/// How long a read waits for a reply before the run is declared stuck.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Initial size of a thread's read buffer; it grows to hold the largest reply.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// What a run measured.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Latency of every request.
+    pub latencies: Histogram,
+    /// SET replies received (errors included).
+    pub sets: u64,
+    /// GET replies received (errors included).
+    pub gets: u64,
+    /// GETs answered with a value.
+    pub get_hits: u64,
+    /// GETs answered with nil.
+    pub get_misses: u64,
+    /// Error replies, and replies of a type the command never returns.
+    pub errors: u64,
+    /// The first such reply, for the diagnostics.
+    pub first_error: Option<String>,
+    /// From the first request to the last reply.
+    pub elapsed: Duration,
+}
+
+impl Report {
+    /// Requests answered: each reply records one latency.
+    pub fn completed(&self) -> u64 {
+        self.latencies.len()
+    }
+
+    /// Requests answered per second of the run.
+    pub fn ops_per_second(&self) -> f64 {
+        let seconds = self.elapsed.as_secs_f64();
+        if seconds > 0.0 {
+            self.completed() as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+
+    /// The one-line `key=value` summary printed by the tool.
+    pub fn summary(&self) -> String {
+        let milliseconds = |quantile| self.latencies.percentile(quantile).as_secs_f64() * 1e3;
+        format!(
+            "ops_per_sec={:.0} p50_ms={:.3} p99_ms={:.3} p999_ms={:.3} sets={} gets={} \
+             get_hits={} get_misses={} errors={} requests={} elapsed_s={:.3}",
+            self.ops_per_second(),
+            milliseconds(0.50),
+            milliseconds(0.99),
+            milliseconds(0.999),
+            self.sets,
+            self.gets,
+            self.get_hits,
+            self.get_misses,
+            self.errors,
+            self.completed(),
+            self.elapsed.as_secs_f64(),
+        )
+    }
+
+    fn merge(&mut self, other: Report) {
+        self.latencies.merge(&other.latencies);
+        self.sets += other.sets;
+        self.gets += other.gets;
+        self.get_hits += other.get_hits;
+        self.get_misses += other.get_misses;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
+/// Runs the load described by `options` and returns what it measured.
+pub fn run(options: &Options) -> anyhow::Result<Report> {
+    let address = resolve(&options.host, options.port)?;
+    let sampler = KeySampler::new(options.key_pattern, options.key_range).ok_or_else(|| {
+        anyhow!(
+            "--key-pattern {} cannot cover this key range",
+            options.key_pattern
+        )
+    })?;
+    let workload = Workload {
+        sampler,
+        key_prefix: options.key_prefix.as_bytes().to_vec(),
+        value: value_of_size(options.data_size),
+        pipeline: options.pipeline,
+        ratio: options.ratio,
+    };
+
+    let mut connections = Vec::with_capacity(options.clients);
+    for (index, plan) in plan_connections(options).into_iter().enumerate() {
+        let stream = TcpStream::connect(address)
+            .with_context(|| format!("connection {index} to {address}"))?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+        connections.push(Connection::new(stream, plan));
+    }
+
+    let mut report = Report::default();
+    let started = Instant::now();
+    let outcomes: Vec<thread::Result<anyhow::Result<Report>>> = thread::scope(|scope| {
+        let workload = &workload;
+        let handles: Vec<_> = split_evenly(connections, options.threads)
+            .into_iter()
+            .map(|share| scope.spawn(move || drive(share, workload)))
+            .collect();
+        handles.into_iter().map(|handle| handle.join()).collect()
+    });
+    report.elapsed = started.elapsed();
+    for outcome in outcomes {
+        let tally = outcome.map_err(|_| anyhow!("a load thread panicked"))??;
+        report.merge(tally);
+    }
+    if report.completed() != options.requests {
+        bail!(
+            "{} of {} requests were answered",
+            report.completed(),
+            options.requests
+        );
+    }
+    Ok(report)
+}
+
+fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    (host, port)
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {host}"))?
+        .next()
+        .ok_or_else(|| anyhow!("{host} resolves to no address"))
+}
+
+/// A SET value of `size` bytes: a repeating, printable pattern.
+fn value_of_size(size: usize) -> Vec<u8> {
+    b"0123456789abcdefghijklmnopqrstuvwxyz"
+        .iter()
+        .copied()
+        .cycle()
+        .take(size)
+        .collect()
+}
+
+/// Read-only description of the requests, shared by every thread.
+struct Workload {
+    sampler: KeySampler,
+    key_prefix: Vec<u8>,
+    value: Vec<u8>,
+    pipeline: usize,
+    ratio: Ratio,
+}
+
+/// One connection's share of the run, fixed before it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ConnectionPlan {
+    /// Requests it sends.
+    requests: u64,
+    /// Seed of its key generator.
+    seed: u64,
+    /// Where its slice of the range starts, for pattern `P`: the requests of the
+    /// connections before it, so that the slices tile the range.
+    sequence_start: u64,
+}
+
+/// Splits `options.requests` over the connections, the remainder going to the first
+/// ones, and gives each a seed drawn from `options.seed`.
+fn plan_connections(options: &Options) -> Vec<ConnectionPlan> {
+    let clients = options.clients as u64;
+    let base = options.requests / clients;
+    let extra = options.requests % clients;
+    let mut seeds = Prng::new(options.seed);
+    let mut sequence_start = 0u64;
+    (0..clients)
+        .map(|index| {
+            let requests = base + u64::from(index < extra);
+            let plan = ConnectionPlan {
+                requests,
+                seed: seeds.next_u64(),
+                sequence_start,
+            };
+            sequence_start = sequence_start.wrapping_add(requests);
+            plan
+        })
+        .collect()
+}
+
+/// Splits `items` into `parts` contiguous runs whose lengths differ by at most one.
+fn split_evenly<T>(items: Vec<T>, parts: usize) -> Vec<Vec<T>> {
+    let parts = parts.max(1);
+    let base = items.len() / parts;
+    let extra = items.len() % parts;
+    let mut items = items.into_iter();
+    (0..parts)
+        .map(|part| {
+            items
+                .by_ref()
+                .take(base + usize::from(part < extra))
+                .collect()
+        })
+        .collect()
+}
+
+/// Which command a request in flight was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Set,
+    Get,
+}
+
+struct Connection {
+    stream: TcpStream,
+    /// Requests not yet sent.
+    unsent: u64,
+    /// Requests sent so far: the position in the SET:GET cycle.
+    sent: u64,
+    prng: Prng,
+    /// Pattern `P`'s position in the range.
+    cursor: u64,
+    /// The pipeline in flight, in order; empty when nothing is.
+    in_flight: Vec<Command>,
+    /// When the pipeline in flight was written.
+    sent_at: Instant,
+}
+
+impl Connection {
+    fn new(stream: TcpStream, plan: ConnectionPlan) -> Self {
+        Self {
+            stream,
+            unsent: plan.requests,
+            sent: 0,
+            prng: Prng::new(plan.seed),
+            cursor: plan.sequence_start,
+            in_flight: Vec::new(),
+            sent_at: Instant::now(),
+        }
+    }
+
+    /// Writes the next pipeline: up to `workload.pipeline` requests.
+    fn send_pipeline(
+        &mut self,
+        workload: &Workload,
+        out: &mut Vec<u8>,
+        key: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        out.clear();
+        self.in_flight.clear();
+        let count = u64::try_from(workload.pipeline)
+            .map_or(self.unsent, |pipeline| pipeline.min(self.unsent));
+        let Ratio { sets, gets } = workload.ratio;
+        // Options never hold 0:0; the guard keeps the modulo defined regardless.
+        let cycle = (u64::from(sets) + u64::from(gets)).max(1);
+        for _ in 0..count {
+            let command = if self.sent % cycle < u64::from(sets) {
+                Command::Set
+            } else {
+                Command::Get
+            };
+            let number = workload.sampler.next_key(&mut self.prng, &mut self.cursor);
+            key.clear();
+            key.extend_from_slice(&workload.key_prefix);
+            write!(key, "{number}")?;
+            match command {
+                Command::Set => encode_set(out, key, &workload.value),
+                Command::Get => encode_get(out, key),
+            }
+            self.in_flight.push(command);
+            self.sent += 1;
+        }
+        self.unsent -= count;
+        self.sent_at = Instant::now();
+        self.stream.write_all(out)
+    }
+
+    /// Reads every reply of the pipeline in flight and tallies it.
+    fn receive(&mut self, buffer: &mut Vec<u8>, tally: &mut Report) -> anyhow::Result<()> {
+        let mut filled = 0;
+        let mut parsed = 0;
+        let mut answered = 0;
+        let mut read_at = Instant::now();
+        while answered < self.in_flight.len() {
+            let pending = buffer.get(parsed..filled).unwrap_or_default();
+            if let Some((kind, length)) = scan_reply(pending)? {
+                let command = self
+                    .in_flight
+                    .get(answered)
+                    .copied()
+                    .unwrap_or(Command::Get);
+                let reply = pending.get(..length).unwrap_or_default();
+                tally
+                    .latencies
+                    .record(read_at.saturating_duration_since(self.sent_at));
+                tally.count(command, kind, reply);
+                parsed += length;
+                answered += 1;
+                continue;
+            }
+            if filled == buffer.len() {
+                if parsed > 0 {
+                    buffer.copy_within(parsed..filled, 0);
+                    filled -= parsed;
+                    parsed = 0;
+                } else {
+                    buffer.resize(buffer.len() * 2, 0);
+                }
+            }
+            let spare = buffer.get_mut(filled..).unwrap_or_default();
+            let read = match self.stream.read(spare) {
+                Ok(0) => bail!("the server closed a connection with replies outstanding"),
+                Ok(read) => read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    bail!("no reply within {} s", REPLY_TIMEOUT.as_secs())
+                }
+                Err(error) => return Err(error).context("reading replies"),
+            };
+            filled += read;
+            read_at = Instant::now();
+        }
+        if parsed != filled {
+            bail!(
+                "{} bytes arrived after the last reply of a pipeline",
+                filled - parsed
+            );
+        }
+        self.in_flight.clear();
+        Ok(())
+    }
+}
+
+impl Report {
+    /// Counts one reply to `command`.
+    fn count(&mut self, command: Command, kind: ReplyKind, reply: &[u8]) {
+        let expected = match (command, kind) {
+            (Command::Set, ReplyKind::Simple) => true,
+            (Command::Get, ReplyKind::Bulk) => {
+                self.get_hits += 1;
+                true
+            }
+            (Command::Get, ReplyKind::Nil) => {
+                self.get_misses += 1;
+                true
+            }
+            (
+                Command::Set | Command::Get,
+                ReplyKind::Error
+                | ReplyKind::Integer
+                | ReplyKind::Array
+                | ReplyKind::Simple
+                | ReplyKind::Bulk
+                | ReplyKind::Nil,
+            ) => false,
+        };
+        match command {
+            Command::Set => self.sets += 1,
+            Command::Get => self.gets += 1,
+        }
+        if !expected {
+            self.errors += 1;
+            if self.first_error.is_none() {
+                let text = String::from_utf8_lossy(reply.get(..200).unwrap_or(reply));
+                self.first_error = Some(format!("{command:?}: {}", text.trim_end()));
+            }
+        }
+    }
+}
+
+/// One thread's loop over its connections, until each has sent all its requests
+/// and read all its replies.
+fn drive(mut connections: Vec<Connection>, workload: &Workload) -> anyhow::Result<Report> {
+    let mut tally = Report::default();
+    let mut out = Vec::new();
+    let mut key = Vec::new();
+    let mut buffer = vec![0; READ_BUFFER];
+    for connection in &mut connections {
+        if connection.unsent > 0 {
+            connection.send_pipeline(workload, &mut out, &mut key)?;
+        }
+    }
+    loop {
+        let mut busy = false;
+        for connection in &mut connections {
+            if connection.in_flight.is_empty() {
+                continue;
+            }
+            busy = true;
+            connection.receive(&mut buffer, &mut tally)?;
+            if connection.unsent > 0 {
+                connection.send_pipeline(workload, &mut out, &mut key)?;
+            }
+        }
+        if !busy {
+            return Ok(tally);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::keys::KeyPattern;
+    use crate::options::{parse, Invocation};
+
+    fn options(line: &str) -> Options {
+        match parse(line.split_whitespace().map(str::to_owned)) {
+            Ok(Invocation::Run(options)) => options,
+            other => panic!("{line:?} parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn requests_are_split_with_the_remainder_first() {
+        let plans = plan_connections(&options("--port 1 --clients 4 --requests 10"));
+        let requests: Vec<u64> = plans.iter().map(|plan| plan.requests).collect();
+        assert_eq!(requests, [3, 3, 2, 2]);
+        let starts: Vec<u64> = plans.iter().map(|plan| plan.sequence_start).collect();
+        assert_eq!(starts, [0, 3, 6, 8]);
+        let mut seeds: Vec<u64> = plans.iter().map(|plan| plan.seed).collect();
+        seeds.dedup();
+        assert_eq!(seeds.len(), 4);
+        assert_eq!(
+            plans,
+            plan_connections(&options("--port 1 --clients 4 --requests 10"))
+        );
+    }
+
+    #[test]
+    fn sequential_preload_touches_every_key_once() {
+        // 7 connections over 100 keys: the slices must tile the range.
+        let options =
+            options("--port 1 --clients 7 --requests 100 --key-minimum 1 --key-maximum 100");
+        let sampler = KeySampler::new(KeyPattern::Sequential, options.key_range).expect("valid");
+        let mut keys: Vec<u64> = plan_connections(&options)
+            .into_iter()
+            .flat_map(|plan| {
+                let mut prng = Prng::new(plan.seed);
+                let mut cursor = plan.sequence_start;
+                (0..plan.requests)
+                    .map(|_| sampler.next_key(&mut prng, &mut cursor))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, (1..=100).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn threads_get_contiguous_even_shares() {
+        let shares = split_evenly((0..7).collect(), 3);
+        assert_eq!(shares, [vec![0, 1, 2], vec![3, 4], vec![5, 6]]);
+        assert_eq!(split_evenly(vec![1], 1), [vec![1]]);
+    }
+
+    #[test]
+    fn values_have_the_requested_size() {
+        assert_eq!(value_of_size(0), b"");
+        assert_eq!(value_of_size(5), b"01234");
+        assert_eq!(value_of_size(100).len(), 100);
+    }
+
+    #[test]
+    fn replies_are_counted_by_command() {
+        let mut tally = Report::default();
+        tally.count(Command::Set, ReplyKind::Simple, b"+OK\r\n");
+        tally.count(Command::Get, ReplyKind::Bulk, b"$1\r\nx\r\n");
+        tally.count(Command::Get, ReplyKind::Nil, b"$-1\r\n");
+        tally.count(Command::Get, ReplyKind::Error, b"-ERR nope\r\n");
+        tally.count(Command::Set, ReplyKind::Integer, b":1\r\n");
+        assert_eq!((tally.sets, tally.gets), (2, 3));
+        assert_eq!((tally.get_hits, tally.get_misses, tally.errors), (1, 1, 2));
+        assert_eq!(tally.first_error.as_deref(), Some("Get: -ERR nope"));
+    }
+
+    /// A fake server answering every SET with +OK and every GET of an even key
+    /// number with a value, of an odd one with nil; it records the keys it saw.
+    fn fake_server(listener: TcpListener, connections: usize) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut streams: Vec<TcpStream> = (0..connections)
+            .map(|_| listener.accept().expect("accept").0)
+            .collect();
+        // Each client connection is served by its own thread, as a real server would.
+        thread::scope(|scope| {
+            let handles: Vec<_> = streams
+                .iter_mut()
+                .map(|stream| scope.spawn(move || serve(stream)))
+                .collect();
+            for handle in handles {
+                keys.extend(handle.join().expect("server thread"));
+            }
+        });
+        keys
+    }
+
+    fn serve(stream: &mut TcpStream) -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut input = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let read = stream.read(&mut chunk).expect("read");
+            if read == 0 {
+                return seen;
+            }
+            input.extend_from_slice(&chunk[..read]);
+            let mut replies = Vec::new();
+            while let Some((words, used)) = parse_request(&input) {
+                input.drain(..used);
+                let key = words[1].clone();
+                let number: u64 = key
+                    .trim_start_matches("memtier-")
+                    .parse()
+                    .expect("a number");
+                match words[0].as_str() {
+                    "SET" => replies.extend_from_slice(b"+OK\r\n"),
+                    "GET" if number & 1 == 0 => replies.extend_from_slice(b"$2\r\nhi\r\n"),
+                    "GET" => replies.extend_from_slice(b"$-1\r\n"),
+                    other => panic!("unexpected command {other}"),
+                }
+                seen.push(key);
+            }
+            stream.write_all(&replies).expect("write");
+        }
+    }
+
+    /// One complete request (an array of bulk strings) at the start of `input`: its
+    /// words and its length in bytes.
+    fn parse_request(input: &[u8]) -> Option<(Vec<String>, usize)> {
+        fn line(input: &[u8], position: &mut usize) -> Option<String> {
+            let rest = input.get(*position..)?;
+            let end = rest.windows(2).position(|pair| pair == b"\r\n")?;
+            let text = String::from_utf8(rest[..end].to_vec()).ok()?;
+            *position += end + 2;
+            Some(text)
+        }
+        let mut position = 0;
+        let count: usize = line(input, &mut position)?
+            .strip_prefix('*')?
+            .parse()
+            .ok()?;
+        let mut words = Vec::with_capacity(count);
+        for _ in 0..count {
+            let length: usize = line(input, &mut position)?
+                .strip_prefix('$')?
+                .parse()
+                .ok()?;
+            let word = input.get(position..position + length)?;
+            if input.get(position + length..position + length + 2)? != b"\r\n" {
+                return None;
+            }
+            words.push(String::from_utf8(word.to_vec()).ok()?);
+            position += length + 2;
+        }
+        Some((words, position))
+    }
+
+    #[test]
+    fn drives_a_server_in_a_closed_loop() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let server = thread::spawn(move || fake_server(listener, 6));
+        let options = options(&format!(
+            "--port {port} --threads 2 --clients 6 --requests 1000 --pipeline 4 --ratio 1:3 \
+             --key-minimum 0 --key-maximum 99 --key-pattern R --seed 5"
+        ));
+        let report = run(&options).expect("the run");
+        let keys = server.join().expect("the fake server");
+
+        assert_eq!(report.completed(), 1_000);
+        assert_eq!(report.latencies.len(), 1_000);
+        // 1:3 per connection: 167 requests give 42 SETs, 166 give 42 as well.
+        assert_eq!(report.sets, 42 * 4 + 42 * 2);
+        assert_eq!(report.gets, 1_000 - report.sets);
+        assert_eq!(report.get_hits + report.get_misses, report.gets);
+        assert!(
+            report.get_hits > 300 && report.get_misses > 300,
+            "{report:?}"
+        );
+        assert_eq!(report.errors, 0);
+        assert_eq!(keys.len(), 1_000);
+        assert!(keys.iter().all(|key| {
+            let number: u64 = key
+                .trim_start_matches("memtier-")
+                .parse()
+                .expect("a number");
+            number <= 99
+        }));
+        let summary = report.summary();
+        assert!(summary.starts_with("ops_per_sec="), "{summary}");
+        for field in [
+            "p50_ms=",
+            "p99_ms=",
+            "p999_ms=",
+            "sets=",
+            "gets=",
+            "get_hits=",
+            "get_misses=",
+        ] {
+            assert!(summary.contains(field), "{summary}");
+        }
+    }
+
+    #[test]
+    fn an_unreachable_server_is_an_error() {
+        // Bind then drop, so the port is very likely closed.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a port")
+            .port();
+        let result = run(&options(&format!("--port {port} --clients 1 --requests 1")));
+        assert!(result.is_err());
+    }
+}

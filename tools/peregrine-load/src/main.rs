@@ -1,0 +1,60 @@
+//! `peregrine-load`: a closed-loop, memtier-like load generator for Redis-protocol
+//! servers, written because Debian has no memtier_benchmark package.
+//!
+//! ```text
+//! peregrine-load --port P [--host H] [--threads T] [--clients C] [--requests N]
+//!                [--pipeline D] [--ratio S:G] [--data-size B] [--key-prefix TEXT]
+//!                [--key-minimum K] [--key-maximum K] [--key-pattern R|G|Z|P] [--seed S]
+//! ```
+//!
+//! It sends SETs and GETs in a fixed `S:G` cycle over keys `PREFIX<number>`, the
+//! numbers drawn uniformly (`R`), from a clamped Gaussian (`G`), from a Zipf
+//! distribution (`Z`) or in sequence (`P`, for preloading), and prints one line of
+//! `key=value` results: throughput, latency percentiles, SET/GET counts and GET
+//! hits and misses. A seed fixes every key of a run, so two servers can be measured
+//! against exactly the same requests.
+//!
+//! It is not memtier_benchmark: no run time limit (`--test-time`), no memcache
+//! protocols, no random data or expiry, no cluster mode. See `load` for the loop.
+
+mod histogram;
+mod keys;
+mod load;
+mod options;
+mod prng;
+mod resp;
+
+use std::process::ExitCode;
+
+use options::{Invocation, USAGE};
+
+fn main() -> ExitCode {
+    let options = match options::parse(std::env::args().skip(1)) {
+        Ok(Invocation::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Invocation::Run(options)) => options,
+        Err(error) => {
+            eprintln!("peregrine-load: {error}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match load::run(&options) {
+        Ok(report) => {
+            println!("{}", report.summary());
+            if let Some(first) = &report.first_error {
+                eprintln!(
+                    "peregrine-load: {} unexpected replies, the first to {first}",
+                    report.errors
+                );
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("peregrine-load: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
