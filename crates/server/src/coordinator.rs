@@ -450,3 +450,63 @@ async fn lcs(
     let second = values.next().unwrap_or(Ok(Vec::new()))?;
     lcs_reply(&first, &second, &options)
 }
+
+/// Runs consecutive single-shard commands of one pipeline whose shards differ as one
+/// segment: every involved shard's keys are locked (ascending shard order, as any
+/// multi-shard operation), each shard runs its commands in their pipeline order, and the
+/// locks are released. No other client can observe the segment half-done, so running the
+/// shards' parts side by side is indistinguishable from running the commands one by one,
+/// and a pipeline costs one lock round per involved shard instead of a round trip at
+/// every change of shard. Replies come back in pipeline order.
+pub async fn run_segment(
+    router: &ShardRouter,
+    db: DbIndex,
+    client: ClientOptions,
+    commands: Vec<(ShardId, KeyedCommand)>,
+) -> Vec<Reply> {
+    let total = commands.len();
+    let mut parts: BTreeMap<ShardId, (Vec<usize>, Vec<KeyedCommand>)> = BTreeMap::new();
+    for (index, (shard, command)) in commands.into_iter().enumerate() {
+        let part = parts.entry(shard).or_default();
+        part.0.push(index);
+        part.1.push(command);
+    }
+    let mut requests: BTreeMap<ShardId, LockRequest> = parts
+        .iter()
+        .map(|(shard, (_, commands))| (*shard, ShardState::lock_request(db, commands)))
+        .collect();
+    let last = parts.pop_last();
+    let last_request = last.as_ref().and_then(|(shard, _)| requests.remove(shard));
+    lock_in_order(router, &requests).await;
+    let mut replies: Vec<Option<Reply>> = vec![None; total];
+    let mut place = |positions: Vec<usize>, results: Vec<Reply>| {
+        for (position, reply) in positions.into_iter().zip(results) {
+            if let Some(slot) = replies.get_mut(position) {
+                *slot = Some(reply);
+            }
+        }
+    };
+    if let (Some((shard, (positions, commands))), Some(request)) = (last, last_request) {
+        let results = router
+            .invoke_on(shard, move |state| async move {
+                LockTable::acquire(&state.locks, request.clone()).await;
+                let results = state.execute_unlocked(db, client, &commands);
+                state.locks.borrow_mut().release(&request);
+                results
+            })
+            .await;
+        place(positions, results);
+    }
+    for (shard, (positions, commands)) in parts {
+        let request = requests.remove(&shard).unwrap_or_default();
+        let results = run_then_release(router, shard, request, move |state| {
+            state.execute_unlocked(db, client, &commands)
+        })
+        .await;
+        place(positions, results);
+    }
+    replies
+        .into_iter()
+        .map(|reply| reply.unwrap_or_else(|| Reply::error("ERR internal error: missing reply")))
+        .collect()
+}

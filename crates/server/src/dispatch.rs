@@ -1,7 +1,7 @@
 //! Per-connection command dispatch: lookup, arity, gates, routing, batching, replies.
 
 use crate::config::Settings;
-use crate::coordinator::{run_coordinated, run_split, single_shard};
+use crate::coordinator::{run_coordinated, run_segment, run_split, single_shard};
 use crate::shard_state::{ClientInfo, KeyedCommand, ShardRouter, ShardState};
 use peregrine_commands::{lookup, ClientOptions, CommandSpec, CrossShard, Exec, Flag};
 use peregrine_keyspace::DbIndex;
@@ -52,10 +52,15 @@ pub struct Session {
     settings_read: Instant,
 }
 
-/// A run of consecutive single-shard commands for one shard.
+/// Most commands run as one batch or segment.
+const MAX_BATCH: usize = 128;
+
+/// A run of consecutive single-shard commands of one read, each tagged with the shard
+/// that owns its keys. A run on one shard travels as one batch; a run spanning shards runs
+/// as one locked segment (see [`crate::coordinator::run_segment`]).
+#[derive(Default)]
 struct PendingBatch {
-    shard: ShardId,
-    commands: Vec<KeyedCommand>,
+    commands: Vec<(ShardId, KeyedCommand)>,
 }
 
 impl Session {
@@ -126,16 +131,18 @@ impl Session {
                     let shard_count = self.router.shard_count();
                     match single_shard(spec, &argv, shard_count, self.router.me()) {
                         Some(shard) => {
-                            if pending.as_ref().is_some_and(|batch| batch.shard != shard) {
+                            pending
+                                .get_or_insert_with(PendingBatch::default)
+                                .commands
+                                .push((shard, (spec, argv)));
+                            // Bound the keys one segment locks (and the work between
+                            // two looks at the socket).
+                            if pending
+                                .as_ref()
+                                .is_some_and(|batch| batch.commands.len() >= MAX_BATCH)
+                            {
                                 self.flush(&mut pending, out).await;
                             }
-                            pending
-                                .get_or_insert_with(|| PendingBatch {
-                                    shard,
-                                    commands: Vec::new(),
-                                })
-                                .commands
-                                .push((spec, argv));
                         }
                         None => {
                             self.flush(&mut pending, out).await;
@@ -200,17 +207,32 @@ impl Session {
         Flow::Continue
     }
 
-    /// Runs the pending batch on its shard and emits its replies.
+    /// Runs the pending commands and emits their replies in order: on their shard in one
+    /// message when they share a shard, as one locked segment when they span shards.
     async fn flush(&mut self, pending: &mut Option<PendingBatch>, out: &mut Vec<u8>) {
         let Some(batch) = pending.take() else { return };
         let (db, options) = (self.db, self.options);
-        let commands = batch.commands;
-        let replies = self
-            .router
-            .invoke_on(batch.shard, move |state: Rc<ShardState>| {
-                state.run_batch(db, options, commands)
-            })
-            .await;
+        let first = batch.commands.first().map(|(shard, _)| *shard);
+        let single = batch
+            .commands
+            .iter()
+            .all(|(shard, _)| Some(*shard) == first);
+        let replies = match first {
+            Some(shard) if single => {
+                let commands: Vec<KeyedCommand> = batch
+                    .commands
+                    .into_iter()
+                    .map(|(_, command)| command)
+                    .collect();
+                self.router
+                    .invoke_on(shard, move |state: Rc<ShardState>| {
+                        state.run_batch(db, options, commands)
+                    })
+                    .await
+            }
+            Some(_) => run_segment(&self.router, db, options, batch.commands).await,
+            None => Vec::new(),
+        };
         for reply in replies {
             self.emit(reply, out);
         }
