@@ -119,10 +119,7 @@ fn split_by_shard(
             .argv
             .extend(argv.iter().skip(position).take(step).cloned());
         share.positions.push(ordinal);
-        share
-            .request
-            .keys
-            .push((LockKey::Key(db.0, key.to_vec()), mode));
+        share.request.keys.push((LockKey::for_key(db.0, key), mode));
     }
     shares
 }
@@ -271,13 +268,13 @@ async fn msetnx(
 
 fn exclusive(db: DbIndex, key: &[u8]) -> LockRequest {
     LockRequest {
-        keys: vec![(LockKey::Key(db.0, key.to_vec()), LockMode::Exclusive)],
+        keys: vec![(LockKey::for_key(db.0, key), LockMode::Exclusive)],
     }
 }
 
 fn shared(db: DbIndex, key: &[u8]) -> LockRequest {
     LockRequest {
-        keys: vec![(LockKey::Key(db.0, key.to_vec()), LockMode::Shared)],
+        keys: vec![(LockKey::for_key(db.0, key), LockMode::Shared)],
     }
 }
 

@@ -333,7 +333,7 @@ impl ShardState {
             };
             for position in spec.keys.positions(argv.len()) {
                 if let Some(key) = argv.get(position) {
-                    request.keys.push((LockKey::Key(db.0, key.to_vec()), mode));
+                    request.keys.push((LockKey::for_key(db.0, key), mode));
                 }
             }
         }

@@ -17,12 +17,26 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 /// A lockable thing: one key of one database, or the whole shard.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// Keys are locked by a 64-bit hash of (database, key): no allocation per lock, and two
+/// keys whose hashes collide merely wait for each other, which is always safe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LockKey {
-    /// A key in a database.
-    Key(u32, Vec<u8>),
+    /// A key in a database, by hash.
+    Key(u64),
     /// Every key of the shard (FLUSHALL, SWAPDB).
     Everything,
+}
+
+impl LockKey {
+    /// The lock for `key` in database `db`.
+    pub fn for_key(db: u32, key: &[u8]) -> LockKey {
+        static HASHER: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
+        let hasher = HASHER.get_or_init(|| {
+            ahash::RandomState::with_seeds(0x5851_f42d, 0x4c95_7f2d, 0x1405_7b7e, 0xf767_814f)
+        });
+        LockKey::Key(hasher.hash_one((db, key)))
+    }
 }
 
 /// Shared locks coexist; an exclusive lock excludes every other.
@@ -61,7 +75,7 @@ struct GrantState {
 /// One shard's lock table.
 #[derive(Default)]
 pub struct LockTable {
-    held: HashMap<LockKey, Held>,
+    held: HashMap<LockKey, Held, ahash::RandomState>,
     everything_held: Held,
     waiters: VecDeque<Waiter>,
 }
@@ -116,7 +130,7 @@ impl LockTable {
         for (key, mode) in &request.keys {
             let held = match key {
                 LockKey::Everything => &mut self.everything_held,
-                key => self.held.entry(key.clone()).or_default(),
+                key => self.held.entry(*key).or_default(),
             };
             match mode {
                 LockMode::Exclusive => held.exclusive = true,
@@ -233,7 +247,7 @@ mod tests {
         LockRequest {
             keys: keys
                 .iter()
-                .map(|(key, mode)| (LockKey::Key(0, key.as_bytes().to_vec()), *mode))
+                .map(|(key, mode)| (LockKey::for_key(0, key.as_bytes()), *mode))
                 .collect(),
         }
     }
