@@ -557,27 +557,6 @@ pub fn scan_step(
     (cursor, keys)
 }
 
-/// The live keys of this shard's current database that match `pattern` (KEYS' part).
-pub fn matching_keys(shard: &mut ShardCtx<'_>, pattern: &[u8]) -> Vec<Vec<u8>> {
-    let now = shard.now;
-    let db = shard.db();
-    let mut keys = Vec::new();
-    let mut cursor = 0;
-    let match_all = pattern == b"*";
-    loop {
-        cursor = db.scan(cursor, |key, _| {
-            if match_all || glob_match(pattern, key) {
-                keys.push(key.to_vec());
-            }
-        });
-        if cursor == 0 {
-            break;
-        }
-    }
-    keys.retain(|key| db.get(key, now).is_some());
-    keys
-}
-
 /// A random live key of this shard's current database (RANDOMKEY's part).
 pub fn random_key(shard: &mut ShardCtx<'_>) -> Option<Vec<u8>> {
     let now = shard.now;

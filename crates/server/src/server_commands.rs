@@ -323,15 +323,43 @@ async fn dbsize(session: &mut Session) -> Outcome {
     reply(Reply::Integer(sizes.into_iter().sum::<usize>() as i64))
 }
 
+/// Keys KEYS visits per step on one shard before letting other work run.
+const KEYS_STEP: usize = 1024;
+
+/// KEYS pattern: walks every shard's database in bounded steps (as SCAN does), so a huge
+/// keyspace never freezes a core; it returns every matching key present throughout.
 async fn keys_command(session: &mut Session, argv: &Argv) -> Outcome {
     let (db, options, pattern) = (session.db, session.options, argv[1].clone());
-    let parts = collect_from_shards(session, move |state| {
-        state.with_ctx(db, options, |ctx| keys::matching_keys(ctx, &pattern))
-    })
-    .await;
-    reply(Reply::Array(
-        parts.into_iter().flatten().map(Reply::bulk).collect(),
-    ))
+    let mut found = Vec::new();
+    // A key may be visited twice while its table resizes; it is reported once.
+    let mut seen = std::collections::HashSet::new();
+    for shard in session.router.shards() {
+        let mut cursor = 0;
+        loop {
+            let filter = pattern.clone();
+            let (next, keys) = session
+                .router
+                .invoke_on(shard, move |state| async move {
+                    state.with_ctx(db, options, |ctx| {
+                        let pattern = (filter.as_ref() != b"*").then_some(filter.as_ref());
+                        keys::scan_step(ctx, cursor, KEYS_STEP, pattern, None)
+                    })
+                })
+                .await;
+            for key in keys {
+                if seen.insert(key.clone()) {
+                    found.push(key);
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+            // Let this core serve others between steps (see expiry's pause_for_io).
+            glommio::timer::sleep(std::time::Duration::from_micros(20)).await;
+        }
+    }
+    reply(Reply::Array(found.into_iter().map(Reply::bulk).collect()))
 }
 
 /// Bits of a SCAN cursor that name the shard; the rest is the shard's table cursor.
