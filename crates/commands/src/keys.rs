@@ -496,12 +496,7 @@ fn object(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let name = check_subcommand("object", OBJECT_SUBCOMMANDS, args.argv())?.name;
     let subcommand = args.required()?;
     if name == "help" {
-        return Ok(Reply::Array(
-            OBJECT_HELP
-                .iter()
-                .map(|line| Reply::Status((*line).into()))
-                .collect(),
-        ));
+        return Ok(Reply::help(OBJECT_HELP));
     }
     let key = args.required()?;
     let now = shard.now;

@@ -68,6 +68,11 @@ impl Reply {
         Reply::Error(text.into())
     }
 
+    /// A HELP reply: one simple string per line, as Redis's `addReplyHelp`.
+    pub fn help(lines: &[&'static str]) -> Reply {
+        Reply::Array(lines.iter().map(|line| Reply::status(line)).collect())
+    }
+
     /// True for error replies (used by statistics and by `CLIENT REPLY`).
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_) | Reply::BinaryError(_))

@@ -278,6 +278,15 @@ fn shared(db: DbIndex, key: &[u8]) -> LockRequest {
     }
 }
 
+/// The shards owning two keys.
+fn shards_of(router: &ShardRouter, first: &[u8], second: &[u8]) -> (ShardId, ShardId) {
+    let count = router.shard_count();
+    (
+        ShardId::for_key(first, count),
+        ShardId::for_key(second, count),
+    )
+}
+
 /// Locks two keys on two different shards in ascending shard order.
 async fn lock_pair(
     router: &ShardRouter,
@@ -296,11 +305,7 @@ async fn rename(
     nx: bool,
 ) -> Result<Reply, CommandError> {
     let (source, destination) = (argv[1].clone(), argv[2].clone());
-    let count = router.shard_count();
-    let (source_shard, destination_shard) = (
-        ShardId::for_key(&source, count),
-        ShardId::for_key(&destination, count),
-    );
+    let (source_shard, destination_shard) = shards_of(router, &source, &destination);
     let mut locks = lock_pair(
         router,
         (source_shard, exclusive(db, &source)),
@@ -364,11 +369,7 @@ async fn copy(router: &ShardRouter, db: DbIndex, argv: Argv) -> Result<Reply, Co
     reader.next_arg();
     let options = CopyOptions::parse(&mut reader, db, databases)?;
     let target_db = options.destination_db;
-    let count = router.shard_count();
-    let (source_shard, destination_shard) = (
-        ShardId::for_key(&source, count),
-        ShardId::for_key(&destination, count),
-    );
+    let (source_shard, destination_shard) = shards_of(router, &source, &destination);
     let mut locks = lock_pair(
         router,
         (source_shard, shared(db, &source)),
@@ -414,12 +415,9 @@ async fn lcs(
     reader.next_arg();
     reader.next_arg();
     let options = LcsOptions::parse(&mut reader)?;
-    let count = router.shard_count();
     let keys = [argv[1].clone(), argv[2].clone()];
-    let shards = [
-        ShardId::for_key(&keys[0], count),
-        ShardId::for_key(&keys[1], count),
-    ];
+    let (first_shard, second_shard) = shards_of(router, &keys[0], &keys[1]);
+    let shards = [first_shard, second_shard];
     let mut locks = lock_pair(
         router,
         (shards[0], shared(db, &keys[0])),

@@ -609,12 +609,7 @@ async fn client(session: &mut Session, argv: &Argv) -> Outcome {
                 error("ERR syntax error")
             }
         }
-        "help" => reply(Reply::Array(
-            CLIENT_HELP
-                .iter()
-                .map(|line| Reply::Status((*line).into()))
-                .collect(),
-        )),
+        "help" => reply(Reply::help(CLIENT_HELP)),
         _ => error("ERR internal error: unhandled CLIENT subcommand"),
     }
 }
@@ -861,21 +856,16 @@ fn command_command(argv: &Argv) -> Outcome {
             }
             reply(Reply::Array(keys))
         }
-        "help" => reply(Reply::Array(
-            [
-                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "(no subcommand)",
-                "COUNT",
-                "DOCS [<command-name> ...]",
-                "GETKEYS <full-command>",
-                "INFO [<command-name> ...]",
-                "LIST",
-                "HELP",
-            ]
-            .iter()
-            .map(|line| Reply::Status((*line).into()))
-            .collect(),
-        )),
+        "help" => reply(Reply::help(&[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "COUNT",
+            "DOCS [<command-name> ...]",
+            "GETKEYS <full-command>",
+            "INFO [<command-name> ...]",
+            "LIST",
+            "HELP",
+        ])),
         _ => error("ERR internal error: unhandled COMMAND subcommand"),
     }
 }
@@ -939,19 +929,14 @@ async fn config(session: &mut Session, argv: &Argv) -> Outcome {
             reply(Reply::Ok)
         }
         "rewrite" => error("ERR The server is running without a config file"),
-        "help" => reply(Reply::Array(
-            [
-                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "GET <pattern>",
-                "SET <directive> <value>",
-                "RESETSTAT",
-                "REWRITE",
-                "HELP",
-            ]
-            .iter()
-            .map(|line| Reply::Status((*line).into()))
-            .collect(),
-        )),
+        "help" => reply(Reply::help(&[
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "SET <directive> <value>",
+            "RESETSTAT",
+            "REWRITE",
+            "HELP",
+        ])),
         _ => error("ERR internal error: unhandled CONFIG subcommand"),
     }
 }
@@ -1000,18 +985,13 @@ async fn debug(session: &mut Session, argv: &Argv) -> Outcome {
             let state = session.shard().clone();
             reply(contain_panic(&state))
         }
-        "help" => reply(Reply::Array(
-            [
-                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "OBJECT <key>",
-                "SLEEP <seconds>",
-                "PANIC-IN-COMMAND",
-                "HELP",
-            ]
-            .iter()
-            .map(|line| Reply::Status((*line).into()))
-            .collect(),
-        )),
+        "help" => reply(Reply::help(&[
+            "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "OBJECT <key>",
+            "SLEEP <seconds>",
+            "PANIC-IN-COMMAND",
+            "HELP",
+        ])),
         _ => error(format!(
             "ERR unknown subcommand '{}'. Try DEBUG HELP.",
             text(&argv[1])
