@@ -54,14 +54,6 @@ impl CompactBytes {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// Heap bytes owned beyond the 24 inline ones (for memory accounting).
-    pub fn heap_size(&self) -> usize {
-        match self {
-            CompactBytes::Inline { .. } => 0,
-            CompactBytes::Heap(bytes) => bytes.len(),
-        }
-    }
 }
 
 impl std::ops::Deref for CompactBytes {
@@ -126,7 +118,10 @@ mod tests {
             let bytes: Vec<u8> = (0..len).map(|index| index as u8).collect();
             let compact = CompactBytes::new(&bytes);
             assert_eq!(compact.as_slice(), &bytes[..]);
-            assert_eq!(compact.heap_size() > 0, len > INLINE_CAPACITY);
+            assert_eq!(
+                matches!(compact, CompactBytes::Heap(_)),
+                len > INLINE_CAPACITY
+            );
         }
     }
 }

@@ -41,11 +41,6 @@ impl Db {
         self.deadlines.len()
     }
 
-    /// Approximate bytes of bookkeeping (bucket arrays and expiry index).
-    pub fn overhead_bytes(&self) -> usize {
-        self.table.bucket_bytes() + self.deadlines.len() * 48
-    }
-
     /// The deadline of `key`'s entry, if it has one.
     pub fn deadline(&self, key: &[u8]) -> Option<UnixMillis> {
         let entry = self.table.get(key)?;

@@ -119,11 +119,6 @@ impl Table {
         self.len() == 0
     }
 
-    /// Bytes used by the bucket arrays (for memory accounting).
-    pub fn bucket_bytes(&self) -> usize {
-        (self.buckets[0].capacity() + self.buckets[1].capacity()) * std::mem::size_of::<Bucket>()
-    }
-
     fn is_rehashing(&self) -> bool {
         !self.buckets[1].is_empty()
     }

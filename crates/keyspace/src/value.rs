@@ -68,15 +68,6 @@ impl Value {
             Value::Raw(_) => "raw",
         }
     }
-
-    /// Approximate bytes this value owns on the heap, for memory accounting.
-    pub fn heap_size(&self) -> usize {
-        match self {
-            Value::Int(_) => 0,
-            Value::Embedded(bytes) => bytes.heap_size(),
-            Value::Raw(bytes) => bytes.capacity() + std::mem::size_of::<Vec<u8>>(),
-        }
-    }
 }
 
 /// Parses `bytes` as Redis's `string2ll` does: only the canonical form (no leading `+`,

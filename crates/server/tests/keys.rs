@@ -3,7 +3,7 @@
 //! shards on purpose. Every test runs with 1 and 4 shards.
 
 use peregrine_testkit::{
-    error_text, key_on_shard, keys_on_shards, show, with_1_and_4_shards, TestServer,
+    key_on_shard, keys_on_shards, run, run_err, show, with_1_and_4_shards, TestServer,
 };
 use redis::Value;
 use std::collections::BTreeSet;
@@ -11,27 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
-
-fn run<T: redis::FromRedisValue>(connection: &mut redis::Connection, args: &[&str]) -> T {
-    let mut command = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        command.arg(*arg);
-    }
-    command
-        .query(connection)
-        .unwrap_or_else(|error| panic!("{args:?} failed: {error}"))
-}
-
-fn run_err(connection: &mut redis::Connection, args: &[&str]) -> String {
-    let mut command = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        command.arg(*arg);
-    }
-    match command.query::<Value>(connection) {
-        Ok(value) => panic!("{args:?} succeeded with {value:?}, expected an error"),
-        Err(error) => error_text(&error),
-    }
-}
 
 /// Two keys that live on different shards when there is more than one.
 fn two_shard_keys(server: &TestServer, prefix: &str) -> (String, String) {

@@ -3,7 +3,7 @@
 //! HELLO, CLIENT, CONFIG, QUIT and RESET. Every test runs with 1 and 4 shards.
 
 use peregrine_testkit::{
-    encode, encode_command, error_text, keys_on_shards, show, with_1_and_4_shards, RawClient,
+    encode, encode_command, error_text, keys_on_shards, run, show, with_1_and_4_shards, RawClient,
     TestServer,
 };
 use std::collections::HashMap;
@@ -12,16 +12,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
 
 const WRONGPASS: &str = "-WRONGPASS invalid username-password pair or user is disabled.\r\n";
 const NOAUTH: &str = "-NOAUTH Authentication required.\r\n";
-
-fn run<T: redis::FromRedisValue>(connection: &mut redis::Connection, args: &[&str]) -> T {
-    let mut command = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        command.arg(*arg);
-    }
-    command
-        .query(connection)
-        .unwrap_or_else(|error| panic!("{args:?} failed: {error}"))
-}
 
 /// Asserts that `reply` is a RESP3 HELLO map for protocol `proto` and returns the id.
 fn assert_hello_map(reply: &[u8], proto: u8) -> i64 {

@@ -4,7 +4,7 @@
 //! getting correct replies. Tests run with 1 and 4 shards.
 
 use peregrine_testkit::{
-    encode, keys_on_shards, poll_until, raise_open_files_limit, reply_len, show,
+    encode, keys_on_shards, poll_until, raise_open_files_limit, reply_len, run, show,
     with_1_and_4_shards, RawClient, TestServer,
 };
 use std::io::{ErrorKind, Write};
@@ -14,16 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
-
-fn run<T: redis::FromRedisValue>(connection: &mut redis::Connection, args: &[&str]) -> T {
-    let mut command = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        command.arg(*arg);
-    }
-    command
-        .query(connection)
-        .unwrap_or_else(|error| panic!("{args:?} failed: {error}"))
-}
 
 /// A field of INFO, as text.
 fn info_field(connection: &mut redis::Connection, section: &str, field: &str) -> String {

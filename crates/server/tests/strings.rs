@@ -2,35 +2,12 @@
 //! Redis 7's exact error texts through raw bytes. Every test runs with 1 and 4 shards.
 
 use peregrine_testkit::{
-    error_text, keys_on_shards, poll_until, show, with_1_and_4_shards, TestServer,
+    keys_on_shards, poll_until, run, run_err, show, with_1_and_4_shards, TestServer,
 };
 use redis::Value;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
-
-/// Runs one command through the `redis` crate.
-fn run<T: redis::FromRedisValue>(connection: &mut redis::Connection, args: &[&str]) -> T {
-    let mut command = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        command.arg(*arg);
-    }
-    command
-        .query(connection)
-        .unwrap_or_else(|error| panic!("{args:?} failed: {error}"))
-}
-
-/// Runs one command that must fail and returns its error text.
-fn run_err(connection: &mut redis::Connection, args: &[&str]) -> String {
-    let mut command = redis::cmd(args[0]);
-    for arg in &args[1..] {
-        command.arg(*arg);
-    }
-    match command.query::<Value>(connection) {
-        Ok(value) => panic!("{args:?} succeeded with {value:?}, expected an error"),
-        Err(error) => error_text(&error),
-    }
-}
 
 /// Sends `args` raw and asserts the exact reply bytes.
 fn expect_raw(server: &TestServer, args: &[&str], expected: &[u8]) {

@@ -644,6 +644,30 @@ pub fn key_on_shard(prefix: &str, shard: u16, shard_count: u16) -> String {
         .unwrap_or_default()
 }
 
+/// Runs `args` through the `redis` crate and converts the reply; panics (naming the
+/// command) when the server answers with an error.
+pub fn run<T: redis::FromRedisValue>(connection: &mut redis::Connection, args: &[&str]) -> T {
+    command(args)
+        .query(connection)
+        .unwrap_or_else(|error| panic!("{args:?} failed: {error}"))
+}
+
+/// Runs `args`, which must fail, and returns the error's wire text.
+pub fn run_err(connection: &mut redis::Connection, args: &[&str]) -> String {
+    match command(args).query::<redis::Value>(connection) {
+        Ok(value) => panic!("{args:?} succeeded with {value:?}, expected an error"),
+        Err(error) => error_text(&error),
+    }
+}
+
+fn command(args: &[&str]) -> redis::Cmd {
+    let mut command = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        command.arg(*arg);
+    }
+    command
+}
+
 /// A server error from the `redis` crate as its wire text (`ERR no such key`).
 pub fn error_text(error: &redis::RedisError) -> String {
     match (error.code(), error.detail()) {
