@@ -83,77 +83,9 @@ SERVER_PID=""
 SERVER_LABEL=""
 SERVER_PORT=""
 
-cleanup() {
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-anomaly() {
-    log "ANOMALY: $*"
-    printf -- '- %s\n' "$*" >>"$ANOMALIES"
-}
-die() {
-    log "error: $*"
-    exit 1
-}
-
-require() {
-    command -v "$1" >/dev/null 2>&1 || die "$1 is not on PATH ($2)"
-}
-
-# start_server LABEL PORT COMMAND... — runs COMMAND pinned to SERVER_CPU and waits for PONG.
-start_server() {
-    local label=$1 port=$2
-    shift 2
-    if redis-cli -h "$HOST" -p "$port" ping >/dev/null 2>&1; then
-        die "something already answers on $HOST:$port; set REDIS_PORT/PEREGRINE_PORT"
-    fi
-    # taskset execs the server, so $! is the server's own PID.
-    taskset -c "$SERVER_CPU" "$@" >"$WORK/$label.log" 2>&1 &
-    SERVER_PID=$!
-    SERVER_LABEL=$label
-    SERVER_PORT=$port
-    local tries=0
-    until [[ $(redis-cli -h "$HOST" -p "$port" ping 2>/dev/null) == PONG ]]; do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            tail -n 20 "$WORK/$label.log" >&2 || true
-            die "$label exited during startup"
-        fi
-        tries=$((tries + 1))
-        ((tries < 200)) || die "$label did not answer PING within 20 s"
-        sleep 0.1
-    done
-    log "$label ready (pid $SERVER_PID, port $port, CPU $SERVER_CPU)"
-}
-
-stop_server() {
-    [[ -n $SERVER_PID ]] || return 0
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        anomaly "$SERVER_LABEL died during the run (log tail: $(tail -n 3 "$WORK/$SERVER_LABEL.log" | tr '\n' ' '))"
-    fi
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-}
-
-server_alive() {
-    kill -0 "$SERVER_PID" 2>/dev/null || die "$SERVER_LABEL (pid $SERVER_PID) is gone; log: $WORK/$SERVER_LABEL.log"
-}
-
-# CPU ticks (utime + stime, all threads) of the current server. Fields after the
-# parenthesised command name start at field 3, so utime (14) and stime (15) are 12 and 13.
-cpu_ticks() {
-    local stat
-    stat=$(<"/proc/$SERVER_PID/stat")
-    stat=${stat##*) }
-    awk '{ print $12 + $13 }' <<<"$stat"
-}
+# Shared helpers: cleanup trap, logging, server start/stop, CPU ticks, machine line.
+# shellcheck source=benches/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # microseconds of server CPU per request, from a tick delta
 cpu_per_op() {
@@ -322,12 +254,6 @@ memory_pass() {
 }
 
 # --------------------------------------------------------------------------- report
-
-machine_line() {
-    local model
-    model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-    printf '%s CPUs (nproc), %s, Linux %s' "$(nproc)" "${model:-unknown CPU}" "$(uname -r)"
-}
 
 report() {
     local revision

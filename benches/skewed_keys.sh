@@ -86,79 +86,9 @@ SERVER_PID=""
 SERVER_LABEL=""
 SERVER_PORT=""
 
-cleanup() {
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-anomaly() {
-    log "ANOMALY: $*"
-    printf -- '- %s\n' "$*" >>"$ANOMALIES"
-}
-die() {
-    log "error: $*"
-    exit 1
-}
-
-require() {
-    command -v "$1" >/dev/null 2>&1 || die "$1 is not on PATH ($2)"
-}
-
-# A port nobody listens on right now (the kernel's pick for an ephemeral bind).
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# start_server LABEL COMMAND... — runs COMMAND (which must listen on $SERVER_PORT)
-# pinned to SERVER_CPU and waits for PONG.
-start_server() {
-    local label=$1
-    shift
-    # taskset execs the server, so $! is the server's own PID.
-    taskset -c "$SERVER_CPU" "$@" >"$WORK/$label.log" 2>&1 &
-    SERVER_PID=$!
-    SERVER_LABEL=$label
-    local tries=0
-    until [[ $(redis-cli -h "$HOST" -p "$SERVER_PORT" ping 2>/dev/null) == PONG ]]; do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            tail -n 20 "$WORK/$label.log" >&2 || true
-            die "$label exited during startup"
-        fi
-        tries=$((tries + 1))
-        ((tries < 200)) || die "$label did not answer PING within 20 s"
-        sleep 0.1
-    done
-    log "$label ready (pid $SERVER_PID, port $SERVER_PORT, CPU $SERVER_CPU)"
-}
-
-stop_server() {
-    [[ -n $SERVER_PID ]] || return 0
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        anomaly "$SERVER_LABEL died during the run (log tail: $(tail -n 3 "$WORK/$SERVER_LABEL.log" | tr '\n' ' '))"
-    fi
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-}
-
-server_alive() {
-    kill -0 "$SERVER_PID" 2>/dev/null || die "$SERVER_LABEL (pid $SERVER_PID) is gone; log: $WORK/$SERVER_LABEL.log"
-}
-
-# CPU ticks (utime + stime, all threads) of the current server. Fields after the
-# parenthesised command name start at field 3, so utime (14) and stime (15) are 12 and 13.
-cpu_ticks() {
-    local stat
-    stat=$(<"/proc/$SERVER_PID/stat")
-    stat=${stat##*) }
-    awk '{ print $12 + $13 }' <<<"$stat"
-}
+# Shared helpers: cleanup trap, logging, server start/stop, CPU ticks, machine line.
+# shellcheck source=benches/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # load ARGS... — one peregrine-load run against the current server, pinned to
 # CLIENT_CPU; prints its result line. A non-zero exit is an anomaly, not the end.
@@ -250,12 +180,6 @@ load_pass() {
 
 # --------------------------------------------------------------------------- report
 
-machine_line() {
-    local model
-    model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-    printf '%s CPUs (nproc), %s, Linux %s' "$(nproc)" "${model:-unknown CPU}" "$(uname -r)"
-}
-
 report() {
     local revision
     revision=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
@@ -336,14 +260,14 @@ fi
 
 log "redis-server"
 SERVER_PORT=$(free_port)
-start_server redis redis-server --port "$SERVER_PORT" --bind "$HOST" \
+start_server redis "$SERVER_PORT" redis-server --port "$SERVER_PORT" --bind "$HOST" \
     --save "" --appendonly no --dir "$WORK"
 load_pass
 stop_server
 
 log "peregrine-server --shards 1"
 SERVER_PORT=$(free_port)
-start_server peregrine "$PEREGRINE_BIN" --port "$SERVER_PORT" --bind "$HOST" --shards 1 \
+start_server peregrine "$SERVER_PORT" "$PEREGRINE_BIN" --port "$SERVER_PORT" --bind "$HOST" --shards 1 \
     --save "" --appendonly no --dir "$WORK"
 load_pass
 stop_server
