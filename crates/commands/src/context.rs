@@ -1,6 +1,6 @@
 //! The state a handler runs against.
 
-use peregrine_keyspace::{Db, DbIndex, Keyspace, UnixMillis, Value};
+use peregrine_keyspace::{Db, DbIndex, EncodingLimits, Keyspace, UnixMillis, Value};
 
 use crate::CommandError;
 
@@ -29,6 +29,8 @@ pub struct CommandLimits {
     pub proto_max_bulk_len: u64,
     /// Whether an LFU `maxmemory-policy` is active (OBJECT FREQ vs IDLETIME).
     pub lfu_policy: bool,
+    /// When collections leave their compact encodings.
+    pub encoding: EncodingLimits,
 }
 
 impl Default for CommandLimits {
@@ -36,6 +38,7 @@ impl Default for CommandLimits {
         CommandLimits {
             proto_max_bulk_len: 512 * 1024 * 1024,
             lfu_policy: false,
+            encoding: EncodingLimits::default(),
         }
     }
 }
@@ -146,6 +149,9 @@ pub fn string_ref(value: &Value) -> Result<StringRef<'_>, CommandError> {
         Value::Int(integer) => Ok(StringRef::Int(itoa_buffer::Rendered::new(*integer))),
         Value::Embedded(bytes) => Ok(StringRef::Bytes(bytes.as_slice())),
         Value::Raw(bytes) => Ok(StringRef::Bytes(bytes)),
+        Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::SortedSet(_) => {
+            Err(CommandError::WrongType)
+        }
     }
 }
 

@@ -53,7 +53,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "expiretime",  arity: Exactly(2), flags: &[ReadOnly, Fast], keys: KeySpec::FIRST, exec: keyed(expiretime), group: Group::Generic, summary: "Returns the expiration time of a key as a Unix timestamp." },
     CommandSpec { name: "pexpiretime", arity: Exactly(2), flags: &[ReadOnly, Fast], keys: KeySpec::FIRST, exec: keyed(pexpiretime), group: Group::Generic, summary: "Returns the expiration time of a key as a Unix milliseconds timestamp." },
     CommandSpec { name: "persist",     arity: Exactly(2), flags: &[Write, Fast], keys: KeySpec::FIRST, exec: keyed(persist), group: Group::Generic, summary: "Removes the expiration time of a key." },
-    CommandSpec { name: "object",      arity: AtLeast(2), flags: &[ReadOnly], keys: KeySpec { first: 2, last: 2, step: 1 }, exec: keyed(object), group: Group::Generic, summary: "A container for object introspection commands." },
+    CommandSpec { name: "object",      arity: AtLeast(2), flags: &[ReadOnly], keys: KeySpec { first: 2, last: 2, step: 1, find: None }, exec: keyed(object), group: Group::Generic, summary: "A container for object introspection commands." },
 ];
 
 /// DEL key [key ...] (also UNLINK)

@@ -14,10 +14,16 @@
 //! machine (those live in the server crate, which is the only crate that sees everything).
 
 mod args;
+pub mod blocking;
+mod collection;
 mod context;
 mod error;
+pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod long_double;
+pub mod set;
+pub mod sorted_set;
 mod spec;
 pub mod string;
 mod table;
@@ -28,7 +34,7 @@ pub use args::ArgReader;
 pub use context::{ClientOptions, CommandLimits, Random, ShardCtx, ShardStats};
 pub use error::{CmdResult, CommandError};
 pub use spec::{
-    check_subcommand, Arity, CommandSpec, Coordinated, CrossShard, Exec, Flag, Group, Handler,
-    KeySpec, Merge, ServerCommand, Subcommand,
+    check_subcommand, numkeys_positions, Arity, CommandSpec, Coordinated, CrossShard, Exec, Flag,
+    Group, Handler, KeyFinder, KeyPositions, KeySpec, Merge, ServerCommand, Subcommand,
 };
 pub use table::{all_commands, lookup};

@@ -57,6 +57,8 @@ pub enum Flag {
     NoMulti,
     /// Allowed while a script is busy.
     AllowBusy,
+    /// May block the client (BLPOP, BZPOPMIN ...).
+    Blocking,
 }
 
 impl Flag {
@@ -74,12 +76,19 @@ impl Flag {
             Flag::NoAuth => "no_auth",
             Flag::NoMulti => "no_multi",
             Flag::AllowBusy => "allow_busy",
+            Flag::Blocking => "blocking",
         }
     }
 }
 
-/// Where a command's keys are, as Redis's legacy (first, last, step) triple.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Finds the key positions of a command whose keys move (a `numkeys` argument, as in
+/// ZUNIONSTORE, LMPOP, SINTERCARD). Given a malformed argument vector it returns the keys
+/// it can find; the handler reports the error.
+pub type KeyFinder = fn(&[bytes::Bytes]) -> Vec<usize>;
+
+/// Where a command's keys are, as Redis's legacy (first, last, step) triple, plus a
+/// finder for commands with movable keys (COMMAND INFO's `movablekeys`).
+#[derive(Clone, Copy, Debug)]
 pub struct KeySpec {
     /// Index of the first key (0 = no keys).
     pub first: usize,
@@ -87,6 +96,9 @@ pub struct KeySpec {
     pub last: isize,
     /// Distance between keys.
     pub step: usize,
+    /// For movable keys: the positions, found from the arguments; the triple is then
+    /// only what COMMAND INFO reports.
+    pub find: Option<KeyFinder>,
 }
 
 impl KeySpec {
@@ -95,34 +107,66 @@ impl KeySpec {
         first: 0,
         last: 0,
         step: 0,
+        find: None,
     };
     /// The first argument is the only key.
     pub const FIRST: KeySpec = KeySpec {
         first: 1,
         last: 1,
         step: 1,
+        find: None,
     };
     /// The first two arguments are keys.
     pub const FIRST_TWO: KeySpec = KeySpec {
         first: 1,
         last: 2,
         step: 1,
+        find: None,
     };
     /// Every argument is a key.
     pub const ALL: KeySpec = KeySpec {
         first: 1,
         last: -1,
         step: 1,
+        find: None,
     };
     /// Alternating key, value pairs.
     pub const KEY_VALUE_PAIRS: KeySpec = KeySpec {
         first: 1,
         last: -1,
         step: 2,
+        find: None,
     };
 
-    /// Positions of the keys in an argument vector of `argc` arguments.
-    pub fn positions(self, argc: usize) -> impl Iterator<Item = usize> {
+    /// Every argument but the last is a key (BLPOP key [key ...] timeout).
+    pub const ALL_BUT_LAST: KeySpec = KeySpec {
+        first: 1,
+        last: -2,
+        step: 1,
+        find: None,
+    };
+
+    /// Movable keys: COMMAND INFO reports the triple, `find` gives the positions.
+    pub const fn movable(first: usize, last: isize, step: usize, find: KeyFinder) -> KeySpec {
+        KeySpec {
+            first,
+            last,
+            step,
+            find: Some(find),
+        }
+    }
+
+    /// Positions of the keys in `argv`.
+    pub fn positions(self, argv: &[bytes::Bytes]) -> KeyPositions {
+        match self.find {
+            Some(find) => KeyPositions::Found(find(argv).into_iter()),
+            None => KeyPositions::Fixed(self.fixed_positions(argv.len())),
+        }
+    }
+
+    /// Positions of the keys given by the triple in an argument vector of `argc`
+    /// arguments.
+    fn fixed_positions(self, argc: usize) -> std::iter::StepBy<std::ops::Range<usize>> {
         let last = if self.last < 0 {
             argc as isize + self.last
         } else {
@@ -134,8 +178,48 @@ impl KeySpec {
         } else {
             (last + 1).max(0) as usize
         };
-        (first..end).step_by(step).filter(move |_| first != 0)
+        (first..end.max(first)).step_by(step)
     }
+}
+
+/// The key positions of one command (see [`KeySpec::positions`]).
+pub enum KeyPositions {
+    /// From the (first, last, step) triple.
+    Fixed(std::iter::StepBy<std::ops::Range<usize>>),
+    /// Found by a [`KeyFinder`].
+    Found(std::vec::IntoIter<usize>),
+}
+
+impl Iterator for KeyPositions {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            KeyPositions::Fixed(range) => range.next(),
+            KeyPositions::Found(found) => found.next(),
+        }
+    }
+}
+
+/// A [`KeyFinder`] building block: `count_at` holds a key count (`numkeys`) and the keys
+/// follow it; `fixed` lists positions that are keys regardless (a destination). Redis's
+/// `numkeys` errors are the handler's to report, so a bad count finds no counted keys.
+pub fn numkeys_positions(argv: &[bytes::Bytes], fixed: &[usize], count_at: usize) -> Vec<usize> {
+    let mut positions: Vec<usize> = fixed
+        .iter()
+        .copied()
+        .filter(|&at| at < argv.len())
+        .collect();
+    let count = argv
+        .get(count_at)
+        .and_then(|arg| std::str::from_utf8(arg).ok())
+        .and_then(|text| text.parse::<usize>().ok())
+        .unwrap_or(0);
+    let first = count_at + 1;
+    if count > 0 && first + count <= argv.len() {
+        positions.extend(first..first + count);
+    }
+    positions
 }
 
 /// How per-shard replies of a split multi-key command are combined.
@@ -175,6 +259,11 @@ pub enum CrossShard {
     Split(Merge),
     /// A dedicated plan in the coordinator.
     Coordinated(Coordinated),
+    /// Lock every key, copy the keys' entries to a scratch keyspace, run the ordinary
+    /// handler there, and write back the keys it changed: any multi-key command
+    /// (SINTERSTORE, SMOVE, LMOVE, ZUNIONSTORE ...) becomes atomic across shards without
+    /// a plan of its own.
+    Scratch,
 }
 
 /// Commands executed by the server itself (connection state, all-shard operations,
@@ -252,6 +341,14 @@ pub enum Group {
     String,
     /// Keys of any type.
     Generic,
+    /// Lists.
+    List,
+    /// Hashes.
+    Hash,
+    /// Sets.
+    Set,
+    /// Sorted sets.
+    SortedSet,
 }
 
 impl Group {
@@ -262,6 +359,10 @@ impl Group {
             Group::Server => "server",
             Group::String => "string",
             Group::Generic => "generic",
+            Group::List => "list",
+            Group::Hash => "hash",
+            Group::Set => "set",
+            Group::SortedSet => "sorted-set",
         }
     }
 }
@@ -298,7 +399,10 @@ mod tests {
 
     #[test]
     fn key_positions() {
-        let collect = |spec: KeySpec, argc| spec.positions(argc).collect::<Vec<_>>();
+        let collect = |spec: KeySpec, argc: usize| {
+            let argv = vec![bytes::Bytes::from_static(b"x"); argc];
+            spec.positions(&argv).collect::<Vec<_>>()
+        };
         assert_eq!(collect(KeySpec::FIRST, 3), vec![1]);
         assert_eq!(collect(KeySpec::ALL, 4), vec![1, 2, 3]);
         assert_eq!(collect(KeySpec::KEY_VALUE_PAIRS, 5), vec![1, 3]);

@@ -38,6 +38,10 @@ const FAMILIES: &[&[CommandSpec]] = &[
     SERVER_COMMANDS,
     crate::string::COMMANDS,
     crate::keys::COMMANDS,
+    crate::list::COMMANDS,
+    crate::hash::COMMANDS,
+    crate::set::COMMANDS,
+    crate::sorted_set::COMMANDS,
 ];
 
 /// Every command, in table order.

@@ -1,6 +1,6 @@
 //! Databases: the table of keys plus the expiry index, and the shard's set of them.
 
-use crate::table::FAR_EXPIRE;
+use crate::entry::FAR_EXPIRE;
 use crate::{CompactBytes, Entry, Table, UnixMillis, Value};
 use std::collections::{BTreeSet, HashMap};
 
@@ -90,6 +90,24 @@ impl Db {
             entry.touch(now);
         }
         Some(entry)
+    }
+
+    /// The live entry under `key`, created (without deadline) from `make` when absent;
+    /// the access time is recorded. Returns the entry and whether it was created.
+    pub fn lookup_or_insert(
+        &mut self,
+        key: &[u8],
+        now: UnixMillis,
+        make: impl FnOnce() -> Value,
+    ) -> (&mut Entry, bool) {
+        if !self.deadlines.is_empty() {
+            self.expire_if_needed(key, now);
+        }
+        let (entry, created) = self
+            .table
+            .get_or_insert_with(key, || Entry::new(make(), now));
+        entry.touch(now);
+        (entry, created)
     }
 
     /// True when `key` holds a live entry at `now`.

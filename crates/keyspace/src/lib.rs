@@ -1,4 +1,5 @@
-//! One shard's data: its databases, their keys and values, and key expiry.
+//! One shard's data: its databases, their keys and values (strings and the collection
+//! structures), and key expiry.
 //!
 //! Everything here is synchronous, single-threaded and `!Send`-friendly: a shard owns its
 //! [`Keyspace`] exclusively and commands mutate it through `&mut`. The hash table grows and
@@ -14,16 +15,20 @@
 //! shards; it depends on no crate of ours.
 
 mod bytes;
+pub mod collections;
 mod db;
+mod entry;
 mod glob;
 mod table;
 mod value;
 
 pub use bytes::CompactBytes;
+pub use collections::EncodingLimits;
 pub use db::{Db, DbIndex, Keyspace};
+pub use entry::Entry;
 pub use glob::{glob_match, glob_match_nocase};
-pub use table::{Entry, Table};
-pub use value::{Value, ValueType, EMBSTR_SIZE_LIMIT};
+pub use table::Table;
+pub use value::{Collection, Value, ValueType, EMBSTR_SIZE_LIMIT};
 
 /// Milliseconds since the Unix epoch: the unit of every deadline in the keyspace.
 pub type UnixMillis = u64;

@@ -5,97 +5,40 @@
 //! node is exactly 64 bytes (next pointer, key, value, packed metadata), one allocation per
 //! key, with short keys and values inline.
 
-use crate::{CompactBytes, UnixMillis, Value};
-
-/// Deadlines are stored in 44 bits (enough until the year 2527); a later one is kept by
-/// the database in a side table and marked with this value.
-pub(crate) const FAR_EXPIRE: u64 = (1 << 44) - 1;
-const EXPIRE_MASK: u64 = (1 << 44) - 1;
-const ACCESS_SHIFT: u32 = 44;
-/// Access clock resolution: seconds, kept modulo 2^20 (about 12 days) as Redis's LRU clock.
-const ACCESS_CLOCK_MASK: u64 = (1 << 20) - 1;
+use crate::{CompactBytes, Entry};
 
 /// Buckets visited at most (empty ones included) by one rehash step.
 const EMPTY_VISITS_PER_STEP: usize = 10;
 const INITIAL_SIZE: usize = 4;
 
-/// A value with its metadata: deadline and last access time.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Entry {
-    /// The value.
-    pub value: Value,
-    /// Packed: deadline in ms (44 bits, 0 = none, [`FAR_EXPIRE`] = in the side table) and
-    /// last access in seconds modulo 2^20.
-    meta: u64,
-}
-
-impl Entry {
-    /// A new entry without deadline, accessed at `now`.
-    pub fn new(value: Value, now: UnixMillis) -> Entry {
-        let mut entry = Entry { value, meta: 0 };
-        entry.touch(now);
-        entry
-    }
-
-    /// The stored deadline field: 0 when none, [`FAR_EXPIRE`] when kept aside.
-    pub(crate) fn expire_field(&self) -> u64 {
-        self.meta & EXPIRE_MASK
-    }
-
-    pub(crate) fn set_expire_field(&mut self, field: u64) {
-        self.meta = (self.meta & !EXPIRE_MASK) | (field & EXPIRE_MASK);
-    }
-
-    /// True when the entry has a deadline.
-    pub fn has_expire(&self) -> bool {
-        self.expire_field() != 0
-    }
-
-    /// Records an access at `now` (for OBJECT IDLETIME and eviction).
-    pub fn touch(&mut self, now: UnixMillis) {
-        let clock = (now / 1000) & ACCESS_CLOCK_MASK;
-        self.meta = (self.meta & EXPIRE_MASK) | (clock << ACCESS_SHIFT);
-    }
-
-    /// Seconds since the last access, as OBJECT IDLETIME reports it.
-    pub fn idle_seconds(&self, now: UnixMillis) -> u64 {
-        let clock = (now / 1000) & ACCESS_CLOCK_MASK;
-        let last = self.meta >> ACCESS_SHIFT;
-        if clock >= last {
-            clock - last
-        } else {
-            clock + (ACCESS_CLOCK_MASK + 1) - last
-        }
-    }
-}
-
-struct Node {
-    next: Option<Box<Node>>,
+struct Node<V> {
+    next: Option<Box<Node<V>>>,
     key: CompactBytes,
-    entry: Entry,
+    entry: V,
 }
 
-type Bucket = Option<Box<Node>>;
+type Bucket<V> = Option<Box<Node<V>>>;
 
-/// A hash table from keys to entries that resizes incrementally.
-pub struct Table {
+/// A hash table from byte-string keys to `V` (a database's [`Entry`], or a collection's
+/// member data) that resizes incrementally and scans with a stable cursor.
+pub struct Table<V = Entry> {
     /// `[0]` is the main array; `[1]` is the rehash target, empty when not rehashing.
-    buckets: [Vec<Bucket>; 2],
+    buckets: [Vec<Bucket<V>>; 2],
     used: [usize; 2],
     /// Next bucket of `buckets[0]` to move while rehashing.
     rehash_index: usize,
     hasher: ahash::RandomState,
 }
 
-impl Default for Table {
+impl<V> Default for Table<V> {
     fn default() -> Self {
         Table::new()
     }
 }
 
-impl Table {
+impl<V> Table<V> {
     /// An empty table (allocates on first insert).
-    pub fn new() -> Table {
+    pub fn new() -> Table<V> {
         Table {
             buckets: [Vec::new(), Vec::new()],
             used: [0, 0],
@@ -128,7 +71,7 @@ impl Table {
     }
 
     /// The entry under `key`.
-    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+    pub fn get(&self, key: &[u8]) -> Option<&V> {
         let hash = self.hash(key);
         for side in 0..2 {
             let buckets = &self.buckets[side];
@@ -147,7 +90,7 @@ impl Table {
     }
 
     /// The entry under `key`, mutable. Performs one rehash step.
-    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
         self.rehash_step();
         let hash = self.hash(key);
         let side = if self.is_rehashing() {
@@ -187,8 +130,39 @@ impl Table {
         })
     }
 
+    /// The entry under `key`, inserted from `make` first when absent. Performs one rehash
+    /// step. Returns the entry and whether it was inserted.
+    pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> V) -> (&mut V, bool) {
+        self.rehash_step();
+        let hash = self.hash(key);
+        let Some(side) = self.side_of(key, hash) else {
+            self.grow_if_needed();
+            let side = usize::from(self.is_rehashing());
+            let buckets = &mut self.buckets[side];
+            let index = (hash as usize) & (buckets.len() - 1);
+            let next = buckets[index].take();
+            self.used[side] += 1;
+            let node = buckets[index].insert(Box::new(Node {
+                next,
+                key: CompactBytes::new(key),
+                entry: make(),
+            }));
+            return (&mut node.entry, true);
+        };
+        let buckets = &mut self.buckets[side];
+        let mask = buckets.len() - 1;
+        let mut node = buckets[(hash as usize) & mask].as_deref_mut();
+        while let Some(current) = node {
+            if current.key.as_slice() == key {
+                return (&mut current.entry, false);
+            }
+            node = current.next.as_deref_mut();
+        }
+        unreachable!("side_of found the key on this side")
+    }
+
     /// Inserts or replaces the entry under `key`, returning the previous one.
-    pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+    pub fn insert(&mut self, key: &[u8], entry: V) -> Option<V> {
         if let Some(existing) = self.get_mut(key) {
             return Some(std::mem::replace(existing, entry));
         }
@@ -208,7 +182,7 @@ impl Table {
     }
 
     /// Removes `key`, returning its entry.
-    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+    pub fn remove(&mut self, key: &[u8]) -> Option<V> {
         self.rehash_step();
         let hash = self.hash(key);
         for side in 0..2 {
@@ -305,12 +279,12 @@ impl Table {
     /// Visits a part of the table starting at `cursor` and returns the cursor to continue
     /// from (0 when done). A full scan visits every key present from its start to its end
     /// at least once, even while the table grows or shrinks (Redis's reverse-binary cursor).
-    pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&[u8], &Entry)) -> u64 {
+    pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&[u8], &V)) -> u64 {
         if self.is_empty() {
             return 0;
         }
         let mut cursor = cursor;
-        let emit = |bucket: &Bucket, visit: &mut dyn FnMut(&[u8], &Entry)| {
+        let emit = |bucket: &Bucket<V>, visit: &mut dyn FnMut(&[u8], &V)| {
             let mut node = bucket.as_deref();
             while let Some(current) = node {
                 visit(&current.key, &current.entry);
@@ -402,14 +376,64 @@ impl Table {
     }
 }
 
-impl Drop for Table {
+impl<V> Table<V> {
+    /// Every key and value, in bucket order (no particular order for the caller).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
+        self.buckets.iter().flatten().flat_map(|bucket| {
+            let mut node = bucket.as_deref();
+            std::iter::from_fn(move || {
+                let current = node?;
+                node = current.next.as_deref();
+                Some((current.key.as_slice(), &current.entry))
+            })
+        })
+    }
+
+    /// The value under `key`, inserted as `value` when absent; true when inserted.
+    pub fn insert_if_absent(&mut self, key: &[u8], value: V) -> bool {
+        self.get_or_insert_with(key, || value).1
+    }
+}
+
+impl<V: Clone> Clone for Table<V> {
+    fn clone(&self) -> Self {
+        let mut copy = Table::new();
+        for (key, value) in self.iter() {
+            copy.insert(key, value.clone());
+        }
+        copy
+    }
+}
+
+impl<V: PartialEq> PartialEq for Table<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .all(|(key, value)| other.get(key) == Some(value))
+    }
+}
+
+impl<V: std::fmt::Debug> std::fmt::Debug for Table<V> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_map()
+            .entries(
+                self.iter()
+                    .map(|(key, value)| (String::from_utf8_lossy(key), value)),
+            )
+            .finish()
+    }
+}
+
+impl<V> Drop for Table<V> {
     fn drop(&mut self) {
         // Unlink chains iteratively so a long chain cannot overflow the stack.
         while !self.drop_some(usize::MAX) {}
     }
 }
 
-fn empty_buckets(size: usize) -> Vec<Bucket> {
+fn empty_buckets<V>(size: usize) -> Vec<Bucket<V>> {
     let mut buckets = Vec::with_capacity(size);
     buckets.resize_with(size, || None);
     buckets
@@ -418,6 +442,7 @@ fn empty_buckets(size: usize) -> Vec<Bucket> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Value;
     use std::collections::{HashMap, HashSet};
 
     fn entry(value: i64) -> Entry {
@@ -426,7 +451,7 @@ mod tests {
 
     #[test]
     fn node_is_one_cache_line() {
-        assert_eq!(std::mem::size_of::<Node>(), 64);
+        assert_eq!(std::mem::size_of::<Node<Entry>>(), 64);
     }
 
     #[test]

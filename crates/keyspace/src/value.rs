@@ -1,5 +1,6 @@
 //! Values stored under keys.
 
+use crate::collections::{Hash, List, Set, SortedSet};
 use crate::CompactBytes;
 
 /// Strings up to this length are "embstr" in Redis's terms (one allocation with the key's
@@ -7,7 +8,8 @@ use crate::CompactBytes;
 pub const EMBSTR_SIZE_LIMIT: usize = 44;
 
 /// A value. Strings have three encodings, as in Redis: an integer, a short immutable
-/// string, and a growable "raw" string (after APPEND/SETRANGE or when long).
+/// string, and a growable "raw" string (after APPEND/SETRANGE or when long). Collections
+/// are boxed so every value stays 24 bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// A string that is the canonical decimal text of this integer.
@@ -16,6 +18,14 @@ pub enum Value {
     Embedded(CompactBytes),
     /// A long string, or one modified in place.
     Raw(Box<Vec<u8>>),
+    /// A list.
+    List(Box<List>),
+    /// A hash.
+    Hash(Box<Hash>),
+    /// A set.
+    Set(Box<Set>),
+    /// A sorted set.
+    SortedSet(Box<SortedSet>),
 }
 
 /// The type of a value, as TYPE names it.
@@ -23,6 +33,14 @@ pub enum Value {
 pub enum ValueType {
     /// `string`
     String,
+    /// `list`
+    List,
+    /// `hash`
+    Hash,
+    /// `set`
+    Set,
+    /// `zset`
+    SortedSet,
 }
 
 impl ValueType {
@@ -30,13 +48,24 @@ impl ValueType {
     pub fn name(self) -> &'static str {
         match self {
             ValueType::String => "string",
+            ValueType::List => "list",
+            ValueType::Hash => "hash",
+            ValueType::Set => "set",
+            ValueType::SortedSet => "zset",
         }
     }
 
     /// Parses a TYPE name (case-insensitive), as SCAN's TYPE option takes it.
     pub fn from_name(name: &[u8]) -> Option<ValueType> {
-        name.eq_ignore_ascii_case(b"string")
-            .then_some(ValueType::String)
+        [
+            ValueType::String,
+            ValueType::List,
+            ValueType::Hash,
+            ValueType::Set,
+            ValueType::SortedSet,
+        ]
+        .into_iter()
+        .find(|candidate| name.eq_ignore_ascii_case(candidate.name().as_bytes()))
     }
 }
 
@@ -57,6 +86,10 @@ impl Value {
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::Int(_) | Value::Embedded(_) | Value::Raw(_) => ValueType::String,
+            Value::List(_) => ValueType::List,
+            Value::Hash(_) => ValueType::Hash,
+            Value::Set(_) => ValueType::Set,
+            Value::SortedSet(_) => ValueType::SortedSet,
         }
     }
 
@@ -66,9 +99,69 @@ impl Value {
             Value::Int(_) => "int",
             Value::Embedded(_) => "embstr",
             Value::Raw(_) => "raw",
+            Value::List(list) => list.encoding_name(),
+            Value::Hash(hash) => hash.encoding_name(),
+            Value::Set(set) => set.encoding_name(),
+            Value::SortedSet(sorted_set) => sorted_set.encoding_name(),
+        }
+    }
+
+    /// How many elements freeing this value visits: 1 for strings, the element count
+    /// for collections (Redis's lazyfree "effort"; big ones are freed in the background).
+    pub fn free_effort(&self) -> usize {
+        match self {
+            Value::Int(_) | Value::Embedded(_) | Value::Raw(_) => 1,
+            Value::List(list) => list.len(),
+            Value::Hash(hash) => hash.len(),
+            Value::Set(set) => set.len(),
+            Value::SortedSet(sorted_set) => sorted_set.len(),
         }
     }
 }
+
+/// A collection type stored as a [`Value`] variant: lets command families find, create
+/// and check the type of their values generically.
+pub trait Collection: Sized {
+    /// The type TYPE reports.
+    const TYPE: ValueType;
+
+    /// The collection inside `value`, or `None` when it holds another type.
+    fn from_value(value: &mut Value) -> Option<&mut Self>;
+
+    /// Wraps the collection as a value.
+    fn into_value(self) -> Value;
+
+    /// True when the collection has no elements (it must then be deleted).
+    fn is_empty(&self) -> bool;
+}
+
+macro_rules! collection {
+    ($type:ident, $variant:ident) => {
+        impl Collection for $type {
+            const TYPE: ValueType = ValueType::$variant;
+
+            fn from_value(value: &mut Value) -> Option<&mut Self> {
+                match value {
+                    Value::$variant(inner) => Some(inner),
+                    _ => None,
+                }
+            }
+
+            fn into_value(self) -> Value {
+                Value::$variant(Box::new(self))
+            }
+
+            fn is_empty(&self) -> bool {
+                $type::is_empty(self)
+            }
+        }
+    };
+}
+
+collection!(List, List);
+collection!(Hash, Hash);
+collection!(Set, Set);
+collection!(SortedSet, SortedSet);
 
 /// Parses `bytes` as Redis's `string2ll` does: only the canonical form (no leading `+`,
 /// no leading zeros, no spaces, `-0` rejected) of an `i64`.

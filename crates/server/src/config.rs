@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 enum Kind {
     /// A non-negative integer.
     Integer,
+    /// Any integer of 32 bits.
+    SignedInteger,
     /// A memory size (`1gb`, `512mb`, `100k`, bytes).
     Memory,
     /// `yes` or `no`.
@@ -75,6 +77,17 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "replica-read-only",          default: "yes",         kind: Kind::Bool,    mutable: true },
     Parameter { name: "spin-before-park-us",        default: "0",           kind: Kind::Integer, mutable: false },
     Parameter { name: "tcp-backlog",                default: "511",         kind: Kind::Integer, mutable: false },
+    Parameter { name: "list-max-listpack-size",     default: "-2",          kind: Kind::SignedInteger, mutable: true },
+    Parameter { name: "list-compress-depth",        default: "0",           kind: Kind::Integer, mutable: true },
+    Parameter { name: "hash-max-listpack-entries",  default: "128",         kind: Kind::Integer, mutable: true },
+    Parameter { name: "hash-max-listpack-value",    default: "64",          kind: Kind::Memory,  mutable: true },
+    Parameter { name: "set-max-intset-entries",     default: "512",         kind: Kind::Integer, mutable: true },
+    Parameter { name: "set-max-listpack-entries",   default: "128",         kind: Kind::Integer, mutable: true },
+    Parameter { name: "set-max-listpack-value",     default: "64",          kind: Kind::Memory,  mutable: true },
+    Parameter { name: "zset-max-listpack-entries",  default: "128",         kind: Kind::Integer, mutable: true },
+    Parameter { name: "zset-max-listpack-value",    default: "64",          kind: Kind::Memory,  mutable: true },
+    Parameter { name: "lazyfree-lazy-user-del",     default: "no",          kind: Kind::Bool,    mutable: true },
+    Parameter { name: "lazyfree-lazy-user-flush",   default: "no",          kind: Kind::Bool,    mutable: true },
 ];
 
 /// A configuration error; the text names the offending option.
@@ -118,6 +131,8 @@ pub struct Settings {
     pub hz: u64,
     /// Microseconds a shard with a core of its own spins before sleeping (0 = never).
     pub spin_before_park_us: u64,
+    /// When collections leave their compact encodings.
+    pub encoding: peregrine_keyspace::EncodingLimits,
 }
 
 /// The configuration: every parameter's current text.
@@ -317,6 +332,16 @@ impl Config {
             lfu_policy: self.get("maxmemory-policy").contains("lfu"),
             hz: self.number("hz").clamp(1, 500),
             spin_before_park_us: self.number("spin-before-park-us").min(10_000),
+            encoding: peregrine_keyspace::EncodingLimits {
+                list_max_listpack_size: self.get("list-max-listpack-size").parse().unwrap_or(-2),
+                hash_max_listpack_entries: self.number("hash-max-listpack-entries") as usize,
+                hash_max_listpack_value: self.number("hash-max-listpack-value") as usize,
+                set_max_intset_entries: self.number("set-max-intset-entries") as usize,
+                set_max_listpack_entries: self.number("set-max-listpack-entries") as usize,
+                set_max_listpack_value: self.number("set-max-listpack-value") as usize,
+                zset_max_listpack_entries: self.number("zset-max-listpack-entries") as usize,
+                zset_max_listpack_value: self.number("zset-max-listpack-value") as usize,
+            },
         }
     }
 }
@@ -346,6 +371,12 @@ fn validate(parameter: &Parameter, value: &str) -> Result<String, ConfigError> {
                     limits.0, limits.1
                 )));
             }
+            Ok(number.to_string())
+        }
+        Kind::SignedInteger => {
+            let number: i32 = value.parse().map_err(|_| {
+                ConfigError("argument couldn't be parsed into an integer".to_owned())
+            })?;
             Ok(number.to_string())
         }
         Kind::Memory => {

@@ -30,7 +30,7 @@ pub fn single_shard(
         return Some(local);
     }
     let mut owner: Option<ShardId> = None;
-    for position in spec.keys.positions(argv.len()) {
+    for position in spec.keys.positions(argv) {
         let shard = ShardId::for_key(argv.get(position)?, shard_count);
         match owner {
             None => owner = Some(shard),
@@ -42,7 +42,7 @@ pub fn single_shard(
 }
 
 /// Locks `parts` shard by shard in ascending order.
-async fn lock_in_order(router: &ShardRouter, parts: &BTreeMap<ShardId, LockRequest>) {
+pub(crate) async fn lock_in_order(router: &ShardRouter, parts: &BTreeMap<ShardId, LockRequest>) {
     for (shard, request) in parts {
         let request = request.clone();
         router
@@ -54,7 +54,7 @@ async fn lock_in_order(router: &ShardRouter, parts: &BTreeMap<ShardId, LockReque
 }
 
 /// Runs `work` on `shard`, then releases `request` there, in one message.
-async fn run_then_release<R, F>(
+pub(crate) async fn run_then_release<R, F>(
     router: &ShardRouter,
     shard: ShardId,
     request: LockRequest,
@@ -80,7 +80,7 @@ async fn release_all(router: &ShardRouter, parts: BTreeMap<ShardId, LockRequest>
     }
 }
 
-fn lock_mode(spec: &CommandSpec) -> LockMode {
+pub(crate) fn lock_mode(spec: &CommandSpec) -> LockMode {
     if spec.has(Flag::Write) {
         LockMode::Exclusive
     } else {
@@ -105,7 +105,7 @@ fn split_by_shard(
     let mut shares: BTreeMap<ShardId, Share> = BTreeMap::new();
     let step = spec.keys.step.max(1);
     let mode = lock_mode(spec);
-    for (ordinal, position) in spec.keys.positions(argv.len()).enumerate() {
+    for (ordinal, position) in spec.keys.positions(argv).enumerate() {
         let Some(key) = argv.get(position) else {
             continue;
         };
@@ -149,7 +149,7 @@ pub async fn run_split(
         .map(|(shard, share)| (*shard, share.request.clone()))
         .collect();
     lock_in_order(router, &locks).await;
-    let key_count = spec.keys.positions(argv.len()).count();
+    let key_count = spec.keys.positions(&argv).count();
     let mut total = 0i64;
     let mut values = vec![Reply::Nil; key_count];
     let mut first_error = None;

@@ -170,6 +170,16 @@ impl Session {
                                     )
                                     .await
                                 }
+                                CrossShard::Scratch => {
+                                    crate::scratch::run_scratch(
+                                        &self.router,
+                                        self.db,
+                                        self.options,
+                                        spec,
+                                        argv,
+                                    )
+                                    .await
+                                }
                                 CrossShard::SingleKey => {
                                     Reply::error("ERR internal error: keys span shards")
                                 }

@@ -16,6 +16,7 @@ mod coordinator;
 mod dispatch;
 mod expiry;
 mod info;
+mod scratch;
 mod server_commands;
 pub mod shard_state;
 pub mod startup;

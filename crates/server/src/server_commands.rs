@@ -747,7 +747,14 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
         Group::String => push("@string"),
         Group::Generic => push("@keyspace"),
         Group::Connection => push("@connection"),
+        Group::List => push("@list"),
+        Group::Hash => push("@hash"),
+        Group::Set => push("@set"),
+        Group::SortedSet => push("@sortedset"),
         Group::Server => {}
+    }
+    if spec.has(Flag::Blocking) {
+        push("@blocking");
     }
     if spec.has(Flag::Admin) {
         push("@admin");
@@ -770,6 +777,12 @@ fn command_info(spec: &CommandSpec) -> Reply {
             spec.flags
                 .iter()
                 .map(|flag| Reply::status(flag.name()))
+                .chain(
+                    spec.keys
+                        .find
+                        .is_some()
+                        .then(|| Reply::status("movablekeys")),
+                )
                 .collect(),
         ),
         Reply::Integer(spec.keys.first as i64),
@@ -848,7 +861,7 @@ fn command_command(argv: &Argv) -> Outcome {
             }
             let keys: Vec<Reply> = spec
                 .keys
-                .positions(args.len())
+                .positions(&args)
                 .map(|position| Reply::Bulk(args[position].clone()))
                 .collect();
             if keys.is_empty() {

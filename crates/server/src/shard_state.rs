@@ -209,11 +209,12 @@ impl ShardState {
     }
 
     /// The limits commands consult, from the current settings.
-    fn limits(&self) -> peregrine_commands::CommandLimits {
+    pub fn limits(&self) -> peregrine_commands::CommandLimits {
         match self.server.settings.read() {
             Ok(settings) => peregrine_commands::CommandLimits {
                 proto_max_bulk_len: settings.proto_max_bulk_len,
                 lfu_policy: settings.lfu_policy,
+                encoding: settings.encoding,
             },
             Err(_) => peregrine_commands::CommandLimits::default(),
         }
@@ -331,7 +332,7 @@ impl ShardState {
             } else {
                 LockMode::Shared
             };
-            for position in spec.keys.positions(argv.len()) {
+            for position in spec.keys.positions(argv) {
                 if let Some(key) = argv.get(position) {
                     request.keys.push((LockKey::for_key(db.0, key), mode));
                 }
