@@ -169,7 +169,9 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
         let batch = parser.parse_batch(buffer.pending());
         buffer.consume(batch.consumed);
         needed = batch.needed.saturating_sub(batch.consumed);
-        let flow = session.execute_all(batch.commands, &mut output).await;
+        let flow = session
+            .execute_all(batch.commands, &mut output, &mut stream)
+            .await;
         if let Some(error) = &batch.error {
             Reply::error(format!("ERR {error}")).encode(session.protocol(), &mut output);
         }

@@ -355,6 +355,8 @@ async fn rename(
                 .borrow_mut()
                 .db(db)
                 .insert_entry(&destination, entry, deadline);
+            state.signal_key(db, &destination);
+            crate::blocking::serve_ready_now(state);
         }
     })
     .await;
@@ -398,7 +400,10 @@ async fn copy(router: &ShardRouter, db: DbIndex, argv: Argv) -> Result<Reply, Co
             return false;
         }
         database.insert_entry(&destination, entry, deadline);
+        drop(keyspace);
         state.stats.borrow_mut().dirty += 1;
+        state.signal_key(target_db, &destination);
+        crate::blocking::serve_ready_now(state);
         true
     })
     .await;

@@ -113,7 +113,12 @@ impl Session {
     }
 
     /// Executes every command of a read, in order, appending replies to `out`.
-    pub async fn execute_all(&mut self, commands: Vec<Argv>, out: &mut Vec<u8>) -> Flow {
+    pub async fn execute_all(
+        &mut self,
+        commands: Vec<Argv>,
+        out: &mut Vec<u8>,
+        stream: &mut glommio::net::TcpStream,
+    ) -> Flow {
         let mut pending: Option<PendingBatch> = None;
         let count = commands.len() as u64;
         for argv in commands {
@@ -127,6 +132,15 @@ impl Session {
             };
             self.info.last_command.set(spec.name);
             match spec.exec {
+                Exec::Keyed { .. } if spec.has(Flag::Blocking) => {
+                    self.flush(&mut pending, out).await;
+                    let started = Instant::now();
+                    let Some(reply) = self.run_blocking(spec, argv, out, stream).await else {
+                        return Flow::Close;
+                    };
+                    self.shard().record(spec.name, started, reply.is_error());
+                    self.emit(reply, out);
+                }
                 Exec::Keyed { cross, .. } => {
                     let shard_count = self.router.shard_count();
                     match single_shard(spec, &argv, shard_count, self.router.me()) {

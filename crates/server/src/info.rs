@@ -174,9 +174,10 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
             "clients" => {
                 let _ = write!(
                     out,
-                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\n",
+                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\n",
                     figures.iter().map(|shard| shard.clients).sum::<usize>(),
-                    settings.maxclients
+                    settings.maxclients,
+                    server.blocked_clients.load(std::sync::atomic::Ordering::Relaxed),
                 );
             }
             "memory" => {

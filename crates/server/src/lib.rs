@@ -10,6 +10,7 @@
 //!
 //! It is not: where command semantics live (the commands crate), or the keyspace.
 
+mod blocking;
 pub mod config;
 mod connection;
 mod coordinator;

@@ -151,14 +151,19 @@ pub async fn run_scratch(
             }
             let mut keyspace = state.keyspace.borrow_mut();
             let database = keyspace.db(db);
-            for (key, snapshot) in shard_writes {
+            for (key, snapshot) in &shard_writes {
                 match snapshot {
-                    Some((entry, deadline)) => database.insert_entry(&key, entry, deadline),
+                    Some((entry, deadline)) => database.insert_entry(key, entry.clone(), *deadline),
                     None => {
-                        database.remove(&key);
+                        database.remove(key);
                     }
                 }
             }
+            drop(keyspace);
+            for (key, _) in &shard_writes {
+                state.signal_key(db, key);
+            }
+            crate::blocking::serve_ready_now(state);
         })
         .await;
     }

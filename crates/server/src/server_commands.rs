@@ -504,6 +504,8 @@ const CLIENT_HELP: &[&str] = &[
     "REPLY (ON|OFF|SKIP)",
     "SETINFO <option> <value>",
     "SETNAME <name>",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "HELP",
 ];
 
@@ -530,8 +532,28 @@ const CLIENT_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "no-evict", full_name: "client|no-evict", arity: Exactly(3) },
     Subcommand { name: "no-touch", full_name: "client|no-touch", arity: Exactly(3) },
     Subcommand { name: "reply",    full_name: "client|reply", arity: Exactly(3) },
+    Subcommand { name: "unblock",  full_name: "client|unblock", arity: AtLeast(3) },
     Subcommand { name: "help",     full_name: "client|help", arity: Exactly(2) },
 ];
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
+async fn client_unblock(session: &mut Session, argv: &Argv) -> Outcome {
+    let Ok(id) = peregrine_commands::ArgReader::new(&argv[2..3]).integer() else {
+        return error("ERR value is not an integer or out of range");
+    };
+    let error_mode = match argv.get(3) {
+        None => false,
+        Some(mode) if mode.eq_ignore_ascii_case(b"timeout") => false,
+        Some(mode) if mode.eq_ignore_ascii_case(b"error") => true,
+        Some(_) => return error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    if argv.len() > 4 {
+        return error("ERR syntax error");
+    }
+    let found =
+        id >= 0 && crate::blocking::unblock_client(&session.router, id as u64, error_mode).await;
+    reply(Reply::Integer(i64::from(found)))
+}
 
 async fn client(session: &mut Session, argv: &Argv) -> Outcome {
     let name = match check_subcommand("client", CLIENT_SUBCOMMANDS, argv) {
@@ -561,6 +583,7 @@ async fn client(session: &mut Session, argv: &Argv) -> Outcome {
         )),
         "list" => client_list(session, argv).await,
         "kill" => client_kill(session, argv).await,
+        "unblock" => client_unblock(session, argv).await,
         "setinfo" => {
             let value = text(&argv[3]);
             if value.contains(' ') || value.contains('\n') {

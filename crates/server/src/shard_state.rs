@@ -42,6 +42,10 @@ pub struct ServerShared {
     pub run_id: String,
     /// Unix seconds of the last save (start time until persistence exists).
     pub last_save: AtomicU64,
+    /// Clients currently parked by a blocking command (INFO `blocked_clients`).
+    pub blocked_clients: AtomicU64,
+    /// Orders blocked clients across shards: who blocked first is served first.
+    pub block_sequence: AtomicU64,
 }
 
 impl ServerShared {
@@ -63,6 +67,8 @@ impl ServerShared {
             port: AtomicU64::new(0),
             run_id,
             last_save: AtomicU64::new(unix_millis() / 1000),
+            blocked_clients: AtomicU64::new(0),
+            block_sequence: AtomicU64::new(0),
         }
     }
 
@@ -174,6 +180,8 @@ pub struct ShardState {
     pub net_input_bytes: Cell<u64>,
     /// Bytes written to clients.
     pub net_output_bytes: Cell<u64>,
+    /// Clients parked by blocking commands on this shard's keys.
+    pub blocked: RefCell<crate::blocking::BlockedClients>,
     /// State shared by all shards.
     pub server: Arc<ServerShared>,
 }
@@ -204,6 +212,7 @@ impl ShardState {
             command_panics: Cell::new(0),
             net_input_bytes: Cell::new(0),
             net_output_bytes: Cell::new(0),
+            blocked: RefCell::new(crate::blocking::BlockedClients::default()),
             server,
         }
     }
@@ -295,6 +304,27 @@ impl ShardState {
                     ))
                 }
             };
+            if spec.has(Flag::Write) {
+                self.signal_written(db, spec, argv);
+                if self.has_ready() {
+                    self.serve_ready(&mut |db, options, (spec, argv)| {
+                        let Exec::Keyed { handler, .. } = spec.exec else {
+                            return Reply::error("ERR internal error: not a keyed command");
+                        };
+                        let mut ctx = ShardCtx {
+                            keyspace: &mut keyspace,
+                            db,
+                            now,
+                            stats: &mut stats,
+                            client: options,
+                            limits,
+                            random: &mut random,
+                        };
+                        handler(&mut ctx, &mut ArgReader::new(argv))
+                            .unwrap_or_else(|error| error.into_reply())
+                    });
+                }
+            }
             let finished = Instant::now();
             if run.is_some_and(|(name, _)| !std::ptr::eq(name, spec.name)) {
                 if let Some((name, stat)) = run.take() {

@@ -255,6 +255,7 @@ async fn shard_main(
     let state = router.state().clone();
     let _ = glommio::spawn_local_into(crate::expiry::run_background(state), background)
         .map(|task| task.detach());
+    glommio::spawn_local(crate::blocking::serve_deferred(router.state().clone())).detach();
     let _ = ready.send(Ok(()));
     let mut accepting = Vec::new();
     for listener in listeners {

@@ -1,0 +1,685 @@
+//! Blocked clients: BLPOP, BLMOVE, BZPOPMIN ... waiting for data on any shard.
+//!
+//! A blocking command first runs like any command; only when it finds nothing does its
+//! client park. Each shard keeps a registry of the clients parked on its keys, queued per
+//! key in the order they blocked (a global sequence number), and serves them right after
+//! the write that gave a key data, before the next command of the writer's batch runs, as
+//! Redis does after every command.
+//!
+//! Two kinds of waiter:
+//! - **Served**: all keys of the command live on the shard. The shard itself re-runs the
+//!   command's handler for the waiter, in the same step as the write, and hands the
+//!   reply over. An element is popped exactly once: by the waiter that gets the reply.
+//!   The timeout runs on the shard too, so a timeout and a serve can never both happen.
+//! - **Woken**: the command's keys span shards (BLPOP on keys of two shards, BLMOVE to a
+//!   key elsewhere). The shard only tells the client that a key got data; the client
+//!   withdraws from every shard and retries the command through the ordinary atomic
+//!   cross-shard path, parking again (with its original place in line) if another client
+//!   was faster. Nothing is popped on its behalf, so nothing can be lost or doubled.
+//!
+//! While a shard's keys are locked by a multi-shard operation, serving waits for the
+//! locks in a background task rather than running inline.
+
+use crate::dispatch::Session;
+use crate::shard_state::{KeyedCommand, ShardRouter, ShardState};
+use bytes::Bytes;
+use futures_lite::AsyncWriteExt;
+use glommio::net::TcpStream;
+use peregrine_commands::{ArgReader, ClientOptions, CommandSpec, Exec, Flag, ShardCtx};
+use peregrine_keyspace::DbIndex;
+use peregrine_resp::{Argv, Reply};
+use peregrine_shard::{LockKey, LockMode, LockRequest, LockTable, ShardId};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// What ends a wait, as seen by the waiting client.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The shard ran the command for the client: this is its reply.
+    Served(Reply),
+    /// A watched key got data: retry the command.
+    Woken,
+    /// The wait timed out (handled by the shard for served waiters).
+    TimedOut,
+    /// CLIENT UNBLOCK: `true` when it asked for an error instead of a timeout reply.
+    Unblocked(bool),
+    /// The client went away or withdrew.
+    Cancelled,
+}
+
+/// A single-assignment value that a task can wait for, on one thread.
+pub struct Slot<T> {
+    inner: Rc<RefCell<(Option<T>, Option<Waker>)>>,
+}
+
+impl<T> Clone for Slot<T> {
+    fn clone(&self) -> Self {
+        Slot {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> Slot<T> {
+    /// An empty slot.
+    pub fn new() -> Slot<T> {
+        Slot {
+            inner: Rc::new(RefCell::new((None, None))),
+        }
+    }
+
+    /// Fills the slot (a second fill is ignored) and wakes its waiter.
+    pub fn fill(&self, value: T) {
+        let mut inner = self.inner.borrow_mut();
+        if inner.0.is_none() {
+            inner.0 = Some(value);
+            if let Some(waker) = inner.1.take() {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Takes the value if the slot was filled.
+    pub fn take(&self) -> Option<T> {
+        self.inner.borrow_mut().0.take()
+    }
+}
+
+impl<T> Future for Slot<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<T> {
+        let mut inner = self.inner.borrow_mut();
+        match inner.0.take() {
+            Some(value) => Poll::Ready(value),
+            None => {
+                inner.1 = Some(context.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// How a parked client is released.
+enum Release {
+    /// The shard runs this command for it (all its keys are local).
+    Serve(KeyedCommand, ClientOptions),
+    /// The shard only wakes it.
+    Wake,
+}
+
+/// One parked client on one shard.
+struct Waiter {
+    client: u64,
+    sequence: u64,
+    db: DbIndex,
+    keys: Vec<Bytes>,
+    release: Release,
+    slot: Slot<Outcome>,
+}
+
+/// The clients parked on one shard's keys.
+#[derive(Default)]
+pub struct BlockedClients {
+    waiters: slab::Slab<Waiter>,
+    /// Per watched key, waiter indexes in blocking order.
+    by_key: HashMap<(DbIndex, Bytes), VecDeque<usize>, ahash::RandomState>,
+    /// Keys that received data and have waiters, to serve.
+    ready: Vec<(DbIndex, Bytes)>,
+    /// Wakes the deferred server (serving while keys are locked).
+    deferred: Cell<Option<Waker>>,
+}
+
+impl BlockedClients {
+    /// True when no client is parked here.
+    pub fn is_empty(&self) -> bool {
+        self.waiters.is_empty()
+    }
+
+    /// Number of parked clients (INFO `blocked_clients`, counted once per shard).
+    pub fn len(&self) -> usize {
+        self.waiters.len()
+    }
+
+    fn park(&mut self, waiter: Waiter) -> usize {
+        let (db, keys, sequence) = (waiter.db, waiter.keys.clone(), waiter.sequence);
+        let index = self.waiters.insert(waiter);
+        for key in keys {
+            let queue = self.by_key.entry((db, key)).or_default();
+            // Keep blocking order: a woken client that parks again keeps its place.
+            let at = queue
+                .iter()
+                .position(|&other| {
+                    self.waiters
+                        .get(other)
+                        .is_some_and(|other| other.sequence > sequence)
+                })
+                .unwrap_or(queue.len());
+            queue.insert(at, index);
+        }
+        index
+    }
+
+    fn unpark(&mut self, index: usize) -> Option<Waiter> {
+        let waiter = self.waiters.try_remove(index)?;
+        for key in &waiter.keys {
+            let entry = (waiter.db, key.clone());
+            if let Some(queue) = self.by_key.get_mut(&entry) {
+                queue.retain(|&other| other != index);
+                if queue.is_empty() {
+                    self.by_key.remove(&entry);
+                }
+            }
+        }
+        Some(waiter)
+    }
+
+    /// Notes that `key` received data if anyone waits for it.
+    fn signal(&mut self, db: DbIndex, key: &Bytes) {
+        if self.by_key.contains_key(&(db, key.clone())) && !self.ready.contains(&(db, key.clone()))
+        {
+            self.ready.push((db, key.clone()));
+        }
+    }
+
+    /// The parked clients of `client` (one blocking command at a time: at most one).
+    fn of_client(&self, client: u64) -> Vec<usize> {
+        self.waiters
+            .iter()
+            .filter(|(_, waiter)| waiter.client == client)
+            .map(|(index, _)| index)
+            .collect()
+    }
+}
+
+/// The reply of a blocking command that waited in vain: a null bulk for the commands
+/// that reply with one element, a null array otherwise.
+pub fn timeout_reply(spec: &CommandSpec) -> Reply {
+    match spec.name {
+        "blmove" | "brpoplpush" => Reply::Nil,
+        _ => Reply::NilArray,
+    }
+}
+
+/// Removes the waiter when its future is dropped (the client went away mid-wait).
+struct Parked<'a> {
+    state: &'a ShardState,
+    index: Cell<Option<usize>>,
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        if let Some(index) = self.index.take() {
+            self.state.blocked.borrow_mut().unpark(index);
+        }
+    }
+}
+
+/// What a parking request says about its client and command.
+pub struct ParkRequest {
+    /// The client's id.
+    pub client: u64,
+    /// Its place in line (global blocking order).
+    pub sequence: u64,
+    /// The client's database.
+    pub db: DbIndex,
+    /// The watched keys that live on this shard.
+    pub keys: Vec<Bytes>,
+    /// `Some` for a served waiter: the command and the client's options.
+    pub serve: Option<(KeyedCommand, ClientOptions)>,
+    /// For served waiters: how long to wait (`None`: forever).
+    pub timeout_ms: Option<u64>,
+}
+
+impl ShardState {
+    /// Parks a client on this shard until it is served, woken, unblocked, cancelled or
+    /// (served waiters only) timed out. A served waiter first runs its command, and parks
+    /// only when that found nothing (no data, no error); a woken waiter returns at once
+    /// when a watched key exists (it may have received data since the client looked).
+    pub async fn park(self: Rc<Self>, request: ParkRequest) -> Outcome {
+        match &request.serve {
+            Some(((spec, argv), options)) => {
+                let replies = self
+                    .clone()
+                    .run_batch(request.db, *options, vec![(spec, argv.clone())])
+                    .await;
+                let reply = replies.into_iter().next().unwrap_or(Reply::Nil);
+                if reply != timeout_reply(spec) {
+                    return Outcome::Served(reply);
+                }
+            }
+            None => {
+                let now = crate::shard_state::unix_millis();
+                let mut keyspace = self.keyspace.borrow_mut();
+                let database = keyspace.db(request.db);
+                if request.keys.iter().any(|key| database.contains(key, now)) {
+                    return Outcome::Woken;
+                }
+            }
+        }
+        let slot = Slot::new();
+        let timeout_ms = request.timeout_ms;
+        let waiter = Waiter {
+            client: request.client,
+            sequence: request.sequence,
+            db: request.db,
+            keys: request.keys,
+            release: match request.serve {
+                Some((command, options)) => Release::Serve(command, options),
+                None => Release::Wake,
+            },
+            slot: slot.clone(),
+        };
+        let index = self.blocked.borrow_mut().park(waiter);
+        let parked = Parked {
+            state: &self,
+            index: Cell::new(Some(index)),
+        };
+        let outcome = match timeout_ms {
+            None => slot.clone().await,
+            Some(millis) => {
+                let timer = async {
+                    glommio::timer::sleep(std::time::Duration::from_millis(millis)).await;
+                    Outcome::TimedOut
+                };
+                futures_lite::future::or(slot.clone(), timer).await
+            }
+        };
+        // Whatever ended the wait, the waiter leaves the registry now; a reply that raced
+        // the timer is kept (the element was popped for this client).
+        if let Some(index) = parked.index.take() {
+            self.blocked.borrow_mut().unpark(index);
+        }
+        match (outcome, slot.take()) {
+            (Outcome::TimedOut, Some(raced)) => raced,
+            (outcome, _) => outcome,
+        }
+    }
+
+    /// Ends the wait of `client` on this shard: `Some(error)` for CLIENT UNBLOCK, `None`
+    /// to withdraw (the client was woken elsewhere or went away). True when it waited here.
+    pub fn unpark_client(&self, client: u64, unblock: Option<bool>) -> bool {
+        let mut blocked = self.blocked.borrow_mut();
+        let indexes = blocked.of_client(client);
+        for &index in &indexes {
+            if let Some(waiter) = blocked.unpark(index) {
+                waiter.slot.fill(match unblock {
+                    Some(error) => Outcome::Unblocked(error),
+                    None => Outcome::Cancelled,
+                });
+            }
+        }
+        !indexes.is_empty()
+    }
+
+    /// After a write command ran here: notes which of its keys parked clients wait for.
+    pub fn signal_written(&self, db: DbIndex, spec: &CommandSpec, argv: &[Bytes]) {
+        if !spec.has(Flag::Write) {
+            return;
+        }
+        let mut blocked = self.blocked.borrow_mut();
+        if blocked.is_empty() {
+            return;
+        }
+        for position in spec.keys.positions(argv) {
+            if let Some(key) = argv.get(position) {
+                blocked.signal(db, key);
+            }
+        }
+    }
+
+    /// Notes that `key` may have received data (written outside a command: RENAME,
+    /// COPY, the scratch plan's write-back) and serves its waiters when possible.
+    pub fn signal_key(&self, db: DbIndex, key: &Bytes) {
+        let mut blocked = self.blocked.borrow_mut();
+        if !blocked.is_empty() {
+            blocked.signal(db, key);
+        }
+    }
+
+    /// True when keys with parked clients received data.
+    pub fn has_ready(&self) -> bool {
+        !self.blocked.borrow().ready.is_empty()
+    }
+
+    /// Serves the clients parked on keys that received data, in blocking order, running
+    /// their commands in `ctx`'s keyspace. When multi-shard operations hold locks here,
+    /// hands the work to the deferred server instead (it waits for the locks).
+    pub fn serve_ready(&self, run: &mut dyn FnMut(DbIndex, ClientOptions, &KeyedCommand) -> Reply) {
+        if !self.locks.borrow().is_idle() {
+            if let Some(waker) = self.blocked.borrow().deferred.take() {
+                waker.wake();
+            }
+            return;
+        }
+        while let Some((db, key)) = self.pop_ready() {
+            self.serve_key(db, &key, &mut *run);
+        }
+    }
+
+    fn pop_ready(&self) -> Option<(DbIndex, Bytes)> {
+        let mut blocked = self.blocked.borrow_mut();
+        if blocked.ready.is_empty() {
+            None
+        } else {
+            Some(blocked.ready.remove(0))
+        }
+    }
+
+    /// Serves the waiters of one key in order until one finds nothing.
+    fn serve_key(
+        &self,
+        db: DbIndex,
+        key: &Bytes,
+        run: &mut dyn FnMut(DbIndex, ClientOptions, &KeyedCommand) -> Reply,
+    ) {
+        let queue: Vec<usize> = self
+            .blocked
+            .borrow()
+            .by_key
+            .get(&(db, key.clone()))
+            .map(|queue| queue.iter().copied().collect())
+            .unwrap_or_default();
+        for index in queue {
+            let command = {
+                let blocked = self.blocked.borrow();
+                let Some(waiter) = blocked.waiters.get(index) else {
+                    continue;
+                };
+                match &waiter.release {
+                    Release::Serve(command, options) => Some((command.clone(), *options)),
+                    Release::Wake => None,
+                }
+            };
+            match command {
+                None => {
+                    if let Some(waiter) = self.blocked.borrow_mut().unpark(index) {
+                        waiter.slot.fill(Outcome::Woken);
+                    }
+                }
+                Some((command, options)) => {
+                    let reply = run(db, options, &command);
+                    if reply == timeout_reply(command.0) || reply.is_error() {
+                        // Nothing for this waiter (the key is empty again, or now holds
+                        // another type): the ones behind it get nothing either.
+                        break;
+                    }
+                    if let Some(waiter) = self.blocked.borrow_mut().unpark(index) {
+                        waiter.slot.fill(Outcome::Served(reply));
+                    }
+                    // What the served command wrote (BLMOVE's destination) may serve others.
+                    self.signal_written(db, command.0, &command.1);
+                }
+            }
+        }
+    }
+}
+
+/// Runs `command` for a waiter directly against the shard's state.
+fn run_for_waiter(
+    state: &ShardState,
+    db: DbIndex,
+    options: ClientOptions,
+    command: &KeyedCommand,
+) -> Reply {
+    let (spec, argv) = command;
+    let Exec::Keyed { handler, .. } = spec.exec else {
+        return Reply::error("ERR internal error: not a keyed command");
+    };
+    state.with_ctx(db, options, |ctx: &mut ShardCtx<'_>| {
+        handler(ctx, &mut ArgReader::new(argv)).unwrap_or_else(|error| error.into_reply())
+    })
+}
+
+/// Serves waiters whose keys received data while multi-shard operations held locks
+/// here: takes each waiter's keys' locks in line with everyone else, then serves. Runs
+/// for the life of the shard.
+pub async fn serve_deferred(state: Rc<ShardState>) {
+    loop {
+        std::future::poll_fn(|context| {
+            let blocked = state.blocked.borrow();
+            if blocked.ready.is_empty() {
+                blocked.deferred.set(Some(context.waker().clone()));
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+        .await;
+        let Some((db, key)) = state.pop_ready() else {
+            continue;
+        };
+        // The waiters' commands may touch other keys here (BLMOVE's destination): wait
+        // until nothing on this shard is locked.
+        let request = LockRequest {
+            keys: vec![(LockKey::Everything, LockMode::Exclusive)],
+        };
+        LockTable::acquire(&state.locks, request.clone()).await;
+        state.serve_key(db, &key, &mut |db, options, command| {
+            run_for_waiter(&state, db, options, command)
+        });
+        state.locks.borrow_mut().release(&request);
+    }
+}
+
+/// Serves ready waiters outside a command batch (after a coordinator wrote keys here).
+pub fn serve_ready_now(state: &ShardState) {
+    if state.has_ready() {
+        state.serve_ready(&mut |db, options, command| run_for_waiter(state, db, options, command));
+    }
+}
+
+/// Resolves when the peer has closed the connection (or it failed); stays pending while
+/// the connection is open, including when the client sent more commands meanwhile.
+async fn disconnected(stream: &TcpStream) {
+    let mut probe = [0u8; 1];
+    match stream.peek(&mut probe).await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => std::future::pending::<()>().await,
+    }
+}
+
+/// The reply CLIENT UNBLOCK ... ERROR gives the unblocked client.
+const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+
+impl Session {
+    /// Runs a blocking command: at once when data (or an error) is there, otherwise
+    /// parks the client until data arrives, the timeout passes or CLIENT UNBLOCK. The
+    /// replies of earlier commands in `out` are written first, as Redis sends them before
+    /// the client blocks. Returns `None` when the client disconnected while waiting.
+    pub async fn run_blocking(
+        &mut self,
+        spec: &'static CommandSpec,
+        argv: Argv,
+        out: &mut Vec<u8>,
+        stream: &mut TcpStream,
+    ) -> Option<Reply> {
+        let shape = match peregrine_commands::blocking::shape(spec, &argv) {
+            Ok(shape) => shape,
+            Err(error) => return Some(error.into_reply()),
+        };
+        if !out.is_empty() {
+            let state = self.shard();
+            state
+                .net_output_bytes
+                .set(state.net_output_bytes.get() + out.len() as u64);
+            stream.write_all(out).await.ok()?;
+            out.clear();
+        }
+        let server = self.shard().server.clone();
+        let sequence = server.block_sequence.fetch_add(1, Ordering::Relaxed);
+        let shards = self.router.shard_count();
+        let owner = crate::coordinator::single_shard(spec, &argv, shards, self.router.me());
+        let watched: Vec<Bytes> = shape
+            .watched
+            .iter()
+            .filter_map(|&position| argv.get(position).cloned())
+            .collect();
+        server.blocked_clients.fetch_add(1, Ordering::Relaxed);
+        let wait = async {
+            match owner {
+                Some(shard) => {
+                    self.wait_served(shard, spec, argv, watched, shape.timeout_ms, sequence)
+                        .await
+                }
+                None => {
+                    self.wait_woken(spec, argv, watched, shape.timeout_ms, sequence)
+                        .await
+                }
+            }
+        };
+        let reply = futures_lite::future::or(async { Some(wait.await) }, async {
+            disconnected(stream).await;
+            None
+        })
+        .await;
+        server.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+        if reply.is_none() {
+            self.withdraw(None).await;
+        }
+        reply
+    }
+
+    /// Parks on the one shard that owns every key; that shard serves the command.
+    async fn wait_served(
+        &self,
+        shard: ShardId,
+        spec: &'static CommandSpec,
+        argv: Argv,
+        keys: Vec<Bytes>,
+        timeout_ms: Option<u64>,
+        sequence: u64,
+    ) -> Reply {
+        let request = ParkRequest {
+            client: self.info.id,
+            sequence,
+            db: self.db,
+            keys,
+            serve: Some(((spec, argv), self.options)),
+            timeout_ms,
+        };
+        let outcome = self
+            .router
+            .invoke_on(shard, move |state: Rc<ShardState>| state.park(request))
+            .await;
+        self.outcome_reply(spec, outcome)
+            .unwrap_or_else(|| timeout_reply(spec))
+    }
+
+    /// Parks on every shard owning a watched key and retries the command through the
+    /// cross-shard path whenever one of them reports data.
+    async fn wait_woken(
+        &self,
+        spec: &'static CommandSpec,
+        argv: Argv,
+        watched: Vec<Bytes>,
+        timeout_ms: Option<u64>,
+        sequence: u64,
+    ) -> Reply {
+        let deadline = timeout_ms.map(|millis| Instant::now() + Duration::from_millis(millis));
+        loop {
+            let reply = crate::scratch::run_scratch(
+                &self.router,
+                self.db,
+                self.options,
+                spec,
+                argv.clone(),
+            )
+            .await;
+            if reply != timeout_reply(spec) {
+                return reply;
+            }
+            let mut keys_by_shard: BTreeMap<ShardId, Vec<Bytes>> = BTreeMap::new();
+            for key in &watched {
+                let shard = ShardId::for_key(key, self.router.shard_count());
+                keys_by_shard.entry(shard).or_default().push(key.clone());
+            }
+            let mut parked: Vec<Pin<Box<dyn Future<Output = Outcome> + '_>>> = Vec::new();
+            for (shard, keys) in keys_by_shard {
+                let request = ParkRequest {
+                    client: self.info.id,
+                    sequence,
+                    db: self.db,
+                    keys,
+                    serve: None,
+                    timeout_ms: None,
+                };
+                parked.push(Box::pin(
+                    self.router
+                        .invoke_on(shard, move |state: Rc<ShardState>| state.park(request)),
+                ));
+            }
+            let first = std::future::poll_fn(|context| {
+                for future in parked.iter_mut() {
+                    if let Poll::Ready(outcome) = future.as_mut().poll(context) {
+                        return Poll::Ready(outcome);
+                    }
+                }
+                Poll::Pending
+            });
+            let outcome = match deadline {
+                None => first.await,
+                Some(deadline) => {
+                    let timer = async {
+                        glommio::timer::sleep(deadline.saturating_duration_since(Instant::now()))
+                            .await;
+                        Outcome::TimedOut
+                    };
+                    futures_lite::future::or(first, timer).await
+                }
+            };
+            drop(parked);
+            self.withdraw(None).await;
+            match outcome {
+                Outcome::Woken => continue,
+                other => {
+                    return self
+                        .outcome_reply(spec, other)
+                        .unwrap_or_else(|| timeout_reply(spec))
+                }
+            }
+        }
+    }
+
+    /// The client's reply for how its wait ended (`None`: the timeout reply).
+    fn outcome_reply(&self, _spec: &CommandSpec, outcome: Outcome) -> Option<Reply> {
+        match outcome {
+            Outcome::Served(reply) => Some(reply),
+            Outcome::Unblocked(true) => Some(Reply::error(UNBLOCKED)),
+            Outcome::Unblocked(false) | Outcome::TimedOut | Outcome::Cancelled | Outcome::Woken => {
+                None
+            }
+        }
+    }
+
+    /// Removes this client's waiters from every shard (`Some(error)`: CLIENT UNBLOCK).
+    async fn withdraw(&self, unblock: Option<bool>) {
+        let client = self.info.id;
+        for shard in self.router.shards() {
+            self.router
+                .invoke_on(shard, move |state: Rc<ShardState>| async move {
+                    state.unpark_client(client, unblock)
+                })
+                .await;
+        }
+    }
+}
+
+/// CLIENT UNBLOCK: ends the wait of `client` wherever it is parked; true when it was.
+pub async fn unblock_client(router: &ShardRouter, client: u64, error: bool) -> bool {
+    let mut found = false;
+    for shard in router.shards() {
+        found |= router
+            .invoke_on(shard, move |state: Rc<ShardState>| async move {
+                state.unpark_client(client, Some(error))
+            })
+            .await;
+    }
+    found
+}

@@ -1,0 +1,371 @@
+//! Blocking commands end to end: BLPOP, BRPOP, BLMOVE, BLMPOP, BZPOPMIN with real
+//! clients, keys on any shard, FIFO service, timeouts, CLIENT UNBLOCK, disconnects, and
+//! a stress test in which many poppers race many pushers and every pushed element must be
+//! popped exactly once. Waits are observed through INFO's `blocked_clients`, never by
+//! sleeping; every read has a timeout so a lost wake-up fails instead of hanging.
+
+use peregrine_testkit::{
+    error_text, key_on_shard, keys_on_shards, poll_until, run, show, with_1_and_4_shards,
+    TestServer,
+};
+use std::collections::BTreeMap;
+use std::thread;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
+
+/// A client whose reads give up after 30 s (a wake-up that never comes fails the test).
+fn client(server: &TestServer) -> redis::Connection {
+    let connection = server.client();
+    connection
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    connection
+}
+
+fn blocked_clients(server: &TestServer) -> u64 {
+    let info: String = run(&mut server.client(), &["INFO", "clients"]);
+    info.lines()
+        .find_map(|line| line.strip_prefix("blocked_clients:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits until `count` clients are blocked.
+fn await_blocked(server: &TestServer, count: u64) {
+    assert!(
+        poll_until(Duration::from_secs(30), || blocked_clients(server) == count),
+        "expected {count} blocked clients, INFO says {}",
+        blocked_clients(server)
+    );
+}
+
+/// Runs `args` on a fresh client in a thread; the handle yields the reply.
+fn spawn_command(
+    server: &TestServer,
+    args: &[&str],
+) -> thread::JoinHandle<redis::RedisResult<redis::Value>> {
+    let mut connection = client(server);
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    thread::spawn(move || {
+        let mut command = redis::cmd(&args[0]);
+        for arg in &args[1..] {
+            command.arg(arg);
+        }
+        command.query(&mut connection)
+    })
+}
+
+fn strings(value: redis::Value) -> Vec<String> {
+    redis::from_redis_value(value).expect("an array of strings")
+}
+
+fn returns_at_once_when_data_is_there(server: &TestServer) {
+    let mut c = client(server);
+    run::<i64>(&mut c, &["RPUSH", "list", "a", "b"]);
+    let popped: Vec<String> = run(&mut c, &["BLPOP", "missing", "list", "0"]);
+    assert_eq!(popped, vec!["list", "a"]);
+    let popped: Vec<String> = run(&mut c, &["BRPOP", "list", "1"]);
+    assert_eq!(popped, vec!["list", "b"]);
+    assert_eq!(run::<i64>(&mut c, &["EXISTS", "list"]), 0);
+    run::<String>(&mut c, &["SET", "string", "x"]);
+    let error = redis::cmd("BLPOP")
+        .arg("string")
+        .arg(0)
+        .query::<redis::Value>(&mut c)
+        .expect_err("WRONGTYPE");
+    assert!(error_text(&error).starts_with("WRONGTYPE"), "{error}");
+    for (timeout, expected) in [
+        ("-1", "ERR timeout is negative"),
+        ("abc", "ERR timeout is not a float or out of range"),
+    ] {
+        let error = redis::cmd("BLPOP")
+            .arg("list")
+            .arg(timeout)
+            .query::<redis::Value>(&mut c)
+            .expect_err("bad timeout");
+        assert_eq!(error_text(&error), expected);
+    }
+}
+
+fn times_out_with_a_null_reply(server: &TestServer) {
+    let mut c = client(server);
+    let reply: redis::Value = run(&mut c, &["BLPOP", "nothing", "0.05"]);
+    assert_eq!(reply, redis::Value::Nil);
+    let reply: redis::Value = run(
+        &mut c,
+        &["BLMOVE", "nothing", "dst", "LEFT", "RIGHT", "0.01"],
+    );
+    assert_eq!(reply, redis::Value::Nil);
+    let mut raw = server.raw();
+    assert_eq!(show(&raw.cmd(&["BLPOP", "nothing", "0.01"])), "*-1\r\n");
+    assert_eq!(
+        show(&raw.cmd(&["BRPOPLPUSH", "nothing", "d", "0.01"])),
+        "$-1\r\n"
+    );
+    assert_eq!(blocked_clients(server), 0);
+}
+
+fn a_push_from_any_shard_wakes_the_waiter(server: &TestServer) {
+    let shards = server.shards();
+    for shard in 0..shards {
+        let key = key_on_shard("wake", shard, shards);
+        let waiter = spawn_command(server, &["BLPOP", &key, "0"]);
+        await_blocked(server, 1);
+        run::<i64>(&mut client(server), &["RPUSH", &key, "hello"]);
+        let reply = strings(waiter.join().expect("thread").expect("reply"));
+        assert_eq!(reply, vec![key.clone(), "hello".to_owned()]);
+        assert_eq!(run::<i64>(&mut client(server), &["EXISTS", &key]), 0);
+    }
+}
+
+fn waiters_are_served_in_blocking_order(server: &TestServer) {
+    let mut waiters = Vec::new();
+    for count in 1..=3 {
+        waiters.push(spawn_command(server, &["BLPOP", "fifo", "0"]));
+        await_blocked(server, count);
+    }
+    // One push of three elements: the first to block gets the head.
+    run::<i64>(&mut client(server), &["LPUSH", "fifo", "a", "b", "c"]);
+    let served: Vec<Vec<String>> = waiters
+        .into_iter()
+        .map(|waiter| strings(waiter.join().expect("thread").expect("reply")))
+        .collect();
+    assert_eq!(
+        served,
+        vec![
+            vec!["fifo".to_owned(), "c".to_owned()],
+            vec!["fifo".to_owned(), "b".to_owned()],
+            vec!["fifo".to_owned(), "a".to_owned()],
+        ]
+    );
+}
+
+fn a_push_in_a_pipeline_serves_the_waiter_first(server: &TestServer) {
+    let waiter = spawn_command(server, &["BLPOP", "pipelined", "0"]);
+    await_blocked(server, 1);
+    let mut raw = server.raw();
+    raw.send(b"*3\r\n$5\r\nRPUSH\r\n$9\r\npipelined\r\n$1\r\nx\r\n*2\r\n$4\r\nLPOP\r\n$9\r\npipelined\r\n");
+    let replies = raw.read_replies(2);
+    assert_eq!(show(&replies[0]), ":1\r\n");
+    // As in Redis, the blocked client is served right after the push, before the LPOP.
+    assert_eq!(show(&replies[1]), "$-1\r\n");
+    assert_eq!(
+        strings(waiter.join().expect("thread").expect("reply")),
+        vec!["pipelined", "x"]
+    );
+}
+
+fn multi_key_waits_span_shards(server: &TestServer) {
+    let shards = server.shards();
+    let keys = keys_on_shards("multi", 2, shards);
+    let waiter = spawn_command(server, &["BLPOP", &keys[0], &keys[1], "0"]);
+    await_blocked(server, 1);
+    run::<i64>(&mut client(server), &["RPUSH", &keys[1], "v"]);
+    assert_eq!(
+        strings(waiter.join().expect("thread").expect("reply")),
+        vec![keys[1].clone(), "v".to_owned()]
+    );
+    assert_eq!(blocked_clients(server), 0);
+}
+
+fn blmove_across_shards_is_atomic(server: &TestServer) {
+    let shards = server.shards();
+    let keys = keys_on_shards("move", 2, shards);
+    let (source, destination) = (&keys[0], &keys[1]);
+    let waiter = spawn_command(
+        server,
+        &["BLMOVE", source, destination, "LEFT", "RIGHT", "0"],
+    );
+    await_blocked(server, 1);
+    run::<i64>(&mut client(server), &["RPUSH", source, "element"]);
+    let moved: String =
+        redis::from_redis_value(waiter.join().expect("thread").expect("reply")).expect("bulk");
+    assert_eq!(moved, "element");
+    let mut c = client(server);
+    assert_eq!(run::<i64>(&mut c, &["EXISTS", source]), 0);
+    assert_eq!(
+        run::<Vec<String>>(&mut c, &["LRANGE", destination, "0", "-1"]),
+        vec!["element"]
+    );
+}
+
+fn blmpop_and_bzpopmin_wake(server: &TestServer) {
+    let waiter = spawn_command(
+        server,
+        &["BLMPOP", "0", "2", "l1", "l2", "RIGHT", "COUNT", "2"],
+    );
+    await_blocked(server, 1);
+    run::<i64>(&mut client(server), &["RPUSH", "l2", "a", "b", "c"]);
+    let reply = waiter.join().expect("thread").expect("reply");
+    let (key, elements): (String, Vec<String>) = redis::from_redis_value(reply).expect("pair");
+    assert_eq!(
+        (key.as_str(), elements),
+        ("l2", vec!["c".into(), "b".into()])
+    );
+
+    let waiter = spawn_command(server, &["BZPOPMIN", "zset", "0"]);
+    await_blocked(server, 1);
+    run::<i64>(
+        &mut client(server),
+        &["ZADD", "zset", "2", "two", "1", "one"],
+    );
+    let reply = strings(waiter.join().expect("thread").expect("reply"));
+    assert_eq!(reply, vec!["zset", "one", "1"]);
+}
+
+fn client_unblock_ends_the_wait(server: &TestServer) {
+    let mut waiter_connection = client(server);
+    let id: i64 = run(&mut waiter_connection, &["CLIENT", "ID"]);
+    let waiter = thread::spawn(move || {
+        redis::cmd("BLPOP")
+            .arg("never")
+            .arg(0)
+            .query::<redis::Value>(&mut waiter_connection)
+            .map(|reply| (reply, waiter_connection))
+    });
+    await_blocked(server, 1);
+    let mut c = client(server);
+    assert_eq!(
+        run::<i64>(&mut c, &["CLIENT", "UNBLOCK", &id.to_string(), "TIMEOUT"]),
+        1
+    );
+    let (reply, mut waiter_connection) = waiter.join().expect("thread").expect("reply");
+    assert_eq!(reply, redis::Value::Nil);
+
+    let waiter = thread::spawn(move || {
+        redis::cmd("BRPOP")
+            .arg("never")
+            .arg(0)
+            .query::<redis::Value>(&mut waiter_connection)
+    });
+    await_blocked(server, 1);
+    assert_eq!(
+        run::<i64>(&mut c, &["CLIENT", "UNBLOCK", &id.to_string(), "ERROR"]),
+        1
+    );
+    let error = waiter.join().expect("thread").expect_err("unblocked");
+    assert_eq!(
+        error_text(&error),
+        "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+    );
+    assert_eq!(run::<i64>(&mut c, &["CLIENT", "UNBLOCK", "999999"]), 0);
+}
+
+fn a_vanished_waiter_takes_nothing(server: &TestServer) {
+    let mut raw = server.raw();
+    raw.send(b"*3\r\n$5\r\nBLPOP\r\n$4\r\ngone\r\n$1\r\n0\r\n");
+    await_blocked(server, 1);
+    drop(raw);
+    await_blocked(server, 0);
+    let mut c = client(server);
+    run::<i64>(&mut c, &["RPUSH", "gone", "kept"]);
+    assert_eq!(
+        run::<Vec<String>>(&mut c, &["LRANGE", "gone", "0", "-1"]),
+        vec!["kept"]
+    );
+}
+
+/// Poppers block on keys spread over every shard (single keys, multi-key BLPOP and
+/// BLMOVE chains) while pushers push unique elements; at the end every element was
+/// popped exactly once or is still in a list.
+fn every_pushed_element_is_popped_exactly_once(server: &TestServer) {
+    const PUSHERS: usize = 4;
+    const POPPERS: usize = 6;
+    const PER_PUSHER: usize = 300;
+    let keys = keys_on_shards("stress", 4, server.shards());
+    let parking = keys_on_shards("parking", 2, server.shards());
+    let mut poppers = Vec::new();
+    for popper in 0..POPPERS {
+        let mut connection = client(server);
+        let keys = keys.clone();
+        let parking = parking.clone();
+        poppers.push(thread::spawn(move || {
+            let mut popped: Vec<String> = Vec::new();
+            loop {
+                let key = &keys[popper % keys.len()];
+                let other = &keys[(popper + 1) % keys.len()];
+                let reply: redis::Value = match popper % 3 {
+                    0 => redis::cmd("BLPOP")
+                        .arg(key)
+                        .arg("0.2")
+                        .query(&mut connection),
+                    1 => redis::cmd("BRPOP")
+                        .arg(key)
+                        .arg(other)
+                        .arg("0.2")
+                        .query(&mut connection),
+                    _ => redis::cmd("BLMOVE")
+                        .arg(key)
+                        .arg(&parking[popper % parking.len()])
+                        .arg("LEFT")
+                        .arg("RIGHT")
+                        .arg("0.2")
+                        .query(&mut connection),
+                }
+                .expect("pop");
+                match reply {
+                    redis::Value::Nil => break,
+                    redis::Value::Array(_) => {
+                        let pair: (String, String) =
+                            redis::from_redis_value(reply).expect("key and element");
+                        popped.push(pair.1);
+                    }
+                    // BLMOVE's element is moved to a parking list, collected at the end.
+                    _ => {}
+                }
+            }
+            popped
+        }));
+    }
+    let mut pushers = Vec::new();
+    for pusher in 0..PUSHERS {
+        let mut connection = client(server);
+        let keys = keys.clone();
+        pushers.push(thread::spawn(move || {
+            for index in 0..PER_PUSHER {
+                let element = format!("{pusher}:{index}");
+                let key = &keys[(pusher + index) % keys.len()];
+                redis::cmd("RPUSH")
+                    .arg(key)
+                    .arg(&element)
+                    .query::<i64>(&mut connection)
+                    .expect("push");
+            }
+        }));
+    }
+    for pusher in pushers {
+        pusher.join().expect("pusher");
+    }
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for popper in poppers {
+        for element in popper.join().expect("popper") {
+            *seen.entry(element).or_default() += 1;
+        }
+    }
+    let mut c = client(server);
+    for key in keys.iter().chain(parking.iter()) {
+        for element in run::<Vec<String>>(&mut c, &["LRANGE", key, "0", "-1"]) {
+            *seen.entry(element).or_default() += 1;
+        }
+    }
+    let doubled: Vec<_> = seen.iter().filter(|(_, count)| **count > 1).collect();
+    assert!(doubled.is_empty(), "elements popped twice: {doubled:?}");
+    assert_eq!(seen.len(), PUSHERS * PER_PUSHER, "elements lost");
+    assert_eq!(blocked_clients(server), 0);
+}
+
+with_1_and_4_shards! {
+    bin = BIN;
+    returns_at_once_when_data_is_there,
+    times_out_with_a_null_reply,
+    a_push_from_any_shard_wakes_the_waiter,
+    waiters_are_served_in_blocking_order,
+    a_push_in_a_pipeline_serves_the_waiter_first,
+    multi_key_waits_span_shards,
+    blmove_across_shards_is_atomic,
+    blmpop_and_bzpopmin_wake,
+    client_unblock_ends_the_wait,
+    a_vanished_waiter_takes_nothing,
+    every_pushed_element_is_popped_exactly_once,
+}
