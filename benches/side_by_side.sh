@@ -24,7 +24,13 @@
 #   3. Memory: into a fresh instance of each server, loads exactly MEM_KEYS distinct keys
 #      `key:%012d` (16 bytes) with 16-byte values through `redis-cli --pipe` from a
 #      generated RESP file, then reports DBSIZE, INFO used_memory and VmRSS, both
-#      absolute and per key above the empty server's baseline.
+#      absolute and per key above the empty server's baseline. With COLLECTIONS=1 it
+#      does the same for three collection datasets (each in a fresh server): 100k hashes
+#      of 10 small fields, 100k sets of 10 integers, and one sorted set of 1M members,
+#      reporting bytes per element.
+#   The list tests lrange_100 / lrange_600 run as custom `LRANGE mylist 0 99|599`
+#   commands on a list prefilled with 600 16-byte elements, so that their CPU/op is the
+#   LRANGE's alone (redis-benchmark's own lrange tests add an unmeasured LPUSH prefill).
 #   4. Prints a markdown report: date, machine (nproc, CPU model, kernel), versions, and
 #      the tables with the ratios peregrine/redis for ops/s, CPU/op and memory.
 #
@@ -38,7 +44,8 @@
 #   NP [5*N]            requests per pipelined (-P 16) redis-benchmark test
 #   CLIENTS [50]        connections of the load generator
 #   KEYSPACE [100000]   key range (-r for redis-benchmark, --key-maximum for memtier)
-#   TESTS [set,get,incr,mset]
+#   TESTS [set,get,incr,mset]  e.g. lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,lrange_600
+#   COLLECTIONS [0]     1: also measure the collection memory datasets
 #   SHARDS ["1 2"]      Peregrine shard counts to measure, each as its own pass
 #   MEM_KEYS [1000000]  keys for the memory test (0 skips it)
 #   MEMTIER_N [N]       requests per memtier run (all clients together)
@@ -56,6 +63,7 @@ KEYSPACE=${KEYSPACE:-100000}
 TESTS=${TESTS:-set,get,incr,mset}
 SHARDS=${SHARDS:-"1 2"}
 MEM_KEYS=${MEM_KEYS:-1000000}
+COLLECTIONS=${COLLECTIONS:-0}
 MEMTIER_N=${MEMTIER_N:-$N}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -70,7 +78,7 @@ PEREGRINE_BIN=${PEREGRINE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/peregri
 CLK_TCK=$(getconf CLK_TCK)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/side_by_side.XXXXXX")
 RESULTS=$WORK/results.tsv   # label, tool, test, requests, ops/s, p50 ms, p99 ms, cpu us/op
-MEMORY=$WORK/memory.tsv     # label, dbsize, used_memory, rss, base used, base rss
+MEMORY=$WORK/memory.tsv     # label, dbsize, used_memory, rss, base used, base rss, dataset, elements
 ANOMALIES=$WORK/anomalies.txt
 : >"$RESULTS"
 : >"$MEMORY"
@@ -121,13 +129,30 @@ smoke_test() {
 
 # ------------------------------------------------------------------ redis-benchmark
 
+# The redis-benchmark arguments for TEST: `-t TEST`, or for lrange_N a custom LRANGE on
+# a list prefilled here with 600 elements (so the prefill is not measured).
+benchmark_args() {
+    local test=$1
+    case $test in
+    lrange_*)
+        cli DEL mylist >/dev/null
+        # shellcheck disable=SC2046 # 600 separate elements on purpose
+        cli RPUSH mylist $(seq -f "element-%09g" 1 600) >/dev/null
+        echo "LRANGE mylist 0 $((${test#lrange_} - 1))"
+        ;;
+    *) echo "-t $test" ;;
+    esac
+}
+
 # run_redis_benchmark TEST PIPELINE REQUESTS
 run_redis_benchmark() {
-    local test=$1 pipeline=$2 requests=$3 before after csv errors name
+    local test=$1 pipeline=$2 requests=$3 before after csv errors name args
+    # shellcheck disable=SC2207 # word splitting of the argument list on purpose
+    args=($(benchmark_args "$test"))
     server_alive
     before=$(cpu_ticks)
-    csv=$(taskset -c "$CLIENT_CPU" redis-benchmark -h "$HOST" -p "$SERVER_PORT" -t "$test" \
-        -c "$CLIENTS" -n "$requests" -r "$KEYSPACE" -d 16 -P "$pipeline" --csv \
+    csv=$(taskset -c "$CLIENT_CPU" redis-benchmark -h "$HOST" -p "$SERVER_PORT" \
+        -c "$CLIENTS" -n "$requests" -r "$KEYSPACE" -d 16 -P "$pipeline" --csv "${args[@]}" \
         2>"$WORK/rb.err") || anomaly "$SERVER_LABEL: redis-benchmark -t $test -P $pipeline exited non-zero"
     server_alive
     after=$(cpu_ticks)
@@ -228,29 +253,75 @@ load_pass() {
 
 # ---------------------------------------------------------------------- memory test
 
-make_memory_file() {
-    log "generating $MEM_KEYS SET requests (key:%012d, 16-byte values)"
-    awk -v n="$MEM_KEYS" 'BEGIN {
-        for (i = 0; i < n; i++)
-            printf "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$16\r\nv-%014x\r\n", i, i
-    }' >"$WORK/memory.resp"
+# RESP-encodes each input line's space-separated words as one command.
+to_resp() {
+    awk '{
+        printf "*%d\r\n", NF
+        for (i = 1; i <= NF; i++) printf "$%d\r\n%s\r\n", length($i), $i
+    }'
 }
 
+# Writes $WORK/memory.DATASET.resp for every dataset measured, and DATASETS (name,
+# expected DBSIZE, elements per dataset).
+make_memory_files() {
+    DATASETS=()
+    if ((MEM_KEYS > 0)); then
+        log "generating $MEM_KEYS SET requests (key:%012d, 16-byte values)"
+        awk -v n="$MEM_KEYS" 'BEGIN {
+            for (i = 0; i < n; i++)
+                printf "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$16\r\nv-%014x\r\n", i, i
+        }' >"$WORK/memory.strings.resp"
+        DATASETS+=("strings $MEM_KEYS $MEM_KEYS")
+    fi
+    if [[ $COLLECTIONS == 1 ]]; then
+        log "generating the collection datasets"
+        awk 'BEGIN { for (i = 0; i < 100000; i++) {
+            line = sprintf("HSET hash:%08d", i)
+            for (f = 0; f < 10; f++) line = line sprintf(" field:%d value-%04d", f, (i + f) % 10000)
+            print line } }' | to_resp >"$WORK/memory.hashes.resp"
+        DATASETS+=("hashes-100kx10 100000 1000000")
+        awk 'BEGIN { for (i = 0; i < 100000; i++) {
+            line = sprintf("SADD set:%08d", i)
+            for (m = 0; m < 10; m++) line = line sprintf(" %d", (i * 7 + m * 13) % 100000)
+            print line } }' | to_resp >"$WORK/memory.sets.resp"
+        DATASETS+=("sets-100kx10-ints 100000 1000000")
+        awk 'BEGIN { for (i = 0; i < 10000; i++) {
+            line = "ZADD bigzset"
+            for (m = 0; m < 100; m++) { n = i * 100 + m; line = line sprintf(" %d member:%08d", (n * 7919) % 1000003, n) }
+            print line } }' | to_resp >"$WORK/memory.zset.resp"
+        DATASETS+=("zset-1M 1 1000000")
+    fi
+}
+
+# memory_pass DATASET DBSIZE ELEMENTS — loads a dataset into the (fresh) server.
 memory_pass() {
-    local base_used base_rss pipe_out dbsize used rss
+    local dataset=$1 expected=$2 elements=$3 base_used base_rss pipe_out dbsize used rss
     base_used=$(info_field used_memory)
     base_rss=$(rss_bytes)
-    pipe_out=$(taskset -c "$CLIENT_CPU" redis-cli -h "$HOST" -p "$SERVER_PORT" --pipe <"$WORK/memory.resp" 2>&1) ||
+    pipe_out=$(taskset -c "$CLIENT_CPU" redis-cli -h "$HOST" -p "$SERVER_PORT" --pipe <"$WORK/memory.${dataset%%-*}.resp" 2>&1) ||
         anomaly "$SERVER_LABEL: redis-cli --pipe failed: $(tail -n 2 <<<"$pipe_out" | tr '\n' ' ')"
     grep -q "errors: 0," <<<"$pipe_out" ||
-        anomaly "$SERVER_LABEL: redis-cli --pipe reported: $(tail -n 1 <<<"$pipe_out")"
+        anomaly "$SERVER_LABEL: redis-cli --pipe ($dataset) reported: $(tail -n 1 <<<"$pipe_out")"
     server_alive
     dbsize=$(cli DBSIZE)
     used=$(info_field used_memory)
     rss=$(rss_bytes)
-    [[ $dbsize == "$MEM_KEYS" ]] || anomaly "$SERVER_LABEL: DBSIZE $dbsize after loading $MEM_KEYS keys"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$SERVER_LABEL" "$dbsize" "$used" "$rss" "$base_used" "$base_rss" >>"$MEMORY"
-    log "    DBSIZE $dbsize  used_memory $used  VmRSS $rss"
+    [[ $dbsize == "$expected" ]] || anomaly "$SERVER_LABEL: DBSIZE $dbsize after loading $dataset, expected $expected"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SERVER_LABEL" "$dbsize" "$used" "$rss" "$base_used" \
+        "$base_rss" "$dataset" "$elements" >>"$MEMORY"
+    log "    $dataset: DBSIZE $dbsize  used_memory $used  VmRSS $rss"
+}
+
+# memory_passes LABEL PORT COMMAND... — every dataset, each in a fresh server.
+memory_passes() {
+    local label=$1 port=$2 dataset
+    shift 2
+    for dataset in "${DATASETS[@]}"; do
+        start_server "$label" "$port" "$@"
+        # shellcheck disable=SC2086
+        memory_pass $dataset
+        stop_server
+    done
 }
 
 # --------------------------------------------------------------------------- report
@@ -290,26 +361,26 @@ report() {
         }' "$RESULTS"
     if [[ -s $MEMORY ]]; then
         echo
-        echo "Memory: $MEM_KEYS keys \`key:%012d\` with 16-byte values, loaded with redis-cli --pipe into a fresh server."
+        echo "Memory: each dataset loaded with redis-cli --pipe into a fresh server: strings ="
+        echo "\`SET key:%012d\` with 16-byte values; hashes = 100k hashes of 10 fields"
+        echo "(\`field:N\` = \`value-NNNN\`); sets = 100k sets of 10 integers; zset = one sorted set"
+        echo "of 1M members \`member:%08d\`. Bytes/element are above the empty server's own"
+        echo "baseline; ratios are peregrine/redis for the same dataset."
         echo
-        echo "Bytes/key are above the empty server's own baseline; ratios are peregrine/redis."
-        echo
-        echo "| server | DBSIZE | used_memory MiB | VmRSS MiB | used B/key | RSS B/key | used ratio | RSS ratio | used B/key ratio |"
-        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-        awk -F'\t' -v keys="$MEM_KEYS" '
-            $1 == "redis" { used0 = $3; rss0 = $4; per_key0 = ($3 - $5) / keys }
+        echo "| server | dataset | DBSIZE | used_memory MiB | VmRSS MiB | used B/elem | RSS B/elem | used ratio | RSS ratio |"
+        echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+        awk -F'\t' '
+            $1 == "redis" { used0[$7] = $3 - $5; rss0[$7] = $4 - $6 }
             { rows[++count] = $0 }
             END {
                 for (i = 1; i <= count; i++) {
                     split(rows[i], f, "\t")
-                    per_key = (f[3] - f[5]) / keys
+                    used = f[3] - f[5]; rss = f[4] - f[6]
                     other = f[1] != "redis"
-                    used_ratio = (other && used0 > 0) ? sprintf("%.2f", f[3] / used0) : "-"
-                    rss_ratio = (other && rss0 > 0) ? sprintf("%.2f", f[4] / rss0) : "-"
-                    key_ratio = (other && per_key0 > 0) ? sprintf("%.2f", per_key / per_key0) : "-"
-                    printf "| %s | %s | %.1f | %.1f | %.1f | %.1f | %s | %s | %s |\n", f[1], f[2],
-                        f[3] / 1048576, f[4] / 1048576, per_key, (f[4] - f[6]) / keys,
-                        used_ratio, rss_ratio, key_ratio
+                    used_ratio = (other && used0[f[7]] > 0) ? sprintf("%.2f", used / used0[f[7]]) : "-"
+                    rss_ratio = (other && rss0[f[7]] > 0) ? sprintf("%.2f", rss / rss0[f[7]]) : "-"
+                    printf "| %s | %s | %s | %.1f | %.1f | %.1f | %.1f | %s | %s |\n", f[1], f[7], f[2],
+                        f[3] / 1048576, f[4] / 1048576, used / f[8], rss / f[8], used_ratio, rss_ratio
                 }
             }' "$MEMORY"
     fi
@@ -342,22 +413,16 @@ if [[ $SKIP_BUILD != 1 ]]; then
     (cd "$ROOT" && cargo build --release -p peregrine-server)
 fi
 [[ -x $PEREGRINE_BIN ]] || die "no peregrine-server binary at $PEREGRINE_BIN"
-if ((MEM_KEYS > 0)); then
-    make_memory_file
-fi
+make_memory_files
 
 log "redis-server: load"
 start_server redis "$REDIS_PORT" redis-server --port "$REDIS_PORT" --bind "$HOST" \
     --save "" --appendonly no --dir "$WORK"
 load_pass
 stop_server
-if ((MEM_KEYS > 0)); then
-    log "redis-server: memory"
-    start_server redis "$REDIS_PORT" redis-server --port "$REDIS_PORT" --bind "$HOST" \
-        --save "" --appendonly no --dir "$WORK"
-    memory_pass
-    stop_server
-fi
+log "redis-server: memory"
+memory_passes redis "$REDIS_PORT" redis-server --port "$REDIS_PORT" --bind "$HOST" \
+    --save "" --appendonly no --dir "$WORK"
 
 for shards in $SHARDS; do
     label="peregrine-${shards}sh"
@@ -366,13 +431,9 @@ for shards in $SHARDS; do
         --bind "$HOST" --shards "$shards" --save "" --appendonly no --dir "$WORK"
     load_pass
     stop_server
-    if ((MEM_KEYS > 0)); then
-        log "$label: memory"
-        start_server "$label" "$PEREGRINE_PORT" "$PEREGRINE_BIN" --port "$PEREGRINE_PORT" \
-            --bind "$HOST" --shards "$shards" --save "" --appendonly no --dir "$WORK"
-        memory_pass
-        stop_server
-    fi
+    log "$label: memory"
+    memory_passes "$label" "$PEREGRINE_PORT" "$PEREGRINE_BIN" --port "$PEREGRINE_PORT" \
+        --bind "$HOST" --shards "$shards" --save "" --appendonly no --dir "$WORK"
 done
 
 if [[ -n $REPORT ]]; then
