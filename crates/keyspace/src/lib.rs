@@ -19,6 +19,7 @@ pub mod collections;
 mod db;
 mod entry;
 mod glob;
+mod lazy_free;
 mod table;
 mod value;
 
@@ -27,6 +28,9 @@ pub use collections::EncodingLimits;
 pub use db::{Db, DbIndex, Keyspace};
 pub use entry::Entry;
 pub use glob::{glob_match, glob_match_nocase};
+pub use lazy_free::{
+    free_maybe_later, lazyfree_pending_objects, lazyfreed_objects, LAZYFREE_THRESHOLD,
+};
 pub use table::Table;
 pub use value::{Collection, Value, ValueType, EMBSTR_SIZE_LIMIT};
 
