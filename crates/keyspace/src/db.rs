@@ -16,6 +16,10 @@ pub struct Db {
     deadlines: BTreeSet<(UnixMillis, CompactBytes)>,
     /// Deadlines too far in the future for an entry's packed field.
     far_deadlines: HashMap<CompactBytes, UnixMillis>,
+    /// Hashes with field deadlines, by the earliest deadline registered for them (an
+    /// entry may be stale: it is re-checked when due). Active expiry of hash fields pops
+    /// from the front.
+    field_deadlines: BTreeSet<(UnixMillis, CompactBytes)>,
     /// Keys removed because their deadline passed (INFO `expired_keys`).
     pub expired_keys: u64,
 }
@@ -235,6 +239,27 @@ impl Db {
         removed
     }
 
+    /// Registers that the hash at `key` has a field due at `at` (HEXPIRE and friends), so
+    /// that active expiry visits it then.
+    pub fn track_field_deadline(&mut self, key: &[u8], at: UnixMillis) {
+        self.field_deadlines.insert((at, CompactBytes::new(key)));
+    }
+
+    /// Removes and returns up to `max` hash keys whose registered field deadline is due.
+    pub fn pop_due_field_keys(&mut self, now: UnixMillis, max: usize) -> Vec<CompactBytes> {
+        let mut due = Vec::new();
+        while due.len() < max {
+            match self.field_deadlines.first() {
+                Some((at, _)) if *at <= now => {}
+                _ => break,
+            }
+            if let Some((_, key)) = self.field_deadlines.pop_first() {
+                due.push(key);
+            }
+        }
+        due
+    }
+
     /// Continues a SCAN of this database; see [`Table::scan`].
     pub fn scan(&self, cursor: u64, visit: impl FnMut(&[u8], &Entry)) -> u64 {
         self.table.scan(cursor, visit)
@@ -249,6 +274,7 @@ impl Db {
     /// background if it is big.
     pub fn take_table(&mut self) -> Table {
         self.deadlines.clear();
+        self.field_deadlines.clear();
         self.far_deadlines.clear();
         std::mem::take(&mut self.table)
     }
