@@ -1,19 +1,25 @@
 //! Our command table against a live redis-server's COMMAND INFO: arity, key positions and
 //! the flags clients act on (write, readonly, denyoom, fast, admin, noscript, loading,
-//! stale) must match, command by command, except for the explained differences below.
+//! stale, blocking, movablekeys) must match, command by command, except for the explained differences below.
 
-use peregrine_testkit::{required_tool, TestServer};
+use peregrine_testkit::{RedisOracle, TestServer};
 use redis::Value;
 use std::collections::BTreeSet;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
 
 /// Flags compared; others (e.g. `no_auth`, `allow_busy`, `no_multi`) are Redis-internal.
 const COMPARED_FLAGS: &[&str] = &[
-    "write", "readonly", "denyoom", "fast", "admin", "noscript", "loading", "stale",
+    "write",
+    "readonly",
+    "denyoom",
+    "fast",
+    "admin",
+    "noscript",
+    "loading",
+    "stale",
+    "blocking",
+    "movablekeys",
 ];
 
 /// Explained differences: (command, what differs, why).
@@ -22,46 +28,6 @@ const EXPLAINED: &[(&str, &str, &str)] = &[(
     "key position 2 and readonly declared on the container",
     "Redis declares them on each OBJECT subcommand; our table routes OBJECT by the key at position 2",
 )];
-
-struct RedisServer(Child, u16);
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_redis() -> Option<RedisServer> {
-    let binary = required_tool("redis-server", "the command table comparison")?;
-    let port = TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = Command::new(binary)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let server = RedisServer(child, port);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Some(server)
-}
 
 /// (arity, flags, first, last, step) from one COMMAND INFO entry.
 fn shape(entry: &Value) -> Option<(i64, BTreeSet<String>, i64, i64, i64)> {
@@ -95,12 +61,12 @@ fn shape(entry: &Value) -> Option<(i64, BTreeSet<String>, i64, i64, i64)> {
 
 #[test]
 fn command_info_matches_redis() {
-    let Some(redis) = start_redis() else { return };
+    let Some(redis) = RedisOracle::start("the command table comparison") else {
+        return;
+    };
     let peregrine = TestServer::start(BIN, 1);
     let mut ours = peregrine.client();
-    let mut theirs = redis::Client::open(format!("redis://127.0.0.1:{}/", redis.1))
-        .and_then(|client| client.get_connection())
-        .expect("connect to redis-server");
+    let mut theirs = redis.client();
     let names: Vec<String> = redis::cmd("COMMAND")
         .arg("LIST")
         .query(&mut ours)

@@ -562,6 +562,58 @@ pub fn redis_benchmark() -> Option<PathBuf> {
     find_program("redis-benchmark")
 }
 
+/// A real redis-server on a free loopback port (no persistence), the oracle of
+/// comparison tests; killed when dropped.
+pub struct RedisOracle {
+    child: Child,
+    port: u16,
+}
+
+impl RedisOracle {
+    /// Starts redis-server, or returns `None` (after [`required_tool`]'s note, or its panic
+    /// under CI) when it is not installed.
+    pub fn start(what: &str) -> Option<RedisOracle> {
+        let binary = required_tool("redis-server", what)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .expect("a free port");
+        let child = Command::new(binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let oracle = RedisOracle { child, port };
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Some(oracle)
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A new connection to it.
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .and_then(|client| client.get_connection())
+            .expect("connect to redis-server")
+    }
+}
+
+impl Drop for RedisOracle {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Whether the suite runs under CI (`CI=true`), where a missing tool is a failure.
 pub fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| value == "true")
