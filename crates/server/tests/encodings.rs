@@ -1,7 +1,13 @@
-//! OBJECT ENCODING against a live redis-server: the same commands build the same
-//! collections in both servers, and every key must report the encoding Redis reports
+//! OBJECT ENCODING as Redis 7.2 reports it: the same commands build the same collections
+//! in Peregrine and in a live redis-server, and every key must report the same encoding
 //! (listpack, quicklist, hashtable, intset, skiplist), including after the thresholds are
 //! changed with CONFIG SET, after shrinking, and for STORE destinations.
+//!
+//! The installed oracle is redis-server 7.0, which predates two 7.2 encodings: small
+//! lists as a single listpack (7.0 says quicklist for every list) and small sets of
+//! strings as a listpack (7.0 uses a hashtable). For those keys the test states the 7.2
+//! answer (from Redis 7.2's `listTypeTryConversion` and `setTypeCreate`/`setTypeAdd`
+//! rules) instead of asking the oracle.
 
 use peregrine_testkit::{RedisOracle, TestServer};
 
@@ -11,7 +17,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
 struct Scenario {
     name: &'static str,
     commands: Vec<Vec<String>>,
-    keys: &'static [&'static str],
+    keys: &'static [(&'static str, Option<&'static str>)],
 }
 
 fn words(line: &str) -> Vec<String> {
@@ -44,7 +50,13 @@ fn scenarios() -> Vec<Scenario> {
                 words("CONFIG SET list-max-listpack-size -2"),
             ],
             keys: &[
-                "l:small", "l:128", "l:many", "l:huge", "l:shrunk", "l:count4", "l:count3",
+                ("l:small", Some("listpack")),
+                ("l:128", Some("listpack")),
+                ("l:many", Some("quicklist")),
+                ("l:huge", Some("quicklist")),
+                ("l:shrunk", Some("listpack")),
+                ("l:count4", Some("quicklist")),
+                ("l:count3", Some("listpack")),
             ],
         },
         Scenario {
@@ -61,13 +73,13 @@ fn scenarios() -> Vec<Scenario> {
                 words("HINCRBYFLOAT h:float f 1.5"),
             ],
             keys: &[
-                "h:small",
-                "h:128",
-                "h:129",
-                "h:long",
-                "h:longfield",
-                "h:config",
-                "h:float",
+                ("h:small", None),
+                ("h:128", None),
+                ("h:129", None),
+                ("h:long", None),
+                ("h:longfield", None),
+                ("h:config", None),
+                ("h:float", None),
             ],
         },
         Scenario {
@@ -91,19 +103,19 @@ fn scenarios() -> Vec<Scenario> {
                 words("SMOVE s:ints s:moved 2"),
             ],
             keys: &[
-                "s:ints",
-                "s:512",
-                "s:513",
-                "s:strings",
-                "s:mixed",
-                "s:intthenstring",
-                "s:129",
-                "s:long",
-                "s:inter",
-                "s:union",
-                "s:diff",
-                "s:config",
-                "s:moved",
+                ("s:ints", None),
+                ("s:512", None),
+                ("s:513", None),
+                ("s:strings", Some("listpack")),
+                ("s:mixed", Some("listpack")),
+                ("s:intthenstring", Some("listpack")),
+                ("s:129", None),
+                ("s:long", None),
+                ("s:inter", None),
+                ("s:union", Some("listpack")),
+                ("s:diff", None),
+                ("s:config", Some("listpack")),
+                ("s:moved", None),
             ],
         },
         Scenario {
@@ -134,7 +146,14 @@ fn scenarios() -> Vec<Scenario> {
                 words("CONFIG SET zset-max-listpack-entries 128"),
             ],
             keys: &[
-                "z:small", "z:128", "z:129", "z:long", "z:union", "z:inter", "z:range", "z:config",
+                ("z:small", None),
+                ("z:128", None),
+                ("z:129", None),
+                ("z:long", None),
+                ("z:union", None),
+                ("z:inter", None),
+                ("z:range", None),
+                ("z:config", None),
             ],
         },
     ]
@@ -172,9 +191,12 @@ fn compare(shards: u16) {
                 command[..command.len().min(3)].join(" ")
             );
         }
-        for key in scenario.keys {
-            let (ours_encoding, theirs_encoding) =
-                (encoding(&mut ours, key), encoding(&mut theirs, key));
+        for (key, redis_7_2) in scenario.keys {
+            let ours_encoding = encoding(&mut ours, key);
+            let theirs_encoding = match redis_7_2 {
+                Some(expected) => (*expected).to_owned(),
+                None => encoding(&mut theirs, key),
+            };
             if ours_encoding != theirs_encoding {
                 differences.push(format!(
                     "{}: {key}: ours {ours_encoding}, redis {theirs_encoding}",
