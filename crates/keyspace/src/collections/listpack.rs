@@ -10,17 +10,20 @@
 //! The length is written before the bytes (for forward walks) and after them (for
 //! backward walks), so both ends are O(1) and a walk from either end never decodes
 //! more than it visits. An entry shorter than 128 bytes costs 2 bytes of overhead. The
-//! buffer grows by exactly what an insert needs, as Redis's listpack reallocates, so a
-//! small collection uses about its payload in memory.
+//! buffer (a [`ThinBuffer`]: one pointer inline) grows by exactly what an insert needs,
+//! as Redis's listpack reallocates, so a small collection uses about its payload in
+//! memory.
 
+use super::thin_buffer::ThinBuffer;
 use std::fmt;
 
 const HEADER: usize = 4;
 
 /// A compact sequence of byte strings. See the module documentation for the layout.
+/// Eight bytes inline: the buffer is a [`ThinBuffer`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct Listpack {
-    buffer: Vec<u8>,
+    buffer: ThinBuffer,
 }
 
 impl Default for Listpack {
@@ -108,18 +111,14 @@ impl Listpack {
     /// An empty listpack.
     pub fn new() -> Listpack {
         Listpack {
-            buffer: vec![0; HEADER],
+            buffer: ThinBuffer::zeroed(HEADER),
         }
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        u32::from_le_bytes([
-            self.buffer[0],
-            self.buffer[1],
-            self.buffer[2],
-            self.buffer[3],
-        ]) as usize
+        let bytes = self.buffer.as_slice();
+        u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize
     }
 
     /// True when there are no entries.
@@ -133,13 +132,13 @@ impl Listpack {
     }
 
     fn set_len(&mut self, len: usize) {
-        self.buffer[..HEADER].copy_from_slice(&(len as u32).to_le_bytes());
+        self.buffer.as_mut_slice()[..HEADER].copy_from_slice(&(len as u32).to_le_bytes());
     }
 
     /// The entries, front to back (reversible).
     pub fn iter(&self) -> Iter<'_> {
         Iter {
-            buffer: &self.buffer,
+            buffer: self.buffer.as_slice(),
             front: HEADER,
             back: self.buffer.len(),
             remaining: self.len(),
@@ -178,14 +177,14 @@ impl Listpack {
         if index <= len / 2 {
             let mut at = HEADER;
             for _ in 0..index {
-                let (size, used) = read_varint(&self.buffer, at);
+                let (size, used) = read_varint(self.buffer.as_slice(), at);
                 at += used + size + varint_len(size);
             }
             at
         } else {
             let mut end = self.buffer.len();
             for _ in 0..(len - index) {
-                let (size, used) = read_reverse_varint(&self.buffer, end);
+                let (size, used) = read_reverse_varint(self.buffer.as_slice(), end);
                 end -= used + size + varint_len(size);
             }
             end
@@ -194,17 +193,18 @@ impl Listpack {
 
     /// Size in bytes of the entry starting at `at`.
     fn size_at(&self, at: usize) -> usize {
-        let (size, _) = read_varint(&self.buffer, at);
+        let (size, _) = read_varint(self.buffer.as_slice(), at);
         entry_size(size)
     }
 
     fn encode_at(&mut self, at: usize, bytes: &[u8]) {
         let prefix = varint_len(bytes.len());
-        write_varint(&mut self.buffer[at..at + prefix], bytes.len());
-        self.buffer[at + prefix..at + prefix + bytes.len()].copy_from_slice(bytes);
+        let buffer = self.buffer.as_mut_slice();
+        write_varint(&mut buffer[at..at + prefix], bytes.len());
+        buffer[at + prefix..at + prefix + bytes.len()].copy_from_slice(bytes);
         let suffix_start = at + prefix + bytes.len();
         write_reverse_varint(
-            &mut self.buffer[suffix_start..suffix_start + prefix],
+            &mut buffer[suffix_start..suffix_start + prefix],
             bytes.len(),
         );
     }
@@ -213,10 +213,7 @@ impl Listpack {
     pub fn insert(&mut self, index: usize, bytes: &[u8]) {
         let at = self.offset_of(index.min(self.len()));
         let size = entry_size(bytes.len());
-        self.buffer.reserve_exact(size);
-        self.buffer
-            .splice(at..at, std::iter::repeat_n(0, size))
-            .for_each(drop);
+        self.buffer.splice(at, 0, size);
         self.encode_at(at, bytes);
         self.set_len(self.len() + 1);
     }
@@ -225,8 +222,7 @@ impl Listpack {
     pub fn push_back(&mut self, bytes: &[u8]) {
         let at = self.buffer.len();
         let size = entry_size(bytes.len());
-        self.buffer.reserve_exact(size);
-        self.buffer.resize(at + size, 0);
+        self.buffer.splice(at, 0, size);
         self.encode_at(at, bytes);
         self.set_len(self.len() + 1);
     }
@@ -245,11 +241,8 @@ impl Listpack {
         let count = count.min(len - index);
         let start = self.offset_of(index);
         let end = self.offset_of(index + count);
-        self.buffer.drain(start..end);
+        self.buffer.splice(start, end - start, 0);
         self.set_len(len - count);
-        if self.buffer.capacity() > 2 * self.buffer.len() + 64 {
-            self.buffer.shrink_to_fit();
-        }
     }
 
     /// Removes entry `index`.
@@ -265,12 +258,7 @@ impl Listpack {
         let at = self.offset_of(index);
         let old = self.size_at(at);
         let new = entry_size(bytes.len());
-        if new > old {
-            self.buffer.reserve_exact(new - old);
-        }
-        self.buffer
-            .splice(at..at + old, std::iter::repeat_n(0, new))
-            .for_each(drop);
+        self.buffer.splice(at, old, new);
         self.encode_at(at, bytes);
     }
 
@@ -295,7 +283,8 @@ impl Listpack {
 
     /// Appends every entry of `other` (both encodings are the same, so this is a copy).
     pub fn append(&mut self, other: &Listpack) {
-        self.buffer.extend_from_slice(&other.buffer[HEADER..]);
+        self.buffer
+            .extend_from_slice(&other.buffer.as_slice()[HEADER..]);
         self.set_len(self.len() + other.len());
     }
 }
@@ -403,6 +392,55 @@ mod tests {
         listpack.append(&other);
         assert_eq!(listpack.last(), Some(&b"z"[..]));
         assert_eq!(listpack.len(), 2);
+    }
+
+    #[test]
+    fn random_operations_match_a_vector_model() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        let mut listpack = Listpack::new();
+        let mut model: Vec<Vec<u8>> = Vec::new();
+        for step in 0..4000 {
+            let entry = vec![(step % 251) as u8; next(300)];
+            match next(6) {
+                0 => {
+                    listpack.push_back(&entry);
+                    model.push(entry);
+                }
+                1 => {
+                    listpack.push_front(&entry);
+                    model.insert(0, entry);
+                }
+                2 => {
+                    let at = next(model.len() + 1);
+                    listpack.insert(at, &entry);
+                    model.insert(at, entry);
+                }
+                3 if !model.is_empty() => {
+                    let at = next(model.len());
+                    listpack.replace(at, &entry);
+                    model[at] = entry;
+                }
+                4 if !model.is_empty() => {
+                    let at = next(model.len());
+                    let count = next(4);
+                    listpack.remove_range(at, count);
+                    model.drain(at..(at + count).min(model.len()));
+                }
+                _ => {
+                    assert_eq!(listpack.pop_back(), model.pop());
+                }
+            }
+            assert_eq!(listpack.len(), model.len());
+        }
+        assert_eq!(collect(&listpack), model);
+        let backwards: Vec<Vec<u8>> = listpack.iter().rev().map(<[u8]>::to_vec).collect();
+        assert_eq!(backwards, model.iter().rev().cloned().collect::<Vec<_>>());
     }
 
     #[test]

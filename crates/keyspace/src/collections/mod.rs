@@ -12,6 +12,7 @@ pub mod list;
 pub mod listpack;
 pub mod set;
 pub mod sorted_set;
+pub mod thin_buffer;
 
 pub use hash::Hash;
 pub use limits::EncodingLimits;
@@ -19,3 +20,4 @@ pub use list::List;
 pub use listpack::Listpack;
 pub use set::Set;
 pub use sorted_set::SortedSet;
+pub use thin_buffer::ThinBuffer;
