@@ -176,7 +176,7 @@ impl SortedSet {
             let mut listpack = Listpack::new();
             for element in &elements {
                 listpack.push_back(&element.member);
-                listpack.push_back(&element.score.to_le_bytes());
+                listpack.push_back(&(element.score + 0.0).to_le_bytes());
             }
             return SortedSet::Listpack(listpack);
         }
@@ -451,8 +451,10 @@ fn fits_listpack(count: usize, longest: usize, limits: &EncodingLimits) -> bool 
     count <= limits.zset_max_listpack_entries && longest <= limits.zset_max_listpack_value
 }
 
-/// Inserts (`member`, `score`) at its place in order (the member is not there).
+/// Inserts (`member`, `score`) at its place in order (the member is not there). As in
+/// Redis, whose listpack keeps scores as text, -0 is stored as 0.
 fn listpack_insert(listpack: &mut Listpack, member: &[u8], score: f64) {
+    let score = score + 0.0;
     let rank = pairs(listpack)
         .take_while(|&(other, other_score)| {
             compare(other_score, other, score, member) == Ordering::Less
