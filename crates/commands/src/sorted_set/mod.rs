@@ -201,7 +201,7 @@ impl AddOptions {
             args.next_arg();
         }
         let pairs = args.remaining();
-        if pairs == 0 || pairs % 2 != 0 {
+        if pairs == 0 || !pairs.is_multiple_of(2) {
             return Err(CommandError::Syntax);
         }
         if options.only_new && options.only_existing {
@@ -209,8 +209,7 @@ impl AddOptions {
                 "ERR XX and NX options at the same time are not compatible",
             ));
         }
-        if (options.greater && options.only_new)
-            || (options.less && options.only_new)
+        if (options.only_new && (options.greater || options.less))
             || (options.greater && options.less)
         {
             return Err(CommandError::other(

@@ -26,8 +26,8 @@ impl Set {
 
     /// Calls `visit` with every member, in no particular order (ZUNION and friends read
     /// sets as sorted sets with score 1).
-    pub fn for_each_member(&self, mut visit: impl FnMut(&[u8])) {
-        self.entries.iter().for_each(|member| visit(member));
+    pub fn for_each_member(&self, visit: impl FnMut(&[u8])) {
+        self.entries.iter().for_each(visit);
     }
 
     /// The name OBJECT ENCODING replies with.
