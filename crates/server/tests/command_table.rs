@@ -23,11 +23,23 @@ const COMPARED_FLAGS: &[&str] = &[
 ];
 
 /// Explained differences: (command, what differs, why).
-const EXPLAINED: &[(&str, &str, &str)] = &[(
-    "object",
-    "key position 2 and readonly declared on the container",
-    "Redis declares them on each OBJECT subcommand; our table routes OBJECT by the key at position 2",
-)];
+const EXPLAINED: &[(&str, &str, &str)] = &[
+    (
+        "object",
+        "key position 2 and readonly declared on the container",
+        "Redis declares them on each OBJECT subcommand; our table routes OBJECT by the key at position 2",
+    ),
+    (
+        "zrank",
+        "arity -3 instead of 3",
+        "Redis 7.2 added ZRANK's WITHSCORE option; the oracle here may be 7.0",
+    ),
+    (
+        "zrevrank",
+        "arity -3 instead of 3",
+        "Redis 7.2 added ZREVRANK's WITHSCORE option; the oracle here may be 7.0",
+    ),
+];
 
 /// (arity, flags, first, last, step) from one COMMAND INFO entry.
 fn shape(entry: &Value) -> Option<(i64, BTreeSet<String>, i64, i64, i64)> {

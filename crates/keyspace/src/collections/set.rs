@@ -24,6 +24,12 @@ impl Set {
         self.entries.is_empty()
     }
 
+    /// Calls `visit` with every member, in no particular order (ZUNION and friends read
+    /// sets as sorted sets with score 1).
+    pub fn for_each_member(&self, visit: impl FnMut(&[u8])) {
+        self.entries.iter().for_each(visit);
+    }
+
     /// The name OBJECT ENCODING replies with.
     pub fn encoding_name(&self) -> &'static str {
         "listpack"
