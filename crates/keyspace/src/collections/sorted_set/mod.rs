@@ -86,6 +86,20 @@ pub struct Skiplist {
     tree: ScoreTree,
 }
 
+impl Drop for Skiplist {
+    /// A big sorted set's storage is freed on the lazyfree thread.
+    fn drop(&mut self) {
+        let elements = self.scores.len();
+        if elements > crate::LAZYFREE_THRESHOLD {
+            let storage = (
+                std::mem::take(&mut self.scores),
+                std::mem::take(&mut self.tree),
+            );
+            crate::free_maybe_later(storage, elements);
+        }
+    }
+}
+
 /// A sorted set. See the module documentation.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SortedSet {
