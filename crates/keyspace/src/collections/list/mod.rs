@@ -428,6 +428,7 @@ fn remove_range_in_nodes(nodes: &mut VecDeque<Node>, start: usize, count: usize)
 type Expand = for<'a> fn(&'a Node) -> listpack::Iter<'a>;
 
 /// The elements of a [`List`], usable from both ends.
+#[derive(Clone)]
 pub struct Iter<'a> {
     entries: std::iter::FlatMap<
         std::iter::Chain<std::slice::Iter<'a, Node>, std::slice::Iter<'a, Node>>,
