@@ -16,7 +16,7 @@ pub mod thin_buffer;
 
 pub use hash::Hash;
 pub use limits::EncodingLimits;
-pub use list::List;
+pub use list::{End, List};
 pub use listpack::Listpack;
 pub use set::Set;
 pub use sorted_set::SortedSet;
