@@ -538,7 +538,10 @@ const CLIENT_SUBCOMMANDS: &[Subcommand] = &[
 
 /// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
 async fn client_unblock(session: &mut Session, argv: &Argv) -> Outcome {
-    let Ok(id) = peregrine_commands::ArgReader::new(&argv[2..3]).integer() else {
+    let Some(id) = std::str::from_utf8(&argv[2])
+        .ok()
+        .and_then(|text| text.parse::<i64>().ok())
+    else {
         return error("ERR value is not an integer or out of range");
     };
     let error_mode = match argv.get(3) {
