@@ -48,6 +48,17 @@ enum Repr {
     Quicklist { nodes: VecDeque<Node>, len: usize },
 }
 
+impl Drop for List {
+    /// A big list's nodes are freed on the lazyfree thread.
+    fn drop(&mut self) {
+        if let Repr::Quicklist { nodes, len } = &mut self.repr {
+            if *len > crate::LAZYFREE_THRESHOLD {
+                crate::free_maybe_later(std::mem::take(nodes), *len);
+            }
+        }
+    }
+}
+
 impl Default for List {
     fn default() -> Self {
         List::new()
