@@ -29,6 +29,7 @@ fn redis_agrees_with_itself() {
         seeds: 0..4,
         commands_per_seed: 400,
         shards: 1,
+        families: Vec::new(),
     };
     let report = match self_check(&config) {
         Ok(report) => report,
@@ -58,6 +59,7 @@ fn a_missing_peregrine_binary_is_an_error() {
         seeds: 0..1,
         commands_per_seed: 10,
         shards: 1,
+        families: Vec::new(),
     };
     assert!(run(&config).is_err());
 }
