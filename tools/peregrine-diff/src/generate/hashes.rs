@@ -155,10 +155,17 @@ fn hvals(context: &mut Context<'_>) -> Vec<Command> {
         .compared(Comparison::Unordered)]
 }
 
+/// Fields only the increment commands write, so they mostly hold numbers.
+const COUNTER_FIELDS: &[&[u8]] = &[b"n0", b"n1"];
+
 /// HINCRBY or HINCRBYFLOAT, sometimes after setting the field to an edge value.
 fn increment_field(context: &mut Context<'_>, name: &str, amount: Vec<u8>) -> Vec<Command> {
     let key = collections::write_key(context, HASHES);
-    let field = field(context);
+    let field = if context.chance(60) {
+        context.pick(COUNTER_FIELDS).to_vec()
+    } else {
+        field(context)
+    };
     let mut commands = Vec::new();
     if context.chance(15) {
         let start = context.pick(&[

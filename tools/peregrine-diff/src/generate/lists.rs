@@ -169,38 +169,35 @@ fn ltrim(context: &mut Context<'_>) -> Vec<Command> {
     vec![Command::new("LTRIM").key(key).arg(start).arg(stop)]
 }
 
-/// LPOS with RANK, COUNT and MAXLEN in any order, valid or not.
+/// LPOS with RANK, COUNT and MAXLEN in any order, valid most of the time.
 fn lpos(context: &mut Context<'_>) -> Vec<Command> {
+    const RANKS: &[&str] = &["1", "2", "-1", "-2", "3", "-3"];
+    const BAD_RANKS: &[&str] = &["0", "abc", "-9223372036854775808", "9223372036854775807"];
+    const COUNTS: &[&str] = &["0", "1", "2", "5"];
+    const MAXLENS: &[&str] = &["0", "1", "2", "10"];
+    const BAD_NUMBERS: &[&str] = &["-1", "abc", ""];
     let key = collections::read_key(context, LISTS);
     let value = element(context);
     let mut groups: Vec<Vec<Vec<u8>>> = Vec::new();
-    if context.chance(40) {
-        let rank = context.pick(&[
-            "1",
-            "2",
-            "-1",
-            "-2",
-            "3",
-            "0",
-            "abc",
-            "-9223372036854775808",
-            "9223372036854775807",
-        ]);
-        groups.push(vec![option(context, "RANK"), rank.into()]);
+    for (name, percent, valid, invalid) in [
+        ("RANK", 40, RANKS, BAD_RANKS),
+        ("COUNT", 40, COUNTS, BAD_NUMBERS),
+        ("MAXLEN", 30, MAXLENS, BAD_NUMBERS),
+    ] {
+        if context.chance(percent) {
+            let number = if context.chance(90) {
+                context.pick(valid)
+            } else {
+                context.pick(invalid)
+            };
+            groups.push(vec![option(context, name), number.into()]);
+        }
     }
-    if context.chance(40) {
-        let count = context.pick(&["0", "1", "2", "5", "-1", "abc"]);
-        groups.push(vec![option(context, "COUNT"), count.into()]);
-    }
-    if context.chance(30) {
-        let maxlen = context.pick(&["0", "1", "2", "10", "-1", "abc"]);
-        groups.push(vec![option(context, "MAXLEN"), maxlen.into()]);
-    }
-    if context.chance(3) {
+    if context.chance(2) {
         groups.push(vec![option(context, "FOO")]);
     }
     context.shuffle(&mut groups);
-    if context.chance(3) {
+    if context.chance(2) {
         let dangling = context.pick(&["RANK", "COUNT", "MAXLEN"]);
         groups.push(vec![option(context, dangling)]);
     }

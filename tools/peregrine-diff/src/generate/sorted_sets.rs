@@ -166,10 +166,10 @@ fn zadd(context: &mut Context<'_>) -> Vec<Command> {
         }
     }
     context.shuffle(&mut flags);
-    let pairs = if context.chance(80) {
+    let pairs = if context.chance(55) {
         1
     } else {
-        context.between(2, 3)
+        context.between(2, 5)
     };
     let mut command = Command::new("ZADD").key(&key).args(flags);
     let drop_last_member = context.chance(4);
