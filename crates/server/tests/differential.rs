@@ -4,6 +4,11 @@
 //!
 //! Without redis-server on PATH the suite prints that it did not run and passes, except
 //! under CI (`CI=true`), where a missing oracle fails it.
+//!
+//! The string, keyspace and connection families run together (`CORE`); each collection
+//! family (lists, hashes, sets, sorted sets) runs alone with 1 and 4 shards, so a failure
+//! names its family; and one run mixes every family, so commands of different types meet
+//! on the shared keys (WRONGTYPE, RENAME, COPY, OBJECT ENCODING of collections).
 
 use peregrine_diff::{DiffConfig, DiffReport};
 use std::ops::Range;
@@ -37,7 +42,13 @@ fn coverage_summary(report: &DiffReport) -> String {
     )
 }
 
-fn differential(seeds: Range<u64>, commands_per_seed: usize, shards: u16) {
+/// The string, keyspace and connection families.
+const CORE: &[&str] = &["strings", "keys", "server"];
+
+/// Every family (an empty selection means all).
+const ALL: &[&str] = &[];
+
+fn differential(families: &[&str], seeds: Range<u64>, commands_per_seed: usize, shards: u16) {
     let Some(redis_bin) = redis_server() else {
         return;
     };
@@ -47,6 +58,7 @@ fn differential(seeds: Range<u64>, commands_per_seed: usize, shards: u16) {
         seeds: seeds.clone(),
         commands_per_seed,
         shards,
+        families: families.iter().map(|name| (*name).to_owned()).collect(),
     };
     let report = peregrine_diff::run(&config)
         .unwrap_or_else(|error| panic!("the differential run could not run: {error:#}"));
@@ -54,7 +66,10 @@ fn differential(seeds: Range<u64>, commands_per_seed: usize, shards: u16) {
         println!("{mismatch}");
     }
     let seed_count = seeds.end - seeds.start;
-    println!("shards={shards}\n{}", report.summary(seed_count));
+    println!(
+        "families={families:?} shards={shards}\n{}",
+        report.summary(seed_count)
+    );
     println!("{}", coverage_summary(&report));
     // Every seed ran its commands until the end or its first mismatch.
     let expected = seed_count * commands_per_seed as u64;
@@ -66,7 +81,7 @@ fn differential(seeds: Range<u64>, commands_per_seed: usize, shards: u16) {
     );
     assert!(
         report.mismatches.is_empty(),
-        "{} seeds diverged from redis-server with {shards} shards (mismatches printed above); failed seeds: {:?}",
+        "{} seeds diverged from redis-server with families {families:?} and {shards} shards (mismatches printed above); failed seeds: {:?}",
         report.mismatches.len(),
         report.failed_seeds()
     );
@@ -74,15 +89,46 @@ fn differential(seeds: Range<u64>, commands_per_seed: usize, shards: u16) {
 
 #[test]
 fn same_replies_as_redis_with_two_shards() {
-    differential(0..20, 1000, 2);
+    differential(CORE, 0..20, 1000, 2);
 }
 
 #[test]
 fn same_replies_as_redis_with_one_shard() {
-    differential(100..105, 1000, 1);
+    differential(CORE, 100..105, 1000, 1);
 }
 
 #[test]
 fn same_replies_as_redis_with_four_shards() {
-    differential(200..205, 1000, 4);
+    differential(CORE, 200..205, 1000, 4);
+}
+
+/// One collection family alone: multi-key commands across 4 shards, then on one shard.
+fn collection_family(family: &str, first_seed: u64) {
+    differential(&[family], first_seed..first_seed + 6, 1000, 4);
+    differential(&[family], first_seed + 10..first_seed + 13, 1000, 1);
+}
+
+#[test]
+fn lists_match_redis() {
+    collection_family("lists", 300);
+}
+
+#[test]
+fn hashes_match_redis() {
+    collection_family("hashes", 400);
+}
+
+#[test]
+fn sets_match_redis() {
+    collection_family("sets", 500);
+}
+
+#[test]
+fn sorted_sets_match_redis() {
+    collection_family("sorted-sets", 600);
+}
+
+#[test]
+fn every_family_together_matches_redis() {
+    differential(ALL, 700..708, 1500, 2);
 }

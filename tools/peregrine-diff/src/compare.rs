@@ -26,7 +26,21 @@
 //! 5. **Redis 7.0 versus 7.2 wording** ([`VERSION_DIFFERENCES`]): the oracle here
 //!    is redis-server 7.0 while Peregrine follows 7.2. An error reply listed in
 //!    that table as 7.0 text on the Redis side and 7.2 text on the Peregrine side
-//!    of the same command counts as equal. Nothing else is forgiven.
+//!    of the same command counts as equal.
+//! 6. **Unordered pairs** ([`Comparison::UnorderedPairs`]): HGETALL, HRANDFIELD
+//!    WITHVALUES and ZRANDMEMBER WITHSCORES list field-value (member-score) pairs
+//!    in hash-table order. Arrays of even length are compared as sorted lists of
+//!    pairs, so a field stays tied to its value ([`sorted_pairs`]).
+//! 7. **Full HSCAN / SSCAN / ZSCAN loops** ([`Comparison::ScanMembers`],
+//!    [`Comparison::ScanPairs`]): as rule 3, with the cursor after the key; the
+//!    result is the sorted, de-duplicated members or pairs ([`scan_elements`]).
+//! 8. **Encodings that 7.2 added** ([`Comparison::Encoding`]): Redis 7.0 reports
+//!    every list as `quicklist` and every set of strings as `hashtable`; 7.2
+//!    reports small ones as `listpack`. The runner asks the same server for the
+//!    key's TYPE and [`encoding_result`] merges exactly those two pairs; every
+//!    other encoding (intset, skiplist, hash listpack/hashtable, ...) must match.
+//!
+//! Nothing else is forgiven.
 
 use crate::resp::{RawReply, Reply};
 
@@ -43,6 +57,14 @@ pub enum Comparison {
     ScanKeys,
     /// The command is RANDOMKEY, compared by outcome; see rule 4.
     RandomKey,
+    /// Arrays compare as sorted lists of pairs; see rule 6.
+    UnorderedPairs,
+    /// The command is an SSCAN whose full cursor loop is compared as a member set; see rule 7.
+    ScanMembers,
+    /// The command is an HSCAN or ZSCAN whose full cursor loop is compared as a pair set; see rule 7.
+    ScanPairs,
+    /// The command is OBJECT ENCODING, compared up to 7.2's new encodings; see rule 8.
+    Encoding,
 }
 
 /// Tolerance for TTL and EXPIRETIME, in seconds.
@@ -65,10 +87,30 @@ pub struct VersionDifference {
 /// Error replies known to differ between Redis 7.0 (the oracle) and 7.2
 /// (Peregrine's target) for the commands this tester generates.
 ///
-/// Empty: for the string, key and connection commands generated today, every
-/// error text we checked reads the same in 7.0.15 and 7.2. Add a row only for
-/// a difference confirmed against both versions' sources.
-pub const VERSION_DIFFERENCES: &[VersionDifference] = &[];
+/// The string, key and connection commands have none. The blocking commands
+/// have one: a timeout of `inf` overflows to "negative" in 7.0.15 (checked on
+/// the live server), while 7.2 checks the range first (redis/redis#11338,
+/// merged for 7.2; `getTimeoutFromObjectOrReply` in 7.2's timeout.c). Add a
+/// row only for a difference confirmed against both versions.
+pub const VERSION_DIFFERENCES: &[VersionDifference] = &[
+    timeout_out_of_range("BLPOP"),
+    timeout_out_of_range("BRPOP"),
+    timeout_out_of_range("BLMOVE"),
+    timeout_out_of_range("BRPOPLPUSH"),
+    timeout_out_of_range("BLMPOP"),
+    timeout_out_of_range("BZPOPMIN"),
+    timeout_out_of_range("BZPOPMAX"),
+    timeout_out_of_range("BZMPOP"),
+];
+
+/// A blocking command's infinite timeout: "negative" in 7.0, "out of range" in 7.2.
+const fn timeout_out_of_range(command: &'static str) -> VersionDifference {
+    VersionDifference {
+        command,
+        redis_7_0: "ERR timeout is negative",
+        redis_7_2: "ERR timeout is out of range",
+    }
+}
 
 /// Whether the Redis and Peregrine replies to `command` count as equal under `comparison`.
 pub fn replies_match(
@@ -84,11 +126,17 @@ pub fn replies_match(
         return true;
     }
     match comparison {
-        Comparison::Exact | Comparison::ScanKeys | Comparison::RandomKey => false,
+        Comparison::Exact
+        | Comparison::ScanKeys
+        | Comparison::RandomKey
+        | Comparison::ScanMembers
+        | Comparison::ScanPairs
+        | Comparison::Encoding => false,
         Comparison::IntegerWithin(tolerance) => {
             integers_within(&redis.value, &peregrine.value, tolerance)
         }
         Comparison::Unordered => sorted(&redis.value) == sorted(&peregrine.value),
+        Comparison::UnorderedPairs => sorted_pairs(&redis.value) == sorted_pairs(&peregrine.value),
     }
 }
 
@@ -112,6 +160,50 @@ pub fn sorted(reply: &Reply) -> Reply {
         }
         other => other.clone(),
     }
+}
+
+/// Rule 6: an array of even length with its pairs sorted; any other reply unchanged.
+pub fn sorted_pairs(reply: &Reply) -> Reply {
+    match reply {
+        Reply::Array(items) if items.len() % 2 == 0 => {
+            let mut pairs: Vec<&[Reply]> = items.chunks(2).collect();
+            pairs.sort();
+            Reply::Array(pairs.concat())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Rule 7: the canonical form of a finished HSCAN / SSCAN / ZSCAN loop: the
+/// elements grouped by `group` (1 for members, 2 for pairs), sorted, without
+/// duplicate groups. `None` when the elements do not split into whole groups.
+pub fn scan_elements(elements: Vec<Vec<u8>>, group: usize) -> Option<RawReply> {
+    if group == 0 || !elements.len().is_multiple_of(group) {
+        return None;
+    }
+    let mut groups: Vec<&[Vec<u8>]> = elements.chunks(group).collect();
+    groups.sort();
+    groups.dedup();
+    let items = groups.concat().into_iter().map(Reply::Bulk).collect();
+    Some(RawReply::from_value(Reply::Array(items)))
+}
+
+/// Rule 8: the canonical form of an OBJECT ENCODING reply, given the key's
+/// TYPE on the same server. Only the two encodings 7.2 added are merged.
+pub fn encoding_result(reply: &RawReply, key_type: &[u8]) -> RawReply {
+    let Reply::Bulk(encoding) = &reply.value else {
+        return reply.clone();
+    };
+    let merged: &[u8] = match (key_type, encoding.as_slice()) {
+        (b"list", b"quicklist" | b"listpack") => {
+            b"(a list: quicklist in 7.0, listpack or quicklist in 7.2)"
+        }
+        (b"set", b"hashtable" | b"listpack") => {
+            b"(a set: hashtable in 7.0, listpack or hashtable in 7.2)"
+        }
+        _ => return reply.clone(),
+    };
+    RawReply::from_value(Reply::Simple(merged.to_vec()))
 }
 
 /// Rule 3: the canonical form of a finished SCAN loop: all keys, sorted, without duplicates.
@@ -285,6 +377,55 @@ mod tests {
             random_key_result(&nil, false)
         );
         assert_eq!(random_key_result(&nil, true), nil);
+    }
+
+    #[test]
+    fn unordered_pairs_keep_fields_with_their_values() {
+        let first = array(&["f1", "1", "f2", "2"]);
+        let swapped = array(&["f2", "2", "f1", "1"]);
+        let crossed = array(&["f1", "2", "f2", "1"]);
+        let pairs = Comparison::UnorderedPairs;
+        assert!(replies_match(pairs, "HGETALL", &first, &swapped));
+        assert!(!replies_match(pairs, "HGETALL", &first, &crossed));
+        // Sorting single elements would have called these equal.
+        assert!(replies_match(
+            Comparison::Unordered,
+            "HGETALL",
+            &first,
+            &crossed
+        ));
+    }
+
+    #[test]
+    fn scan_elements_group_sort_and_deduplicate() {
+        let elements = |items: &[&str]| items.iter().map(|item| item.as_bytes().to_vec()).collect();
+        let one = scan_elements(elements(&["f2", "b", "f1", "a", "f2", "b"]), 2);
+        let two = scan_elements(elements(&["f1", "a", "f2", "b"]), 2);
+        assert_eq!(one, two);
+        assert_eq!(
+            two.map(|reply| reply.value),
+            Some(array(&["f1", "a", "f2", "b"]).value)
+        );
+        let changed = scan_elements(elements(&["f1", "b", "f2", "a"]), 2);
+        assert_ne!(changed, scan_elements(elements(&["f1", "a", "f2", "b"]), 2));
+        assert_eq!(scan_elements(elements(&["f1"]), 2), None);
+        assert!(scan_elements(elements(&["b", "a", "b"]), 1).is_some());
+    }
+
+    #[test]
+    fn encodings_merge_only_what_7_2_added() {
+        let encoding = |name: &str| RawReply::from_value(bulk(name));
+        let list = |name| encoding_result(&encoding(name), b"list");
+        let set = |name| encoding_result(&encoding(name), b"set");
+        assert_eq!(list("quicklist"), list("listpack"));
+        assert_eq!(set("hashtable"), set("listpack"));
+        assert_ne!(set("intset"), set("listpack"));
+        let hash = |name| encoding_result(&encoding(name), b"hash");
+        assert_ne!(hash("hashtable"), hash("listpack"));
+        let zset = |name| encoding_result(&encoding(name), b"zset");
+        assert_ne!(zset("skiplist"), zset("listpack"));
+        let missing = RawReply::from_value(Reply::Nil);
+        assert_eq!(encoding_result(&missing, b"none"), missing);
     }
 
     #[test]

@@ -7,9 +7,10 @@
 //! mismatch, since later replies would only repeat the divergence.
 //!
 //! Comparison is byte for byte except for the few documented rules in
-//! `compare` (TTL tolerance, unordered KEYS, SCAN as a key set, RANDOMKEY by
-//! outcome, a 7.0 / 7.2 wording table). Generation lives in `generate`, one
-//! module per command family.
+//! `compare` (TTL tolerance, unordered KEYS / SMEMBERS / HGETALL ..., full
+//! SCAN-family loops as sets, RANDOMKEY by outcome, a 7.0 / 7.2 wording table,
+//! the encodings 7.2 added). Generation lives in `generate`, one module per
+//! command family; a run may use only some families.
 //!
 //! Invariants: the same seed yields the same commands (up to absolute unix
 //! times, which follow the clock); both servers are killed when a run ends,
@@ -52,6 +53,8 @@ pub struct DiffConfig {
     pub commands_per_seed: usize,
     /// `--shards` given to peregrine-server.
     pub shards: u16,
+    /// The command families to draw from, by name ([`family_names`]); all when empty.
+    pub families: Vec<String>,
 }
 
 /// The outcome of a run.
@@ -160,6 +163,14 @@ pub fn self_check(config: &DiffConfig) -> anyhow::Result<DiffReport> {
     )
 }
 
+/// The names `DiffConfig::families` accepts, in generation order.
+pub fn family_names() -> Vec<&'static str> {
+    generate::FAMILIES
+        .iter()
+        .map(|family| family.name)
+        .collect()
+}
+
 /// Looks up `redis-server` in the directories of `PATH`.
 pub fn find_redis_server() -> Option<PathBuf> {
     servers::find_in_path("redis-server")
@@ -184,6 +195,7 @@ enum SeedOutcome {
 }
 
 fn run_with(config: &DiffConfig, launcher: Launcher) -> anyhow::Result<DiffReport> {
+    let families = generate::select_families(&config.families).map_err(anyhow::Error::msg)?;
     let mut report = DiffReport::default();
     let mut servers = None;
     for seed in config.seeds.clone() {
@@ -191,7 +203,8 @@ fn run_with(config: &DiffConfig, launcher: Launcher) -> anyhow::Result<DiffRepor
             Some(pair) => pair,
             None => servers.insert(launcher.start()?),
         };
-        let outcome = run_seed(pair, seed, config.commands_per_seed, &mut report)?;
+        let sequence = Sequence::with_families(seed, &families);
+        let outcome = run_seed(pair, seed, sequence, config.commands_per_seed, &mut report)?;
         if outcome == SeedOutcome::ConnectionLost {
             // Stop this pair now; the next seed starts a fresh one.
             servers = None;
@@ -210,6 +223,7 @@ struct HistoryEntry {
 fn run_seed(
     servers: &mut ServerPair,
     seed: u64,
+    mut sequence: Sequence,
     commands: usize,
     report: &mut DiffReport,
 ) -> anyhow::Result<SeedOutcome> {
@@ -222,7 +236,6 @@ fn run_seed(
             return Ok(outcome);
         }
     }
-    let mut sequence = Sequence::new(seed);
     let mut history: VecDeque<HistoryEntry> = VecDeque::with_capacity(HISTORY_LENGTH);
     for index in 0..commands {
         let command = sequence.next_command(unix_time_ms());

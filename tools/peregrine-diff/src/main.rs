@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! peregrine-diff --peregrine PATH [--redis PATH] [--seeds A..B] [--commands N] [--shards N]
+//!               [--families NAME,...]
 //! ```
 //!
 //! Exit status: 0 when every seed matched (or when redis-server is missing and
@@ -14,16 +15,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context as _};
-use peregrine_diff::{find_redis_server, run, self_check, DiffConfig, DiffReport};
+use peregrine_diff::{family_names, find_redis_server, run, self_check, DiffConfig, DiffReport};
 
 const USAGE: &str = "\
 usage: peregrine-diff --peregrine PATH [--redis PATH] [--seeds A..B] [--commands N] [--shards N]
+                      [--families NAME,...]
 
   --peregrine PATH  the peregrine-server binary to test
   --redis PATH      the redis-server binary (default: redis-server from PATH)
   --seeds A..B      seeds to run, end exclusive (default 0..20); a single number runs one seed
   --commands N      commands per seed (default 2000)
-  --shards N        shards for peregrine-server (default 4)";
+  --shards N        shards for peregrine-server (default 4)
+  --families LIST   comma-separated command families to generate (default all):
+                    strings, keys, server, lists, hashes, sets, sorted-sets";
 
 /// The parsed command line.
 #[derive(Debug)]
@@ -33,6 +37,8 @@ struct Options {
     seeds: Range<u64>,
     commands: usize,
     shards: u16,
+    /// Families to generate; empty means all.
+    families: Vec<String>,
     /// Hidden: redis-server on both sides, to check the tester itself.
     self_check: bool,
 }
@@ -64,6 +70,7 @@ fn main() -> ExitCode {
         seeds: options.seeds.clone(),
         commands_per_seed: options.commands,
         shards: options.shards,
+        families: options.families.clone(),
     };
     let result = if options.self_check {
         self_check(&config)
@@ -107,6 +114,7 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> anyhow::Result<Optio
         seeds: 0..20,
         commands: 2000,
         shards: 4,
+        families: Vec::new(),
         self_check: false,
     };
     let mut args = args.into_iter();
@@ -126,6 +134,7 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> anyhow::Result<Optio
                     .parse()
                     .context("--shards needs an integer from 0 to 65535")?;
             }
+            "--families" => options.families = parse_families(&value("--families")?)?,
             "--self-check" => options.self_check = true,
             "--help" | "-h" => return Ok(None),
             other => bail!("unknown argument {other:?}"),
@@ -135,6 +144,31 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> anyhow::Result<Optio
         bail!("--peregrine PATH is required");
     }
     Ok(Some(options))
+}
+
+/// A comma-separated list of family names; `all` (or nothing) means every family.
+fn parse_families(text: &str) -> anyhow::Result<Vec<String>> {
+    let known = family_names();
+    let mut families = Vec::new();
+    for name in text
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
+        if name == "all" {
+            return Ok(Vec::new());
+        }
+        if !known.contains(&name) {
+            bail!(
+                "unknown family {name:?}; the families are {}",
+                known.join(", ")
+            );
+        }
+        if !families.iter().any(|family| family == name) {
+            families.push(name.to_owned());
+        }
+    }
+    Ok(families)
 }
 
 /// `A..B` (end exclusive) or a single seed `A`.
@@ -180,6 +214,8 @@ mod tests {
             "10",
             "--shards",
             "2",
+            "--families",
+            "lists,sorted-sets",
         ]);
         let Ok(Some(options)) = options else {
             panic!("valid arguments were rejected: {options:?}");
@@ -189,6 +225,7 @@ mod tests {
         assert_eq!(options.seeds, 5..9);
         assert_eq!(options.commands, 10);
         assert_eq!(options.shards, 2);
+        assert_eq!(options.families, ["lists", "sorted-sets"]);
         assert!(!options.self_check);
     }
 
@@ -204,6 +241,19 @@ mod tests {
         assert!(parse(&["--peregrine", "p", "--commands", "-1"]).is_err());
         assert!(parse(&["--peregrine", "p", "--shards"]).is_err());
         assert!(parse(&["--peregrine", "p", "--bogus"]).is_err());
+        assert!(parse(&["--peregrine", "p", "--families", "lists,zsets"]).is_err());
+    }
+
+    #[test]
+    fn families_default_to_all() {
+        assert!(
+            matches!(parse(&["--peregrine", "p"]), Ok(Some(options)) if options.families.is_empty())
+        );
+        assert_eq!(parse_families("all").ok(), Some(Vec::new()));
+        assert_eq!(
+            parse_families("sets, sets,hashes").ok(),
+            Some(vec!["sets".to_owned(), "hashes".to_owned()])
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The two servers side by side: one command in, one observation from each out.
 //!
 //! An observation is the reply after the I/O-dependent normalizations (full
-//! SCAN loops, the RANDOMKEY existence probe). A failure to talk to Redis is
+//! SCAN / HSCAN / SSCAN / ZSCAN loops, the RANDOMKEY existence probe, the TYPE
+//! probe behind OBJECT ENCODING). A failure to talk to Redis is
 //! the harness's problem and ends the run with an error; a failure to talk to
 //! Peregrine is a finding, reported as [`Observation::Broken`].
 
@@ -90,10 +91,10 @@ impl ServerPair {
     /// Both requests are written before either reply is read, so the servers
     /// run each command at nearly the same moment.
     pub fn exchange(&mut self, command: &Command) -> anyhow::Result<(RawReply, Observation)> {
-        if command.comparison == Comparison::ScanKeys {
-            let redis = scan_loop(&mut self.redis.connection, &command.args)
+        if let Some(shape) = ScanShape::of(command.comparison) {
+            let redis = scan_loop(&mut self.redis.connection, &command.args, shape)
                 .context("running a SCAN loop on redis-server")?;
-            let peregrine = match scan_loop(&mut self.peregrine.connection, &command.args) {
+            let peregrine = match scan_loop(&mut self.peregrine.connection, &command.args, shape) {
                 Ok(reply) => Observation::Reply(reply),
                 Err(error) => Observation::Broken(self.peregrine.broken(&error)),
             };
@@ -116,10 +117,15 @@ impl ServerPair {
             Ok(reply) => reply,
             Err(error) => return Ok((redis, Observation::Broken(self.peregrine.broken(&error)))),
         };
-        if command.comparison == Comparison::RandomKey {
-            redis = random_key_probe(&mut self.redis.connection, redis)
-                .context("probing the key RANDOMKEY returned on redis-server")?;
-            peregrine = match random_key_probe(&mut self.peregrine.connection, peregrine) {
+        let probe: Option<Probe> = match command.comparison {
+            Comparison::RandomKey => Some(random_key_probe),
+            Comparison::Encoding => Some(encoding_probe),
+            _ => None,
+        };
+        if let Some(probe) = probe {
+            redis = probe(&mut self.redis.connection, &command.args, redis)
+                .context("probing a key on redis-server")?;
+            peregrine = match probe(&mut self.peregrine.connection, &command.args, peregrine) {
                 Ok(reply) => reply,
                 Err(error) => {
                     return Ok((redis, Observation::Broken(self.peregrine.broken(&error))))
@@ -130,12 +136,39 @@ impl ServerPair {
     }
 }
 
-/// Follows a SCAN cursor from 0 to the end and returns the key set (rule 3 of
-/// `compare`), an error reply as it came, or a synthetic `DIFF` error when the
-/// reply is malformed or the loop does not end.
-fn scan_loop(connection: &mut Connection, args: &[Vec<u8>]) -> Result<RawReply, ClientError> {
+/// Where a scan command keeps its cursor and how its elements group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ScanShape {
+    /// The argument index of the cursor (1 for SCAN, 2 after the key).
+    cursor_at: usize,
+    /// Elements per returned item: 1 for keys and members, 2 for pairs.
+    group: usize,
+}
+
+impl ScanShape {
+    /// The shape of the scan loops `comparison` asks for, if it asks for one.
+    fn of(comparison: Comparison) -> Option<Self> {
+        let (cursor_at, group) = match comparison {
+            Comparison::ScanKeys => (1, 1),
+            Comparison::ScanMembers => (2, 1),
+            Comparison::ScanPairs => (2, 2),
+            _ => return None,
+        };
+        Some(Self { cursor_at, group })
+    }
+}
+
+/// Follows a SCAN (or HSCAN, SSCAN, ZSCAN) cursor from 0 to the end and
+/// returns what it found in canonical form (rules 3 and 7 of `compare`), an
+/// error reply as it came, or a synthetic `DIFF` error when the reply is
+/// malformed or the loop does not end.
+fn scan_loop(
+    connection: &mut Connection,
+    args: &[Vec<u8>],
+    shape: ScanShape,
+) -> Result<RawReply, ClientError> {
     let mut call_args = args.to_vec();
-    let mut keys = Vec::new();
+    let mut elements = Vec::new();
     for _ in 0..MAX_SCAN_CALLS {
         let reply = connection.call(&call_args)?;
         let next_cursor = match &reply.value {
@@ -144,7 +177,7 @@ fn scan_loop(connection: &mut Connection, args: &[Vec<u8>]) -> Result<RawReply, 
                 [Reply::Bulk(cursor), Reply::Array(page)] => {
                     for item in page {
                         match item {
-                            Reply::Bulk(key) => keys.push(key.clone()),
+                            Reply::Bulk(element) => elements.push(element.clone()),
                             _ => return Ok(malformed_scan(&reply.value)),
                         }
                     }
@@ -155,9 +188,14 @@ fn scan_loop(connection: &mut Connection, args: &[Vec<u8>]) -> Result<RawReply, 
             _ => return Ok(malformed_scan(&reply.value)),
         };
         if next_cursor == b"0" {
-            return Ok(compare::scan_result(keys));
+            let canonical = if shape.group == 1 {
+                Some(compare::scan_result(elements))
+            } else {
+                compare::scan_elements(elements, shape.group)
+            };
+            return Ok(canonical.unwrap_or_else(|| malformed_scan(&reply.value)));
         }
-        if let Some(cursor) = call_args.get_mut(1) {
+        if let Some(cursor) = call_args.get_mut(shape.cursor_at) {
             *cursor = next_cursor;
         }
     }
@@ -172,8 +210,16 @@ fn malformed_scan(reply: &Reply) -> RawReply {
     ))
 }
 
+/// A follow-up question to the server that answered `reply` to `args`,
+/// folded into a canonical reply.
+type Probe = fn(&mut Connection, &[Vec<u8>], RawReply) -> Result<RawReply, ClientError>;
+
 /// Rule 4 of `compare`: asks the same server whether the returned key exists.
-fn random_key_probe(connection: &mut Connection, reply: RawReply) -> Result<RawReply, ClientError> {
+fn random_key_probe(
+    connection: &mut Connection,
+    _args: &[Vec<u8>],
+    reply: RawReply,
+) -> Result<RawReply, ClientError> {
     let Reply::Bulk(key) = &reply.value else {
         return Ok(reply);
     };
@@ -182,4 +228,22 @@ fn random_key_probe(connection: &mut Connection, reply: RawReply) -> Result<RawR
         &reply,
         exists.value == Reply::Integer(1),
     ))
+}
+
+/// Rule 8 of `compare`: asks the same server for the TYPE of the key of
+/// `OBJECT ENCODING key` (argument 2).
+fn encoding_probe(
+    connection: &mut Connection,
+    args: &[Vec<u8>],
+    reply: RawReply,
+) -> Result<RawReply, ClientError> {
+    let (Reply::Bulk(_), Some(key)) = (&reply.value, args.get(2)) else {
+        return Ok(reply);
+    };
+    let key_type = connection.call(&[b"TYPE".to_vec(), key.clone()])?;
+    let key_type = match &key_type.value {
+        Reply::Simple(name) => name.clone(),
+        _ => Vec::new(),
+    };
+    Ok(compare::encoding_result(&reply, &key_type))
 }

@@ -29,6 +29,7 @@ fn redis_agrees_with_itself() {
         seeds: 0..4,
         commands_per_seed: 400,
         shards: 1,
+        families: Vec::new(),
     };
     let report = match self_check(&config) {
         Ok(report) => report,
@@ -37,7 +38,10 @@ fn redis_agrees_with_itself() {
     let details: Vec<String> = report.mismatches.iter().map(ToString::to_string).collect();
     assert!(report.mismatches.is_empty(), "{}", details.join("\n\n"));
     assert_eq!(report.compared, 1600);
-    for name in ["SET", "GET", "SCAN", "EXPIRE", "LCS", "TTL"] {
+    for name in [
+        "SET", "GET", "SCAN", "EXPIRE", "LCS", "TTL", "RPUSH", "LRANGE", "HSET", "HGETALL", "SADD",
+        "SMEMBERS", "ZADD", "ZRANGE",
+    ] {
         assert!(
             report.coverage.get(name).is_some_and(|count| *count > 0),
             "{name} was never sent: {:?}",
@@ -45,6 +49,151 @@ fn redis_agrees_with_itself() {
         );
     }
     assert_eq!(report.summary(4).lines().last(), Some("4 passed, 0 failed"));
+}
+
+/// Every collection command, each sent at least once by the collection families alone.
+const COLLECTION_COMMANDS: &[&str] = &[
+    "LPUSH",
+    "RPUSH",
+    "LPUSHX",
+    "RPUSHX",
+    "LPOP",
+    "RPOP",
+    "LLEN",
+    "LRANGE",
+    "LINDEX",
+    "LSET",
+    "LINSERT",
+    "LREM",
+    "LTRIM",
+    "LPOS",
+    "LMOVE",
+    "RPOPLPUSH",
+    "LMPOP",
+    "BLPOP",
+    "BRPOP",
+    "BLMOVE",
+    "BRPOPLPUSH",
+    "BLMPOP",
+    "HSET",
+    "HSETNX",
+    "HGET",
+    "HMSET",
+    "HMGET",
+    "HGETALL",
+    "HDEL",
+    "HLEN",
+    "HEXISTS",
+    "HKEYS",
+    "HVALS",
+    "HINCRBY",
+    "HINCRBYFLOAT",
+    "HSTRLEN",
+    "HRANDFIELD",
+    "HSCAN",
+    "SADD",
+    "SREM",
+    "SMEMBERS",
+    "SISMEMBER",
+    "SMISMEMBER",
+    "SCARD",
+    "SPOP",
+    "SRANDMEMBER",
+    "SMOVE",
+    "SINTER",
+    "SINTERCARD",
+    "SINTERSTORE",
+    "SUNION",
+    "SUNIONSTORE",
+    "SDIFF",
+    "SDIFFSTORE",
+    "SSCAN",
+    "ZADD",
+    "ZINCRBY",
+    "ZREM",
+    "ZCARD",
+    "ZCOUNT",
+    "ZLEXCOUNT",
+    "ZSCORE",
+    "ZMSCORE",
+    "ZRANK",
+    "ZREVRANK",
+    "ZRANGE",
+    "ZRANGESTORE",
+    "ZREVRANGE",
+    "ZRANGEBYSCORE",
+    "ZREVRANGEBYSCORE",
+    "ZRANGEBYLEX",
+    "ZREVRANGEBYLEX",
+    "ZREMRANGEBYRANK",
+    "ZREMRANGEBYSCORE",
+    "ZREMRANGEBYLEX",
+    "ZPOPMIN",
+    "ZPOPMAX",
+    "ZMPOP",
+    "ZRANDMEMBER",
+    "ZUNION",
+    "ZUNIONSTORE",
+    "ZINTER",
+    "ZINTERSTORE",
+    "ZINTERCARD",
+    "ZDIFF",
+    "ZDIFFSTORE",
+    "ZSCAN",
+    "BZPOPMIN",
+    "BZPOPMAX",
+    "BZMPOP",
+];
+
+#[test]
+fn collection_families_agree_with_themselves_and_cover_every_command() {
+    let Some(redis_bin) = redis_or_skip() else {
+        return;
+    };
+    let config = DiffConfig {
+        peregrine_bin: PathBuf::new(),
+        redis_bin,
+        seeds: 10..14,
+        commands_per_seed: 1500,
+        shards: 1,
+        families: ["lists", "hashes", "sets", "sorted-sets"]
+            .map(String::from)
+            .to_vec(),
+    };
+    let report = match self_check(&config) {
+        Ok(report) => report,
+        Err(error) => panic!("self-check could not run: {error:#}"),
+    };
+    let details: Vec<String> = report.mismatches.iter().map(ToString::to_string).collect();
+    assert!(report.mismatches.is_empty(), "{}", details.join("\n\n"));
+    let missing: Vec<&str> = COLLECTION_COMMANDS
+        .iter()
+        .copied()
+        .filter(|name| !report.coverage.contains_key(*name))
+        .collect();
+    assert!(missing.is_empty(), "never sent: {missing:?}");
+    for name in ["GET", "SET", "PING", "KEYS"] {
+        assert!(
+            !report.coverage.contains_key(name),
+            "{name} is not a collection command"
+        );
+    }
+}
+
+#[test]
+fn unknown_families_are_rejected() {
+    let Some(redis_bin) = redis_or_skip() else {
+        return;
+    };
+    let config = DiffConfig {
+        peregrine_bin: PathBuf::new(),
+        redis_bin,
+        seeds: 0..1,
+        commands_per_seed: 10,
+        shards: 1,
+        families: vec!["zsets".to_owned()],
+    };
+    assert!(self_check(&config).is_err());
 }
 
 #[test]
@@ -58,6 +207,7 @@ fn a_missing_peregrine_binary_is_an_error() {
         seeds: 0..1,
         commands_per_seed: 10,
         shards: 1,
+        families: Vec::new(),
     };
     assert!(run(&config).is_err());
 }

@@ -203,7 +203,8 @@ fn object(context: &mut Context<'_>) -> Vec<Command> {
     let command = match context.rng.below(100) {
         0..=87 => Command::new("OBJECT")
             .arg(option(context, "ENCODING"))
-            .key(key),
+            .key(key)
+            .compared(Comparison::Encoding),
         88..=91 => Command::new("OBJECT").arg("NOSUCHSUB").key(key),
         92..=95 => Command::new("OBJECT").arg(option(context, "ENCODING")),
         _ => Command::new("OBJECT")

@@ -7,16 +7,21 @@
 //! delete the key lazily; see [`expiry`]).
 //!
 //! Adding a command family is adding one module with a `RECIPES` table and one
-//! entry in [`FAMILIES`].
+//! entry in [`FAMILIES`]. A run may draw from only some families (by name).
 //!
 //! The same seed gives the same commands, except for absolute unix times
 //! (EXPIREAT, EXAT, ...), which are the clock at generation plus a seeded offset
 //! so that keys never expire in the middle of a run by accident.
 
+pub mod collections;
 pub mod expiry;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod model;
 pub mod server;
+pub mod sets;
+pub mod sorted_sets;
 pub mod strings;
 pub mod values;
 
@@ -28,8 +33,46 @@ use crate::prng::Prng;
 use crate::resp::{escape_unquoted, quote};
 use model::Model;
 
-/// Every family's recipes. Add a family here.
-pub const FAMILIES: &[&[Recipe]] = &[strings::RECIPES, keys::RECIPES, server::RECIPES];
+/// A named group of recipes, selectable with `--families`.
+#[derive(Debug, Clone, Copy)]
+pub struct Family {
+    /// The name `--families` takes.
+    pub name: &'static str,
+    /// The family's recipes.
+    pub recipes: &'static [Recipe],
+}
+
+/// Every family. Add a family here.
+#[rustfmt::skip]
+pub const FAMILIES: &[Family] = &[
+    Family { name: "strings",     recipes: strings::RECIPES },
+    Family { name: "keys",        recipes: keys::RECIPES },
+    Family { name: "server",      recipes: server::RECIPES },
+    Family { name: "lists",       recipes: lists::RECIPES },
+    Family { name: "hashes",      recipes: hashes::RECIPES },
+    Family { name: "sets",        recipes: sets::RECIPES },
+    Family { name: "sorted-sets", recipes: sorted_sets::RECIPES },
+];
+
+/// The families named in `names`, in [`FAMILIES`] order; every family when
+/// `names` is empty. Errors on a name no family has.
+pub fn select_families(names: &[String]) -> Result<Vec<Family>, String> {
+    if let Some(unknown) = names
+        .iter()
+        .find(|name| !FAMILIES.iter().any(|family| family.name == name.as_str()))
+    {
+        let known: Vec<&str> = FAMILIES.iter().map(|family| family.name).collect();
+        return Err(format!(
+            "unknown family {unknown:?}; the families are {}",
+            known.join(", ")
+        ));
+    }
+    Ok(FAMILIES
+        .iter()
+        .copied()
+        .filter(|family| names.is_empty() || names.iter().any(|name| name == family.name))
+        .collect())
+}
 
 /// Percentage of commands whose name is sent in scrambled letter case.
 const SCRAMBLED_NAME_PERCENT: u64 = 5;
@@ -206,12 +249,22 @@ pub struct Sequence {
 }
 
 impl Sequence {
-    /// The sequence named by `seed`.
+    /// The sequence named by `seed`, drawing from every family.
+    #[cfg(test)]
     pub fn new(seed: u64) -> Self {
-        let recipes: Vec<Recipe> = FAMILIES
+        Self::with_families(seed, FAMILIES)
+    }
+
+    /// The sequence named by `seed`, drawing from `families` only (PING when
+    /// `families` is empty).
+    pub fn with_families(seed: u64, families: &[Family]) -> Self {
+        let mut recipes: Vec<Recipe> = families
             .iter()
-            .flat_map(|family| family.iter().copied())
+            .flat_map(|family| family.recipes.iter().copied())
             .collect();
+        if recipes.is_empty() {
+            recipes.extend(server::RECIPES.first().copied());
+        }
         let total_weight = recipes.iter().map(|recipe| recipe.weight).sum();
         Self {
             rng: Prng::new(seed),
@@ -269,8 +322,27 @@ fn scramble_case(rng: &mut Prng, command: &mut Command) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Runs `build` `count` times on one seeded context and returns every command built.
+    pub(crate) fn build_many(
+        build: fn(&mut Context<'_>) -> Vec<Command>,
+        count: usize,
+    ) -> Vec<Command> {
+        let mut rng = Prng::new(99);
+        let mut model = Model::default();
+        let mut out = Vec::new();
+        for _ in 0..count {
+            let mut context = Context {
+                rng: &mut rng,
+                model: &mut model,
+                now_unix_ms: 1_700_000_000_000,
+            };
+            out.extend(build(&mut context));
+        }
+        out
+    }
 
     fn take(seed: u64, count: usize) -> Vec<Command> {
         let mut sequence = Sequence::new(seed);
@@ -290,7 +362,7 @@ mod tests {
         let mut rng = Prng::new(11);
         let mut model = Model::default();
         for family in FAMILIES {
-            for (position, recipe) in family.iter().enumerate() {
+            for (position, recipe) in family.recipes.iter().enumerate() {
                 for _ in 0..50 {
                     let mut context = Context {
                         rng: &mut rng,
@@ -302,6 +374,28 @@ mod tests {
                     assert!(commands.iter().all(|command| !command.args.is_empty()));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn families_select_by_name() {
+        let all = select_families(&[]).unwrap_or_default();
+        assert_eq!(all.len(), FAMILIES.len());
+        let names = vec!["sets".to_owned(), "lists".to_owned()];
+        let chosen: Vec<&str> = select_families(&names)
+            .unwrap_or_default()
+            .iter()
+            .map(|family| family.name)
+            .collect();
+        assert_eq!(chosen, ["lists", "sets"]);
+        assert!(select_families(&["zsets".to_owned()]).is_err());
+        let mut sequence = Sequence::with_families(3, &select_families(&names).unwrap_or_default());
+        let core_only = [
+            "GET", "SET", "APPEND", "PING", "ECHO", "KEYS", "SCAN", "SELECT",
+        ];
+        for _ in 0..500 {
+            let name = sequence.next_command(1_700_000_000_000).name();
+            assert!(!core_only.contains(&name.as_str()), "{name}");
         }
     }
 

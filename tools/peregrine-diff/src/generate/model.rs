@@ -1,19 +1,22 @@
-//! A coarse model of the servers' state, kept only to keep the load bounded.
+//! A coarse model of the servers' state, kept to bound the load and to make
+//! random replies deterministic.
 //!
 //! The generator never looks at replies, so it cannot know the servers' data;
-//! it tracks instead an *upper bound* on the length of each key's string value
-//! in each database, and which database the connection has selected. The
-//! bounds keep APPEND from growing values without limit and keep LCS (whose
-//! cost is the product of the two lengths) cheap. An upper bound is enough:
-//! every update takes the maximum unless the command certainly removed the
-//! value.
+//! it tracks instead an *upper bound* on the size of each key's value in each
+//! database (a string's length or a collection's number of elements, whichever
+//! the key holds), and which database the connection has selected. The bounds
+//! keep APPEND from growing values without limit, keep LCS (whose cost is the
+//! product of the two lengths) cheap, cap collections, and give counts that
+//! cover a whole collection (SPOP, SRANDMEMBER, HRANDFIELD, ZRANDMEMBER return
+//! all of it then). An upper bound is enough: every update takes the maximum,
+//! or adds, unless the command certainly removed the value.
 
 use std::collections::BTreeMap;
 
 /// Number of databases a default server has (`databases 16`).
 pub const DATABASES: usize = 16;
 
-/// Upper bounds on value lengths, per database and key, plus the selected database.
+/// Upper bounds on value sizes, per database and key, plus the selected database.
 #[derive(Debug, Clone)]
 pub struct Model {
     selected: usize,
@@ -36,7 +39,7 @@ impl Model {
         self.selected
     }
 
-    /// Upper bound on the length of `key`'s value in the selected database.
+    /// Upper bound on the size of `key`'s value in the selected database.
     pub fn bound(&self, key: &[u8]) -> usize {
         self.bound_in(self.selected, key)
     }
@@ -59,12 +62,12 @@ impl Model {
         }
     }
 
-    /// A command may have stored a value of at most `length` bytes under `key`.
+    /// A command may have stored a value of at most `length` bytes (or elements) under `key`.
     pub fn may_store(&mut self, key: &[u8], length: usize) {
         self.raise_in(self.selected, key, length);
     }
 
-    /// A command may have appended `added` bytes to `key`'s value.
+    /// A command may have appended `added` bytes (or elements) to `key`'s value.
     pub fn may_grow(&mut self, key: &[u8], added: usize) {
         let length = self.bound(key).saturating_add(added);
         self.may_store(key, length);

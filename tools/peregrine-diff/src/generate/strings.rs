@@ -162,10 +162,10 @@ fn getset(context: &mut Context<'_>) -> Vec<Command> {
     vec![Command::new("GETSET").key(key).arg(value)]
 }
 
+/// GETDEL leaves the model's bound alone: on a collection it fails with
+/// WRONGTYPE and removes nothing.
 fn getdel(context: &mut Context<'_>) -> Vec<Command> {
-    let key = key(context);
-    context.model.removed(&key);
-    vec![Command::new("GETDEL").key(key)]
+    vec![Command::new("GETDEL").key(key(context))]
 }
 
 fn getex(context: &mut Context<'_>) -> Vec<Command> {
@@ -390,22 +390,8 @@ fn lcs(context: &mut Context<'_>) -> Vec<Command> {
 mod tests {
     use super::*;
     use crate::generate::model::Model;
+    use crate::generate::tests::build_many;
     use crate::prng::Prng;
-
-    fn build_many(build: fn(&mut Context<'_>) -> Vec<Command>, count: usize) -> Vec<Command> {
-        let mut rng = Prng::new(99);
-        let mut model = Model::default();
-        let mut out = Vec::new();
-        for _ in 0..count {
-            let mut context = Context {
-                rng: &mut rng,
-                model: &mut model,
-                now_unix_ms: 1_700_000_000_000,
-            };
-            out.extend(build(&mut context));
-        }
-        out
-    }
 
     #[test]
     fn set_covers_conflicts_and_follow_ups() {
