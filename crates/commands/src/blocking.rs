@@ -29,15 +29,17 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<u64>, CommandError> {
         return Err(timeout_not_float());
     }
     let seconds: f64 = text.parse().map_err(|_| timeout_not_float())?;
-    if !seconds.is_finite() {
+    if seconds.is_nan() {
         return Err(timeout_not_float());
     }
-    let millis = (seconds * 1000.0).ceil();
-    if millis < 0.0 {
-        return Err(CommandError::other("ERR timeout is negative"));
-    }
+    // Redis's order: too big (inf included), then negative (-inf included).
+    let millis = seconds * 1000.0;
     if millis > i64::MAX as f64 / 2.0 {
         return Err(CommandError::other("ERR timeout is out of range"));
+    }
+    let millis = millis.ceil();
+    if millis < 0.0 {
+        return Err(CommandError::other("ERR timeout is negative"));
     }
     Ok((millis > 0.0).then_some(millis as u64))
 }
@@ -77,7 +79,15 @@ mod tests {
             parse_timeout(b"-1"),
             Err(CommandError::other("ERR timeout is negative"))
         );
-        for bad in [&b"abc"[..], b"", b" 1", b"inf", b"nan"] {
+        assert_eq!(
+            parse_timeout(b"inf"),
+            Err(CommandError::other("ERR timeout is out of range"))
+        );
+        assert_eq!(
+            parse_timeout(b"-inf"),
+            Err(CommandError::other("ERR timeout is negative"))
+        );
+        for bad in [&b"abc"[..], b"", b" 1", b"nan"] {
             assert_eq!(parse_timeout(bad), Err(timeout_not_float()), "{bad:?}");
         }
     }
