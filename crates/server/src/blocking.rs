@@ -198,13 +198,19 @@ impl BlockedClients {
     }
 }
 
-/// The reply of a blocking command that waited in vain: a null bulk for the commands
-/// that reply with one element, a null array otherwise.
-pub fn timeout_reply(spec: &CommandSpec) -> Reply {
+/// What a blocking command's handler replies when it finds nothing (as inside MULTI):
+/// a null bulk for the commands that reply with one element, a null array otherwise.
+fn nothing_reply(spec: &CommandSpec) -> Reply {
     match spec.name {
         "blmove" | "brpoplpush" => Reply::Nil,
         _ => Reply::NilArray,
     }
+}
+
+/// The reply of a blocking command that waited in vain: a null array for every one of
+/// them, BLMOVE and BRPOPLPUSH included, as Redis's timeout reply.
+fn timeout_reply() -> Reply {
+    Reply::NilArray
 }
 
 /// Removes the waiter when its future is dropped (the client went away mid-wait).
@@ -250,7 +256,7 @@ impl ShardState {
                     .run_batch(request.db, *options, vec![(spec, argv.clone())])
                     .await;
                 let reply = replies.into_iter().next().unwrap_or(Reply::Nil);
-                if reply != timeout_reply(spec) {
+                if reply != nothing_reply(spec) {
                     return Outcome::Served(reply);
                 }
             }
@@ -405,7 +411,7 @@ impl ShardState {
                 }
                 Some((command, options)) => {
                     let reply = run(db, options, &command);
-                    if reply == timeout_reply(command.0) || reply.is_error() {
+                    if reply == nothing_reply(command.0) || reply.is_error() {
                         // Nothing for this waiter (the key is empty again, or now holds
                         // another type): the ones behind it get nothing either.
                         break;
@@ -569,7 +575,7 @@ impl Session {
             .invoke_on(shard, move |state: Rc<ShardState>| state.park(request))
             .await;
         self.outcome_reply(spec, outcome)
-            .unwrap_or_else(|| timeout_reply(spec))
+            .unwrap_or_else(timeout_reply)
     }
 
     /// Parks on every shard owning a watched key and retries the command through the
@@ -592,7 +598,7 @@ impl Session {
                 argv.clone(),
             )
             .await;
-            if reply != timeout_reply(spec) {
+            if reply != nothing_reply(spec) {
                 return reply;
             }
             let mut keys_by_shard: BTreeMap<ShardId, Vec<Bytes>> = BTreeMap::new();
@@ -641,7 +647,7 @@ impl Session {
                 other => {
                     return self
                         .outcome_reply(spec, other)
-                        .unwrap_or_else(|| timeout_reply(spec))
+                        .unwrap_or_else(timeout_reply)
                 }
             }
         }

@@ -101,7 +101,7 @@ fn times_out_with_a_null_reply(server: &TestServer) {
     assert_eq!(show(&raw.cmd(&["BLPOP", "nothing", "0.01"])), "*-1\r\n");
     assert_eq!(
         show(&raw.cmd(&["BRPOPLPUSH", "nothing", "d", "0.01"])),
-        "$-1\r\n"
+        "*-1\r\n"
     );
     assert_eq!(blocked_clients(server), 0);
 }

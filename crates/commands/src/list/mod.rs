@@ -147,13 +147,14 @@ fn pop_generic(
     end: End,
     command: &'static str,
 ) -> CmdResult {
-    let key = args.required()?;
-    let count = args.next_arg().map(|arg| positive(arg, None)).transpose()?;
-    if args.remaining() > 0 {
+    // Redis checks the argument count before the count's value.
+    if args.remaining() > 2 {
         return Err(CommandError::other(format!(
             "ERR wrong number of arguments for '{command}' command"
         )));
     }
+    let key = args.required()?;
+    let count = args.next_arg().map(|arg| positive(arg, None)).transpose()?;
     let limits = shard.limits.encoding;
     let Some(list) = shard.write_collection::<List>(key)? else {
         return Ok(match count {

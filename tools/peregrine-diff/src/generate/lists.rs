@@ -172,7 +172,8 @@ fn ltrim(context: &mut Context<'_>) -> Vec<Command> {
 /// LPOS with RANK, COUNT and MAXLEN in any order, valid most of the time.
 fn lpos(context: &mut Context<'_>) -> Vec<Command> {
     const RANKS: &[&str] = &["1", "2", "-1", "-2", "3", "-3"];
-    const BAD_RANKS: &[&str] = &["0", "abc", "-9223372036854775808", "9223372036854775807"];
+    // Not -9223372036854775808: 7.0 accepts it as a rank, 7.2 rejects it.
+    const BAD_RANKS: &[&str] = &["0", "abc", "9223372036854775807"];
     const COUNTS: &[&str] = &["0", "1", "2", "5"];
     const MAXLENS: &[&str] = &["0", "1", "2", "10"];
     const BAD_NUMBERS: &[&str] = &["-1", "abc", ""];
