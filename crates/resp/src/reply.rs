@@ -40,6 +40,9 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     /// A set (`~n` in RESP3, an array in RESP2).
     Set(Vec<Reply>),
+    /// Pairs (ZRANGE WITHSCORES, HRANDFIELD WITHVALUES): an array of two-element arrays in
+    /// RESP3, one flat array in RESP2.
+    Pairs(Vec<(Reply, Reply)>),
     /// A double (`,x` in RESP3, a bulk string in RESP2).
     Double(f64),
     /// A boolean (`#t`/`#f` in RESP3, `:1`/`:0` in RESP2).
@@ -105,6 +108,17 @@ impl Reply {
                 for (key, value) in pairs {
                     key.encode(protocol, out);
                     value.encode(protocol, out);
+                }
+            }
+            Reply::Pairs(pairs) => {
+                let flat = if resp3 { 1 } else { 2 };
+                integer_line(out, b'*', flat * pairs.len() as i64);
+                for (first, second) in pairs {
+                    if resp3 {
+                        out.extend_from_slice(b"*2\r\n");
+                    }
+                    first.encode(protocol, out);
+                    second.encode(protocol, out);
                 }
             }
             Reply::Set(items) => {
@@ -221,6 +235,15 @@ mod tests {
         );
         assert_eq!(Reply::Double(1.5).to_bytes(Protocol::Resp3), b",1.5\r\n");
         assert_eq!(Reply::Bool(true).to_bytes(Protocol::Resp2), b":1\r\n");
+        let pairs = Reply::Pairs(vec![(Reply::bulk("m"), Reply::Double(2.0))]);
+        assert_eq!(
+            pairs.to_bytes(Protocol::Resp2),
+            b"*2\r\n$1\r\nm\r\n$1\r\n2\r\n"
+        );
+        assert_eq!(
+            pairs.to_bytes(Protocol::Resp3),
+            b"*1\r\n*2\r\n$1\r\nm\r\n,2\r\n"
+        );
         assert_eq!(
             Reply::error("ERR x\ny").to_bytes(Protocol::Resp2),
             b"-ERR x y\r\n"
