@@ -188,7 +188,8 @@ fn increments() {
 
 #[test]
 fn encodings_convert_at_the_thresholds() {
-    let mut shard = filled(128);
+    // Redis's default hash-max-listpack-entries is 512 (not 128 as for sets and zsets).
+    let mut shard = filled(512);
     assert_eq!(
         shard.wire(&["OBJECT", "ENCODING", "h"]),
         "$8\r\nlistpack\r\n"
@@ -203,7 +204,7 @@ fn encodings_convert_at_the_thresholds() {
         shard.wire(&["OBJECT", "ENCODING", "h"]),
         "$9\r\nhashtable\r\n"
     );
-    assert_eq!(shard.wire(&["HLEN", "h"]), ":129\r\n");
+    assert_eq!(shard.wire(&["HLEN", "h"]), ":513\r\n");
     assert_eq!(shard.wire(&["HGET", "h", "f0"]), "$5\r\nagain\r\n");
 
     let long = "x".repeat(65);
@@ -220,7 +221,7 @@ fn encodings_convert_at_the_thresholds() {
     // More pairs in one HSET than the limit convert up front, as Redis does, even when
     // they repeat a field.
     let mut command = vec!["HSET".to_owned(), "dup".to_owned()];
-    for _ in 0..129 {
+    for _ in 0..513 {
         command.push("same".to_owned());
         command.push("v".to_owned());
     }
@@ -234,30 +235,30 @@ fn encodings_convert_at_the_thresholds() {
 
 #[test]
 fn big_hashes_answer_like_small_ones() {
-    let mut shard = filled(300);
+    let mut shard = filled(600);
     assert_eq!(
         shard.wire(&["OBJECT", "ENCODING", "h"]),
         "$9\r\nhashtable\r\n"
     );
-    assert_eq!(shard.wire(&["HGET", "h", "f299"]), "$4\r\nv299\r\n");
+    assert_eq!(shard.wire(&["HGET", "h", "f599"]), "$4\r\nv599\r\n");
     assert_eq!(
         shard.run(&["HKEYS", "h"]).to_bytes(Protocol::Resp2)[..6],
-        b"*300\r\n"[..]
+        b"*600\r\n"[..]
     );
     assert_eq!(shard.wire(&["HINCRBY", "h", "counter", "3"]), ":3\r\n");
     let mut deleted = 0;
-    for index in 0..300 {
+    for index in 0..600 {
         let field = format!("f{index}");
         deleted += i64::from(shard.run(&["HDEL", "h", &field]) == Reply::Integer(1));
     }
-    assert_eq!(deleted, 300);
+    assert_eq!(deleted, 600);
     assert_eq!(shard.wire(&["HDEL", "h", "counter"]), ":1\r\n");
     assert_eq!(shard.wire(&["EXISTS", "h"]), ":0\r\n");
 }
 
 #[test]
 fn hrandfield_counts_and_shapes() {
-    for size in [5, 300] {
+    for size in [5, 600] {
         let mut shard = filled(size);
         let field = match shard.run(&["HRANDFIELD", "h"]) {
             Reply::Bulk(field) => String::from_utf8_lossy(&field).into_owned(),
@@ -471,7 +472,7 @@ fn hexpire_codes_and_conditions() {
 
 #[test]
 fn expired_fields_vanish_lazily() {
-    for size in [3, 200] {
+    for size in [3, 600] {
         let mut shard = filled(size);
         assert_eq!(
             shard.wire(&["HPEXPIRE", "h", "100", "FIELDS", "2", "f0", "f1"]),
@@ -551,7 +552,7 @@ fn deadlines_survive_conversion_to_hashtable() {
     let mut shard = filled(3);
     shard.run(&["HEXPIRE", "h", "100", "FIELDS", "1", "f0"]);
     let mut command = vec!["HSET".to_owned(), "h".to_owned()];
-    for index in 3..200 {
+    for index in 3..600 {
         command.push(format!("f{index}"));
         command.push("v".to_owned());
     }
@@ -567,7 +568,7 @@ fn deadlines_survive_conversion_to_hashtable() {
     );
     shard.now += 100_000;
     assert_eq!(shard.wire(&["HGET", "h", "f0"]), "$-1\r\n");
-    assert_eq!(shard.wire(&["HLEN", "h"]), ":199\r\n");
+    assert_eq!(shard.wire(&["HLEN", "h"]), ":599\r\n");
 }
 
 #[test]
