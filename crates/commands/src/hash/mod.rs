@@ -6,9 +6,8 @@
 //! [`visit_hash`] or [`upsert_hash`], which remove due fields first and delete the key
 //! when that (or the command) leaves the hash empty.
 //!
-//! Differences from Redis: HRANDFIELD with a negative count beyond
-//! [`random::MAX_REPEATED_PICKS`] is refused (Redis would try to build the reply);
-//! HSCAN of a listpack hash returns everything at once with cursor 0, as Redis does.
+//! Difference from Redis: HRANDFIELD with a negative count beyond 2^24 picks is refused
+//! with `value is out of range` (Redis would try to build the whole reply).
 
 mod expire;
 mod random;
@@ -157,8 +156,8 @@ fn hset_generic(
         hash.prepare_write(pairs.len() / 2, longest, limits);
         let mut created = 0;
         for pair in pairs.chunks_exact(2) {
-            if hash.insert(&pair[0], &pair[1], limits) {
-                created += 1;
+            if let [field, value] = pair {
+                created += usize::from(hash.insert(field, value, limits));
             }
         }
         Ok(created)
@@ -244,19 +243,31 @@ fn getall_generic(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>, part: Part
     let reply = visit_hash(shard, key, Access::Read, |hash| {
         let entries = hash.iter();
         Ok(match part {
-            Part::Fields => Reply::Array(entries.map(|(field, _)| Reply::bulk(field)).collect()),
-            Part::Values => Reply::Array(entries.map(|(_, value)| Reply::bulk(value)).collect()),
-            Part::Both => Reply::Map(
-                entries
-                    .map(|(field, value)| (Reply::bulk(field), Reply::bulk(value)))
-                    .collect(),
-            ),
+            Part::Fields => Reply::Array(collect(
+                entries.map(|(field, _)| Reply::bulk(field)),
+                hash.len(),
+            )),
+            Part::Values => Reply::Array(collect(
+                entries.map(|(_, value)| Reply::bulk(value)),
+                hash.len(),
+            )),
+            Part::Both => Reply::Map(collect(
+                entries.map(|(field, value)| (Reply::bulk(field), Reply::bulk(value))),
+                hash.len(),
+            )),
         })
     })?;
     Ok(reply.unwrap_or(match part {
         Part::Both => Reply::Map(Vec::new()),
         Part::Fields | Part::Values => Reply::Array(Vec::new()),
     }))
+}
+
+/// Collects `len` items into a vector allocated once.
+fn collect<T>(items: impl Iterator<Item = T>, len: usize) -> Vec<T> {
+    let mut collected = Vec::with_capacity(len);
+    collected.extend(items);
+    collected
 }
 
 /// HDEL key field [field ...]
