@@ -20,8 +20,9 @@ pub enum Value {
     Raw(Box<Vec<u8>>),
     /// A list.
     List(Box<List>),
-    /// A hash.
-    Hash(Box<Hash>),
+    /// A hash: unboxed, as it is one pointer and a tag (a small hash is then one
+    /// allocation besides its key's entry).
+    Hash(Hash),
     /// A set.
     Set(Box<Set>),
     /// A sorted set.
@@ -148,7 +149,7 @@ macro_rules! collection {
             }
 
             fn into_value(self) -> Value {
-                Value::$variant(Box::new(self))
+                Value::$variant(self.into())
             }
 
             fn is_empty(&self) -> bool {

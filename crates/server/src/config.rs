@@ -79,7 +79,7 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "tcp-backlog",                default: "511",         kind: Kind::Integer, mutable: false },
     Parameter { name: "list-max-listpack-size",     default: "-2",          kind: Kind::SignedInteger, mutable: true },
     Parameter { name: "list-compress-depth",        default: "0",           kind: Kind::Integer, mutable: true },
-    Parameter { name: "hash-max-listpack-entries",  default: "128",         kind: Kind::Integer, mutable: true },
+    Parameter { name: "hash-max-listpack-entries",  default: "512",         kind: Kind::Integer, mutable: true },
     Parameter { name: "hash-max-listpack-value",    default: "64",          kind: Kind::Memory,  mutable: true },
     Parameter { name: "set-max-intset-entries",     default: "512",         kind: Kind::Integer, mutable: true },
     Parameter { name: "set-max-listpack-entries",   default: "128",         kind: Kind::Integer, mutable: true },
