@@ -260,6 +260,29 @@ impl Db {
         due
     }
 
+    /// Active expiry of hash fields: removes the due fields of up to `max_keys` hashes
+    /// whose registered field deadline has passed, deletes hashes left empty, and
+    /// re-registers the ones with fields still to expire. Returns the fields removed.
+    pub fn expire_hash_fields_due(&mut self, now: UnixMillis, max_keys: usize) -> usize {
+        let mut removed = 0;
+        for key in self.pop_due_field_keys(now, max_keys) {
+            let Some(entry) = self.lookup(&key, now, false) else {
+                continue;
+            };
+            let Value::Hash(hash) = &mut entry.value else {
+                continue;
+            };
+            removed += hash.expire_fields(now);
+            let (empty, next) = (hash.is_empty(), hash.next_field_deadline());
+            if empty {
+                self.remove(&key);
+            } else if let Some(at) = next {
+                self.track_field_deadline(&key, at);
+            }
+        }
+        removed
+    }
+
     /// Continues a SCAN of this database; see [`Table::scan`].
     pub fn scan(&self, cursor: u64, visit: impl FnMut(&[u8], &Entry)) -> u64 {
         self.table.scan(cursor, visit)

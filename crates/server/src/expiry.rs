@@ -1,4 +1,5 @@
-//! Background work of a shard: active expiry, incremental rehash, freeing big tables.
+//! Background work of a shard: active expiry (keys and hash fields), incremental rehash,
+//! freeing big tables.
 //!
 //! All of it runs in a background task queue with small bounded steps, yielding between
 //! steps, so requests never wait behind it for more than about a millisecond.
@@ -43,7 +44,9 @@ fn step(state: &ShardState) -> bool {
     let mut backlog = false;
     for db in keyspace.iter_mut() {
         loop {
-            let removed = db.expire_due(unix_millis(), KEYS_PER_STEP);
+            let now = unix_millis();
+            let removed = db.expire_due(now, KEYS_PER_STEP);
+            db.expire_hash_fields_due(now, KEYS_PER_STEP);
             let resizing = db.rehash_step();
             if started.elapsed() >= STEP_BUDGET {
                 return removed == KEYS_PER_STEP || resizing || backlog;

@@ -286,8 +286,33 @@ fn field_expiry_end_to_end(server: &TestServer) {
     );
 }
 
+/// Fields expire in the background, without any command touching the hash: the hash
+/// is deleted once its last field expires, and a hash with a field left keeps it.
+fn fields_expire_actively(server: &TestServer) {
+    let mut c = server.client();
+    for key in ["gone", "kept"] {
+        run::<i64>(&mut c, &["HSET", key, "a", "1", "b", "2"]);
+    }
+    run::<Vec<i64>>(&mut c, &["HPEXPIRE", "gone", "30", "FIELDS", "2", "a", "b"]);
+    run::<Vec<i64>>(&mut c, &["HPEXPIRE", "kept", "30", "FIELDS", "1", "a"]);
+    // EXISTS and DBSIZE do not expire fields themselves: only active expiry can.
+    assert!(
+        poll_until(Duration::from_secs(10), || run::<i64>(
+            &mut c,
+            &["EXISTS", "gone"]
+        ) == 0),
+        "a hash whose fields all expired was not deleted"
+    );
+    assert_eq!(run::<i64>(&mut c, &["DBSIZE"]), 1);
+    assert_eq!(
+        run::<HashMap<String, String>>(&mut c, &["HGETALL", "kept"]),
+        HashMap::from([("b".to_owned(), "2".to_owned())])
+    );
+}
+
 with_1_and_4_shards! {
     bin = BIN;
+    fields_expire_actively,
     set_get_delete,
     hashes_on_every_shard,
     replies_on_the_wire,
