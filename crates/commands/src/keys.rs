@@ -566,6 +566,30 @@ pub fn random_key(shard: &mut ShardCtx<'_>) -> Option<Vec<u8>> {
     None
 }
 
+/// Parses a SCAN/HSCAN/SSCAN/ZSCAN cursor as Redis 7.2's `string2ull`: a canonical integer must not be
+/// negative; anything else goes through `strtoull` (leading spaces, a sign, digits).
+pub fn parse_scan_cursor(arg: &[u8]) -> Result<u64, CommandError> {
+    let invalid = || CommandError::other("ERR invalid cursor");
+    if let Ok(value) = parse_integer(arg) {
+        return u64::try_from(value).map_err(|_| invalid());
+    }
+    let text = std::str::from_utf8(arg).map_err(|_| invalid())?;
+    let text = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let magnitude: u64 = digits.parse().map_err(|_| invalid())?;
+    Ok(if negative {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use crate::test_shard::TestShard;

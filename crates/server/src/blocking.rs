@@ -506,9 +506,10 @@ impl Session {
         out: &mut Vec<u8>,
         stream: &mut TcpStream,
     ) -> Option<Reply> {
-        let shape = match peregrine_commands::blocking::shape(spec, &argv) {
-            Ok(shape) => shape,
-            Err(error) => return Some(error.into_reply()),
+        let Ok(shape) = peregrine_commands::blocking::shape(spec, &argv) else {
+            // A bad timeout: the handler reports it, after the errors Redis checks first
+            // (BLMPOP's numkeys and direction, BLMOVE's directions), without blocking.
+            return Some(self.run_once(spec, argv).await);
         };
         if !out.is_empty() {
             let state = self.shard();
@@ -552,6 +553,26 @@ impl Session {
         reply
     }
 
+    /// Runs the command once without blocking, wherever its keys are.
+    async fn run_once(&self, spec: &'static CommandSpec, argv: Argv) -> Reply {
+        let shards = self.router.shard_count();
+        match crate::coordinator::single_shard(spec, &argv, shards, self.router.me()) {
+            Some(shard) => {
+                let (db, options) = (self.db, self.options);
+                self.router
+                    .invoke_on(shard, move |state: Rc<ShardState>| {
+                        state.run_batch(db, options, vec![(spec, argv)])
+                    })
+                    .await
+                    .pop()
+                    .unwrap_or(Reply::Nil)
+            }
+            None => {
+                crate::scratch::run_scratch(&self.router, self.db, self.options, spec, argv).await
+            }
+        }
+    }
+
     /// Parks on the one shard that owns every key; that shard serves the command.
     async fn wait_served(
         &self,
@@ -590,14 +611,7 @@ impl Session {
     ) -> Reply {
         let deadline = timeout_ms.map(|millis| Instant::now() + Duration::from_millis(millis));
         loop {
-            let reply = crate::scratch::run_scratch(
-                &self.router,
-                self.db,
-                self.options,
-                spec,
-                argv.clone(),
-            )
-            .await;
+            let reply = self.run_once(spec, argv.clone()).await;
             if reply != nothing_reply(spec) {
                 return reply;
             }

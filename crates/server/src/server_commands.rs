@@ -366,11 +366,9 @@ async fn keys_command(session: &mut Session, argv: &Argv) -> Outcome {
 const SHARD_BITS: u32 = 10;
 
 async fn scan(session: &mut Session, argv: &Argv) -> Outcome {
-    let Some(cursor) = std::str::from_utf8(&argv[1])
-        .ok()
-        .and_then(|text| text.parse::<u64>().ok())
-    else {
-        return error("ERR invalid cursor");
+    let cursor = match peregrine_commands::keys::parse_scan_cursor(&argv[1]) {
+        Ok(cursor) => cursor,
+        Err(failure) => return reply(failure.into_reply()),
     };
     let mut count = 10usize;
     let mut pattern: Option<Bytes> = None;

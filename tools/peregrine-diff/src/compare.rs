@@ -39,6 +39,9 @@
 //!    reports small ones as `listpack`. The runner asks the same server for the
 //!    key's TYPE and [`encoding_result`] merges exactly those two pairs; every
 //!    other encoding (intset, skiplist, hash listpack/hashtable, ...) must match.
+//! 9. **Score formatting** ([`scores_equivalent`]): Redis 7.0 prints doubles with
+//!    `%.17g`, 7.2 with the shortest text that reads back to the same double; in the
+//!    replies of sorted-set commands, bulk strings that parse to the same double match.
 //!
 //! Nothing else is forgiven.
 
@@ -125,6 +128,9 @@ pub fn replies_match(
     if version_equivalent(VERSION_DIFFERENCES, command, &redis.value, &peregrine.value) {
         return true;
     }
+    if is_sorted_set_command(command) && scores_equivalent(&redis.value, &peregrine.value) {
+        return true;
+    }
     match comparison {
         Comparison::Exact
         | Comparison::ScanKeys
@@ -138,6 +144,39 @@ pub fn replies_match(
         Comparison::Unordered => sorted(&redis.value) == sorted(&peregrine.value),
         Comparison::UnorderedPairs => sorted_pairs(&redis.value) == sorted_pairs(&peregrine.value),
     }
+}
+
+/// Sorted-set commands, whose replies carry scores.
+fn is_sorted_set_command(command: &str) -> bool {
+    let upper = command.to_ascii_uppercase();
+    upper.starts_with('Z') || upper.starts_with("BZ")
+}
+
+/// Rule 9: scores are printed with `%.17g` by Redis 7.0 and in the shortest form that
+/// reads back exactly by Redis 7.2 (`0.10000000000000001` vs `0.1`, `-0` vs `0`): two
+/// replies of the same shape whose bulk strings are equal, or both parse as the same
+/// double, are equivalent.
+pub fn scores_equivalent(redis: &Reply, peregrine: &Reply) -> bool {
+    match (redis, peregrine) {
+        (Reply::Array(left), Reply::Array(right)) => {
+            left.len() == right.len()
+                && left
+                    .iter()
+                    .zip(right)
+                    .all(|(left, right)| scores_equivalent(left, right))
+        }
+        (Reply::Bulk(left), Reply::Bulk(right)) => left == right || same_double(left, right),
+        (left, right) => left == right,
+    }
+}
+
+fn same_double(left: &[u8], right: &[u8]) -> bool {
+    let parse = |bytes: &[u8]| {
+        std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|text| text.parse::<f64>().ok())
+    };
+    matches!((parse(left), parse(right)), (Some(left), Some(right)) if left == right)
 }
 
 /// Rule 1: both replies are non-negative integers at most `tolerance` apart.

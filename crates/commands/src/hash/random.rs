@@ -19,7 +19,8 @@ pub(super) const MAX_REPEATED_PICKS: u64 = 1 << 24;
 /// in RESP3, flattened in RESP2).
 pub(super) fn hrandfield(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let key = args.required()?;
-    let mut random = shard.random.clone();
+    // A generator of our own, seeded from the shard's (which thereby advances).
+    let mut random = crate::Random::new(shard.random.next_u64());
     let reply = match args.next_arg() {
         None => visit_hash(shard, key, Access::Read, |hash| {
             Ok(hash
@@ -102,36 +103,12 @@ impl CountRequest {
 /// out.
 pub(super) fn hscan(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let key = args.required()?;
-    let cursor = parse_cursor(args.required()?)?;
+    let cursor = crate::keys::parse_scan_cursor(args.required()?)?;
     let reply = visit_hash(shard, key, Access::Read, |hash| {
         let options = ScanOptions::parse(args)?;
         Ok(options.scan(hash, cursor))
     })?;
     Ok(reply.unwrap_or_else(|| scan_reply(0, Vec::new())))
-}
-
-/// Parses a SCAN cursor as Redis 7.2's `string2ull`: a canonical integer must not be
-/// negative; anything else goes through `strtoull` (leading spaces, a sign, digits).
-fn parse_cursor(arg: &[u8]) -> Result<u64, CommandError> {
-    let invalid = || CommandError::other("ERR invalid cursor");
-    if let Ok(value) = parse_integer(arg) {
-        return u64::try_from(value).map_err(|_| invalid());
-    }
-    let text = std::str::from_utf8(arg).map_err(|_| invalid())?;
-    let text = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(digits) => (true, digits),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
-        return Err(invalid());
-    }
-    let magnitude: u64 = digits.parse().map_err(|_| invalid())?;
-    Ok(if negative {
-        magnitude.wrapping_neg()
-    } else {
-        magnitude
-    })
 }
 
 /// HSCAN's options.

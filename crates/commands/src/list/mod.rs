@@ -563,20 +563,30 @@ impl<'a> MpopRequest<'a> {
             return Err(CommandError::Syntax);
         };
         let end = parse_end(side)?;
-        let count = match options {
-            [] => 1,
-            [keyword, count] if is_keyword(keyword, "count") => {
-                let count = integer_in(
-                    count,
-                    1,
-                    i64::MAX,
-                    Some("ERR count should be greater than 0"),
-                )?;
-                usize::try_from(count).unwrap_or(usize::MAX)
+        // Redis's loop: a COUNT with a value is parsed (and its value checked) when met;
+        // anything else, a second COUNT included, is a syntax error.
+        let mut count = None;
+        let mut options = options.iter();
+        while let Some(option) = options.next() {
+            match options.as_slice().first() {
+                Some(value) if count.is_none() && is_keyword(option, "count") => {
+                    options.next();
+                    let value = integer_in(
+                        value,
+                        1,
+                        i64::MAX,
+                        Some("ERR count should be greater than 0"),
+                    )?;
+                    count = Some(usize::try_from(value).unwrap_or(usize::MAX));
+                }
+                _ => return Err(CommandError::Syntax),
             }
-            _ => return Err(CommandError::Syntax),
-        };
-        Ok(MpopRequest { keys, end, count })
+        }
+        Ok(MpopRequest {
+            keys,
+            end,
+            count: count.unwrap_or(1),
+        })
     }
 }
 

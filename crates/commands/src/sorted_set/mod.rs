@@ -106,9 +106,7 @@ pub(crate) fn parse_score(bytes: &[u8]) -> Result<f64, CommandError> {
 }
 
 fn parse_float(bytes: &[u8]) -> Option<f64> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let value: f64 = text.parse().ok()?;
-    (!value.is_nan()).then_some(value)
+    crate::args::parse_double(bytes)
 }
 
 /// Parses one end of a score range: `1.5`, `(1.5`, `-inf`, `+inf`.
@@ -117,8 +115,8 @@ fn parse_score_bound(bytes: &[u8]) -> Result<ScoreBound, CommandError> {
         Some(rest) => (true, rest),
         None => (false, bytes),
     };
-    let value =
-        parse_float(text).ok_or_else(|| CommandError::other("ERR min or max is not a float"))?;
+    let value = crate::args::parse_range_double(text)
+        .ok_or_else(|| CommandError::other("ERR min or max is not a float"))?;
     Ok(ScoreBound { value, exclusive })
 }
 
@@ -500,15 +498,18 @@ fn zrandmember(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult 
         Some(_) => return Err(CommandError::Syntax),
     };
     if let Some(count) = count {
-        let limit = if with_scores { i64::MAX / 2 } else { i64::MAX };
-        if count < -limit || count > limit {
-            return Err(CommandError::other(format!(
-                "ERR value is out of range, value must between {} and {limit}",
-                -limit
-            )));
+        if count == i64::MIN {
+            return Err(CommandError::other(
+                "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+            ));
+        }
+        // Twice the count of replies must be representable.
+        if with_scores && (count < -(i64::MAX / 2) || count > i64::MAX / 2) {
+            return Err(CommandError::other("ERR value is out of range"));
         }
     }
-    let mut random = shard.random.clone();
+    // A generator of our own, seeded from the shard's (which thereby advances).
+    let mut random = crate::Random::new(shard.random.next_u64());
     let reply = match (shard.read_collection::<SortedSet>(key)?, count) {
         (Some(set), Some(count)) => random_members(set, count, with_scores, || random.next_u64()),
         (None, Some(_)) => Reply::Array(Vec::new()),
@@ -543,7 +544,8 @@ fn random_members(
             push_rank((random() % len as u64) as usize, &mut reply);
         }
     } else if wanted >= len {
-        set.walk(0..len, false, |member, score| reply.push(member, score));
+        // The whole set, from the highest rank down, as Redis's iterator walks it.
+        set.walk(0..len, true, |member, score| reply.push(member, score));
     } else if wanted * 3 > len {
         let mut ranks: Vec<usize> = (0..len).collect();
         for index in 0..wanted {
@@ -572,10 +574,7 @@ fn random_members(
 fn zscan(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let key = args.required()?;
     let cursor_arg = args.required()?;
-    let cursor = std::str::from_utf8(cursor_arg)
-        .ok()
-        .and_then(|text| text.parse::<u64>().ok())
-        .ok_or_else(|| CommandError::other("ERR invalid cursor"))?;
+    let cursor = crate::keys::parse_scan_cursor(cursor_arg)?;
     let empty = || Reply::Array(vec![Reply::bulk("0"), Reply::Array(Vec::new())]);
     if shard.read_collection::<SortedSet>(key)?.is_none() {
         return Ok(empty());

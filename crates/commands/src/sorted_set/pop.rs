@@ -27,11 +27,12 @@ pub(super) fn zpopmax(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> Cmd
 }
 
 fn pop_generic(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>, highest: bool) -> CmdResult {
-    let key = args.required()?;
-    let count = args.next_arg().map(parse_count).transpose()?;
-    if args.remaining() > 0 {
+    // Redis refuses extra arguments before looking at the count.
+    if args.remaining() > 2 {
         return Err(CommandError::Syntax);
     }
+    let key = args.required()?;
+    let count = args.next_arg().map(parse_count).transpose()?;
     let popped = pop_elements(shard, key, highest, count.unwrap_or(1))?;
     let Some(_) = count else {
         return Ok(Reply::Array(
@@ -61,9 +62,9 @@ fn pop_generic(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>, highest: bool
 
 /// A ZPOPMIN/ZPOPMAX count: an integer, not negative.
 fn parse_count(arg: &[u8]) -> Result<usize, CommandError> {
-    let count = parse_integer(arg)?;
-    usize::try_from(count)
-        .map_err(|_| CommandError::other("ERR value is out of range, must be positive"))
+    let out_of_range = || CommandError::other("ERR value is out of range, must be positive");
+    let count = parse_integer(arg).map_err(|_| out_of_range())?;
+    usize::try_from(count).map_err(|_| out_of_range())
 }
 
 /// Pops up to `count` elements from the lowest (or `highest`) end of the set at `key`.
@@ -92,18 +93,25 @@ fn pop_elements(
 ///
 /// O(k log n). `[key, [[member, score], ...]]` from the first non-empty key, or nil.
 pub(super) fn zmpop(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
-    mpop_generic(shard, args.argv(), 1)
+    mpop_generic(shard, args.argv(), 1, None)
 }
 
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
 ///
 /// O(k log n). As ZMPOP; blocks while every key is empty.
 pub(super) fn bzmpop(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
-    parse_timeout(args.required()?)?;
-    mpop_generic(shard, args.argv(), 2)
+    let timeout = args.required()?;
+    mpop_generic(shard, args.argv(), 2, Some(timeout))
 }
 
-fn mpop_generic(shard: &mut ShardCtx<'_>, argv: &[Bytes], numkeys_at: usize) -> CmdResult {
+/// ZMPOP and BZMPOP from `numkeys` (at `numkeys_at`) on; BZMPOP's timeout is checked
+/// after the other arguments, in Redis's order.
+fn mpop_generic(
+    shard: &mut ShardCtx<'_>,
+    argv: &[Bytes],
+    numkeys_at: usize,
+    timeout: Option<&[u8]>,
+) -> CmdResult {
     let numkeys = argv
         .get(numkeys_at)
         .and_then(|arg| parse_integer(arg).ok())
@@ -133,6 +141,9 @@ fn mpop_generic(shard: &mut ShardCtx<'_>, argv: &[Bytes], numkeys_at: usize) -> 
             }
             _ => return Err(CommandError::Syntax),
         }
+    }
+    if let Some(timeout) = timeout {
+        parse_timeout(timeout)?;
     }
     for key in &argv[numkeys_at + 1..where_at] {
         let has_members = shard

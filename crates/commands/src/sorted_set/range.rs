@@ -76,10 +76,15 @@ impl<'a> RangeRequest<'a> {
         }
         let kind = kind.unwrap_or(RangeKind::Rank);
         let reverse = reverse.unwrap_or(false);
-        if limit.is_some() && kind == RangeKind::Rank {
+        // Redis's check is on the count: `LIMIT offset -1` (no limit) passes with ranks.
+        if limit.is_some_and(|(_, count)| count != -1) && kind == RangeKind::Rank {
             return Err(CommandError::other(
                 "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
             ));
+        }
+        if kind == RangeKind::Rank {
+            // Ranks take no LIMIT (a `LIMIT offset -1` that passed the check is ignored).
+            limit = None;
         }
         if with_scores && kind == RangeKind::Lex {
             return Err(CommandError::other(

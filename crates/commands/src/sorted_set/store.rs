@@ -152,9 +152,9 @@ impl Algebra {
             } else if !form.store && !form.cardinality && is_keyword(option, "withscores") {
                 self.with_scores = true;
             } else if form.cardinality && remaining >= 1 && is_keyword(option, "limit") {
-                let limit = parse_integer(&options[at + 1])?;
-                self.limit = usize::try_from(limit)
-                    .map_err(|_| CommandError::other("ERR LIMIT can't be negative"))?;
+                let negative = || CommandError::other("ERR LIMIT can't be negative");
+                let limit = parse_integer(&options[at + 1]).map_err(|_| negative())?;
+                self.limit = usize::try_from(limit).map_err(|_| negative())?;
                 at += 1;
             } else {
                 return Err(CommandError::Syntax);
@@ -223,7 +223,9 @@ impl Algebra {
             }
             result.retain(|member, target| match found.get(member) {
                 Some(&score) => {
-                    self.aggregate.apply(target, weigh(score, source.weight));
+                    // Redis zeroes a NaN product only for the first source; here the
+                    // NaN goes into the aggregate (a NaN sum then becomes 0).
+                    self.aggregate.apply(target, score * source.weight);
                     true
                 }
                 None => false,

@@ -363,7 +363,7 @@ pub fn random_deterministic(context: &mut Context<'_>, spec: RandomCommand) -> V
 pub fn scan(context: &mut Context<'_>, name: &str, key: Vec<u8>, pairs: bool) -> Command {
     if context.chance(8) {
         // Not "" or "-1": Redis reads those as cursors 0 and 2^64-1.
-        let cursor = context.pick(&["abc", "1x", " 0", "-", "1.5"]);
+        let cursor = context.pick(&["abc", "1x", "-", "1.5"]);
         return Command::new(name).key(key).arg(cursor);
     }
     let mut groups: Vec<Vec<Vec<u8>>> = Vec::new();

@@ -230,7 +230,7 @@ fn keys(context: &mut Context<'_>) -> Vec<Command> {
 /// A full SCAN loop with MATCH / COUNT / TYPE, or one SCAN with an invalid cursor.
 fn scan(context: &mut Context<'_>) -> Vec<Command> {
     if context.chance(8) {
-        let cursor = context.pick(&["abc", "1x", " 0", "-", "0.5"]);
+        let cursor = context.pick(&["abc", "1x", "-", "0.5"]);
         return vec![Command::new("SCAN").arg(cursor).global()];
     }
     let mut groups: Vec<Vec<Vec<u8>>> = Vec::new();

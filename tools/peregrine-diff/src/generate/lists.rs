@@ -158,6 +158,12 @@ fn lrem(context: &mut Context<'_>) -> Vec<Command> {
     } else {
         values::increment(context)
     };
+    // 7.0 accepts a count of LLONG_MIN, 7.2 rejects it as out of range.
+    let count = if count == b"-9223372036854775808" {
+        b"-9223372036854775807".to_vec()
+    } else {
+        count
+    };
     let value = element(context);
     vec![Command::new("LREM").key(key).arg(count).arg(value)]
 }
