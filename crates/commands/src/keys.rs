@@ -566,6 +566,29 @@ pub fn random_key(shard: &mut ShardCtx<'_>) -> Option<Vec<u8>> {
     None
 }
 
+/// The options of HSCAN/SSCAN/ZSCAN after the cursor: `[MATCH pattern] [COUNT count]`
+/// (COUNT at least 1), with Redis's errors. A `*` pattern is no pattern.
+pub fn parse_collection_scan_options<'a>(
+    args: &mut ArgReader<'a>,
+) -> Result<(usize, Option<&'a [u8]>), CommandError> {
+    let (mut count, mut pattern) = (10usize, None);
+    while let Some(option) = args.next_arg() {
+        let value = args.next_arg().ok_or(CommandError::Syntax)?;
+        if is_keyword(option, "count") {
+            let parsed = parse_integer(value)?;
+            if parsed < 1 {
+                return Err(CommandError::Syntax);
+            }
+            count = usize::try_from(parsed).unwrap_or(usize::MAX);
+        } else if is_keyword(option, "match") {
+            pattern = (value != b"*").then_some(value);
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    Ok((count, pattern))
+}
+
 /// Parses a SCAN/HSCAN/SSCAN/ZSCAN cursor as Redis 7.2's `string2ull`: a canonical integer must not be
 /// negative; anything else goes through `strtoull` (leading spaces, a sign, digits).
 pub fn parse_scan_cursor(arg: &[u8]) -> Result<u64, CommandError> {

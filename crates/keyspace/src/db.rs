@@ -114,6 +114,16 @@ impl Db {
         (entry, created)
     }
 
+    /// The entry under `key` if it is live at `now`, without removing it when it is not
+    /// (so that several entries can be read at once through a shared reference).
+    pub fn get_live(&self, key: &[u8], now: UnixMillis) -> Option<&Entry> {
+        let entry = self.table.get(key)?;
+        match self.deadline(key) {
+            Some(at) if at <= now => None,
+            _ => Some(entry),
+        }
+    }
+
     /// True when `key` holds a live entry at `now`.
     pub fn contains(&mut self, key: &[u8], now: UnixMillis) -> bool {
         self.get(key, now).is_some()

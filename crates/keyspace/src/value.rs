@@ -23,10 +23,10 @@ pub enum Value {
     /// A hash: unboxed, as it is one pointer and a tag (a small hash is then one
     /// allocation besides its key's entry).
     Hash(Hash),
-    /// A set.
-    Set(Box<Set>),
-    /// A sorted set.
-    SortedSet(Box<SortedSet>),
+    /// A set: unboxed, as the hash (a small one is one allocation).
+    Set(Set),
+    /// A sorted set: unboxed, as the hash.
+    SortedSet(SortedSet),
 }
 
 /// The type of a value, as TYPE names it.
