@@ -1,0 +1,135 @@
+//! End-to-end tests of the set family with a real client: replies, RESP3 set shapes,
+//! errors, encodings, and multi-key commands whose keys live on different shards. Every
+//! test runs with 1 and 4 shards.
+
+use peregrine_testkit::{keys_on_shards, run, run_err, with_1_and_4_shards, TestServer};
+use std::collections::BTreeSet;
+
+const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
+
+fn members(connection: &mut redis::Connection, key: &str) -> BTreeSet<String> {
+    run(connection, &["SMEMBERS", key])
+}
+
+fn basics_and_errors(server: &TestServer) {
+    let mut c = server.client();
+    assert_eq!(run::<i64>(&mut c, &["SADD", "s", "b", "a", "b", "1"]), 3);
+    assert_eq!(
+        members(&mut c, "s"),
+        BTreeSet::from(["a".into(), "b".into(), "1".into()])
+    );
+    assert_eq!(
+        run::<Vec<i64>>(&mut c, &["SMISMEMBER", "s", "a", "z"]),
+        vec![1, 0]
+    );
+    assert_eq!(run::<i64>(&mut c, &["SREM", "s", "a", "b", "1"]), 3);
+    assert_eq!(run::<i64>(&mut c, &["EXISTS", "s"]), 0);
+    run::<String>(&mut c, &["SET", "string", "v"]);
+    assert!(run_err(&mut c, &["SADD", "string", "x"]).starts_with("WRONGTYPE"));
+    assert_eq!(
+        run_err(&mut c, &["SPOP", "s", "-2"]),
+        "ERR value is out of range, must be positive"
+    );
+    // A key's TTL survives SADD and goes with the last SREM.
+    run::<i64>(&mut c, &["SADD", "ttl", "x"]);
+    run::<i64>(&mut c, &["EXPIRE", "ttl", "100"]);
+    run::<i64>(&mut c, &["SADD", "ttl", "y"]);
+    assert!(run::<i64>(&mut c, &["TTL", "ttl"]) > 0);
+}
+
+fn encodings_follow_the_thresholds(server: &TestServer) {
+    let mut c = server.client();
+    let ints: Vec<String> = (0..512).map(|n| n.to_string()).collect();
+    let mut command = vec!["SADD", "ints"];
+    command.extend(ints.iter().map(String::as_str));
+    run::<i64>(&mut c, &command);
+    let encoding =
+        |c: &mut redis::Connection, key: &str| -> String { run(c, &["OBJECT", "ENCODING", key]) };
+    assert_eq!(encoding(&mut c, "ints"), "intset");
+    run::<i64>(&mut c, &["SADD", "ints", "512"]);
+    assert_eq!(encoding(&mut c, "ints"), "hashtable");
+    run::<i64>(&mut c, &["SADD", "small", "1", "x"]);
+    assert_eq!(encoding(&mut c, "small"), "listpack");
+    run::<String>(&mut c, &["CONFIG", "SET", "set-max-listpack-entries", "2"]);
+    run::<i64>(&mut c, &["SADD", "small", "y"]);
+    assert_eq!(encoding(&mut c, "small"), "hashtable");
+    run::<String>(
+        &mut c,
+        &["CONFIG", "SET", "set-max-listpack-entries", "128"],
+    );
+}
+
+fn resp3_replies_are_sets(server: &TestServer) {
+    let mut raw = server.raw();
+    raw.cmd(&["HELLO", "3"]);
+    raw.cmd(&["SADD", "r3", "a"]);
+    assert_eq!(raw.cmd(&["SMEMBERS", "r3"]), b"~1\r\n$1\r\na\r\n");
+    assert_eq!(raw.cmd(&["SPOP", "nothing", "2"]), b"~0\r\n");
+}
+
+fn multi_key_commands_across_shards(server: &TestServer) {
+    let mut c = server.client();
+    let keys = keys_on_shards("sets", 3, server.shards());
+    run::<i64>(&mut c, &["SADD", &keys[0], "a", "b", "c"]);
+    run::<i64>(&mut c, &["SADD", &keys[1], "b", "c", "d"]);
+    assert_eq!(
+        run::<i64>(&mut c, &["SINTERSTORE", &keys[2], &keys[0], &keys[1]]),
+        2
+    );
+    assert_eq!(
+        members(&mut c, &keys[2]),
+        BTreeSet::from(["b".into(), "c".into()])
+    );
+    assert_eq!(
+        run::<BTreeSet<String>>(&mut c, &["SUNION", &keys[0], &keys[1]]).len(),
+        4
+    );
+    assert_eq!(
+        run::<BTreeSet<String>>(&mut c, &["SDIFF", &keys[0], &keys[1]]),
+        BTreeSet::from(["a".into()])
+    );
+    assert_eq!(
+        run::<i64>(&mut c, &["SINTERCARD", "2", &keys[0], &keys[1]]),
+        2
+    );
+    assert_eq!(run::<i64>(&mut c, &["SMOVE", &keys[0], &keys[1], "a"]), 1);
+    assert_eq!(run::<i64>(&mut c, &["SISMEMBER", &keys[1], "a"]), 1);
+    assert_eq!(run::<i64>(&mut c, &["SISMEMBER", &keys[0], "a"]), 0);
+    // An empty result deletes the destination, wherever it lives.
+    assert_eq!(
+        run::<i64>(&mut c, &["SDIFFSTORE", &keys[2], &keys[0], &keys[0]]),
+        0
+    );
+    assert_eq!(run::<i64>(&mut c, &["EXISTS", &keys[2]]), 0);
+}
+
+fn scan_a_big_set(server: &TestServer) {
+    let mut c = server.client();
+    let wanted: BTreeSet<String> = (0..2000).map(|n| format!("m{n}")).collect();
+    for chunk in wanted.iter().collect::<Vec<_>>().chunks(500) {
+        let mut command = vec!["SADD", "big"];
+        command.extend(chunk.iter().map(|member| member.as_str()));
+        run::<i64>(&mut c, &command);
+    }
+    let mut seen = BTreeSet::new();
+    let mut cursor = "0".to_owned();
+    loop {
+        let (next, page): (String, Vec<String>) =
+            run(&mut c, &["SSCAN", "big", &cursor, "COUNT", "100"]);
+        seen.extend(page);
+        cursor = next;
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(seen, wanted);
+}
+
+with_1_and_4_shards! {
+    bin = BIN;
+    basics_and_errors,
+    encodings_follow_the_thresholds,
+    resp3_replies_are_sets,
+    multi_key_commands_across_shards,
+    scan_a_big_set,
+}
