@@ -87,60 +87,6 @@ pub fn is_keyword(arg: &[u8], keyword: &str) -> bool {
     arg.eq_ignore_ascii_case(keyword.as_bytes())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn doubles_parse_as_redis_strtod() {
-        for (text, value) in [
-            ("1.5", 1.5),
-            ("-2", -2.0),
-            ("+3e2", 300.0),
-            (".5", 0.5),
-            ("5.", 5.0),
-            ("0x10", 16.0),
-            ("0x1p-1", 0.5),
-            ("-0x.8", -0.5),
-            ("inf", f64::INFINITY),
-            ("-Infinity", f64::NEG_INFINITY),
-            ("1.7976931348623157e308", f64::MAX),
-            ("0e0", 0.0),
-        ] {
-            assert_eq!(parse_double(text.as_bytes()), Some(value), "{text}");
-        }
-        for text in [
-            "", " 1", "1 ", "1e", "nan", "-nan", "1e309", "1e-400", "0x", "--1", "abc", "1.2.3",
-        ] {
-            assert_eq!(parse_double(text.as_bytes()), None, "{text}");
-        }
-        // Score range items are plain strtod: lenient about spaces, emptiness and range.
-        assert_eq!(parse_range_double(b""), Some(0.0));
-        assert_eq!(parse_range_double(b"  2"), Some(2.0));
-        assert_eq!(parse_range_double(b"1e309"), Some(f64::INFINITY));
-        assert_eq!(parse_range_double(b"1e-400"), Some(0.0));
-        assert_eq!(parse_range_double(b"1 "), None);
-        assert_eq!(parse_range_double(b"nan"), None);
-    }
-
-    #[test]
-    fn integers_follow_string2ll() {
-        assert_eq!(parse_integer(b"-12"), Ok(-12));
-        assert_eq!(parse_integer(b"9223372036854775807"), Ok(i64::MAX));
-        for bad in [
-            &b"012"[..],
-            b"+1",
-            b"-0",
-            b"1.5",
-            b"",
-            b" 1",
-            b"9223372036854775808",
-        ] {
-            assert_eq!(parse_integer(bad), Err(CommandError::NotInteger), "{bad:?}");
-        }
-    }
-}
-
 /// Parses a double as Redis does (`strtod` with `string2d`'s checks): optional sign,
 /// decimal or hexadecimal (`0x1p3`) digits, `inf`/`infinity`; no surrounding spaces, no
 /// trailing bytes, never NaN, and a value that overflows to infinity or underflows to
@@ -226,4 +172,58 @@ fn parse_hex_float(text: &str) -> Option<(f64, bool)> {
     }
     let nonzero = digits.bytes().any(|byte| byte != b'0' && byte != b'.');
     Some((value * 2f64.powi(exponent), nonzero))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_parse_as_redis_strtod() {
+        for (text, value) in [
+            ("1.5", 1.5),
+            ("-2", -2.0),
+            ("+3e2", 300.0),
+            (".5", 0.5),
+            ("5.", 5.0),
+            ("0x10", 16.0),
+            ("0x1p-1", 0.5),
+            ("-0x.8", -0.5),
+            ("inf", f64::INFINITY),
+            ("-Infinity", f64::NEG_INFINITY),
+            ("1.7976931348623157e308", f64::MAX),
+            ("0e0", 0.0),
+        ] {
+            assert_eq!(parse_double(text.as_bytes()), Some(value), "{text}");
+        }
+        for text in [
+            "", " 1", "1 ", "1e", "nan", "-nan", "1e309", "1e-400", "0x", "--1", "abc", "1.2.3",
+        ] {
+            assert_eq!(parse_double(text.as_bytes()), None, "{text}");
+        }
+        // Score range items are plain strtod: lenient about spaces, emptiness and range.
+        assert_eq!(parse_range_double(b""), Some(0.0));
+        assert_eq!(parse_range_double(b"  2"), Some(2.0));
+        assert_eq!(parse_range_double(b"1e309"), Some(f64::INFINITY));
+        assert_eq!(parse_range_double(b"1e-400"), Some(0.0));
+        assert_eq!(parse_range_double(b"1 "), None);
+        assert_eq!(parse_range_double(b"nan"), None);
+    }
+
+    #[test]
+    fn integers_follow_string2ll() {
+        assert_eq!(parse_integer(b"-12"), Ok(-12));
+        assert_eq!(parse_integer(b"9223372036854775807"), Ok(i64::MAX));
+        for bad in [
+            &b"012"[..],
+            b"+1",
+            b"-0",
+            b"1.5",
+            b"",
+            b" 1",
+            b"9223372036854775808",
+        ] {
+            assert_eq!(parse_integer(bad), Err(CommandError::NotInteger), "{bad:?}");
+        }
+    }
 }

@@ -504,7 +504,7 @@ fn zrandmember(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult 
             ));
         }
         // Twice the count of replies must be representable.
-        if with_scores && (count < -(i64::MAX / 2) || count > i64::MAX / 2) {
+        if with_scores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
             return Err(CommandError::other("ERR value is out of range"));
         }
     }
