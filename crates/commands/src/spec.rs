@@ -244,8 +244,6 @@ pub enum Coordinated {
     },
     /// COPY source destination [DB n] [REPLACE].
     Copy,
-    /// LCS key1 key2 [options].
-    Lcs,
     /// MSETNX: set all or nothing.
     MsetNx,
 }

@@ -28,6 +28,13 @@ const fn split(handler: crate::spec::Handler, merge: Merge) -> Exec {
     }
 }
 
+const fn scratch(handler: crate::spec::Handler) -> Exec {
+    Exec::Keyed {
+        handler,
+        cross: CrossShard::Scratch,
+    }
+}
+
 const fn coordinated(handler: crate::spec::Handler, plan: Coordinated) -> Exec {
     Exec::Keyed {
         handler,
@@ -59,7 +66,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "getrange",    arity: Exactly(4), flags: &[ReadOnly], keys: KeySpec::FIRST, exec: keyed(getrange), group: Group::String, summary: "Returns a substring of the string stored at a key." },
     CommandSpec { name: "substr",      arity: Exactly(4), flags: &[ReadOnly], keys: KeySpec::FIRST, exec: keyed(getrange), group: Group::String, summary: "Returns a substring from a string value." },
     CommandSpec { name: "setrange",    arity: Exactly(4), flags: &[Write, DenyOom], keys: KeySpec::FIRST, exec: keyed(setrange), group: Group::String, summary: "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist." },
-    CommandSpec { name: "lcs",         arity: AtLeast(3), flags: &[ReadOnly], keys: KeySpec::FIRST_TWO, exec: coordinated(lcs, Coordinated::Lcs), group: Group::String, summary: "Finds the longest common substring." },
+    CommandSpec { name: "lcs",         arity: AtLeast(3), flags: &[ReadOnly], keys: KeySpec::FIRST_TWO, exec: scratch(lcs), group: Group::String, summary: "Finds the longest common substring." },
 ];
 
 /// Which condition SET puts on the key's existence.
@@ -629,10 +636,11 @@ fn setrange(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
 ///
 /// O(N*M). The common subsequence, its length, or its matching ranges.
 fn lcs(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
+    // Redis reads (and type-checks) both keys before it parses the options.
     let (first_key, second_key) = (args.required()?, args.required()?);
-    let options = LcsOptions::parse(args)?;
     let first = lcs_operand(shard, first_key)?;
     let second = lcs_operand(shard, second_key)?;
+    let options = LcsOptions::parse(args)?;
     lcs_reply(&first, &second, &options)
 }
 
@@ -648,7 +656,7 @@ fn lcs_operand(shard: &mut ShardCtx<'_>, key: &[u8]) -> Result<Vec<u8>, CommandE
     }
 }
 
-/// LCS's options, parsed before any key is read.
+/// LCS's options, parsed once both keys were read.
 pub struct LcsOptions {
     length_only: bool,
     indexes: bool,

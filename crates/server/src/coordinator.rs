@@ -9,7 +9,6 @@
 use crate::shard_state::{KeyedCommand, ShardRouter, ShardState};
 use bytes::Bytes;
 use peregrine_commands::keys::CopyOptions;
-use peregrine_commands::string::{lcs_reply, value_as_string, LcsOptions};
 use peregrine_commands::{
     ArgReader, ClientOptions, CommandError, CommandSpec, Coordinated, Flag, Merge,
 };
@@ -215,7 +214,6 @@ pub async fn run_coordinated(
         Coordinated::MsetNx => msetnx(router, db, client, spec, argv).await,
         Coordinated::Rename { nx } => rename(router, db, argv, nx).await,
         Coordinated::Copy => copy(router, db, argv).await,
-        Coordinated::Lcs => lcs(router, db, client, argv).await,
     };
     outcome.unwrap_or_else(CommandError::into_reply)
 }
@@ -408,47 +406,6 @@ async fn copy(router: &ShardRouter, db: DbIndex, argv: Argv) -> Result<Reply, Co
     })
     .await;
     Ok(Reply::Integer(i64::from(done)))
-}
-
-async fn lcs(
-    router: &ShardRouter,
-    db: DbIndex,
-    client: ClientOptions,
-    argv: Argv,
-) -> Result<Reply, CommandError> {
-    let mut reader = ArgReader::new(&argv);
-    reader.next_arg();
-    reader.next_arg();
-    let options = LcsOptions::parse(&mut reader)?;
-    let keys = [argv[1].clone(), argv[2].clone()];
-    let (first_shard, second_shard) = shards_of(router, &keys[0], &keys[1]);
-    let shards = [first_shard, second_shard];
-    let mut locks = lock_pair(
-        router,
-        (shards[0], shared(db, &keys[0])),
-        (shards[1], shared(db, &keys[1])),
-    )
-    .await;
-    let mut values = Vec::new();
-    for (shard, key) in shards.into_iter().zip(keys) {
-        let lock = locks.remove(&shard).unwrap_or_default();
-        let value = run_then_release(router, shard, lock, move |state| {
-            state.with_ctx(db, client, |ctx| match ctx.lookup_read(&key) {
-                None => Ok(Vec::new()),
-                Some(value) => value_as_string(value)
-                    .map(|text| text.as_bytes().to_vec())
-                    .map_err(|_| {
-                        CommandError::other("ERR The specified keys must contain string values")
-                    }),
-            })
-        })
-        .await;
-        values.push(value);
-    }
-    let mut values = values.into_iter();
-    let first = values.next().unwrap_or(Ok(Vec::new()))?;
-    let second = values.next().unwrap_or(Ok(Vec::new()))?;
-    lcs_reply(&first, &second, &options)
 }
 
 /// Runs consecutive single-shard commands of one pipeline whose shards differ as one
