@@ -256,18 +256,54 @@ fn srandmember(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult 
         return Ok(Reply::Array(picks));
     }
     if wanted >= set.len() {
-        return Ok(set_reply(set.members()));
+        // Redis replies the whole set as a plain array here (a set only from SPOP).
+        let members = set.members().into_iter();
+        return Ok(Reply::Array(
+            members.map(|member| Reply::Bulk(member.into())).collect(),
+        ));
     }
-    // Distinct picks: draw from a copy until enough members are out.
-    let mut pool = set.clone();
+    let picks = if wanted.saturating_mul(DISTINCT_DRAW_FACTOR) > set.len() {
+        sample_in_order(set, wanted, &mut random)
+    } else {
+        draw_distinct(set, wanted, &mut random)
+    };
+    Ok(Reply::Array(picks))
+}
+
+/// Below this ratio of set size to requested count, SRANDMEMBER walks the set once
+/// instead of drawing (Redis's `SRANDMEMBER_SUB_STRATEGY_MUL`).
+const DISTINCT_DRAW_FACTOR: usize = 3;
+
+/// `wanted` distinct members (`wanted < set.len()`), each subset equally likely, in the
+/// set's order: one pass of selection sampling, O(n) without copying the set.
+fn sample_in_order(set: &Set, wanted: usize, random: &mut Random) -> Vec<Reply> {
+    let mut unseen = set.len() as u64;
+    let mut picks = Vec::with_capacity(wanted);
+    set.for_each_member(|member| {
+        let needed = (wanted - picks.len()) as u64;
+        if needed > 0 && random.next_u64() % unseen.max(1) < needed {
+            picks.push(Reply::bulk(member));
+        }
+        unseen = unseen.saturating_sub(1);
+    });
+    picks
+}
+
+/// `wanted` distinct members of a set at least [`DISTINCT_DRAW_FACTOR`] times bigger,
+/// by random draws that skip repeats: O(wanted) expected.
+fn draw_distinct(set: &Set, wanted: usize, random: &mut Random) -> Vec<Reply> {
+    let mut seen = std::collections::HashSet::with_capacity(wanted);
     let mut picks = Vec::with_capacity(wanted);
     while picks.len() < wanted {
-        match pool.pop_random(|| random.next_u64()) {
-            Some(member) => picks.push(Reply::Bulk(member.into())),
-            None => break,
+        let Some(member) = set.random_member(|| random.next_u64()) else {
+            break;
+        };
+        if !seen.contains(&member) {
+            picks.push(Reply::bulk(&member));
+            seen.insert(member);
         }
     }
-    Ok(Reply::Array(picks))
+    picks
 }
 
 /// SMOVE source destination member
@@ -604,6 +640,47 @@ mod tests {
             shard.wire(&["SPOP", "s", "1", "x"]),
             "-ERR syntax error\r\n"
         );
+    }
+
+    #[test]
+    fn distinct_random_members_are_distinct_members() {
+        use peregrine_resp::Reply;
+        let mut shard = TestShard::new();
+        let members: Vec<String> = (0..1000).map(|index| format!("m{index}")).collect();
+        let mut sadd = vec!["SADD", "s"];
+        sadd.extend(members.iter().map(String::as_str));
+        shard.run(&sadd);
+        // 10 of 1000 draws at random; 600 of 1000 walks the set once.
+        for count in ["10", "600", "999"] {
+            let Reply::Array(picks) = shard.run(&["SRANDMEMBER", "s", count]) else {
+                panic!("SRANDMEMBER s {count} is not an array");
+            };
+            let distinct: std::collections::HashSet<&[u8]> = picks
+                .iter()
+                .filter_map(|pick| match pick {
+                    Reply::Bulk(member) => Some(&member[..]),
+                    _ => None,
+                })
+                .filter(|member| members.iter().any(|known| known.as_bytes() == *member))
+                .collect();
+            assert_eq!(picks.len().to_string(), count);
+            assert_eq!(distinct.len(), picks.len(), "SRANDMEMBER s {count}");
+        }
+        // The one-pass walk is not biased to the set's first members: 50 walks of 400
+        // reach every member (a member is missed with probability 0.6^50).
+        let mut reached = std::collections::HashSet::new();
+        for _ in 0..50 {
+            if let Reply::Array(picks) = shard.run(&["SRANDMEMBER", "s", "400"]) {
+                reached.extend(picks.into_iter().filter_map(|pick| match pick {
+                    Reply::Bulk(member) => Some(member),
+                    _ => None,
+                }));
+            }
+        }
+        assert_eq!(reached.len(), 1000);
+        // The whole set is a plain array, not a RESP3 set (only SPOP replies a set).
+        assert!(matches!(shard.run(&["SRANDMEMBER", "s", "5000"]),
+            Reply::Array(all) if all.len() == 1000));
     }
 
     #[test]
