@@ -131,6 +131,18 @@ impl Session {
                 }
             };
             self.info.last_command.set(spec.name);
+            if crate::chunked::handles(spec) {
+                self.flush(&mut pending, out).await;
+                let started = Instant::now();
+                let (db, options) = (self.db, self.options);
+                if let Some(reply) =
+                    crate::chunked::run_if_huge(&self.router, db, options, spec, &argv).await
+                {
+                    self.shard().record(spec.name, started, reply.is_error());
+                    self.emit(reply, out);
+                    continue;
+                }
+            }
             match spec.exec {
                 Exec::Keyed { .. } if spec.has(Flag::Blocking) => {
                     self.flush(&mut pending, out).await;

@@ -33,7 +33,7 @@ pub async fn run_background(state: Rc<ShardState>) {
 /// the executor polls its ring, so requests that arrived during the step are served
 /// before the next step (a yield alone can keep the executor off its ring until its
 /// preemption timer fires).
-async fn pause_for_io() {
+pub(crate) async fn pause_for_io() {
     glommio::timer::sleep(Duration::from_micros(50)).await;
 }
 

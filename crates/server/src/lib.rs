@@ -11,6 +11,7 @@
 //! It is not: where command semantics live (the commands crate), or the keyspace.
 
 mod blocking;
+mod chunked;
 pub mod config;
 mod connection;
 mod coordinator;

@@ -125,8 +125,54 @@ fn scan_a_big_set(server: &TestServer) {
     assert_eq!(seen, wanted);
 }
 
+/// Sources above the chunked threshold (65,536 members in all) take the chunked path:
+/// the results must equal what the ordinary handler computes.
+fn huge_stores_run_in_chunks(server: &TestServer) {
+    let mut c = server.client();
+    let keys = keys_on_shards("huge", 4, server.shards());
+    let (evens, threes, destination, other) = (&keys[0], &keys[1], &keys[2], &keys[3]);
+    for (key, step) in [(evens, 2), (threes, 3)] {
+        let members: Vec<String> = (0..120_000)
+            .step_by(step)
+            .map(|n| format!("m{n}"))
+            .collect();
+        for chunk in members.chunks(2000) {
+            let mut command = vec!["SADD", key.as_str()];
+            command.extend(chunk.iter().map(String::as_str));
+            run::<i64>(&mut c, &command);
+        }
+    }
+    // Multiples of 2 or 3 below 120,000; of 6; of 2 but not 3.
+    assert_eq!(
+        run::<i64>(&mut c, &["SUNIONSTORE", destination, evens, threes]),
+        80_000
+    );
+    assert_eq!(run::<i64>(&mut c, &["SCARD", destination]), 80_000);
+    assert_eq!(
+        run::<i64>(&mut c, &["SINTERSTORE", destination, evens, threes]),
+        20_000
+    );
+    assert_eq!(run::<i64>(&mut c, &["SISMEMBER", destination, "m6"]), 1);
+    assert_eq!(run::<i64>(&mut c, &["SISMEMBER", destination, "m4"]), 0);
+    assert_eq!(
+        run::<i64>(&mut c, &["SDIFFSTORE", destination, evens, threes]),
+        40_000
+    );
+    assert_eq!(run::<i64>(&mut c, &["SISMEMBER", destination, "m4"]), 1);
+    assert_eq!(run::<i64>(&mut c, &["SISMEMBER", destination, "m6"]), 0);
+    // An empty result deletes the destination; a string among the sources is WRONGTYPE.
+    assert_eq!(
+        run::<i64>(&mut c, &["SINTERSTORE", destination, evens, other]),
+        0
+    );
+    assert_eq!(run::<i64>(&mut c, &["EXISTS", destination]), 0);
+    run::<String>(&mut c, &["SET", other, "string"]);
+    assert!(run_err(&mut c, &["SUNIONSTORE", destination, evens, other]).starts_with("WRONGTYPE"));
+}
+
 with_1_and_4_shards! {
     bin = BIN;
+    huge_stores_run_in_chunks,
     basics_and_errors,
     encodings_follow_the_thresholds,
     resp3_replies_are_sets,

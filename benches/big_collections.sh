@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Long operations on huge collections: does the server stall?
+#
+# Builds a set of MEMBERS members (default 10,000,000) in a fresh server, then for each
+# operation below measures, with a PING probe running on another connection the whole
+# time, how long the operation took and the longest a PING waited (the stall other
+# clients see):
+#   SUNIONSTORE dest big small   (a 10M-member union)
+#   SINTERSTORE dest2 big dest   (a 10M x 10M intersection)
+#   DEL dest                     (freeing 10M members)
+#   UNLINK dest2                 (freeing 10M members)
+#   FLUSHALL ASYNC               (freeing the rest)
+# Runs against peregrine-server (--shards 1) and redis-server in turn, each pinned to
+# CPU 0, clients on CPU 1. Usage: benches/big_collections.sh [MEMBERS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MEMBERS=${1:-10000000}
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+    cargo build --release -q -p peregrine-server
+fi
+PEREGRINE=${PEREGRINE_BIN:-${CARGO_TARGET_DIR:-target}/release/peregrine-server}
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# The PING probe: pings until the stop file appears, then prints the longest wait in ms.
+cat > "$WORK/probe.py" <<'PY'
+import os, socket, sys, time
+port, stop = int(sys.argv[1]), sys.argv[2]
+sock = socket.create_connection(("127.0.0.1", port))
+sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+worst = 0.0
+while not os.path.exists(stop):
+    started = time.perf_counter()
+    sock.sendall(b"PING\r\n")
+    reply = b""
+    while not reply.endswith(b"\r\n"):
+        reply += sock.recv(64)
+    worst = max(worst, time.perf_counter() - started)
+    time.sleep(0.0005)
+print("%.1f" % (worst * 1000))
+PY
+
+python3 - "$MEMBERS" > "$WORK/load.resp" <<'PY'
+import sys
+members = int(sys.argv[1])
+out = sys.stdout.buffer
+batch = 1000
+for start in range(0, members, batch):
+    names = [b"member:%010d" % n for n in range(start, min(start + batch, members))]
+    out.write(b"*%d\r\n$4\r\nSADD\r\n$3\r\nbig\r\n" % (len(names) + 2))
+    for name in names:
+        out.write(b"$%d\r\n%s\r\n" % (len(name), name))
+out.write(b"*5\r\n$4\r\nSADD\r\n$5\r\nsmall\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n")
+PY
+
+# operation PORT NAME COMMAND... — runs COMMAND with the probe running; prints a row.
+operation() {
+    local port=$1 name=$2 server=$3
+    shift 3
+    rm -f "$WORK/stop"
+    taskset -c 1 python3 "$WORK/probe.py" "$port" "$WORK/stop" > "$WORK/probe.out" &
+    local probe=$!
+    sleep 0.3
+    local started ended reply
+    started=$(date +%s%3N)
+    reply=$(redis-cli -p "$port" "$@" 2>&1)
+    ended=$(date +%s%3N)
+    sleep 0.3
+    touch "$WORK/stop"
+    wait "$probe"
+    printf '| %-10s | %-28s | %12s | %10s | %16s |\n' "$server" "$name" "$reply" "$((ended - started))" "$(cat "$WORK/probe.out")"
+}
+
+measure() {
+    local server=$1 port=$2
+    taskset -c 1 redis-cli -p "$port" --pipe < "$WORK/load.resp" > /dev/null
+    operation "$port" "SUNIONSTORE dest big small" "$server" SUNIONSTORE dest big small
+    operation "$port" "SINTERSTORE dest2 big dest" "$server" SINTERSTORE dest2 big dest
+    operation "$port" "DEL dest" "$server" DEL dest
+    operation "$port" "UNLINK dest2" "$server" UNLINK dest2
+    operation "$port" "FLUSHALL ASYNC" "$server" FLUSHALL ASYNC
+}
+
+echo "Huge collections: one set of $MEMBERS members ($(date -u +%F), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
+printf '| %-10s | %-28s | %12s | %10s | %16s |\n' server operation reply "took ms" "longest PING ms"
+printf '|%s|%s|%s|%s|%s|\n' ------------ ------------------------------ -------------- ------------ ------------------
+
+port=$(free_port)
+taskset -c 0 "$PEREGRINE" --port "$port" --shards 1 > "$WORK/peregrine.log" 2>&1 &
+PIDS+=($!)
+until redis-cli -p "$port" ping > /dev/null 2>&1; do sleep 0.05; done
+measure peregrine "$port"
+
+port=$(free_port)
+taskset -c 0 redis-server --port "$port" --save "" --appendonly no > "$WORK/redis.log" 2>&1 &
+PIDS+=($!)
+until redis-cli -p "$port" ping > /dev/null 2>&1; do sleep 0.05; done
+measure redis "$port"

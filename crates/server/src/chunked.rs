@@ -1,0 +1,304 @@
+//! Set algebra over huge sets in bounded steps: SUNIONSTORE, SINTERSTORE, SDIFFSTORE.
+//!
+//! A handler is one synchronous step, so unioning two 10M-member sets in it would freeze
+//! its core for seconds. When the sources hold more than [`CHUNKED_ABOVE`] members in
+//! all, these commands run here instead: every key is locked (ascending shard order, the
+//! destination exclusively, the sources shared), the sources are read in chunks of
+//! [`CHUNK`] members through their own stable scan cursors, membership tests go to the
+//! owning shards a chunk at a time, and the result is built between chunks on the
+//! connection's core, which serves other clients in between. The locks keep every other
+//! command off these keys from the first read to the final store, so the result is the
+//! one the ordinary handler would compute at that point in the serial order.
+
+use crate::coordinator::{lock_in_order, run_then_release};
+use crate::shard_state::{unix_millis, ShardRouter, ShardState};
+use bytes::Bytes;
+use peregrine_commands::{ClientOptions, CommandError, CommandSpec};
+use peregrine_keyspace::collections::Set;
+use peregrine_keyspace::{Collection, DbIndex, Value};
+use peregrine_resp::{Argv, Reply};
+use peregrine_shard::{LockKey, LockMode, LockRequest, ShardId};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Source members (all sources together) above which the chunked path runs.
+pub const CHUNKED_ABOVE: usize = 65_536;
+/// Members read, tested or inserted per step.
+pub const CHUNK: usize = 4096;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    Union,
+    Intersection,
+    Difference,
+}
+
+/// One source set: its key, its shard and its size (`None`: no such key).
+struct Source {
+    key: Bytes,
+    shard: ShardId,
+    len: Option<usize>,
+}
+
+/// True for the commands this module may run.
+pub fn handles(spec: &CommandSpec) -> bool {
+    matches!(spec.name, "sunionstore" | "sinterstore" | "sdiffstore")
+}
+
+/// Runs `argv` in chunks when it is a set STORE over huge sources; `None` when the
+/// ordinary path should run it (another command, or small sources).
+pub async fn run_if_huge(
+    router: &ShardRouter,
+    db: DbIndex,
+    _client: ClientOptions,
+    spec: &'static CommandSpec,
+    argv: &Argv,
+) -> Option<Reply> {
+    let operation = match spec.name {
+        "sunionstore" => Operation::Union,
+        "sinterstore" => Operation::Intersection,
+        "sdiffstore" => Operation::Difference,
+        _ => return None,
+    };
+    // A first look without locks only decides the path; types are checked under locks.
+    let sources = match sizes(router, db, &argv[2..]).await {
+        Ok(sources) => sources,
+        Err(_) => return None,
+    };
+    let total: usize = sources.iter().filter_map(|source| source.len).sum();
+    if total <= CHUNKED_ABOVE {
+        return None;
+    }
+    Some(
+        run_locked(router, db, operation, argv)
+            .await
+            .unwrap_or_else(CommandError::into_reply),
+    )
+}
+
+/// The sizes of the sets at `keys`; WRONGTYPE for another type.
+async fn sizes(
+    router: &ShardRouter,
+    db: DbIndex,
+    keys: &[Bytes],
+) -> Result<Vec<Source>, CommandError> {
+    let mut sources = Vec::with_capacity(keys.len());
+    for key in keys {
+        let shard = ShardId::for_key(key, router.shard_count());
+        let probe = key.clone();
+        let len = router
+            .invoke_on(shard, move |state: Rc<ShardState>| async move {
+                let mut keyspace = state.keyspace.borrow_mut();
+                match keyspace
+                    .db(db)
+                    .get_live(&probe, unix_millis())
+                    .map(|entry| &entry.value)
+                {
+                    None => Ok(None),
+                    Some(Value::Set(set)) => Ok(Some(set.len())),
+                    Some(_) => Err(CommandError::WrongType),
+                }
+            })
+            .await?;
+        sources.push(Source {
+            key: key.clone(),
+            shard,
+            len,
+        });
+    }
+    Ok(sources)
+}
+
+async fn run_locked(
+    router: &ShardRouter,
+    db: DbIndex,
+    operation: Operation,
+    argv: &Argv,
+) -> Result<Reply, CommandError> {
+    let destination = argv[1].clone();
+    let mut modes: BTreeMap<ShardId, BTreeMap<Bytes, LockMode>> = BTreeMap::new();
+    for key in &argv[2..] {
+        let shard = ShardId::for_key(key, router.shard_count());
+        modes
+            .entry(shard)
+            .or_default()
+            .entry(key.clone())
+            .or_insert(LockMode::Shared);
+    }
+    let destination_shard = ShardId::for_key(&destination, router.shard_count());
+    modes
+        .entry(destination_shard)
+        .or_default()
+        .insert(destination.clone(), LockMode::Exclusive);
+    let mut locks: BTreeMap<ShardId, LockRequest> = modes
+        .into_iter()
+        .map(|(shard, keys)| {
+            let keys = keys
+                .into_iter()
+                .map(|(key, mode)| (LockKey::for_key(db.0, &key), mode))
+                .collect();
+            (shard, LockRequest { keys })
+        })
+        .collect();
+    lock_in_order(router, &locks).await;
+    let outcome = compute(router, db, operation, &argv[2..]).await;
+    let stored = match outcome {
+        Ok(result) => {
+            let len = result.len();
+            let request = locks.remove(&destination_shard).unwrap_or_default();
+            run_then_release(router, destination_shard, request, move |state| {
+                let now = unix_millis();
+                {
+                    let mut keyspace = state.keyspace.borrow_mut();
+                    let database = keyspace.db(db);
+                    if result.is_empty() {
+                        database.remove(&destination);
+                    } else {
+                        database.set(&destination, result.into_value(), None, now);
+                    }
+                }
+                state.stats.borrow_mut().dirty += 1;
+                state.signal_key(db, &destination);
+                crate::blocking::serve_ready_now(state);
+            })
+            .await;
+            Ok(Reply::Integer(len as i64))
+        }
+        Err(error) => Err(error),
+    };
+    for (shard, request) in locks {
+        run_then_release(router, shard, request, |_| ()).await;
+    }
+    stored
+}
+
+/// The result set, built a chunk at a time.
+async fn compute(
+    router: &ShardRouter,
+    db: DbIndex,
+    operation: Operation,
+    keys: &[Bytes],
+) -> Result<Set, CommandError> {
+    let mut sources = sizes(router, db, keys).await?;
+    let limits = router.state().limits().encoding;
+    let mut result = Set::new();
+    match operation {
+        Operation::Union => {
+            for source in sources.iter().filter(|source| source.len.is_some()) {
+                for_each_chunk(router, db, source, |chunk| {
+                    for member in chunk {
+                        result.insert(&member, &limits);
+                    }
+                })
+                .await;
+            }
+        }
+        Operation::Intersection => {
+            if sources.iter().any(|source| source.len.is_none()) {
+                return Ok(result);
+            }
+            sources.sort_by_key(|source| source.len);
+            let (smallest, others) = sources.split_at(1);
+            let mut chunks = Vec::new();
+            for_each_chunk(router, db, &smallest[0], |chunk| chunks.push(chunk)).await;
+            for mut chunk in chunks {
+                for other in others {
+                    chunk = keep_members(router, db, other, chunk, true).await;
+                }
+                for member in chunk {
+                    result.insert(&member, &limits);
+                }
+                crate::expiry::pause_for_io().await;
+            }
+        }
+        Operation::Difference => {
+            let Some((first, others)) = sources.split_first() else {
+                return Ok(result);
+            };
+            if first.len.is_none() {
+                return Ok(result);
+            }
+            let mut chunks = Vec::new();
+            for_each_chunk(router, db, first, |chunk| chunks.push(chunk)).await;
+            for mut chunk in chunks {
+                for other in others.iter().filter(|other| other.len.is_some()) {
+                    chunk = keep_members(router, db, other, chunk, false).await;
+                }
+                for member in chunk {
+                    result.insert(&member, &limits);
+                }
+                crate::expiry::pause_for_io().await;
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// Reads the set at `source` a chunk at a time through its scan cursor, handing each
+/// chunk to `visit` and pausing for I/O between chunks.
+async fn for_each_chunk(
+    router: &ShardRouter,
+    db: DbIndex,
+    source: &Source,
+    mut visit: impl FnMut(Vec<Vec<u8>>),
+) {
+    let mut cursor = 0u64;
+    loop {
+        let key = source.key.clone();
+        let (chunk, next) = router
+            .invoke_on(source.shard, move |state: Rc<ShardState>| async move {
+                let mut keyspace = state.keyspace.borrow_mut();
+                let mut chunk = Vec::with_capacity(CHUNK);
+                let mut next = 0;
+                if let Some(Value::Set(set)) = keyspace
+                    .db(db)
+                    .get_live(&key, unix_millis())
+                    .map(|entry| &entry.value)
+                {
+                    next = cursor;
+                    loop {
+                        next = set.scan(next, |member| chunk.push(member.to_vec()));
+                        if next == 0 || chunk.len() >= CHUNK {
+                            break;
+                        }
+                    }
+                }
+                (chunk, next)
+            })
+            .await;
+        visit(chunk);
+        if next == 0 {
+            return;
+        }
+        cursor = next;
+        crate::expiry::pause_for_io().await;
+    }
+}
+
+/// The members of `chunk` that are (`present`) or are not in the set at `source`.
+async fn keep_members(
+    router: &ShardRouter,
+    db: DbIndex,
+    source: &Source,
+    chunk: Vec<Vec<u8>>,
+    present: bool,
+) -> Vec<Vec<u8>> {
+    let key = source.key.clone();
+    router
+        .invoke_on(source.shard, move |state: Rc<ShardState>| async move {
+            let mut keyspace = state.keyspace.borrow_mut();
+            let set = match keyspace
+                .db(db)
+                .get_live(&key, unix_millis())
+                .map(|entry| &entry.value)
+            {
+                Some(Value::Set(set)) => Some(set),
+                _ => None,
+            };
+            chunk
+                .into_iter()
+                .filter(|member| set.is_some_and(|set| set.contains(member)) == present)
+                .collect()
+        })
+        .await
+}
