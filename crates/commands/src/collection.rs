@@ -80,6 +80,15 @@ impl ShardCtx<'_> {
             .is_some()
     }
 
+    /// LLEN, SCARD, ZCARD: the number of elements of the collection at `key` (0 when
+    /// missing), WRONGTYPE for another type.
+    pub fn collection_len<T: Collection>(&mut self, key: &[u8]) -> crate::CmdResult {
+        let len = self
+            .read_collection::<T>(key)?
+            .map_or(0, |collection| collection.len());
+        Ok(peregrine_resp::Reply::Integer(len as i64))
+    }
+
     /// Whether `key` holds a live value of any type.
     pub fn exists(&mut self, key: &[u8]) -> bool {
         let now = self.now;

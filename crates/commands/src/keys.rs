@@ -4,31 +4,17 @@
 
 use crate::args::{is_keyword, parse_integer};
 use crate::spec::{
-    check_subcommand, Arity::*, CommandSpec, Coordinated, CrossShard, Exec, Flag::*, Group,
-    Handler, KeySpec, Merge, Subcommand,
+    check_subcommand, coordinated, keyed, Arity::*, CommandSpec, Coordinated, CrossShard, Exec,
+    Flag::*, Group, Handler, KeySpec, Merge, Subcommand,
 };
 use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
 use peregrine_keyspace::{glob_match, DbIndex, Entry, UnixMillis, ValueType};
 use peregrine_resp::Reply;
 
-const fn keyed(handler: Handler) -> Exec {
-    Exec::Keyed {
-        handler,
-        cross: CrossShard::SingleKey,
-    }
-}
-
 const fn sum(handler: Handler) -> Exec {
     Exec::Keyed {
         handler,
         cross: CrossShard::Split(Merge::SumIntegers),
-    }
-}
-
-const fn coordinated(handler: Handler, plan: Coordinated) -> Exec {
-    Exec::Keyed {
-        handler,
-        cross: CrossShard::Coordinated(plan),
     }
 }
 

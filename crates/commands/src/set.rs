@@ -9,27 +9,13 @@
 use crate::args::{is_keyword, parse_integer};
 use crate::keys::{parse_collection_scan_options, parse_scan_cursor};
 use crate::spec::{
-    numkeys_positions, Arity::*, CommandSpec, CrossShard, Exec, Flag::*, Group, Handler, KeySpec,
+    keyed, numkeys_positions, scratch, Arity::*, CommandSpec, Flag::*, Group, KeySpec,
 };
 use crate::{ArgReader, CmdResult, CommandError, Random, ShardCtx};
 use bytes::Bytes;
 use peregrine_keyspace::collections::Set;
 use peregrine_keyspace::{glob_match, Value};
 use peregrine_resp::Reply;
-
-const fn keyed(handler: Handler) -> Exec {
-    Exec::Keyed {
-        handler,
-        cross: CrossShard::SingleKey,
-    }
-}
-
-const fn scratch(handler: Handler) -> Exec {
-    Exec::Keyed {
-        handler,
-        cross: CrossShard::Scratch,
-    }
-}
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]
 const SINTERCARD_KEYS: KeySpec = KeySpec::movable(0, 0, 0, sintercard_keys);
@@ -154,11 +140,7 @@ fn smismember(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
 ///
 /// O(1). The number of members.
 fn scard(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
-    let key = args.required()?;
-    let len = shard
-        .read_collection::<Set>(key)?
-        .map_or(0, |set| set.len());
-    Ok(Reply::Integer(len as i64))
+    shard.collection_len::<Set>(args.required()?)
 }
 
 /// SPOP key [count]

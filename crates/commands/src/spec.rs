@@ -328,6 +328,38 @@ pub enum Exec {
     Server(ServerCommand),
 }
 
+/// A keyed command that has one key (or whose keys never span shards).
+pub const fn keyed(handler: Handler) -> Exec {
+    Exec::Keyed {
+        handler,
+        cross: CrossShard::SingleKey,
+    }
+}
+
+/// A keyed command split into per-shard parts whose replies `merge` combines.
+pub const fn split(handler: Handler, merge: Merge) -> Exec {
+    Exec::Keyed {
+        handler,
+        cross: CrossShard::Split(merge),
+    }
+}
+
+/// A keyed command that runs on a locked scratch copy of its keys when they span shards.
+pub const fn scratch(handler: Handler) -> Exec {
+    Exec::Keyed {
+        handler,
+        cross: CrossShard::Scratch,
+    }
+}
+
+/// A keyed command with a dedicated cross-shard plan.
+pub const fn coordinated(handler: Handler, plan: Coordinated) -> Exec {
+    Exec::Keyed {
+        handler,
+        cross: CrossShard::Coordinated(plan),
+    }
+}
+
 /// The command group, as COMMAND DOCS reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Group {

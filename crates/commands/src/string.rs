@@ -8,39 +8,12 @@ use crate::args::{is_keyword, parse_integer};
 use crate::context::{string_ref, StringRef};
 use crate::long_double::LongDouble;
 use crate::spec::{
-    Arity::*, CommandSpec, Coordinated, CrossShard, Exec, Flag::*, Group, KeySpec, Merge,
+    coordinated, keyed, scratch, split, Arity::*, CommandSpec, Coordinated, Flag::*, Group,
+    KeySpec, Merge,
 };
 use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
 use peregrine_keyspace::{UnixMillis, Value, EMBSTR_SIZE_LIMIT};
 use peregrine_resp::Reply;
-
-const fn keyed(handler: crate::spec::Handler) -> Exec {
-    Exec::Keyed {
-        handler,
-        cross: CrossShard::SingleKey,
-    }
-}
-
-const fn split(handler: crate::spec::Handler, merge: Merge) -> Exec {
-    Exec::Keyed {
-        handler,
-        cross: CrossShard::Split(merge),
-    }
-}
-
-const fn scratch(handler: crate::spec::Handler) -> Exec {
-    Exec::Keyed {
-        handler,
-        cross: CrossShard::Scratch,
-    }
-}
-
-const fn coordinated(handler: crate::spec::Handler, plan: Coordinated) -> Exec {
-    Exec::Keyed {
-        handler,
-        cross: CrossShard::Coordinated(plan),
-    }
-}
 
 /// The string family's table.
 #[rustfmt::skip]

@@ -134,6 +134,9 @@ pub trait Collection: Sized {
 
     /// True when the collection has no elements (it must then be deleted).
     fn is_empty(&self) -> bool;
+
+    /// Number of elements.
+    fn len(&self) -> usize;
 }
 
 macro_rules! collection {
@@ -154,6 +157,10 @@ macro_rules! collection {
 
             fn is_empty(&self) -> bool {
                 $type::is_empty(self)
+            }
+
+            fn len(&self) -> usize {
+                $type::len(self)
             }
         }
     };

@@ -16,18 +16,11 @@ mod tests;
 
 use crate::args::parse_integer;
 use crate::long_double::LongDouble;
-use crate::spec::{Arity::*, CommandSpec, CrossShard, Exec, Flag::*, Group, Handler, KeySpec};
+use crate::spec::{keyed, Arity::*, CommandSpec, Flag::*, Group, KeySpec};
 use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
 use peregrine_keyspace::collections::Hash;
 use peregrine_keyspace::EncodingLimits;
 use peregrine_resp::Reply;
-
-const fn keyed(handler: Handler) -> Exec {
-    Exec::Keyed {
-        handler,
-        cross: CrossShard::SingleKey,
-    }
-}
 
 /// The hash family's table.
 #[rustfmt::skip]

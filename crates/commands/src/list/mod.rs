@@ -9,7 +9,7 @@
 use crate::args::{is_keyword, parse_integer};
 use crate::blocking::parse_timeout;
 use crate::spec::{
-    numkeys_positions, Arity::*, CommandSpec, CrossShard, Exec, Flag::*, Group, Handler, KeySpec,
+    keyed, numkeys_positions, scratch, Arity::*, CommandSpec, Flag::*, Group, KeySpec,
 };
 use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
 use bytes::{Bytes, BytesMut};
@@ -18,20 +18,6 @@ use peregrine_resp::Reply;
 
 #[cfg(test)]
 mod tests;
-
-const fn keyed(handler: Handler) -> Exec {
-    Exec::Keyed {
-        handler,
-        cross: CrossShard::SingleKey,
-    }
-}
-
-const fn scratch(handler: Handler) -> Exec {
-    Exec::Keyed {
-        handler,
-        cross: CrossShard::Scratch,
-    }
-}
 
 const LMPOP_KEYS: KeySpec = KeySpec::movable(0, 0, 0, lmpop_keys);
 const BLMPOP_KEYS: KeySpec = KeySpec::movable(0, 0, 0, blmpop_keys);
@@ -183,11 +169,7 @@ fn pop_generic(
 ///
 /// O(1). Integer reply: the length, 0 when there is no list.
 fn llen(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
-    let key = args.required()?;
-    let len = shard
-        .read_collection::<List>(key)?
-        .map_or(0, |list| list.len());
-    Ok(Reply::Integer(len as i64))
+    shard.collection_len::<List>(args.required()?)
 }
 
 /// LRANGE key start stop

@@ -16,7 +16,7 @@ mod store;
 mod tests;
 
 use crate::args::{is_keyword, parse_integer};
-use crate::spec::{Arity::*, CommandSpec, CrossShard, Exec, Flag::*, Group, Handler, KeySpec};
+use crate::spec::{keyed, scratch, Arity::*, CommandSpec, Flag::*, Group, KeySpec};
 use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
 use bytes::Bytes;
 use peregrine_keyspace::collections::sorted_set::{LexBound, ScoreBound};
@@ -24,21 +24,7 @@ use peregrine_keyspace::collections::SortedSet;
 use peregrine_keyspace::glob_match;
 use peregrine_resp::{format_double, Reply};
 
-const fn keyed(handler: Handler) -> Exec {
-    Exec::Keyed {
-        handler,
-        cross: CrossShard::SingleKey,
-    }
-}
-
 /// Several keys that may live on different shards: run atomically on a scratch copy.
-const fn scratch(handler: Handler) -> Exec {
-    Exec::Keyed {
-        handler,
-        cross: CrossShard::Scratch,
-    }
-}
-
 /// `destination numkeys key ...` (ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE).
 fn destination_and_counted_keys(argv: &[Bytes]) -> Vec<usize> {
     crate::numkeys_positions(argv, &[1], 2)
@@ -371,11 +357,7 @@ fn zrem(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
 ///
 /// O(1). The number of members (0 for a missing key).
 fn zcard(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
-    let key = args.required()?;
-    let len = shard
-        .read_collection::<SortedSet>(key)?
-        .map_or(0, |set| set.len());
-    Ok(Reply::Integer(len as i64))
+    shard.collection_len::<SortedSet>(args.required()?)
 }
 
 /// ZSCORE key member
