@@ -71,6 +71,30 @@ impl Reply {
         Reply::Error(text.into())
     }
 
+    /// An array of bulk strings, encoded at once into one buffer (arrays of bulk strings
+    /// read the same in RESP2 and RESP3): the reply of LRANGE and count pops, without a
+    /// `Reply` and a shared-buffer handle per element.
+    pub fn bulk_array<'a>(elements: impl Iterator<Item = &'a [u8]> + Clone) -> Reply {
+        let (count, bytes) = elements
+            .clone()
+            .fold((0usize, 0usize), |(count, bytes), element| {
+                (count + 1, bytes + element.len())
+            });
+        let mut out = Vec::with_capacity(16 + count * 16 + bytes);
+        let mut digits = itoa::Buffer::new();
+        out.push(b'*');
+        out.extend_from_slice(digits.format(count).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        for element in elements {
+            out.push(b'$');
+            out.extend_from_slice(digits.format(element.len()).as_bytes());
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(element);
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Raw(Bytes::from(out))
+    }
+
     /// A HELP reply: one simple string per line, as Redis's `addReplyHelp`.
     pub fn help(lines: &[&'static str]) -> Reply {
         Reply::Array(lines.iter().map(|line| Reply::status(line)).collect())

@@ -183,10 +183,10 @@ fn lrange(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let Some(list) = shard.read_collection::<List>(key)? else {
         return Ok(Reply::Array(Vec::new()));
     };
-    Ok(Reply::Array(match clamp_range(start, stop, list.len()) {
-        Some((first, count)) => bulk_replies(list.iter_from(first).take(count)),
-        None => Vec::new(),
-    }))
+    Ok(match clamp_range(start, stop, list.len()) {
+        Some((first, count)) => Reply::bulk_array(list.iter_from(first).take(count)),
+        None => Reply::Array(Vec::new()),
+    })
 }
 
 /// LINDEX key index

@@ -561,21 +561,7 @@ fn zscan(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     if shard.read_collection::<SortedSet>(key)?.is_none() {
         return Ok(empty());
     }
-    let mut pattern = None;
-    let mut count = 10usize;
-    while let Some(option) = args.next_arg() {
-        if is_keyword(option, "match") && args.remaining() > 0 {
-            pattern = Some(args.required()?);
-        } else if is_keyword(option, "count") && args.remaining() > 0 {
-            let value = args.integer()?;
-            if value < 1 {
-                return Err(CommandError::Syntax);
-            }
-            count = usize::try_from(value).unwrap_or(usize::MAX);
-        } else {
-            return Err(CommandError::Syntax);
-        }
-    }
+    let (count, pattern) = crate::keys::parse_collection_scan_options(args)?;
     let Some(set) = shard.read_collection::<SortedSet>(key)? else {
         return Ok(empty());
     };
