@@ -433,10 +433,27 @@ impl<V> Drop for Table<V> {
     }
 }
 
+/// A bucket array of `size` empty buckets, allocated zeroed: a big array then comes
+/// straight from fresh (already zero) pages, so growing a 10M-key table does not write
+/// its new 128 MiB array in one go; the pages are touched as rehashing reaches them.
 fn empty_buckets<V>(size: usize) -> Vec<Bucket<V>> {
-    let mut buckets = Vec::with_capacity(size);
-    buckets.resize_with(size, || None);
-    buckets
+    let Ok(layout) = std::alloc::Layout::array::<Bucket<V>>(size) else {
+        panic!("a table of {size} buckets exceeds the address space");
+    };
+    if layout.size() == 0 {
+        return Vec::new();
+    }
+    // SAFETY: the layout has a non-zero size; `None` of `Option<Box<_>>` is the null
+    // pointer (guaranteed by the null-pointer optimization), so zeroed memory holds
+    // `size` initialized empty buckets; the vector takes ownership of the allocation it
+    // was made with, with capacity and length `size`.
+    unsafe {
+        let raw = std::alloc::alloc_zeroed(layout).cast::<Bucket<V>>();
+        if raw.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        Vec::from_raw_parts(raw, size, size)
+    }
 }
 
 #[cfg(test)]
