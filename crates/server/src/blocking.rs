@@ -529,6 +529,7 @@ impl Session {
             .filter_map(|&position| argv.get(position).cloned())
             .collect();
         server.blocked_clients.fetch_add(1, Ordering::Relaxed);
+        self.info.blocked.set(true);
         let wait = async {
             match owner {
                 Some(shard) => {
@@ -547,6 +548,7 @@ impl Session {
         })
         .await;
         server.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+        self.info.blocked.set(false);
         if reply.is_none() {
             self.withdraw(None).await;
         }

@@ -126,6 +126,7 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
         last_command: Cell::new("NULL"),
         resp: Cell::new(2),
         killed: Cell::new(false),
+        blocked: Cell::new(false),
         library: RefCell::new((String::new(), String::new())),
     });
     let slot = state.clients.borrow_mut().insert(info.clone());

@@ -105,6 +105,8 @@ pub struct ClientInfo {
     pub resp: Cell<u8>,
     /// Set by CLIENT KILL.
     pub killed: Cell<bool>,
+    /// Parked by a blocking command (CLIENT LIST's `b` flag).
+    pub blocked: Cell<bool>,
     /// CLIENT SETINFO LIB-NAME / LIB-VER.
     pub library: RefCell<(String, String)>,
 }
@@ -115,7 +117,7 @@ impl ClientInfo {
         let now = Instant::now();
         let library = self.library.borrow();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -123,6 +125,7 @@ impl ClientInfo {
             self.name.borrow(),
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active.get()).as_secs(),
+            if self.blocked.get() { "b" } else { "N" },
             self.db.get(),
             self.last_command.get(),
             self.resp.get(),

@@ -226,6 +226,8 @@ fn client_unblock_ends_the_wait(server: &TestServer) {
     });
     await_blocked(server, 1);
     let mut c = client(server);
+    let list: String = run(&mut c, &["CLIENT", "LIST", "ID", &id.to_string()]);
+    assert!(list.contains(" flags=b "), "{list}");
     assert_eq!(
         run::<i64>(&mut c, &["CLIENT", "UNBLOCK", &id.to_string(), "TIMEOUT"]),
         1
