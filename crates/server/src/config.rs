@@ -155,9 +155,25 @@ impl Default for Config {
     }
 }
 
+/// Redis's pre-7.0 names, still accepted for the listpack settings (Redis 7 keeps them
+/// as aliases).
+const ALIASES: &[(&str, &str)] = &[
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+];
+
 fn find(name: &str) -> Option<&'static Parameter> {
     let lower = name.to_ascii_lowercase();
-    PARAMETERS.iter().find(|parameter| parameter.name == lower)
+    let canonical = ALIASES
+        .iter()
+        .find(|(old, _)| *old == lower)
+        .map_or(lower.as_str(), |(_, new)| new);
+    PARAMETERS
+        .iter()
+        .find(|parameter| parameter.name == canonical)
 }
 
 /// Parses a memory size as redis.conf does: a number with an optional unit (k, kb, m, mb,
@@ -420,6 +436,22 @@ mod tests {
 
     fn strings(args: &[&str]) -> Vec<String> {
         args.iter().map(|arg| (*arg).to_owned()).collect()
+    }
+
+    #[test]
+    fn encoding_thresholds_take_their_old_names_too() {
+        let mut config = Config::default();
+        assert_eq!(config.settings().encoding.hash_max_listpack_entries, 512);
+        config.set("hash-max-ziplist-entries", "16").unwrap();
+        config
+            .set_at_runtime("list-max-ziplist-size", "-3")
+            .unwrap();
+        config.set("set-max-intset-entries", "4").unwrap();
+        let limits = config.settings().encoding;
+        assert_eq!(limits.hash_max_listpack_entries, 16);
+        assert_eq!(limits.list_max_listpack_size, -3);
+        assert_eq!(limits.set_max_intset_entries, 4);
+        assert!(config.set("list-max-listpack-size", "abc").is_err());
     }
 
     #[test]
