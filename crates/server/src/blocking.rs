@@ -131,7 +131,7 @@ pub struct BlockedClients {
     /// Per watched key, waiter indexes in blocking order.
     by_key: HashMap<(DbIndex, Bytes), VecDeque<usize>, ahash::RandomState>,
     /// Keys that received data and have waiters, to serve.
-    ready: Vec<(DbIndex, Bytes)>,
+    ready: VecDeque<(DbIndex, Bytes)>,
     /// Wakes the deferred server (serving while keys are locked).
     deferred: Cell<Option<Waker>>,
 }
@@ -140,11 +140,6 @@ impl BlockedClients {
     /// True when no client is parked here.
     pub fn is_empty(&self) -> bool {
         self.waiters.is_empty()
-    }
-
-    /// Number of parked clients (INFO `blocked_clients`, counted once per shard).
-    pub fn len(&self) -> usize {
-        self.waiters.len()
     }
 
     fn park(&mut self, waiter: Waiter) -> usize {
@@ -184,7 +179,7 @@ impl BlockedClients {
     fn signal(&mut self, db: DbIndex, key: &Bytes) {
         if self.by_key.contains_key(&(db, key.clone())) && !self.ready.contains(&(db, key.clone()))
         {
-            self.ready.push((db, key.clone()));
+            self.ready.push_back((db, key.clone()));
         }
     }
 
@@ -370,12 +365,7 @@ impl ShardState {
     }
 
     fn pop_ready(&self) -> Option<(DbIndex, Bytes)> {
-        let mut blocked = self.blocked.borrow_mut();
-        if blocked.ready.is_empty() {
-            None
-        } else {
-            Some(blocked.ready.remove(0))
-        }
+        self.blocked.borrow_mut().ready.pop_front()
     }
 
     /// Serves the waiters of one key in order until one finds nothing.
@@ -597,8 +587,7 @@ impl Session {
             .router
             .invoke_on(shard, move |state: Rc<ShardState>| state.park(request))
             .await;
-        self.outcome_reply(spec, outcome)
-            .unwrap_or_else(timeout_reply)
+        outcome_reply(outcome).unwrap_or_else(timeout_reply)
     }
 
     /// Parks on every shard owning a watched key and retries the command through the
@@ -660,22 +649,7 @@ impl Session {
             self.withdraw(None).await;
             match outcome {
                 Outcome::Woken => continue,
-                other => {
-                    return self
-                        .outcome_reply(spec, other)
-                        .unwrap_or_else(timeout_reply)
-                }
-            }
-        }
-    }
-
-    /// The client's reply for how its wait ended (`None`: the timeout reply).
-    fn outcome_reply(&self, _spec: &CommandSpec, outcome: Outcome) -> Option<Reply> {
-        match outcome {
-            Outcome::Served(reply) => Some(reply),
-            Outcome::Unblocked(true) => Some(Reply::error(UNBLOCKED)),
-            Outcome::Unblocked(false) | Outcome::TimedOut | Outcome::Cancelled | Outcome::Woken => {
-                None
+                other => return outcome_reply(other).unwrap_or_else(timeout_reply),
             }
         }
     }
@@ -690,6 +664,15 @@ impl Session {
                 })
                 .await;
         }
+    }
+}
+
+/// The client's reply for how its wait ended (`None`: the timeout reply).
+fn outcome_reply(outcome: Outcome) -> Option<Reply> {
+    match outcome {
+        Outcome::Served(reply) => Some(reply),
+        Outcome::Unblocked(true) => Some(Reply::error(UNBLOCKED)),
+        Outcome::Unblocked(false) | Outcome::TimedOut | Outcome::Cancelled | Outcome::Woken => None,
     }
 }
 

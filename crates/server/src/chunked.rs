@@ -13,7 +13,7 @@
 use crate::coordinator::{lock_in_order, run_then_release};
 use crate::shard_state::{unix_millis, ShardRouter, ShardState};
 use bytes::Bytes;
-use peregrine_commands::{ClientOptions, CommandError, CommandSpec};
+use peregrine_commands::{CommandError, CommandSpec};
 use peregrine_keyspace::collections::Set;
 use peregrine_keyspace::{Collection, DbIndex, Value};
 use peregrine_resp::{Argv, Reply};
@@ -50,7 +50,6 @@ pub fn handles(spec: &CommandSpec) -> bool {
 pub async fn run_if_huge(
     router: &ShardRouter,
     db: DbIndex,
-    _client: ClientOptions,
     spec: &'static CommandSpec,
     argv: &Argv,
 ) -> Option<Reply> {

@@ -134,9 +134,8 @@ impl Session {
             if crate::chunked::handles(spec) {
                 self.flush(&mut pending, out).await;
                 let started = Instant::now();
-                let (db, options) = (self.db, self.options);
                 if let Some(reply) =
-                    crate::chunked::run_if_huge(&self.router, db, options, spec, &argv).await
+                    crate::chunked::run_if_huge(&self.router, self.db, spec, &argv).await
                 {
                     self.shard().record(spec.name, started, reply.is_error());
                     self.emit(reply, out);

@@ -12,7 +12,7 @@ use crate::spec::{
     keyed, numkeys_positions, scratch, Arity::*, CommandSpec, Flag::*, Group, KeySpec,
 };
 use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use peregrine_keyspace::collections::{End, List};
 use peregrine_resp::Reply;
 
@@ -154,11 +154,7 @@ fn pop_generic(
             None => (Reply::Nil, 0),
         },
         Some(0) => return Ok(Reply::Array(Vec::new())),
-        Some(count) => {
-            let elements = pop_many(list, end, count);
-            let popped = elements.len();
-            (Reply::Array(elements), popped)
-        }
+        Some(count) => pop_many(list, end, count),
     };
     let empty = settle(list, &limits);
     finish_removal(shard, key, empty, popped);
@@ -579,52 +575,31 @@ fn mpop_generic(shard: &mut ShardCtx<'_>, request: &MpopRequest<'_>) -> CmdResul
         let Some(list) = shard.write_collection::<List>(key)? else {
             continue;
         };
-        let elements = pop_many(list, request.end, request.count);
-        if elements.is_empty() {
+        let (elements, popped) = pop_many(list, request.end, request.count);
+        if popped == 0 {
             continue;
         }
-        let popped = elements.len();
         let empty = settle(list, &limits);
         finish_removal(shard, key, empty, popped);
-        return Ok(Reply::Array(vec![
-            Reply::Bulk(key.clone()),
-            Reply::Array(elements),
-        ]));
+        return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), elements]));
     }
     Ok(Reply::NilArray)
 }
 
-/// Pops up to `count` elements from `end`, in pop order, as bulk replies.
-fn pop_many(list: &mut List, end: End, count: usize) -> Vec<Reply> {
+/// Pops up to `count` elements from `end`, in pop order: the array reply of them and how
+/// many there were.
+fn pop_many(list: &mut List, end: End, count: usize) -> (Reply, usize) {
     let len = list.len();
     let count = count.min(len);
-    let replies = match end {
-        End::Front => bulk_replies(list.iter().take(count)),
-        End::Back => bulk_replies(list.iter().rev().take(count)),
+    let reply = match end {
+        End::Front => Reply::bulk_array(list.iter().take(count)),
+        End::Back => Reply::bulk_array(list.iter().rev().take(count)),
     };
     match end {
         End::Front => list.remove_range(0, count),
         End::Back => list.remove_range(len - count, count),
     }
-    replies
-}
-
-/// Bulk replies for `elements`, all sharing one buffer (one allocation, not one each).
-fn bulk_replies<'a>(elements: impl Iterator<Item = &'a [u8]> + Clone) -> Vec<Reply> {
-    let total = elements.clone().map(<[u8]>::len).sum();
-    let mut buffer = BytesMut::with_capacity(total);
-    elements
-        .clone()
-        .for_each(|element| buffer.extend_from_slice(element));
-    let shared = buffer.freeze();
-    let mut start = 0;
-    elements
-        .map(|element| {
-            let reply = Reply::Bulk(shared.slice(start..start + element.len()));
-            start += element.len();
-            reply
-        })
-        .collect()
+    (reply, count)
 }
 
 /// After removing elements: converts a shrunken quicklist back if it qualifies and
