@@ -1,6 +1,7 @@
 //! The state a handler runs against.
 
 use peregrine_keyspace::{Db, DbIndex, EncodingLimits, Keyspace, UnixMillis, Value};
+use peregrine_persist::Journal;
 
 use crate::CommandError;
 
@@ -79,6 +80,11 @@ pub struct ShardCtx<'a> {
     pub limits: CommandLimits,
     /// The shard's random generator.
     pub random: &'a mut Random,
+    /// Where the effects of writes are recorded for persistence (disabled when off).
+    pub journal: &'a mut Journal,
+    /// Set by a handler that recorded its own effect (see [`ShardCtx::record_effect`]);
+    /// otherwise a successful write is recorded as the command itself.
+    pub effect_recorded: bool,
 }
 
 impl ShardCtx<'_> {
@@ -117,6 +123,21 @@ impl ShardCtx<'_> {
             None => Ok(None),
             Some(value) => string_ref(value).map(Some),
         }
+    }
+
+    /// Records `argv` as this command's effect instead of the command itself: for
+    /// commands whose result is not a function of their arguments and the time (SPOP is
+    /// recorded as the SREM of the members it popped). May be called several times; with
+    /// no call at all the command records nothing when [`ShardCtx::record_nothing`] was
+    /// called.
+    pub fn record_effect<A: AsRef<[u8]>>(&mut self, argv: &[A]) {
+        self.effect_recorded = true;
+        self.journal.command(self.now, self.db.0, argv);
+    }
+
+    /// Declares that this write changed nothing worth recording.
+    pub fn record_nothing(&mut self) {
+        self.effect_recorded = true;
     }
 
     /// Marks one change for persistence statistics.

@@ -18,6 +18,7 @@ pub mod blocking;
 mod collection;
 mod context;
 mod error;
+mod execute;
 pub mod hash;
 pub mod keys;
 pub mod list;
@@ -31,8 +32,11 @@ mod table;
 mod test_shard;
 
 pub use args::ArgReader;
-pub use context::{ClientOptions, CommandLimits, Random, ShardCtx, ShardStats};
+pub use context::{
+    string_ref, ClientOptions, CommandLimits, Random, ShardCtx, ShardStats, StringRef,
+};
 pub use error::{CmdResult, CommandError};
+pub use execute::run_keyed;
 pub use spec::{
     check_subcommand, numkeys_positions, Arity, CommandSpec, Coordinated, CrossShard, Exec, Flag,
     Group, Handler, KeyFinder, KeyPositions, KeySpec, Merge, ServerCommand, Subcommand,

@@ -170,13 +170,17 @@ fn spop(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     };
     let reply = match count {
         None => match set.pop_random(|| random.next_u64()) {
-            Some(member) => Reply::Bulk(member.into()),
+            Some(member) => {
+                shard.record_effect(&[&b"SREM"[..], key, &member]);
+                Reply::Bulk(member.into())
+            }
             None => Reply::Nil,
         },
         Some(count) if count >= set.len() => {
             let members = set.members();
             shard.db().remove(key);
             shard.mark_dirty(members.len() as u64);
+            shard.record_effect(&[&b"DEL"[..], key]);
             return Ok(set_reply(members));
         }
         Some(count) => {
@@ -187,12 +191,27 @@ fn spop(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
                     None => break,
                 }
             }
+            record_removal(shard, key, &popped);
             set_reply(popped)
         }
     };
     shard.remove_if_empty::<Set>(key);
     shard.mark_dirty(1);
     Ok(reply)
+}
+
+/// Records SPOP's effect: the SREM of exactly the members it popped (replay must not draw
+/// again), or nothing when it popped none.
+fn record_removal(shard: &mut ShardCtx<'_>, key: &[u8], members: &[Vec<u8>]) {
+    if members.is_empty() {
+        shard.record_nothing();
+        return;
+    }
+    let mut argv: Vec<&[u8]> = Vec::with_capacity(members.len() + 2);
+    argv.push(b"SREM");
+    argv.push(key);
+    argv.extend(members.iter().map(Vec::as_slice));
+    shard.record_effect(&argv);
 }
 
 /// The most picks one SRANDMEMBER builds (Redis would try to build any reply; a count

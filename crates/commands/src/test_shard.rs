@@ -1,6 +1,6 @@
 //! In-process shard for family tests: `TestShard::new().run(&["SET", "k", "v", "NX"])`.
 
-use crate::{lookup, ArgReader, ClientOptions, CommandLimits, Exec, Random, ShardCtx, ShardStats};
+use crate::{lookup, ClientOptions, CommandLimits, Random, ShardCtx, ShardStats};
 use bytes::Bytes;
 use peregrine_keyspace::{DbIndex, Keyspace, UnixMillis};
 use peregrine_resp::{Protocol, Reply};
@@ -11,6 +11,7 @@ pub struct TestShard {
     keyspace: Keyspace,
     stats: ShardStats,
     random: Random,
+    journal: peregrine_persist::Journal,
     /// The clock every command sees.
     pub now: UnixMillis,
     /// The selected database.
@@ -24,6 +25,7 @@ impl TestShard {
             keyspace: Keyspace::new(16),
             stats: ShardStats::default(),
             random: Random::new(42),
+            journal: peregrine_persist::Journal::disabled(),
             now: 1_700_000_000_000,
             db: DbIndex(0),
         }
@@ -44,9 +46,6 @@ impl TestShard {
                 spec.name
             ));
         }
-        let Exec::Keyed { handler, .. } = spec.exec else {
-            return Reply::error("ERR not a keyed command");
-        };
         let mut ctx = ShardCtx {
             keyspace: &mut self.keyspace,
             db: self.db,
@@ -55,8 +54,10 @@ impl TestShard {
             client: ClientOptions::default(),
             limits: CommandLimits::default(),
             random: &mut self.random,
+            journal: &mut self.journal,
+            effect_recorded: false,
         };
-        handler(&mut ctx, &mut ArgReader::new(&argv)).unwrap_or_else(|error| error.into_reply())
+        crate::run_keyed(&mut ctx, spec, &argv).unwrap_or_else(|error| error.into_reply())
     }
 
     /// Runs one command and returns its RESP2 bytes as text (for compact assertions).

@@ -233,7 +233,12 @@ impl Db {
 
     /// Removes keys whose deadline is at or before `now`, at most `max_keys` of them.
     /// Returns how many were removed; fewer than `max_keys` means none is left due.
-    pub fn expire_due(&mut self, now: UnixMillis, max_keys: usize) -> usize {
+    pub fn expire_due(
+        &mut self,
+        now: UnixMillis,
+        max_keys: usize,
+        mut on_removed: impl FnMut(&[u8]),
+    ) -> usize {
         let mut removed = 0;
         while removed < max_keys {
             let Some((at, key)) = self.deadlines.first().cloned() else {
@@ -244,6 +249,7 @@ impl Db {
             }
             self.remove(&key);
             self.expired_keys += 1;
+            on_removed(&key);
             removed += 1;
         }
         removed
@@ -273,22 +279,39 @@ impl Db {
     /// Active expiry of hash fields: removes the due fields of up to `max_keys` hashes
     /// whose registered field deadline has passed, deletes hashes left empty, and
     /// re-registers the ones with fields still to expire. Returns the fields removed.
-    pub fn expire_hash_fields_due(&mut self, now: UnixMillis, max_keys: usize) -> usize {
+    pub fn expire_hash_fields_due(
+        &mut self,
+        now: UnixMillis,
+        max_keys: usize,
+        mut on_expired: impl FnMut(&[u8]),
+    ) -> usize {
         let mut removed = 0;
         for key in self.pop_due_field_keys(now, max_keys) {
-            let Some(entry) = self.lookup(&key, now, false) else {
-                continue;
-            };
-            let Value::Hash(hash) = &mut entry.value else {
-                continue;
-            };
-            removed += hash.expire_fields(now);
-            let (empty, next) = (hash.is_empty(), hash.next_field_deadline());
-            if empty {
-                self.remove(&key);
-            } else if let Some(at) = next {
-                self.track_field_deadline(&key, at);
+            let expired = self.expire_hash_fields(&key, now);
+            if expired > 0 {
+                on_expired(&key);
             }
+            removed += expired;
+        }
+        removed
+    }
+
+    /// Removes the fields of the hash at `key` that are due at `now`, deletes the hash if
+    /// that empties it, and re-registers its next field deadline. Returns the fields
+    /// removed.
+    pub fn expire_hash_fields(&mut self, key: &[u8], now: UnixMillis) -> usize {
+        let Some(entry) = self.lookup(key, now, false) else {
+            return 0;
+        };
+        let Value::Hash(hash) = &mut entry.value else {
+            return 0;
+        };
+        let removed = hash.expire_fields(now);
+        let (empty, next) = (hash.is_empty(), hash.next_field_deadline());
+        if empty {
+            self.remove(key);
+        } else if let Some(at) = next {
+            self.track_field_deadline(key, at);
         }
         removed
     }
@@ -394,10 +417,10 @@ mod tests {
             );
         }
         db.set(b"forever", Value::Int(0), None, 0);
-        assert_eq!(db.expire_due(50, 30), 30);
-        assert_eq!(db.expire_due(50, 30), 11);
+        assert_eq!(db.expire_due(50, 30, |_| {}), 30);
+        assert_eq!(db.expire_due(50, 30, |_| {}), 11);
         assert_eq!(db.len(), 60);
-        assert_eq!(db.expire_due(10_000, usize::MAX), 59);
+        assert_eq!(db.expire_due(10_000, usize::MAX, |_| {}), 59);
         assert_eq!(db.len(), 1);
     }
 

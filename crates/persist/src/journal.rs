@@ -98,6 +98,16 @@ impl Journal {
         self.append(time, |encoder| encoder.command(time, db, argv))
     }
 
+    /// Opens this shard's part of multi-shard operation `id` (with `participants` parts).
+    pub fn tx_begin(&mut self, time: u64, id: u64, participants: u32) -> Option<u64> {
+        self.append(time, |encoder| encoder.tx_begin(id, participants))
+    }
+
+    /// Closes this shard's part of operation `id`.
+    pub fn tx_end(&mut self, time: u64, id: u64) -> Option<u64> {
+        self.append(time, |encoder| encoder.tx_end(id))
+    }
+
     /// Takes everything buffered (`None` when nothing is).
     pub fn take(&mut self) -> Option<PendingRecords> {
         if self.count == 0 {

@@ -25,7 +25,7 @@ use crate::shard_state::{KeyedCommand, ShardRouter, ShardState};
 use bytes::Bytes;
 use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
-use peregrine_commands::{ArgReader, ClientOptions, CommandSpec, Exec, Flag, ShardCtx};
+use peregrine_commands::{ClientOptions, CommandSpec, Flag, ShardCtx};
 use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Reply};
 use peregrine_shard::{LockKey, LockMode, LockRequest, LockTable, ShardId};
@@ -425,11 +425,8 @@ fn run_for_waiter(
     command: &KeyedCommand,
 ) -> Reply {
     let (spec, argv) = command;
-    let Exec::Keyed { handler, .. } = spec.exec else {
-        return Reply::error("ERR internal error: not a keyed command");
-    };
     state.with_ctx(db, options, |ctx: &mut ShardCtx<'_>| {
-        handler(ctx, &mut ArgReader::new(argv)).unwrap_or_else(|error| error.into_reply())
+        peregrine_commands::run_keyed(ctx, spec, argv).unwrap_or_else(|error| error.into_reply())
     })
 }
 

@@ -49,7 +49,7 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "port",                       default: "6379",        kind: Kind::Integer, mutable: false },
     Parameter { name: "bind",                       default: "127.0.0.1",   kind: Kind::Text,    mutable: false },
     Parameter { name: "shards",                     default: "0",           kind: Kind::Integer, mutable: false },
-    Parameter { name: "dir",                        default: ".",           kind: Kind::Text,    mutable: true },
+    Parameter { name: "dir",                        default: ".",           kind: Kind::Text,    mutable: false },
     Parameter { name: "databases",                  default: "16",          kind: Kind::Integer, mutable: false },
     Parameter { name: "maxclients",                 default: "10000",       kind: Kind::Integer, mutable: true },
     Parameter { name: "loglevel",                   default: "notice",      kind: Kind::OneOf(LOG_LEVELS), mutable: true },
@@ -59,7 +59,12 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "protected-mode",             default: "yes",         kind: Kind::Bool,    mutable: true },
     Parameter { name: "requirepass",                default: "",            kind: Kind::Text,    mutable: true },
     Parameter { name: "save",                       default: "3600 1 300 100 60 10000", kind: Kind::Text, mutable: true },
-    Parameter { name: "appendonly",                 default: "no",          kind: Kind::Bool,    mutable: true },
+    Parameter { name: "appendonly",                 default: "yes",         kind: Kind::Bool,    mutable: false },
+    Parameter { name: "appenddirname",              default: "appendonlydir", kind: Kind::Text,  mutable: false },
+    Parameter { name: "aof-segment-size",           default: "67108864",    kind: Kind::Memory,  mutable: false },
+    Parameter { name: "aof-load-truncated",         default: "yes",         kind: Kind::Bool,    mutable: true },
+    Parameter { name: "aof-load-skip-corrupt",      default: "no",          kind: Kind::Bool,    mutable: true },
+    Parameter { name: "encryption-key-file",        default: "",            kind: Kind::Text,    mutable: false },
     Parameter { name: "appendfsync",                default: "everysec",    kind: Kind::OneOf(&["always", "everysec", "no"]), mutable: true },
     Parameter { name: "maxmemory",                  default: "0",           kind: Kind::Memory,  mutable: true },
     Parameter { name: "maxmemory-policy",           default: "noeviction",  kind: Kind::OneOf(POLICIES), mutable: true },
@@ -133,6 +138,8 @@ pub struct Settings {
     pub spin_before_park_us: u64,
     /// When collections leave their compact encodings.
     pub encoding: peregrine_keyspace::EncodingLimits,
+    /// Where and how data is persisted.
+    pub persistence: crate::persistence::PersistenceSettings,
 }
 
 /// The configuration: every parameter's current text.
@@ -357,6 +364,15 @@ impl Config {
                 set_max_listpack_value: self.number("set-max-listpack-value") as usize,
                 zset_max_listpack_entries: self.number("zset-max-listpack-entries") as usize,
                 zset_max_listpack_value: self.number("zset-max-listpack-value") as usize,
+            },
+            persistence: crate::persistence::PersistenceSettings {
+                enabled: self.get("appendonly") == "yes",
+                fsync: crate::persistence::FsyncPolicy::parse(self.get("appendfsync")),
+                data_dir: std::path::Path::new(self.get("dir")).join(self.get("appenddirname")),
+                segment_size: self.number("aof-segment-size").max(1 << 20),
+                key_file: self.get("encryption-key-file").to_owned(),
+                load_truncated: self.get("aof-load-truncated") == "yes",
+                skip_corrupt: self.get("aof-load-skip-corrupt") == "yes",
             },
         }
     }

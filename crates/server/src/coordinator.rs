@@ -140,6 +140,7 @@ pub async fn run_split(
         ));
     }
     let mut shares = split_by_shard(spec, &argv, db, router.shard_count());
+    let tx = write_tx(router, spec, shares.len());
     // The last shard in lock order locks, runs and releases in one message: once its
     // locks are granted every lock is held, so two-phase locking still holds.
     let last = shares.pop_last();
@@ -159,7 +160,7 @@ pub async fn run_split(
         let replies = router
             .invoke_on(shard, move |state| async move {
                 LockTable::acquire(&state.locks, request.clone()).await;
-                let replies = state.execute_unlocked(db, client, &part);
+                let replies = state.execute_part(db, client, &part, tx);
                 state.locks.borrow_mut().release(&request);
                 replies
             })
@@ -169,7 +170,7 @@ pub async fn run_split(
     for (shard, share) in shares {
         let part: Vec<KeyedCommand> = vec![(spec, share.argv)];
         let replies = run_then_release(router, shard, share.request, move |state| {
-            state.execute_unlocked(db, client, &part)
+            state.execute_part(db, client, &part, tx)
         })
         .await;
         parts.push((share.positions, replies));
@@ -253,15 +254,27 @@ async fn msetnx(
         release_all(router, locks).await;
         return Ok(Reply::Integer(0));
     }
+    let tx = write_tx(router, mset, shares.len());
     for (shard, mut share) in shares {
         share.argv[0] = Bytes::from_static(b"mset");
         let part: Vec<KeyedCommand> = vec![(mset, share.argv)];
         run_then_release(router, shard, share.request, move |state| {
-            state.execute_unlocked(db, client, &part)
+            state.execute_part(db, client, &part, tx)
         })
         .await;
     }
     Ok(Reply::Integer(1))
+}
+
+/// The operation id and participant count that bracket the parts of a write spanning
+/// `parts` shards in their logs (none for reads or a single part).
+pub(crate) fn write_tx(
+    router: &ShardRouter,
+    spec: &CommandSpec,
+    parts: usize,
+) -> Option<(u64, u32)> {
+    (spec.has(peregrine_commands::Flag::Write) && parts > 1)
+        .then(|| (router.state().server.persistence.tx_id(), parts as u32))
 }
 
 fn exclusive(db: DbIndex, key: &[u8]) -> LockRequest {
@@ -334,6 +347,7 @@ async fn rename(
             return Ok(Reply::Integer(0));
         }
     }
+    let tx = Some((router.state().server.persistence.tx_id(), 2));
     let source_lock = locks.remove(&source_shard).unwrap_or_default();
     let moved = run_then_release(router, source_shard, source_lock, move |state| {
         let moved = state
@@ -342,6 +356,7 @@ async fn rename(
             .db(db)
             .remove_with_deadline(&source);
         state.stats.borrow_mut().dirty += 1;
+        state.in_tx(tx, || state.record_key_state(db, &source));
         moved
     })
     .await;
@@ -353,6 +368,7 @@ async fn rename(
                 .borrow_mut()
                 .db(db)
                 .insert_entry(&destination, entry, deadline);
+            state.in_tx(tx, || state.record_key_state(db, &destination));
             state.signal_key(db, &destination);
             crate::blocking::serve_ready_now(state);
         }
@@ -399,6 +415,7 @@ async fn copy(router: &ShardRouter, db: DbIndex, argv: Argv) -> Result<Reply, Co
         }
         database.insert_entry(&destination, entry, deadline);
         drop(keyspace);
+        state.in_tx(None, || state.record_key_state(target_db, &destination));
         state.stats.borrow_mut().dirty += 1;
         state.signal_key(target_db, &destination);
         crate::blocking::serve_ready_now(state);

@@ -50,6 +50,9 @@ pub struct Session {
     pub no_evict: bool,
     settings: Rc<Settings>,
     settings_read: Instant,
+    /// Shards that ran writes for the current read (with `appendfsync always`, its
+    /// replies wait until those shards' logs are durable).
+    wrote_on: Vec<bool>,
 }
 
 /// Most commands run as one batch or segment.
@@ -78,6 +81,51 @@ impl Session {
             no_evict: false,
             settings,
             settings_read: Instant::now(),
+            wrote_on: Vec::new(),
+        }
+    }
+
+    /// Notes that `spec` runs on `shard` (`None`: on several or all shards).
+    fn note_write(&mut self, spec: &CommandSpec, shard: Option<ShardId>) {
+        if !spec.has(Flag::Write) {
+            return;
+        }
+        let count = usize::from(self.router.shard_count());
+        self.wrote_on.resize(count, false);
+        match shard {
+            Some(shard) => self.wrote_on[shard.index()] = true,
+            None => self.wrote_on.fill(true),
+        }
+    }
+
+    /// With `appendfsync always`, waits until the records of this read's writes are
+    /// durable on every shard that ran them (one fsync covers every client waiting on a
+    /// shard: group commit).
+    async fn await_durability(&mut self) {
+        if !self.wrote_on.contains(&true) {
+            return;
+        }
+        let persistence = &self.settings().persistence;
+        let always =
+            persistence.enabled && persistence.fsync == crate::persistence::FsyncPolicy::Always;
+        let shards: Vec<ShardId> = self
+            .wrote_on
+            .iter()
+            .enumerate()
+            .filter(|(_, wrote)| **wrote)
+            .map(|(index, _)| ShardId(index as u16))
+            .collect();
+        self.wrote_on.fill(false);
+        if !always {
+            return;
+        }
+        for shard in shards {
+            self.router
+                .invoke_on(shard, |state: Rc<ShardState>| async move {
+                    let lsn = state.journal.borrow().last_lsn();
+                    state.persistence.wait_durable(lsn).await;
+                })
+                .await;
         }
     }
 
@@ -131,6 +179,15 @@ impl Session {
                 }
             };
             self.info.last_command.set(spec.name);
+            if spec.has(Flag::Write) {
+                let shard = match spec.exec {
+                    Exec::Keyed { .. } if !spec.has(Flag::Blocking) => {
+                        single_shard(spec, &argv, self.router.shard_count(), self.router.me())
+                    }
+                    _ => None,
+                };
+                self.note_write(spec, shard);
+            }
             if crate::chunked::handles(spec) {
                 self.flush(&mut pending, out).await;
                 let started = Instant::now();
@@ -227,12 +284,15 @@ impl Session {
                         self.emit(reply, out);
                     }
                     if flow == Flow::Close {
+                        self.flush(&mut pending, out).await;
+                        self.await_durability().await;
                         return Flow::Close;
                     }
                 }
             }
         }
         self.flush(&mut pending, out).await;
+        self.await_durability().await;
         let state = self.shard();
         state
             .commands_processed
@@ -288,6 +348,17 @@ impl Session {
         }
         if !self.authenticated && !spec.has(Flag::NoAuth) {
             return Err(Reply::error("NOAUTH Authentication required."));
+        }
+        let persistence = &self.router.state().server.persistence;
+        if persistence.loading() && !spec.has(Flag::Loading) {
+            return Err(Reply::error(
+                "LOADING Redis is loading the dataset in memory",
+            ));
+        }
+        if spec.has(Flag::Write) {
+            if let Some(refusal) = persistence.write_refusal() {
+                return Err(Reply::error(refusal));
+            }
         }
         Ok(spec)
     }

@@ -39,14 +39,27 @@ pub(crate) async fn pause_for_io() {
 
 /// One bounded step; returns true when work remains.
 fn step(state: &ShardState) -> bool {
+    let backlog = expire_step(state);
+    state.records_appended();
+    backlog
+}
+
+fn expire_step(state: &ShardState) -> bool {
     let started = Instant::now();
     let mut keyspace = state.keyspace.borrow_mut();
+    let mut journal = state.journal.borrow_mut();
     let mut backlog = false;
-    for db in keyspace.iter_mut() {
+    for (index, db) in keyspace.iter_mut().enumerate() {
+        let index = index as u32;
         loop {
             let now = unix_millis();
-            let removed = db.expire_due(now, KEYS_PER_STEP);
-            db.expire_hash_fields_due(now, KEYS_PER_STEP);
+            // Active expiry happens between commands, so replay needs it spelled out.
+            let removed = db.expire_due(now, KEYS_PER_STEP, |key| {
+                journal.append(now, |record| record.expire(now, index, key));
+            });
+            db.expire_hash_fields_due(now, KEYS_PER_STEP, |key| {
+                journal.append(now, |record| record.expire_fields(now, index, key));
+            });
             let resizing = db.rehash_step();
             if started.elapsed() >= STEP_BUDGET {
                 return removed == KEYS_PER_STEP || resizing || backlog;

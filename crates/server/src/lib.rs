@@ -18,6 +18,7 @@ mod coordinator;
 mod dispatch;
 mod expiry;
 mod info;
+pub mod persistence;
 mod scratch;
 mod server_commands;
 pub mod shard_state;

@@ -94,6 +94,9 @@ pub async fn run_scratch(
     }
     let mut stats = ShardStats::default();
     let mut random = Random::new(local.random.borrow_mut().next_u64());
+    // The handler's own records would describe the scratch copy: the write-back below
+    // records the resulting keys instead.
+    let mut journal = peregrine_persist::Journal::disabled();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut ctx = ShardCtx {
             keyspace: &mut scratch,
@@ -103,6 +106,8 @@ pub async fn run_scratch(
             client,
             limits: local.limits(),
             random: &mut random,
+            journal: &mut journal,
+            effect_recorded: false,
         };
         handler(&mut ctx, &mut ArgReader::new(&argv))
     }));
@@ -143,6 +148,8 @@ pub async fn run_scratch(
             writes.entry(shard).or_default().push((key, current));
         }
     }
+    let participants = writes.len() as u32;
+    let tx = (participants > 1).then(|| (router.state().server.persistence.tx_id(), participants));
     for (shard, request) in std::mem::take(&mut requests) {
         let shard_writes = writes.remove(&shard).unwrap_or_default();
         run_then_release(router, shard, request, move |state| {
@@ -160,6 +167,11 @@ pub async fn run_scratch(
                 }
             }
             drop(keyspace);
+            state.in_tx(tx, || {
+                for (key, _) in &shard_writes {
+                    state.record_key_state(db, key);
+                }
+            });
             for (key, _) in &shard_writes {
                 state.signal_key(db, key);
             }

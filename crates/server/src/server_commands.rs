@@ -224,11 +224,18 @@ fn select(session: &mut Session, argv: &Argv) -> Outcome {
 }
 
 /// Locks every shard exclusively (ascending), runs `work` on each, releasing as it goes.
-async fn on_all_shards_exclusive<F>(session: &Session, work: F)
+async fn on_all_shards_exclusive<F>(session: &Session, effect: Argv, work: F)
 where
     F: Fn(&ShardState) + Send + Clone + 'static,
 {
     let router = &session.router;
+    let db = session.db.0;
+    let tx = (router.shard_count() > 1).then(|| {
+        (
+            router.state().server.persistence.tx_id(),
+            u32::from(router.shard_count()),
+        )
+    });
     let everything = LockRequest {
         keys: vec![(LockKey::Everything, LockMode::Exclusive)],
     };
@@ -241,10 +248,14 @@ where
             .await;
     }
     for shard in router.shards() {
-        let (request, work) = (everything.clone(), work.clone());
+        let (request, work, effect) = (everything.clone(), work.clone(), effect.clone());
         router
             .invoke_on(shard, move |state| async move {
                 work(&state);
+                state.in_tx(tx, || {
+                    let now = crate::shard_state::unix_millis();
+                    state.journal.borrow_mut().command(now, db, &effect);
+                });
                 state.locks.borrow_mut().release(&request);
             })
             .await;
@@ -282,7 +293,7 @@ async fn swapdb(session: &mut Session, argv: &Argv) -> Outcome {
         return error("ERR DB index is out of range");
     }
     let (first, second) = (DbIndex(first as u32), DbIndex(second as u32));
-    on_all_shards_exclusive(session, move |state| {
+    on_all_shards_exclusive(session, argv.clone(), move |state| {
         state.keyspace.borrow_mut().swap(first, second);
         state.stats.borrow_mut().dirty += 1;
     })
@@ -297,7 +308,7 @@ async fn flush(session: &mut Session, argv: &Argv, all: bool) -> Outcome {
         return error("ERR syntax error");
     }
     let db = session.db;
-    on_all_shards_exclusive(session, move |state| {
+    on_all_shards_exclusive(session, argv.clone(), move |state| {
         let mut tables = Vec::new();
         let mut keyspace = state.keyspace.borrow_mut();
         if all {

@@ -2,10 +2,12 @@
 //! share (configuration, counters that span the process).
 
 use crate::config::{Config, Settings};
+use crate::persistence::{ShardPersistence, SharedPersistence};
 use peregrine_commands::{
-    ArgReader, ClientOptions, CommandSpec, Exec, Flag, Random, ShardCtx, ShardStats,
+    run_keyed, ClientOptions, CommandSpec, Flag, Random, ShardCtx, ShardStats,
 };
 use peregrine_keyspace::{DbIndex, Keyspace, UnixMillis};
+use peregrine_persist::Journal;
 use peregrine_resp::{Argv, Reply};
 use peregrine_shard::{LockKey, LockMode, LockRequest, LockTable, Router, ShardId};
 use std::cell::{Cell, RefCell};
@@ -46,6 +48,8 @@ pub struct ServerShared {
     pub blocked_clients: AtomicU64,
     /// Orders blocked clients across shards: who blocked first is served first.
     pub block_sequence: AtomicU64,
+    /// Loading progress, log failures, operation ids.
+    pub persistence: SharedPersistence,
 }
 
 impl ServerShared {
@@ -69,6 +73,10 @@ impl ServerShared {
             last_save: AtomicU64::new(unix_millis() / 1000),
             blocked_clients: AtomicU64::new(0),
             block_sequence: AtomicU64::new(0),
+            persistence: SharedPersistence {
+                next_tx_id: AtomicU64::new(unix_millis() << 16),
+                ..SharedPersistence::default()
+            },
         }
     }
 
@@ -185,6 +193,10 @@ pub struct ShardState {
     pub net_output_bytes: Cell<u64>,
     /// Clients parked by blocking commands on this shard's keys.
     pub blocked: RefCell<crate::blocking::BlockedClients>,
+    /// Effect records of applied writes not yet handed to the log writer.
+    pub journal: RefCell<Journal>,
+    /// Log progress and durability waiters.
+    pub persistence: ShardPersistence,
     /// State shared by all shards.
     pub server: Arc<ServerShared>,
 }
@@ -216,6 +228,8 @@ impl ShardState {
             net_input_bytes: Cell::new(0),
             net_output_bytes: Cell::new(0),
             blocked: RefCell::new(crate::blocking::BlockedClients::default()),
+            journal: RefCell::new(Journal::disabled()),
+            persistence: ShardPersistence::default(),
             server,
         }
     }
@@ -243,6 +257,7 @@ impl ShardState {
         let mut keyspace = self.keyspace.borrow_mut();
         let mut stats = self.stats.borrow_mut();
         let mut random = self.random.borrow_mut();
+        let mut journal = self.journal.borrow_mut();
         let mut ctx = ShardCtx {
             keyspace: &mut keyspace,
             db,
@@ -251,8 +266,66 @@ impl ShardState {
             client,
             limits,
             random: &mut random,
+            journal: &mut journal,
+            effect_recorded: false,
         };
-        work(&mut ctx)
+        let result = work(&mut ctx);
+        drop(journal);
+        self.records_appended();
+        result
+    }
+
+    /// Wakes the log writer when records are waiting for it.
+    pub fn records_appended(&self) {
+        if self.journal.borrow().buffered() > 0 {
+            self.persistence.notify_writer();
+        }
+    }
+
+    /// Runs `commands` as this shard's part of multi-shard write `tx` (id, participants):
+    /// their records are bracketed so that recovery applies all parts or none.
+    pub fn execute_part(
+        &self,
+        db: DbIndex,
+        client: ClientOptions,
+        commands: &[KeyedCommand],
+        tx: Option<(u64, u32)>,
+    ) -> Vec<Reply> {
+        self.in_tx(tx, || self.execute_unlocked(db, client, commands))
+    }
+
+    /// Runs `work` with its records bracketed as part of multi-shard write `tx`.
+    pub fn in_tx<R>(&self, tx: Option<(u64, u32)>, work: impl FnOnce() -> R) -> R {
+        let now = unix_millis();
+        if let Some((id, participants)) = tx {
+            self.journal.borrow_mut().tx_begin(now, id, participants);
+        }
+        let result = work();
+        if let Some((id, _)) = tx {
+            self.journal.borrow_mut().tx_end(now, id);
+        }
+        self.records_appended();
+        result
+    }
+
+    /// Records that `key` now holds whatever it holds (or nothing): a DEL, then the
+    /// commands that rebuild its entry. For writes done outside command handlers
+    /// (multi-shard write-backs).
+    pub fn record_key_state(&self, db: DbIndex, key: &[u8]) {
+        let mut journal = self.journal.borrow_mut();
+        if !journal.is_enabled() {
+            return;
+        }
+        let now = unix_millis();
+        journal.command(now, db.0, &[&b"DEL"[..], key]);
+        let mut keyspace = self.keyspace.borrow_mut();
+        let database = keyspace.db(db);
+        let deadline = database.deadline(key);
+        if let Some(entry) = database.get_live(key, now) {
+            crate::persistence::rebuild::rebuild(key, &entry.value, deadline, &mut |argv| {
+                journal.command(now, db.0, argv);
+            });
+        }
     }
 
     /// Executes commands whose keys this shard owns, in order, ignoring locks (the caller
@@ -269,6 +342,7 @@ impl ShardState {
         let mut keyspace = self.keyspace.borrow_mut();
         let mut stats = self.stats.borrow_mut();
         let mut random = self.random.borrow_mut();
+        let mut journal = self.journal.borrow_mut();
         let mut command_stats = self.command_stats.borrow_mut();
         // One clock reading per command: it ends the previous command's timing.
         let mut started = Instant::now();
@@ -276,10 +350,6 @@ impl ShardState {
         // Statistics of a run of the same command are added up before touching the map.
         let mut run: Option<(&'static str, CommandStat)> = None;
         for (spec, argv) in commands {
-            let Exec::Keyed { handler, .. } = spec.exec else {
-                replies.push(Reply::error("ERR internal error: not a keyed command"));
-                continue;
-            };
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let mut ctx = ShardCtx {
                     keyspace: &mut keyspace,
@@ -289,8 +359,10 @@ impl ShardState {
                     client,
                     limits,
                     random: &mut random,
+                    journal: &mut journal,
+                    effect_recorded: false,
                 };
-                handler(&mut ctx, &mut ArgReader::new(argv))
+                run_keyed(&mut ctx, spec, argv)
             }));
             let reply = match outcome {
                 Ok(Ok(reply)) => reply,
@@ -311,9 +383,6 @@ impl ShardState {
                 self.signal_written(db, spec, argv);
                 if self.has_ready() {
                     self.serve_ready(&mut |db, options, (spec, argv)| {
-                        let Exec::Keyed { handler, .. } = spec.exec else {
-                            return Reply::error("ERR internal error: not a keyed command");
-                        };
                         let mut ctx = ShardCtx {
                             keyspace: &mut keyspace,
                             db,
@@ -322,9 +391,10 @@ impl ShardState {
                             client: options,
                             limits,
                             random: &mut random,
+                            journal: &mut journal,
+                            effect_recorded: false,
                         };
-                        handler(&mut ctx, &mut ArgReader::new(argv))
-                            .unwrap_or_else(|error| error.into_reply())
+                        run_keyed(&mut ctx, spec, argv).unwrap_or_else(|error| error.into_reply())
                     });
                 }
             }
@@ -343,6 +413,9 @@ impl ShardState {
         }
         if let Some((name, stat)) = run {
             command_stats.entry(name).or_default().add(&stat);
+        }
+        if journal.buffered() > 0 {
+            self.persistence.notify_writer();
         }
         replies
     }

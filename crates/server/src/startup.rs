@@ -13,8 +13,8 @@ use std::time::Duration;
 
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
 
-/// How long start-up may take before it is reported as failed.
-const STARTUP_LIMIT: Duration = Duration::from_secs(60);
+/// How long start-up (loading the data included) may take before it is reported as failed.
+const STARTUP_LIMIT: Duration = Duration::from_secs(3600);
 
 extern "C" fn on_signal(_signal: libc::c_int) {
     SIGNALLED.store(true, Ordering::SeqCst);
@@ -158,8 +158,22 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     config
         .set("port", &port.to_string())
         .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let plan = Arc::new(
+        crate::persistence::RecoveryPlan::prepare(&settings.persistence, shard_count)
+            .map_err(|reason| anyhow::anyhow!(reason))?,
+    );
     let server = Arc::new(ServerShared::new(config));
     server.port.store(u64::from(port), Ordering::Relaxed);
+    let loading = &server.persistence;
+    loading
+        .shards_loading
+        .store(u32::from(shard_count), Ordering::Relaxed);
+    loading
+        .loading_total_bytes
+        .store(plan.layout.total_bytes(), Ordering::Relaxed);
+    loading
+        .loading_start_time
+        .store(crate::shard_state::unix_millis() / 1000, Ordering::Relaxed);
     let listening: Vec<String> = addresses.iter().map(ToString::to_string).collect();
     tracing::info!(
         "Peregrine {} (Redis {} compatible) starting: pid={}, shards={}, listening on {}",
@@ -175,11 +189,12 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let mut handles = Vec::new();
     for index in 0..shard_count {
         let cpu = cpus[usize::from(index) % cpus.len().max(1)];
-        let (builder, server, addresses, ready) = (
+        let (builder, server, addresses, ready, plan) = (
             builder.clone(),
             server.clone(),
             addresses.clone(),
             ready_sender.clone(),
+            plan.clone(),
         );
         let mut executor = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("shard-{index}"))
@@ -193,7 +208,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 executor.spin_before_park(Duration::from_micros(settings.spin_before_park_us));
         }
         let handle = executor
-            .spawn(move || async move { shard_main(builder, server, addresses, ready).await })
+            .spawn(move || async move { shard_main(builder, server, addresses, ready, plan).await })
             .map_err(|error| {
                 anyhow::anyhow!("can't start the executor of shard {index} on CPU {cpu}: {error}")
             })?;
@@ -226,6 +241,15 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
     tracing::info!("Received shutdown request, shutting down.");
+    server.shutting_down.store(true, Ordering::SeqCst);
+    let persistence = &server.persistence;
+    let flushing = std::time::Instant::now();
+    while persistence.shards_closed.load(Ordering::SeqCst)
+        < persistence.shards_logging.load(Ordering::SeqCst)
+        && flushing.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     tracing::info!("Peregrine is now ready to exit, bye bye...");
     Ok(())
 }
@@ -235,6 +259,7 @@ async fn shard_main(
     server: Arc<ServerShared>,
     addresses: Vec<SocketAddr>,
     ready: mpsc::Sender<Result<(), String>>,
+    plan: Arc<crate::persistence::RecoveryPlan>,
 ) {
     let router = builder.join(|id| ShardState::new(id, server.clone())).await;
     let mut listeners = Vec::new();
@@ -253,10 +278,7 @@ async fn shard_main(
         "background",
     );
     let state = router.state().clone();
-    let _ = glommio::spawn_local_into(crate::expiry::run_background(state), background)
-        .map(|task| task.detach());
     glommio::spawn_local(crate::blocking::serve_deferred(router.state().clone())).detach();
-    let _ = ready.send(Ok(()));
     let mut accepting = Vec::new();
     for listener in listeners {
         let router = router.clone();
@@ -275,6 +297,18 @@ async fn shard_main(
             }
         }));
     }
+    // Clients connecting while the data loads get -LOADING, as from Redis.
+    let loaded = crate::persistence::start_shard(&state, &plan, router.shard_count()).await;
+    state
+        .server
+        .persistence
+        .shards_loading
+        .fetch_sub(1, Ordering::Relaxed);
+    // Active expiry starts once the data is loaded: replay applies the expiries the log
+    // recorded, at the times they happened.
+    let _ = glommio::spawn_local_into(crate::expiry::run_background(state.clone()), background)
+        .map(|task| task.detach());
+    let _ = ready.send(loaded.map_err(|reason| format!("shard {}: {reason}", state.id.0)));
     for task in accepting {
         task.await;
     }

@@ -42,6 +42,37 @@ pub struct TestServer {
     shards: u16,
     log: Arc<Mutex<String>>,
     drains: Vec<JoinHandle<()>>,
+    /// The data directory this server was given (`--dir`), a fresh temporary one unless
+    /// the arguments name one; kept for restarts and removed with the last user.
+    data: Arc<DataDir>,
+    launch: Launch,
+}
+
+/// A server's data directory: temporary (removed on drop) or the caller's.
+#[derive(Debug)]
+pub enum DataDir {
+    /// Created for the server, removed when dropped.
+    Temporary(tempfile::TempDir),
+    /// Named by the test with `--dir`.
+    Given(PathBuf),
+}
+
+impl DataDir {
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        match self {
+            DataDir::Temporary(dir) => dir.path(),
+            DataDir::Given(path) => path,
+        }
+    }
+}
+
+/// How a server was started, to start it again the same way.
+#[derive(Clone, Debug)]
+struct Launch {
+    bin: PathBuf,
+    config_file: Option<PathBuf>,
+    args: Vec<String>,
 }
 
 impl TestServer {
@@ -74,6 +105,86 @@ impl TestServer {
         shards: u16,
         extra_args: &[&str],
     ) -> TestServer {
+        let data = match extra_args.iter().position(|arg| *arg == "--dir") {
+            Some(at) => DataDir::Given(PathBuf::from(
+                extra_args.get(at + 1).copied().unwrap_or("."),
+            )),
+            None => DataDir::Temporary(
+                tempfile::tempdir()
+                    .unwrap_or_else(|error| panic!("can't create a data directory: {error}")),
+            ),
+        };
+        let mut args: Vec<String> = extra_args.iter().map(|arg| (*arg).to_owned()).collect();
+        if let DataDir::Temporary(dir) = &data {
+            args.push("--dir".to_owned());
+            args.push(dir.path().display().to_string());
+        }
+        let launch = Launch {
+            bin: bin.to_path_buf(),
+            config_file: config_file.map(Path::to_path_buf),
+            args,
+        };
+        TestServer::spawn(launch, shards, Arc::new(data))
+    }
+
+    /// Starts the same server again (same binary, arguments and data directory) after
+    /// [`TestServer::crash`] or [`TestServer::stop`].
+    pub fn restart(&self) -> TestServer {
+        TestServer::spawn(self.launch.clone(), self.shards, self.data.clone())
+    }
+
+    /// As [`TestServer::restart`], with a different shard count and extra arguments.
+    pub fn restart_with(&self, shards: u16, extra_args: &[&str]) -> TestServer {
+        let mut launch = self.launch.clone();
+        launch
+            .args
+            .extend(extra_args.iter().map(|arg| (*arg).to_owned()));
+        TestServer::spawn(launch, shards, self.data.clone())
+    }
+
+    /// Starts the same binary on this server's data directory and returns its exit status
+    /// and output, expecting it to refuse to start.
+    pub fn start_expecting_failure(
+        &self,
+        extra_args: &[&str],
+    ) -> (std::process::ExitStatus, String) {
+        let output = Command::new(&self.launch.bin)
+            .args([
+                "--port",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--shards",
+                &self.shards.to_string(),
+            ])
+            .args(&self.launch.args)
+            .args(extra_args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|error| panic!("can't start {}: {error}", self.launch.bin.display()));
+        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stderr));
+        (output.status, text)
+    }
+
+    /// Kills the server with SIGKILL (no chance to flush anything) and waits for it.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.join_drains();
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    fn spawn(launch: Launch, shards: u16, data: Arc<DataDir>) -> TestServer {
+        let bin = launch.bin.as_path();
+        let config_file = launch.config_file.as_deref();
+        let extra_args: Vec<&str> = launch.args.iter().map(String::as_str).collect();
+        let extra_args = extra_args.as_slice();
         let shard_text = shards.to_string();
         let mut command = Command::new(bin);
         if let Some(file) = config_file {
@@ -111,6 +222,8 @@ impl TestServer {
             shards,
             log,
             drains,
+            data,
+            launch: launch.clone(),
         };
         match ready_receiver.recv_timeout(STARTUP_TIMEOUT) {
             Ok(port) => server.port = port,

@@ -48,6 +48,8 @@ pub struct ServerProcess {
     child: Child,
     port: u16,
     log_path: PathBuf,
+    /// Where Peregrine keeps its data (its own, removed with the process).
+    data_dir: PathBuf,
 }
 
 impl ServerProcess {
@@ -78,9 +80,15 @@ impl ServerProcess {
         let log = File::create(&log_path)
             .with_context(|| format!("creating log file {}", log_path.display()))?;
         let log_for_stderr = log.try_clone().context("duplicating the log file handle")?;
+        let data_dir = std::env::temp_dir().join(format!(
+            "peregrine-diff-{}-{label}-{port}.data",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let mut command = Command::new(binary);
         command
-            .args(launch_arguments(kind, port))
+            .args(launch_arguments(kind, port, &data_dir))
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_for_stderr));
@@ -89,6 +97,7 @@ impl ServerProcess {
             Err(error) => {
                 // Nothing will write to the log: remove it now.
                 let _ = std::fs::remove_file(&log_path);
+                let _ = std::fs::remove_dir_all(&data_dir);
                 return Err(error)
                     .with_context(|| format!("starting {label} from {}", binary.display()));
             }
@@ -98,6 +107,7 @@ impl ServerProcess {
             child,
             port,
             log_path,
+            data_dir,
         })
     }
 
@@ -172,6 +182,7 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log_path);
+        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 
@@ -182,8 +193,9 @@ fn startup_limit(kind: ServerKind) -> Duration {
     }
 }
 
-/// The command-line arguments that start a server of `kind` on `port`.
-pub fn launch_arguments(kind: ServerKind, port: u16) -> Vec<String> {
+/// The command-line arguments that start a server of `kind` on `port`, Peregrine keeping
+/// its data in `data_dir`.
+pub fn launch_arguments(kind: ServerKind, port: u16, data_dir: &Path) -> Vec<String> {
     let port = port.to_string();
     match kind {
         ServerKind::Redis => [
@@ -208,6 +220,8 @@ pub fn launch_arguments(kind: ServerKind, port: u16) -> Vec<String> {
             "127.0.0.1".to_owned(),
             "--shards".to_owned(),
             shards.to_string(),
+            "--dir".to_owned(),
+            data_dir.display().to_string(),
         ],
     }
 }
@@ -246,7 +260,7 @@ mod tests {
 
     #[test]
     fn redis_arguments_disable_persistence() {
-        let arguments = launch_arguments(ServerKind::Redis, 6400);
+        let arguments = launch_arguments(ServerKind::Redis, 6400, Path::new("/tmp/unused"));
         assert_eq!(
             arguments,
             [
@@ -266,10 +280,23 @@ mod tests {
 
     #[test]
     fn peregrine_arguments_carry_the_shard_count() {
-        let arguments = launch_arguments(ServerKind::Peregrine { shards: 4 }, 6401);
+        let arguments = launch_arguments(
+            ServerKind::Peregrine { shards: 4 },
+            6401,
+            Path::new("/tmp/d"),
+        );
         assert_eq!(
             arguments,
-            ["--port", "6401", "--bind", "127.0.0.1", "--shards", "4"]
+            [
+                "--port",
+                "6401",
+                "--bind",
+                "127.0.0.1",
+                "--shards",
+                "4",
+                "--dir",
+                "/tmp/d"
+            ]
         );
     }
 

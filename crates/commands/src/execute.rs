@@ -1,0 +1,25 @@
+//! Running a keyed command against a shard, with its effect recorded for persistence.
+
+use crate::{ArgReader, CmdResult, CommandError, CommandSpec, Exec, Flag, ShardCtx};
+use bytes::Bytes;
+
+/// Runs `argv`'s keyed handler on `ctx` and, when it is a write that succeeded, records
+/// its effect in the shard's journal: the command itself (with its time, every command
+/// replays to the same result), unless the handler recorded something else.
+pub fn run_keyed(ctx: &mut ShardCtx<'_>, spec: &CommandSpec, argv: &[Bytes]) -> CmdResult {
+    let Exec::Keyed { handler, .. } = spec.exec else {
+        return Err(CommandError::other(
+            "ERR internal error: not a keyed command",
+        ));
+    };
+    ctx.effect_recorded = false;
+    let result = handler(ctx, &mut ArgReader::new(argv));
+    if spec.has(Flag::Write) && !ctx.effect_recorded && ctx.journal.is_enabled() {
+        if let Ok(reply) = &result {
+            if !reply.is_error() {
+                ctx.journal.command(ctx.now, ctx.db.0, argv);
+            }
+        }
+    }
+    result
+}

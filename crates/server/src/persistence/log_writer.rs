@@ -1,0 +1,233 @@
+//! The log writer: one task per shard, on the shard's persistence task queue, that cuts
+//! the journal into blocks, appends them to the current segment and syncs per
+//! `appendfsync`. With `always`, every write that arrived while a block was being written
+//! and synced goes into the next block and shares its fsync (group commit).
+
+use super::segment_file::SegmentFile;
+use super::{FsyncPolicy, PersistenceSettings};
+use crate::shard_state::{unix_millis, ShardState};
+use peregrine_persist::{seal_block, Cipher, SegmentHeader, SegmentKind};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+/// With `everysec` and `no`, blocks are cut at most this often (records accumulate in
+/// between; a crash of the process loses at most this much besides the unsynced second).
+const BLOCK_INTERVAL: Duration = Duration::from_millis(2);
+/// How often a failing write or fsync is retried.
+const RETRY_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The segment being appended to and how to make the next one.
+pub struct LogTarget {
+    /// The open segment.
+    pub segment: SegmentFile,
+    /// Its sequence number.
+    pub sequence: u64,
+    /// The shard count written into headers.
+    pub shard_count: u32,
+    /// The block cipher.
+    pub cipher: Cipher,
+}
+
+impl LogTarget {
+    /// Opens a new log segment `sequence` for `shard`.
+    pub async fn create(
+        settings: &PersistenceSettings,
+        shard: u32,
+        shard_count: u32,
+        sequence: u64,
+        cipher: Cipher,
+    ) -> std::io::Result<LogTarget> {
+        let header = SegmentHeader {
+            kind: SegmentKind::Log,
+            shard,
+            shard_count,
+            sequence,
+            created: unix_millis(),
+            cipher: cipher.kind(),
+        };
+        let segment = SegmentFile::create(&settings.data_dir, &header, &cipher).await?;
+        peregrine_persist::manifest::sync_dir(&settings.data_dir).map_err(std::io::Error::other)?;
+        Ok(LogTarget {
+            segment,
+            sequence,
+            shard_count,
+            cipher,
+        })
+    }
+}
+
+/// Runs the shard's log writer forever.
+pub async fn run(state: Rc<ShardState>, settings: PersistenceSettings, mut target: LogTarget) {
+    let persistence = &state.persistence;
+    persistence.active.set(true);
+    let mut unsynced = false;
+    let mut last_sync = Instant::now();
+    let mut last_block = Instant::now();
+    // A sealed block that could not be written yet (disk full): written again, first.
+    let mut retry: Option<(Vec<u8>, u64)> = None;
+    loop {
+        if state.server.shutting_down.load(Ordering::Relaxed) && retry.is_none() {
+            flush_for_shutdown(&state, &mut target).await;
+            return;
+        }
+        let policy = state.server.settings().persistence.fsync;
+        let sync_due = unsynced && policy == FsyncPolicy::EverySec;
+        wait_for_work(&state, retry.is_some(), sync_due.then_some(last_sync)).await;
+        if policy != FsyncPolicy::Always && retry.is_none() {
+            let since = last_block.elapsed();
+            if since < BLOCK_INTERVAL {
+                glommio::timer::sleep(BLOCK_INTERVAL - since).await;
+            }
+        }
+        let block = retry.take().or_else(|| {
+            let pending = state.journal.borrow_mut().take()?;
+            let block = seal_block(
+                &pending.records,
+                pending.first_lsn,
+                pending.count,
+                pending.base_time,
+                &target.cipher,
+            );
+            Some((block, pending.last_lsn()))
+        });
+        if let Some((block, last_lsn)) = block {
+            last_block = Instant::now();
+            if let Err(error) = append(&state, &settings, &mut target, &block).await {
+                report_failure(&state, "write", &error);
+                retry = Some((block, last_lsn));
+                glommio::timer::sleep(RETRY_INTERVAL).await;
+                continue;
+            }
+            persistence.written_lsn.set(last_lsn);
+            unsynced = true;
+        }
+        let sync_now = match policy {
+            FsyncPolicy::Always => unsynced,
+            FsyncPolicy::EverySec => unsynced && last_sync.elapsed() >= Duration::from_secs(1),
+            FsyncPolicy::No => false,
+        };
+        if sync_now {
+            if let Err(error) = target.segment.sync().await {
+                report_failure(&state, "fsync", &error);
+                glommio::timer::sleep(RETRY_INTERVAL).await;
+                continue;
+            }
+            last_sync = Instant::now();
+            unsynced = false;
+            persistence.mark_durable(persistence.written_lsn.get());
+        } else if policy == FsyncPolicy::No {
+            persistence.mark_durable(persistence.written_lsn.get());
+        }
+        clear_failure(&state);
+    }
+}
+
+/// Writes and syncs whatever is buffered, then reports this shard's log closed.
+async fn flush_for_shutdown(state: &ShardState, target: &mut LogTarget) {
+    let pending = state.journal.borrow_mut().take();
+    if let Some(pending) = pending {
+        let block = seal_block(
+            &pending.records,
+            pending.first_lsn,
+            pending.count,
+            pending.base_time,
+            &target.cipher,
+        );
+        if let Err(error) = target.segment.append(&block).await {
+            tracing::warn!(
+                "shard {}: log write at shutdown failed: {error}",
+                state.id.0
+            );
+        }
+    }
+    if let Err(error) = target.segment.sync().await {
+        tracing::warn!(
+            "shard {}: log fsync at shutdown failed: {error}",
+            state.id.0
+        );
+    }
+    state.persistence.active.set(false);
+    state
+        .server
+        .persistence
+        .shards_closed
+        .fetch_add(1, Ordering::SeqCst);
+}
+
+/// Waits until records are buffered, a retry is pending, or an everysec fsync is due.
+async fn wait_for_work(state: &ShardState, retrying: bool, sync_since: Option<Instant>) {
+    if retrying {
+        return;
+    }
+    let ready = std::future::poll_fn(|context| {
+        if state.journal.borrow().buffered() > 0 {
+            Poll::Ready(())
+        } else {
+            state.persistence.park_writer(context.waker());
+            Poll::Pending
+        }
+    });
+    let limit = match sync_since {
+        Some(since) => Duration::from_secs(1).saturating_sub(since.elapsed()),
+        None => Duration::from_millis(100),
+    };
+    futures_lite::future::or(ready, glommio::timer::sleep(limit)).await;
+}
+
+/// Appends one block, moving to a new segment first when the current one is full.
+async fn append(
+    state: &ShardState,
+    settings: &PersistenceSettings,
+    target: &mut LogTarget,
+    block: &[u8],
+) -> std::io::Result<()> {
+    if !target.segment.is_empty()
+        && target.segment.len() + block.len() as u64 > settings.segment_size
+    {
+        target.segment.sync().await?;
+        let next = LogTarget::create(
+            settings,
+            u32::from(state.id.0),
+            target.shard_count,
+            target.sequence + 1,
+            target.cipher.clone(),
+        )
+        .await?;
+        let full = std::mem::replace(target, next);
+        full.segment.close().await?;
+    }
+    let before = target.segment.len();
+    target.segment.append(block).await?;
+    let persistence = &state.persistence;
+    persistence
+        .log_bytes
+        .set(persistence.log_bytes.get() + target.segment.len() - before);
+    Ok(())
+}
+
+fn report_failure(state: &ShardState, operation: &str, error: &std::io::Error) {
+    let shared = &state.server.persistence;
+    if !state.persistence.failing.replace(true) {
+        shared.failing_shards.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            "shard {}: log {operation} failed: {error}; write commands are refused until it succeeds",
+            state.id.0
+        );
+    }
+    if let Ok(mut text) = shared.last_error.lock() {
+        *text = error.to_string();
+    }
+}
+
+fn clear_failure(state: &ShardState) {
+    if state.persistence.failing.replace(false) {
+        state
+            .server
+            .persistence
+            .failing_shards
+            .fetch_sub(1, Ordering::Relaxed);
+        tracing::info!("shard {}: the log is written again", state.id.0);
+    }
+}

@@ -1,0 +1,501 @@
+//! Persistence end to end, with real processes killed by SIGKILL and real files on disk:
+//! every type survives a crash with its TTLs, acknowledged writes survive under
+//! `appendfsync always`, `everysec` loses at most a recent suffix, multi-shard writes are
+//! all or nothing, torn tails are truncated, corruption stops start-up (or is skipped when
+//! the operator says so), encrypted data needs its key.
+
+use peregrine_persist::{ScanItem, SegmentReader};
+use peregrine_testkit::{key_on_shard, keys_on_shards, run, TestServer};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
+
+/// Every key of databases 0..3 with its type, deadline, encoding and whole value, sorted:
+/// two dumps are equal when the datasets are.
+fn dump(server: &TestServer) -> Vec<String> {
+    let mut connection = server.client();
+    let mut lines = Vec::new();
+    for db in 0..3 {
+        let _: () = run(&mut connection, &["SELECT", &db.to_string()]);
+        let mut keys: Vec<String> = run(&mut connection, &["KEYS", "*"]);
+        keys.sort();
+        for key in keys {
+            let kind: String = run(&mut connection, &["TYPE", &key]);
+            let deadline: i64 = run(&mut connection, &["PEXPIRETIME", &key]);
+            let encoding: String = run(&mut connection, &["OBJECT", "ENCODING", &key]);
+            let value = match kind.as_str() {
+                "string" => format!("{:?}", run::<String>(&mut connection, &["GET", &key])),
+                "list" => format!(
+                    "{:?}",
+                    run::<Vec<String>>(&mut connection, &["LRANGE", &key, "0", "-1"])
+                ),
+                "set" => {
+                    let mut members: Vec<String> = run(&mut connection, &["SMEMBERS", &key]);
+                    members.sort();
+                    format!("{members:?}")
+                }
+                "zset" => format!(
+                    "{:?}",
+                    run::<Vec<String>>(&mut connection, &["ZRANGE", &key, "0", "-1", "WITHSCORES"])
+                ),
+                "hash" => {
+                    let mut fields: Vec<(String, String)> =
+                        run(&mut connection, &["HGETALL", &key]);
+                    fields.sort();
+                    let deadlines: Vec<String> = fields
+                        .iter()
+                        .map(|(field, _)| {
+                            let times: Vec<i64> = run(
+                                &mut connection,
+                                &["HPEXPIRETIME", &key, "FIELDS", "1", field],
+                            );
+                            format!("{field}@{times:?}")
+                        })
+                        .collect();
+                    format!("{fields:?} {deadlines:?}")
+                }
+                other => panic!("unexpected type {other}"),
+            };
+            lines.push(format!(
+                "db{db} {key} {kind} {encoding} deadline={deadline} {value}"
+            ));
+        }
+    }
+    lines
+}
+
+/// Writes something of every type and every kind of write the log must replay exactly:
+/// relative TTLs, random pops, floats, multi-shard operations, expiry, FLUSHDB, SWAPDB.
+fn populate(server: &TestServer) {
+    let shards = server.shards();
+    let mut connection = server.client();
+    let keys = keys_on_shards("k", 8, shards);
+    let commands: Vec<Vec<String>> = vec![
+        vec!["SET".into(), "plain".into(), "value".into()],
+        vec!["SET".into(), "number".into(), "41".into()],
+        vec!["INCR".into(), "number".into()],
+        vec!["INCRBYFLOAT".into(), "float".into(), "0.1".into()],
+        vec!["INCRBYFLOAT".into(), "float".into(), "1e3".into()],
+        vec![
+            "SET".into(),
+            "ttl".into(),
+            "v".into(),
+            "EX".into(),
+            "1000".into(),
+        ],
+        vec!["SETEX".into(), "ttl2".into(), "2000".into(), "v".into()],
+        vec![
+            "SET".into(),
+            "gone".into(),
+            "v".into(),
+            "PX".into(),
+            "1".into(),
+        ],
+        vec!["APPEND".into(), "plain".into(), "-more".into()],
+        vec![
+            "RPUSH".into(),
+            "list".into(),
+            "a".into(),
+            "b".into(),
+            "c".into(),
+            "d".into(),
+        ],
+        vec!["LPOP".into(), "list".into()],
+        vec![
+            "LINSERT".into(),
+            "list".into(),
+            "BEFORE".into(),
+            "c".into(),
+            "x".into(),
+        ],
+        vec![
+            "HSET".into(),
+            "hash".into(),
+            "f1".into(),
+            "v1".into(),
+            "f2".into(),
+            "v2".into(),
+            "f3".into(),
+            "v3".into(),
+        ],
+        vec![
+            "HEXPIRE".into(),
+            "hash".into(),
+            "500".into(),
+            "FIELDS".into(),
+            "1".into(),
+            "f2".into(),
+        ],
+        vec![
+            "HINCRBYFLOAT".into(),
+            "hash".into(),
+            "n".into(),
+            "2.5".into(),
+        ],
+        vec![
+            "SADD".into(),
+            "ints".into(),
+            "1".into(),
+            "2".into(),
+            "3".into(),
+            "4".into(),
+            "5".into(),
+            "6".into(),
+        ],
+        vec!["SPOP".into(), "ints".into()],
+        vec!["SPOP".into(), "ints".into(), "2".into()],
+        vec![
+            "SADD".into(),
+            "words".into(),
+            "alpha".into(),
+            "beta".into(),
+            "gamma".into(),
+        ],
+        vec![
+            "ZADD".into(),
+            "zset".into(),
+            "1.5".into(),
+            "a".into(),
+            "-inf".into(),
+            "b".into(),
+            "3".into(),
+            "c".into(),
+        ],
+        vec!["ZINCRBY".into(), "zset".into(), "0.25".into(), "a".into()],
+        vec!["ZPOPMIN".into(), "zset".into()],
+        vec!["EXPIRE".into(), "list".into(), "3000".into()],
+        vec![
+            "MSET".into(),
+            keys[0].clone(),
+            "m0".into(),
+            keys[1].clone(),
+            "m1".into(),
+            keys[2].clone(),
+            "m2".into(),
+            keys[3].clone(),
+            "m3".into(),
+        ],
+        vec!["RENAME".into(), keys[0].clone(), keys[5].clone()],
+        vec!["SADD".into(), keys[6].clone(), "s1".into(), "s2".into()],
+        vec!["SADD".into(), keys[7].clone(), "s2".into(), "s3".into()],
+        vec![
+            "SUNIONSTORE".into(),
+            keys[4].clone(),
+            keys[6].clone(),
+            keys[7].clone(),
+        ],
+        vec!["DEL".into(), keys[1].clone(), keys[2].clone()],
+        vec!["SELECT".into(), "1".into()],
+        vec!["SET".into(), "in-db1".into(), "x".into()],
+        vec!["SELECT".into(), "2".into()],
+        vec!["SET".into(), "in-db2".into(), "y".into()],
+        vec!["FLUSHDB".into()],
+        vec!["SET".into(), "after-flush".into(), "z".into()],
+        vec!["SWAPDB".into(), "1".into(), "2".into()],
+        vec!["SELECT".into(), "0".into()],
+    ];
+    for command in &commands {
+        let args: Vec<&str> = command.iter().map(String::as_str).collect();
+        let _: redis::Value = run(&mut connection, &args);
+    }
+    std::thread::sleep(Duration::from_millis(5));
+    // The expired key is created anew after its deadline: replay must see the expiry.
+    let created: bool = run(&mut connection, &["SETNX", "gone", "again"]);
+    assert!(created);
+}
+
+fn every_type_survives_kill_9(shards: u16) {
+    let mut server = TestServer::start_with(BIN, shards, &["--appendfsync", "always"]);
+    populate(&server);
+    let before = dump(&server);
+    assert!(before.len() > 15, "{before:#?}");
+    server.crash();
+    let restarted = server.restart();
+    assert_eq!(dump(&restarted), before);
+    // The restarted server logs again: a second crash loses nothing either.
+    let _: () = run(&mut restarted.client(), &["SET", "second-life", "1"]);
+    let before = dump(&restarted);
+    let mut restarted = restarted;
+    restarted.crash();
+    assert_eq!(dump(&restarted.restart()), before);
+}
+
+#[test]
+fn every_type_survives_kill_9_one_shard() {
+    every_type_survives_kill_9(1);
+}
+
+#[test]
+fn every_type_survives_kill_9_four_shards() {
+    every_type_survives_kill_9(4);
+}
+
+#[test]
+fn a_clean_shutdown_keeps_everything_with_everysec() {
+    let server = TestServer::start_with(BIN, 2, &["--appendfsync", "everysec"]);
+    let mut connection = server.client();
+    for index in 0..2000 {
+        let _: () = run(
+            &mut connection,
+            &["SET", &format!("key:{index}"), &index.to_string()],
+        );
+    }
+    let before = dump(&server);
+    let _ = redis::cmd("SHUTDOWN").query::<redis::Value>(&mut connection);
+    drop(connection);
+    let mut server = server;
+    assert!(peregrine_testkit::poll_until(
+        Duration::from_secs(20),
+        || !server.is_running()
+    ));
+    assert_eq!(dump(&server.restart()), before);
+}
+
+/// Writers record each acknowledged write; the server is killed mid-load; after restart
+/// every acknowledged write must be there.
+#[test]
+fn acknowledged_writes_survive_kill_9_with_always() {
+    let mut server = TestServer::start_with(BIN, 2, &["--appendfsync", "always"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
+            let mut connection = server.client();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                for index in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let key = format!("w{writer}:{index}");
+                    let result: redis::RedisResult<()> = redis::cmd("SET")
+                        .arg(&key)
+                        .arg(index)
+                        .query(&mut connection);
+                    let pushed: redis::RedisResult<i64> = redis::cmd("RPUSH")
+                        .arg(format!("list{writer}"))
+                        .arg(index)
+                        .query(&mut connection);
+                    match (result, pushed) {
+                        (Ok(()), Ok(length)) => acknowledged.push((key, length)),
+                        _ => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    server.crash();
+    stop.store(true, Ordering::Relaxed);
+    let acknowledged: Vec<Vec<(String, i64)>> = writers
+        .into_iter()
+        .map(|writer| writer.join().unwrap())
+        .collect();
+    let restarted = server.restart();
+    let mut connection = restarted.client();
+    let mut checked = 0;
+    for (writer, writes) in acknowledged.iter().enumerate() {
+        assert!(!writes.is_empty(), "writer {writer} got no acknowledgement");
+        let length: i64 = run(&mut connection, &["LLEN", &format!("list{writer}")]);
+        let last_length = writes.last().map_or(0, |(_, length)| *length);
+        assert!(
+            length >= last_length,
+            "list{writer}: {length} < acknowledged {last_length}"
+        );
+        for (key, _) in writes {
+            let exists: bool = run(&mut connection, &["EXISTS", key]);
+            assert!(exists, "acknowledged {key} is missing after the crash");
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} writes were acknowledged");
+}
+
+/// With everysec a crash loses a suffix: what survives of a sequence of writes is a
+/// prefix, and the lost part was written in about the last second.
+#[test]
+fn everysec_loses_only_a_recent_suffix() {
+    let mut server = TestServer::start_with(BIN, 1, &["--appendfsync", "everysec"]);
+    let mut connection = server.client();
+    let started = Instant::now();
+    let mut acknowledged_at = Vec::new();
+    while started.elapsed() < Duration::from_millis(2500) {
+        let index = acknowledged_at.len();
+        let _: () = run(&mut connection, &["SET", &format!("seq:{index}"), "x"]);
+        acknowledged_at.push(started.elapsed());
+    }
+    let crashed_at = started.elapsed();
+    server.crash();
+    let restarted = server.restart();
+    let mut connection = restarted.client();
+    let survivors: i64 = run(&mut connection, &["DBSIZE"]);
+    let survivors = survivors as usize;
+    for index in 0..acknowledged_at.len() {
+        let exists: bool = run(&mut connection, &["EXISTS", &format!("seq:{index}")]);
+        assert_eq!(exists, index < survivors, "seq:{index}: not a prefix");
+    }
+    if survivors < acknowledged_at.len() {
+        let first_lost = acknowledged_at[survivors];
+        let window = crashed_at - first_lost;
+        assert!(
+            window <= Duration::from_millis(2000),
+            "lost writes acknowledged {window:?} before the crash"
+        );
+    }
+}
+
+/// The log segments of `shard` in `dir`, oldest first.
+fn log_segments(dir: &Path, shard: u32) -> Vec<PathBuf> {
+    let mut segments: Vec<PathBuf> = std::fs::read_dir(dir.join("appendonlydir"))
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .and_then(peregrine_persist::parse_log_file_name)
+                .is_some_and(|(owner, _)| owner == shard)
+        })
+        .collect();
+    segments.sort();
+    segments
+}
+
+/// Offsets of the blocks of a segment.
+fn block_offsets(path: &Path) -> Vec<u64> {
+    let mut reader = SegmentReader::open(path, &peregrine_persist::Cipher::none()).unwrap();
+    let mut offsets = Vec::new();
+    while let Some(item) = reader.next_item() {
+        if let ScanItem::Block(block) = item {
+            offsets.push(block.offset);
+        }
+    }
+    offsets
+}
+
+/// A multi-shard MSET whose part on one shard never reached the disk is absent on every
+/// shard after recovery, and so are the writes after it there.
+#[test]
+fn a_multi_shard_write_is_all_or_nothing_after_a_crash() {
+    let mut server = TestServer::start_with(BIN, 2, &["--appendfsync", "always"]);
+    let mut connection = server.client();
+    let first = key_on_shard("a", 0, 2);
+    let second = key_on_shard("b", 1, 2);
+    let _: () = run(&mut connection, &["SET", &first, "before"]);
+    let _: () = run(&mut connection, &["SET", &second, "before"]);
+    let _: () = run(&mut connection, &["MSET", &first, "new", &second, "new"]);
+    server.crash();
+    // Cut shard 1's log at its last block: the MSET's part there "never reached the disk".
+    let segment = log_segments(server.data_dir(), 1).pop().unwrap();
+    let last = *block_offsets(&segment).last().unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(last + 20)
+        .unwrap();
+    let restarted = server.restart();
+    let mut connection = restarted.client();
+    let values: Vec<String> = run(&mut connection, &["MGET", &first, &second]);
+    assert_eq!(values, vec!["before", "before"]);
+    assert!(restarted.log().contains("torn tail"), "{}", restarted.log());
+}
+
+#[test]
+fn a_torn_last_block_is_truncated_and_reported() {
+    let mut server = TestServer::start_with(BIN, 1, &["--appendfsync", "always"]);
+    let mut connection = server.client();
+    let _: () = run(&mut connection, &["SET", "kept", "1"]);
+    let _: () = run(&mut connection, &["SET", "torn", "2"]);
+    server.crash();
+    let segment = log_segments(server.data_dir(), 0).pop().unwrap();
+    let last = *block_offsets(&segment).last().unwrap();
+    let length = std::fs::metadata(&segment).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(last + 30)
+        .unwrap();
+    let restarted = server.restart();
+    let mut connection = restarted.client();
+    let kept: Option<String> = run(&mut connection, &["GET", "kept"]);
+    let torn: Option<String> = run(&mut connection, &["GET", "torn"]);
+    assert_eq!((kept.as_deref(), torn), (Some("1"), None));
+    let log = restarted.log();
+    assert!(
+        log.contains("torn tail at offset") && log.contains("30 bytes dropped"),
+        "{log}"
+    );
+    assert!(std::fs::metadata(&segment).unwrap().len() < length);
+}
+
+#[test]
+fn a_corrupt_block_stops_startup_unless_skipping_is_allowed() {
+    let mut server = TestServer::start_with(BIN, 1, &["--appendfsync", "always"]);
+    let mut connection = server.client();
+    for index in 0..3 {
+        let _: () = run(&mut connection, &["SET", &format!("key{index}"), "value"]);
+    }
+    server.crash();
+    let segment = log_segments(server.data_dir(), 0).pop().unwrap();
+    let offsets = block_offsets(&segment);
+    assert!(offsets.len() >= 3, "{offsets:?}");
+    let damaged = offsets[1] + 60;
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[damaged as usize] ^= 0xff;
+    std::fs::write(&segment, &bytes).unwrap();
+    let (status, output) = server.start_expecting_failure(&[]);
+    assert!(!status.success());
+    let name = segment.file_name().unwrap().to_str().unwrap();
+    assert!(
+        output.contains(name) && output.contains(&format!("offset {}", offsets[1])),
+        "{output}"
+    );
+    let restarted = server.restart_with(1, &["--aof-load-skip-corrupt", "yes"]);
+    let mut connection = restarted.client();
+    let survivors: Vec<Option<String>> = run(&mut connection, &["MGET", "key0", "key1", "key2"]);
+    assert_eq!(
+        survivors,
+        vec![Some("value".into()), None, Some("value".into())]
+    );
+}
+
+#[test]
+fn encrypted_data_needs_its_key() {
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("key");
+    let wrong_file = keys.path().join("wrong");
+    std::fs::write(&key_file, "11".repeat(32)).unwrap();
+    std::fs::write(&wrong_file, "22".repeat(32)).unwrap();
+    let key_arg = key_file.display().to_string();
+    let mut server = TestServer::start_with(
+        BIN,
+        1,
+        &["--appendfsync", "always", "--encryption-key-file", &key_arg],
+    );
+    let _: () = run(&mut server.client(), &["SET", "secret", "plaintext-marker"]);
+    server.crash();
+    for segment in log_segments(server.data_dir(), 0) {
+        let bytes = std::fs::read(segment).unwrap();
+        assert!(!bytes
+            .windows(16)
+            .any(|window| window == b"plaintext-marker"));
+    }
+    // Without the key, or with a wrong one, the server refuses to start: it never reads
+    // garbage.
+    let (status, output) = server.start_expecting_failure(&["--encryption-key-file", ""]);
+    assert!(!status.success());
+    assert!(output.contains("is encrypted"), "{output}");
+    let (status, output) =
+        server.start_expecting_failure(&["--encryption-key-file", wrong_file.to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(output.contains("wrong encryption key"), "{output}");
+    let restarted = server.restart();
+    let value: String = run(&mut restarted.client(), &["GET", "secret"]);
+    assert_eq!(value, "plaintext-marker");
+}
