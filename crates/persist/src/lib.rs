@@ -18,8 +18,9 @@ pub use journal::{Journal, PendingRecords};
 pub use manifest::{Manifest, ShardEntry, MANIFEST_FILE};
 pub use record::{Record, RecordDecoder, RecordEncoder};
 pub use segment::{
-    log_file_name, parse_log_file_name, parse_snapshot_file_name, snapshot_file_name, ReadBlock,
-    ScanItem, SegmentHeader, SegmentKind, SegmentReader, FORMAT_VERSION, SEGMENT_HEADER_LEN,
+    list_segments, log_file_name, parse_log_file_name, parse_snapshot_file_name,
+    snapshot_file_name, ReadBlock, ScanItem, SegmentFile, SegmentHeader, SegmentKind, SegmentName,
+    SegmentReader, FORMAT_VERSION, SEGMENT_HEADER_LEN,
 };
 
 use std::path::PathBuf;

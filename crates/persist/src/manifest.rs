@@ -82,7 +82,7 @@ impl Manifest {
             .ok_or(malformed("manifest without checksum"))?;
         let expected = u32::from_str_radix(text[body_end + 7..].trim(), 16)
             .map_err(|_| malformed("manifest checksum unreadable"))?;
-        if crc32c::crc32c(text[..body_end].as_bytes()) != expected {
+        if crc32c::crc32c(&text.as_bytes()[..body_end]) != expected {
             return Err(malformed("manifest checksum mismatch"));
         }
         let mut lines = text[..body_end].lines();

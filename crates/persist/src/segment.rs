@@ -133,6 +133,83 @@ pub fn parse_snapshot_file_name(name: &str) -> Option<(u64, u32)> {
     Some((generation.parse().ok()?, shard.parse().ok()?))
 }
 
+/// A segment's identity as its file name gives it. Orders snapshots first (by generation,
+/// then shard), then logs (by shard, then sequence): the order recovery reads them in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SegmentName {
+    /// `snap-<generation>-<shard>.pseg`.
+    Snapshot {
+        /// The snapshot generation.
+        generation: u64,
+        /// The shard that wrote it.
+        shard: u32,
+    },
+    /// `log-<shard>-<sequence>.pseg`.
+    Log {
+        /// The shard that wrote it.
+        shard: u32,
+        /// The segment's number in the shard's log.
+        sequence: u64,
+    },
+}
+
+impl SegmentName {
+    /// Parses a segment file name; `None` for any other file.
+    pub fn parse(name: &str) -> Option<SegmentName> {
+        if let Some((shard, sequence)) = parse_log_file_name(name) {
+            return Some(SegmentName::Log { shard, sequence });
+        }
+        parse_snapshot_file_name(name)
+            .map(|(generation, shard)| SegmentName::Snapshot { generation, shard })
+    }
+
+    /// Log or snapshot.
+    pub fn kind(&self) -> SegmentKind {
+        match self {
+            SegmentName::Snapshot { .. } => SegmentKind::Snapshot,
+            SegmentName::Log { .. } => SegmentKind::Log,
+        }
+    }
+
+    /// The shard that wrote the segment.
+    pub fn shard(&self) -> u32 {
+        match *self {
+            SegmentName::Snapshot { shard, .. } | SegmentName::Log { shard, .. } => shard,
+        }
+    }
+}
+
+/// A segment file found in a data directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentFile {
+    /// What its name says it is.
+    pub name: SegmentName,
+    /// Its file name.
+    pub file_name: String,
+    /// Its path.
+    pub path: PathBuf,
+}
+
+/// The segment files of `dir` in [`SegmentName`] order; other files are left out.
+pub fn list_segments(dir: &Path) -> Result<Vec<SegmentFile>, FormatError> {
+    let mut segments = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if let Some(name) = SegmentName::parse(&file_name) {
+            segments.push(SegmentFile {
+                name,
+                file_name,
+                path: entry.path(),
+            });
+        }
+    }
+    segments.sort_by(|a, b| (a.name, &a.file_name).cmp(&(b.name, &b.file_name)));
+    Ok(segments)
+}
+
 /// One block read back from a segment.
 #[derive(Debug)]
 pub struct ReadBlock {
@@ -183,6 +260,34 @@ pub struct SegmentReader {
 impl SegmentReader {
     /// Opens `path`, checks its header and that `cipher` is the key it was written with.
     pub fn open(path: &Path, cipher: &Cipher) -> Result<SegmentReader, FormatError> {
+        let (reader, check) = SegmentReader::open_unkeyed(path, cipher)?;
+        if reader.header.cipher != CipherKind::None {
+            if cipher.kind() == CipherKind::None {
+                return Err(FormatError::Key(format!(
+                    "{} is encrypted ({}): start with --encryption-key-file <file>",
+                    path.display(),
+                    reader.header.cipher.name()
+                )));
+            }
+            cipher
+                .verify_key_check(&check)
+                .map_err(|error| FormatError::Key(format!("{}: {error}", path.display())))?;
+        }
+        Ok(reader)
+    }
+
+    /// Opens `path` for a checksum pass: checks its header but needs no key, and reads
+    /// blocks without decrypting or decompressing them.
+    pub fn open_checksums_only(path: &Path) -> Result<SegmentReader, FormatError> {
+        let (reader, _) = SegmentReader::open_unkeyed(path, &Cipher::none())?;
+        Ok(reader.checksums_only())
+    }
+
+    /// Opens `path` and checks its header; returns the reader and the header's key check.
+    fn open_unkeyed(
+        path: &Path,
+        cipher: &Cipher,
+    ) -> Result<(SegmentReader, [u8; KEY_CHECK_LEN]), FormatError> {
         let at = |error: FormatError| FormatError::At {
             file: path.to_path_buf(),
             offset: 0,
@@ -193,19 +298,7 @@ impl SegmentReader {
         let mut bytes = vec![0u8; SEGMENT_HEADER_LEN.min(len) as usize];
         file.read_exact_at(&mut bytes, 0)?;
         let (header, check) = SegmentHeader::parse(&bytes).map_err(at)?;
-        if header.cipher != CipherKind::None {
-            if cipher.kind() == CipherKind::None {
-                return Err(FormatError::Key(format!(
-                    "{} is encrypted ({}): start with --encryption-key-file <file>",
-                    path.display(),
-                    header.cipher.name()
-                )));
-            }
-            cipher
-                .verify_key_check(&check)
-                .map_err(|error| FormatError::Key(format!("{}: {error}", path.display())))?;
-        }
-        Ok(SegmentReader {
+        let reader = SegmentReader {
             file,
             path: path.to_path_buf(),
             len,
@@ -213,7 +306,8 @@ impl SegmentReader {
             cipher: cipher.clone(),
             header,
             checksums_only: false,
-        })
+        };
+        Ok((reader, check))
     }
 
     /// Reads blocks without decrypting or decompressing them (a CRC pass needs no key).
@@ -442,6 +536,67 @@ mod tests {
             ScanItem::Corrupt { offset, resume_at, .. } if offset == offsets[1] && resume_at == offsets[2]
         ));
         assert!(matches!(found[2], ScanItem::Block(_)));
+    }
+
+    #[test]
+    fn a_checksum_pass_needs_no_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(log_file_name(1, 5));
+        let cipher = Cipher::from_key(&[4; 32]);
+        write_segment(&path, &blocks(&cipher), &cipher);
+        let mut reader = SegmentReader::open_checksums_only(&path).unwrap();
+        let found: Vec<ScanItem> = std::iter::from_fn(|| reader.next_item()).collect();
+        assert_eq!(found.len(), 3);
+        for item in &found {
+            assert!(matches!(item, ScanItem::Block(block) if block.records.is_empty()));
+        }
+    }
+
+    #[test]
+    fn lists_segments_in_recovery_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            log_file_name(1, 2),
+            log_file_name(0, 10),
+            snapshot_file_name(4, 1),
+            log_file_name(0, 9),
+            snapshot_file_name(3, 0),
+            "manifest".to_string(),
+            "log-x.pseg".to_string(),
+        ];
+        for name in &names {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        let listed: Vec<SegmentName> = list_segments(dir.path())
+            .unwrap()
+            .iter()
+            .map(|file| file.name)
+            .collect();
+        assert_eq!(
+            listed,
+            vec![
+                SegmentName::Snapshot {
+                    generation: 3,
+                    shard: 0
+                },
+                SegmentName::Snapshot {
+                    generation: 4,
+                    shard: 1
+                },
+                SegmentName::Log {
+                    shard: 0,
+                    sequence: 9
+                },
+                SegmentName::Log {
+                    shard: 0,
+                    sequence: 10
+                },
+                SegmentName::Log {
+                    shard: 1,
+                    sequence: 2
+                },
+            ]
+        );
     }
 
     #[test]
