@@ -82,6 +82,8 @@ pub struct ShardCtx<'a> {
     pub random: &'a mut Random,
     /// Where the effects of writes are recorded for persistence (disabled when off).
     pub journal: &'a mut Journal,
+    /// The snapshot being taken, if any: entries are captured before writes change them.
+    pub capture: &'a mut crate::Capture,
     /// Set by a handler that recorded its own effect (see [`ShardCtx::record_effect`]);
     /// otherwise a successful write is recorded as the command itself.
     pub effect_recorded: bool,

@@ -5,7 +5,8 @@ use bytes::Bytes;
 
 /// Runs `argv`'s keyed handler on `ctx` and, when it is a write that succeeded, records
 /// its effect in the shard's journal: the command itself (with its time, every command
-/// replays to the same result), unless the handler recorded something else.
+/// replays to the same result), unless the handler recorded something else. While a
+/// snapshot is being taken, the keys a write names are captured before it runs.
 pub fn run_keyed(ctx: &mut ShardCtx<'_>, spec: &CommandSpec, argv: &[Bytes]) -> CmdResult {
     let Exec::Keyed { handler, .. } = spec.exec else {
         return Err(CommandError::other(
@@ -13,6 +14,14 @@ pub fn run_keyed(ctx: &mut ShardCtx<'_>, spec: &CommandSpec, argv: &[Bytes]) -> 
         ));
     };
     ctx.effect_recorded = false;
+    if ctx.capture.is_active() && spec.has(Flag::Write) {
+        let database = ctx.keyspace.db(ctx.db);
+        for position in spec.keys.positions(argv) {
+            if let Some(key) = argv.get(position) {
+                ctx.capture.before_write(database, ctx.db.0, key);
+            }
+        }
+    }
     let result = handler(ctx, &mut ArgReader::new(argv));
     if spec.has(Flag::Write) && !ctx.effect_recorded && ctx.journal.is_enabled() {
         if let Ok(reply) = &result {

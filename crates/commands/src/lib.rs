@@ -15,6 +15,7 @@
 
 mod args;
 pub mod blocking;
+mod capture;
 mod collection;
 mod context;
 mod error;
@@ -23,6 +24,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod long_double;
+pub mod rebuild;
 pub mod set;
 pub mod sorted_set;
 mod spec;
@@ -32,6 +34,7 @@ mod table;
 mod test_shard;
 
 pub use args::ArgReader;
+pub use capture::Capture;
 pub use context::{
     string_ref, ClientOptions, CommandLimits, Random, ShardCtx, ShardStats, StringRef,
 };

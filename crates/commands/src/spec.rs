@@ -312,6 +312,12 @@ pub enum ServerCommand {
     RandomKey,
     /// LASTSAVE
     LastSave,
+    /// SAVE
+    Save,
+    /// BGSAVE [SCHEDULE]
+    BgSave,
+    /// BGREWRITEAOF
+    BgRewriteAof,
 }
 
 /// How a command executes.

@@ -8,10 +8,12 @@ use peregrine_resp::{Protocol, Reply};
 /// One shard's state driven directly through the command table (arity checked as the
 /// dispatcher does), with a controllable clock.
 pub struct TestShard {
-    keyspace: Keyspace,
+    /// The shard's databases.
+    pub keyspace: Keyspace,
     stats: ShardStats,
     random: Random,
     journal: peregrine_persist::Journal,
+    capture: crate::Capture,
     /// The clock every command sees.
     pub now: UnixMillis,
     /// The selected database.
@@ -26,6 +28,7 @@ impl TestShard {
             stats: ShardStats::default(),
             random: Random::new(42),
             journal: peregrine_persist::Journal::disabled(),
+            capture: crate::Capture::default(),
             now: 1_700_000_000_000,
             db: DbIndex(0),
         }
@@ -55,6 +58,7 @@ impl TestShard {
             limits: CommandLimits::default(),
             random: &mut self.random,
             journal: &mut self.journal,
+            capture: &mut self.capture,
             effect_recorded: false,
         };
         crate::run_keyed(&mut ctx, spec, &argv).unwrap_or_else(|error| error.into_reply())

@@ -52,11 +52,7 @@ impl Db {
     }
 
     fn deadline_of(&self, key: &[u8], entry: &Entry) -> Option<UnixMillis> {
-        match entry.expire_field() {
-            0 => None,
-            FAR_EXPIRE => self.far_deadlines.get(key).copied(),
-            at => Some(at),
-        }
+        deadline_in(&self.far_deadlines, key, entry)
     }
 
     /// Removes `key` if its deadline has passed at `now`. Returns true if it did.
@@ -157,6 +153,8 @@ impl Db {
         self.remove(key);
         let mut entry = entry;
         entry.set_expire_field(0);
+        // A moved or copied entry is new here: a snapshot in progress leaves it out.
+        entry.set_captured(crate::entry::snapshot_parity());
         self.table.insert(key, entry);
         if let Some(at) = deadline {
             self.set_deadline(key, at);
@@ -316,6 +314,49 @@ impl Db {
         removed
     }
 
+    /// One step of a snapshot's sweep: calls `capture` with every entry of the SCAN step
+    /// at `cursor` not yet captured for `parity` and live at `at` (the snapshot's time),
+    /// and marks them captured. Returns the next cursor (0 when the sweep is done).
+    pub fn capture_step(
+        &mut self,
+        cursor: u64,
+        parity: bool,
+        at: UnixMillis,
+        mut capture: impl FnMut(&[u8], &Value, Option<UnixMillis>),
+    ) -> u64 {
+        let far = &self.far_deadlines;
+        self.table.scan_mut(cursor, |key, entry| {
+            if !entry.is_captured(parity) {
+                entry.set_captured(parity);
+                let deadline = deadline_in(far, key, entry);
+                if deadline.is_none_or(|deadline| deadline > at) {
+                    capture(key, &entry.value, deadline);
+                }
+            }
+        })
+    }
+
+    /// Captures `key`'s entry before a write changes it, if the sweep has not yet (see
+    /// [`Db::capture_step`]).
+    pub fn capture_key(
+        &mut self,
+        key: &[u8],
+        parity: bool,
+        at: UnixMillis,
+        capture: impl FnOnce(&[u8], &Value, Option<UnixMillis>),
+    ) {
+        let far = &self.far_deadlines;
+        if let Some(entry) = self.table.get_mut(key) {
+            if !entry.is_captured(parity) {
+                entry.set_captured(parity);
+                let deadline = deadline_in(far, key, entry);
+                if deadline.is_none_or(|deadline| deadline > at) {
+                    capture(key, &entry.value, deadline);
+                }
+            }
+        }
+    }
+
     /// Continues a SCAN of this database; see [`Table::scan`].
     pub fn scan(&self, cursor: u64, visit: impl FnMut(&[u8], &Entry)) -> u64 {
         self.table.scan(cursor, visit)
@@ -338,6 +379,19 @@ impl Db {
     /// Performs one incremental rehash step if a resize is in progress.
     pub fn rehash_step(&mut self) -> bool {
         self.table.rehash_step()
+    }
+}
+
+/// An entry's deadline, looking far ones up in `far`.
+fn deadline_in(
+    far: &HashMap<CompactBytes, UnixMillis>,
+    key: &[u8],
+    entry: &Entry,
+) -> Option<UnixMillis> {
+    match entry.expire_field() {
+        0 => None,
+        FAR_EXPIRE => far.get(key).copied(),
+        at => Some(at),
     }
 }
 

@@ -26,7 +26,7 @@ mod value;
 pub use bytes::CompactBytes;
 pub use collections::EncodingLimits;
 pub use db::{Db, DbIndex, Keyspace};
-pub use entry::Entry;
+pub use entry::{flip_snapshot_parity, snapshot_parity, Entry};
 pub use glob::{glob_match, glob_match_nocase};
 pub use lazy_free::{
     free_maybe_later, lazyfree_pending_objects, lazyfreed_objects, LAZYFREE_THRESHOLD,

@@ -280,33 +280,56 @@ impl<V> Table<V> {
     /// from (0 when done). A full scan visits every key present from its start to its end
     /// at least once, even while the table grows or shrinks (Redis's reverse-binary cursor).
     pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&[u8], &V)) -> u64 {
-        if self.is_empty() {
-            return 0;
-        }
-        let mut cursor = cursor;
-        let emit = |bucket: &Bucket<V>, visit: &mut dyn FnMut(&[u8], &V)| {
-            let mut node = bucket.as_deref();
+        let (steps, next) = self.scan_steps(cursor);
+        for (table, bucket) in steps {
+            let mut node = self.buckets[table][bucket].as_deref();
             while let Some(current) = node {
                 visit(&current.key, &current.entry);
                 node = current.next.as_deref();
             }
-        };
+        }
+        next
+    }
+
+    /// As [`Table::scan`], with mutable access to the values (no entry is added or
+    /// removed, so the cursor's guarantees hold).
+    pub fn scan_mut(&mut self, cursor: u64, mut visit: impl FnMut(&[u8], &mut V)) -> u64 {
+        let (steps, next) = self.scan_steps(cursor);
+        for (table, bucket) in steps {
+            let mut node = self.buckets[table][bucket].as_deref_mut();
+            while let Some(current) = node {
+                visit(&current.key, &mut current.entry);
+                node = current.next.as_deref_mut();
+            }
+        }
+        next
+    }
+
+    /// The buckets (table, index) one SCAN step from `cursor` visits, and the next cursor:
+    /// Redis's reverse-binary cursor, which covers every bucket of the smaller table and
+    /// its expansions in the larger one while a resize is in progress.
+    fn scan_steps(&self, cursor: u64) -> (Vec<(usize, usize)>, u64) {
+        if self.is_empty() {
+            return (Vec::new(), 0);
+        }
+        let mut cursor = cursor;
+        let mut steps = Vec::new();
         if !self.is_rehashing() {
             let mask = (self.buckets[0].len() - 1) as u64;
-            emit(&self.buckets[0][(cursor & mask) as usize], &mut visit);
+            steps.push((0, (cursor & mask) as usize));
             cursor |= !mask;
             cursor = cursor.reverse_bits().wrapping_add(1).reverse_bits();
         } else {
             let (small, large) = if self.buckets[0].len() <= self.buckets[1].len() {
-                (&self.buckets[0], &self.buckets[1])
+                (0, 1)
             } else {
-                (&self.buckets[1], &self.buckets[0])
+                (1, 0)
             };
-            let small_mask = (small.len() - 1) as u64;
-            let large_mask = (large.len() - 1) as u64;
-            emit(&small[(cursor & small_mask) as usize], &mut visit);
+            let small_mask = (self.buckets[small].len() - 1) as u64;
+            let large_mask = (self.buckets[large].len() - 1) as u64;
+            steps.push((small, (cursor & small_mask) as usize));
             loop {
-                emit(&large[(cursor & large_mask) as usize], &mut visit);
+                steps.push((large, (cursor & large_mask) as usize));
                 cursor |= !large_mask;
                 cursor = cursor.reverse_bits().wrapping_add(1).reverse_bits();
                 if cursor & (small_mask ^ large_mask) == 0 {
@@ -314,7 +337,7 @@ impl<V> Table<V> {
                 }
             }
         }
-        cursor
+        (steps, cursor)
     }
 
     /// A key chosen at random (roughly uniformly), or `None` when empty. `random` supplies

@@ -147,6 +147,7 @@ async fn run_locked(
             let request = locks.remove(&destination_shard).unwrap_or_default();
             run_then_release(router, destination_shard, request, move |state| {
                 let now = unix_millis();
+                state.capture_before_write(db, &destination);
                 {
                     let mut keyspace = state.keyspace.borrow_mut();
                     let database = keyspace.db(db);

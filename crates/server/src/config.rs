@@ -60,6 +60,8 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "requirepass",                default: "",            kind: Kind::Text,    mutable: true },
     Parameter { name: "save",                       default: "3600 1 300 100 60 10000", kind: Kind::Text, mutable: true },
     Parameter { name: "appendonly",                 default: "yes",         kind: Kind::Bool,    mutable: false },
+    Parameter { name: "auto-aof-rewrite-percentage", default: "100",       kind: Kind::Integer, mutable: true },
+    Parameter { name: "auto-aof-rewrite-min-size",  default: "67108864",    kind: Kind::Memory,  mutable: true },
     Parameter { name: "appenddirname",              default: "appendonlydir", kind: Kind::Text,  mutable: false },
     Parameter { name: "aof-segment-size",           default: "67108864",    kind: Kind::Memory,  mutable: false },
     Parameter { name: "aof-load-truncated",         default: "yes",         kind: Kind::Bool,    mutable: true },
@@ -140,6 +142,8 @@ pub struct Settings {
     pub encoding: peregrine_keyspace::EncodingLimits,
     /// Where and how data is persisted.
     pub persistence: crate::persistence::PersistenceSettings,
+    /// When snapshots are taken automatically.
+    pub auto_snapshot: crate::persistence::schedule::AutoSnapshot,
 }
 
 /// The configuration: every parameter's current text.
@@ -365,6 +369,14 @@ impl Config {
                 zset_max_listpack_entries: self.number("zset-max-listpack-entries") as usize,
                 zset_max_listpack_value: self.number("zset-max-listpack-value") as usize,
             },
+            auto_snapshot: crate::persistence::schedule::AutoSnapshot {
+                save_rules: crate::persistence::schedule::AutoSnapshot::parse_save_rules(
+                    self.get("save"),
+                )
+                .unwrap_or_default(),
+                growth_percentage: self.number("auto-aof-rewrite-percentage"),
+                growth_min_size: self.number("auto-aof-rewrite-min-size"),
+            },
             persistence: crate::persistence::PersistenceSettings {
                 enabled: self.get("appendonly") == "yes",
                 fsync: crate::persistence::FsyncPolicy::parse(self.get("appendfsync")),
@@ -431,6 +443,11 @@ fn validate(parameter: &Parameter, value: &str) -> Result<String, ConfigError> {
             "yes" | "no" => Ok(value.to_ascii_lowercase()),
             _ => Err(ConfigError("argument must be 'yes' or 'no'".to_owned())),
         },
+        Kind::Text if parameter.name == "save" => {
+            crate::persistence::schedule::AutoSnapshot::parse_save_rules(value)
+                .map(|_| value.to_owned())
+                .ok_or_else(|| ConfigError("Invalid save parameters".to_owned()))
+        }
         Kind::Text => Ok(value.to_owned()),
         Kind::OneOf(words) => {
             let lower = value.to_ascii_lowercase();

@@ -72,8 +72,20 @@ where
         .await
 }
 
+/// A lock on everything on every shard: taken in order, it waits for every multi-shard
+/// operation in flight and holds back new ones (a global cut).
+pub(crate) fn everything(router: &ShardRouter) -> BTreeMap<ShardId, LockRequest> {
+    let request = LockRequest {
+        keys: vec![(LockKey::Everything, LockMode::Exclusive)],
+    };
+    router
+        .shards()
+        .map(|shard| (shard, request.clone()))
+        .collect()
+}
+
 /// Releases every lock in `parts`.
-async fn release_all(router: &ShardRouter, parts: BTreeMap<ShardId, LockRequest>) {
+pub(crate) async fn release_all(router: &ShardRouter, parts: BTreeMap<ShardId, LockRequest>) {
     for (shard, request) in parts {
         run_then_release(router, shard, request, |_| ()).await;
     }
@@ -350,6 +362,7 @@ async fn rename(
     let tx = Some((router.state().server.persistence.tx_id(), 2));
     let source_lock = locks.remove(&source_shard).unwrap_or_default();
     let moved = run_then_release(router, source_shard, source_lock, move |state| {
+        state.capture_before_write(db, &source);
         let moved = state
             .keyspace
             .borrow_mut()
@@ -363,6 +376,7 @@ async fn rename(
     let destination_lock = locks.remove(&destination_shard).unwrap_or_default();
     run_then_release(router, destination_shard, destination_lock, move |state| {
         if let Some((entry, deadline)) = moved {
+            state.capture_before_write(db, &destination);
             state
                 .keyspace
                 .borrow_mut()
@@ -408,6 +422,7 @@ async fn copy(router: &ShardRouter, db: DbIndex, argv: Argv) -> Result<Reply, Co
             return false;
         };
         let now = crate::shard_state::unix_millis();
+        state.capture_before_write(target_db, &destination);
         let mut keyspace = state.keyspace.borrow_mut();
         let database = keyspace.db(target_db);
         if database.contains(&destination, now) && !replace {

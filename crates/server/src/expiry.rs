@@ -46,6 +46,10 @@ fn step(state: &ShardState) -> bool {
 
 fn expire_step(state: &ShardState) -> bool {
     let started = Instant::now();
+    let active = state
+        .server
+        .active_expire
+        .load(std::sync::atomic::Ordering::Relaxed);
     let mut keyspace = state.keyspace.borrow_mut();
     let mut journal = state.journal.borrow_mut();
     let mut backlog = false;
@@ -54,12 +58,16 @@ fn expire_step(state: &ShardState) -> bool {
         loop {
             let now = unix_millis();
             // Active expiry happens between commands, so replay needs it spelled out.
-            let removed = db.expire_due(now, KEYS_PER_STEP, |key| {
-                journal.append(now, |record| record.expire(now, index, key));
-            });
-            db.expire_hash_fields_due(now, KEYS_PER_STEP, |key| {
-                journal.append(now, |record| record.expire_fields(now, index, key));
-            });
+            let removed = if active {
+                db.expire_hash_fields_due(now, KEYS_PER_STEP, |key| {
+                    journal.append(now, |record| record.expire_fields(now, index, key));
+                });
+                db.expire_due(now, KEYS_PER_STEP, |key| {
+                    journal.append(now, |record| record.expire(now, index, key));
+                })
+            } else {
+                0
+            };
             let resizing = db.rehash_step();
             if started.elapsed() >= STEP_BUDGET {
                 return removed == KEYS_PER_STEP || resizing || backlog;

@@ -17,7 +17,6 @@ struct ShardFigures {
     hits: u64,
     misses: u64,
     expired: u64,
-    dirty: u64,
     commands: u64,
     connections: u64,
     rejected: u64,
@@ -27,6 +26,7 @@ struct ShardFigures {
     command_stats: Vec<(&'static str, CommandStat)>,
     clients: usize,
     busy_seconds: f64,
+    log: crate::persistence::info::ShardLogFigures,
 }
 
 const DEFAULT_SECTIONS: &[&str] = &[
@@ -125,7 +125,6 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
             hits: stats.keyspace_hits,
             misses: stats.keyspace_misses,
             expired: keyspace.iter().map(|(_, db)| db.expired_keys).sum(),
-            dirty: stats.dirty,
             commands: state.commands_processed.get(),
             connections: state.connections_received.get(),
             rejected: state.rejected_connections.get(),
@@ -140,6 +139,15 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                 .collect(),
             clients: state.clients.borrow().len(),
             busy_seconds: busy,
+            log: crate::persistence::info::ShardLogFigures {
+                log_bytes: state.persistence.log_bytes.get(),
+                pending: state.journal.borrow().buffered() as u64,
+                unsynced: state
+                    .persistence
+                    .written_lsn
+                    .get()
+                    .saturating_sub(state.persistence.durable_lsn.get()),
+            },
         }
     })
     .await;
@@ -203,12 +211,13 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                 );
             }
             "persistence" => {
-                let _ = write!(
-                    out,
-                    "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\n",
-                    sum(|shard| shard.dirty),
+                let logs: Vec<_> = figures.iter().map(|shard| shard.log).collect();
+                out.push_str(&crate::persistence::info::section(
+                    &server.persistence,
                     server.last_save.load(Ordering::Relaxed),
-                );
+                    settings.persistence.enabled,
+                    &logs,
+                ));
             }
             "stats" => {
                 let _ = write!(

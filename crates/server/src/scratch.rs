@@ -97,6 +97,7 @@ pub async fn run_scratch(
     // The handler's own records would describe the scratch copy: the write-back below
     // records the resulting keys instead.
     let mut journal = peregrine_persist::Journal::disabled();
+    let mut capture = peregrine_commands::Capture::default();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut ctx = ShardCtx {
             keyspace: &mut scratch,
@@ -107,6 +108,7 @@ pub async fn run_scratch(
             limits: local.limits(),
             random: &mut random,
             journal: &mut journal,
+            capture: &mut capture,
             effect_recorded: false,
         };
         handler(&mut ctx, &mut ArgReader::new(&argv))
@@ -155,6 +157,9 @@ pub async fn run_scratch(
         run_then_release(router, shard, request, move |state| {
             if shard_writes.is_empty() {
                 return;
+            }
+            for (key, _) in &shard_writes {
+                state.capture_before_write(db, key);
             }
             let mut keyspace = state.keyspace.borrow_mut();
             let database = keyspace.db(db);

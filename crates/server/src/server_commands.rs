@@ -75,6 +75,15 @@ pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv)
         ServerCommand::Keys => keys_command(session, argv).await,
         ServerCommand::Scan => scan(session, argv).await,
         ServerCommand::RandomKey => random_key(session).await,
+        ServerCommand::Save => reply(crate::persistence::commands::save(session).await),
+        ServerCommand::BgSave => match argv.get(1) {
+            None => reply(crate::persistence::commands::bgsave(session, false)),
+            Some(word) if text(word).eq_ignore_ascii_case("schedule") && argv.len() == 2 => {
+                reply(crate::persistence::commands::bgsave(session, true))
+            }
+            Some(_) => error("ERR syntax error"),
+        },
+        ServerCommand::BgRewriteAof => reply(crate::persistence::commands::bgrewriteaof(session)),
         ServerCommand::LastSave => reply(Reply::Integer(
             session.shard().server.last_save.load(Ordering::Relaxed) as i64,
         )),
@@ -294,6 +303,7 @@ async fn swapdb(session: &mut Session, argv: &Argv) -> Outcome {
     }
     let (first, second) = (DbIndex(first as u32), DbIndex(second as u32));
     on_all_shards_exclusive(session, argv.clone(), move |state| {
+        state.capture_databases(&[first, second]);
         state.keyspace.borrow_mut().swap(first, second);
         state.stats.borrow_mut().dirty += 1;
     })
@@ -309,6 +319,13 @@ async fn flush(session: &mut Session, argv: &Argv, all: bool) -> Outcome {
     }
     let db = session.db;
     on_all_shards_exclusive(session, argv.clone(), move |state| {
+        let count = state.keyspace.borrow().db_count();
+        let flushed: Vec<DbIndex> = if all {
+            (0..count).map(DbIndex).collect()
+        } else {
+            vec![db]
+        };
+        state.capture_databases(&flushed);
         let mut tables = Vec::new();
         let mut keyspace = state.keyspace.borrow_mut();
         if all {
@@ -992,6 +1009,20 @@ async fn config(session: &mut Session, argv: &Argv) -> Outcome {
 async fn debug(session: &mut Session, argv: &Argv) -> Outcome {
     let sub = text(&argv[1]).to_ascii_lowercase();
     match sub.as_str() {
+        "reload" => reply(crate::persistence::commands::debug_reload(session).await),
+        "set-active-expire" if argv.len() == 3 => {
+            let enabled = match text(&argv[2]).as_str() {
+                "0" => false,
+                "1" => true,
+                _ => return error("ERR syntax error"),
+            };
+            session
+                .shard()
+                .server
+                .active_expire
+                .store(enabled, Ordering::Relaxed);
+            reply(Reply::Ok)
+        }
         "sleep" if argv.len() == 3 => {
             let seconds: f64 = text(&argv[2]).parse().unwrap_or(0.0);
             // As in Redis, DEBUG SLEEP blocks the core that runs it.

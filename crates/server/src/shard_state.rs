@@ -50,6 +50,8 @@ pub struct ServerShared {
     pub block_sequence: AtomicU64,
     /// Loading progress, log failures, operation ids.
     pub persistence: SharedPersistence,
+    /// Active expiry runs (DEBUG SET-ACTIVE-EXPIRE).
+    pub active_expire: AtomicBool,
 }
 
 impl ServerShared {
@@ -73,6 +75,7 @@ impl ServerShared {
             last_save: AtomicU64::new(unix_millis() / 1000),
             blocked_clients: AtomicU64::new(0),
             block_sequence: AtomicU64::new(0),
+            active_expire: AtomicBool::new(true),
             persistence: SharedPersistence {
                 next_tx_id: AtomicU64::new(unix_millis() << 16),
                 ..SharedPersistence::default()
@@ -197,6 +200,8 @@ pub struct ShardState {
     pub journal: RefCell<Journal>,
     /// Log progress and durability waiters.
     pub persistence: ShardPersistence,
+    /// The snapshot being taken here, if any.
+    pub capture: RefCell<peregrine_commands::Capture>,
     /// State shared by all shards.
     pub server: Arc<ServerShared>,
 }
@@ -230,6 +235,7 @@ impl ShardState {
             blocked: RefCell::new(crate::blocking::BlockedClients::default()),
             journal: RefCell::new(Journal::disabled()),
             persistence: ShardPersistence::default(),
+            capture: RefCell::new(peregrine_commands::Capture::default()),
             server,
         }
     }
@@ -258,6 +264,7 @@ impl ShardState {
         let mut stats = self.stats.borrow_mut();
         let mut random = self.random.borrow_mut();
         let mut journal = self.journal.borrow_mut();
+        let mut capture = self.capture.borrow_mut();
         let mut ctx = ShardCtx {
             keyspace: &mut keyspace,
             db,
@@ -267,10 +274,11 @@ impl ShardState {
             limits,
             random: &mut random,
             journal: &mut journal,
+            capture: &mut capture,
             effect_recorded: false,
         };
         let result = work(&mut ctx);
-        drop(journal);
+        drop((journal, capture));
         self.records_appended();
         result
     }
@@ -308,6 +316,28 @@ impl ShardState {
         result
     }
 
+    /// Captures `key` for a snapshot in progress before a write outside command handlers
+    /// (multi-shard write-backs) changes it.
+    pub fn capture_before_write(&self, db: DbIndex, key: &[u8]) {
+        let mut capture = self.capture.borrow_mut();
+        if capture.is_active() {
+            capture.before_write(self.keyspace.borrow_mut().db(db), db.0, key);
+        }
+    }
+
+    /// Captures whatever a snapshot in progress has not yet captured in `dbs` (before
+    /// FLUSHDB, FLUSHALL or SWAPDB changes them wholesale).
+    pub fn capture_databases(&self, dbs: &[DbIndex]) {
+        let mut capture = self.capture.borrow_mut();
+        if !capture.is_active() {
+            return;
+        }
+        let mut keyspace = self.keyspace.borrow_mut();
+        for db in dbs {
+            capture.sweep_all(keyspace.db(*db), db.0);
+        }
+    }
+
     /// Records that `key` now holds whatever it holds (or nothing): a DEL, then the
     /// commands that rebuild its entry. For writes done outside command handlers
     /// (multi-shard write-backs).
@@ -322,7 +352,7 @@ impl ShardState {
         let database = keyspace.db(db);
         let deadline = database.deadline(key);
         if let Some(entry) = database.get_live(key, now) {
-            crate::persistence::rebuild::rebuild(key, &entry.value, deadline, &mut |argv| {
+            peregrine_commands::rebuild::rebuild(key, &entry.value, deadline, &mut |argv| {
                 journal.command(now, db.0, argv);
             });
         }
@@ -343,6 +373,7 @@ impl ShardState {
         let mut stats = self.stats.borrow_mut();
         let mut random = self.random.borrow_mut();
         let mut journal = self.journal.borrow_mut();
+        let mut capture = self.capture.borrow_mut();
         let mut command_stats = self.command_stats.borrow_mut();
         // One clock reading per command: it ends the previous command's timing.
         let mut started = Instant::now();
@@ -360,6 +391,7 @@ impl ShardState {
                     limits,
                     random: &mut random,
                     journal: &mut journal,
+                    capture: &mut capture,
                     effect_recorded: false,
                 };
                 run_keyed(&mut ctx, spec, argv)
@@ -392,6 +424,7 @@ impl ShardState {
                             limits,
                             random: &mut random,
                             journal: &mut journal,
+                            capture: &mut capture,
                             effect_recorded: false,
                         };
                         run_keyed(&mut ctx, spec, argv).unwrap_or_else(|error| error.into_reply())

@@ -165,6 +165,14 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let server = Arc::new(ServerShared::new(config));
     server.port.store(u64::from(port), Ordering::Relaxed);
     let loading = &server.persistence;
+    let _ = loading.block_cipher.set(plan.cipher.clone());
+    loading.generation.store(
+        plan.layout
+            .manifest
+            .as_ref()
+            .map_or(0, |manifest| manifest.generation),
+        Ordering::SeqCst,
+    );
     loading
         .shards_loading
         .store(u32::from(shard_count), Ordering::Relaxed);
@@ -308,6 +316,9 @@ async fn shard_main(
     // recorded, at the times they happened.
     let _ = glommio::spawn_local_into(crate::expiry::run_background(state.clone()), background)
         .map(|task| task.detach());
+    if state.id.0 == 0 {
+        glommio::spawn_local(crate::persistence::schedule::run(router.clone())).detach();
+    }
     let _ = ready.send(loaded.map_err(|reason| format!("shard {}: {reason}", state.id.0)));
     for task in accepting {
         task.await;

@@ -81,6 +81,14 @@ pub async fn run(state: Rc<ShardState>, settings: PersistenceSettings, mut targe
                 glommio::timer::sleep(BLOCK_INTERVAL - since).await;
             }
         }
+        if persistence.rotate.take() {
+            if let Err(error) = rotate(&state, &settings, &mut target).await {
+                report_failure(&state, "segment rotation", &error);
+                persistence.rotate.set(true);
+                glommio::timer::sleep(RETRY_INTERVAL).await;
+                continue;
+            }
+        }
         let block = retry.take().or_else(|| {
             let pending = state.journal.borrow_mut().take()?;
             let block = seal_block(
@@ -100,7 +108,13 @@ pub async fn run(state: Rc<ShardState>, settings: PersistenceSettings, mut targe
                 glommio::timer::sleep(RETRY_INTERVAL).await;
                 continue;
             }
+            let records = last_lsn.saturating_sub(persistence.written_lsn.get());
             persistence.written_lsn.set(last_lsn);
+            state
+                .server
+                .persistence
+                .changes_since_save
+                .fetch_add(records, Ordering::Relaxed);
             unsynced = true;
         }
         let sync_now = match policy {
@@ -162,7 +176,7 @@ async fn wait_for_work(state: &ShardState, retrying: bool, sync_since: Option<In
         return;
     }
     let ready = std::future::poll_fn(|context| {
-        if state.journal.borrow().buffered() > 0 {
+        if state.journal.borrow().buffered() > 0 || state.persistence.rotate.get() {
             Poll::Ready(())
         } else {
             state.persistence.park_writer(context.waker());
@@ -186,25 +200,41 @@ async fn append(
     if !target.segment.is_empty()
         && target.segment.len() + block.len() as u64 > settings.segment_size
     {
-        target.segment.sync().await?;
-        let next = LogTarget::create(
-            settings,
-            u32::from(state.id.0),
-            target.shard_count,
-            target.sequence + 1,
-            target.cipher.clone(),
-        )
-        .await?;
-        let full = std::mem::replace(target, next);
-        full.segment.close().await?;
+        rotate(state, settings, target).await?;
     }
     let before = target.segment.len();
     target.segment.append(block).await?;
+    let written = target.segment.len() - before;
     let persistence = &state.persistence;
     persistence
         .log_bytes
-        .set(persistence.log_bytes.get() + target.segment.len() - before);
+        .set(persistence.log_bytes.get() + written);
+    state
+        .server
+        .persistence
+        .log_bytes
+        .fetch_add(written, Ordering::Relaxed);
     Ok(())
+}
+
+/// Closes the current segment (synced) and continues in the next one.
+async fn rotate(
+    state: &ShardState,
+    settings: &PersistenceSettings,
+    target: &mut LogTarget,
+) -> std::io::Result<()> {
+    target.segment.sync().await?;
+    let next = LogTarget::create(
+        settings,
+        u32::from(state.id.0),
+        target.shard_count,
+        target.sequence + 1,
+        target.cipher.clone(),
+    )
+    .await?;
+    let full = std::mem::replace(target, next);
+    state.persistence.current_sequence.set(target.sequence);
+    full.segment.close().await
 }
 
 fn report_failure(state: &ShardState, operation: &str, error: &std::io::Error) {

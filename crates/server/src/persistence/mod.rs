@@ -3,11 +3,14 @@
 //! ring; at start-up the shards rebuild their data from the latest snapshot and the log
 //! after it. The on-disk format lives in the `peregrine-persist` crate.
 
+pub mod commands;
+pub mod info;
 pub mod log_writer;
-pub mod rebuild;
 pub mod recovery;
 pub mod replay;
+pub mod schedule;
 pub mod segment_file;
+pub mod snapshot;
 
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
@@ -80,12 +83,40 @@ pub struct SharedPersistence {
     pub shards_logging: AtomicU32,
     /// Shards whose log writer flushed and closed at shutdown.
     pub shards_closed: AtomicU32,
+    /// A snapshot is being taken.
+    pub snapshot_running: std::sync::atomic::AtomicBool,
+    /// The generation of the latest complete snapshot (0: none yet).
+    pub generation: AtomicU64,
+    /// When the running snapshot started (Unix seconds).
+    pub snapshot_started: AtomicU64,
+    /// The last snapshot failed.
+    pub last_snapshot_failed: std::sync::atomic::AtomicBool,
+    /// Snapshots completed since start.
+    pub snapshots: AtomicU64,
+    /// Duration of the last snapshot in seconds.
+    pub last_snapshot_seconds: AtomicU64,
+    /// Bytes of the latest snapshot (the base the log's growth is measured against).
+    pub snapshot_bytes: AtomicU64,
+    /// Records logged since the last snapshot's cut (save rules count these changes).
+    pub changes_since_save: AtomicU64,
+    /// Log bytes written since the last snapshot's cut, all shards.
+    pub log_bytes: AtomicU64,
+    /// The block cipher, set once at start-up.
+    pub block_cipher: std::sync::OnceLock<peregrine_persist::Cipher>,
 }
 
 impl SharedPersistence {
     /// True while some shard is still loading.
     pub fn loading(&self) -> bool {
         self.shards_loading.load(Ordering::Relaxed) > 0
+    }
+
+    /// The block cipher in use.
+    pub fn cipher(&self) -> peregrine_persist::Cipher {
+        self.block_cipher
+            .get()
+            .cloned()
+            .unwrap_or_else(peregrine_persist::Cipher::none)
     }
 
     /// A fresh operation id for a multi-shard write.
@@ -115,8 +146,12 @@ pub struct ShardPersistence {
     pub written_lsn: Cell<u64>,
     /// Highest LSN known durable.
     pub durable_lsn: Cell<u64>,
-    /// Log bytes written since the last snapshot (INFO `aof_current_size`).
+    /// Log bytes written since start (INFO `aof_current_size` sums them).
     pub log_bytes: Cell<u64>,
+    /// The log segment being appended to.
+    pub current_sequence: Cell<u64>,
+    /// A snapshot asked the writer to move to a new segment.
+    pub rotate: Cell<bool>,
     /// Set while writes to the log fail.
     pub failing: Cell<bool>,
     writer: Cell<Option<Waker>>,
@@ -272,6 +307,7 @@ pub async fn start_shard(
                 plan.settings.data_dir.display()
             )
         })?;
+        state.persistence.current_sequence.set(target.sequence);
         state.journal.borrow_mut().enable(outcome.last_lsn + 1);
         state.persistence.written_lsn.set(outcome.last_lsn);
         state.persistence.durable_lsn.set(outcome.last_lsn);

@@ -182,6 +182,7 @@ pub struct ShardLoader {
     load_truncated: bool,
     skip_corrupt: bool,
     in_tx: Option<u64>,
+    skip_below: u64,
     /// How it went so far.
     pub outcome: LoadOutcome,
     done: bool,
@@ -212,6 +213,7 @@ impl ShardLoader {
             load_truncated: settings.load_truncated,
             skip_corrupt: settings.skip_corrupt,
             in_tx: None,
+            skip_below: files.snapshot_next_lsn,
             outcome: LoadOutcome {
                 last_lsn: files.snapshot_next_lsn.saturating_sub(1),
                 last_sequence: files
@@ -258,7 +260,13 @@ impl ShardLoader {
                             block.header.first_lsn + u64::from(block.header.count) - 1;
                     }
                     let payload = Bytes::from(block.records);
-                    if !self.apply_block(replayer, &payload, block.header.base_time)? {
+                    // Log records before the snapshot's cut are in the snapshot already.
+                    let skip = if is_log {
+                        self.skip_below.saturating_sub(block.header.first_lsn)
+                    } else {
+                        0
+                    };
+                    if !self.apply_block(replayer, &payload, block.header.base_time, skip)? {
                         self.done = true;
                         return Ok(Some(consumed));
                     }
@@ -312,8 +320,9 @@ impl ShardLoader {
         replayer: &mut Replayer<'_>,
         payload: &Bytes,
         base_time: u64,
+        skip: u64,
     ) -> Result<bool, String> {
-        for record in RecordDecoder::new(payload, base_time) {
+        for record in RecordDecoder::new(payload, base_time).skip(skip as usize) {
             let record = record.map_err(|error| format!("undecodable record: {error}"))?;
             match record {
                 Record::TxBegin { id, .. } => {

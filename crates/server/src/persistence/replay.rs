@@ -20,6 +20,7 @@ pub struct Replayer<'k> {
     random: Random,
     limits: CommandLimits,
     journal: Journal,
+    capture: peregrine_commands::Capture,
 }
 
 impl<'k> Replayer<'k> {
@@ -31,6 +32,7 @@ impl<'k> Replayer<'k> {
             random: Random::new(0x5eed),
             limits,
             journal: Journal::disabled(),
+            capture: peregrine_commands::Capture::default(),
         }
     }
 
@@ -62,6 +64,7 @@ impl<'k> Replayer<'k> {
                     limits: self.limits,
                     random: &mut self.random,
                     journal: &mut self.journal,
+                    capture: &mut self.capture,
                     effect_recorded: false,
                 };
                 run_keyed(&mut ctx, spec, argv).unwrap_or_else(|error| error.into_reply())

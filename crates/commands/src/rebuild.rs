@@ -2,7 +2,7 @@
 //! record an entry. Collections come in chunks, so no record (and no step of a replay)
 //! grows with the size of a value.
 
-use peregrine_commands::string_ref;
+use crate::string_ref;
 use peregrine_keyspace::{UnixMillis, Value};
 
 /// Most elements one rebuild command carries.
@@ -129,66 +129,48 @@ fn format_score(score: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::persistence::replay::Replayer;
-    use peregrine_keyspace::{DbIndex, Keyspace};
-    use peregrine_resp::Protocol;
-
-    const NOW: u64 = 1_700_000_000_000;
-
-    fn run(replayer: &mut Replayer<'_>, args: &[&str]) -> String {
-        let argv: Vec<&[u8]> = args.iter().map(|arg| arg.as_bytes()).collect();
-        let reply = replayer.run(NOW, 0, &argv);
-        String::from_utf8_lossy(&reply.to_bytes(Protocol::Resp2)).into_owned()
-    }
+    use crate::test_shard::TestShard;
+    use peregrine_keyspace::DbIndex;
 
     #[test]
     fn every_type_rebuilds_to_the_same_value_and_encoding() {
-        let mut source_keys = Keyspace::new(1);
-        let mut source = Replayer::new(&mut source_keys, Default::default());
-        run(&mut source, &["SET", "s", "text"]);
-        run(&mut source, &["SET", "n", "12345"]);
-        run(&mut source, &["PEXPIREAT", "n", "99999999999999"]);
+        let mut source = TestShard::new();
+        source.run(&["SET", "s", "text"]);
+        source.run(&["SET", "n", "12345"]);
+        source.run(&["PEXPIREAT", "n", "99999999999999"]);
         for index in 0..1500 {
             let element = index.to_string();
-            run(&mut source, &["RPUSH", "l", &element]);
-            run(&mut source, &["SADD", "bigset", &element]);
-            run(&mut source, &["HSET", "bighash", &element, &element]);
-            run(
-                &mut source,
-                &["ZADD", "bigzset", &format!("{index}.25"), &element],
-            );
+            source.run(&["RPUSH", "l", &element]);
+            source.run(&["SADD", "bigset", &element]);
+            source.run(&["HSET", "bighash", &element, &element]);
+            source.run(&["ZADD", "bigzset", &format!("{index}.25"), &element]);
         }
-        run(&mut source, &["SADD", "ints", "1", "2", "3"]);
-        run(
-            &mut source,
-            &["ZADD", "z", "-inf", "a", "inf", "b", "0.1", "c"],
-        );
-        run(&mut source, &["HSET", "h", "f", "v", "g", "w"]);
-        run(
-            &mut source,
-            &["HPEXPIREAT", "h", "99999999999999", "FIELDS", "1", "g"],
-        );
+        source.run(&["SADD", "ints", "1", "2", "3"]);
+        source.run(&["ZADD", "z", "-inf", "a", "inf", "b", "0.1", "c"]);
+        source.run(&["HSET", "h", "f", "v", "g", "w"]);
+        source.run(&["HPEXPIREAT", "h", "99999999999999", "FIELDS", "1", "g"]);
         let keys = [
             "s", "n", "l", "bigset", "bighash", "bigzset", "ints", "z", "h",
         ];
-        drop(source);
-        let mut target_keys = Keyspace::new(1);
-        let mut target = Replayer::new(&mut target_keys, Default::default());
+        let mut target = TestShard::new();
         for key in keys {
-            let db = source_keys.db(DbIndex(0));
-            let entry = db.get(key.as_bytes(), NOW).cloned().unwrap();
+            let now = source.now;
+            let db = source.keyspace.db(DbIndex(0));
+            let entry = db.get(key.as_bytes(), now).cloned().unwrap();
             let deadline = db.deadline(key.as_bytes());
             rebuild(key.as_bytes(), &entry.value, deadline, &mut |argv| {
-                let reply = target.run(NOW, 0, argv);
-                assert!(!reply.is_error(), "{reply:?}");
+                let args: Vec<String> = argv
+                    .iter()
+                    .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                    .collect();
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                assert!(!target.run(&refs).is_error(), "{refs:?}");
             });
         }
-        drop(target);
-        let mut source = Replayer::new(&mut source_keys, Default::default());
         let mut probes: Vec<Vec<&str>> = Vec::new();
         for key in keys {
             probes.push(vec!["OBJECT", "ENCODING", key]);
-            probes.push(vec!["PTTL", key]);
+            probes.push(vec!["PEXPIRETIME", key]);
         }
         probes.extend([
             vec!["LRANGE", "l", "0", "-1"],
@@ -202,11 +184,8 @@ mod tests {
             vec!["GET", "s"],
             vec!["GET", "n"],
         ]);
-        let expected: Vec<String> = probes.iter().map(|probe| run(&mut source, probe)).collect();
-        drop(source);
-        let mut target = Replayer::new(&mut target_keys, Default::default());
-        for (probe, expected) in probes.iter().zip(expected) {
-            assert_eq!(run(&mut target, probe), expected, "{probe:?}");
+        for probe in probes {
+            assert_eq!(source.wire(&probe), target.wire(&probe), "{probe:?}");
         }
     }
 }
