@@ -90,7 +90,7 @@ printf '| %-10s | %-28s | %12s | %10s | %16s |\n' server operation reply "took m
 printf '|%s|%s|%s|%s|%s|\n' ------------ ------------------------------ -------------- ------------ ------------------
 
 port=$(free_port)
-taskset -c 0 "$PEREGRINE" --port "$port" --shards 1 > "$WORK/peregrine.log" 2>&1 &
+taskset -c 0 "$PEREGRINE" --port "$port" --shards 1 --save "" --appendonly no --dir "$WORK" > "$WORK/peregrine.log" 2>&1 &
 PIDS+=($!)
 until redis-cli -p "$port" ping > /dev/null 2>&1; do sleep 0.05; done
 measure peregrine "$port"

@@ -55,7 +55,7 @@ printf '| %-10s | %9s | %26s | %18s | %14s |\n' server "keys" "ms after deadline
 printf '|%s|%s|%s|%s|%s|\n' ------------ ----------- ---------------------------- -------------------- ----------------
 
 port=$(free_port)
-taskset -c 0 "$PEREGRINE" --port "$port" --shards 1 > "$WORK/peregrine.log" 2>&1 &
+taskset -c 0 "$PEREGRINE" --port "$port" --shards 1 --save "" --appendonly no --dir "$WORK" > "$WORK/peregrine.log" 2>&1 &
 PIDS+=($!)
 until redis-cli -p "$port" ping > /dev/null 2>&1; do sleep 0.05; done
 measure peregrine "$port"

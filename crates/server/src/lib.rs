@@ -15,6 +15,7 @@ mod chunked;
 pub mod config;
 mod connection;
 mod coordinator;
+mod debug_populate;
 mod dispatch;
 mod expiry;
 mod info;

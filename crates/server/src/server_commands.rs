@@ -1010,6 +1010,9 @@ async fn debug(session: &mut Session, argv: &Argv) -> Outcome {
     let sub = text(&argv[1]).to_ascii_lowercase();
     match sub.as_str() {
         "reload" => reply(crate::persistence::commands::debug_reload(session).await),
+        "populate" if argv.len() >= 3 && argv.len() <= 5 => {
+            reply(crate::debug_populate::populate(session, &argv[2..]).await)
+        }
         "set-active-expire" if argv.len() == 3 => {
             let enabled = match text(&argv[2]).as_str() {
                 "0" => false,

@@ -159,8 +159,17 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .set("port", &port.to_string())
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     let plan = Arc::new(
-        crate::persistence::RecoveryPlan::prepare(&settings.persistence, shard_count)
-            .map_err(|reason| anyhow::anyhow!(reason))?,
+        crate::persistence::RecoveryPlan::prepare(
+            &settings.persistence,
+            peregrine_commands::CommandLimits {
+                proto_max_bulk_len: settings.proto_max_bulk_len,
+                lfu_policy: settings.lfu_policy,
+                encoding: settings.encoding,
+            },
+            settings.databases,
+            shard_count,
+        )
+        .map_err(|reason| anyhow::anyhow!(reason))?,
     );
     let server = Arc::new(ServerShared::new(config));
     server.port.store(u64::from(port), Ordering::Relaxed);

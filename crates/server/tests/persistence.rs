@@ -702,8 +702,17 @@ fn save_rules_and_log_growth_trigger_snapshots() {
         ],
     );
     let mut connection = server.client();
-    let value = "x".repeat(1000);
+    // Values that do not compress, so that the log really grows past 1 MB.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
     for index in 0..3000 {
+        let value: String = (0..125)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                format!("{:08x}", state as u32)
+            })
+            .collect();
         let _: () = run(&mut connection, &["SET", &format!("key:{index}"), &value]);
     }
     await_snapshots(&server, 1);
@@ -731,4 +740,28 @@ fn a_crash_during_a_snapshot_loses_nothing() {
     let restarted = server.restart();
     assert_eq!(dump(&restarted), before);
     assert!(!torn.exists(), "the unfinished snapshot was not removed");
+}
+
+/// Data written by 4 shards loads into 1 and then into 3 (each key moves to the shard that
+/// owns it now), snapshot and log tail alike.
+#[test]
+fn data_written_by_n_shards_loads_into_m() {
+    let mut server = TestServer::start_with(BIN, 4, &["--appendfsync", "always"]);
+    populate(&server);
+    let _: () = run(&mut server.client(), &["SAVE"]);
+    let _: () = run(&mut server.client(), &["SET", "after-snapshot", "tail"]);
+    let before = dump(&server);
+    server.crash();
+    let mut one = server.restart_with(1, &[]);
+    assert_eq!(dump(&one), before);
+    assert!(
+        one.log().contains("redistributing it over 1"),
+        "{}",
+        one.log()
+    );
+    let _: () = run(&mut one.client(), &["SET", "written-by-one", "1"]);
+    let before = dump(&one);
+    one.crash();
+    let three = one.restart_with(3, &[]);
+    assert_eq!(dump(&three), before);
 }

@@ -8,6 +8,7 @@ pub mod info;
 pub mod log_writer;
 pub mod recovery;
 pub mod replay;
+pub mod reshard;
 pub mod schedule;
 pub mod segment_file;
 pub mod snapshot;
@@ -212,6 +213,8 @@ impl RecoveryPlan {
     /// Reads the data directory and checks the key; errors are fit for the operator.
     pub fn prepare(
         settings: &PersistenceSettings,
+        limits: peregrine_commands::CommandLimits,
+        databases: u32,
         shard_count: u16,
     ) -> Result<RecoveryPlan, String> {
         let cipher = if settings.key_file.is_empty() {
@@ -220,14 +223,9 @@ impl RecoveryPlan {
             peregrine_persist::Cipher::from_key_file(std::path::Path::new(&settings.key_file))
                 .map_err(|error| error.to_string())?
         };
-        let layout = recovery::discover(&settings.data_dir)?;
+        let mut layout = recovery::discover(&settings.data_dir)?;
         if layout.shard_count != 0 && layout.shard_count != u32::from(shard_count) {
-            return Err(format!(
-                "the data in {} was written by {} shards and this server runs {shard_count}; start with --shards {}",
-                settings.data_dir.display(),
-                layout.shard_count,
-                layout.shard_count
-            ));
+            layout = reshard::reshard(&layout, &cipher, settings, limits, databases, shard_count)?;
         }
         let complete = recovery::complete_transactions(&layout, &cipher)?;
         Ok(RecoveryPlan {

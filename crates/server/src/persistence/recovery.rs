@@ -98,9 +98,9 @@ pub fn discover(dir: &Path) -> Result<Layout, String> {
     for (shard, mut segments) in logs {
         segments.sort();
         let Some(files) = layout.shards.get_mut(shard as usize) else {
-            return Err(format!(
-                "log segments of shard {shard} found, but the manifest says the data has {shard_count} shards"
-            ));
+            // Left by a redistribution to fewer shards that stopped before removing them.
+            segments.iter().for_each(|(_, path)| remove_stale(path));
+            continue;
         };
         for (sequence, path) in segments {
             if sequence < files.log_start {
