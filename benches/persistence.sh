@@ -64,6 +64,8 @@ pss_kb() {
 start() {
     local name=$1 cpus=$2
     shift 2
+    # A fresh port each time: the previous server's connections may linger in TIME_WAIT.
+    PORT=$((PORT + 1))
     local started
     started=$(date +%s.%N)
     if [[ $name == redis ]]; then

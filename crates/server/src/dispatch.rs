@@ -85,7 +85,15 @@ impl Session {
         }
     }
 
-    /// Notes that `spec` runs on `shard` (`None`: on several or all shards).
+    /// True when replies to writes wait for the log to be durable (`appendonly yes` with
+    /// `appendfsync always`).
+    fn durable_replies(&mut self) -> bool {
+        let persistence = &self.settings().persistence;
+        persistence.enabled && persistence.fsync == crate::persistence::FsyncPolicy::Always
+    }
+
+    /// Notes that `spec` runs on `shard` (`None`: on several or all shards), so that the
+    /// replies of this read wait for that shard's log.
     fn note_write(&mut self, spec: &CommandSpec, shard: Option<ShardId>) {
         if !spec.has(Flag::Write) {
             return;
@@ -105,9 +113,7 @@ impl Session {
         if !self.wrote_on.contains(&true) {
             return;
         }
-        let persistence = &self.settings().persistence;
-        let always =
-            persistence.enabled && persistence.fsync == crate::persistence::FsyncPolicy::Always;
+        let always = self.durable_replies();
         let shards: Vec<ShardId> = self
             .wrote_on
             .iter()
@@ -179,7 +185,7 @@ impl Session {
                 }
             };
             self.info.last_command.set(spec.name);
-            if spec.has(Flag::Write) {
+            if spec.has(Flag::Write) && self.durable_replies() {
                 let shard = match spec.exec {
                     Exec::Keyed { .. } if !spec.has(Flag::Blocking) => {
                         single_shard(spec, &argv, self.router.shard_count(), self.router.me())

@@ -7,6 +7,7 @@ use super::segment_file::SegmentFile;
 use super::{FsyncPolicy, PersistenceSettings};
 use crate::shard_state::{unix_millis, ShardState};
 use peregrine_persist::{seal_block, Cipher, SegmentHeader, SegmentKind};
+use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
@@ -47,7 +48,13 @@ impl LogTarget {
             created: unix_millis(),
             cipher: cipher.kind(),
         };
-        let segment = SegmentFile::create(&settings.data_dir, &header, &cipher).await?;
+        let segment = SegmentFile::create(
+            &settings.data_dir,
+            &header,
+            &cipher,
+            Some(settings.segment_size),
+        )
+        .await?;
         peregrine_persist::manifest::sync_dir(&settings.data_dir).map_err(std::io::Error::other)?;
         Ok(LogTarget {
             segment,
@@ -67,6 +74,8 @@ pub async fn run(state: Rc<ShardState>, settings: PersistenceSettings, mut targe
     let mut last_block = Instant::now();
     // A sealed block that could not be written yet (disk full): written again, first.
     let mut retry: Option<(Vec<u8>, u64)> = None;
+    // fdatasyncs in flight (appendfsync always).
+    let syncs = Rc::new(Cell::new(0usize));
     loop {
         if state.server.shutting_down.load(Ordering::Relaxed) && retry.is_none() {
             flush_for_shutdown(&state, &mut target).await;
@@ -117,8 +126,37 @@ pub async fn run(state: Rc<ShardState>, settings: PersistenceSettings, mut targe
                 .fetch_add(records, Ordering::Relaxed);
             unsynced = true;
         }
+        if policy == FsyncPolicy::Always && unsynced {
+            // Group commit, pipelined: the fsync of this block runs while the next block
+            // (the writes that arrived meanwhile) is being written.
+            await_sync_slot(&syncs).await;
+            syncs.set(syncs.get() + 1);
+            let (syncer, syncs, state, lsn) = (
+                target.segment.syncer(),
+                syncs.clone(),
+                state.clone(),
+                persistence.written_lsn.get(),
+            );
+            glommio::spawn_local(async move {
+                match syncer.sync().await {
+                    Ok(()) => {
+                        state.persistence.mark_durable(lsn);
+                        clear_failure(&state);
+                    }
+                    // Not durable yet: the next successful fdatasync of this file covers
+                    // these writes too (they reached the device; its cache flush failed).
+                    Err(error) => report_failure(&state, "fsync", &error),
+                }
+                syncs.set(syncs.get() - 1);
+                state.persistence.notify_writer();
+            })
+            .detach();
+            unsynced = false;
+            last_sync = Instant::now();
+            continue;
+        }
         let sync_now = match policy {
-            FsyncPolicy::Always => unsynced,
+            FsyncPolicy::Always => false,
             FsyncPolicy::EverySec => unsynced && last_sync.elapsed() >= Duration::from_secs(1),
             FsyncPolicy::No => false,
         };
@@ -168,6 +206,16 @@ async fn flush_for_shutdown(state: &ShardState, target: &mut LogTarget) {
         .persistence
         .shards_closed
         .fetch_add(1, Ordering::SeqCst);
+}
+
+/// Most fdatasyncs in flight at once with `appendfsync always`.
+const MAX_SYNCS: usize = 4;
+
+/// Waits until fewer than [`MAX_SYNCS`] fdatasyncs are in flight.
+async fn await_sync_slot(syncs: &Rc<Cell<usize>>) {
+    while syncs.get() >= MAX_SYNCS {
+        glommio::timer::sleep(Duration::from_micros(50)).await;
+    }
 }
 
 /// Waits until records are buffered, a retry is pending, or an everysec fsync is due.

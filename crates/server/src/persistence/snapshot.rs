@@ -238,7 +238,7 @@ async fn sweep(
         created: time,
         cipher: cipher.kind(),
     };
-    let mut file = match SegmentFile::create(&settings.data_dir, &header, &cipher).await {
+    let mut file = match SegmentFile::create(&settings.data_dir, &header, &cipher, None).await {
         Ok(file) => Some(file),
         Err(error) => {
             tracing::warn!(
