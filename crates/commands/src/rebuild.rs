@@ -73,34 +73,93 @@ pub fn rebuild(
     deadline: Option<UnixMillis>,
     emit: &mut dyn FnMut(&[&[u8]]),
 ) {
+    let mut cursor = Some(0);
+    let mut first = true;
+    while let Some(at) = cursor {
+        cursor = rebuild_part(key, value, at, usize::MAX, emit);
+        if first {
+            emit_deadline(key, deadline, emit);
+            first = false;
+        }
+    }
+}
+
+/// The deadline's command, if there is one (after the first part has created the key).
+pub fn emit_deadline(key: &[u8], deadline: Option<UnixMillis>, emit: &mut dyn FnMut(&[&[u8]])) {
+    if let Some(at) = deadline {
+        emit(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
+    }
+}
+
+/// Emits the commands that add about `budget` more elements of `value` to `key`, starting
+/// at `cursor` (0 at first), and returns the cursor to continue from, or `None` when the
+/// value is complete. The value must not change between parts. A string is one part.
+pub fn rebuild_part(
+    key: &[u8],
+    value: &Value,
+    cursor: u64,
+    budget: usize,
+    emit: &mut dyn FnMut(&[&[u8]]),
+) -> Option<u64> {
     match value {
         Value::Int(_) | Value::Embedded(_) | Value::Raw(_) => {
             if let Ok(text) = string_ref(value) {
                 emit(&[b"SET", key, text.as_bytes()]);
             }
+            None
         }
         Value::List(list) => {
+            let start = cursor as usize;
             let mut chunks = Chunker::new(b"RPUSH", key, emit);
-            list.iter().for_each(|element| chunks.push(&[element]));
+            let mut end = start;
+            for element in list.iter_from(start).take(budget) {
+                chunks.push(&[element]);
+                end += 1;
+            }
+            (end < list.len()).then_some(end as u64)
         }
         Value::Set(set) => {
             let mut chunks = Chunker::new(b"SADD", key, emit);
-            set.for_each_member(|member| chunks.push(&[member]));
+            let mut taken = 0;
+            let mut next = cursor;
+            loop {
+                next = set.scan(next, |member| {
+                    chunks.push(&[member]);
+                    taken += 1;
+                });
+                if next == 0 {
+                    return None;
+                }
+                if taken >= budget {
+                    return Some(next);
+                }
+            }
         }
         Value::SortedSet(sorted_set) => {
+            let start = cursor as usize;
+            let end = start.saturating_add(budget).min(sorted_set.len());
             let mut chunks = Chunker::new(b"ZADD", key, emit);
-            sorted_set.walk(0..sorted_set.len(), false, |member, score| {
+            sorted_set.walk(start..end, false, |member, score| {
                 chunks.push(&[format_score(score).as_bytes(), member]);
             });
+            (end < sorted_set.len()).then_some(end as u64)
         }
         Value::Hash(hash) => {
             let mut expiring: Vec<(Vec<u8>, UnixMillis)> = Vec::new();
+            let mut taken = 0;
+            let mut next = cursor;
             {
                 let mut chunks = Chunker::new(b"HSET", key, emit);
-                for (field, field_value) in hash.iter() {
-                    chunks.push(&[field, field_value]);
-                    if let Some(Some(at)) = hash.field_deadline(field) {
-                        expiring.push((field.to_vec(), at));
+                loop {
+                    next = hash.scan(next, |field, field_value| {
+                        chunks.push(&[field, field_value]);
+                        if let Some(Some(at)) = hash.field_deadline(field) {
+                            expiring.push((field.to_vec(), at));
+                        }
+                        taken += 1;
+                    });
+                    if next == 0 || taken >= budget {
+                        break;
                     }
                 }
             }
@@ -108,10 +167,8 @@ pub fn rebuild(
                 let at = at.to_string();
                 emit(&[b"HPEXPIREAT", key, at.as_bytes(), b"FIELDS", b"1", &field]);
             }
+            (next != 0).then_some(next)
         }
-    }
-    if let Some(at) = deadline {
-        emit(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
     }
 }
 

@@ -76,14 +76,27 @@ fn a_full_disk_refuses_writes_keeps_reads_and_recovers_by_itself() {
     let mut server = TestServer::start_with(
         BIN,
         1,
-        &["--dir", &dir, "--appendfsync", "everysec", "--save", "", "--aof-segment-size", "1mb"],
+        &[
+            "--dir",
+            &dir,
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--aof-segment-size",
+            "1mb",
+        ],
     );
     let mut connection = server.client();
     let mut acknowledged = Vec::new();
     let mut refusal = None;
     for index in 0..2000u64 {
         let key = format!("key:{index}");
-        match redis::cmd("SET").arg(&key).arg(value(index)).query::<()>(&mut connection) {
+        match redis::cmd("SET")
+            .arg(&key)
+            .arg(value(index))
+            .query::<()>(&mut connection)
+        {
             Ok(()) => acknowledged.push(key),
             Err(error) => {
                 refusal = Some(peregrine_testkit::error_text(&error));
@@ -95,7 +108,11 @@ fn a_full_disk_refuses_writes_keeps_reads_and_recovers_by_itself() {
     }
     let refusal = refusal.expect("the disk never filled up");
     assert!(refusal.starts_with("MISCONF"), "{refusal}");
-    assert!(acknowledged.len() > 10, "only {} writes before the disk filled", acknowledged.len());
+    assert!(
+        acknowledged.len() > 10,
+        "only {} writes before the disk filled",
+        acknowledged.len()
+    );
     // Reads keep working, INFO tells.
     let first: String = run(&mut connection, &["GET", &acknowledged[0]]);
     assert_eq!(first, value(0));

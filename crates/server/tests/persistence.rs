@@ -765,3 +765,103 @@ fn data_written_by_n_shards_loads_into_m() {
     let three = one.restart_with(3, &[]);
     assert_eq!(dump(&three), before);
 }
+
+/// While the data loads, clients are answered `-LOADING` (INFO tells the progress), then
+/// served.
+#[test]
+fn clients_get_loading_until_the_data_is_loaded() {
+    let mut server = TestServer::start(BIN, 1);
+    let _: () = run(&mut server.client(), &["DEBUG", "POPULATE", "400000"]);
+    let _: () = run(&mut server.client(), &["SAVE"]);
+    server.crash();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = server.data_dir().display().to_string();
+    let mut child = std::process::Command::new(BIN)
+        .args(["--port", &port.to_string(), "--shards", "1", "--dir", &dir])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut client = loop {
+        if let Ok(stream) = std::net::TcpStream::connect(address) {
+            break peregrine_testkit::RawClient::from_stream(stream);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let first = client.cmd(&["GET", "key:1"]);
+    let info = String::from_utf8_lossy(&client.cmd(&["INFO", "persistence"])).into_owned();
+    let mut replies = vec![first];
+    while replies.last().is_some_and(|reply| reply.starts_with(b"-")) {
+        replies.push(client.cmd(&["GET", "key:1"]));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        peregrine_testkit::show(&replies[0]),
+        "-LOADING Redis is loading the dataset in memory\r\n"
+    );
+    assert!(
+        info.contains("loading:1") && info.contains("loading_loaded_perc:"),
+        "{info}"
+    );
+    assert!(replies[1..replies.len() - 1]
+        .iter()
+        .all(|reply| reply.starts_with(b"-LOADING")));
+    assert_eq!(
+        peregrine_testkit::show(replies.last().unwrap()),
+        "$7\r\nvalue:1\r\n"
+    );
+}
+
+/// Collections far bigger than one capture part are captured part by part between
+/// requests; a write to one mid-capture finishes it first. Snapshot plus log is exact.
+#[test]
+fn big_collections_are_captured_in_parts_under_writes() {
+    const ELEMENTS: usize = 40_000;
+    let mut server = TestServer::start_with(BIN, 1, &["--appendfsync", "always"]);
+    let mut connection = server.client();
+    for start in (0..ELEMENTS).step_by(5000) {
+        let mut pipeline = redis::pipe();
+        for index in start..start + 5000 {
+            let element = format!("e{index}");
+            pipeline
+                .cmd("HSET")
+                .arg("bighash")
+                .arg(&element)
+                .arg(index)
+                .ignore();
+            pipeline.cmd("RPUSH").arg("biglist").arg(&element).ignore();
+            pipeline.cmd("SADD").arg("bigset").arg(&element).ignore();
+            pipeline
+                .cmd("ZADD")
+                .arg("bigzset")
+                .arg(index)
+                .arg(&element)
+                .ignore();
+        }
+        let _: () = pipeline.query(&mut connection).unwrap();
+    }
+    let _: Vec<i64> = run(
+        &mut connection,
+        &[
+            "HPEXPIRE", "bighash", "900000", "FIELDS", "2", "e1", "e39999",
+        ],
+    );
+    let _: String = run(&mut connection, &["BGSAVE"]);
+    for round in 0..200 {
+        let element = format!("new{round}");
+        let _: i64 = run(&mut connection, &["HSET", "bighash", &element, "1"]);
+        let _: i64 = run(&mut connection, &["RPUSH", "biglist", &element]);
+        let _: i64 = run(&mut connection, &["SREM", "bigset", &format!("e{round}")]);
+        let _: i64 = run(&mut connection, &["ZADD", "bigzset", "-1", &element]);
+    }
+    await_snapshots(&server, 1);
+    let before = dump(&server);
+    server.crash();
+    assert_eq!(dump(&server.restart()), before);
+}

@@ -254,6 +254,7 @@ async fn sweep(
     let databases = state.keyspace.borrow().db_count();
     for db in 0..databases {
         let mut cursor = 0;
+        let mut scanned = false;
         loop {
             let started = Instant::now();
             {
@@ -261,9 +262,15 @@ async fn sweep(
                 let mut keyspace = state.keyspace.borrow_mut();
                 let database = keyspace.db(DbIndex(db));
                 loop {
-                    cursor = capture.sweep_step(database, db, cursor);
-                    if cursor == 0
-                        || capture.records.buffered() >= BLOCK_TARGET
+                    if capture.has_big(db) {
+                        capture.big_step(database, db);
+                    } else if scanned {
+                        break;
+                    } else {
+                        cursor = capture.sweep_step(database, db, cursor);
+                        scanned = cursor == 0;
+                    }
+                    if capture.records.buffered() >= BLOCK_TARGET
                         || started.elapsed() >= STEP_BUDGET
                     {
                         break;
@@ -271,7 +278,7 @@ async fn sweep(
                 }
             }
             write_records(state, &mut file, &mut failure, BLOCK_TARGET).await;
-            if cursor == 0 {
+            if scanned && !state.capture.borrow().has_big(db) {
                 break;
             }
             crate::expiry::pause_for_io().await;
