@@ -182,9 +182,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             .map_or(0, |manifest| manifest.generation),
         Ordering::SeqCst,
     );
+    // One more than the shards: shard 0 lets clients in once recovery is complete (see
+    // persistence::finish_loading).
     loading
         .shards_loading
-        .store(u32::from(shard_count), Ordering::Relaxed);
+        .store(u32::from(shard_count) + 1, Ordering::Relaxed);
     loading
         .loading_total_bytes
         .store(plan.layout.total_bytes(), Ordering::Relaxed);
@@ -326,6 +328,7 @@ async fn shard_main(
     let _ = glommio::spawn_local_into(crate::expiry::run_background(state.clone()), background)
         .map(|task| task.detach());
     if state.id.0 == 0 {
+        crate::persistence::finish_loading(router.clone()).await;
         glommio::spawn_local(crate::persistence::schedule::run(router.clone())).detach();
     }
     let _ = ready.send(loaded.map_err(|reason| format!("shard {}: {reason}", state.id.0)));

@@ -410,6 +410,22 @@ fn a_multi_shard_write_is_all_or_nothing_after_a_crash() {
     let values: Vec<String> = run(&mut connection, &["MGET", &first, &second]);
     assert_eq!(values, vec!["before", "before"]);
     assert!(restarted.log().contains("torn tail"), "{}", restarted.log());
+    // What the log held after the lost operation is gone for good: writes made now
+    // survive the next restart, and the operation stays absent.
+    let later = key_on_shard("later", 0, 2);
+    let _: () = run(&mut connection, &["SET", &later, "1"]);
+    let mut restarted = restarted;
+    restarted.crash();
+    let again = restarted.restart();
+    let values: Vec<Option<String>> = run(&mut again.client(), &["MGET", &first, &second, &later]);
+    assert_eq!(
+        values,
+        vec![
+            Some("before".into()),
+            Some("before".into()),
+            Some("1".into())
+        ]
+    );
 }
 
 #[test]

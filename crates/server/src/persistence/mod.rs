@@ -80,6 +80,10 @@ pub struct SharedPersistence {
     pub next_tx_id: AtomicU64,
     /// Keys loaded at start-up (INFO `rdb_last_load_keys_loaded`).
     pub keys_loaded: AtomicU64,
+    /// Some shard's log stopped at a multi-shard operation missing parts elsewhere: a
+    /// snapshot must be taken before serving, so that the records after it (dropped for
+    /// good) never replay.
+    pub snapshot_before_serving: std::sync::atomic::AtomicBool,
     /// Shards running a log writer.
     pub shards_logging: AtomicU32,
     /// Shards whose log writer flushed and closed at shutdown.
@@ -237,6 +241,22 @@ impl RecoveryPlan {
     }
 }
 
+/// On shard 0 once every shard has loaded: takes the snapshot recovery asked for (see
+/// [`SharedPersistence::snapshot_before_serving`]), then lets clients in.
+pub async fn finish_loading(router: std::rc::Rc<crate::shard_state::ShardRouter>) {
+    let shared = &router.state().server.persistence;
+    while shared.shards_loading.load(Ordering::SeqCst) > 1 {
+        glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    if shared.snapshot_before_serving.load(Ordering::SeqCst) {
+        tracing::warn!("taking a snapshot before serving: part of the log was dropped");
+        if let Err(reason) = snapshot::take(&router).await {
+            tracing::warn!("the snapshot after recovery failed: {reason}");
+        }
+    }
+    shared.shards_loading.fetch_sub(1, Ordering::SeqCst);
+}
+
 /// Loads this shard's data, then starts its log writer (when `appendonly` is on).
 pub async fn start_shard(
     state: &std::rc::Rc<crate::shard_state::ShardState>,
@@ -277,6 +297,9 @@ pub async fn start_shard(
     let keys: usize = state.keyspace.borrow().iter().map(|(_, db)| db.len()).sum();
     shared.keys_loaded.fetch_add(keys as u64, Ordering::Relaxed);
     let outcome = &loader.outcome;
+    if outcome.stopped_at.is_some() {
+        shared.snapshot_before_serving.store(true, Ordering::SeqCst);
+    }
     if files.snapshot.is_some() || !files.logs.is_empty() {
         tracing::info!(
             "shard {shard}: loaded {keys} keys from {} snapshot and {} log segments in {:.3} s{}",
