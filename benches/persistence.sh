@@ -6,8 +6,9 @@
 #    CLIENT_CPU, against each server pinned to SERVER_CPU, with
 #      redis-server --appendonly yes --appendfsync always|everysec --save ""
 #      peregrine-server --shards 1 --appendfsync always|everysec --save ""
-#    Reports ops/s and server CPU per request (utime+stime of /proc/PID/stat, all
-#    threads, over the run).
+#    and both again without persistence (appendonly no) for reference. Reports ops/s
+#    and server CPU per request (utime+stime of /proc/PID/stat, all threads, over the
+#    run).
 # B. Snapshot: a dataset of KEYS keys made with `DEBUG POPULATE KEYS key 100` (100-byte
 #    values), then BGSAVE: wall time until rdb_bgsave_in_progress:0, bytes of the
 #    snapshot on disk (Redis: dump.rdb; Peregrine: its snapshot segments), and the peak
@@ -117,6 +118,9 @@ if [[ $PARTS == *A* ]]; then
         write_load redis "$policy" --appendonly yes --appendfsync "$policy"
         write_load peregrine "$policy" --shards 1 --appendfsync "$policy"
     done
+    # The same load without persistence, for what the log costs on each side.
+    write_load redis "off" --appendonly no
+    write_load peregrine "off" --shards 1 --appendonly no
     echo
 fi
 

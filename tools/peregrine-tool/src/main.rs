@@ -1,4 +1,5 @@
-//! `peregrine-tool`: looks inside a Peregrine data directory without a running server.
+//! `peregrine-tool`: looks inside a Peregrine data directory without a running server,
+//! and backs up and restores one.
 //!
 //! ```text
 //! peregrine-tool [--encryption-key-file FILE] <COMMAND> <DIR>
@@ -8,7 +9,12 @@
 //!   records DIR [--file NAME] [--shard N] every record with its file and LSN
 //!   manifest DIR                          the manifest's summary
 //!   truncate-torn-tail DIR [--yes]        cut torn tails off shards' last log segments
+//!   backup DIR DEST [--force] [--with-log] copy the latest snapshot (server may run)
+//!   restore BACKUP DIR [--force]          verify a backup and copy it into DIR
 //! ```
+//!
+//! `DIR` is always the directory that holds the manifest and the segments: for a server
+//! started with `--dir D`, that is `D/appendonlydir` (or `D/<appenddirname>`).
 //!
 //! Checksums need no key, so `segments`, `blocks`, `truncate-torn-tail` and the checksum
 //! part of `verify` work on encrypted data without one; `records` needs it for encrypted
@@ -16,15 +22,23 @@
 //!
 //! Exit status: `verify` and `truncate-torn-tail` exit 0 when the directory is (left)
 //! sound, 1 when there is corruption, 2 when the only damage is a torn tail at the end of
-//! a shard's last log segment (what a crash leaves). Any command exits 3 when it cannot
-//! run: bad arguments, an unreadable directory, a missing or wrong key.
+//! a shard's last log segment (what a crash leaves). `backup` and `restore` exit 0 when
+//! done and 1 when the data to copy is corrupt (nothing is then written). Any command
+//! exits 3 when it cannot run: bad arguments, an unreadable directory, a missing or wrong
+//! key, a destination that already holds data.
 //!
-//! It is not a repair tool: apart from cutting torn tails it never writes, and it never
-//! skips or rewrites corrupt blocks. The format is described in `crates/persist/FORMAT.md`.
+//! It is not a repair tool: apart from cutting torn tails it never writes to a data
+//! directory (`restore` writes into an empty one, or moves what was there aside), and it
+//! never skips or rewrites corrupt blocks. The format is described in
+//! `crates/persist/FORMAT.md`.
 
+mod backup;
+mod backup_set;
+mod copy;
 mod data_dir;
 mod health;
 mod inspect;
+mod restore;
 mod scan;
 mod table;
 mod truncate;
@@ -37,10 +51,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use peregrine_persist::Cipher;
 
+use backup::BackupOptions;
 use data_dir::{DataDir, Selection};
 use health::{Health, EXIT_CANNOT_RUN};
 
-/// Inspect, verify and repair torn tails of a Peregrine data directory.
+/// Inspect, verify, repair torn tails of, back up and restore a Peregrine data directory.
 #[derive(Parser)]
 #[command(name = "peregrine-tool", version)]
 struct Cli {
@@ -93,6 +108,30 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Copy the latest complete snapshot of a data directory, which a server may be using,
+    /// into DESTINATION: the manifest and each shard's snapshot segment, verified and
+    /// synced, the manifest last. Take a snapshot first (SAVE, or BGSAVE and wait for
+    /// rdb_bgsave_in_progress:0): the backup is the point in time of that snapshot.
+    Backup {
+        /// The data directory (the one holding the manifest: <dir>/appendonlydir).
+        dir: PathBuf,
+        /// Where the backup goes; created when missing.
+        destination: PathBuf,
+        #[command(flatten)]
+        options: BackupOptions,
+    },
+    /// Verify a backup and copy it into DIR, which then holds exactly that data: start the
+    /// server with --dir set to DIR's parent (DIR named appendonlydir, the default).
+    Restore {
+        /// The backup: a directory `backup` wrote.
+        backup: PathBuf,
+        /// The data directory to restore into (created when missing).
+        dir: PathBuf,
+        /// When DIR already holds a manifest or segments, move them into
+        /// DIR/replaced-<unix time>/ first instead of refusing.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -140,6 +179,14 @@ fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<Health> {
         Command::Manifest { dir } => inspect::manifest(&DataDir::open(&dir)?, out),
         Command::TruncateTornTail { dir, yes } => {
             truncate::truncate_torn_tails(&DataDir::open(&dir)?, yes, out)
+        }
+        Command::Backup {
+            dir,
+            destination,
+            options,
+        } => backup::backup(&dir, &destination, &options, &cipher, out),
+        Command::Restore { backup, dir, force } => {
+            restore::restore(&backup, &dir, force, &cipher, out)
         }
     }
 }

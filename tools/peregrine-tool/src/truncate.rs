@@ -53,7 +53,7 @@ pub fn truncate_torn_tails(
 
 /// Cuts `path` to `len` bytes, durably (the file's sync covers its new length; its
 /// directory entry does not change).
-fn truncate(path: &Path, len: u64) -> std::io::Result<()> {
+pub fn truncate(path: &Path, len: u64) -> std::io::Result<()> {
     let file = std::fs::OpenOptions::new().write(true).open(path)?;
     file.set_len(len)?;
     file.sync_all()
