@@ -70,7 +70,7 @@ start() {
     local started
     started=$(date +%s.%N)
     if [[ $name == redis ]]; then
-        taskset -c "$cpus" redis-server --port "$PORT" --bind 127.0.0.1 "$@" >"$WORK/$name.log" 2>&1 &
+        taskset -c "$cpus" redis-server --port "$PORT" --bind 127.0.0.1 --enable-debug-command local "$@" >"$WORK/$name.log" 2>&1 &
     else
         taskset -c "$cpus" "$PEREGRINE_BIN" --port "$PORT" --bind 127.0.0.1 "$@" >"$WORK/$name.log" 2>&1 &
     fi
@@ -131,7 +131,9 @@ snapshot() {
     rm -rf "$WORK/$name-data" && mkdir -p "$WORK/$name-data"
     start "$name" "$SERVER_CPU" --dir "$WORK/$name-data" --save "" "$@"
     log "$name: DEBUG POPULATE $KEYS"
-    redis-cli -p "$PORT" debug populate "$KEYS" key 100 >/dev/null
+    reply=$(redis-cli -p "$PORT" debug populate "$KEYS" key 100)
+    [[ $reply == OK ]] || { echo "$name: DEBUG POPULATE answered: $reply" >&2; exit 1; }
+    [[ $(redis-cli -p "$PORT" dbsize) == "$KEYS" ]] || { echo "$name: DBSIZE is not $KEYS" >&2; exit 1; }
     sleep 1
     local base peak=0 now started elapsed children
     base=$(pss_kb "$SERVER_PID")

@@ -357,6 +357,11 @@ impl Db {
         }
     }
 
+    /// Makes room for about `keys` keys; see [`Table::reserve`].
+    pub fn reserve(&mut self, keys: usize) {
+        self.table.reserve(keys);
+    }
+
     /// Continues a SCAN of this database; see [`Table::scan`].
     pub fn scan(&self, cursor: u64, visit: impl FnMut(&[u8], &Entry)) -> u64 {
         self.table.scan(cursor, visit)

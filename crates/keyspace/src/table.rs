@@ -209,6 +209,20 @@ impl<V> Table<V> {
         None
     }
 
+    /// Makes room for about `keys` keys at once (as Redis sizes a dict from an RDB's size
+    /// hint): an empty table gets its final size; a smaller one starts growing to it.
+    pub fn reserve(&mut self, keys: usize) {
+        let size = keys.next_power_of_two().max(INITIAL_SIZE);
+        if self.is_rehashing() || size <= self.buckets[0].len() {
+            return;
+        }
+        if self.is_empty() {
+            self.buckets[0] = empty_buckets(size);
+        } else {
+            self.start_resize(size);
+        }
+    }
+
     fn grow_if_needed(&mut self) {
         if self.is_rehashing() {
             return;
@@ -281,7 +295,7 @@ impl<V> Table<V> {
     /// at least once, even while the table grows or shrinks (Redis's reverse-binary cursor).
     pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&[u8], &V)) -> u64 {
         let (steps, next) = self.scan_steps(cursor);
-        for (table, bucket) in steps {
+        for (table, bucket) in steps.iter() {
             let mut node = self.buckets[table][bucket].as_deref();
             while let Some(current) = node {
                 visit(&current.key, &current.entry);
@@ -295,7 +309,7 @@ impl<V> Table<V> {
     /// removed, so the cursor's guarantees hold).
     pub fn scan_mut(&mut self, cursor: u64, mut visit: impl FnMut(&[u8], &mut V)) -> u64 {
         let (steps, next) = self.scan_steps(cursor);
-        for (table, bucket) in steps {
+        for (table, bucket) in steps.iter() {
             let mut node = self.buckets[table][bucket].as_deref_mut();
             while let Some(current) = node {
                 visit(&current.key, &mut current.entry);
@@ -308,18 +322,20 @@ impl<V> Table<V> {
     /// The buckets (table, index) one SCAN step from `cursor` visits, and the next cursor:
     /// Redis's reverse-binary cursor, which covers every bucket of the smaller table and
     /// its expansions in the larger one while a resize is in progress.
-    fn scan_steps(&self, cursor: u64) -> (Vec<(usize, usize)>, u64) {
+    fn scan_steps(&self, cursor: u64) -> (ScanSteps, u64) {
         if self.is_empty() {
-            return (Vec::new(), 0);
+            return (ScanSteps::Many(Vec::new()), 0);
         }
         let mut cursor = cursor;
-        let mut steps = Vec::new();
         if !self.is_rehashing() {
             let mask = (self.buckets[0].len() - 1) as u64;
-            steps.push((0, (cursor & mask) as usize));
+            let step = (0, (cursor & mask) as usize);
             cursor |= !mask;
             cursor = cursor.reverse_bits().wrapping_add(1).reverse_bits();
-        } else {
+            return (ScanSteps::One(step), cursor);
+        }
+        let mut steps = Vec::new();
+        {
             let (small, large) = if self.buckets[0].len() <= self.buckets[1].len() {
                 (0, 1)
             } else {
@@ -337,7 +353,7 @@ impl<V> Table<V> {
                 }
             }
         }
-        (steps, cursor)
+        (ScanSteps::Many(steps), cursor)
     }
 
     /// A key chosen at random (roughly uniformly), or `None` when empty. `random` supplies
@@ -476,6 +492,23 @@ fn empty_buckets<V>(size: usize) -> Vec<Bucket<V>> {
             std::alloc::handle_alloc_error(layout);
         }
         Vec::from_raw_parts(raw, size, size)
+    }
+}
+
+/// The buckets one SCAN step visits: one bucket unless a resize is in progress (no
+/// allocation on the common path).
+enum ScanSteps {
+    One((usize, usize)),
+    Many(Vec<(usize, usize)>),
+}
+
+impl ScanSteps {
+    fn iter(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let (one, many) = match self {
+            ScanSteps::One(step) => (Some(*step), &[][..]),
+            ScanSteps::Many(steps) => (None, steps.as_slice()),
+        };
+        one.into_iter().chain(many.iter().copied())
     }
 }
 

@@ -14,6 +14,7 @@ const EXPIRE: u8 = 2;
 const EXPIRE_FIELDS: u8 = 3;
 const TX_BEGIN: u8 = 4;
 const TX_END: u8 = 5;
+const SIZE_HINT: u8 = 6;
 
 /// One decoded record, borrowing from its block's payload.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +59,14 @@ pub enum Record<'a> {
     TxEnd {
         /// Operation id.
         id: u64,
+    },
+    /// About `keys` keys of database `db` follow (a snapshot says so before them, so that
+    /// loading sizes the table once instead of growing it step by step).
+    SizeHint {
+        /// Database index.
+        db: u32,
+        /// Keys expected.
+        keys: u64,
     },
 }
 
@@ -112,6 +121,13 @@ impl<'a> RecordEncoder<'a> {
     pub fn tx_end(&mut self, id: u64) {
         self.out.push(TX_END);
         put_u64(self.out, id);
+    }
+
+    /// A size hint for the keys of `db` that follow.
+    pub fn size_hint(&mut self, db: u32, keys: u64) {
+        self.out.push(SIZE_HINT);
+        put_u64(self.out, u64::from(db));
+        put_u64(self.out, keys);
     }
 }
 
@@ -170,6 +186,11 @@ impl<'a> RecordDecoder<'a> {
             TX_END => Ok(Record::TxEnd {
                 id: self.cursor.u64()?,
             }),
+            SIZE_HINT => Ok(Record::SizeHint {
+                db: u32::try_from(self.cursor.u64()?)
+                    .map_err(|_| FormatError::Malformed("database index out of range"))?,
+                keys: self.cursor.u64()?,
+            }),
             _ => Err(FormatError::Malformed("unknown record kind")),
         }
     }
@@ -213,6 +234,7 @@ impl std::fmt::Display for Record<'_> {
                 write!(f, "tx-begin id={id} participants={participants}")
             }
             Record::TxEnd { id } => write!(f, "tx-end id={id}"),
+            Record::SizeHint { db, keys } => write!(f, "size-hint db={db} keys={keys}"),
         }
     }
 }
@@ -230,6 +252,7 @@ mod tests {
         encoder.expire(990, 0, b"gone");
         encoder.expire_fields(2_000, 15, b"h");
         encoder.tx_end(7);
+        encoder.size_hint(3, 1_000_000);
         let records: Vec<Record<'_>> = RecordDecoder::new(&out, 1_000)
             .collect::<Result<_, _>>()
             .unwrap();
@@ -256,6 +279,10 @@ mod tests {
                     key: b"h"
                 },
                 Record::TxEnd { id: 7 },
+                Record::SizeHint {
+                    db: 3,
+                    keys: 1_000_000
+                },
             ]
         );
     }

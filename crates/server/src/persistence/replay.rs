@@ -103,6 +103,15 @@ impl<'k> Replayer<'k> {
     /// A record that fails (a command replying with an error) is returned as the error.
     pub fn apply(&mut self, block: &Bytes, record: &Record<'_>) -> Result<(), String> {
         match record {
+            // A plain `SET key value` (what snapshots are mostly made of) is stored
+            // directly: the handler would do exactly this, at a multiple of the cost.
+            Record::Command { time, db, argv }
+                if argv.len() == 3 && argv[0].eq_ignore_ascii_case(b"SET") =>
+            {
+                let value = peregrine_keyspace::Value::string(argv[2]);
+                self.database(*db)?.set(argv[1], value, None, *time);
+                Ok(())
+            }
             Record::Command { time, db, argv } => {
                 let owned: Vec<Bytes> = argv.iter().map(|arg| block.slice_ref(arg)).collect();
                 let reply = self.run_owned(*time, *db, &owned);
@@ -118,6 +127,11 @@ impl<'k> Replayer<'k> {
             }
             Record::ExpireFields { time, db, key } => {
                 self.database(*db)?.expire_hash_fields(key, *time);
+                Ok(())
+            }
+            Record::SizeHint { db, keys } => {
+                self.database(*db)?
+                    .reserve(usize::try_from((*keys).min(1 << 31)).unwrap_or(0));
                 Ok(())
             }
             Record::TxBegin { .. } | Record::TxEnd { .. } => Ok(()),

@@ -100,32 +100,23 @@ impl SegmentFile {
     /// Appends `bytes` at the next block boundary, zero-padded to the next one. On
     /// failure nothing is considered written: a retry writes the same place again.
     pub async fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let padded = align_up(bytes.len() as u64) as usize;
-        self.zero_ahead(self.offset + padded as u64).await?;
-        let written = match &*self.handle {
-            Handle::Direct(file) => {
-                let mut buffer = file.alloc_dma_buffer(padded);
-                let target = buffer.as_bytes_mut();
-                target[..bytes.len()].copy_from_slice(bytes);
-                target[bytes.len()..].fill(0);
-                file.write_at(buffer, self.offset).await
-            }
-            Handle::Buffered(file) => {
-                let mut buffer = vec![0u8; padded];
-                buffer[..bytes.len()].copy_from_slice(bytes);
-                file.write_at(buffer, self.offset).await
-            }
-        }
-        .map_err(std::io::Error::from)?;
-        if written != padded {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::WriteZero,
-                format!("short write: {written} of {padded} bytes"),
-            ));
-        }
-        self.offset += padded as u64;
+        let padded = align_up(bytes.len() as u64);
+        self.zero_ahead(self.offset + padded).await?;
+        write_padded(&self.handle, bytes, self.offset).await?;
+        self.offset += padded;
         self.zeroed_to = self.zeroed_to.max(self.offset);
         Ok(())
+    }
+
+    /// Starts appending `bytes` (as [`SegmentFile::append`]) and returns the write to
+    /// await, so that several writes of a file that is not preallocated can be in flight
+    /// while the caller prepares the next. The place is taken at once: a failed write
+    /// leaves a hole, so the file is only good if every write succeeds.
+    pub fn start_append(&mut self, bytes: &[u8]) -> glommio::task::JoinHandle<std::io::Result<()>> {
+        let (handle, bytes, offset) = (self.handle.clone(), bytes.to_vec(), self.offset);
+        self.offset += align_up(bytes.len() as u64);
+        self.zeroed_to = self.zeroed_to.max(self.offset);
+        glommio::spawn_local(async move { write_padded(&handle, &bytes, offset).await }).detach()
     }
 
     /// Writes zeroes over the reserved space up to `end` (rounded up to a chunk) that no
@@ -174,6 +165,33 @@ impl SegmentFile {
         }
         .map_err(std::io::Error::from)
     }
+}
+
+/// Writes `bytes` zero-padded to the block alignment at `offset`.
+async fn write_padded(handle: &Handle, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+    let padded = align_up(bytes.len() as u64) as usize;
+    let written = match handle {
+        Handle::Direct(file) => {
+            let mut buffer = file.alloc_dma_buffer(padded);
+            let target = buffer.as_bytes_mut();
+            target[..bytes.len()].copy_from_slice(bytes);
+            target[bytes.len()..].fill(0);
+            file.write_at(buffer, offset).await
+        }
+        Handle::Buffered(file) => {
+            let mut buffer = vec![0u8; padded];
+            buffer[..bytes.len()].copy_from_slice(bytes);
+            file.write_at(buffer, offset).await
+        }
+    }
+    .map_err(std::io::Error::from)?;
+    if written != padded {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::WriteZero,
+            format!("short write: {written} of {padded} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 /// Syncs a segment file; see [`SegmentFile::syncer`].

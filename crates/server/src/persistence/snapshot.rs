@@ -13,6 +13,7 @@ use peregrine_persist::{
     parse_log_file_name, parse_snapshot_file_name, seal_block, Manifest, SegmentHeader,
     SegmentKind, ShardEntry,
 };
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -238,7 +239,7 @@ async fn sweep(
         created: time,
         cipher: cipher.kind(),
     };
-    let mut file = match SegmentFile::create(&settings.data_dir, &header, &cipher, None).await {
+    let file = match SegmentFile::create(&settings.data_dir, &header, &cipher, None).await {
         Ok(file) => Some(file),
         Err(error) => {
             tracing::warn!(
@@ -248,11 +249,24 @@ async fn sweep(
             None
         }
     };
-    let mut failure: Option<String> = file
+    let failure = file
         .is_none()
         .then(|| format!("can't create {}", header.file_name()));
+    let mut output = SnapshotOutput {
+        file,
+        writes: VecDeque::new(),
+        failure,
+    };
     let databases = state.keyspace.borrow().db_count();
     for db in 0..databases {
+        let keys = state.keyspace.borrow_mut().db(DbIndex(db)).len() as u64;
+        if keys > 0 {
+            state
+                .capture
+                .borrow_mut()
+                .records
+                .append(time, |record| record.size_hint(db, keys));
+        }
         let mut cursor = 0;
         let mut scanned = false;
         loop {
@@ -277,7 +291,7 @@ async fn sweep(
                     }
                 }
             }
-            write_records(state, &mut file, &mut failure, BLOCK_TARGET).await;
+            write_records(state, &mut output, BLOCK_TARGET).await;
             if scanned && !state.capture.borrow().has_big(db) {
                 break;
             }
@@ -285,12 +299,13 @@ async fn sweep(
         }
     }
     state.capture.borrow_mut().finish();
-    write_records(state, &mut file, &mut failure, 0).await;
+    write_records(state, &mut output, 0).await;
+    output.settle(0).await;
     let entries = state.capture.borrow().entries;
-    let Some(file) = file else {
-        return Err(failure.unwrap_or_default());
+    let Some(file) = output.file else {
+        return Err(output.failure.unwrap_or_default());
     };
-    if let Some(reason) = failure {
+    if let Some(reason) = output.failure {
         return Err(reason);
     }
     let bytes = file.len();
@@ -304,14 +319,43 @@ async fn sweep(
     Ok((name, bytes, entries))
 }
 
+/// Writes of the snapshot in flight while the sweep goes on.
+const WRITES_IN_FLIGHT: usize = 4;
+
+/// The snapshot segment being written, with its writes in flight.
+struct SnapshotOutput {
+    file: Option<SegmentFile>,
+    writes: VecDeque<glommio::task::JoinHandle<std::io::Result<()>>>,
+    failure: Option<String>,
+}
+
+impl SnapshotOutput {
+    /// Waits for writes until at most `limit` are in flight.
+    async fn settle(&mut self, limit: usize) {
+        while self.writes.len() > limit {
+            let Some(write) = self.writes.pop_front() else {
+                break;
+            };
+            let outcome = write
+                .await
+                .unwrap_or_else(|| Err(std::io::Error::other("write task lost")));
+            if let Err(error) = outcome {
+                if self.failure.is_none() {
+                    let name = self
+                        .file
+                        .as_ref()
+                        .map(|file| file.path().display().to_string())
+                        .unwrap_or_default();
+                    self.failure = Some(format!("can't write {name}: {error}"));
+                }
+            }
+        }
+    }
+}
+
 /// Writes the captured records as a block once at least `threshold` bytes wait (all of
 /// them with 0). After a failure, records are dropped: the snapshot is lost anyway.
-async fn write_records(
-    state: &ShardState,
-    file: &mut Option<SegmentFile>,
-    failure: &mut Option<String>,
-    threshold: usize,
-) {
+async fn write_records(state: &ShardState, output: &mut SnapshotOutput, threshold: usize) {
     let pending = {
         let mut capture = state.capture.borrow_mut();
         if capture.records.buffered() < threshold.max(1) {
@@ -319,10 +363,10 @@ async fn write_records(
         }
         capture.records.take()
     };
-    let (Some(pending), Some(target)) = (pending, file.as_mut()) else {
+    let (Some(pending), Some(target)) = (pending, output.file.as_mut()) else {
         return;
     };
-    if failure.is_some() {
+    if output.failure.is_some() {
         return;
     }
     let block = seal_block(
@@ -332,9 +376,8 @@ async fn write_records(
         pending.base_time,
         &state.server.persistence.cipher(),
     );
-    if let Err(error) = target.append(&block).await {
-        *failure = Some(format!("can't write {}: {error}", target.path().display()));
-    }
+    output.writes.push_back(target.start_append(&block));
+    output.settle(WRITES_IN_FLIGHT).await;
 }
 
 /// Removes snapshot segments of older generations and log segments the new snapshot
