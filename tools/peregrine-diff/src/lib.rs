@@ -12,21 +12,29 @@
 //! the encodings 7.2 added). Generation lives in `generate`, one module per
 //! command family; a run may use only some families.
 //!
+//! In crash-restart mode (`DiffConfig::restart_every`), Peregrine runs with
+//! `appendfsync always` and is killed with SIGKILL and restarted on its data
+//! directory every N commands, with both datasets compared around each restart
+//! (`restart`): replay must reproduce the exact dataset.
+//!
 //! Invariants: the same seed yields the same commands (up to absolute unix
 //! times, which follow the clock); both servers are killed when a run ends,
 //! however it ends.
 //!
 //! It is not: a benchmark, a fuzzer of the RESP framing (every request is a
 //! well-formed array of bulk strings), or a test of concurrency (one
-//! connection per server, one command at a time).
+//! connection per server, one command at a time; the dataset checks of the
+//! crash-restart mode use a second one, between commands).
 
 #![warn(missing_docs)]
 
 mod compare;
+mod digest;
 mod generate;
 mod pair;
 mod prng;
 mod resp;
+mod restart;
 mod servers;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -38,7 +46,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use generate::{Command, Sequence};
 use pair::{Launcher, Observation, ServerPair};
 use resp::RawReply;
-use servers::ServerKind;
+use restart::{RestartPoint, RestartSchedule};
+use servers::{Durability, ServerKind};
 
 /// What to run: the two binaries, the seeds, and the sequence length.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +64,10 @@ pub struct DiffConfig {
     pub shards: u16,
     /// The command families to draw from, by name ([`family_names`]); all when empty.
     pub families: Vec<String>,
+    /// Crash-restart mode: every this many commands of a seed, kill peregrine-server
+    /// with SIGKILL, restart it on its data directory and compare the datasets
+    /// (it then runs with `appendfsync always`); 0 turns the mode off.
+    pub restart_every: usize,
 }
 
 /// The outcome of a run.
@@ -66,6 +79,8 @@ pub struct DiffReport {
     pub mismatches: Vec<Mismatch>,
     /// How many times each command name (upper case) was sent.
     pub coverage: BTreeMap<String, u64>,
+    /// How many times the candidate was killed and came back (crash-restart mode).
+    pub restarts: u64,
 }
 
 impl DiffReport {
@@ -78,11 +93,17 @@ impl DiffReport {
     }
 
     /// The two summary lines for a run over `seed_count` seeds:
-    /// `differential: N commands compared, M mismatches` and `K passed, F failed`.
+    /// `differential: N commands compared, M mismatches` (then `, R restarts after
+    /// kill -9` in crash-restart mode) and `K passed, F failed`.
     pub fn summary(&self, seed_count: u64) -> String {
         let failed = u64::try_from(self.failed_seeds().len()).unwrap_or(u64::MAX);
+        let restarts = if self.restarts > 0 {
+            format!(", {} restarts after kill -9", self.restarts)
+        } else {
+            String::new()
+        };
         format!(
-            "differential: {} commands compared, {} mismatches\n{} passed, {} failed",
+            "differential: {} commands compared, {} mismatches{restarts}\n{} passed, {} failed",
             self.compared,
             self.mismatches.len(),
             seed_count.saturating_sub(failed),
@@ -106,6 +127,8 @@ pub struct Mismatch {
     pub redis: String,
     /// Peregrine's reply, printable (after normalization), or how the connection failed.
     pub peregrine: String,
+    /// The run's restart interval (0: no crash-restart mode), to reproduce the mismatch.
+    pub restart_every: usize,
 }
 
 impl fmt::Display for Mismatch {
@@ -131,7 +154,11 @@ impl fmt::Display for Mismatch {
             self.seed,
             self.seed.saturating_add(1),
             self.index.saturating_add(1)
-        )
+        )?;
+        if self.restart_every > 0 {
+            write!(formatter, " --restart-every {}", self.restart_every)?;
+        }
+        Ok(())
     }
 }
 
@@ -145,13 +172,16 @@ pub fn run(config: &DiffConfig) -> anyhow::Result<DiffReport> {
             candidate_kind: ServerKind::Peregrine {
                 shards: config.shards,
             },
+            candidate_durability: candidate_durability(config),
         },
     )
 }
 
 /// Runs the suite with redis-server on both sides (`config.peregrine_bin` and
 /// `config.shards` are ignored). Any mismatch is a bug in this tester: a
-/// nondeterministic command or a normalization rule that is missing.
+/// nondeterministic command or a normalization rule that is missing. In
+/// crash-restart mode the candidate redis-server keeps an append-only file with
+/// `appendfsync always` and is the one restarted, which checks the mode itself.
 pub fn self_check(config: &DiffConfig) -> anyhow::Result<DiffReport> {
     run_with(
         config,
@@ -159,8 +189,18 @@ pub fn self_check(config: &DiffConfig) -> anyhow::Result<DiffReport> {
             redis_bin: config.redis_bin.clone(),
             candidate_bin: config.redis_bin.clone(),
             candidate_kind: ServerKind::Redis,
+            candidate_durability: candidate_durability(config),
         },
     )
+}
+
+/// Crash-restart mode needs every acknowledged write on disk.
+fn candidate_durability(config: &DiffConfig) -> Durability {
+    if config.restart_every > 0 {
+        Durability::EveryWrite
+    } else {
+        Durability::Default
+    }
 }
 
 /// The names `DiffConfig::families` accepts, in generation order.
@@ -187,7 +227,7 @@ const CONTEXT_REPLY_CHARS: usize = 120;
 
 /// How a seed ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SeedOutcome {
+pub(crate) enum SeedOutcome {
     Passed,
     Failed,
     /// Peregrine's connection is unusable: restart both servers.
@@ -204,9 +244,12 @@ fn run_with(config: &DiffConfig, launcher: Launcher) -> anyhow::Result<DiffRepor
             None => servers.insert(launcher.start()?),
         };
         let sequence = Sequence::with_families(seed, &families);
-        let outcome = run_seed(pair, seed, sequence, config.commands_per_seed, &mut report)?;
-        if outcome == SeedOutcome::ConnectionLost {
-            // Stop this pair now; the next seed starts a fresh one.
+        let outcome = run_seed(pair, seed, sequence, config, &mut report)?;
+        // A broken pair is stopped now and the next seed starts a fresh one. In
+        // crash-restart mode every seed starts a fresh one: its log, and so what
+        // a restart replays, then depends on that seed alone, and a failing seed
+        // reproduces when run by itself.
+        if outcome == SeedOutcome::ConnectionLost || config.restart_every > 0 {
             servers = None;
         }
     }
@@ -214,7 +257,7 @@ fn run_with(config: &DiffConfig, launcher: Launcher) -> anyhow::Result<DiffRepor
 }
 
 /// One remembered command, for the context of a later mismatch.
-struct HistoryEntry {
+pub(crate) struct HistoryEntry {
     index: usize,
     command: Command,
     redis_reply: String,
@@ -224,11 +267,15 @@ fn run_seed(
     servers: &mut ServerPair,
     seed: u64,
     mut sequence: Sequence,
-    commands: usize,
+    config: &DiffConfig,
     report: &mut DiffReport,
 ) -> anyhow::Result<SeedOutcome> {
+    let seed_run = SeedRun {
+        seed,
+        restart_every: config.restart_every,
+    };
     for reset in [Command::new("FLUSHALL"), Command::new("SELECT").arg("0")] {
-        let outcome = compare_one(servers, seed, 0, &reset, &VecDeque::new(), report)?;
+        let outcome = compare_one(servers, seed_run, 0, &reset, &VecDeque::new(), report)?;
         if let Err(outcome) = outcome {
             if let Some(mismatch) = report.mismatches.last_mut() {
                 mismatch.context = vec!["(the reset before the sequence, not part of it)".into()];
@@ -237,11 +284,12 @@ fn run_seed(
         }
     }
     let mut history: VecDeque<HistoryEntry> = VecDeque::with_capacity(HISTORY_LENGTH);
-    for index in 0..commands {
+    let mut restarts = RestartSchedule::new(config.restart_every);
+    for index in 0..config.commands_per_seed {
         let command = sequence.next_command(unix_time_ms());
         *report.coverage.entry(command.name()).or_insert(0) += 1;
         report.compared = report.compared.saturating_add(1);
-        let redis_reply = match compare_one(servers, seed, index, &command, &history, report)? {
+        let redis_reply = match compare_one(servers, seed_run, index, &command, &history, report)? {
             Ok(redis_reply) => redis_reply,
             Err(outcome) => return Ok(outcome),
         };
@@ -256,15 +304,34 @@ fn run_seed(
             command,
             redis_reply: redis_reply.value.printable(),
         });
+        if restarts.due(index.saturating_add(1), sequence.at_recipe_boundary()) {
+            let point = RestartPoint {
+                seed,
+                index,
+                database: sequence.selected_database(),
+                restart_every: config.restart_every,
+            };
+            if let Err(outcome) = restart::restart_and_check(servers, &point, &history, report)? {
+                return Ok(outcome);
+            }
+        }
     }
     Ok(SeedOutcome::Passed)
+}
+
+/// What names the run of one seed in a mismatch's reproduce line.
+#[derive(Debug, Clone, Copy)]
+struct SeedRun {
+    seed: u64,
+    /// The run's restart interval, for the reproduce line of a mismatch.
+    restart_every: usize,
 }
 
 /// Sends one command to both servers. Returns Redis's reply when they agree;
 /// otherwise records the mismatch and returns how the seed ended.
 fn compare_one(
     servers: &mut ServerPair,
-    seed: u64,
+    seed_run: SeedRun,
     index: usize,
     command: &Command,
     history: &VecDeque<HistoryEntry>,
@@ -281,19 +348,20 @@ fn compare_one(
         Observation::Broken(text) => (text.clone(), SeedOutcome::ConnectionLost),
     };
     report.mismatches.push(Mismatch {
-        seed,
+        seed: seed_run.seed,
         index,
         command: command.printable(),
         context: context_for(command, history),
         redis: redis.value.printable(),
         peregrine: peregrine_text,
+        restart_every: seed_run.restart_every,
     });
     Ok(Err(outcome))
 }
 
 /// The last few remembered commands that touch `command`'s keys; all recent
 /// commands when `command` has no keys or concerns every key.
-fn context_for(command: &Command, history: &VecDeque<HistoryEntry>) -> Vec<String> {
+pub(crate) fn context_for(command: &Command, history: &VecDeque<HistoryEntry>) -> Vec<String> {
     let everything = command.global || command.keys.is_empty();
     let mut lines: Vec<String> = history
         .iter()
@@ -373,16 +441,43 @@ mod tests {
             context: Vec::new(),
             redis: "(nil)".to_owned(),
             peregrine: "+OK".to_owned(),
+            restart_every: 0,
         };
-        let report = DiffReport {
+        let mut report = DiffReport {
             compared: 10,
             mismatches: vec![mismatch(3), mismatch(3), mismatch(5)],
             coverage: BTreeMap::new(),
+            restarts: 0,
         };
         assert_eq!(
             report.summary(20),
             "differential: 10 commands compared, 3 mismatches\n18 passed, 2 failed"
         );
+        report.restarts = 4;
+        assert_eq!(
+            report.summary(20),
+            "differential: 10 commands compared, 3 mismatches, 4 restarts after kill -9\n18 passed, 2 failed"
+        );
+    }
+
+    #[test]
+    fn reproduce_line_names_the_restart_interval() {
+        let mut mismatch = Mismatch {
+            seed: 7,
+            index: 299,
+            command: "GET k".to_owned(),
+            context: Vec::new(),
+            redis: "(nil)".to_owned(),
+            peregrine: "\"v\"".to_owned(),
+            restart_every: 0,
+        };
+        assert!(mismatch
+            .to_string()
+            .ends_with("reproduce: --seeds 7..8 --commands 300"));
+        mismatch.restart_every = 100;
+        assert!(mismatch
+            .to_string()
+            .ends_with("reproduce: --seeds 7..8 --commands 300 --restart-every 100"));
     }
 
     #[test]

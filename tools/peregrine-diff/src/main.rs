@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! peregrine-diff --peregrine PATH [--redis PATH] [--seeds A..B] [--commands N] [--shards N]
-//!               [--families NAME,...]
+//!               [--families NAME,...] [--restart-every N]
 //! ```
 //!
 //! Exit status: 0 when every seed matched (or when redis-server is missing and
@@ -19,7 +19,7 @@ use peregrine_diff::{family_names, find_redis_server, run, self_check, DiffConfi
 
 const USAGE: &str = "\
 usage: peregrine-diff --peregrine PATH [--redis PATH] [--seeds A..B] [--commands N] [--shards N]
-                      [--families NAME,...]
+                      [--families NAME,...] [--restart-every N]
 
   --peregrine PATH  the peregrine-server binary to test
   --redis PATH      the redis-server binary (default: redis-server from PATH)
@@ -27,7 +27,10 @@ usage: peregrine-diff --peregrine PATH [--redis PATH] [--seeds A..B] [--commands
   --commands N      commands per seed (default 2000)
   --shards N        shards for peregrine-server (default 4)
   --families LIST   comma-separated command families to generate (default all):
-                    strings, keys, server, lists, hashes, sets, sorted-sets";
+                    strings, keys, server, lists, hashes, sets, sorted-sets
+  --restart-every N every N commands of a seed, kill -9 peregrine-server, restart it on
+                    its data directory (it runs with appendfsync always) and compare
+                    the datasets before and after; 0 (the default) never restarts";
 
 /// The parsed command line.
 #[derive(Debug)]
@@ -39,6 +42,8 @@ struct Options {
     shards: u16,
     /// Families to generate; empty means all.
     families: Vec<String>,
+    /// Crash-restart interval in commands; 0 means off.
+    restart_every: usize,
     /// Hidden: redis-server on both sides, to check the tester itself.
     self_check: bool,
 }
@@ -71,6 +76,7 @@ fn main() -> ExitCode {
         commands_per_seed: options.commands,
         shards: options.shards,
         families: options.families.clone(),
+        restart_every: options.restart_every,
     };
     let result = if options.self_check {
         self_check(&config)
@@ -115,6 +121,7 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> anyhow::Result<Optio
         commands: 2000,
         shards: 4,
         families: Vec::new(),
+        restart_every: 0,
         self_check: false,
     };
     let mut args = args.into_iter();
@@ -135,6 +142,11 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> anyhow::Result<Optio
                     .context("--shards needs an integer from 0 to 65535")?;
             }
             "--families" => options.families = parse_families(&value("--families")?)?,
+            "--restart-every" => {
+                options.restart_every = value("--restart-every")?
+                    .parse()
+                    .context("--restart-every needs a non-negative integer")?;
+            }
             "--self-check" => options.self_check = true,
             "--help" | "-h" => return Ok(None),
             other => bail!("unknown argument {other:?}"),
@@ -216,6 +228,8 @@ mod tests {
             "2",
             "--families",
             "lists,sorted-sets",
+            "--restart-every",
+            "300",
         ]);
         let Ok(Some(options)) = options else {
             panic!("valid arguments were rejected: {options:?}");
@@ -226,6 +240,7 @@ mod tests {
         assert_eq!(options.commands, 10);
         assert_eq!(options.shards, 2);
         assert_eq!(options.families, ["lists", "sorted-sets"]);
+        assert_eq!(options.restart_every, 300);
         assert!(!options.self_check);
     }
 
@@ -241,7 +256,15 @@ mod tests {
         assert!(parse(&["--peregrine", "p", "--commands", "-1"]).is_err());
         assert!(parse(&["--peregrine", "p", "--shards"]).is_err());
         assert!(parse(&["--peregrine", "p", "--bogus"]).is_err());
+        assert!(parse(&["--peregrine", "p", "--restart-every", "-5"]).is_err());
         assert!(parse(&["--peregrine", "p", "--families", "lists,zsets"]).is_err());
+    }
+
+    #[test]
+    fn restarts_default_to_off() {
+        assert!(
+            matches!(parse(&["--peregrine", "p"]), Ok(Some(options)) if options.restart_every == 0)
+        );
     }
 
     #[test]

@@ -5,15 +5,21 @@
 //! probe behind OBJECT ENCODING). A failure to talk to Redis is
 //! the harness's problem and ends the run with an error; a failure to talk to
 //! Peregrine is a finding, reported as [`Observation::Broken`].
+//!
+//! In crash-restart mode the pair also reads both datasets ([`ServerPair::digests`])
+//! and kills and restarts the candidate ([`ServerPair::restart_candidate`]); Redis
+//! is never restarted.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 
 use crate::compare::{self, Comparison};
+use crate::digest::Digest;
+use crate::generate::model::DATABASES;
 use crate::generate::Command;
 use crate::resp::{ClientError, Connection, RawReply, Reply};
-use crate::servers::{ServerKind, ServerProcess};
+use crate::servers::{Durability, ServerKind, ServerProcess};
 
 /// Most SCAN calls one loop may take before it counts as not terminating.
 pub const MAX_SCAN_CALLS: usize = 10_000;
@@ -36,13 +42,26 @@ pub struct Launcher {
     pub candidate_bin: PathBuf,
     /// How to start the binary under test.
     pub candidate_kind: ServerKind,
+    /// What the binary under test keeps on disk ([`Durability::EveryWrite`] to
+    /// restart it); the oracle keeps nothing.
+    pub candidate_durability: Durability,
 }
 
 impl Launcher {
     /// Starts both servers and connects to each.
     pub fn start(&self) -> anyhow::Result<ServerPair> {
-        let redis = Side::start(&self.redis_bin, ServerKind::Redis, "redis")?;
-        let peregrine = Side::start(&self.candidate_bin, self.candidate_kind, "peregrine")?;
+        let redis = Side::start(
+            &self.redis_bin,
+            ServerKind::Redis,
+            Durability::Default,
+            "redis",
+        )?;
+        let peregrine = Side::start(
+            &self.candidate_bin,
+            self.candidate_kind,
+            self.candidate_durability,
+            "peregrine",
+        )?;
         Ok(ServerPair { redis, peregrine })
     }
 }
@@ -55,8 +74,13 @@ struct Side {
 }
 
 impl Side {
-    fn start(binary: &std::path::Path, kind: ServerKind, label: &str) -> anyhow::Result<Self> {
-        let process = ServerProcess::start(binary, kind, label)?;
+    fn start(
+        binary: &std::path::Path,
+        kind: ServerKind,
+        durability: Durability,
+        label: &str,
+    ) -> anyhow::Result<Self> {
+        let process = ServerProcess::start(binary, kind, durability, label)?;
         let connection = process.connect()?;
         Ok(Self {
             process,
@@ -133,6 +157,59 @@ impl ServerPair {
             };
         }
         Ok((redis, Observation::Reply(peregrine)))
+    }
+
+    /// Reads the whole dataset of both servers, each over a connection of its
+    /// own (the main connections keep their selected database). A failure to
+    /// read Peregrine's is a finding, returned as its description.
+    pub fn digests(&mut self) -> anyhow::Result<(Digest, Result<Digest, String>)> {
+        let mut connection = self.redis.process.connect()?;
+        let redis = Digest::take(&mut connection, DATABASES)
+            .context("reading the dataset of redis-server")?;
+        Ok((redis, self.candidate_digest()))
+    }
+
+    /// Reads the whole dataset of the candidate over a connection of its own.
+    pub fn candidate_digest(&mut self) -> Result<Digest, String> {
+        let mut connection = self
+            .peregrine
+            .process
+            .connect()
+            .map_err(|error| format!("<{error:#}>"))?;
+        Digest::take(&mut connection, DATABASES).map_err(|error| self.peregrine.broken(&error))
+    }
+
+    /// Kills the candidate with SIGKILL between two commands (no request is
+    /// outstanding, so no client is blocked), starts it again on the same data
+    /// directory, reconnects, and selects `database` again: the only
+    /// connection state the generator changes (it never sends HELLO, CLIENT or
+    /// MULTI, and its blocking commands have always returned). Returns how the
+    /// candidate failed to come back, if it did.
+    pub fn restart_candidate(&mut self, database: usize) -> Result<(), String> {
+        self.peregrine.connection.close();
+        self.peregrine
+            .process
+            .kill_and_restart()
+            .map_err(|error| format!("<{error:#}>"))?;
+        let mut connection = self
+            .peregrine
+            .process
+            .connect()
+            .map_err(|error| format!("<{error:#}>"))?;
+        if database != 0 {
+            let select = [b"SELECT".to_vec(), database.to_string().into_bytes()];
+            let reply = connection
+                .call(&select)
+                .map_err(|error| self.peregrine.broken(&error))?;
+            if reply.value != Reply::Simple(b"OK".to_vec()) {
+                return Err(format!(
+                    "<SELECT {database} after the restart answered {}>",
+                    reply.value.printable()
+                ));
+            }
+        }
+        self.peregrine.connection = connection;
+        Ok(())
     }
 }
 

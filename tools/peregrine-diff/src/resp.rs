@@ -1,4 +1,5 @@
-//! A tiny RESP2 client: encodes commands, reads exactly one full reply as raw bytes.
+//! A tiny RESP2 client: encodes commands, reads exactly one full reply as raw bytes
+//! (or, for a pipelined batch, one per command).
 //!
 //! The reader keeps the bytes of each reply exactly as they came off the wire
 //! ([`RawReply::raw`]) so that the comparison can be byte for byte, and also parses
@@ -12,7 +13,7 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
 /// Deepest array nesting accepted in a reply.
@@ -357,24 +358,41 @@ impl Connection {
 
     /// Reads exactly one full reply.
     ///
-    /// This client never pipelines, so bytes already received after the reply
-    /// mean the server answered one command more than once: a protocol error.
+    /// One command was sent, so bytes already received after the reply mean the
+    /// server answered it more than once: a protocol error.
     pub fn read_reply(&mut self) -> Result<RawReply, ClientError> {
+        let reply = self.next_reply()?;
+        self.expect_nothing_after(&reply)?;
+        Ok(reply)
+    }
+
+    /// Sends every command of `commands` in one write, then reads one reply
+    /// for each, in order. Bytes after the last reply are a protocol error, as
+    /// in [`Connection::read_reply`].
+    pub fn pipeline(&mut self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<RawReply>, ClientError> {
+        let request: Vec<u8> = commands
+            .iter()
+            .flat_map(|args| encode_command(args))
+            .collect();
+        self.stream.write_all(&request)?;
+        let replies = commands
+            .iter()
+            .map(|_| self.next_reply())
+            .collect::<Result<Vec<RawReply>, ClientError>>()?;
+        if let Some(last) = replies.last() {
+            self.expect_nothing_after(last)?;
+        }
+        Ok(replies)
+    }
+
+    /// Parses the next reply from the buffer, reading from the socket until it is whole.
+    fn next_reply(&mut self) -> Result<RawReply, ClientError> {
         let mut chunk = [0_u8; 16 * 1024];
         loop {
             if let Some((value, consumed)) =
                 parse_reply(&self.buffer).map_err(ClientError::Protocol)?
             {
                 let raw: Vec<u8> = self.buffer.drain(..consumed).collect();
-                if !self.buffer.is_empty() {
-                    let extra = std::mem::take(&mut self.buffer);
-                    return Err(ClientError::Protocol(protocol_error(format!(
-                        "{} unexpected bytes after the reply {}: {}",
-                        extra.len(),
-                        value.printable(),
-                        quote(&extra)
-                    ))));
-                }
                 return Ok(RawReply { raw, value });
             }
             let received = self.stream.read(&mut chunk)?;
@@ -391,10 +409,31 @@ impl Connection {
         }
     }
 
+    /// Errors when bytes arrived after `reply`, the last one expected.
+    fn expect_nothing_after(&mut self, reply: &RawReply) -> Result<(), ClientError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let extra = std::mem::take(&mut self.buffer);
+        Err(ClientError::Protocol(protocol_error(format!(
+            "{} unexpected bytes after the reply {}: {}",
+            extra.len(),
+            reply.value.printable(),
+            quote(&extra)
+        ))))
+    }
+
     /// Sends one command and reads its reply.
     pub fn call(&mut self, args: &[Vec<u8>]) -> Result<RawReply, ClientError> {
         self.send(args)?;
         self.read_reply()
+    }
+
+    /// Closes the connection from this side first, so that the lingering
+    /// TIME_WAIT state stays with the client and never holds the server's port.
+    pub fn close(&self) {
+        // An error means the connection is already gone, which is what was asked.
+        let _ = self.stream.shutdown(Shutdown::Both);
     }
 }
 
@@ -602,5 +641,44 @@ mod tests {
             .printable(),
             "[:1, \"a\\x00\\r\\n\\\"\"]"
         );
+    }
+
+    /// A one-connection server on a loopback port that reads `expect` bytes
+    /// and answers `answer` in one write.
+    fn scripted_server(expect: usize, answer: &'static [u8]) -> io::Result<SocketAddr> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let address = listener.local_addr()?;
+        std::thread::spawn(move || -> io::Result<()> {
+            let (mut stream, _) = listener.accept()?;
+            let mut request = vec![0_u8; expect];
+            stream.read_exact(&mut request)?;
+            stream.write_all(answer)
+        });
+        Ok(address)
+    }
+
+    fn args(parts: &[&str]) -> Vec<Vec<u8>> {
+        parts.iter().map(|part| part.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn a_pipeline_reads_one_reply_per_command_in_order() -> io::Result<()> {
+        let commands = vec![args(&["SELECT", "1"]), args(&["KEYS", "*"])];
+        let expect = commands
+            .iter()
+            .map(|command| encode_command(command).len())
+            .sum();
+        let address = scripted_server(expect, b"+OK\r\n*1\r\n$1\r\nk\r\n")?;
+        let mut connection = Connection::connect(address, Duration::from_secs(5))?;
+        let replies = connection.pipeline(&commands).map_err(io::Error::other)?;
+        let values: Vec<Reply> = replies.into_iter().map(|reply| reply.value).collect();
+        assert_eq!(
+            values,
+            [
+                Reply::Simple(b"OK".to_vec()),
+                Reply::Array(vec![Reply::Bulk(b"k".to_vec())])
+            ]
+        );
+        Ok(())
     }
 }

@@ -6,6 +6,10 @@
 //! answers `PING` with `+PONG`. [`ServerProcess`] kills and reaps its child
 //! when dropped, so the servers go away on every path out of a run, errors and
 //! panics included.
+//!
+//! A server started with [`Durability::EveryWrite`] can be killed with SIGKILL
+//! and started again on the same data directory
+//! ([`ServerProcess::kill_and_restart`]), to check that it replays its log.
 
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};
@@ -30,6 +34,16 @@ pub enum ServerKind {
     },
 }
 
+/// How much of its data a server keeps on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// A plain run: Redis keeps nothing, Peregrine uses its defaults.
+    Default,
+    /// Every write is on disk before its reply (`appendfsync always`; Redis also
+    /// turns its append-only file on), so the server survives `kill -9`.
+    EveryWrite,
+}
+
 /// How long a redis-server may take to answer its first PING.
 const REDIS_STARTUP: Duration = Duration::from_secs(5);
 
@@ -45,10 +59,13 @@ const START_ATTEMPTS: usize = 3;
 #[derive(Debug)]
 pub struct ServerProcess {
     label: String,
+    binary: PathBuf,
+    kind: ServerKind,
+    durability: Durability,
     child: Child,
     port: u16,
     log_path: PathBuf,
-    /// Where Peregrine keeps its data (its own, removed with the process).
+    /// Where the server keeps its data (its own, removed with the process).
     data_dir: PathBuf,
 }
 
@@ -56,11 +73,16 @@ impl ServerProcess {
     /// Starts `binary` as `kind` on a free loopback port and waits until it answers PING.
     ///
     /// `label` names the server in messages and in its log file name.
-    pub fn start(binary: &Path, kind: ServerKind, label: &str) -> anyhow::Result<Self> {
+    pub fn start(
+        binary: &Path,
+        kind: ServerKind,
+        durability: Durability,
+        label: &str,
+    ) -> anyhow::Result<Self> {
         let mut last_error = None;
         for _ in 0..START_ATTEMPTS {
             let port = free_port().context("picking a free loopback port")?;
-            let mut server = Self::spawn(binary, kind, label, port)?;
+            let mut server = Self::spawn(binary, kind, durability, label, port)?;
             match server.wait_until_ready(startup_limit(kind)) {
                 Ok(()) => return Ok(server),
                 Err(error) => last_error = Some(error),
@@ -72,43 +94,94 @@ impl ServerProcess {
         }
     }
 
-    fn spawn(binary: &Path, kind: ServerKind, label: &str, port: u16) -> anyhow::Result<Self> {
-        let log_path = std::env::temp_dir().join(format!(
-            "peregrine-diff-{}-{label}-{port}.log",
-            std::process::id()
-        ));
-        let log = File::create(&log_path)
-            .with_context(|| format!("creating log file {}", log_path.display()))?;
-        let log_for_stderr = log.try_clone().context("duplicating the log file handle")?;
-        let data_dir = std::env::temp_dir().join(format!(
-            "peregrine-diff-{}-{label}-{port}.data",
-            std::process::id()
-        ));
+    fn spawn(
+        binary: &Path,
+        kind: ServerKind,
+        durability: Durability,
+        label: &str,
+        port: u16,
+    ) -> anyhow::Result<Self> {
+        let name = format!("peregrine-diff-{}-{label}-{port}", std::process::id());
+        let log_path = std::env::temp_dir().join(format!("{name}.log"));
+        let data_dir = std::env::temp_dir().join(format!("{name}.data"));
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating data directory {}", data_dir.display()))?;
-        let mut command = Command::new(binary);
-        command
-            .args(launch_arguments(kind, port, &data_dir))
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log_for_stderr));
-        let child = match command.spawn() {
+        let launch = Launch {
+            binary,
+            kind,
+            durability,
+            label,
+            port,
+            log_path: &log_path,
+            data_dir: &data_dir,
+        };
+        let child = match launch.spawn(File::create(&log_path)) {
             Ok(child) => child,
             Err(error) => {
-                // Nothing will write to the log: remove it now.
+                // Nothing will write to the log or the data directory: remove them now.
                 let _ = std::fs::remove_file(&log_path);
                 let _ = std::fs::remove_dir_all(&data_dir);
-                return Err(error)
-                    .with_context(|| format!("starting {label} from {}", binary.display()));
+                return Err(error);
             }
         };
         Ok(Self {
             label: label.to_owned(),
+            binary: binary.to_owned(),
+            kind,
+            durability,
             child,
             port,
             log_path,
             data_dir,
         })
+    }
+
+    /// Kills the server with SIGKILL (no chance to flush or shut down), then
+    /// starts it again on the same data directory and waits until it answers
+    /// PING. It keeps its port when it can; otherwise it moves to a fresh one
+    /// (see [`ServerProcess::address`]). Its output goes on in the same log.
+    ///
+    /// Errors when the server does not come back, with what it printed.
+    pub fn kill_and_restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        let mut last_error = None;
+        for attempt in 0..START_ATTEMPTS {
+            let port = if attempt == 0 {
+                self.port
+            } else {
+                free_port().context("picking a free loopback port")?
+            };
+            let launch = Launch {
+                binary: &self.binary,
+                kind: self.kind,
+                durability: self.durability,
+                label: &self.label,
+                port,
+                log_path: &self.log_path,
+                data_dir: &self.data_dir,
+            };
+            let log = File::options().append(true).open(&self.log_path);
+            self.child = launch.spawn(log)?;
+            self.port = port;
+            match self.wait_until_ready(startup_limit(self.kind)) {
+                Ok(()) => return Ok(()),
+                Err(error) => {
+                    self.kill();
+                    last_error = Some(error);
+                }
+            }
+        }
+        match last_error {
+            Some(error) => Err(error.context(format!("restarting {} after kill -9", self.label))),
+            None => bail!("{} was not restarted", self.label),
+        }
+    }
+
+    /// Sends SIGKILL and reaps the process (a no-op when it is already gone).
+    fn kill(&mut self) {
+        // Errors here mean the process is already gone.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The loopback address the server listens on.
@@ -178,11 +251,42 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        // Errors here mean the process is already gone; nothing is left to clean up.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
+        // Errors here mean there is nothing left to clean up.
         let _ = std::fs::remove_file(&self.log_path);
         let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Everything one launch of a server process needs.
+struct Launch<'a> {
+    binary: &'a Path,
+    kind: ServerKind,
+    durability: Durability,
+    label: &'a str,
+    port: u16,
+    log_path: &'a Path,
+    data_dir: &'a Path,
+}
+
+impl Launch<'_> {
+    /// Starts the process with its stdout and stderr going to `log` (the log
+    /// file, opened by the caller).
+    fn spawn(&self, log: std::io::Result<File>) -> anyhow::Result<Child> {
+        let log = log.with_context(|| format!("opening log file {}", self.log_path.display()))?;
+        let log_for_stderr = log.try_clone().context("duplicating the log file handle")?;
+        Command::new(self.binary)
+            .args(launch_arguments(
+                self.kind,
+                self.durability,
+                self.port,
+                self.data_dir,
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_for_stderr))
+            .spawn()
+            .with_context(|| format!("starting {} from {}", self.label, self.binary.display()))
     }
 }
 
@@ -193,37 +297,43 @@ fn startup_limit(kind: ServerKind) -> Duration {
     }
 }
 
-/// The command-line arguments that start a server of `kind` on `port`, Peregrine keeping
-/// its data in `data_dir`.
-pub fn launch_arguments(kind: ServerKind, port: u16, data_dir: &Path) -> Vec<String> {
+/// The command-line arguments that start a server of `kind` on `port`, keeping
+/// its data (if any) in `data_dir`.
+pub fn launch_arguments(
+    kind: ServerKind,
+    durability: Durability,
+    port: u16,
+    data_dir: &Path,
+) -> Vec<String> {
     let port = port.to_string();
+    let data_dir = data_dir.display().to_string();
+    let mut arguments: Vec<&str> = vec!["--port", &port, "--bind", "127.0.0.1"];
+    let shards;
     match kind {
-        ServerKind::Redis => [
-            "--port",
-            &port,
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-        ]
-        .iter()
-        .map(|arg| (*arg).to_owned())
-        .collect(),
-        ServerKind::Peregrine { shards } => vec![
-            "--port".to_owned(),
-            port,
-            "--bind".to_owned(),
-            "127.0.0.1".to_owned(),
-            "--shards".to_owned(),
-            shards.to_string(),
-            "--dir".to_owned(),
-            data_dir.display().to_string(),
-        ],
+        ServerKind::Redis => {
+            arguments.extend(["--save", ""]);
+            match durability {
+                Durability::Default => arguments.extend(["--appendonly", "no"]),
+                Durability::EveryWrite => arguments.extend([
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "always",
+                    "--dir",
+                    &data_dir,
+                ]),
+            }
+            arguments.extend(["--daemonize", "no"]);
+        }
+        ServerKind::Peregrine { shards: count } => {
+            shards = count.to_string();
+            arguments.extend(["--shards", &shards, "--dir", &data_dir]);
+            if durability == Durability::EveryWrite {
+                arguments.extend(["--appendfsync", "always"]);
+            }
+        }
     }
+    arguments.into_iter().map(str::to_owned).collect()
 }
 
 /// A loopback port that was free a moment ago: binds port 0, reads the port
@@ -260,7 +370,12 @@ mod tests {
 
     #[test]
     fn redis_arguments_disable_persistence() {
-        let arguments = launch_arguments(ServerKind::Redis, 6400, Path::new("/tmp/unused"));
+        let arguments = launch_arguments(
+            ServerKind::Redis,
+            Durability::Default,
+            6400,
+            Path::new("/tmp/unused"),
+        );
         assert_eq!(
             arguments,
             [
@@ -282,6 +397,7 @@ mod tests {
     fn peregrine_arguments_carry_the_shard_count() {
         let arguments = launch_arguments(
             ServerKind::Peregrine { shards: 4 },
+            Durability::Default,
             6401,
             Path::new("/tmp/d"),
         );
@@ -297,6 +413,49 @@ mod tests {
                 "--dir",
                 "/tmp/d"
             ]
+        );
+    }
+
+    #[test]
+    fn every_write_durability_syncs_each_write_to_the_data_directory() {
+        let peregrine = launch_arguments(
+            ServerKind::Peregrine { shards: 1 },
+            Durability::EveryWrite,
+            6402,
+            Path::new("/tmp/d"),
+        );
+        assert_eq!(
+            peregrine.get(6..),
+            Some(
+                ["--dir", "/tmp/d", "--appendfsync", "always"]
+                    .map(String::from)
+                    .as_slice()
+            )
+        );
+        let redis = launch_arguments(
+            ServerKind::Redis,
+            Durability::EveryWrite,
+            6403,
+            Path::new("/tmp/r"),
+        );
+        assert_eq!(
+            redis.get(4..),
+            Some(
+                [
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "always",
+                    "--dir",
+                    "/tmp/r",
+                    "--daemonize",
+                    "no"
+                ]
+                .map(String::from)
+                .as_slice()
+            )
         );
     }
 

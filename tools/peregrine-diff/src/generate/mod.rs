@@ -297,6 +297,19 @@ impl Sequence {
         }
     }
 
+    /// Whether every command of the recipes drawn so far has been taken, so
+    /// the next command starts a new recipe (a recipe's follow-up commands, such
+    /// as the access after a tiny expiry, are never separated from it).
+    pub fn at_recipe_boundary(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// The database the commands taken so far leave selected (valid at a
+    /// recipe boundary; the generator tracks it from its own SELECTs).
+    pub fn selected_database(&self) -> usize {
+        self.model.selected()
+    }
+
     fn draw_recipe(&mut self) -> Recipe {
         let mut ticket = self.rng.below(self.total_weight);
         for recipe in &self.recipes {
@@ -397,6 +410,40 @@ pub(crate) mod tests {
             let name = sequence.next_command(1_700_000_000_000).name();
             assert!(!core_only.contains(&name.as_str()), "{name}");
         }
+    }
+
+    #[test]
+    fn recipe_boundaries_fall_between_a_command_and_its_follow_up() {
+        let mut sequence = Sequence::new(21);
+        let mut follow_ups = 0;
+        for _ in 0..3000 {
+            let command = sequence.next_command(1_700_000_000_000);
+            if command.pause_after.is_some() {
+                assert!(!sequence.at_recipe_boundary(), "{}", command.printable());
+                follow_ups += 1;
+            }
+        }
+        assert!(follow_ups > 0, "no tiny expiry in 3000 commands");
+    }
+
+    #[test]
+    fn the_selected_database_follows_valid_selects() {
+        let mut sequence = Sequence::new(4);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..3000 {
+            let command = sequence.next_command(1_700_000_000_000);
+            let argument = command.args.get(1).cloned().unwrap_or_default();
+            if command.name() == "SELECT"
+                && matches!(argument.as_slice(), b"0" | b"1" | b"2" | b"3")
+            {
+                assert_eq!(
+                    sequence.selected_database().to_string().into_bytes(),
+                    argument
+                );
+                seen.insert(argument);
+            }
+        }
+        assert!(seen.len() > 1, "too few SELECTs to tell: {seen:?}");
     }
 
     #[test]

@@ -34,7 +34,6 @@ impl Default for Model {
 
 impl Model {
     /// The database the connection has selected.
-    #[cfg(test)]
     pub fn selected(&self) -> usize {
         self.selected
     }
