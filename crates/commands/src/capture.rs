@@ -2,7 +2,7 @@
 //! the snapshot has not captured yet, the entry is captured as it was (serialize before
 //! mutate), so the snapshot stays the point in time at which it started.
 
-use crate::rebuild::{emit_deadline, rebuild, rebuild_part};
+use crate::rebuild::{emit_deadline, rebuild, rebuild_part, JournalSink};
 use peregrine_keyspace::{Db, UnixMillis, Value};
 use peregrine_persist::Journal;
 use std::collections::VecDeque;
@@ -79,10 +79,12 @@ impl Capture {
         value: &Value,
         deadline: Option<UnixMillis>,
     ) {
-        let (time, records) = (self.time, &mut self.records);
-        rebuild(key, value, deadline, &mut |argv| {
-            records.command(time, db, argv);
-        });
+        let mut sink = JournalSink {
+            journal: &mut self.records,
+            time: self.time,
+            db,
+        };
+        rebuild(key, value, deadline, &mut sink);
         self.entries += 1;
     }
 
@@ -158,18 +160,20 @@ impl Capture {
         let Some(entry) = database.get_live(&big.key, time) else {
             return false;
         };
-        let mut emit = |argv: &[&[u8]]| {
-            records.command(time, big.db, argv);
+        let mut sink = JournalSink {
+            journal: records,
+            time,
+            db: big.db,
         };
         let next = rebuild_part(
             &big.key,
             &entry.value,
             big.cursor.unwrap_or(0),
             budget,
-            &mut emit,
+            &mut sink,
         );
         if big.cursor.is_none() {
-            emit_deadline(&big.key, big.deadline, &mut emit);
+            emit_deadline(&big.key, big.deadline, &mut sink);
             self.entries += 1;
         }
         match next {

@@ -17,11 +17,11 @@ struct Chunker<'e> {
     args: Vec<Vec<u8>>,
     bytes: usize,
     elements: usize,
-    emit: &'e mut dyn FnMut(&[&[u8]]),
+    emit: &'e mut dyn RebuildSink,
 }
 
 impl<'e> Chunker<'e> {
-    fn new(name: &'static [u8], key: &'e [u8], emit: &'e mut dyn FnMut(&[&[u8]])) -> Chunker<'e> {
+    fn new(name: &'static [u8], key: &'e [u8], emit: &'e mut dyn RebuildSink) -> Chunker<'e> {
         Chunker {
             name,
             key,
@@ -52,7 +52,7 @@ impl<'e> Chunker<'e> {
         argv.push(self.name);
         argv.push(self.key);
         argv.extend(self.args.iter().map(Vec::as_slice));
-        (self.emit)(&argv);
+        self.emit.command(&argv);
         self.args.clear();
         self.bytes = 0;
         self.elements = 0;
@@ -65,46 +65,96 @@ impl Drop for Chunker<'_> {
     }
 }
 
-/// Calls `emit` with the commands that recreate `value` under `key` (which must not exist
+/// Where rebuild commands go: a journal, a test shard, ...
+pub trait RebuildSink {
+    /// One command of the rebuild.
+    fn command(&mut self, argv: &[&[u8]]);
+
+    /// `key`, created by the next command, is to be created empty in `encoding` (of
+    /// `value_type`) first: the rebuilt value then keeps the encoding the original had
+    /// (a hash table that shrank stays one, scores stay bit for bit). Sinks that cannot
+    /// say it ignore it: the value then takes the encoding its size calls for.
+    fn create(&mut self, key: &[u8], value_type: &'static str, encoding: &'static str) {
+        let _ = (key, value_type, encoding);
+    }
+}
+
+impl<F: FnMut(&[&[u8]])> RebuildSink for F {
+    fn command(&mut self, argv: &[&[u8]]) {
+        self(argv)
+    }
+}
+
+/// Rebuild records into a journal, timed at `time`, in database `db`.
+pub struct JournalSink<'j> {
+    /// The journal.
+    pub journal: &'j mut peregrine_persist::Journal,
+    /// The time of the records.
+    pub time: UnixMillis,
+    /// The database.
+    pub db: u32,
+}
+
+impl RebuildSink for JournalSink<'_> {
+    fn command(&mut self, argv: &[&[u8]]) {
+        self.journal.command(self.time, self.db, argv);
+    }
+
+    fn create(&mut self, key: &[u8], value_type: &'static str, encoding: &'static str) {
+        let (time, db) = (self.time, self.db);
+        self.journal.append(time, |record| {
+            record.create(time, db, key, value_type.as_bytes(), encoding.as_bytes())
+        });
+    }
+}
+
+/// Sends `sink` the commands that recreate `value` under `key` (which must not exist
 /// when they run) and give it `deadline`.
 pub fn rebuild(
     key: &[u8],
     value: &Value,
     deadline: Option<UnixMillis>,
-    emit: &mut dyn FnMut(&[&[u8]]),
+    sink: &mut dyn RebuildSink,
 ) {
     let mut cursor = Some(0);
     let mut first = true;
     while let Some(at) = cursor {
-        cursor = rebuild_part(key, value, at, usize::MAX, emit);
+        cursor = rebuild_part(key, value, at, usize::MAX, sink);
         if first {
-            emit_deadline(key, deadline, emit);
+            emit_deadline(key, deadline, sink);
             first = false;
         }
     }
 }
 
 /// The deadline's command, if there is one (after the first part has created the key).
-pub fn emit_deadline(key: &[u8], deadline: Option<UnixMillis>, emit: &mut dyn FnMut(&[&[u8]])) {
+pub fn emit_deadline(key: &[u8], deadline: Option<UnixMillis>, sink: &mut dyn RebuildSink) {
     if let Some(at) = deadline {
-        emit(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
+        sink.command(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
     }
 }
 
-/// Emits the commands that add about `budget` more elements of `value` to `key`, starting
-/// at `cursor` (0 at first), and returns the cursor to continue from, or `None` when the
-/// value is complete. The value must not change between parts. A string is one part.
+/// Sends `sink` the commands that add about `budget` more elements of `value` to `key`,
+/// starting at `cursor` (0 at first), and returns the cursor to continue from, or `None`
+/// when the value is complete. The value must not change between parts. A string is one
+/// part.
 pub fn rebuild_part(
     key: &[u8],
     value: &Value,
     cursor: u64,
     budget: usize,
-    emit: &mut dyn FnMut(&[&[u8]]),
+    sink: &mut dyn RebuildSink,
 ) -> Option<u64> {
+    if cursor == 0 {
+        if let Value::Hash(_) | Value::Set(_) | Value::SortedSet(_) = value {
+            sink.create(key, value.value_type().name(), value.encoding_name());
+        }
+    }
+    let emit = sink;
     match value {
         Value::Int(_) | Value::Embedded(_) | Value::Raw(_) => {
             if let Ok(text) = string_ref(value) {
-                emit(&[b"SET", key, text.as_bytes()]);
+                emit.command(&[b"SET", key, text.as_bytes()]);
             }
             None
         }
@@ -165,7 +215,7 @@ pub fn rebuild_part(
             }
             for (field, at) in expiring {
                 let at = at.to_string();
-                emit(&[b"HPEXPIREAT", key, at.as_bytes(), b"FIELDS", b"1", &field]);
+                emit.command(&[b"HPEXPIREAT", key, at.as_bytes(), b"FIELDS", b"1", &field]);
             }
             (next != 0).then_some(next)
         }
@@ -189,6 +239,27 @@ mod tests {
     use crate::test_shard::TestShard;
     use peregrine_keyspace::DbIndex;
 
+    /// Runs rebuild commands on a test shard, creating values in their encoding.
+    struct ShardSink<'s>(&'s mut TestShard);
+
+    impl RebuildSink for ShardSink<'_> {
+        fn command(&mut self, argv: &[&[u8]]) {
+            let args: Vec<String> = argv
+                .iter()
+                .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                .collect();
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            assert!(!self.0.run(&refs).is_error(), "{refs:?}");
+        }
+
+        fn create(&mut self, key: &[u8], value_type: &'static str, encoding: &'static str) {
+            let value = Value::empty_collection(value_type.as_bytes(), encoding.as_bytes())
+                .expect("a known encoding");
+            let now = self.0.now;
+            self.0.keyspace.db(DbIndex(0)).set(key, value, None, now);
+        }
+    }
+
     #[test]
     fn every_type_rebuilds_to_the_same_value_and_encoding() {
         let mut source = TestShard::new();
@@ -206,8 +277,17 @@ mod tests {
         source.run(&["ZADD", "z", "-inf", "a", "inf", "b", "0.1", "c"]);
         source.run(&["HSET", "h", "f", "v", "g", "w"]);
         source.run(&["HPEXPIREAT", "h", "99999999999999", "FIELDS", "1", "g"]);
+        // Encodings a value keeps after shrinking, and a negative zero score.
+        let long = "m".repeat(70);
+        source.run(&["HSET", "shrunk", "f", &long]);
+        source.run(&["HSET", "shrunk", "f", "short"]);
+        source.run(&["SADD", "intsplus", "1", "2", "x"]);
+        source.run(&["SREM", "intsplus", "x"]);
+        source.run(&["ZADD", "negzero", "-0.0", "a", "1", &long]);
+        source.run(&["ZREM", "negzero", &long]);
         let keys = [
-            "s", "n", "l", "bigset", "bighash", "bigzset", "ints", "z", "h",
+            "s", "n", "l", "bigset", "bighash", "bigzset", "ints", "z", "h", "shrunk", "intsplus",
+            "negzero",
         ];
         let mut target = TestShard::new();
         for key in keys {
@@ -215,14 +295,12 @@ mod tests {
             let db = source.keyspace.db(DbIndex(0));
             let entry = db.get(key.as_bytes(), now).cloned().unwrap();
             let deadline = db.deadline(key.as_bytes());
-            rebuild(key.as_bytes(), &entry.value, deadline, &mut |argv| {
-                let args: Vec<String> = argv
-                    .iter()
-                    .map(|arg| String::from_utf8_lossy(arg).into_owned())
-                    .collect();
-                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-                assert!(!target.run(&refs).is_error(), "{refs:?}");
-            });
+            rebuild(
+                key.as_bytes(),
+                &entry.value,
+                deadline,
+                &mut ShardSink(&mut target),
+            );
         }
         let mut probes: Vec<Vec<&str>> = Vec::new();
         for key in keys {
@@ -240,6 +318,8 @@ mod tests {
             vec!["HLEN", "bighash"],
             vec!["GET", "s"],
             vec!["GET", "n"],
+            vec!["ZSCORE", "negzero", "a"],
+            vec!["SMEMBERS", "intsplus"],
         ]);
         for probe in probes {
             assert_eq!(source.wire(&probe), target.wire(&probe), "{probe:?}");

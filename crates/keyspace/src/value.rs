@@ -83,6 +83,18 @@ impl Value {
         }
     }
 
+    /// An empty collection of `value_type` (as TYPE names it) in `encoding` (as OBJECT
+    /// ENCODING names it), to be filled at once: how persistence recreates a value in the
+    /// encoding it had. `None` for strings, lists and unknown names.
+    pub fn empty_collection(value_type: &[u8], encoding: &[u8]) -> Option<Value> {
+        match value_type {
+            b"hash" => Hash::empty_in(encoding).map(Value::Hash),
+            b"set" => Set::empty_in(encoding).map(Value::Set),
+            b"zset" => SortedSet::empty_in(encoding).map(Value::SortedSet),
+            _ => None,
+        }
+    }
+
     /// The value's type.
     pub fn value_type(&self) -> ValueType {
         match self {

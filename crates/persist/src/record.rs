@@ -15,6 +15,7 @@ const EXPIRE_FIELDS: u8 = 3;
 const TX_BEGIN: u8 = 4;
 const TX_END: u8 = 5;
 const SIZE_HINT: u8 = 6;
+const CREATE: u8 = 7;
 
 /// One decoded record, borrowing from its block's payload.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,6 +60,21 @@ pub enum Record<'a> {
     TxEnd {
         /// Operation id.
         id: u64,
+    },
+    /// The next command creates `key` (of type `value_type`, as TYPE names it): it is to
+    /// be created empty in `encoding` (as OBJECT ENCODING names it) first, so that a value
+    /// rebuilt from its elements keeps the encoding (and exact scores) it had.
+    Create {
+        /// When.
+        time: u64,
+        /// Database index.
+        db: u32,
+        /// The key.
+        key: &'a [u8],
+        /// `hash`, `set`, `zset` ...
+        value_type: &'a [u8],
+        /// `hashtable`, `listpackex`, `skiplist` ...
+        encoding: &'a [u8],
     },
     /// About `keys` keys of database `db` follow (a snapshot says so before them, so that
     /// loading sizes the table once instead of growing it step by step).
@@ -123,6 +139,14 @@ impl<'a> RecordEncoder<'a> {
         put_u64(self.out, id);
     }
 
+    /// A creation record (see [`Record::Create`]).
+    pub fn create(&mut self, time: u64, db: u32, key: &[u8], value_type: &[u8], encoding: &[u8]) {
+        self.timed(CREATE, time, db);
+        put_bytes(self.out, key);
+        put_bytes(self.out, value_type);
+        put_bytes(self.out, encoding);
+    }
+
     /// A size hint for the keys of `db` that follow.
     pub fn size_hint(&mut self, db: u32, keys: u64) {
         self.out.push(SIZE_HINT);
@@ -149,7 +173,7 @@ impl<'a> RecordDecoder<'a> {
     fn decode(&mut self) -> Result<Record<'a>, FormatError> {
         let kind = self.cursor.u8()?;
         match kind {
-            COMMAND | EXPIRE | EXPIRE_FIELDS => {
+            COMMAND | EXPIRE | EXPIRE_FIELDS | CREATE => {
                 let time = self.base_time.wrapping_add(self.cursor.i64()? as u64);
                 let db = u32::try_from(self.cursor.u64()?)
                     .map_err(|_| FormatError::Malformed("database index out of range"))?;
@@ -169,6 +193,13 @@ impl<'a> RecordDecoder<'a> {
                         time,
                         db,
                         key: self.cursor.bytes()?,
+                    }),
+                    CREATE => Ok(Record::Create {
+                        time,
+                        db,
+                        key: self.cursor.bytes()?,
+                        value_type: self.cursor.bytes()?,
+                        encoding: self.cursor.bytes()?,
                     }),
                     _ => Ok(Record::ExpireFields {
                         time,
@@ -235,6 +266,19 @@ impl std::fmt::Display for Record<'_> {
             }
             Record::TxEnd { id } => write!(f, "tx-end id={id}"),
             Record::SizeHint { db, keys } => write!(f, "size-hint db={db} keys={keys}"),
+            Record::Create {
+                time,
+                db,
+                key,
+                value_type,
+                encoding,
+            } => write!(
+                f,
+                "{time} db={db} create {} {} {}",
+                quoted(key),
+                String::from_utf8_lossy(value_type),
+                String::from_utf8_lossy(encoding)
+            ),
         }
     }
 }
@@ -253,6 +297,7 @@ mod tests {
         encoder.expire_fields(2_000, 15, b"h");
         encoder.tx_end(7);
         encoder.size_hint(3, 1_000_000);
+        encoder.create(1_001, 4, b"h", b"hash", b"hashtable");
         let records: Vec<Record<'_>> = RecordDecoder::new(&out, 1_000)
             .collect::<Result<_, _>>()
             .unwrap();
@@ -282,6 +327,13 @@ mod tests {
                 Record::SizeHint {
                     db: 3,
                     keys: 1_000_000
+                },
+                Record::Create {
+                    time: 1_001,
+                    db: 4,
+                    key: b"h",
+                    value_type: b"hash",
+                    encoding: b"hashtable"
                 },
             ]
         );

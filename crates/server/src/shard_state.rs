@@ -352,9 +352,12 @@ impl ShardState {
         let database = keyspace.db(db);
         let deadline = database.deadline(key);
         if let Some(entry) = database.get_live(key, now) {
-            peregrine_commands::rebuild::rebuild(key, &entry.value, deadline, &mut |argv| {
-                journal.command(now, db.0, argv);
-            });
+            let mut sink = peregrine_commands::rebuild::JournalSink {
+                journal: &mut journal,
+                time: now,
+                db: db.0,
+            };
+            peregrine_commands::rebuild::rebuild(key, &entry.value, deadline, &mut sink);
         }
     }
 

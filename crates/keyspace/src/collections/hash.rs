@@ -75,6 +75,20 @@ impl Hash {
         }
     }
 
+    /// An empty hash in the encoding OBJECT ENCODING calls `encoding`, if it is one.
+    pub fn empty_in(encoding: &[u8]) -> Option<Hash> {
+        let repr = match encoding {
+            b"listpack" => Repr::Pairs(Listpack::new()),
+            b"listpackex" => Repr::Triples(Listpack::new()),
+            b"hashtable" => Repr::Table(Box::new(BigHash {
+                fields: Table::new(),
+                deadlines: None,
+            })),
+            _ => return None,
+        };
+        Some(Hash { repr })
+    }
+
     /// Number of fields (expired ones not yet removed included).
     pub fn len(&self) -> usize {
         match &self.repr {

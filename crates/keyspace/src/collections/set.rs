@@ -53,6 +53,16 @@ impl Set {
         }
     }
 
+    /// An empty set in the encoding OBJECT ENCODING calls `encoding`, if it is one.
+    pub fn empty_in(encoding: &[u8]) -> Option<Set> {
+        match encoding {
+            b"intset" => Some(Set::IntSet(IntSet::new())),
+            b"listpack" => Some(Set::Listpack(Listpack::new())),
+            b"hashtable" => Some(Set::Table(Box::default())),
+            _ => None,
+        }
+    }
+
     /// Number of members.
     pub fn len(&self) -> usize {
         match self {

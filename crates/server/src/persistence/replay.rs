@@ -129,6 +129,23 @@ impl<'k> Replayer<'k> {
                 self.database(*db)?.expire_hash_fields(key, *time);
                 Ok(())
             }
+            Record::Create {
+                time,
+                db,
+                key,
+                value_type,
+                encoding,
+            } => {
+                let database = self.database(*db)?;
+                if let Some(value) =
+                    peregrine_keyspace::Value::empty_collection(value_type, encoding)
+                {
+                    if database.get_live(key, *time).is_none() {
+                        database.set(key, value, None, *time);
+                    }
+                }
+                Ok(())
+            }
             Record::SizeHint { db, keys } => {
                 self.database(*db)?
                     .reserve(usize::try_from((*keys).min(1 << 31)).unwrap_or(0));

@@ -77,9 +77,12 @@ pub fn reshard(
                     }
                     let owner = ShardId::for_key(key, shard_count).index();
                     let writer = &mut writers[owner];
-                    rebuild(key, &entry.value, deadline, &mut |argv| {
-                        writer.records.command(time, db, argv);
-                    });
+                    let mut sink = peregrine_commands::rebuild::JournalSink {
+                        journal: &mut writer.records,
+                        time,
+                        db,
+                    };
+                    rebuild(key, &entry.value, deadline, &mut sink);
                     keys += 1;
                     if let Err(error) = writer.flush(BLOCK_TARGET) {
                         failure = Some(error);

@@ -32,11 +32,12 @@ pub struct SegmentFile {
 
 impl SegmentFile {
     /// Creates the segment `header` describes in `dir` and writes its header. With
-    /// `reserve`, the file's blocks are allocated up front and zeroes are written ahead
-    /// of the appended blocks a megabyte at a time: an append is then an overwrite of
-    /// written blocks, which the kernel completes without allocating (no detour through
-    /// its worker threads) and which an fdatasync makes durable with a cache flush alone,
-    /// no journal commit. That is what makes `appendfsync always` cheap (see the note in
+    /// `reserve`, the file's blocks are allocated up front (its length unchanged) and
+    /// zeroes are written ahead of the appended blocks a megabyte at a time: an append is
+    /// then an overwrite of written blocks below the end of the file, which the kernel
+    /// completes without allocating (no detour through its worker threads) and which an
+    /// fdatasync makes durable with a cache flush alone, no journal commit. The file ends
+    /// at most a megabyte of zeroes after its last block. That is what makes `appendfsync always` cheap (see the note in
     /// benches/persistence.sh's results).
     pub async fn create(
         dir: &Path,
@@ -66,7 +67,7 @@ impl SegmentFile {
         };
         let mut reserved = 0;
         if let (Some(size), Handle::Direct(file)) = (reserve, &handle) {
-            if file.pre_allocate(size, false).await.is_ok() {
+            if file.pre_allocate(size, true).await.is_ok() {
                 reserved = size;
             }
         }

@@ -164,6 +164,15 @@ impl SortedSet {
         SortedSet::Listpack(Listpack::new())
     }
 
+    /// An empty sorted set in the encoding OBJECT ENCODING calls `encoding`, if it is one.
+    pub fn empty_in(encoding: &[u8]) -> Option<SortedSet> {
+        match encoding {
+            b"listpack" => Some(SortedSet::new()),
+            b"skiplist" => Some(SortedSet::Skiplist(Box::default())),
+            _ => None,
+        }
+    }
+
     /// An empty sorted set in the encoding Redis picks for `expected` elements whose
     /// longest member has `longest_member` bytes.
     pub fn with_expected(
