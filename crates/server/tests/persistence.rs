@@ -661,3 +661,46 @@ fn big_collections_are_captured_in_parts_under_writes() {
     server.crash();
     assert_eq!(dump(&server.restart()), before);
 }
+
+/// DEBUG SET-ACTIVE-EXPIRE 0 stops active expiry (an expired key stays counted until
+/// touched), 1 resumes it, as in Redis.
+#[test]
+fn debug_set_active_expire_switches_active_expiry() {
+    let server = TestServer::start(BIN, 1);
+    let mut connection = server.client();
+    let _: () = run(&mut connection, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    let _: () = run(&mut connection, &["SET", "short", "v", "PX", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let size: i64 = run(&mut connection, &["DBSIZE"]);
+    assert_eq!(size, 1, "active expiry ran while switched off");
+    let _: () = run(&mut connection, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+    assert!(peregrine_testkit::poll_until(
+        Duration::from_secs(10),
+        || { run::<i64>(&mut server.client(), &["DBSIZE"]) == 0 }
+    ));
+}
+
+/// A RENAME across shards caught by a crash before its destination part reached the disk
+/// is undone on the source too.
+#[test]
+fn a_rename_across_shards_is_all_or_nothing_after_a_crash() {
+    let mut server = TestServer::start_with(BIN, 2, &["--appendfsync", "always"]);
+    let mut connection = server.client();
+    let source = key_on_shard("from", 0, 2);
+    let destination = key_on_shard("to", 1, 2);
+    let _: () = run(&mut connection, &["SET", &source, "value"]);
+    let _: () = run(&mut connection, &["RENAME", &source, &destination]);
+    server.crash();
+    let segment = log_segments(server.data_dir(), 1).pop().unwrap();
+    let last = *block_offsets(&segment).last().unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(last + 20)
+        .unwrap();
+    let restarted = server.restart();
+    let values: Vec<Option<String>> =
+        run(&mut restarted.client(), &["MGET", &source, &destination]);
+    assert_eq!(values, vec![Some("value".into()), None]);
+}

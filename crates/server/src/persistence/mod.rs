@@ -278,6 +278,7 @@ pub async fn start_shard(
         &plan.settings,
     );
     let shared = &state.server.persistence;
+    let mut reported = started;
     loop {
         let step = {
             let mut keyspace = state.keyspace.borrow_mut();
@@ -290,6 +291,20 @@ pub async fn start_shard(
                 shared
                     .loading_loaded_bytes
                     .fetch_add(bytes, Ordering::Relaxed);
+                // Shard 0 reports the whole server's progress every few seconds.
+                if shard == 0 && reported.elapsed() >= std::time::Duration::from_secs(2) {
+                    reported = std::time::Instant::now();
+                    let total = shared.loading_total_bytes.load(Ordering::Relaxed).max(1);
+                    let loaded = shared
+                        .loading_loaded_bytes
+                        .load(Ordering::Relaxed)
+                        .min(total);
+                    tracing::info!(
+                        "loading: {:.1}% ({loaded} of {total} bytes) after {:.1} s",
+                        loaded as f64 * 100.0 / total as f64,
+                        started.elapsed().as_secs_f64()
+                    );
+                }
                 crate::expiry::pause_for_io().await;
             }
         }
