@@ -75,7 +75,7 @@ pub async fn run(state: Rc<ShardState>, settings: PersistenceSettings, mut targe
     // A sealed block that could not be written yet (disk full): written again, first.
     let mut retry: Option<(Vec<u8>, u64)> = None;
     // fdatasyncs in flight (appendfsync always).
-    let syncs = Rc::new(Cell::new(0usize));
+    let syncs = Rc::new(SyncSlots::default());
     loop {
         if state.server.shutting_down.load(Ordering::Relaxed) && retry.is_none() {
             flush_for_shutdown(&state, &mut target).await;
@@ -129,8 +129,7 @@ pub async fn run(state: Rc<ShardState>, settings: PersistenceSettings, mut targe
         if policy == FsyncPolicy::Always && unsynced {
             // Group commit, pipelined: the fsync of this block runs while the next block
             // (the writes that arrived meanwhile) is being written.
-            await_sync_slot(&syncs).await;
-            syncs.set(syncs.get() + 1);
+            syncs.acquire().await;
             let (syncer, syncs, state, lsn) = (
                 target.segment.syncer(),
                 syncs.clone(),
@@ -147,7 +146,7 @@ pub async fn run(state: Rc<ShardState>, settings: PersistenceSettings, mut targe
                     // these writes too (they reached the device; its cache flush failed).
                     Err(error) => report_failure(&state, "fsync", &error),
                 }
-                syncs.set(syncs.get() - 1);
+                syncs.release();
                 state.persistence.notify_writer();
             })
             .detach();
@@ -208,13 +207,39 @@ async fn flush_for_shutdown(state: &ShardState, target: &mut LogTarget) {
         .fetch_add(1, Ordering::SeqCst);
 }
 
-/// Most fdatasyncs in flight at once with `appendfsync always`.
+/// Most fdatasyncs in flight at once with `appendfsync always`. More than one pays when
+/// the device's flushes are slow (each covers the blocks written while the previous
+/// ones were in flight); on a fast device they mostly cost CPU.
 const MAX_SYNCS: usize = 4;
 
-/// Waits until fewer than [`MAX_SYNCS`] fdatasyncs are in flight.
-async fn await_sync_slot(syncs: &Rc<Cell<usize>>) {
-    while syncs.get() >= MAX_SYNCS {
-        glommio::timer::sleep(Duration::from_micros(50)).await;
+/// The fdatasyncs in flight, and the writer waiting for one to finish.
+#[derive(Default)]
+struct SyncSlots {
+    in_flight: Cell<usize>,
+    waiter: Cell<Option<std::task::Waker>>,
+}
+
+impl SyncSlots {
+    /// Waits until fewer than [`MAX_SYNCS`] are in flight, then takes a slot.
+    async fn acquire(&self) {
+        std::future::poll_fn(|context| {
+            if self.in_flight.get() < MAX_SYNCS {
+                self.in_flight.set(self.in_flight.get() + 1);
+                Poll::Ready(())
+            } else {
+                self.waiter.set(Some(context.waker().clone()));
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+
+    /// Gives a slot back and wakes the writer if it waits for one.
+    fn release(&self) {
+        self.in_flight.set(self.in_flight.get() - 1);
+        if let Some(waker) = self.waiter.take() {
+            waker.wake();
+        }
     }
 }
 
