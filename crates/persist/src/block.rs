@@ -161,17 +161,19 @@ pub fn open_block(
     stored: &[u8],
     cipher: &Cipher,
 ) -> Result<Vec<u8>, FormatError> {
-    let body = if header.encrypted() {
+    let decrypted;
+    let body: &[u8] = if header.encrypted() {
         let aad = header.encode();
-        cipher.open(&header.nonce, &aad[8..40], stored)?
+        decrypted = cipher.open(&header.nonce, &aad[8..40], stored)?;
+        &decrypted
     } else {
-        stored.to_vec()
+        stored
     };
     if header.compressed() {
-        lz4_flex::block::decompress(&body, header.raw_len as usize)
+        lz4_flex::block::decompress(body, header.raw_len as usize)
             .map_err(|_| FormatError::Malformed("lz4 payload does not decompress"))
     } else if body.len() == header.raw_len as usize {
-        Ok(body)
+        Ok(body.to_vec())
     } else {
         Err(FormatError::Malformed(
             "payload length differs from the header",
