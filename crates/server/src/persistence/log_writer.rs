@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 /// With `everysec` and `no`, blocks are cut at most this often (records accumulate in
 /// between; a crash of the process loses at most this much besides the unsynced second).
 const BLOCK_INTERVAL: Duration = Duration::from_millis(2);
+/// How often the writer looks at `appendfsync` again.
+const POLICY_REFRESH: Duration = Duration::from_millis(100);
 /// How often a failing write or fsync is retried.
 const RETRY_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -74,6 +76,8 @@ pub async fn run(state: Rc<ShardState>, settings: PersistenceSettings, mut targe
     let mut last_block = Instant::now();
     // A sealed block that could not be written yet (disk full): written again, first.
     let mut retry: Option<(Vec<u8>, u64)> = None;
+    let mut policy = settings.fsync;
+    let mut policy_read = Instant::now();
     // fdatasyncs in flight (appendfsync always).
     let syncs = Rc::new(SyncSlots::default());
     loop {
@@ -81,7 +85,12 @@ pub async fn run(state: Rc<ShardState>, settings: PersistenceSettings, mut targe
             flush_for_shutdown(&state, &mut target).await;
             return;
         }
-        let policy = state.server.settings().persistence.fsync;
+        // CONFIG SET appendfsync takes effect within POLICY_REFRESH (reading the settings
+        // for every block would cost more than the block).
+        if policy_read.elapsed() >= POLICY_REFRESH {
+            policy = state.server.settings().persistence.fsync;
+            policy_read = Instant::now();
+        }
         let sync_due = unsynced && policy == FsyncPolicy::EverySec;
         wait_for_work(&state, retry.is_some(), sync_due.then_some(last_sync)).await;
         if policy != FsyncPolicy::Always && retry.is_none() {
