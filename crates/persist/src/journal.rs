@@ -28,6 +28,17 @@ pub struct PendingRecords {
 }
 
 impl PendingRecords {
+    /// These records as one block (see [`crate::block::seal_block`]).
+    pub fn seal(&self, cipher: &crate::Cipher) -> Vec<u8> {
+        crate::block::seal_block(
+            &self.records,
+            self.first_lsn,
+            self.count,
+            self.base_time,
+            cipher,
+        )
+    }
+
     /// LSN of the last record.
     pub fn last_lsn(&self) -> u64 {
         self.first_lsn + u64::from(self.count) - 1
@@ -50,11 +61,6 @@ impl Journal {
         self.enabled = true;
         self.next_lsn = next_lsn;
         self.first_lsn = next_lsn;
-    }
-
-    /// Stops recording and forgets what is buffered.
-    pub fn disable(&mut self) {
-        *self = Journal::default();
     }
 
     /// The LSN the next record gets.

@@ -157,7 +157,7 @@ async fn run_locked(
                         database.set(&destination, result.into_value(), None, now);
                     }
                 }
-                state.in_tx(None, || state.record_key_state(db, &destination));
+                state.record_key_state(db, &destination);
                 state.stats.borrow_mut().dirty += 1;
                 state.signal_key(db, &destination);
                 crate::blocking::serve_ready_now(state);

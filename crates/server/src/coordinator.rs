@@ -430,7 +430,7 @@ async fn copy(router: &ShardRouter, db: DbIndex, argv: Argv) -> Result<Reply, Co
         }
         database.insert_entry(&destination, entry, deadline);
         drop(keyspace);
-        state.in_tx(None, || state.record_key_state(target_db, &destination));
+        state.record_key_state(target_db, &destination);
         state.stats.borrow_mut().dirty += 1;
         state.signal_key(target_db, &destination);
         crate::blocking::serve_ready_now(state);

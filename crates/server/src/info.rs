@@ -140,7 +140,6 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
             clients: state.clients.borrow().len(),
             busy_seconds: busy,
             log: crate::persistence::info::ShardLogFigures {
-                log_bytes: state.persistence.log_bytes.get(),
                 pending: state.journal.borrow().buffered() as u64,
                 unsynced: state
                     .persistence

@@ -339,8 +339,8 @@ impl ShardState {
     }
 
     /// Records that `key` now holds whatever it holds (or nothing): a DEL, then the
-    /// commands that rebuild its entry. For writes done outside command handlers
-    /// (multi-shard write-backs).
+    /// commands that rebuild its entry, and wakes the log writer. For writes done outside
+    /// command handlers (multi-shard write-backs).
     pub fn record_key_state(&self, db: DbIndex, key: &[u8]) {
         let mut journal = self.journal.borrow_mut();
         if !journal.is_enabled() {
@@ -359,6 +359,8 @@ impl ShardState {
             };
             peregrine_commands::rebuild::rebuild(key, &entry.value, deadline, &mut sink);
         }
+        drop((journal, keyspace));
+        self.records_appended();
     }
 
     /// Executes commands whose keys this shard owns, in order, ignoring locks (the caller

@@ -186,6 +186,19 @@ fn block_offsets(path: &Path) -> Vec<u64> {
     offsets
 }
 
+/// Cuts the newest log segment of `shard` `kept` bytes into its last block, as a crash
+/// in the middle of writing that block would.
+fn tear_last_block(dir: &Path, shard: u32, kept: u64) {
+    let segment = log_segments(dir, shard).pop().unwrap();
+    let last = *block_offsets(&segment).last().unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(last + kept)
+        .unwrap();
+}
+
 /// A multi-shard MSET whose part on one shard never reached the disk is absent on every
 /// shard after recovery, and so are the writes after it there.
 #[test]
@@ -199,14 +212,7 @@ fn a_multi_shard_write_is_all_or_nothing_after_a_crash() {
     let _: () = run(&mut connection, &["MSET", &first, "new", &second, "new"]);
     server.crash();
     // Cut shard 1's log at its last block: the MSET's part there "never reached the disk".
-    let segment = log_segments(server.data_dir(), 1).pop().unwrap();
-    let last = *block_offsets(&segment).last().unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&segment)
-        .unwrap()
-        .set_len(last + 20)
-        .unwrap();
+    tear_last_block(server.data_dir(), 1, 20);
     let restarted = server.restart();
     let mut connection = restarted.client();
     let values: Vec<String> = run(&mut connection, &["MGET", &first, &second]);
@@ -238,14 +244,8 @@ fn a_torn_last_block_is_truncated_and_reported() {
     let _: () = run(&mut connection, &["SET", "torn", "2"]);
     server.crash();
     let segment = log_segments(server.data_dir(), 0).pop().unwrap();
-    let last = *block_offsets(&segment).last().unwrap();
     let length = std::fs::metadata(&segment).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&segment)
-        .unwrap()
-        .set_len(last + 30)
-        .unwrap();
+    tear_last_block(server.data_dir(), 0, 30);
     let restarted = server.restart();
     let mut connection = restarted.client();
     let kept: Option<String> = run(&mut connection, &["GET", "kept"]);
@@ -691,14 +691,7 @@ fn a_rename_across_shards_is_all_or_nothing_after_a_crash() {
     let _: () = run(&mut connection, &["SET", &source, "value"]);
     let _: () = run(&mut connection, &["RENAME", &source, &destination]);
     server.crash();
-    let segment = log_segments(server.data_dir(), 1).pop().unwrap();
-    let last = *block_offsets(&segment).last().unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&segment)
-        .unwrap()
-        .set_len(last + 20)
-        .unwrap();
+    tear_last_block(server.data_dir(), 1, 20);
     let restarted = server.restart();
     let values: Vec<Option<String>> =
         run(&mut restarted.client(), &["MGET", &source, &destination]);

@@ -75,6 +75,23 @@ struct Launch {
     args: Vec<String>,
 }
 
+impl Launch {
+    /// The server's command line with `shards` shards on a free loopback port.
+    fn command(&self, shards: u16) -> Command {
+        let mut command = Command::new(&self.bin);
+        if let Some(file) = &self.config_file {
+            command.arg(file);
+        }
+        command
+            .args(["--port", "0", "--bind", "127.0.0.1", "--shards"])
+            .arg(shards.to_string())
+            .args(&self.args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        command
+    }
+}
+
 impl TestServer {
     /// Starts `bin` with `shards` shards on a free port of 127.0.0.1 and returns once it
     /// accepts connections. Panics (with the server's output) when it does not start.
@@ -148,19 +165,10 @@ impl TestServer {
         &self,
         extra_args: &[&str],
     ) -> (std::process::ExitStatus, String) {
-        let output = Command::new(&self.launch.bin)
-            .args([
-                "--port",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--shards",
-                &self.shards.to_string(),
-            ])
-            .args(&self.launch.args)
+        let output = self
+            .launch
+            .command(self.shards)
             .args(extra_args)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|error| panic!("can't start {}: {error}", self.launch.bin.display()));
         let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -182,28 +190,10 @@ impl TestServer {
 
     fn spawn(launch: Launch, shards: u16, data: Arc<DataDir>) -> TestServer {
         let bin = launch.bin.as_path();
-        let config_file = launch.config_file.as_deref();
         let extra_args: Vec<&str> = launch.args.iter().map(String::as_str).collect();
         let extra_args = extra_args.as_slice();
-        let shard_text = shards.to_string();
-        let mut command = Command::new(bin);
-        if let Some(file) = config_file {
-            command.arg(file);
-        }
-        command
-            .args([
-                "--port",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--shards",
-                &shard_text,
-            ])
-            .args(extra_args)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut command = launch.command(shards);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command
             .spawn()
             .unwrap_or_else(|error| panic!("can't start {}: {error}", bin.display()));

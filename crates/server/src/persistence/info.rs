@@ -9,8 +9,6 @@ use std::sync::atomic::Ordering;
 /// Per-shard log figures the section adds up.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ShardLogFigures {
-    /// Log bytes written since start.
-    pub log_bytes: u64,
     /// Bytes of records waiting for the log writer.
     pub pending: u64,
     /// Records written but not yet known durable.

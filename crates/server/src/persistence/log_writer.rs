@@ -6,7 +6,7 @@
 use super::segment_file::SegmentFile;
 use super::{FsyncPolicy, PersistenceSettings};
 use crate::shard_state::{unix_millis, ShardState};
-use peregrine_persist::{seal_block, Cipher, SegmentHeader, SegmentKind};
+use peregrine_persist::{Cipher, SegmentHeader, SegmentKind};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -109,14 +109,7 @@ pub async fn run(state: Rc<ShardState>, settings: PersistenceSettings, mut targe
         }
         let block = retry.take().or_else(|| {
             let pending = state.journal.borrow_mut().take()?;
-            let block = seal_block(
-                &pending.records,
-                pending.first_lsn,
-                pending.count,
-                pending.base_time,
-                &target.cipher,
-            );
-            Some((block, pending.last_lsn()))
+            Some((pending.seal(&target.cipher), pending.last_lsn()))
         });
         if let Some((block, last_lsn)) = block {
             last_block = Instant::now();
@@ -188,14 +181,7 @@ pub async fn run(state: Rc<ShardState>, settings: PersistenceSettings, mut targe
 async fn flush_for_shutdown(state: &ShardState, target: &mut LogTarget) {
     let pending = state.journal.borrow_mut().take();
     if let Some(pending) = pending {
-        let block = seal_block(
-            &pending.records,
-            pending.first_lsn,
-            pending.count,
-            pending.base_time,
-            &target.cipher,
-        );
-        if let Err(error) = target.segment.append(&block).await {
+        if let Err(error) = target.segment.append(&pending.seal(&target.cipher)).await {
             tracing::warn!(
                 "shard {}: log write at shutdown failed: {error}",
                 state.id.0
@@ -287,10 +273,6 @@ async fn append(
     let before = target.segment.len();
     target.segment.append(block).await?;
     let written = target.segment.len() - before;
-    let persistence = &state.persistence;
-    persistence
-        .log_bytes
-        .set(persistence.log_bytes.get() + written);
     state
         .server
         .persistence

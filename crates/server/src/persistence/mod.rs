@@ -154,8 +154,6 @@ pub struct ShardPersistence {
     pub written_lsn: Cell<u64>,
     /// Highest LSN known durable.
     pub durable_lsn: Cell<u64>,
-    /// Log bytes written since start (INFO `aof_current_size` sums them).
-    pub log_bytes: Cell<u64>,
     /// The log segment being appended to.
     pub current_sequence: Cell<u64>,
     /// A snapshot asked the writer to move to a new segment.

@@ -168,8 +168,6 @@ pub struct LoadOutcome {
     pub replay_errors: u64,
     /// A multi-shard operation whose other parts were lost: the log was applied up to it.
     pub stopped_at: Option<u64>,
-    /// Torn tails truncated: (file, bytes dropped).
-    pub truncated: Vec<(PathBuf, u64)>,
 }
 
 /// Replays one shard's snapshot and log in steps.
@@ -181,7 +179,6 @@ pub struct ShardLoader {
     complete: HashSet<u64>,
     load_truncated: bool,
     skip_corrupt: bool,
-    in_tx: Option<u64>,
     skip_below: u64,
     /// How it went so far.
     pub outcome: LoadOutcome,
@@ -212,7 +209,6 @@ impl ShardLoader {
             complete,
             load_truncated: settings.load_truncated,
             skip_corrupt: settings.skip_corrupt,
-            in_tx: None,
             skip_below: files.snapshot_next_lsn,
             outcome: LoadOutcome {
                 last_lsn: files.snapshot_next_lsn.saturating_sub(1),
@@ -291,7 +287,6 @@ impl ShardLoader {
                         "{}: torn tail at offset {offset}: truncated, {dropped} bytes dropped",
                         path.display()
                     );
-                    self.outcome.truncated.push((path, dropped));
                 }
                 Some(ScanItem::Corrupt {
                     offset,
@@ -333,9 +328,8 @@ impl ShardLoader {
                         self.outcome.stopped_at = Some(id);
                         return Ok(false);
                     }
-                    self.in_tx = Some(id);
                 }
-                Record::TxEnd { .. } => self.in_tx = None,
+                Record::TxEnd { .. } => {}
                 other => {
                     if let Err(error) = replayer.apply(payload, &other) {
                         self.outcome.replay_errors += 1;

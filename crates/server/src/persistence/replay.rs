@@ -36,12 +36,6 @@ impl<'k> Replayer<'k> {
         }
     }
 
-    /// Runs one command at `time` in database `db` and returns its reply.
-    pub fn run(&mut self, time: u64, db: u32, argv: &[&[u8]]) -> Reply {
-        let owned: Vec<Bytes> = argv.iter().map(|arg| Bytes::copy_from_slice(arg)).collect();
-        self.run_owned(time, db, &owned)
-    }
-
     fn run_owned(&mut self, time: u64, db: u32, argv: &[Bytes]) -> Reply {
         if db >= self.keyspace.db_count() {
             return Reply::error(format!(

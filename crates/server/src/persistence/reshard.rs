@@ -11,7 +11,7 @@ use crate::shard_state::unix_millis;
 use peregrine_commands::{rebuild::rebuild, CommandLimits};
 use peregrine_keyspace::{DbIndex, Keyspace};
 use peregrine_persist::{
-    align_up, parse_log_file_name, parse_snapshot_file_name, seal_block, Cipher, Journal, Manifest,
+    align_up, parse_log_file_name, parse_snapshot_file_name, Cipher, Journal, Manifest,
     SegmentHeader, SegmentKind, ShardEntry,
 };
 use peregrine_shard::ShardId;
@@ -211,13 +211,7 @@ impl SnapshotWriter {
         let Some(pending) = self.records.take() else {
             return Ok(());
         };
-        let mut block = seal_block(
-            &pending.records,
-            0,
-            pending.count,
-            pending.base_time,
-            &self.cipher,
-        );
+        let mut block = pending.seal(&self.cipher);
         block.resize(align_up(block.len() as u64) as usize, 0);
         self.file
             .write_all(&block)

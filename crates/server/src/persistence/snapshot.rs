@@ -10,8 +10,7 @@ use crate::coordinator::{everything, lock_in_order, release_all};
 use crate::shard_state::{unix_millis, ShardRouter, ShardState};
 use peregrine_keyspace::DbIndex;
 use peregrine_persist::{
-    parse_log_file_name, parse_snapshot_file_name, seal_block, Manifest, SegmentHeader,
-    SegmentKind, ShardEntry,
+    parse_log_file_name, parse_snapshot_file_name, Manifest, SegmentHeader, SegmentKind, ShardEntry,
 };
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -369,13 +368,7 @@ async fn write_records(state: &ShardState, output: &mut SnapshotOutput, threshol
     if output.failure.is_some() {
         return;
     }
-    let block = seal_block(
-        &pending.records,
-        0,
-        pending.count,
-        pending.base_time,
-        &state.server.persistence.cipher(),
-    );
+    let block = pending.seal(&state.server.persistence.cipher());
     output.writes.push_back(target.start_append(&block));
     output.settle(WRITES_IN_FLIGHT).await;
 }
