@@ -84,6 +84,8 @@ pub struct ShardCtx<'a> {
     pub journal: &'a mut Journal,
     /// The snapshot being taken, if any: entries are captured before writes change them.
     pub capture: &'a mut crate::Capture,
+    /// The shard's watched keys: a write that changes one fails its watchers' EXEC.
+    pub watched: &'a mut crate::WatchedKeys,
     /// Set by a handler that recorded its own effect (see [`ShardCtx::record_effect`]);
     /// otherwise a successful write is recorded as the command itself.
     pub effect_recorded: bool,

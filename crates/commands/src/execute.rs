@@ -6,7 +6,8 @@ use bytes::Bytes;
 /// Runs `argv`'s keyed handler on `ctx` and, when it is a write that succeeded, records
 /// its effect in the shard's journal: the command itself (with its time, every command
 /// replays to the same result), unless the handler recorded something else. While a
-/// snapshot is being taken, the keys a write names are captured before it runs.
+/// snapshot is being taken, the keys a write names are captured before it runs. A write
+/// that changed something (the dirty counter moved) fails the EXEC of its keys' watchers.
 pub fn run_keyed(ctx: &mut ShardCtx<'_>, spec: &CommandSpec, argv: &[Bytes]) -> CmdResult {
     let Exec::Keyed { handler, .. } = spec.exec else {
         return Err(CommandError::other(
@@ -22,7 +23,15 @@ pub fn run_keyed(ctx: &mut ShardCtx<'_>, spec: &CommandSpec, argv: &[Bytes]) -> 
             }
         }
     }
+    let dirty_before = ctx.stats.dirty;
     let result = handler(ctx, &mut ArgReader::new(argv));
+    if ctx.stats.dirty != dirty_before && !ctx.watched.is_empty() {
+        for position in spec.keys.positions(argv) {
+            if let Some(key) = argv.get(position) {
+                ctx.watched.touch(ctx.db.0, key);
+            }
+        }
+    }
     if spec.has(Flag::Write) && !ctx.effect_recorded && ctx.journal.is_enabled() {
         if let Ok(reply) = &result {
             if !reply.is_error() {

@@ -32,6 +32,7 @@ pub mod string;
 mod table;
 #[cfg(test)]
 mod test_shard;
+mod watch;
 
 pub use args::ArgReader;
 pub use capture::Capture;
@@ -45,3 +46,4 @@ pub use spec::{
     Group, Handler, KeyFinder, KeyPositions, KeySpec, Merge, ServerCommand, Subcommand,
 };
 pub use table::{all_commands, lookup};
+pub use watch::{WatchedKeys, Watcher};

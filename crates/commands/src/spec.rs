@@ -318,6 +318,16 @@ pub enum ServerCommand {
     BgSave,
     /// BGREWRITEAOF
     BgRewriteAof,
+    /// MULTI
+    Multi,
+    /// EXEC
+    Exec,
+    /// DISCARD
+    Discard,
+    /// WATCH key [key ...]
+    Watch,
+    /// UNWATCH
+    Unwatch,
 }
 
 /// How a command executes.
@@ -385,6 +395,8 @@ pub enum Group {
     Set,
     /// Sorted sets.
     SortedSet,
+    /// MULTI/EXEC transactions.
+    Transactions,
 }
 
 impl Group {
@@ -399,6 +411,7 @@ impl Group {
             Group::Hash => "hash",
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
+            Group::Transactions => "transactions",
         }
     }
 }

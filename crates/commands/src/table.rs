@@ -33,6 +33,11 @@ const SERVER_COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "bgrewriteaof", arity: Exactly(1), flags: &[Admin, NoScript], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::BgRewriteAof), group: Group::Server, summary: "Asynchronously rewrites the append-only file to disk." },
     CommandSpec { name: "keys",      arity: Exactly(2), flags: &[ReadOnly], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Keys), group: Group::Generic, summary: "Returns all key names that match a pattern." },
     CommandSpec { name: "scan",      arity: AtLeast(2), flags: &[ReadOnly], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Scan), group: Group::Generic, summary: "Iterates over the key names in the database." },
+    CommandSpec { name: "multi",     arity: Exactly(1), flags: &[NoScript, Loading, Stale, Fast, AllowBusy], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Multi), group: Group::Transactions, summary: "Starts a transaction." },
+    CommandSpec { name: "exec",      arity: Exactly(1), flags: &[NoScript, Loading, Stale], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Exec), group: Group::Transactions, summary: "Executes all commands in a transaction." },
+    CommandSpec { name: "discard",   arity: Exactly(1), flags: &[NoScript, Loading, Stale, Fast, AllowBusy], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Discard), group: Group::Transactions, summary: "Discards a transaction." },
+    CommandSpec { name: "watch",     arity: AtLeast(2), flags: &[NoScript, Loading, Stale, Fast, AllowBusy], keys: KeySpec::ALL, exec: Exec::Server(ServerCommand::Watch), group: Group::Transactions, summary: "Monitors changes to keys to determine the execution of a transaction." },
+    CommandSpec { name: "unwatch",   arity: Exactly(1), flags: &[NoScript, Loading, Stale, Fast, AllowBusy], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Unwatch), group: Group::Transactions, summary: "Forgets about watched keys of a transaction." },
     CommandSpec { name: "randomkey", arity: Exactly(1), flags: &[ReadOnly], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::RandomKey), group: Group::Generic, summary: "Returns a random key name from the database." },
 ];
 

@@ -14,6 +14,7 @@ pub struct TestShard {
     random: Random,
     journal: peregrine_persist::Journal,
     capture: crate::Capture,
+    watched: crate::WatchedKeys,
     /// The clock every command sees.
     pub now: UnixMillis,
     /// The selected database.
@@ -29,6 +30,7 @@ impl TestShard {
             random: Random::new(42),
             journal: peregrine_persist::Journal::disabled(),
             capture: crate::Capture::default(),
+            watched: crate::WatchedKeys::default(),
             now: 1_700_000_000_000,
             db: DbIndex(0),
         }
@@ -59,6 +61,7 @@ impl TestShard {
             random: &mut self.random,
             journal: &mut self.journal,
             capture: &mut self.capture,
+            watched: &mut self.watched,
             effect_recorded: false,
         };
         crate::run_keyed(&mut ctx, spec, &argv).unwrap_or_else(|error| error.into_reply())

@@ -28,7 +28,7 @@ use glommio::net::TcpStream;
 use peregrine_commands::{ClientOptions, CommandSpec, Flag, ShardCtx};
 use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Reply};
-use peregrine_shard::{LockKey, LockMode, LockRequest, LockTable, ShardId};
+use peregrine_shard::{LockRequest, LockTable, ShardId};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
@@ -450,9 +450,7 @@ pub async fn serve_deferred(state: Rc<ShardState>) {
         };
         // The waiters' commands may touch other keys here (BLMOVE's destination): wait
         // until nothing on this shard is locked.
-        let request = LockRequest {
-            keys: vec![(LockKey::Everything, LockMode::Exclusive)],
-        };
+        let request = LockRequest::everything(None);
         LockTable::acquire(&state.locks, request.clone()).await;
         state.serve_key(db, &key, &mut |db, options, command| {
             run_for_waiter(&state, db, options, command)
@@ -557,7 +555,8 @@ impl Session {
                     .unwrap_or(Reply::Nil)
             }
             None => {
-                crate::scratch::run_scratch(&self.router, self.db, self.options, spec, argv).await
+                crate::scratch::run_scratch(&self.router, self.db, self.options, None, spec, argv)
+                    .await
             }
         }
     }

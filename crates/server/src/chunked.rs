@@ -136,7 +136,7 @@ async fn run_locked(
                 .into_iter()
                 .map(|(key, mode)| (LockKey::for_key(db.0, &key), mode))
                 .collect();
-            (shard, LockRequest { keys })
+            (shard, LockRequest::new(keys, None))
         })
         .collect();
     lock_in_order(router, &locks).await;

@@ -127,6 +127,7 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
         resp: Cell::new(2),
         killed: Cell::new(false),
         blocked: Cell::new(false),
+        multi: Cell::new(-1),
         library: RefCell::new((String::new(), String::new())),
     });
     let slot = state.clients.borrow_mut().insert(info.clone());
@@ -193,6 +194,7 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
             break;
         }
     }
+    crate::transaction::reset(&mut session).await;
     state.clients.borrow_mut().remove(slot);
     let _ = stream.close().await;
 }

@@ -14,7 +14,7 @@ use peregrine_commands::{
 };
 use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Reply};
-use peregrine_shard::{LockKey, LockMode, LockRequest, LockTable, ShardId};
+use peregrine_shard::{LockKey, LockMode, LockOwner, LockRequest, LockTable, ShardId};
 use std::collections::BTreeMap;
 
 /// The shard owning every key of `argv`, or `None` when they span shards. Commands
@@ -73,11 +73,13 @@ where
 }
 
 /// A lock on everything on every shard: taken in order, it waits for every multi-shard
-/// operation in flight and holds back new ones (a global cut).
-pub(crate) fn everything(router: &ShardRouter) -> BTreeMap<ShardId, LockRequest> {
-    let request = LockRequest {
-        keys: vec![(LockKey::Everything, LockMode::Exclusive)],
-    };
+/// operation in flight and holds back new ones (a global cut). `owner` is the transaction
+/// asking, if any.
+pub(crate) fn everything(
+    router: &ShardRouter,
+    owner: Option<LockOwner>,
+) -> BTreeMap<ShardId, LockRequest> {
+    let request = LockRequest::everything(owner);
     router
         .shards()
         .map(|shard| (shard, request.clone()))
@@ -112,6 +114,7 @@ fn split_by_shard(
     argv: &Argv,
     db: DbIndex,
     shard_count: u16,
+    owner: Option<LockOwner>,
 ) -> BTreeMap<ShardId, Share> {
     let mut shares: BTreeMap<ShardId, Share> = BTreeMap::new();
     let step = spec.keys.step.max(1);
@@ -124,7 +127,7 @@ fn split_by_shard(
         let share = shares.entry(shard).or_insert_with(|| Share {
             argv: vec![argv[0].clone()],
             positions: Vec::new(),
-            request: LockRequest::default(),
+            request: LockRequest::new(Vec::new(), owner),
         });
         share
             .argv
@@ -135,11 +138,13 @@ fn split_by_shard(
     shares
 }
 
-/// Runs a split command (MSET, MGET, DEL, EXISTS, TOUCH, UNLINK) whose keys span shards.
+/// Runs a split command (MSET, MGET, DEL, EXISTS, TOUCH, UNLINK) whose keys span shards,
+/// on behalf of transaction `owner` if any.
 pub async fn run_split(
     router: &ShardRouter,
     db: DbIndex,
     client: ClientOptions,
+    owner: Option<LockOwner>,
     spec: &'static CommandSpec,
     argv: Argv,
     merge: Merge,
@@ -151,7 +156,7 @@ pub async fn run_split(
             spec.name
         ));
     }
-    let mut shares = split_by_shard(spec, &argv, db, router.shard_count());
+    let mut shares = split_by_shard(spec, &argv, db, router.shard_count(), owner);
     let tx = write_tx(router, spec, shares.len());
     // The last shard in lock order locks, runs and releases in one message: once its
     // locks are granted every lock is held, so two-phase locking still holds.
@@ -214,19 +219,21 @@ pub async fn run_split(
     }
 }
 
-/// Runs a command with a dedicated plan whose keys span shards.
+/// Runs a command with a dedicated plan whose keys span shards, on behalf of transaction
+/// `owner` if any.
 pub async fn run_coordinated(
     router: &ShardRouter,
     db: DbIndex,
     client: ClientOptions,
+    owner: Option<LockOwner>,
     spec: &'static CommandSpec,
     argv: Argv,
     plan: Coordinated,
 ) -> Reply {
     let outcome = match plan {
-        Coordinated::MsetNx => msetnx(router, db, client, spec, argv).await,
-        Coordinated::Rename { nx } => rename(router, db, argv, nx).await,
-        Coordinated::Copy => copy(router, db, argv).await,
+        Coordinated::MsetNx => msetnx(router, db, client, owner, spec, argv).await,
+        Coordinated::Rename { nx } => rename(router, db, owner, argv, nx).await,
+        Coordinated::Copy => copy(router, db, owner, argv).await,
     };
     outcome.unwrap_or_else(CommandError::into_reply)
 }
@@ -235,6 +242,7 @@ async fn msetnx(
     router: &ShardRouter,
     db: DbIndex,
     client: ClientOptions,
+    owner: Option<LockOwner>,
     spec: &'static CommandSpec,
     argv: Argv,
 ) -> Result<Reply, CommandError> {
@@ -244,7 +252,7 @@ async fn msetnx(
         ));
     }
     let mset = peregrine_commands::lookup(b"mset").unwrap_or(spec);
-    let shares = split_by_shard(spec, &argv, db, router.shard_count());
+    let shares = split_by_shard(spec, &argv, db, router.shard_count(), owner);
     let locks: BTreeMap<ShardId, LockRequest> = shares
         .iter()
         .map(|(shard, share)| (*shard, share.request.clone()))
@@ -289,16 +297,15 @@ pub(crate) fn write_tx(
         .then(|| (router.state().server.persistence.tx_id(), parts as u32))
 }
 
-fn exclusive(db: DbIndex, key: &[u8]) -> LockRequest {
-    LockRequest {
-        keys: vec![(LockKey::for_key(db.0, key), LockMode::Exclusive)],
-    }
+fn exclusive(db: DbIndex, key: &[u8], owner: Option<LockOwner>) -> LockRequest {
+    LockRequest::new(
+        vec![(LockKey::for_key(db.0, key), LockMode::Exclusive)],
+        owner,
+    )
 }
 
-fn shared(db: DbIndex, key: &[u8]) -> LockRequest {
-    LockRequest {
-        keys: vec![(LockKey::for_key(db.0, key), LockMode::Shared)],
-    }
+fn shared(db: DbIndex, key: &[u8], owner: Option<LockOwner>) -> LockRequest {
+    LockRequest::new(vec![(LockKey::for_key(db.0, key), LockMode::Shared)], owner)
 }
 
 /// The shards owning two keys.
@@ -324,6 +331,7 @@ async fn lock_pair(
 async fn rename(
     router: &ShardRouter,
     db: DbIndex,
+    owner: Option<LockOwner>,
     argv: Argv,
     nx: bool,
 ) -> Result<Reply, CommandError> {
@@ -331,8 +339,8 @@ async fn rename(
     let (source_shard, destination_shard) = shards_of(router, &source, &destination);
     let mut locks = lock_pair(
         router,
-        (source_shard, exclusive(db, &source)),
-        (destination_shard, exclusive(db, &destination)),
+        (source_shard, exclusive(db, &source, owner)),
+        (destination_shard, exclusive(db, &destination, owner)),
     )
     .await;
     let probe = source.clone();
@@ -391,7 +399,12 @@ async fn rename(
     Ok(if nx { Reply::Integer(1) } else { Reply::Ok })
 }
 
-async fn copy(router: &ShardRouter, db: DbIndex, argv: Argv) -> Result<Reply, CommandError> {
+async fn copy(
+    router: &ShardRouter,
+    db: DbIndex,
+    owner: Option<LockOwner>,
+    argv: Argv,
+) -> Result<Reply, CommandError> {
     let (source, destination) = (argv[1].clone(), argv[2].clone());
     let databases = router.state().server.settings().databases;
     let mut reader = ArgReader::new(&argv);
@@ -402,8 +415,8 @@ async fn copy(router: &ShardRouter, db: DbIndex, argv: Argv) -> Result<Reply, Co
     let (source_shard, destination_shard) = shards_of(router, &source, &destination);
     let mut locks = lock_pair(
         router,
-        (source_shard, shared(db, &source)),
-        (destination_shard, exclusive(target_db, &destination)),
+        (source_shard, shared(db, &source, owner)),
+        (destination_shard, exclusive(target_db, &destination, owner)),
     )
     .await;
     let source_lock = locks.remove(&source_shard).unwrap_or_default();

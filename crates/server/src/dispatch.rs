@@ -6,7 +6,7 @@ use crate::shard_state::{ClientInfo, KeyedCommand, ShardRouter, ShardState};
 use peregrine_commands::{lookup, ClientOptions, CommandSpec, CrossShard, Exec, Flag};
 use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Protocol, Reply};
-use peregrine_shard::ShardId;
+use peregrine_shard::{LockOwner, ShardId};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -50,6 +50,13 @@ pub struct Session {
     pub no_evict: bool,
     settings: Rc<Settings>,
     settings_read: Instant,
+    /// The transaction being queued (after MULTI).
+    pub multi: Option<crate::transaction::Transaction>,
+    /// WATCHed keys.
+    pub watches: crate::transaction::Watches,
+    /// Set while EXEC runs a transaction holding every shard: the locks its commands take
+    /// pass its own.
+    pub lock_owner: Option<LockOwner>,
     /// Shards that ran writes for the current read (with `appendfsync always`, its
     /// replies wait until those shards' logs are durable).
     wrote_on: Vec<bool>,
@@ -81,6 +88,9 @@ impl Session {
             no_evict: false,
             settings,
             settings_read: Instant::now(),
+            multi: None,
+            watches: Default::default(),
+            lock_owner: None,
             wrote_on: Vec::new(),
         }
     }
@@ -94,7 +104,7 @@ impl Session {
 
     /// Notes that `spec` runs on `shard` (`None`: on several or all shards), so that the
     /// replies of this read wait for that shard's log.
-    fn note_write(&mut self, spec: &CommandSpec, shard: Option<ShardId>) {
+    pub fn note_write(&mut self, spec: &CommandSpec, shard: Option<ShardId>) {
         if !spec.has(Flag::Write) {
             return;
         }
@@ -179,12 +189,19 @@ impl Session {
             let spec = match self.check(&argv) {
                 Ok(spec) => spec,
                 Err(reply) => {
+                    crate::transaction::abort_queuing(self);
                     self.flush(&mut pending, out).await;
                     self.emit(reply, out);
                     continue;
                 }
             };
             self.info.last_command.set(spec.name);
+            if self.multi.is_some() && !crate::transaction::controls_transaction(spec) {
+                self.flush(&mut pending, out).await;
+                let reply = crate::transaction::queue(self, spec, argv);
+                self.emit(reply, out);
+                continue;
+            }
             if spec.has(Flag::Write) && self.durable_replies() {
                 let shard = match spec.exec {
                     Exec::Keyed { .. } if !spec.has(Flag::Blocking) => {
@@ -235,43 +252,7 @@ impl Session {
                         None => {
                             self.flush(&mut pending, out).await;
                             let started = Instant::now();
-                            let reply = match cross {
-                                CrossShard::Split(merge) => {
-                                    run_split(
-                                        &self.router,
-                                        self.db,
-                                        self.options,
-                                        spec,
-                                        argv,
-                                        merge,
-                                    )
-                                    .await
-                                }
-                                CrossShard::Coordinated(plan) => {
-                                    run_coordinated(
-                                        &self.router,
-                                        self.db,
-                                        self.options,
-                                        spec,
-                                        argv,
-                                        plan,
-                                    )
-                                    .await
-                                }
-                                CrossShard::Scratch => {
-                                    crate::scratch::run_scratch(
-                                        &self.router,
-                                        self.db,
-                                        self.options,
-                                        spec,
-                                        argv,
-                                    )
-                                    .await
-                                }
-                                CrossShard::SingleKey => {
-                                    Reply::error("ERR internal error: keys span shards")
-                                }
-                            };
+                            let reply = self.run_cross(spec, argv, cross).await;
                             self.shard().record(spec.name, started, reply.is_error());
                             self.emit(reply, out);
                         }
@@ -306,6 +287,58 @@ impl Session {
         self.info.last_active.set(Instant::now());
         self.info.db.set(self.db.0);
         Flow::Continue
+    }
+
+    /// Runs a keyed command whose keys span shards, by its cross-shard plan.
+    async fn run_cross(&self, spec: &'static CommandSpec, argv: Argv, cross: CrossShard) -> Reply {
+        let (router, db, options, owner) = (&self.router, self.db, self.options, self.lock_owner);
+        match cross {
+            CrossShard::Split(merge) => {
+                run_split(router, db, options, owner, spec, argv, merge).await
+            }
+            CrossShard::Coordinated(plan) => {
+                run_coordinated(router, db, options, owner, spec, argv, plan).await
+            }
+            CrossShard::Scratch => {
+                crate::scratch::run_scratch(router, db, options, owner, spec, argv).await
+            }
+            CrossShard::SingleKey => Reply::error("ERR internal error: keys span shards"),
+        }
+    }
+
+    /// Runs one queued command of a transaction that holds every shard (see
+    /// [`crate::transaction`]): keyed commands run without taking locks, blocking ones
+    /// without blocking, server commands as usual.
+    pub async fn run_queued(&mut self, spec: &'static CommandSpec, argv: Argv) -> Reply {
+        let started = Instant::now();
+        let reply = match spec.exec {
+            Exec::Keyed { cross, .. } => {
+                let shards = self.router.shard_count();
+                match single_shard(spec, &argv, shards, self.router.me()) {
+                    Some(shard) => {
+                        let (db, options) = (self.db, self.options);
+                        self.router
+                            .invoke_on(shard, move |state: Rc<ShardState>| async move {
+                                state.execute_unlocked(db, options, &[(spec, argv)])
+                            })
+                            .await
+                            .pop()
+                            .unwrap_or(Reply::Nil)
+                    }
+                    None => self.run_cross(spec, argv, cross).await,
+                }
+            }
+            Exec::Server(command) => {
+                // Boxed: EXEC runs server commands, and a server command is EXEC.
+                let execution = Box::pin(crate::server_commands::execute(self, command, &argv));
+                let (reply, _) = execution.await;
+                reply.unwrap_or(Reply::Nil)
+            }
+        };
+        if !matches!(spec.exec, Exec::Keyed { .. }) {
+            self.shard().record(spec.name, started, reply.is_error());
+        }
+        reply
     }
 
     /// Runs the pending commands and emits their replies in order: on their shard in one

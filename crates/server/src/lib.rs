@@ -24,6 +24,7 @@ mod scratch;
 mod server_commands;
 pub mod shard_state;
 pub mod startup;
+mod transaction;
 
 pub use config::{Config, Settings};
 pub use info::REDIS_VERSION;

@@ -19,18 +19,19 @@ use peregrine_commands::{
 };
 use peregrine_keyspace::{DbIndex, Entry, Keyspace, UnixMillis};
 use peregrine_resp::{Argv, Reply};
-use peregrine_shard::{LockKey, LockRequest, ShardId};
+use peregrine_shard::{LockKey, LockOwner, LockRequest, ShardId};
 use std::collections::BTreeMap;
 
 /// A key's entry and deadline as a shard holds it (`None`: no such key).
 type Snapshot = Option<(Entry, Option<UnixMillis>)>;
 
 /// Runs `argv` (whose keys span shards) on a scratch copy of its keys; see the module
-/// documentation.
+/// documentation. `owner` is the transaction asking, if any.
 pub async fn run_scratch(
     router: &ShardRouter,
     db: DbIndex,
     client: ClientOptions,
+    owner: Option<LockOwner>,
     spec: &'static CommandSpec,
     argv: Argv,
 ) -> Reply {
@@ -58,7 +59,7 @@ pub async fn run_scratch(
                 .iter()
                 .map(|key| (LockKey::for_key(db.0, key), mode))
                 .collect();
-            (*shard, LockRequest { keys })
+            (*shard, LockRequest::new(keys, owner))
         })
         .collect();
     lock_in_order(router, &requests).await;
@@ -109,6 +110,7 @@ pub async fn run_scratch(
             random: &mut random,
             journal: &mut journal,
             capture: &mut capture,
+            watched: &mut peregrine_commands::WatchedKeys::default(),
             effect_recorded: false,
         };
         handler(&mut ctx, &mut ArgReader::new(&argv))

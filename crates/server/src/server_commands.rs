@@ -9,7 +9,7 @@ use peregrine_commands::{
 };
 use peregrine_keyspace::{DbIndex, ValueType};
 use peregrine_resp::{Argv, Protocol, Reply};
-use peregrine_shard::{LockKey, LockMode, LockRequest, LockTable, ShardId};
+use peregrine_shard::{LockRequest, LockTable, ShardId};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
@@ -46,7 +46,7 @@ pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv)
         ServerCommand::Ping => ping(session, argv),
         ServerCommand::Echo => reply(Reply::Bulk(argv[1].clone())),
         ServerCommand::Quit => (Some(Reply::Ok), Flow::Close),
-        ServerCommand::Reset => reset(session),
+        ServerCommand::Reset => reset(session).await,
         ServerCommand::Hello => hello(session, argv),
         ServerCommand::Auth => auth(session, argv),
         ServerCommand::Select => select(session, argv),
@@ -84,6 +84,14 @@ pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv)
             Some(_) => error("ERR syntax error"),
         },
         ServerCommand::BgRewriteAof => reply(crate::persistence::commands::bgrewriteaof(session)),
+        ServerCommand::Multi => reply(crate::transaction::multi(session)),
+        ServerCommand::Exec => reply(crate::transaction::exec(session).await),
+        ServerCommand::Discard => reply(crate::transaction::discard(session).await),
+        ServerCommand::Watch => reply(crate::transaction::watch(session, argv).await),
+        ServerCommand::Unwatch => {
+            crate::transaction::unwatch(session).await;
+            reply(Reply::Ok)
+        }
         ServerCommand::LastSave => reply(Reply::Integer(
             session.shard().server.last_save.load(Ordering::Relaxed) as i64,
         )),
@@ -98,7 +106,8 @@ fn ping(_session: &mut Session, argv: &Argv) -> Outcome {
     }
 }
 
-fn reset(session: &mut Session) -> Outcome {
+async fn reset(session: &mut Session) -> Outcome {
+    crate::transaction::reset(session).await;
     session.db = DbIndex(0);
     session.protocol = Protocol::Resp2;
     session.reply_mode = ReplyMode::On;
@@ -245,9 +254,7 @@ where
             u32::from(router.shard_count()),
         )
     });
-    let everything = LockRequest {
-        keys: vec![(LockKey::Everything, LockMode::Exclusive)],
-    };
+    let everything = LockRequest::everything(session.lock_owner);
     for shard in router.shards() {
         let request = everything.clone();
         router
@@ -304,6 +311,7 @@ async fn swapdb(session: &mut Session, argv: &Argv) -> Outcome {
     let (first, second) = (DbIndex(first as u32), DbIndex(second as u32));
     on_all_shards_exclusive(session, argv.clone(), move |state| {
         state.capture_databases(&[first, second]);
+        state.touch_watched_databases(&[first, second], &[first, second]);
         state.keyspace.borrow_mut().swap(first, second);
         state.stats.borrow_mut().dirty += 1;
     })
@@ -326,6 +334,7 @@ async fn flush(session: &mut Session, argv: &Argv, all: bool) -> Outcome {
             vec![db]
         };
         state.capture_databases(&flushed);
+        state.touch_watched_databases(&flushed, &flushed);
         let mut tables = Vec::new();
         let mut keyspace = state.keyspace.borrow_mut();
         if all {
@@ -803,6 +812,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
         Group::Hash => push("@hash"),
         Group::Set => push("@set"),
         Group::SortedSet => push("@sortedset"),
+        Group::Transactions => push("@transaction"),
         Group::Server => {}
     }
     if spec.has(Flag::Blocking) {

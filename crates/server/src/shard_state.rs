@@ -118,6 +118,8 @@ pub struct ClientInfo {
     pub killed: Cell<bool>,
     /// Parked by a blocking command (CLIENT LIST's `b` flag).
     pub blocked: Cell<bool>,
+    /// Commands queued in MULTI, or -1 outside a transaction (CLIENT LIST's `multi`).
+    pub multi: Cell<i64>,
     /// CLIENT SETINFO LIB-NAME / LIB-VER.
     pub library: RefCell<(String, String)>,
 }
@@ -128,7 +130,7 @@ impl ClientInfo {
         let now = Instant::now();
         let library = self.library.borrow();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -136,8 +138,13 @@ impl ClientInfo {
             self.name.borrow(),
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active.get()).as_secs(),
-            if self.blocked.get() { "b" } else { "N" },
+            match (self.blocked.get(), self.multi.get() >= 0) {
+                (true, _) => "b",
+                (false, true) => "x",
+                (false, false) => "N",
+            },
             self.db.get(),
+            self.multi.get(),
             self.last_command.get(),
             self.resp.get(),
             library.0,
@@ -202,6 +209,11 @@ pub struct ShardState {
     pub persistence: ShardPersistence,
     /// The snapshot being taken here, if any.
     pub capture: RefCell<peregrine_commands::Capture>,
+    /// Keys watched by clients (WATCH), with their watchers.
+    pub watched: RefCell<peregrine_commands::WatchedKeys>,
+    /// The multi-shard write whose log bracket is open here (a transaction's): the writes
+    /// it runs join that bracket instead of opening their own.
+    pub open_tx: Cell<Option<u64>>,
     /// State shared by all shards.
     pub server: Arc<ServerShared>,
 }
@@ -236,6 +248,8 @@ impl ShardState {
             journal: RefCell::new(Journal::disabled()),
             persistence: ShardPersistence::default(),
             capture: RefCell::new(peregrine_commands::Capture::default()),
+            watched: RefCell::new(peregrine_commands::WatchedKeys::default()),
+            open_tx: Cell::new(None),
             server,
         }
     }
@@ -265,6 +279,7 @@ impl ShardState {
         let mut random = self.random.borrow_mut();
         let mut journal = self.journal.borrow_mut();
         let mut capture = self.capture.borrow_mut();
+        let mut watched = self.watched.borrow_mut();
         let mut ctx = ShardCtx {
             keyspace: &mut keyspace,
             db,
@@ -275,10 +290,11 @@ impl ShardState {
             random: &mut random,
             journal: &mut journal,
             capture: &mut capture,
+            watched: &mut watched,
             effect_recorded: false,
         };
         let result = work(&mut ctx);
-        drop((journal, capture));
+        drop((journal, capture, watched));
         self.records_appended();
         result
     }
@@ -304,6 +320,8 @@ impl ShardState {
 
     /// Runs `work` with its records bracketed as part of multi-shard write `tx`.
     pub fn in_tx<R>(&self, tx: Option<(u64, u32)>, work: impl FnOnce() -> R) -> R {
+        // Inside a transaction's bracket, the transaction is the unit of recovery.
+        let tx = tx.filter(|_| self.open_tx.get().is_none());
         let now = unix_millis();
         if let Some((id, participants)) = tx {
             self.journal.borrow_mut().tx_begin(now, id, participants);
@@ -338,10 +356,29 @@ impl ShardState {
         }
     }
 
-    /// Records that `key` now holds whatever it holds (or nothing): a DEL, then the
-    /// commands that rebuild its entry, and wakes the log writer. For writes done outside
-    /// command handlers (multi-shard write-backs).
+    /// Databases `changed` are about to be emptied or swapped among themselves: fails the
+    /// EXEC of clients watching a key of theirs that is live in any of `compared` (Redis
+    /// leaves watches on keys that exist in neither alone).
+    pub fn touch_watched_databases(&self, changed: &[DbIndex], compared: &[DbIndex]) {
+        let mut watched = self.watched.borrow_mut();
+        if watched.is_empty() {
+            return;
+        }
+        let now = unix_millis();
+        let mut keyspace = self.keyspace.borrow_mut();
+        let dbs: Vec<u32> = changed.iter().map(|db| db.0).collect();
+        watched.touch_databases(&dbs, |_, key| {
+            compared
+                .iter()
+                .any(|db| keyspace.db(*db).contains(key, now))
+        });
+    }
+
+    /// Records that `key` now holds whatever it holds (or nothing): fails the EXEC of its
+    /// watchers, logs a DEL and the commands that rebuild its entry, and wakes the log
+    /// writer. For writes done outside command handlers (multi-shard write-backs).
     pub fn record_key_state(&self, db: DbIndex, key: &[u8]) {
+        self.watched.borrow_mut().touch(db.0, key);
         let mut journal = self.journal.borrow_mut();
         if !journal.is_enabled() {
             return;
@@ -379,6 +416,7 @@ impl ShardState {
         let mut random = self.random.borrow_mut();
         let mut journal = self.journal.borrow_mut();
         let mut capture = self.capture.borrow_mut();
+        let mut watched = self.watched.borrow_mut();
         let mut command_stats = self.command_stats.borrow_mut();
         // One clock reading per command: it ends the previous command's timing.
         let mut started = Instant::now();
@@ -397,6 +435,7 @@ impl ShardState {
                     random: &mut random,
                     journal: &mut journal,
                     capture: &mut capture,
+                    watched: &mut watched,
                     effect_recorded: false,
                 };
                 run_keyed(&mut ctx, spec, argv)
@@ -430,6 +469,7 @@ impl ShardState {
                             random: &mut random,
                             journal: &mut journal,
                             capture: &mut capture,
+                            watched: &mut watched,
                             effect_recorded: false,
                         };
                         run_keyed(&mut ctx, spec, argv).unwrap_or_else(|error| error.into_reply())

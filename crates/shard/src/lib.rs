@@ -15,7 +15,7 @@ mod locks;
 mod router;
 mod slot;
 
-pub use locks::{LockKey, LockMode, LockRequest, LockTable};
+pub use locks::{LockKey, LockMode, LockOwner, LockRequest, LockTable};
 pub use router::{Router, RouterBuilder};
 pub use slot::{crc16, slot_for_key, SLOT_COUNT};
 

@@ -8,6 +8,10 @@
 //!
 //! Single-shard commands use [`LockTable::is_idle`] and [`LockTable::conflicts`] to run at
 //! once when nothing they touch is locked, paying nothing in the common case.
+//!
+//! A transaction that holds [`LockKey::Everything`] exclusively under an owner id (MULTI/EXEC
+//! running server or multi-shard commands) may run commands that lock again: requests
+//! carrying the same owner are granted at once and their releases undo only themselves.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -48,11 +52,35 @@ pub enum LockMode {
     Exclusive,
 }
 
+/// Identifies the transaction a request belongs to, so that a transaction holding
+/// everything can run commands that lock on their own (see [`LockTable`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LockOwner(pub u64);
+
 /// The keys one operation locks on one shard.
 #[derive(Clone, Debug, Default)]
 pub struct LockRequest {
     /// Keys and modes; a key may appear twice (the stronger mode wins).
     pub keys: Vec<(LockKey, LockMode)>,
+    /// The transaction asking, if any.
+    pub owner: Option<LockOwner>,
+}
+
+impl LockRequest {
+    /// A request for `keys` on behalf of `owner`.
+    pub fn new(keys: Vec<(LockKey, LockMode)>, owner: Option<LockOwner>) -> LockRequest {
+        LockRequest { keys, owner }
+    }
+
+    /// An exclusive lock on the whole shard.
+    pub fn everything(owner: Option<LockOwner>) -> LockRequest {
+        LockRequest::new(vec![(LockKey::Everything, LockMode::Exclusive)], owner)
+    }
+
+    fn is_everything_exclusive(&self) -> bool {
+        self.keys
+            .contains(&(LockKey::Everything, LockMode::Exclusive))
+    }
 }
 
 #[derive(Default, Clone, Copy)]
@@ -78,6 +106,9 @@ pub struct LockTable {
     held: HashMap<LockKey, Held, ahash::RandomState>,
     everything_held: Held,
     waiters: VecDeque<Waiter>,
+    /// The owner holding everything exclusively, and how many of its own requests it
+    /// holds on top (granted without effect).
+    reentrant: Option<(LockOwner, u32)>,
 }
 
 impl LockTable {
@@ -98,6 +129,9 @@ impl LockTable {
     /// True when `request` would have to wait (conflicts with a holder or an earlier
     /// waiter).
     pub fn conflicts(&self, request: &LockRequest) -> bool {
+        if self.is_reentry(request) {
+            return false;
+        }
         self.conflicts_with_holders(request)
             || self
                 .waiters
@@ -126,7 +160,17 @@ impl LockTable {
         })
     }
 
+    /// True when `request` comes from the owner that holds everything here.
+    fn is_reentry(&self, request: &LockRequest) -> bool {
+        matches!((request.owner, self.reentrant), (Some(owner), Some((holder, _))) if owner == holder)
+    }
+
     fn grant(&mut self, request: &LockRequest) {
+        if let Some(owner) = request.owner {
+            if request.is_everything_exclusive() {
+                self.reentrant = Some((owner, 0));
+            }
+        }
         for (key, mode) in &request.keys {
             let held = match key {
                 LockKey::Everything => &mut self.everything_held,
@@ -143,6 +187,12 @@ impl LockTable {
     /// [`LockTable::release`] once the operation's part on this shard is done.
     pub fn acquire(table: &Rc<RefCell<LockTable>>, request: LockRequest) -> LockAcquisition {
         let mut this = table.borrow_mut();
+        if this.is_reentry(&request) {
+            if let Some((_, depth)) = &mut this.reentrant {
+                *depth += 1;
+            }
+            return LockAcquisition { state: None };
+        }
         if !this.conflicts(&request) {
             this.grant(&request);
             return LockAcquisition { state: None };
@@ -159,6 +209,15 @@ impl LockTable {
 
     /// Releases the locks of `request` and grants waiters that can now proceed.
     pub fn release(&mut self, request: &LockRequest) {
+        if self.is_reentry(request) {
+            match &mut self.reentrant {
+                Some((_, depth)) if *depth > 0 => {
+                    *depth -= 1;
+                    return;
+                }
+                _ => self.reentrant = None,
+            }
+        }
         for (key, mode) in &request.keys {
             let remove = {
                 let held = match key {
@@ -249,6 +308,7 @@ mod tests {
                 .iter()
                 .map(|(key, mode)| (LockKey::for_key(0, key.as_bytes()), *mode))
                 .collect(),
+            owner: None,
         }
     }
 
@@ -286,9 +346,7 @@ mod tests {
     #[test]
     fn everything_excludes_all_keys() {
         let table = Rc::new(RefCell::new(LockTable::new()));
-        let everything = LockRequest {
-            keys: vec![(LockKey::Everything, LockMode::Exclusive)],
-        };
+        let everything = LockRequest::everything(None);
         let mut global = LockTable::acquire(&table, everything.clone());
         assert!(ready(&mut global));
         assert!(table
@@ -296,5 +354,50 @@ mod tests {
             .conflicts(&request(&[("x", LockMode::Shared)])));
         table.borrow_mut().release(&everything);
         assert!(table.borrow().is_idle());
+    }
+}
+
+#[cfg(test)]
+mod reentry_tests {
+    use super::*;
+
+    fn ready(acquisition: &mut LockAcquisition) -> bool {
+        let waker = Waker::noop();
+        let mut context = Context::from_waker(waker);
+        Pin::new(acquisition).poll(&mut context).is_ready()
+    }
+
+    #[test]
+    fn an_owner_holding_everything_locks_again_without_waiting() {
+        let table = Rc::new(RefCell::new(LockTable::new()));
+        let owner = Some(LockOwner(7));
+        let outer = LockRequest::everything(owner);
+        assert!(ready(&mut LockTable::acquire(&table, outer.clone())));
+        // Another client queues behind the transaction.
+        let other = LockRequest::new(vec![(LockKey::for_key(0, b"k"), LockMode::Exclusive)], None);
+        let mut waiting = LockTable::acquire(&table, other.clone());
+        assert!(!ready(&mut waiting));
+        // The transaction's own nested requests pass, even the one behind the waiter.
+        let nested = LockRequest::new(
+            vec![(LockKey::for_key(0, b"k"), LockMode::Exclusive)],
+            owner,
+        );
+        assert!(!table.borrow().conflicts(&nested));
+        assert!(ready(&mut LockTable::acquire(&table, nested.clone())));
+        assert!(ready(&mut LockTable::acquire(&table, outer.clone())));
+        table.borrow_mut().release(&outer);
+        table.borrow_mut().release(&nested);
+        assert!(
+            !ready(&mut waiting),
+            "nested releases must not free the outer lock"
+        );
+        table.borrow_mut().release(&outer);
+        assert!(ready(&mut waiting));
+        table.borrow_mut().release(&other);
+        assert!(table.borrow().is_idle());
+        // A stranger with another owner id waits like anyone else.
+        assert!(ready(&mut LockTable::acquire(&table, outer.clone())));
+        let stranger = LockRequest::everything(Some(LockOwner(8)));
+        assert!(!ready(&mut LockTable::acquire(&table, stranger)));
     }
 }

@@ -4,6 +4,7 @@ use super::snapshot;
 use crate::coordinator::{everything, lock_in_order, release_all};
 use crate::dispatch::Session;
 use crate::shard_state::{ShardRouter, ShardState};
+use peregrine_keyspace::DbIndex;
 use peregrine_resp::Reply;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -69,7 +70,7 @@ pub fn start_when_idle(router: Rc<ShardRouter>) {
 /// the snapshot back, as Redis saves, flushes and loads its RDB.
 pub async fn debug_reload(session: &Session) -> Reply {
     let router = &session.router;
-    let locks = everything(router);
+    let locks = everything(router, session.lock_owner);
     lock_in_order(router, &locks).await;
     let saved = snapshot::take_locked(router).await;
     let mut outcome = saved.map(|_| ());
@@ -104,6 +105,10 @@ fn reload(state: &ShardState) -> Result<(), String> {
         snapshot: Some(settings.data_dir.join(&entry.snapshot)),
         ..Default::default()
     };
+    let all: Vec<DbIndex> = (0..state.keyspace.borrow().db_count())
+        .map(DbIndex)
+        .collect();
+    state.touch_watched_databases(&all, &all);
     let old: Vec<_> = state
         .keyspace
         .borrow_mut()

@@ -59,6 +59,7 @@ impl<'k> Replayer<'k> {
                     random: &mut self.random,
                     journal: &mut self.journal,
                     capture: &mut self.capture,
+                    watched: &mut peregrine_commands::WatchedKeys::default(),
                     effect_recorded: false,
                 };
                 run_keyed(&mut ctx, spec, argv).unwrap_or_else(|error| error.into_reply())

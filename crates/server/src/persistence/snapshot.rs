@@ -50,7 +50,7 @@ pub async fn take(router: &Rc<ShardRouter>) -> Result<SnapshotSummary, String> {
     if shared.snapshot_running.swap(true, Ordering::SeqCst) {
         return Err("ERR Background save already in progress".into());
     }
-    let locks = everything(router);
+    let locks = everything(router, None);
     lock_in_order(router, &locks).await;
     let outcome = run(router, Some(locks)).await;
     finish(router, &outcome);
