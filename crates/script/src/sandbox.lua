@@ -373,7 +373,7 @@ local function location(co)
   for level = 0, 64 do
     local info = getinfo(co, level, 'Sl')
     if not info then return nil end
-    if info.what ~= 'C' and info.source ~= PRELUDE and info.source ~= '=__mlua_async_poll' then
+    if info.what ~= 'C' and info.what ~= 'tail' and info.source ~= PRELUDE and info.source ~= '=__mlua_async_poll' then
       return info.source, info.currentline
     end
   end
