@@ -5,7 +5,7 @@ use mlua::{Lua, Table, Value};
 use peregrine_resp::{format_double, Reply};
 
 /// Deepest table nesting converted to a reply (Redis fails on its Lua stack limit).
-const MAX_DEPTH: usize = 1000;
+const MAX_DEPTH: usize = 200;
 
 /// Formats `value` as C's `printf("%.<precision>g")`.
 pub(crate) fn format_g(value: f64, precision: usize) -> String {

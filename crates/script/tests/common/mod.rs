@@ -16,7 +16,7 @@ use std::time::Duration;
 
 /// Values of the test host's keyspace.
 #[derive(Clone)]
-enum Value {
+pub enum Value {
     String(Bytes),
     List(Vec<Bytes>),
     Hash(Vec<(Bytes, Bytes)>),
@@ -26,7 +26,7 @@ enum Value {
 /// not ready at first poll (as a command on another core).
 #[derive(Default)]
 pub struct TestHost {
-    data: RefCell<HashMap<Bytes, Value>>,
+    pub data: RefCell<HashMap<Bytes, Value>>,
     pub pending: bool,
     pub kill_after_ticks: Option<u32>,
     pub ticks: Cell<u32>,
