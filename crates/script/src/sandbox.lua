@@ -288,14 +288,14 @@ local function register_function(...)
         end
         callback = value
       elseif key == 'flags' then
-        local ok = type(value) == 'table'
-        if ok then
-          for _, flag in next, value do
-            if type(flag) ~= 'string' or not FLAG_NAMES[flag] then ok = false end
-          end
-        end
-        if not ok then
+        if type(value) ~= 'table' then
           raise("flags argument to redis.register_function must be a table representing function flags")
+        end
+        for _, flag in next, value do
+          if type(flag) ~= 'string' then
+            raise("flags argument to redis.register_function must be a table representing function flags")
+          end
+          if not FLAG_NAMES[flag] then raise("unknown flag given") end
         end
         flags = value
       else
@@ -359,6 +359,7 @@ local function nonexistent(_, name)
   error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
 end
 setmetatable(backing, { __index = nonexistent })
+setmetatable(redis_load, { __index = nonexistent })
 local globals_mt = { __index = backing, __newindex = readonly, __metatable = LOCKED }
 setmetatable(G, globals_mt)
 backing_of[G] = backing
