@@ -10,7 +10,12 @@ const MAX_DEPTH: usize = 200;
 /// Formats `value` as C's `printf("%.<precision>g")`.
 pub(crate) fn format_g(value: f64, precision: usize) -> String {
     if value.is_nan() {
-        return if value.is_sign_negative() { "-nan" } else { "nan" }.to_string();
+        return if value.is_sign_negative() {
+            "-nan"
+        } else {
+            "nan"
+        }
+        .to_string();
     }
     if value.is_infinite() {
         return if value < 0.0 { "-inf" } else { "inf" }.to_string();
@@ -37,9 +42,12 @@ fn strip_fraction_zeros(text: &str) -> &str {
     }
 }
 
+/// 2^63, the first double past `i64::MAX`.
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
 /// `(long long)lua_Number` as x86 computes it: out of range and NaN give `i64::MIN`.
 pub(crate) fn number_to_integer(number: f64) -> i64 {
-    if number.is_nan() || number >= 9.223_372_036_854_775_808e18 || number < -9.223_372_036_854_775_808e18 {
+    if !(-TWO_POW_63..TWO_POW_63).contains(&number) {
         i64::MIN
     } else {
         number as i64
@@ -56,8 +64,14 @@ pub(crate) fn error_text(buffer: &[u8]) -> Vec<u8> {
         },
         None => (b"ERR", buffer),
     };
-    let start = message.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(message.len());
-    let end = message.iter().rposition(|&b| b != b'\r' && b != b'\n').map_or(start, |end| end + 1);
+    let start = message
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(message.len());
+    let end = message
+        .iter()
+        .rposition(|&b| b != b'\r' && b != b'\n')
+        .map_or(start, |end| end + 1);
     let mut text = Vec::with_capacity(code.len() + 1 + end.saturating_sub(start));
     text.extend_from_slice(code);
     text.push(b' ');
@@ -95,7 +109,10 @@ pub(crate) fn reply_to_lua(lua: &Lua, reply: &Reply, resp3: bool) -> mlua::Resul
         Reply::Map(pairs) if resp3 => {
             let map = lua.create_table_with_capacity(0, pairs.len())?;
             for (key, value) in pairs {
-                map.raw_set(reply_to_lua(lua, key, resp3)?, reply_to_lua(lua, value, resp3)?)?;
+                map.raw_set(
+                    reply_to_lua(lua, key, resp3)?,
+                    reply_to_lua(lua, value, resp3)?,
+                )?;
             }
             wrapped(lua, "map", Value::Table(map))?
         }
@@ -146,7 +163,11 @@ fn wrapped(lua: &Lua, field: &str, value: Value) -> mlua::Result<Value> {
     Ok(Value::Table(table))
 }
 
-fn array<'a>(lua: &Lua, items: impl Iterator<Item = &'a Reply>, resp3: bool) -> mlua::Result<Value> {
+fn array<'a>(
+    lua: &Lua,
+    items: impl Iterator<Item = &'a Reply>,
+    resp3: bool,
+) -> mlua::Result<Value> {
     let table = lua.create_table()?;
     for (index, item) in items.enumerate() {
         table.raw_set(index + 1, reply_to_lua(lua, item, resp3)?)?;
@@ -169,7 +190,7 @@ fn lua_to_reply_at(value: &Value, resp3: bool, depth: usize) -> Reply {
         Value::Boolean(flag) if resp3 => Reply::Bool(*flag),
         Value::Boolean(true) => Reply::Integer(1),
         Value::Boolean(false) => Reply::Nil,
-        Value::Integer(number) => Reply::Integer(*number as i64),
+        Value::Integer(number) => Reply::Integer(*number),
         Value::Number(number) => Reply::Integer(number_to_integer(*number)),
         Value::Table(table) => table_to_reply(table, resp3, depth),
         _ => Reply::Nil,
@@ -201,7 +222,9 @@ fn table_to_reply(table: &Table, resp3: bool, depth: usize) -> Reply {
         return Reply::Bulk(Bytes::from(one_line(&number.as_bytes())));
     }
     if let Value::Table(verbatim) = field(table, "verbatim_string") {
-        if let (Value::String(format), Value::String(text)) = (field(&verbatim, "format"), field(&verbatim, "string")) {
+        if let (Value::String(format), Value::String(text)) =
+            (field(&verbatim, "format"), field(&verbatim, "string"))
+        {
             let text = Bytes::copy_from_slice(&text.as_bytes());
             return match &*format.as_bytes() {
                 b"txt" => Reply::Verbatim("txt", text),
@@ -214,7 +237,12 @@ fn table_to_reply(table: &Table, resp3: bool, depth: usize) -> Reply {
         let pairs = map
             .pairs::<Value, Value>()
             .filter_map(Result::ok)
-            .map(|(key, value)| (lua_to_reply_at(&key, resp3, depth + 1), lua_to_reply_at(&value, resp3, depth + 1)))
+            .map(|(key, value)| {
+                (
+                    lua_to_reply_at(&key, resp3, depth + 1),
+                    lua_to_reply_at(&value, resp3, depth + 1),
+                )
+            })
             .collect();
         return Reply::Map(pairs);
     }
@@ -269,7 +297,11 @@ pub(crate) fn parse_reply(input: &[u8]) -> Option<(Reply, usize)> {
             if count < 0 {
                 return Some((Reply::NilArray, used));
             }
-            let elements = if kind == b'%' { count.checked_mul(2)? } else { count };
+            let elements = if kind == b'%' {
+                count.checked_mul(2)?
+            } else {
+                count
+            };
             let mut items = Vec::new();
             for _ in 0..elements {
                 let (item, item_used) = parse_reply(input.get(used..)?)?;
@@ -330,9 +362,14 @@ mod tests {
     #[test]
     fn parses_raw_replies() {
         let raw = Reply::bulk_array([b"a".as_slice(), b"bc".as_slice()].into_iter());
-        let Reply::Raw(bytes) = raw else { panic!("bulk_array is raw") };
+        let Reply::Raw(bytes) = raw else {
+            panic!("bulk_array is raw")
+        };
         let (reply, used) = parse_reply(&bytes).unwrap();
         assert_eq!(used, bytes.len());
-        assert_eq!(reply, Reply::Array(vec![Reply::bulk("a"), Reply::bulk("bc")]));
+        assert_eq!(
+            reply,
+            Reply::Array(vec![Reply::bulk("a"), Reply::bulk("bc")])
+        );
     }
 }

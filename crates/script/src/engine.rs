@@ -85,7 +85,12 @@ impl RunState {
 
     /// `redisLrand48() % INT32_MAX / INT32_MAX`.
     pub(crate) fn next_random(&self) -> f64 {
-        let next = self.random.get().wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB) & ((1 << 48) - 1);
+        let next = self
+            .random
+            .get()
+            .wrapping_mul(0x5_DEEC_E66D)
+            .wrapping_add(0xB)
+            & ((1 << 48) - 1);
         self.random.set(next);
         let value = (next >> 17) as i64;
         let max = i64::from(i32::MAX);
@@ -120,7 +125,9 @@ impl RunState {
         if self.killed.get() {
             return Err(mlua::Error::runtime(SCRIPT_KILLED));
         }
-        let Some(host) = self.host() else { return Ok(()) };
+        let Some(host) = self.host() else {
+            return Ok(());
+        };
         let elapsed = self.started.get().elapsed();
         let tick = catch_unwind(AssertUnwindSafe(|| host.tick(elapsed))).unwrap_or(Tick::Continue);
         if tick == Tick::Kill {
@@ -206,8 +213,13 @@ const GC_PERIOD: u32 = 50;
 
 impl ScriptEngine {
     /// A new engine over `registry`.
-    pub fn new(registry: Arc<ScriptRegistry>, limits: EngineLimits) -> Result<ScriptEngine, ScriptError> {
-        Self::build(registry, limits).map_err(|error| ScriptError::invalid(format!("ERR Lua initialization failed: {error}")))
+    pub fn new(
+        registry: Arc<ScriptRegistry>,
+        limits: EngineLimits,
+    ) -> Result<ScriptEngine, ScriptError> {
+        Self::build(registry, limits).map_err(|error| {
+            ScriptError::invalid(format!("ERR Lua initialization failed: {error}"))
+        })
     }
 
     fn build(registry: Arc<ScriptRegistry>, limits: EngineLimits) -> mlua::Result<ScriptEngine> {
@@ -262,7 +274,9 @@ impl ScriptEngine {
         if compiled.library_generation != library_generation {
             let current = self.registry.libraries();
             compiled.libraries.retain(|name, library| {
-                current.iter().any(|known| &known.name == name && Arc::ptr_eq(known, &library.library))
+                current
+                    .iter()
+                    .any(|known| &known.name == name && Arc::ptr_eq(known, &library.library))
             });
             compiled.library_generation = library_generation;
         }
@@ -279,10 +293,18 @@ impl ScriptEngine {
             }
         }
         let (flags, shebang_len) = shebang::script_flags(&body)?;
-        let script = Script { sha, body, flags, shebang_len };
+        let script = Script {
+            sha,
+            body,
+            flags,
+            shebang_len,
+        };
         let function = self.compile_script(&script)?;
         let script = self.registry.insert_script(script);
-        self.compiled.borrow_mut().scripts.insert(script.sha.clone(), function);
+        self.compiled
+            .borrow_mut()
+            .scripts
+            .insert(script.sha.clone(), function);
         Ok(script)
     }
 
@@ -302,22 +324,38 @@ impl ScriptEngine {
             return Ok(function.clone());
         }
         let function = self.compile_script(script)?;
-        self.compiled.borrow_mut().scripts.insert(script.sha.clone(), function.clone());
+        self.compiled
+            .borrow_mut()
+            .scripts
+            .insert(script.sha.clone(), function.clone());
         Ok(function)
     }
 
     /// Runs a script (`EVAL`, `EVALSHA`) with its `KEYS` and `ARGV`; the reply is the
     /// client's, errors included.
-    pub async fn run_script(&self, host: Rc<dyn ScriptHost>, script: &Script, keys: Vec<Bytes>, args: Vec<Bytes>) -> Reply {
+    pub async fn run_script(
+        &self,
+        host: Rc<dyn ScriptHost>,
+        script: &Script,
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+    ) -> Reply {
         let function = match self.script_function(script) {
             Ok(function) => function,
             Err(error) => return error.into(),
         };
-        self.execute(host, function, &script.sha, keys, args, true).await
+        self.execute(host, function, &script.sha, keys, args, true)
+            .await
     }
 
     /// `EVAL`: [`ScriptEngine::load_script`] then [`ScriptEngine::run_script`].
-    pub async fn eval(&self, host: Rc<dyn ScriptHost>, body: Bytes, keys: Vec<Bytes>, args: Vec<Bytes>) -> Reply {
+    pub async fn eval(
+        &self,
+        host: Rc<dyn ScriptHost>,
+        body: Bytes,
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+    ) -> Reply {
         match self.load_script(body) {
             Ok(script) => self.run_script(host, &script, keys, args).await,
             Err(error) => error.into(),
@@ -325,7 +363,13 @@ impl ScriptEngine {
     }
 
     /// `EVALSHA`.
-    pub async fn evalsha(&self, host: Rc<dyn ScriptHost>, sha: &[u8], keys: Vec<Bytes>, args: Vec<Bytes>) -> Reply {
+    pub async fn evalsha(
+        &self,
+        host: Rc<dyn ScriptHost>,
+        sha: &[u8],
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+    ) -> Reply {
         match self.registry.script(sha) {
             Some(script) => self.run_script(host, &script, keys, args).await,
             None => ScriptError::NoScript.into(),
@@ -334,7 +378,13 @@ impl ScriptEngine {
 
     /// `FCALL` / `FCALL_RO` (the server checks the function's flags first, from
     /// [`ScriptRegistry::function`]).
-    pub async fn call_function(&self, host: Rc<dyn ScriptHost>, name: &[u8], keys: Vec<Bytes>, args: Vec<Bytes>) -> Reply {
+    pub async fn call_function(
+        &self,
+        host: Rc<dyn ScriptHost>,
+        name: &[u8],
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+    ) -> Reply {
         let Some((library, info)) = self.registry.function(name) else {
             return ScriptError::FunctionNotFound.into();
         };
@@ -342,10 +392,15 @@ impl ScriptEngine {
             Ok(callback) => callback,
             Err(error) => return error.into(),
         };
-        self.execute(host, callback, &info.name, keys, args, false).await
+        self.execute(host, callback, &info.name, keys, args, false)
+            .await
     }
 
-    fn library_callback(&self, library: &Arc<Library>, name: &str) -> Result<Function, ScriptError> {
+    fn library_callback(
+        &self,
+        library: &Arc<Library>,
+        name: &str,
+    ) -> Result<Function, ScriptError> {
         self.refresh();
         let cached = self
             .compiled
@@ -358,16 +413,25 @@ impl ScriptEngine {
             return Ok(callback);
         }
         let (_, callbacks) = self.compile_library(&library.code)?;
-        let callback = callbacks.get(name).cloned().ok_or(ScriptError::FunctionNotFound)?;
-        self.compiled
-            .borrow_mut()
-            .libraries
-            .insert(library.name.clone(), CompiledLibrary { library: library.clone(), callbacks });
+        let callback = callbacks
+            .get(name)
+            .cloned()
+            .ok_or(ScriptError::FunctionNotFound)?;
+        self.compiled.borrow_mut().libraries.insert(
+            library.name.clone(),
+            CompiledLibrary {
+                library: library.clone(),
+                callbacks,
+            },
+        );
         Ok(callback)
     }
 
     /// Compiles a library and runs its body with the load-time API.
-    pub(crate) fn compile_library(&self, code: &[u8]) -> Result<(Library, HashMap<String, Function>), ScriptError> {
+    pub(crate) fn compile_library(
+        &self,
+        code: &[u8],
+    ) -> Result<(Library, HashMap<String, Function>), ScriptError> {
         let metadata = shebang::library_metadata(code)?;
         let mut source = code.to_vec();
         for byte in source.iter_mut().take(metadata.shebang_len) {
@@ -379,12 +443,20 @@ impl ScriptEngine {
             .set_name("@user_function")
             .set_mode(mlua::chunk::ChunkMode::Text)
             .into_function()
-            .map_err(|error| ScriptError::invalid(format!("ERR Error compiling function: {}", lua_error_text(&error))))?;
+            .map_err(|error| {
+                ScriptError::invalid(format!(
+                    "ERR Error compiling function: {}",
+                    lua_error_text(&error)
+                ))
+            })?;
         self.state.loading_since.set(Some(Instant::now()));
         let loaded = self.sandbox.load_library.call::<(bool, Value)>(chunk);
         self.state.loading_since.set(None);
         let (ok, value) = loaded.map_err(|error| {
-            ScriptError::invalid(format!("ERR Error registering functions: {}", lua_error_text(&error)))
+            ScriptError::invalid(format!(
+                "ERR Error registering functions: {}",
+                lua_error_text(&error)
+            ))
         })?;
         if !ok {
             return Err(ScriptError::invalid(format!(
@@ -402,16 +474,24 @@ impl ScriptEngine {
     pub fn load_library(&self, code: Bytes, replace: bool) -> Result<String, ScriptError> {
         let metadata = shebang::library_metadata(&code)?;
         if !replace && self.registry.library(&metadata.name).is_some() {
-            return Err(ScriptError::invalid(format!("ERR Library '{}' already exists", metadata.name)));
+            return Err(ScriptError::invalid(format!(
+                "ERR Library '{}' already exists",
+                metadata.name
+            )));
         }
         let (library, _) = self.compile_library(&code)?;
         let name = library.name.clone();
-        self.registry.install_libraries(vec![library], replace, false)?;
+        self.registry
+            .install_libraries(vec![library], replace, false)?;
         Ok(name)
     }
 
     /// `FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]`.
-    pub fn restore_libraries(&self, payload: &[u8], policy: functions::RestorePolicy) -> Result<(), ScriptError> {
+    pub fn restore_libraries(
+        &self,
+        payload: &[u8],
+        policy: functions::RestorePolicy,
+    ) -> Result<(), ScriptError> {
         let codes = functions::decode_dump(payload)?;
         let mut libraries = Vec::with_capacity(codes.len());
         for code in codes {
@@ -425,9 +505,19 @@ impl ScriptEngine {
         self.registry.install_libraries(libraries, replace, flush)
     }
 
-    async fn execute(&self, host: Rc<dyn ScriptHost>, function: Function, name: &str, keys: Vec<Bytes>, args: Vec<Bytes>, eval: bool) -> Reply {
+    async fn execute(
+        &self,
+        host: Rc<dyn ScriptHost>,
+        function: Function,
+        name: &str,
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+        eval: bool,
+    ) -> Reply {
         let _turn = self.gate.enter().await;
-        let arrays = self.string_array(&keys).and_then(|keys| Ok((keys, self.string_array(&args)?)));
+        let arrays = self
+            .string_array(&keys)
+            .and_then(|keys| Ok((keys, self.string_array(&args)?)));
         let (keys, args) = match arrays {
             Ok(arrays) => arrays,
             Err(error) => return Reply::error(format!("ERR {}", lua_error_text(&error))),
@@ -440,17 +530,26 @@ impl ScriptEngine {
                 Err(error) => Err(error),
             }
         } else {
-            self.sandbox.run.call_async::<MultiValue>((function, keys, args)).await
+            self.sandbox
+                .run
+                .call_async::<MultiValue>((function, keys, args))
+                .await
         };
         let resp3 = self.state.resp3.get();
         let killed = self.state.killed.get();
         self.state.end();
         if eval {
-            let _ = self.sandbox.set_arguments.call::<()>((Value::Nil, Value::Nil));
+            let _ = self
+                .sandbox
+                .set_arguments
+                .call::<()>((Value::Nil, Value::Nil));
         }
         let reply = match result {
             Ok(values) => finish(values, name, resp3, killed),
-            Err(error) => Reply::error(one_line(&format!("ERR Error running script {name}, {:.100}", lua_error_text(&error)))),
+            Err(error) => Reply::error(one_line(&format!(
+                "ERR Error running script {name}, {:.100}",
+                lua_error_text(&error)
+            ))),
         };
         self.collect_garbage();
         reply
@@ -485,15 +584,26 @@ fn finish(values: MultiValue, name: &str, resp3: bool, killed: bool) -> Reply {
     if ok {
         return lua_to_reply(&value, resp3);
     }
-    let message = if killed { SCRIPT_KILLED.to_string() } else { error_message(&value) };
+    let message = if killed {
+        SCRIPT_KILLED.to_string()
+    } else {
+        error_message(&value)
+    };
     let source = values.next();
     let line = values.next();
     let text = match (source, line) {
         (Some(Value::String(source)), Some(Value::Integer(line))) => {
-            format!("{message} script: {name}, on {}:{line}.", source.to_string_lossy())
+            format!(
+                "{message} script: {name}, on {}:{line}.",
+                source.to_string_lossy()
+            )
         }
         (Some(Value::String(source)), Some(Value::Number(line))) => {
-            format!("{message} script: {name}, on {}:{}.", source.to_string_lossy(), format_g(line, 17))
+            format!(
+                "{message} script: {name}, on {}:{}.",
+                source.to_string_lossy(),
+                format_g(line, 17)
+            )
         }
         _ => message,
     };
@@ -513,7 +623,12 @@ fn error_message(value: &Value) -> String {
         Value::Integer(number) => format!("ERR {number}"),
         Value::Nil => "ERR nil".to_string(),
         Value::Error(error) => format!("ERR {}", lua_error_text(error)),
-        other => format!("ERR {}", other.to_string().unwrap_or_else(|_| other.type_name().to_string())),
+        other => format!(
+            "ERR {}",
+            other
+                .to_string()
+                .unwrap_or_else(|_| other.type_name().to_string())
+        ),
     }
 }
 

@@ -58,13 +58,24 @@ pub(crate) fn collect(
         if let Ok(callback) = entry.get::<Function>("callback") {
             callbacks.insert(function_name.clone(), callback);
         }
-        functions.push(FunctionInfo { name: function_name, description, flags });
+        functions.push(FunctionInfo {
+            name: function_name,
+            description,
+            flags,
+        });
     }
     if functions.is_empty() {
         return Err(ScriptError::invalid("ERR No functions registered"));
     }
     functions.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok((Library { name, code, functions }, callbacks))
+    Ok((
+        Library {
+            name,
+            code,
+            functions,
+        },
+        callbacks,
+    ))
 }
 
 const MAGIC: &[u8; 5] = b"PRGFN";
@@ -85,7 +96,10 @@ pub(crate) fn decode_dump(payload: &[u8]) -> Result<Vec<Bytes>, ScriptError> {
     let body_len = payload.len().checked_sub(8).ok_or_else(bad)?;
     let (body, checksum) = payload.split_at(body_len);
     let checksum = u64::from_be_bytes(checksum.try_into().map_err(|_| bad())?);
-    if fnv1a(body) != checksum || !body.starts_with(MAGIC) || body.get(MAGIC.len()) != Some(&VERSION) {
+    if fnv1a(body) != checksum
+        || !body.starts_with(MAGIC)
+        || body.get(MAGIC.len()) != Some(&VERSION)
+    {
         return Err(bad());
     }
     let mut rest = body.get(MAGIC.len() + 1..).ok_or_else(bad)?;
@@ -129,7 +143,9 @@ impl ScriptRegistry {
         let entries = self
             .libraries()
             .into_iter()
-            .filter(|library| pattern.is_none_or(|pattern| glob_match(pattern, library.name.as_bytes())))
+            .filter(|library| {
+                pattern.is_none_or(|pattern| glob_match(pattern, library.name.as_bytes()))
+            })
             .map(|library| {
                 let functions = library
                     .functions
@@ -139,7 +155,10 @@ impl ScriptRegistry {
                             (Reply::bulk("name"), Reply::bulk(&function.name)),
                             (
                                 Reply::bulk("description"),
-                                function.description.as_ref().map_or(Reply::Nil, Reply::bulk),
+                                function
+                                    .description
+                                    .as_ref()
+                                    .map_or(Reply::Nil, Reply::bulk),
                             ),
                             (
                                 Reply::bulk("flags"),
@@ -154,7 +173,10 @@ impl ScriptRegistry {
                     (Reply::bulk("functions"), Reply::Array(functions)),
                 ];
                 if with_code {
-                    fields.push((Reply::bulk("library_code"), Reply::Bulk(library.code.clone())));
+                    fields.push((
+                        Reply::bulk("library_code"),
+                        Reply::Bulk(library.code.clone()),
+                    ));
                 }
                 Reply::Map(fields)
             })
@@ -166,7 +188,10 @@ impl ScriptRegistry {
     /// a map of `name`, `command`, `duration_ms`).
     pub fn function_stats(&self, running_script: Reply) -> Reply {
         let libraries = self.libraries();
-        let functions: usize = libraries.iter().map(|library| library.functions.len()).sum();
+        let functions: usize = libraries
+            .iter()
+            .map(|library| library.functions.len())
+            .sum();
         Reply::Map(vec![
             (Reply::bulk("running_script"), running_script),
             (
@@ -174,8 +199,14 @@ impl ScriptRegistry {
                 Reply::Map(vec![(
                     Reply::bulk("LUA"),
                     Reply::Map(vec![
-                        (Reply::bulk("libraries_count"), Reply::Integer(libraries.len() as i64)),
-                        (Reply::bulk("functions_count"), Reply::Integer(functions as i64)),
+                        (
+                            Reply::bulk("libraries_count"),
+                            Reply::Integer(libraries.len() as i64),
+                        ),
+                        (
+                            Reply::bulk("functions_count"),
+                            Reply::Integer(functions as i64),
+                        ),
                     ]),
                 )]),
             ),
@@ -187,10 +218,16 @@ impl ScriptRegistry {
 pub(crate) fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     match pattern.split_first() {
         None => text.is_empty(),
-        Some((b'*', rest)) => (0..=text.len()).any(|skip| glob_match(rest, text.get(skip..).unwrap_or_default())),
-        Some((b'?', rest)) => text.split_first().is_some_and(|(_, tail)| glob_match(rest, tail)),
+        Some((b'*', rest)) => {
+            (0..=text.len()).any(|skip| glob_match(rest, text.get(skip..).unwrap_or_default()))
+        }
+        Some((b'?', rest)) => text
+            .split_first()
+            .is_some_and(|(_, tail)| glob_match(rest, tail)),
         Some((b'[', rest)) => {
-            let Some((&first, tail)) = text.split_first() else { return false };
+            let Some((&first, tail)) = text.split_first() else {
+                return false;
+            };
             let (negate, mut class) = match rest.split_first() {
                 Some((b'^', class)) => (true, class),
                 _ => (false, rest),
@@ -208,7 +245,11 @@ pub(crate) fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
                         class = after;
                     }
                     [low, b'-', high, after @ ..] if *high != b']' => {
-                        let (low, high) = if low <= high { (*low, *high) } else { (*high, *low) };
+                        let (low, high) = if low <= high {
+                            (*low, *high)
+                        } else {
+                            (*high, *low)
+                        };
                         matched |= (low..=high).contains(&first);
                         class = after;
                     }
@@ -221,10 +262,14 @@ pub(crate) fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
             matched != negate && glob_match(class, tail)
         }
         Some((b'\\', rest)) if !rest.is_empty() => match (rest.split_first(), text.split_first()) {
-            (Some((expected, rest)), Some((actual, tail))) => expected == actual && glob_match(rest, tail),
+            (Some((expected, rest)), Some((actual, tail))) => {
+                expected == actual && glob_match(rest, tail)
+            }
             _ => false,
         },
-        Some((expected, rest)) => text.split_first().is_some_and(|(actual, tail)| expected == actual && glob_match(rest, tail)),
+        Some((expected, rest)) => text
+            .split_first()
+            .is_some_and(|(actual, tail)| expected == actual && glob_match(rest, tail)),
     }
 }
 

@@ -69,7 +69,9 @@ impl ScriptRegistry {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves the maps consistent (each change is one
         // insert or remove), so a poisoned lock is still usable.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The script with this SHA-1 (case-insensitive, as Redis).
@@ -127,7 +129,11 @@ impl ScriptRegistry {
         let name = std::str::from_utf8(name).ok()?;
         let inner = self.lock();
         let library = inner.libraries.get(inner.functions.get(name)?)?.clone();
-        let info = library.functions.iter().find(|function| function.name == name)?.clone();
+        let info = library
+            .functions
+            .iter()
+            .find(|function| function.name == name)?
+            .clone();
         Some((library, info))
     }
 

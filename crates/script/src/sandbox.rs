@@ -47,9 +47,15 @@ pub(crate) fn install(lua: &Lua, state: Rc<RunState>, call_raw: Function) -> mlu
         lua.create_function(|lua, text: mlua::LuaString| error_table(lua, &text.as_bytes()))?,
     )?;
     let killed_state = state.clone();
-    helpers.set("killed", lua.create_function(move |_, ()| Ok(killed_state.killed()))?)?;
+    helpers.set(
+        "killed",
+        lua.create_function(move |_, ()| Ok(killed_state.killed()))?,
+    )?;
     let random_state = state.clone();
-    helpers.set("rand", lua.create_function(move |_, ()| Ok(random_state.next_random()))?)?;
+    helpers.set(
+        "rand",
+        lua.create_function(move |_, ()| Ok(random_state.next_random()))?,
+    )?;
     let seed_state = state.clone();
     helpers.set(
         "srand",

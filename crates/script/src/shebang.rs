@@ -69,7 +69,9 @@ pub(crate) fn script_flags(body: &[u8]) -> Result<(ScriptFlags, usize), ScriptEr
         return Err(ScriptError::invalid("ERR Invalid script shebang"));
     };
     let line = body.get(..end).unwrap_or_default();
-    let mut parts = line.split(u8::is_ascii_whitespace).filter(|part| !part.is_empty());
+    let mut parts = line
+        .split(u8::is_ascii_whitespace)
+        .filter(|part| !part.is_empty());
     let Some(engine) = parts.next() else {
         return Err(ScriptError::invalid("ERR Invalid engine in script shebang"));
     };
@@ -121,14 +123,19 @@ pub(crate) fn library_metadata(code: &[u8]) -> Result<LibraryMetadata, ScriptErr
         return Err(ScriptError::invalid("ERR Invalid library metadata"));
     };
     let line = code.get(..end).unwrap_or_default();
-    let mut parts = line.split(u8::is_ascii_whitespace).filter(|part| !part.is_empty());
+    let mut parts = line
+        .split(u8::is_ascii_whitespace)
+        .filter(|part| !part.is_empty());
     let Some(engine) = parts.next() else {
         return Err(ScriptError::invalid("ERR Invalid library metadata"));
     };
     let engine = engine.get(2..).unwrap_or_default();
     let mut name = None;
     for part in parts {
-        let is_name = part.len() >= 5 && part.get(..5).is_some_and(|p| p.eq_ignore_ascii_case(b"name="));
+        let is_name = part.len() >= 5
+            && part
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"name="));
         if !is_name {
             return Err(ScriptError::invalid(format!(
                 "ERR Invalid metadata value given: {}",
@@ -165,7 +172,10 @@ pub(crate) const NAME_RULE: &str = "ERR Library names can only contain letters, 
 
 /// Library and function names: letters, digits and `_`, at least one.
 pub(crate) fn valid_name(name: &[u8]) -> bool {
-    !name.is_empty() && name.iter().all(|&byte| byte.is_ascii_alphanumeric() || byte == b'_')
+    !name.is_empty()
+        && name
+            .iter()
+            .all(|&byte| byte.is_ascii_alphanumeric() || byte == b'_')
 }
 
 #[cfg(test)]
@@ -174,7 +184,10 @@ mod tests {
 
     #[test]
     fn script_without_shebang_is_compat_mode() {
-        assert_eq!(script_flags(b"return 1").unwrap(), (ScriptFlags::EVAL_COMPAT_MODE, 0));
+        assert_eq!(
+            script_flags(b"return 1").unwrap(),
+            (ScriptFlags::EVAL_COMPAT_MODE, 0)
+        );
     }
 
     #[test]
@@ -183,9 +196,14 @@ mod tests {
         assert!(flags.contains(ScriptFlags::NO_WRITES.union(ScriptFlags::ALLOW_OOM)));
         assert!(!flags.contains(ScriptFlags::EVAL_COMPAT_MODE));
         assert_eq!(len, 31);
-        assert_eq!(script_flags(b"#!lua\nreturn 1").unwrap().0, ScriptFlags::NONE);
         assert_eq!(
-            script_flags(b"#!lua flags=bogus\n").unwrap_err().to_string(),
+            script_flags(b"#!lua\nreturn 1").unwrap().0,
+            ScriptFlags::NONE
+        );
+        assert_eq!(
+            script_flags(b"#!lua flags=bogus\n")
+                .unwrap_err()
+                .to_string(),
             "ERR Unexpected flag in script shebang: bogus"
         );
         assert_eq!(
@@ -204,8 +222,14 @@ mod tests {
         assert_eq!(text(b"return 1"), "ERR Missing library metadata");
         assert_eq!(text(b"#!lua\nreturn 1"), "ERR Library name was not given");
         assert_eq!(text(b"#!py name=x\n"), "ERR Engine 'py' not found");
-        assert_eq!(text(b"#!lua name=y z=1\n"), "ERR Invalid metadata value given: z=1");
+        assert_eq!(
+            text(b"#!lua name=y z=1\n"),
+            "ERR Invalid metadata value given: z=1"
+        );
         assert_eq!(text(b"#!lua name=y-\n"), NAME_RULE);
-        assert_eq!(library_metadata(b"#!LUA name=lib_1\n").unwrap().name, "lib_1");
+        assert_eq!(
+            library_metadata(b"#!LUA name=lib_1\n").unwrap().name,
+            "lib_1"
+        );
     }
 }

@@ -140,13 +140,13 @@ const SCRIPTS: &[&str] = &[
 /// Scripts whose error Redis locates on the caller's line where we cannot: the call is a
 /// Lua tail call (`return redis.call(...)`), which Lua 5.1 folds into the caller's frame,
 /// so the engine's reply lacks the ` script: ..., on @user_script:N.` suffix.
-const TAIL_CALLS: &[&str] = &[
-    "return redis.call('nosuch')",
-];
+const TAIL_CALLS: &[&str] = &["return redis.call('nosuch')"];
 
 #[test]
 fn tail_call_errors_differ_only_in_location() {
-    let Some(oracle) = Oracle::start() else { return };
+    let Some(oracle) = Oracle::start() else {
+        return;
+    };
     for body in TAIL_CALLS {
         let expected = oracle.eval(body);
         let expected = String::from_utf8_lossy(&expected);
@@ -161,7 +161,9 @@ fn tail_call_errors_differ_only_in_location() {
 
 #[test]
 fn scripts_match_redis_server() {
-    let Some(oracle) = Oracle::start() else { return };
+    let Some(oracle) = Oracle::start() else {
+        return;
+    };
     let mut mismatches = Vec::new();
     for body in SCRIPTS {
         // A fresh keyspace on both sides for every script.
@@ -169,5 +171,10 @@ fn scripts_match_redis_server() {
         let fixture = Fixture::new();
         mismatches.extend(check(&oracle, &fixture, body));
     }
-    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }

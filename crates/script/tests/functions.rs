@@ -16,14 +16,27 @@ const LIBRARY: &str = "#!lua name=mylib\n\
 #[test]
 fn load_and_call() {
     let fixture = Fixture::new();
-    assert_eq!(fixture.engine.load_library(LIBRARY.into(), false).unwrap(), "mylib");
-    assert_eq!(fixture.fcall("echo", &["k"], &["a"]), Reply::Array(vec![Reply::bulk("k"), Reply::bulk("a")]));
+    assert_eq!(
+        fixture.engine.load_library(LIBRARY.into(), false).unwrap(),
+        "mylib"
+    );
+    assert_eq!(
+        fixture.fcall("echo", &["k"], &["a"]),
+        Reply::Array(vec![Reply::bulk("k"), Reply::bulk("a")])
+    );
     assert_eq!(fixture.fcall("ro", &[], &[]), Reply::Status("PONG".into()));
-    assert_eq!(fixture.fcall("nope", &[], &[]), Reply::error("ERR Function not found"));
+    assert_eq!(
+        fixture.fcall("nope", &[], &[]),
+        Reply::error("ERR Function not found")
+    );
     let (_, info) = fixture.engine.registry().function(b"ro").unwrap();
     assert!(info.flags.contains(ScriptFlags::NO_WRITES));
     assert_eq!(
-        fixture.engine.load_library(LIBRARY.into(), false).unwrap_err().to_string(),
+        fixture
+            .engine
+            .load_library(LIBRARY.into(), false)
+            .unwrap_err()
+            .to_string(),
         "ERR Library 'mylib' already exists"
     );
     fixture.engine.load_library(LIBRARY.into(), true).unwrap();
@@ -31,7 +44,9 @@ fn load_and_call() {
 
 #[test]
 fn load_errors_match_redis() {
-    let Some(oracle) = Oracle::start() else { return };
+    let Some(oracle) = Oracle::start() else {
+        return;
+    };
     let cases = [
         "return 1",
         "#!lua\nreturn 1",
@@ -49,7 +64,10 @@ fn load_errors_match_redis() {
     for code in cases {
         let fixture = Fixture::new();
         let expected = oracle.raw(&[b"FUNCTION", b"LOAD", code.as_bytes()]);
-        let actual = match fixture.engine.load_library(Bytes::copy_from_slice(code.as_bytes()), false) {
+        let actual = match fixture
+            .engine
+            .load_library(Bytes::copy_from_slice(code.as_bytes()), false)
+        {
             Ok(name) => Reply::bulk(name),
             Err(error) => error.into(),
         };
@@ -64,7 +82,9 @@ fn load_errors_match_redis() {
 
 #[test]
 fn list_matches_redis() {
-    let Some(oracle) = Oracle::start() else { return };
+    let Some(oracle) = Oracle::start() else {
+        return;
+    };
     let fixture = Fixture::new();
     // One function per library: Redis lists a library's functions in hash order.
     const LIBRARY: &str = "#!lua name=mylib\nredis.register_function{function_name='ro', callback=function() return 1 end, flags={'no-writes'}, description='d'}";
@@ -72,27 +92,64 @@ fn list_matches_redis() {
     oracle.raw(&[b"FUNCTION", b"LOAD", LIBRARY.as_bytes()]);
     fixture.engine.load_library(LIBRARY.into(), false).unwrap();
     let expected = oracle.raw(&[b"FUNCTION", b"LIST", b"WITHCODE"]);
-    let actual = fixture.engine.registry().list_libraries(None, true).to_bytes(Protocol::Resp2);
-    assert_eq!(String::from_utf8_lossy(&actual), String::from_utf8_lossy(&expected));
+    let actual = fixture
+        .engine
+        .registry()
+        .list_libraries(None, true)
+        .to_bytes(Protocol::Resp2);
+    assert_eq!(
+        String::from_utf8_lossy(&actual),
+        String::from_utf8_lossy(&expected)
+    );
     let expected = oracle.raw(&[b"FUNCTION", b"LIST", b"LIBRARYNAME", b"my*"]);
-    let actual = fixture.engine.registry().list_libraries(Some(b"my*"), false).to_bytes(Protocol::Resp2);
-    assert_eq!(String::from_utf8_lossy(&actual), String::from_utf8_lossy(&expected));
-    for code in [OTHER] {
-        oracle.raw(&[b"FUNCTION", b"LOAD", code.as_bytes()]);
-        fixture.engine.load_library(code.into(), false).unwrap();
-    }
+    let actual = fixture
+        .engine
+        .registry()
+        .list_libraries(Some(b"my*"), false)
+        .to_bytes(Protocol::Resp2);
+    assert_eq!(
+        String::from_utf8_lossy(&actual),
+        String::from_utf8_lossy(&expected)
+    );
+    oracle.raw(&[b"FUNCTION", b"LOAD", OTHER.as_bytes()]);
+    fixture.engine.load_library(OTHER.into(), false).unwrap();
     let expected = oracle.raw(&[b"FUNCTION", b"STATS"]);
-    let actual = fixture.engine.registry().function_stats(Reply::Nil).to_bytes(Protocol::Resp2);
-    assert_eq!(String::from_utf8_lossy(&actual), String::from_utf8_lossy(&expected));
+    let actual = fixture
+        .engine
+        .registry()
+        .function_stats(Reply::Nil)
+        .to_bytes(Protocol::Resp2);
+    assert_eq!(
+        String::from_utf8_lossy(&actual),
+        String::from_utf8_lossy(&expected)
+    );
     let expected = oracle.raw(&[b"FCALL", b"echo", b"1", b"k", b"a"]);
-    assert_eq!(fixture.fcall("echo", &["k"], &["a"]).to_bytes(Protocol::Resp2), expected);
+    assert_eq!(
+        fixture
+            .fcall("echo", &["k"], &["a"])
+            .to_bytes(Protocol::Resp2),
+        expected
+    );
     let expected = oracle.raw(&[b"FCALL", b"bad", b"0"]);
     let fixture2 = Fixture::new();
-    fixture2.engine.load_library("#!lua name=z\nredis.register_function('bad', function() return x end)".into(), false).unwrap();
-    oracle.raw(&[b"FUNCTION", b"LOAD", b"#!lua name=z\nredis.register_function('bad', function() return x end)"]);
+    fixture2
+        .engine
+        .load_library(
+            "#!lua name=z\nredis.register_function('bad', function() return x end)".into(),
+            false,
+        )
+        .unwrap();
+    oracle.raw(&[
+        b"FUNCTION",
+        b"LOAD",
+        b"#!lua name=z\nredis.register_function('bad', function() return x end)",
+    ]);
     let expected_bad = oracle.raw(&[b"FCALL", b"bad", b"0"]);
     assert_ne!(expected, Vec::<u8>::new());
-    assert_eq!(fixture2.fcall("bad", &[], &[]).to_bytes(Protocol::Resp2), expected_bad);
+    assert_eq!(
+        fixture2.fcall("bad", &[], &[]).to_bytes(Protocol::Resp2),
+        expected_bad
+    );
 }
 
 #[test]
@@ -101,30 +158,56 @@ fn dump_restore_round_trips() {
     fixture.engine.load_library(LIBRARY.into(), false).unwrap();
     let payload = fixture.engine.registry().dump_libraries();
     let other = Fixture::new();
-    other.engine.restore_libraries(&payload, RestorePolicy::Append).unwrap();
-    assert_eq!(other.engine.registry().libraries(), fixture.engine.registry().libraries());
+    other
+        .engine
+        .restore_libraries(&payload, RestorePolicy::Append)
+        .unwrap();
     assert_eq!(
-        other.engine.restore_libraries(&payload, RestorePolicy::Append).unwrap_err().to_string(),
+        other.engine.registry().libraries(),
+        fixture.engine.registry().libraries()
+    );
+    assert_eq!(
+        other
+            .engine
+            .restore_libraries(&payload, RestorePolicy::Append)
+            .unwrap_err()
+            .to_string(),
         "ERR Library 'mylib' already exists"
     );
-    other.engine.restore_libraries(&payload, RestorePolicy::Replace).unwrap();
-    other.engine.restore_libraries(&payload, RestorePolicy::Flush).unwrap();
-    assert_eq!(other.fcall("echo", &["k"], &["a"]), Reply::Array(vec![Reply::bulk("k"), Reply::bulk("a")]));
+    other
+        .engine
+        .restore_libraries(&payload, RestorePolicy::Replace)
+        .unwrap();
+    other
+        .engine
+        .restore_libraries(&payload, RestorePolicy::Flush)
+        .unwrap();
+    assert_eq!(
+        other.fcall("echo", &["k"], &["a"]),
+        Reply::Array(vec![Reply::bulk("k"), Reply::bulk("a")])
+    );
     fixture.engine.registry().delete_library(b"mylib").unwrap();
-    assert_eq!(fixture.fcall("echo", &[], &[]), Reply::error("ERR Function not found"));
+    assert_eq!(
+        fixture.fcall("echo", &[], &[]),
+        Reply::error("ERR Function not found")
+    );
 }
 
 #[test]
 fn script_loaded_on_one_engine_runs_on_another() {
     let first = Fixture::new();
-    let second = ScriptEngine::new(first.engine.registry().clone(), EngineLimits::default()).unwrap();
+    let second =
+        ScriptEngine::new(first.engine.registry().clone(), EngineLimits::default()).unwrap();
     let script = first.engine.load_script("return 'hi'".into()).unwrap();
     let host = Rc::new(TestHost::default());
     let (reply, _) = block_on(second.evalsha(host.clone(), script.sha.as_bytes(), vec![], vec![]));
     assert_eq!(reply, Reply::bulk("hi"));
     first.engine.registry().flush_scripts();
     let (reply, _) = block_on(second.evalsha(host, script.sha.as_bytes(), vec![], vec![]));
-    assert_eq!(reply, Reply::error("NOSCRIPT No matching script. Please use EVAL."));
+    assert_eq!(
+        reply,
+        Reply::error("NOSCRIPT No matching script. Please use EVAL.")
+    );
 }
 
 #[test]

@@ -20,20 +20,45 @@ fn fold(args: Variadic<f64>, operation: fn(i32, i32) -> i32) -> mlua::Result<f64
 /// Creates the `bit` table.
 pub(crate) fn create(lua: &Lua) -> mlua::Result<Table> {
     let bit = lua.create_table()?;
-    bit.set("tobit", lua.create_function(|_, x: f64| Ok(f64::from(tobit(x))))?)?;
-    bit.set("bnot", lua.create_function(|_, x: f64| Ok(f64::from(!tobit(x))))?)?;
-    bit.set("band", lua.create_function(|_, args: Variadic<f64>| fold(args, |a, b| a & b))?)?;
-    bit.set("bor", lua.create_function(|_, args: Variadic<f64>| fold(args, |a, b| a | b))?)?;
-    bit.set("bxor", lua.create_function(|_, args: Variadic<f64>| fold(args, |a, b| a ^ b))?)?;
+    bit.set(
+        "tobit",
+        lua.create_function(|_, x: f64| Ok(f64::from(tobit(x))))?,
+    )?;
+    bit.set(
+        "bnot",
+        lua.create_function(|_, x: f64| Ok(f64::from(!tobit(x))))?,
+    )?;
+    bit.set(
+        "band",
+        lua.create_function(|_, args: Variadic<f64>| fold(args, |a, b| a & b))?,
+    )?;
+    bit.set(
+        "bor",
+        lua.create_function(|_, args: Variadic<f64>| fold(args, |a, b| a | b))?,
+    )?;
+    bit.set(
+        "bxor",
+        lua.create_function(|_, args: Variadic<f64>| fold(args, |a, b| a ^ b))?,
+    )?;
     let shift = |operation: fn(u32, u32) -> u32| {
-        move |_: &Lua, (x, n): (f64, f64)| Ok(f64::from(operation(tobit(x) as u32, tobit(n) as u32 & 31) as i32))
+        move |_: &Lua, (x, n): (f64, f64)| {
+            Ok(f64::from(
+                operation(tobit(x) as u32, tobit(n) as u32 & 31) as i32
+            ))
+        }
     };
     bit.set("lshift", lua.create_function(shift(|x, n| x << n))?)?;
     bit.set("rshift", lua.create_function(shift(|x, n| x >> n))?)?;
-    bit.set("arshift", lua.create_function(shift(|x, n| ((x as i32) >> n) as u32))?)?;
+    bit.set(
+        "arshift",
+        lua.create_function(shift(|x, n| ((x as i32) >> n) as u32))?,
+    )?;
     bit.set("rol", lua.create_function(shift(|x, n| x.rotate_left(n)))?)?;
     bit.set("ror", lua.create_function(shift(|x, n| x.rotate_right(n)))?)?;
-    bit.set("bswap", lua.create_function(|_, x: f64| Ok(f64::from(tobit(x).swap_bytes())))?)?;
+    bit.set(
+        "bswap",
+        lua.create_function(|_, x: f64| Ok(f64::from(tobit(x).swap_bytes())))?,
+    )?;
     bit.set(
         "tohex",
         lua.create_function(|_, (x, n): (f64, Option<f64>)| {
@@ -44,7 +69,11 @@ pub(crate) fn create(lua: &Lua) -> mlua::Result<Table> {
             }
             let digits = digits.clamp(0, 8) as usize;
             let value = tobit(x) as u32;
-            let masked = if digits >= 8 { value } else { value & ((1u32 << (4 * digits)) - 1) };
+            let masked = if digits >= 8 {
+                value
+            } else {
+                value & ((1u32 << (4 * digits)) - 1)
+            };
             let text = if upper {
                 format!("{masked:0digits$X}")
             } else {

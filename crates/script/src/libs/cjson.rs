@@ -29,7 +29,11 @@ pub(crate) fn create(lua: &Lua) -> mlua::Result<Table> {
         "decode",
         lua.create_function(|lua, text: mlua::LuaString| {
             let bytes = text.as_bytes();
-            let mut decoder = Decoder { lua, input: &bytes, position: 0 };
+            let mut decoder = Decoder {
+                lua,
+                input: &bytes,
+                position: 0,
+            };
             let value = decoder.value(0)?;
             decoder.skip_whitespace();
             if decoder.position < decoder.input.len() {
@@ -44,15 +48,27 @@ pub(crate) fn create(lua: &Lua) -> mlua::Result<Table> {
         ("decode_max_depth", 1000.0),
         ("encode_number_precision", 14.0),
     ] {
-        cjson.set(name, lua.create_function(move |_, _: mlua::MultiValue| Ok(default))?)?;
+        cjson.set(
+            name,
+            lua.create_function(move |_, _: mlua::MultiValue| Ok(default))?,
+        )?;
     }
-    cjson.set("encode_keep_buffer", lua.create_function(|_, _: mlua::MultiValue| Ok(true))?)?;
+    cjson.set(
+        "encode_keep_buffer",
+        lua.create_function(|_, _: mlua::MultiValue| Ok(true))?,
+    )?;
     cjson.set(
         "encode_sparse_array",
         lua.create_function(|_, _: mlua::MultiValue| Ok((false, 2.0, 10.0)))?,
     )?;
-    cjson.set("encode_invalid_numbers", lua.create_function(|_, _: mlua::MultiValue| Ok(false))?)?;
-    cjson.set("decode_invalid_numbers", lua.create_function(|_, _: mlua::MultiValue| Ok(true))?)?;
+    cjson.set(
+        "encode_invalid_numbers",
+        lua.create_function(|_, _: mlua::MultiValue| Ok(false))?,
+    )?;
+    cjson.set(
+        "decode_invalid_numbers",
+        lua.create_function(|_, _: mlua::MultiValue| Ok(true))?,
+    )?;
     Ok(cjson)
 }
 
@@ -65,7 +81,12 @@ fn encode(value: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), String> 
         Value::Number(number) => encode_number(*number, out)?,
         Value::String(text) => encode_string(&text.as_bytes(), out),
         Value::Table(table) => encode_table(table, depth + 1, out)?,
-        other => return Err(format!("Cannot serialise {}: type not supported", other.type_name())),
+        other => {
+            return Err(format!(
+                "Cannot serialise {}: type not supported",
+                other.type_name()
+            ))
+        }
     }
     Ok(())
 }
@@ -147,7 +168,12 @@ fn encode_table(table: &Table, depth: usize, out: &mut Vec<u8>) -> Result<(), St
                     Value::String(text) => encode_string(&text.as_bytes(), out),
                     Value::Integer(number) => encode_string(number.to_string().as_bytes(), out),
                     Value::Number(number) => encode_string(format_g(*number, 14).as_bytes(), out),
-                    _ => return Err("Cannot serialise table: table key must be a number or string".to_string()),
+                    _ => {
+                        return Err(
+                            "Cannot serialise table: table key must be a number or string"
+                                .to_string(),
+                        )
+                    }
                 }
                 out.push(b':');
                 encode(&value, depth, out)?;
@@ -177,7 +203,10 @@ impl Decoder<'_> {
     }
 
     fn skip_whitespace(&mut self) {
-        while matches!(self.input.get(self.position), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        while matches!(
+            self.input.get(self.position),
+            Some(b' ' | b'\t' | b'\n' | b'\r')
+        ) {
             self.position += 1;
         }
     }
@@ -333,7 +362,9 @@ impl Decoder<'_> {
                             {
                                 self.position += 2;
                                 let low = self.hex4()?;
-                                code = 0x10000 + ((code - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF);
+                                code = 0x10000
+                                    + ((code - 0xD800) << 10)
+                                    + (low.wrapping_sub(0xDC00) & 0x3FF);
                             }
                             let character = char::from_u32(code).unwrap_or('\u{FFFD}');
                             let mut buffer = [0u8; 4];

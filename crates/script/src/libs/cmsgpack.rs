@@ -26,7 +26,11 @@ pub(crate) fn create(lua: &Lua) -> mlua::Result<Table> {
         "unpack",
         lua.create_function(|lua, data: mlua::LuaString| {
             let bytes = data.as_bytes();
-            let mut decoder = Decoder { lua, input: &bytes, position: 0 };
+            let mut decoder = Decoder {
+                lua,
+                input: &bytes,
+                position: 0,
+            };
             let mut values = MultiValue::new();
             while decoder.position < decoder.input.len() {
                 values.push_back(decoder.value()?);
@@ -40,7 +44,7 @@ pub(crate) fn create(lua: &Lua) -> mlua::Result<Table> {
 fn encode(value: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
     match value {
         Value::Boolean(flag) => out.push(if *flag { 0xc3 } else { 0xc2 }),
-        Value::Integer(number) => encode_integer(*number as i64, out),
+        Value::Integer(number) => encode_integer(*number, out),
         Value::Number(number) => {
             let number = *number;
             if number.fract() == 0.0 && number.is_finite() && number.abs() < 9.2e18 {
@@ -129,8 +133,10 @@ fn encode_table(table: &Table, depth: usize, out: &mut Vec<u8>) -> mlua::Result<
         let (key, _) = pair?;
         count += 1;
         match key {
-            Value::Integer(index) if index >= 1 => max = max.max(index as i64),
-            Value::Number(index) if index >= 1.0 && index.fract() == 0.0 => max = max.max(index as i64),
+            Value::Integer(index) if index >= 1 => max = max.max(index),
+            Value::Number(index) if index >= 1.0 && index.fract() == 0.0 => {
+                max = max.max(index as i64)
+            }
             _ => array = false,
         }
     }
@@ -158,7 +164,10 @@ struct Decoder<'a> {
 
 impl Decoder<'_> {
     fn take(&mut self, count: usize) -> mlua::Result<&[u8]> {
-        let end = self.position.checked_add(count).filter(|end| *end <= self.input.len());
+        let end = self
+            .position
+            .checked_add(count)
+            .filter(|end| *end <= self.input.len());
         let Some(end) = end else {
             return Err(mlua::Error::runtime("Missing bytes in input."));
         };
@@ -168,7 +177,10 @@ impl Decoder<'_> {
     }
 
     fn uint(&mut self, size: usize) -> mlua::Result<u64> {
-        Ok(self.take(size)?.iter().fold(0u64, |acc, &byte| (acc << 8) | u64::from(byte)))
+        Ok(self
+            .take(size)?
+            .iter()
+            .fold(0u64, |acc, &byte| (acc << 8) | u64::from(byte)))
     }
 
     fn string(&mut self, length: usize) -> mlua::Result<Value> {

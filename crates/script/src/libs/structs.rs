@@ -28,7 +28,11 @@ struct Format<'a> {
 impl Format<'_> {
     fn number(&mut self, default: usize) -> usize {
         let start = self.position;
-        while self.bytes.get(self.position).is_some_and(u8::is_ascii_digit) {
+        while self
+            .bytes
+            .get(self.position)
+            .is_some_and(u8::is_ascii_digit)
+        {
             self.position += 1;
         }
         std::str::from_utf8(&self.bytes[start..self.position])
@@ -40,7 +44,9 @@ impl Format<'_> {
     /// The next item, after applying any endianness or alignment options.
     fn next(&mut self) -> mlua::Result<Option<Item>> {
         loop {
-            let Some(&option) = self.bytes.get(self.position) else { return Ok(None) };
+            let Some(&option) = self.bytes.get(self.position) else {
+                return Ok(None);
+            };
             self.position += 1;
             let item = match option {
                 b' ' => continue,
@@ -57,9 +63,18 @@ impl Format<'_> {
                     continue;
                 }
                 b'x' => Item::Padding,
-                b'b' | b'B' => Item::Integer { size: 1, signed: option == b'b' },
-                b'h' | b'H' => Item::Integer { size: 2, signed: option == b'h' },
-                b'l' | b'L' | b'T' => Item::Integer { size: 8, signed: option == b'l' },
+                b'b' | b'B' => Item::Integer {
+                    size: 1,
+                    signed: option == b'b',
+                },
+                b'h' | b'H' => Item::Integer {
+                    size: 2,
+                    signed: option == b'h',
+                },
+                b'l' | b'L' | b'T' => Item::Integer {
+                    size: 8,
+                    signed: option == b'l',
+                },
                 b'i' | b'I' => {
                     let size = self.number(4);
                     if size == 0 || size > 8 {
@@ -67,7 +82,10 @@ impl Format<'_> {
                             "integral size {size} is larger than limit of 8"
                         )));
                     }
-                    Item::Integer { size, signed: option == b'i' }
+                    Item::Integer {
+                        size,
+                        signed: option == b'i',
+                    }
                 }
                 b'c' => Item::Fixed(self.number(1)),
                 b's' => Item::Zero,
@@ -95,7 +113,12 @@ impl Format<'_> {
 }
 
 fn format(bytes: &[u8]) -> Format<'_> {
-    Format { bytes, position: 0, little: true, align: 1 }
+    Format {
+        bytes,
+        position: 0,
+        little: true,
+        align: 1,
+    }
 }
 
 fn item_size(item: Item) -> usize {
@@ -117,7 +140,11 @@ fn number_arg(values: &mut impl Iterator<Item = Value>, index: usize) -> mlua::R
             .to_str()
             .ok()
             .and_then(|text| text.trim().parse().ok())
-            .ok_or_else(|| mlua::Error::runtime(format!("bad argument #{index} to 'pack' (number expected, got string)"))),
+            .ok_or_else(|| {
+                mlua::Error::runtime(format!(
+                    "bad argument #{index} to 'pack' (number expected, got string)"
+                ))
+            }),
         other => Err(mlua::Error::runtime(format!(
             "bad argument #{index} to 'pack' (number expected, got {})",
             other.map_or("no value", |value| value.type_name())
@@ -139,7 +166,11 @@ fn pack(lua: &Lua, (fmt, values): (mlua::LuaString, MultiValue)) -> mlua::Result
             Item::Padding => out.push(0),
             Item::Integer { size, .. } => {
                 let number = number_arg(&mut values, index)?;
-                let value = if number < 0.0 { number as i64 as u64 } else { number as u64 };
+                let value = if number < 0.0 {
+                    number as i64 as u64
+                } else {
+                    number as u64
+                };
                 let bytes = value.to_le_bytes();
                 let mut chunk = bytes[..size].to_vec();
                 if !format.little {
@@ -162,7 +193,9 @@ fn pack(lua: &Lua, (fmt, values): (mlua::LuaString, MultiValue)) -> mlua::Result
             Item::Fixed(_) | Item::Zero => {
                 let text = match values.next() {
                     Some(Value::String(text)) => text.as_bytes().to_vec(),
-                    Some(Value::Number(number)) => crate::convert::format_g(number, 14).into_bytes(),
+                    Some(Value::Number(number)) => {
+                        crate::convert::format_g(number, 14).into_bytes()
+                    }
                     Some(Value::Integer(number)) => number.to_string().into_bytes(),
                     other => {
                         return Err(mlua::Error::runtime(format!(
@@ -193,7 +226,10 @@ fn pack(lua: &Lua, (fmt, values): (mlua::LuaString, MultiValue)) -> mlua::Result
     lua.create_string(out)
 }
 
-fn unpack(lua: &Lua, (fmt, data, init): (mlua::LuaString, mlua::LuaString, Option<f64>)) -> mlua::Result<MultiValue> {
+fn unpack(
+    lua: &Lua,
+    (fmt, data, init): (mlua::LuaString, mlua::LuaString, Option<f64>),
+) -> mlua::Result<MultiValue> {
     let fmt_bytes = fmt.as_bytes();
     let data = data.as_bytes();
     let mut format = format(&fmt_bytes);
@@ -206,7 +242,10 @@ fn unpack(lua: &Lua, (fmt, data, init): (mlua::LuaString, mlua::LuaString, Optio
         match item {
             Item::Padding => position += 1,
             Item::Integer { size, signed } => {
-                let mut chunk = data.get(position..position + size).ok_or_else(short)?.to_vec();
+                let mut chunk = data
+                    .get(position..position + size)
+                    .ok_or_else(short)?
+                    .to_vec();
                 if !format.little {
                     chunk.reverse();
                 }
@@ -227,7 +266,10 @@ fn unpack(lua: &Lua, (fmt, data, init): (mlua::LuaString, mlua::LuaString, Optio
             }
             Item::Float | Item::Double => {
                 let size = item_size(item);
-                let mut chunk = data.get(position..position + size).ok_or_else(short)?.to_vec();
+                let mut chunk = data
+                    .get(position..position + size)
+                    .ok_or_else(short)?
+                    .to_vec();
                 if !format.little {
                     chunk.reverse();
                 }
@@ -240,7 +282,11 @@ fn unpack(lua: &Lua, (fmt, data, init): (mlua::LuaString, mlua::LuaString, Optio
                 position += size;
             }
             Item::Fixed(size) => {
-                let size = if size == 0 { previous_number.take().unwrap_or(0) } else { size };
+                let size = if size == 0 {
+                    previous_number.take().unwrap_or(0)
+                } else {
+                    size
+                };
                 let text = data.get(position..position + size).ok_or_else(short)?;
                 results.push_back(Value::String(lua.create_string(text)?));
                 position += size;

@@ -4,7 +4,9 @@
 
 use bytes::Bytes;
 use peregrine_resp::{Protocol, Reply};
-use peregrine_script::{errors, EngineLimits, HostCall, LogLevel, ScriptEngine, ScriptHost, ScriptRegistry, Tick};
+use peregrine_script::{
+    errors, EngineLimits, HostCall, LogLevel, ScriptEngine, ScriptHost, ScriptRegistry, Tick,
+};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
@@ -48,27 +50,46 @@ impl TestHost {
             "get" if arity(2) => match data.get(&argv[1]) {
                 None => Reply::Nil,
                 Some(Value::String(value)) => Reply::Bulk(value.clone()),
-                Some(_) => Reply::error("WRONGTYPE Operation against a key holding the wrong kind of value"),
+                Some(_) => Reply::error(
+                    "WRONGTYPE Operation against a key holding the wrong kind of value",
+                ),
             },
-            "del" if argv.len() >= 2 => {
-                Reply::Integer(argv[1..].iter().filter(|key| data.remove(*key).is_some()).count() as i64)
-            }
+            "del" if argv.len() >= 2 => Reply::Integer(
+                argv[1..]
+                    .iter()
+                    .filter(|key| data.remove(*key).is_some())
+                    .count() as i64,
+            ),
             "incr" if arity(2) => {
                 let current = match data.get(&argv[1]) {
                     None => 0,
-                    Some(Value::String(value)) => match std::str::from_utf8(value).ok().and_then(|v| v.parse::<i64>().ok()) {
+                    Some(Value::String(value)) => match std::str::from_utf8(value)
+                        .ok()
+                        .and_then(|v| v.parse::<i64>().ok())
+                    {
                         Some(number) => number,
                         None => return Reply::error("ERR value is not an integer or out of range"),
                     },
-                    Some(_) => return Reply::error("WRONGTYPE Operation against a key holding the wrong kind of value"),
+                    Some(_) => {
+                        return Reply::error(
+                            "WRONGTYPE Operation against a key holding the wrong kind of value",
+                        )
+                    }
                 };
-                data.insert(argv[1].clone(), Value::String(Bytes::from((current + 1).to_string())));
+                data.insert(
+                    argv[1].clone(),
+                    Value::String(Bytes::from((current + 1).to_string())),
+                );
                 Reply::Integer(current + 1)
             }
             "rpush" if argv.len() >= 3 => {
-                let entry = data.entry(argv[1].clone()).or_insert_with(|| Value::List(Vec::new()));
+                let entry = data
+                    .entry(argv[1].clone())
+                    .or_insert_with(|| Value::List(Vec::new()));
                 let Value::List(list) = entry else {
-                    return Reply::error("WRONGTYPE Operation against a key holding the wrong kind of value");
+                    return Reply::error(
+                        "WRONGTYPE Operation against a key holding the wrong kind of value",
+                    );
                 };
                 list.extend(argv[2..].iter().cloned());
                 Reply::Integer(list.len() as i64)
@@ -76,12 +97,18 @@ impl TestHost {
             "lrange" if arity(4) => match data.get(&argv[1]) {
                 None => Reply::Array(vec![]),
                 Some(Value::List(list)) => Reply::bulk_array(list.iter().map(|item| item.as_ref())),
-                Some(_) => Reply::error("WRONGTYPE Operation against a key holding the wrong kind of value"),
+                Some(_) => Reply::error(
+                    "WRONGTYPE Operation against a key holding the wrong kind of value",
+                ),
             },
-            "hset" if argv.len() >= 4 && argv.len() % 2 == 0 => {
-                let entry = data.entry(argv[1].clone()).or_insert_with(|| Value::Hash(Vec::new()));
+            "hset" if argv.len() >= 4 && argv.len().is_multiple_of(2) => {
+                let entry = data
+                    .entry(argv[1].clone())
+                    .or_insert_with(|| Value::Hash(Vec::new()));
                 let Value::Hash(hash) = entry else {
-                    return Reply::error("WRONGTYPE Operation against a key holding the wrong kind of value");
+                    return Reply::error(
+                        "WRONGTYPE Operation against a key holding the wrong kind of value",
+                    );
                 };
                 let mut added = 0;
                 for pair in argv[2..].chunks(2) {
@@ -97,10 +124,14 @@ impl TestHost {
             }
             "hgetall" if arity(2) => match data.get(&argv[1]) {
                 None => Reply::Map(vec![]),
-                Some(Value::Hash(hash)) => {
-                    Reply::Map(hash.iter().map(|(f, v)| (Reply::Bulk(f.clone()), Reply::Bulk(v.clone()))).collect())
-                }
-                Some(_) => Reply::error("WRONGTYPE Operation against a key holding the wrong kind of value"),
+                Some(Value::Hash(hash)) => Reply::Map(
+                    hash.iter()
+                        .map(|(f, v)| (Reply::Bulk(f.clone()), Reply::Bulk(v.clone())))
+                        .collect(),
+                ),
+                Some(_) => Reply::error(
+                    "WRONGTYPE Operation against a key holding the wrong kind of value",
+                ),
             },
             "ping" | "set" | "get" | "del" | "incr" | "rpush" | "lrange" | "hset" | "hgetall" => {
                 Reply::error(errors::WRONG_ARITY)
@@ -177,12 +208,26 @@ impl Fixture {
 
     pub fn with(limits: EngineLimits, host: TestHost) -> Fixture {
         let registry = Arc::new(ScriptRegistry::new());
-        Fixture { engine: ScriptEngine::new(registry, limits).unwrap(), host: Rc::new(host) }
+        Fixture {
+            engine: ScriptEngine::new(registry, limits).unwrap(),
+            host: Rc::new(host),
+        }
     }
 
     pub fn eval_args(&self, body: &str, keys: &[&str], args: &[&str]) -> Reply {
-        let to_bytes = |items: &[&str]| items.iter().map(|item| Bytes::copy_from_slice(item.as_bytes())).collect();
-        block_on(self.engine.eval(self.host.clone(), Bytes::copy_from_slice(body.as_bytes()), to_bytes(keys), to_bytes(args))).0
+        let to_bytes = |items: &[&str]| {
+            items
+                .iter()
+                .map(|item| Bytes::copy_from_slice(item.as_bytes()))
+                .collect()
+        };
+        block_on(self.engine.eval(
+            self.host.clone(),
+            Bytes::copy_from_slice(body.as_bytes()),
+            to_bytes(keys),
+            to_bytes(args),
+        ))
+        .0
     }
 
     pub fn eval(&self, body: &str) -> Reply {
@@ -190,8 +235,19 @@ impl Fixture {
     }
 
     pub fn fcall(&self, name: &str, keys: &[&str], args: &[&str]) -> Reply {
-        let to_bytes = |items: &[&str]| items.iter().map(|item| Bytes::copy_from_slice(item.as_bytes())).collect();
-        block_on(self.engine.call_function(self.host.clone(), name.as_bytes(), to_bytes(keys), to_bytes(args))).0
+        let to_bytes = |items: &[&str]| {
+            items
+                .iter()
+                .map(|item| Bytes::copy_from_slice(item.as_bytes()))
+                .collect()
+        };
+        block_on(self.engine.call_function(
+            self.host.clone(),
+            name.as_bytes(),
+            to_bytes(keys),
+            to_bytes(args),
+        ))
+        .0
     }
 
     /// The RESP2 bytes of `eval(body)`.
@@ -208,14 +264,29 @@ pub struct Oracle {
 
 impl Oracle {
     pub fn start() -> Option<Oracle> {
-        let path = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].into_iter().find(|p| std::path::Path::new(p).exists());
+        let path = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists());
         let Some(path) = path else {
             eprintln!("redis-server not installed: skipping the differential test");
             return None;
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
         let child = std::process::Command::new(path)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(std::process::Stdio::null())
             .spawn()
             .ok()?;
@@ -263,7 +334,12 @@ fn complete(bytes: &[u8]) -> bool {
         match bytes[0] {
             b'$' => {
                 let length: i64 = line.parse().ok()?;
-                if length < 0 { Some(end + 2) } else { (bytes.len() >= end + 2 + length as usize + 2).then_some(end + 4 + length as usize) }
+                if length < 0 {
+                    Some(end + 2)
+                } else {
+                    (bytes.len() >= end + 2 + length as usize + 2)
+                        .then_some(end + 4 + length as usize)
+                }
             }
             b'*' => {
                 let count: i64 = line.parse().ok()?;
