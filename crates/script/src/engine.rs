@@ -1,0 +1,688 @@
+//! [`ScriptEngine`]: one Lua state per core, running scripts and functions from the shared
+//! [`ScriptRegistry`].
+
+use crate::convert::{error_table, format_g, lua_to_reply, reply_to_lua};
+use crate::errors::{ScriptError, SCRIPT_KILLED};
+use crate::functions::{self, CompiledLibrary};
+use crate::registry::{Library, Script, ScriptRegistry};
+use crate::sandbox::{self, Sandbox};
+use crate::shebang;
+use crate::{HostCall, LogLevel, ScriptHost, Tick};
+use bytes::Bytes;
+use mlua::{Function, Lua, MultiValue, Table, Value, Variadic};
+use peregrine_resp::Reply;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// Limits of one engine's Lua state.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineLimits {
+    /// Most bytes the Lua heap may hold; an allocation past it fails with Lua's
+    /// "not enough memory" error, which ends the script.
+    pub memory_bytes: usize,
+    /// Lua instructions between two calls of [`ScriptHost::tick`] (Redis: 100,000).
+    pub hook_instructions: u32,
+    /// Longest time a library's body may run during `FUNCTION LOAD` (Redis: 500 ms).
+    pub load_timeout: Duration,
+}
+
+impl Default for EngineLimits {
+    fn default() -> EngineLimits {
+        EngineLimits {
+            memory_bytes: 256 << 20,
+            hook_instructions: 100_000,
+            load_timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The state of the script running now, shared with the Lua callbacks.
+pub(crate) struct RunState {
+    host: RefCell<Option<Rc<dyn ScriptHost>>>,
+    started: Cell<Instant>,
+    killed: Cell<bool>,
+    resp3: Cell<bool>,
+    /// redisLrand48's 48-bit state. Redis 7 does not reseed it per script (scripts
+    /// replicate their effects), so the sequence goes on across runs.
+    random: Cell<u64>,
+    loading_since: Cell<Option<Instant>>,
+    load_timeout: Duration,
+}
+
+/// redisLrand48's initial state (and `srand48` seeds' low 16 bits).
+const RANDOM_INITIAL: u64 = 0x1234_ABCD_330E;
+
+impl RunState {
+    fn begin(&self, host: Rc<dyn ScriptHost>) {
+        *self.host.borrow_mut() = Some(host);
+        self.started.set(Instant::now());
+        self.killed.set(false);
+        self.resp3.set(false);
+    }
+
+    fn end(&self) {
+        self.host.borrow_mut().take();
+    }
+
+    fn host(&self) -> Option<Rc<dyn ScriptHost>> {
+        self.host.borrow().clone()
+    }
+
+    pub(crate) fn killed(&self) -> bool {
+        self.killed.get()
+    }
+
+    pub(crate) fn set_resp3(&self, resp3: bool) {
+        self.resp3.set(resp3);
+    }
+
+    /// `redisLrand48() % INT32_MAX / INT32_MAX`.
+    pub(crate) fn next_random(&self) -> f64 {
+        let next = self
+            .random
+            .get()
+            .wrapping_mul(0x5_DEEC_E66D)
+            .wrapping_add(0xB)
+            & ((1 << 48) - 1);
+        self.random.set(next);
+        let value = (next >> 17) as i64;
+        let max = i64::from(i32::MAX);
+        (value % max) as f64 / max as f64
+    }
+
+    /// `redisSrand48(seed)`.
+    pub(crate) fn seed_random(&self, seed: i32) {
+        self.random.set((u64::from(seed as u32) << 16) | 0x330E);
+    }
+
+    pub(crate) fn log(&self, level: u8, message: &[u8]) {
+        let level = match level {
+            0 => LogLevel::Debug,
+            1 => LogLevel::Verbose,
+            2 => LogLevel::Notice,
+            _ => LogLevel::Warning,
+        };
+        if let Some(host) = self.host() {
+            let _ = catch_unwind(AssertUnwindSafe(|| host.log(level, message)));
+        }
+    }
+
+    /// The instruction hook: asks the host whether to go on.
+    fn on_hook(&self) -> mlua::Result<()> {
+        if let Some(since) = self.loading_since.get() {
+            if since.elapsed() > self.load_timeout {
+                return Err(mlua::Error::runtime("FUNCTION LOAD timeout"));
+            }
+            return Ok(());
+        }
+        if self.killed.get() {
+            return Err(mlua::Error::runtime(SCRIPT_KILLED));
+        }
+        let Some(host) = self.host() else {
+            return Ok(());
+        };
+        let elapsed = self.started.get().elapsed();
+        let tick = catch_unwind(AssertUnwindSafe(|| host.tick(elapsed))).unwrap_or(Tick::Continue);
+        if tick == Tick::Kill {
+            self.killed.set(true);
+            return Err(mlua::Error::runtime(SCRIPT_KILLED));
+        }
+        Ok(())
+    }
+}
+
+/// Lets one script run at a time on an engine; later runs wait their turn in order.
+#[derive(Default)]
+struct RunGate {
+    busy: Cell<bool>,
+    waiters: RefCell<VecDeque<Waker>>,
+}
+
+struct RunTurn<'a>(&'a RunGate);
+
+impl Drop for RunTurn<'_> {
+    fn drop(&mut self) {
+        self.0.busy.set(false);
+        if let Some(waker) = self.0.waiters.borrow_mut().pop_front() {
+            waker.wake();
+        }
+    }
+}
+
+impl RunGate {
+    async fn enter(&self) -> RunTurn<'_> {
+        std::future::poll_fn(|cx| {
+            if self.busy.get() {
+                self.waiters.borrow_mut().push_back(cx.waker().clone());
+                Poll::Pending
+            } else {
+                self.busy.set(true);
+                Poll::Ready(())
+            }
+        })
+        .await;
+        RunTurn(self)
+    }
+}
+
+/// A future that turns a panic of the host's future into an error reply.
+struct Guarded(Pin<Box<dyn Future<Output = Reply>>>);
+
+impl Future for Guarded {
+    type Output = Reply;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
+        match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(_) => Poll::Ready(Reply::error("ERR the command panicked")),
+        }
+    }
+}
+
+/// Compiled copies of the registry's scripts and libraries, valid for one generation.
+#[derive(Default)]
+struct Compiled {
+    script_generation: u64,
+    scripts: HashMap<String, Function>,
+    library_generation: u64,
+    libraries: HashMap<String, CompiledLibrary>,
+}
+
+/// One core's Lua engine (`!Send`): Redis's sandboxed Lua 5.1 running scripts and
+/// functions of a shared [`ScriptRegistry`].
+pub struct ScriptEngine {
+    lua: Lua,
+    registry: Arc<ScriptRegistry>,
+    state: Rc<RunState>,
+    sandbox: Sandbox,
+    compiled: RefCell<Compiled>,
+    gate: RunGate,
+    runs: Cell<u32>,
+    limits: EngineLimits,
+}
+
+/// Runs between two incremental garbage-collection steps (Redis: 50).
+const GC_PERIOD: u32 = 50;
+
+impl ScriptEngine {
+    /// A new engine over `registry`.
+    pub fn new(
+        registry: Arc<ScriptRegistry>,
+        limits: EngineLimits,
+    ) -> Result<ScriptEngine, ScriptError> {
+        Self::build(registry, limits).map_err(|error| {
+            ScriptError::invalid(format!("ERR Lua initialization failed: {error}"))
+        })
+    }
+
+    fn build(registry: Arc<ScriptRegistry>, limits: EngineLimits) -> mlua::Result<ScriptEngine> {
+        let state = Rc::new(RunState {
+            host: RefCell::new(None),
+            started: Cell::new(Instant::now()),
+            killed: Cell::new(false),
+            resp3: Cell::new(false),
+            random: Cell::new(RANDOM_INITIAL),
+            loading_since: Cell::new(None),
+            load_timeout: limits.load_timeout,
+        });
+        let lua = sandbox::new_lua()?;
+        let call_raw = create_call(&lua, state.clone())?;
+        let sandbox = sandbox::install(&lua, state.clone(), call_raw)?;
+        let hook_state = state.clone();
+        lua.set_global_hook(
+            mlua::HookTriggers::new().every_nth_instruction(limits.hook_instructions.max(1)),
+            move |_, _| hook_state.on_hook().map(|()| mlua::VmState::Continue),
+        )?;
+        lua.set_memory_limit(limits.memory_bytes)?;
+        Ok(ScriptEngine {
+            lua,
+            registry,
+            state,
+            sandbox,
+            compiled: RefCell::new(Compiled::default()),
+            gate: RunGate::default(),
+            runs: Cell::new(0),
+            limits,
+        })
+    }
+
+    /// The registry this engine runs from.
+    pub fn registry(&self) -> &Arc<ScriptRegistry> {
+        &self.registry
+    }
+
+    /// Bytes the Lua heap uses now (`INFO memory`'s `used_memory_lua`).
+    pub fn used_memory(&self) -> usize {
+        self.lua.used_memory()
+    }
+
+    fn refresh(&self) {
+        let mut compiled = self.compiled.borrow_mut();
+        let script_generation = self.registry.script_generation();
+        if compiled.script_generation != script_generation {
+            compiled.scripts.clear();
+            compiled.script_generation = script_generation;
+        }
+        let library_generation = self.registry.library_generation();
+        if compiled.library_generation != library_generation {
+            let current = self.registry.libraries();
+            compiled.libraries.retain(|name, library| {
+                current
+                    .iter()
+                    .any(|known| &known.name == name && Arc::ptr_eq(known, &library.library))
+            });
+            compiled.library_generation = library_generation;
+        }
+    }
+
+    /// `SCRIPT LOAD` and the first half of `EVAL`: parses the shebang, compiles the body
+    /// and registers it, so every core's `EVALSHA` finds it.
+    pub fn load_script(&self, body: Bytes) -> Result<Arc<Script>, ScriptError> {
+        let sha = sha1_smol::Sha1::from(&body).digest().to_string();
+        self.refresh();
+        if let Some(script) = self.registry.script(sha.as_bytes()) {
+            if self.compiled.borrow().scripts.contains_key(&sha) {
+                return Ok(script);
+            }
+        }
+        let (flags, shebang_len) = shebang::script_flags(&body)?;
+        let script = Script {
+            sha,
+            body,
+            flags,
+            shebang_len,
+        };
+        let function = self.compile_script(&script)?;
+        let script = self.registry.insert_script(script);
+        self.compiled
+            .borrow_mut()
+            .scripts
+            .insert(script.sha.clone(), function);
+        Ok(script)
+    }
+
+    fn compile_script(&self, script: &Script) -> Result<Function, ScriptError> {
+        let source = script.body.get(script.shebang_len..).unwrap_or_default();
+        self.lua
+            .load(source)
+            .set_name("@user_script")
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .into_function()
+            .map_err(|error| ScriptError::Compile(lua_error_text(&error)))
+    }
+
+    fn script_function(&self, script: &Script) -> Result<Function, ScriptError> {
+        self.refresh();
+        if let Some(function) = self.compiled.borrow().scripts.get(&script.sha) {
+            return Ok(function.clone());
+        }
+        let function = self.compile_script(script)?;
+        self.compiled
+            .borrow_mut()
+            .scripts
+            .insert(script.sha.clone(), function.clone());
+        Ok(function)
+    }
+
+    /// Runs a script (`EVAL`, `EVALSHA`) with its `KEYS` and `ARGV`; the reply is the
+    /// client's, errors included.
+    pub async fn run_script(
+        &self,
+        host: Rc<dyn ScriptHost>,
+        script: &Script,
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+    ) -> Reply {
+        let function = match self.script_function(script) {
+            Ok(function) => function,
+            Err(error) => return error.into(),
+        };
+        self.execute(host, function, &script.sha, keys, args, true)
+            .await
+    }
+
+    /// `EVAL`: [`ScriptEngine::load_script`] then [`ScriptEngine::run_script`].
+    pub async fn eval(
+        &self,
+        host: Rc<dyn ScriptHost>,
+        body: Bytes,
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+    ) -> Reply {
+        match self.load_script(body) {
+            Ok(script) => self.run_script(host, &script, keys, args).await,
+            Err(error) => error.into(),
+        }
+    }
+
+    /// `EVALSHA`.
+    pub async fn evalsha(
+        &self,
+        host: Rc<dyn ScriptHost>,
+        sha: &[u8],
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+    ) -> Reply {
+        match self.registry.script(sha) {
+            Some(script) => self.run_script(host, &script, keys, args).await,
+            None => ScriptError::NoScript.into(),
+        }
+    }
+
+    /// `FCALL` / `FCALL_RO` (the server checks the function's flags first, from
+    /// [`ScriptRegistry::function`]).
+    pub async fn call_function(
+        &self,
+        host: Rc<dyn ScriptHost>,
+        name: &[u8],
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+    ) -> Reply {
+        let Some((library, info)) = self.registry.function(name) else {
+            return ScriptError::FunctionNotFound.into();
+        };
+        let callback = match self.library_callback(&library, &info.name) {
+            Ok(callback) => callback,
+            Err(error) => return error.into(),
+        };
+        self.execute(host, callback, &info.name, keys, args, false)
+            .await
+    }
+
+    fn library_callback(
+        &self,
+        library: &Arc<Library>,
+        name: &str,
+    ) -> Result<Function, ScriptError> {
+        self.refresh();
+        let cached = self
+            .compiled
+            .borrow()
+            .libraries
+            .get(&library.name)
+            .filter(|compiled| Arc::ptr_eq(&compiled.library, library))
+            .and_then(|compiled| compiled.callbacks.get(name).cloned());
+        if let Some(callback) = cached {
+            return Ok(callback);
+        }
+        let (_, callbacks) = self.compile_library(&library.code)?;
+        let callback = callbacks
+            .get(name)
+            .cloned()
+            .ok_or(ScriptError::FunctionNotFound)?;
+        self.compiled.borrow_mut().libraries.insert(
+            library.name.clone(),
+            CompiledLibrary {
+                library: library.clone(),
+                callbacks,
+            },
+        );
+        Ok(callback)
+    }
+
+    /// Compiles a library and runs its body with the load-time API.
+    pub(crate) fn compile_library(
+        &self,
+        code: &[u8],
+    ) -> Result<(Library, HashMap<String, Function>), ScriptError> {
+        let metadata = shebang::library_metadata(code)?;
+        let mut source = code.to_vec();
+        for byte in source.iter_mut().take(metadata.shebang_len) {
+            *byte = b' ';
+        }
+        let chunk = self
+            .lua
+            .load(&source[..])
+            .set_name("@user_function")
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .into_function()
+            .map_err(|error| {
+                ScriptError::invalid(format!(
+                    "ERR Error compiling function: {}",
+                    lua_error_text(&error)
+                ))
+            })?;
+        self.state.loading_since.set(Some(Instant::now()));
+        let loaded = self.sandbox.load_library.call::<(bool, Value)>(chunk);
+        self.state.loading_since.set(None);
+        let (ok, value) = loaded.map_err(|error| {
+            ScriptError::invalid(format!(
+                "ERR Error registering functions: {}",
+                lua_error_text(&error)
+            ))
+        })?;
+        if !ok {
+            return Err(ScriptError::invalid(format!(
+                "ERR Error registering functions: {}",
+                error_message(&value)
+            )));
+        }
+        let Value::Table(registered) = value else {
+            return Err(ScriptError::invalid("ERR No functions registered"));
+        };
+        functions::collect(metadata.name, Bytes::copy_from_slice(code), &registered)
+    }
+
+    /// `FUNCTION LOAD [REPLACE]`: returns the library's name.
+    pub fn load_library(&self, code: Bytes, replace: bool) -> Result<String, ScriptError> {
+        let metadata = shebang::library_metadata(&code)?;
+        if !replace && self.registry.library(&metadata.name).is_some() {
+            return Err(ScriptError::invalid(format!(
+                "ERR Library '{}' already exists",
+                metadata.name
+            )));
+        }
+        let (library, _) = self.compile_library(&code)?;
+        let name = library.name.clone();
+        self.registry
+            .install_libraries(vec![library], replace, false)?;
+        Ok(name)
+    }
+
+    /// `FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]`.
+    pub fn restore_libraries(
+        &self,
+        payload: &[u8],
+        policy: functions::RestorePolicy,
+    ) -> Result<(), ScriptError> {
+        let codes = functions::decode_dump(payload)?;
+        let mut libraries = Vec::with_capacity(codes.len());
+        for code in codes {
+            libraries.push(self.compile_library(&code)?.0);
+        }
+        let (replace, flush) = match policy {
+            functions::RestorePolicy::Append => (false, false),
+            functions::RestorePolicy::Replace => (true, false),
+            functions::RestorePolicy::Flush => (true, true),
+        };
+        self.registry.install_libraries(libraries, replace, flush)
+    }
+
+    async fn execute(
+        &self,
+        host: Rc<dyn ScriptHost>,
+        function: Function,
+        name: &str,
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+        eval: bool,
+    ) -> Reply {
+        let _turn = self.gate.enter().await;
+        let arrays = self
+            .string_array(&keys)
+            .and_then(|keys| Ok((keys, self.string_array(&args)?)));
+        let (keys, args) = match arrays {
+            Ok(arrays) => arrays,
+            Err(error) => return Reply::error(format!("ERR {}", lua_error_text(&error))),
+        };
+        self.state.begin(host);
+        let result = if eval {
+            let set = self.sandbox.set_arguments.call::<()>((keys, args));
+            match set {
+                Ok(()) => self.sandbox.run.call_async::<MultiValue>(function).await,
+                Err(error) => Err(error),
+            }
+        } else {
+            self.sandbox
+                .run
+                .call_async::<MultiValue>((function, keys, args))
+                .await
+        };
+        let resp3 = self.state.resp3.get();
+        let killed = self.state.killed.get();
+        self.state.end();
+        if eval {
+            let _ = self
+                .sandbox
+                .set_arguments
+                .call::<()>((Value::Nil, Value::Nil));
+        }
+        let reply = match result {
+            Ok(values) => finish(values, name, resp3, killed),
+            Err(error) => Reply::error(one_line(&format!(
+                "ERR Error running script {name}, {:.100}",
+                lua_error_text(&error)
+            ))),
+        };
+        self.collect_garbage();
+        reply
+    }
+
+    fn collect_garbage(&self) {
+        let runs = self.runs.get() + 1;
+        if self.lua.used_memory() > self.limits.memory_bytes / 2 {
+            let _ = self.lua.gc_collect();
+        } else if runs >= GC_PERIOD {
+            let _ = self.lua.gc_step();
+            self.runs.set(0);
+            return;
+        }
+        self.runs.set(runs);
+    }
+
+    fn string_array(&self, items: &[Bytes]) -> mlua::Result<Table> {
+        let table = self.lua.create_table_with_capacity(items.len(), 0)?;
+        for (index, item) in items.iter().enumerate() {
+            table.raw_set(index + 1, self.lua.create_string(item)?)?;
+        }
+        Ok(table)
+    }
+}
+
+/// The reply of a finished run: `(true, value)` or `(false, error, source, line)`.
+fn finish(values: MultiValue, name: &str, resp3: bool, killed: bool) -> Reply {
+    let mut values = values.into_iter();
+    let ok = matches!(values.next(), Some(Value::Boolean(true)));
+    let value = values.next().unwrap_or(Value::Nil);
+    if ok {
+        return lua_to_reply(&value, resp3);
+    }
+    let message = if killed {
+        SCRIPT_KILLED.to_string()
+    } else {
+        error_message(&value)
+    };
+    let source = values.next();
+    let line = values.next();
+    let text = match (source, line) {
+        (Some(Value::String(source)), Some(Value::Integer(line))) => {
+            format!(
+                "{message} script: {name}, on {}:{line}.",
+                source.to_string_lossy()
+            )
+        }
+        (Some(Value::String(source)), Some(Value::Number(line))) => {
+            format!(
+                "{message} script: {name}, on {}:{}.",
+                source.to_string_lossy(),
+                format_g(line, 17)
+            )
+        }
+        _ => message,
+    };
+    Reply::error(one_line(&text))
+}
+
+/// Redis's `luaExtractErrorInformation`: an error table's `err`, or `ERR <text>`.
+fn error_message(value: &Value) -> String {
+    match value {
+        Value::Table(table) => match table.get::<Value>("err") {
+            Ok(Value::String(text)) => text.to_string_lossy(),
+            Ok(Value::Number(number)) => format_g(number, 14),
+            _ => "ERR unknown error (an error table without an 'err' field)".to_string(),
+        },
+        Value::String(text) => format!("ERR {}", text.to_string_lossy()),
+        Value::Number(number) => format!("ERR {}", format_g(*number, 14)),
+        Value::Integer(number) => format!("ERR {number}"),
+        Value::Nil => "ERR nil".to_string(),
+        Value::Error(error) => format!("ERR {}", lua_error_text(error)),
+        other => format!(
+            "ERR {}",
+            other
+                .to_string()
+                .unwrap_or_else(|_| other.type_name().to_string())
+        ),
+    }
+}
+
+/// The Lua message inside an mlua error, without mlua's decorations.
+pub(crate) fn lua_error_text(error: &mlua::Error) -> String {
+    match error {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::RuntimeError(message) => message.clone(),
+        mlua::Error::MemoryError(message) => message.clone(),
+        mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
+        mlua::Error::WithContext { cause, .. } => lua_error_text(cause),
+        other => other.to_string(),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.replace(['\r', '\n'], " ")
+}
+
+/// `redis.call`'s core as an async Lua function: returns `(value, is_error)`.
+fn create_call(lua: &Lua, state: Rc<RunState>) -> mlua::Result<Function> {
+    lua.create_async_function(move |lua, args: Variadic<Value>| {
+        let state = state.clone();
+        async move {
+            let argv = match command_arguments(&args) {
+                Ok(argv) => argv,
+                Err(text) => return Ok((Value::Table(error_table(&lua, text.as_bytes())?), true)),
+            };
+            let Some(host) = state.host() else {
+                let text = "redis.call/pcall can only be called inside a script invocation";
+                return Ok((Value::Table(error_table(&lua, text.as_bytes())?), true));
+            };
+            let reply = match catch_unwind(AssertUnwindSafe(|| host.call(argv))) {
+                Ok(HostCall::Ready(reply)) => reply,
+                Ok(HostCall::Pending(future)) => Guarded(future).await,
+                Err(_) => Reply::error("ERR the command panicked"),
+            };
+            let is_error = reply.is_error();
+            Ok((reply_to_lua(&lua, &reply, state.resp3.get())?, is_error))
+        }
+    })
+}
+
+/// Lua arguments to a command's argv, as `luaArgsToRedisArgv`.
+fn command_arguments(args: &[Value]) -> Result<Vec<Bytes>, &'static str> {
+    if args.is_empty() {
+        return Err("Please specify at least one argument for this redis lib call");
+    }
+    args.iter()
+        .map(|arg| match arg {
+            Value::String(text) => Ok(Bytes::copy_from_slice(&text.as_bytes())),
+            Value::Number(number) => Ok(Bytes::from(format_g(*number, 17))),
+            Value::Integer(number) => Ok(Bytes::from(number.to_string())),
+            _ => Err("Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect()
+}
