@@ -123,6 +123,13 @@ impl KeySpec {
         step: 1,
         find: None,
     };
+    /// A `numkeys` count in the second argument, then the keys (EVAL, FCALL).
+    pub const NUMKEYS_SECOND: KeySpec = KeySpec {
+        first: 0,
+        last: 0,
+        step: 0,
+        find: Some(|argv| numkeys_positions(argv, &[], 2)),
+    };
     /// Every argument is a key.
     pub const ALL: KeySpec = KeySpec {
         first: 1,
@@ -328,6 +335,22 @@ pub enum ServerCommand {
     Watch,
     /// UNWATCH
     Unwatch,
+    /// EVAL script numkeys [key ...] [arg ...]
+    Eval,
+    /// EVALSHA sha1 numkeys [key ...] [arg ...]
+    EvalSha,
+    /// EVAL_RO script numkeys [key ...] [arg ...]
+    EvalRo,
+    /// EVALSHA_RO sha1 numkeys [key ...] [arg ...]
+    EvalShaRo,
+    /// FCALL function numkeys [key ...] [arg ...]
+    FCall,
+    /// FCALL_RO function numkeys [key ...] [arg ...]
+    FCallRo,
+    /// SCRIPT LOAD|EXISTS|FLUSH|KILL|HELP
+    Script,
+    /// FUNCTION LOAD|DELETE|FLUSH|LIST|DUMP|RESTORE|STATS|KILL|HELP
+    Function,
 }
 
 /// How a command executes.
@@ -397,6 +420,8 @@ pub enum Group {
     SortedSet,
     /// MULTI/EXEC transactions.
     Transactions,
+    /// Lua scripts and functions.
+    Scripting,
 }
 
 impl Group {
@@ -412,6 +437,7 @@ impl Group {
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
             Group::Transactions => "transactions",
+            Group::Scripting => "scripting",
         }
     }
 }

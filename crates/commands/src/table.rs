@@ -38,6 +38,14 @@ const SERVER_COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "discard",   arity: Exactly(1), flags: &[NoScript, Loading, Stale, Fast, AllowBusy], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Discard), group: Group::Transactions, summary: "Discards a transaction." },
     CommandSpec { name: "watch",     arity: AtLeast(2), flags: &[NoScript, Loading, Stale, Fast, AllowBusy], keys: KeySpec::ALL, exec: Exec::Server(ServerCommand::Watch), group: Group::Transactions, summary: "Monitors changes to keys to determine the execution of a transaction." },
     CommandSpec { name: "unwatch",   arity: Exactly(1), flags: &[NoScript, Loading, Stale, Fast, AllowBusy], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Unwatch), group: Group::Transactions, summary: "Forgets about watched keys of a transaction." },
+    CommandSpec { name: "eval",      arity: AtLeast(3), flags: &[NoScript, Stale], keys: KeySpec::NUMKEYS_SECOND, exec: Exec::Server(ServerCommand::Eval), group: Group::Scripting, summary: "Executes a server-side Lua script." },
+    CommandSpec { name: "evalsha",   arity: AtLeast(3), flags: &[NoScript, Stale], keys: KeySpec::NUMKEYS_SECOND, exec: Exec::Server(ServerCommand::EvalSha), group: Group::Scripting, summary: "Executes a server-side Lua script by SHA1 digest." },
+    CommandSpec { name: "eval_ro",   arity: AtLeast(3), flags: &[NoScript, Stale, ReadOnly], keys: KeySpec::NUMKEYS_SECOND, exec: Exec::Server(ServerCommand::EvalRo), group: Group::Scripting, summary: "Executes a read-only server-side Lua script." },
+    CommandSpec { name: "evalsha_ro", arity: AtLeast(3), flags: &[NoScript, Stale, ReadOnly], keys: KeySpec::NUMKEYS_SECOND, exec: Exec::Server(ServerCommand::EvalShaRo), group: Group::Scripting, summary: "Executes a read-only server-side Lua script by SHA1 digest." },
+    CommandSpec { name: "fcall",     arity: AtLeast(3), flags: &[NoScript, Stale], keys: KeySpec::NUMKEYS_SECOND, exec: Exec::Server(ServerCommand::FCall), group: Group::Scripting, summary: "Invokes a function." },
+    CommandSpec { name: "fcall_ro",  arity: AtLeast(3), flags: &[NoScript, Stale, ReadOnly], keys: KeySpec::NUMKEYS_SECOND, exec: Exec::Server(ServerCommand::FCallRo), group: Group::Scripting, summary: "Invokes a read-only function." },
+    CommandSpec { name: "script",    arity: AtLeast(2), flags: &[], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Script), group: Group::Scripting, summary: "A container for Lua scripts management commands." },
+    CommandSpec { name: "function",  arity: AtLeast(2), flags: &[], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Function), group: Group::Scripting, summary: "A container for function commands." },
     CommandSpec { name: "randomkey", arity: Exactly(1), flags: &[ReadOnly], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::RandomKey), group: Group::Generic, summary: "Returns a random key name from the database." },
 ];
 

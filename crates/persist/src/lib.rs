@@ -15,7 +15,7 @@ pub mod varint;
 pub use block::{align_up, seal_block, BlockHeader, BLOCK_ALIGN};
 pub use cipher::{Cipher, CipherKind};
 pub use journal::{Journal, PendingRecords};
-pub use manifest::{Manifest, ShardEntry, MANIFEST_FILE};
+pub use manifest::{write_atomically, Manifest, ShardEntry, MANIFEST_FILE};
 pub use record::{Record, RecordDecoder, RecordEncoder};
 pub use segment::{
     list_segments, log_file_name, parse_log_file_name, parse_snapshot_file_name,

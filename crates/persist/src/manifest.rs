@@ -162,13 +162,19 @@ impl Manifest {
 
     /// Replaces the manifest of `dir` atomically and durably.
     pub fn write(&self, dir: &Path) -> Result<(), FormatError> {
-        let temporary = dir.join(format!("{MANIFEST_FILE}.tmp"));
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(self.encode().as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, dir.join(MANIFEST_FILE))?;
-        sync_dir(dir)
+        write_atomically(dir, MANIFEST_FILE, self.encode().as_bytes())
     }
+}
+
+/// Replaces file `name` of `dir` with `bytes` atomically and durably (temporary file,
+/// fsync, rename, fsync of the directory): a crash leaves the old file or the new one.
+pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), FormatError> {
+    let temporary = dir.join(format!("{name}.tmp"));
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, dir.join(name))?;
+    sync_dir(dir)
 }
 
 /// Makes a directory's entries (created, renamed, removed files) durable.

@@ -79,7 +79,8 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "cluster-enabled",            default: "no",          kind: Kind::Bool,    mutable: false },
     Parameter { name: "slowlog-log-slower-than",    default: "10000",       kind: Kind::Integer, mutable: true },
     Parameter { name: "slowlog-max-len",            default: "128",         kind: Kind::Integer, mutable: true },
-    Parameter { name: "lua-time-limit",             default: "5000",        kind: Kind::Integer, mutable: true },
+    Parameter { name: "busy-reply-threshold",       default: "5000",        kind: Kind::Integer, mutable: true },
+    Parameter { name: "script-undeclared-keys",     default: "allow",       kind: Kind::OneOf(&["allow", "deny"]), mutable: true },
     Parameter { name: "notify-keyspace-events",     default: "",            kind: Kind::Text,    mutable: true },
     Parameter { name: "replica-read-only",          default: "yes",         kind: Kind::Bool,    mutable: true },
     Parameter { name: "spin-before-park-us",        default: "0",           kind: Kind::Integer, mutable: false },
@@ -140,6 +141,10 @@ pub struct Settings {
     pub spin_before_park_us: u64,
     /// When collections leave their compact encodings.
     pub encoding: peregrine_keyspace::EncodingLimits,
+    /// Milliseconds a script runs before other clients get `-BUSY`.
+    pub busy_reply_threshold_ms: u64,
+    /// Whether scripts may touch keys they did not declare (`script-undeclared-keys`).
+    pub undeclared_keys: bool,
     /// Where and how data is persisted.
     pub persistence: crate::persistence::PersistenceSettings,
     /// When snapshots are taken automatically.
@@ -166,14 +171,14 @@ impl Default for Config {
     }
 }
 
-/// Redis's pre-7.0 names, still accepted for the listpack settings (Redis 7 keeps them
-/// as aliases).
+/// Redis's pre-7.0 names, still accepted (Redis 7 keeps them as aliases).
 const ALIASES: &[(&str, &str)] = &[
     ("list-max-ziplist-size", "list-max-listpack-size"),
     ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
     ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("lua-time-limit", "busy-reply-threshold"),
 ];
 
 fn find(name: &str) -> Option<&'static Parameter> {
@@ -359,6 +364,8 @@ impl Config {
             lfu_policy: self.get("maxmemory-policy").contains("lfu"),
             hz: self.number("hz").clamp(1, 500),
             spin_before_park_us: self.number("spin-before-park-us").min(10_000),
+            busy_reply_threshold_ms: self.number("busy-reply-threshold"),
+            undeclared_keys: self.get("script-undeclared-keys") == "allow",
             encoding: peregrine_keyspace::EncodingLimits {
                 list_max_listpack_size: self.get("list-max-listpack-size").parse().unwrap_or(-2),
                 hash_max_listpack_entries: self.number("hash-max-listpack-entries") as usize,

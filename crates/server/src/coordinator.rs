@@ -86,6 +86,51 @@ pub(crate) fn everything(
         .collect()
 }
 
+/// Locks everything on every shard for `owner` (a transaction or script that needs the
+/// whole server) and opens log bracket `owner.0` on each shard, so that recovery applies
+/// all of its writes or none. Undo with [`release_everything`].
+pub(crate) async fn hold_everything(
+    router: &ShardRouter,
+    owner: LockOwner,
+) -> BTreeMap<ShardId, LockRequest> {
+    let locks = everything(router, Some(owner));
+    let participants = u32::from(router.shard_count());
+    for (shard, request) in &locks {
+        let request = request.clone();
+        router
+            .invoke_on(*shard, move |state| async move {
+                LockTable::acquire(&state.locks, request).await;
+                let now = crate::shard_state::unix_millis();
+                state
+                    .journal
+                    .borrow_mut()
+                    .tx_begin(now, owner.0, participants);
+                state.open_tx.set(Some(owner.0));
+            })
+            .await;
+    }
+    locks
+}
+
+/// Closes the log brackets and releases the locks of [`hold_everything`].
+pub(crate) async fn release_everything(
+    router: &ShardRouter,
+    owner: LockOwner,
+    locks: BTreeMap<ShardId, LockRequest>,
+) {
+    for (shard, request) in locks {
+        router
+            .invoke_on(shard, move |state| async move {
+                state.open_tx.set(None);
+                let now = crate::shard_state::unix_millis();
+                state.journal.borrow_mut().tx_end(now, owner.0);
+                state.locks.borrow_mut().release(&request);
+                state.records_appended();
+            })
+            .await;
+    }
+}
+
 /// Releases every lock in `parts`.
 pub(crate) async fn release_all(router: &ShardRouter, parts: BTreeMap<ShardId, LockRequest>) {
     for (shard, request) in parts {

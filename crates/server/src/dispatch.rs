@@ -105,9 +105,13 @@ impl Session {
     /// Notes that `spec` runs on `shard` (`None`: on several or all shards), so that the
     /// replies of this read wait for that shard's log.
     pub fn note_write(&mut self, spec: &CommandSpec, shard: Option<ShardId>) {
-        if !spec.has(Flag::Write) {
-            return;
+        if spec.has(Flag::Write) {
+            self.note_written_on(shard);
         }
+    }
+
+    /// Notes that writes run on `shard` (`None`: on any shard) for this read's replies.
+    pub fn note_written_on(&mut self, shard: Option<ShardId>) {
         let count = usize::from(self.router.shard_count());
         self.wrote_on.resize(count, false);
         match shard {
@@ -291,19 +295,8 @@ impl Session {
 
     /// Runs a keyed command whose keys span shards, by its cross-shard plan.
     async fn run_cross(&self, spec: &'static CommandSpec, argv: Argv, cross: CrossShard) -> Reply {
-        let (router, db, options, owner) = (&self.router, self.db, self.options, self.lock_owner);
-        match cross {
-            CrossShard::Split(merge) => {
-                run_split(router, db, options, owner, spec, argv, merge).await
-            }
-            CrossShard::Coordinated(plan) => {
-                run_coordinated(router, db, options, owner, spec, argv, plan).await
-            }
-            CrossShard::Scratch => {
-                crate::scratch::run_scratch(router, db, options, owner, spec, argv).await
-            }
-            CrossShard::SingleKey => Reply::error("ERR internal error: keys span shards"),
-        }
+        let (db, options, owner) = (self.db, self.options, self.lock_owner);
+        run_cross(&self.router, db, options, owner, spec, argv, cross).await
     }
 
     /// Runs one queued command of a transaction that holds every shard (see
@@ -388,7 +381,14 @@ impl Session {
         if !self.authenticated && !spec.has(Flag::NoAuth) {
             return Err(Reply::error("NOAUTH Authentication required."));
         }
-        let persistence = &self.router.state().server.persistence;
+        let server = &self.router.state().server;
+        if let Some(busy) = server
+            .busy_scripts
+            .refusal(spec, argv, self.router.shard_count())
+        {
+            return Err(busy);
+        }
+        let persistence = &server.persistence;
         if persistence.loading() && !spec.has(Flag::Loading) {
             return Err(Reply::error(
                 "LOADING Redis is loading the dataset in memory",
@@ -431,6 +431,29 @@ impl Session {
             ReplyMode::Off => {}
             ReplyMode::Skip => self.reply_mode = ReplyMode::On,
         }
+    }
+}
+
+/// Runs a keyed command whose keys span shards by its cross-shard plan, on behalf of
+/// transaction or script `owner` if any.
+pub async fn run_cross(
+    router: &ShardRouter,
+    db: DbIndex,
+    options: ClientOptions,
+    owner: Option<LockOwner>,
+    spec: &'static CommandSpec,
+    argv: Argv,
+    cross: CrossShard,
+) -> Reply {
+    match cross {
+        CrossShard::Split(merge) => run_split(router, db, options, owner, spec, argv, merge).await,
+        CrossShard::Coordinated(plan) => {
+            run_coordinated(router, db, options, owner, spec, argv, plan).await
+        }
+        CrossShard::Scratch => {
+            crate::scratch::run_scratch(router, db, options, owner, spec, argv).await
+        }
+        CrossShard::SingleKey => Reply::error("ERR internal error: keys span shards"),
     }
 }
 

@@ -21,6 +21,7 @@ mod expiry;
 mod info;
 pub mod persistence;
 mod scratch;
+mod scripting;
 mod server_commands;
 pub mod shard_state;
 pub mod startup;

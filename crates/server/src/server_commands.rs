@@ -88,6 +88,14 @@ pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv)
         ServerCommand::Exec => reply(crate::transaction::exec(session).await),
         ServerCommand::Discard => reply(crate::transaction::discard(session).await),
         ServerCommand::Watch => reply(crate::transaction::watch(session, argv).await),
+        ServerCommand::Eval
+        | ServerCommand::EvalSha
+        | ServerCommand::EvalRo
+        | ServerCommand::EvalShaRo
+        | ServerCommand::FCall
+        | ServerCommand::FCallRo => reply(crate::scripting::run(session, command, argv).await),
+        ServerCommand::Script => reply(crate::scripting::script(session, argv)),
+        ServerCommand::Function => reply(crate::scripting::function(session, argv)),
         ServerCommand::Unwatch => {
             crate::transaction::unwatch(session).await;
             reply(Reply::Ok)
@@ -813,6 +821,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
         Group::Set => push("@set"),
         Group::SortedSet => push("@sortedset"),
         Group::Transactions => push("@transaction"),
+        Group::Scripting => push("@scripting"),
         Group::Server => {}
     }
     if spec.has(Flag::Blocking) {

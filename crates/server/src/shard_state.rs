@@ -52,6 +52,13 @@ pub struct ServerShared {
     pub persistence: SharedPersistence,
     /// Active expiry runs (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire: AtomicBool,
+    /// Lua scripts by SHA and function libraries, for every core's engine.
+    pub scripts: Arc<peregrine_script::ScriptRegistry>,
+    /// Scripts (SHA) and functions (`function:name`) seen to stay on their declared keys'
+    /// shard: they run there (see `scripting`).
+    pub local_scripts: RwLock<std::collections::HashSet<String>>,
+    /// Scripts past `busy-reply-threshold`.
+    pub busy_scripts: crate::scripting::busy::BusyScripts,
 }
 
 impl ServerShared {
@@ -76,6 +83,9 @@ impl ServerShared {
             blocked_clients: AtomicU64::new(0),
             block_sequence: AtomicU64::new(0),
             active_expire: AtomicBool::new(true),
+            scripts: Arc::new(peregrine_script::ScriptRegistry::new()),
+            local_scripts: RwLock::default(),
+            busy_scripts: Default::default(),
             persistence: SharedPersistence {
                 next_tx_id: AtomicU64::new(unix_millis() << 16),
                 ..SharedPersistence::default()
@@ -214,6 +224,8 @@ pub struct ShardState {
     /// The multi-shard write whose log bracket is open here (a transaction's): the writes
     /// it runs join that bracket instead of opening their own.
     pub open_tx: Cell<Option<u64>>,
+    /// This core's Lua engine, created by the first script that runs here.
+    script_engine: RefCell<Option<Rc<peregrine_script::ScriptEngine>>>,
     /// State shared by all shards.
     pub server: Arc<ServerShared>,
 }
@@ -250,8 +262,24 @@ impl ShardState {
             capture: RefCell::new(peregrine_commands::Capture::default()),
             watched: RefCell::new(peregrine_commands::WatchedKeys::default()),
             open_tx: Cell::new(None),
+            script_engine: RefCell::new(None),
             server,
         }
+    }
+
+    /// This core's Lua engine (created on first use: a Lua state costs memory).
+    pub fn script_engine(&self) -> Result<Rc<peregrine_script::ScriptEngine>, Reply> {
+        if let Some(engine) = self.script_engine.borrow().as_ref() {
+            return Ok(engine.clone());
+        }
+        let engine = peregrine_script::ScriptEngine::new(
+            self.server.scripts.clone(),
+            peregrine_script::EngineLimits::default(),
+        )
+        .map_err(Reply::from)?;
+        let engine = Rc::new(engine);
+        *self.script_engine.borrow_mut() = Some(engine.clone());
+        Ok(engine)
     }
 
     /// The limits commands consult, from the current settings.

@@ -19,7 +19,9 @@
 //! watched key that was live with a deadline fails EXEC once the deadline has passed
 //! (Redis's rule for keys that expire while watched).
 
-use crate::coordinator::{everything, lock_in_order, run_then_release, single_shard};
+use crate::coordinator::{
+    hold_everything, lock_in_order, release_everything, run_then_release, single_shard,
+};
 use crate::dispatch::Session;
 use crate::shard_state::{unix_millis, KeyedCommand, ShardState};
 use bytes::Bytes;
@@ -400,23 +402,8 @@ async fn run_global(
     check: WatchCheck,
 ) -> Option<Vec<Reply>> {
     let router = session.router.clone();
-    let id = session.shard().server.persistence.tx_id();
-    let owner = LockOwner(id);
-    let participants = u32::from(router.shard_count());
-    let locks = everything(&router, Some(owner));
-    for (shard, request) in &locks {
-        let request = request.clone();
-        router
-            .invoke_on(*shard, move |state: Rc<ShardState>| async move {
-                LockTable::acquire(&state.locks, request).await;
-                state
-                    .journal
-                    .borrow_mut()
-                    .tx_begin(unix_millis(), id, participants);
-                state.open_tx.set(Some(id));
-            })
-            .await;
-    }
+    let owner = LockOwner(session.shard().server.persistence.tx_id());
+    let locks = hold_everything(&router, owner).await;
     let replies = if check.failed() {
         None
     } else {
@@ -428,15 +415,6 @@ async fn run_global(
         session.lock_owner = None;
         Some(replies)
     };
-    for (shard, request) in locks {
-        router
-            .invoke_on(shard, move |state: Rc<ShardState>| async move {
-                state.open_tx.set(None);
-                state.journal.borrow_mut().tx_end(unix_millis(), id);
-                state.locks.borrow_mut().release(&request);
-                state.records_appended();
-            })
-            .await;
-    }
+    release_everything(&router, owner, locks).await;
     replies
 }

@@ -14,22 +14,11 @@
 
 use peregrine_testkit::{keys_on_shards, RawClient, RedisOracle, TestServer};
 use std::net::SocketAddr;
-use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
 const SHARDS: u16 = 2;
 
-/// One step of a scenario.
-enum Step {
-    /// Client index, command (`{0}`..`{3}` stand for keys on alternating shards).
-    Send(usize, &'static str),
-    /// A command whose reply is not compared (it names the server: HELLO).
-    Quiet(usize, &'static str),
-    /// Let server time pass (expiry scenarios).
-    Sleep(u64),
-}
-
-use Step::{Quiet, Send, Sleep};
+use peregrine_testkit::scenario::{mismatches, Step, Step::*};
 
 fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
     vec![
@@ -282,43 +271,6 @@ fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
     ]
 }
 
-fn render(command: &str, keys: &[String]) -> Vec<String> {
-    command
-        .split(' ')
-        .map(|word| {
-            let mut word = word.to_owned();
-            for (index, key) in keys.iter().enumerate() {
-                word = word.replace(&format!("{{{index}}}"), key);
-            }
-            word
-        })
-        .collect()
-}
-
-/// Runs `steps` with fresh clients against `address`, returning every reply.
-fn play(address: SocketAddr, keys: &[String], steps: &[Step]) -> Vec<(String, Vec<u8>)> {
-    let mut clients = [RawClient::connect(address), RawClient::connect(address)];
-    clients[0].cmd(&["FLUSHALL"]);
-    let mut replies = Vec::new();
-    for step in steps {
-        match step {
-            Send(client, command) => {
-                let words = render(command, keys);
-                let args: Vec<&str> = words.iter().map(String::as_str).collect();
-                let reply = clients[*client].cmd(&args);
-                replies.push((format!("client {client}: {command}"), reply));
-            }
-            Quiet(client, command) => {
-                let words = render(command, keys);
-                let args: Vec<&str> = words.iter().map(String::as_str).collect();
-                clients[*client].cmd(&args);
-            }
-            Sleep(millis) => std::thread::sleep(Duration::from_millis(*millis)),
-        }
-    }
-    replies
-}
-
 #[test]
 fn transactions_reply_as_redis_does() {
     let Some(oracle) = RedisOracle::start("the MULTI/EXEC/WATCH scenarios") else {
@@ -327,20 +279,7 @@ fn transactions_reply_as_redis_does() {
     let server = TestServer::start(BIN, SHARDS);
     let keys = keys_on_shards("tx:", 4, SHARDS);
     let redis: SocketAddr = ([127, 0, 0, 1], oracle.port()).into();
-    let mut mismatches = Vec::new();
-    for (name, steps) in scenarios() {
-        let expected = play(redis, &keys, &steps);
-        let actual = play(server.addr(), &keys, &steps);
-        for ((step, want), (_, got)) in expected.iter().zip(&actual) {
-            if want != got {
-                mismatches.push(format!(
-                    "{name}: {step}\n  redis:     {:?}\n  peregrine: {:?}",
-                    String::from_utf8_lossy(want),
-                    String::from_utf8_lossy(got)
-                ));
-            }
-        }
-    }
+    let mismatches = mismatches(redis, server.addr(), &keys, &scenarios());
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
 

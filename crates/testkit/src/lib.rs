@@ -17,6 +17,8 @@
 //! It is not: a Redis client library (tests use the `redis` crate for meaning and
 //! [`RawClient`] for framing), or a model of the server's semantics.
 
+pub mod scenario;
+
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::path::{Path, PathBuf};

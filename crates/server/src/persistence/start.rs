@@ -52,6 +52,11 @@ pub async fn finish_loading(router: std::rc::Rc<crate::shard_state::ShardRouter>
     while shared.shards_loading.load(Ordering::SeqCst) > 1 {
         glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
     }
+    match crate::scripting::library_file::load(router.state()) {
+        Ok(0) => {}
+        Ok(count) => tracing::info!("loaded {count} function libraries"),
+        Err(reason) => tracing::error!("the function libraries could not be loaded: {reason}"),
+    }
     if shared.snapshot_before_serving.load(Ordering::SeqCst) {
         tracing::warn!("taking a snapshot before serving: part of the log was dropped");
         if let Err(reason) = snapshot::take(&router).await {

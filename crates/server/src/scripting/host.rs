@@ -1,0 +1,433 @@
+//! What `redis.call` does: the two hosts a script runs with.
+//!
+//! * [`ShardHost`]: the script's declared keys all live on one shard and the script is
+//!   known to stay there; it runs on that shard's core and every call is a direct,
+//!   synchronous call into the shard. A call that needs another shard (or a key another
+//!   operation holds) *escalates*: the run is abandoned if it has not written yet and is
+//!   run again under the global lock (see [`super`]).
+//! * [`GlobalHost`]: the script holds every shard (its own lock owner); calls for the
+//!   local shard are direct, calls for other shards travel as messages, calls whose keys
+//!   span shards use the ordinary multi-shard plans, whose locks pass the script's own.
+
+use super::busy::ScriptSignals;
+use crate::dispatch::run_cross;
+use crate::shard_state::{ServerShared, ShardRouter, ShardState};
+use bytes::Bytes;
+use peregrine_commands::{lookup, ClientOptions, CommandSpec, Exec, Flag, ServerCommand};
+use peregrine_keyspace::DbIndex;
+use peregrine_resp::{Argv, Reply};
+use peregrine_script::errors::{UNKNOWN_COMMAND, WRONG_ARITY};
+use peregrine_script::{HostCall, LogLevel, ScriptHost, Tick};
+use peregrine_shard::{LockKey, LockMode, LockOwner, LockRequest, LockTable, ShardId};
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The reply of a call that made a [`ShardHost`] escalate (never seen by a client: the
+/// run is discarded, unless it wrote first).
+const ESCALATED: &str = "ERR The script touched a key on another shard after writing; \
+     it will run under a global lock from now on (declare every key the script uses)";
+
+/// Redis cluster's error for a key the script did not declare (`script-undeclared-keys
+/// deny`).
+const UNDECLARED: &str = "ERR Script attempted to access a non local key in a cluster node";
+
+/// What every run shares: its command, limits, busy registration and signals.
+pub struct RunControl {
+    server: Arc<ServerShared>,
+    id: u64,
+    /// The shards it holds (`None`: all).
+    shards: Option<Vec<ShardId>>,
+    function: bool,
+    command: Argv,
+    started: Instant,
+    threshold: Duration,
+    read_only: bool,
+    undeclared_keys: bool,
+    declared: Vec<Bytes>,
+    signals: Arc<ScriptSignals>,
+    busy: Cell<bool>,
+}
+
+impl RunControl {
+    /// The control of a run of `command` holding `shards`.
+    pub fn new(
+        server: Arc<ServerShared>,
+        command: Argv,
+        shards: Option<Vec<ShardId>>,
+        read_only: bool,
+        declared: Vec<Bytes>,
+    ) -> RunControl {
+        let settings = server.settings();
+        let function = command
+            .first()
+            .is_some_and(|name| name.len() >= 5 && name[..5].eq_ignore_ascii_case(b"fcall"));
+        RunControl {
+            id: server.busy_scripts.next_id(),
+            server,
+            shards,
+            function,
+            command,
+            started: Instant::now(),
+            threshold: Duration::from_millis(settings.busy_reply_threshold_ms),
+            read_only,
+            undeclared_keys: settings.undeclared_keys,
+            declared,
+            signals: Arc::default(),
+            busy: Cell::new(false),
+        }
+    }
+
+    /// Whether the script ran a write.
+    pub fn wrote(&self) -> bool {
+        self.signals.wrote.load(Ordering::SeqCst)
+    }
+
+    /// Ends the run's busy registration, if any.
+    pub fn finish(&self) {
+        if self.busy.get() {
+            self.server.busy_scripts.leave(self.id);
+        }
+    }
+
+    fn tick(&self, elapsed: Duration) -> Tick {
+        if !self.busy.get() && elapsed >= self.threshold {
+            self.busy.set(true);
+            tracing::warn!(
+                "a script has been running for {} ms (busy-reply-threshold): other clients get -BUSY",
+                elapsed.as_millis()
+            );
+            self.server.busy_scripts.enter(
+                self.id,
+                self.shards.clone(),
+                self.function,
+                self.signals.clone(),
+                self.command.clone(),
+                self.started,
+            );
+        }
+        if self.signals.kill.load(Ordering::SeqCst) {
+            Tick::Kill
+        } else {
+            Tick::Continue
+        }
+    }
+
+    /// Lookup, arity and the scripting gates, with Redis's errors.
+    fn check(&self, argv: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
+        let name = argv.first().map(|name| name.as_ref()).unwrap_or_default();
+        let spec = lookup(name).ok_or_else(|| Reply::error(UNKNOWN_COMMAND))?;
+        if !spec.arity.accepts(argv.len()) {
+            return Err(Reply::error(WRONG_ARITY));
+        }
+        let container = matches!(
+            spec.exec,
+            Exec::Server(ServerCommand::Script | ServerCommand::Function)
+        );
+        if spec.has(Flag::NoScript) || container {
+            return Err(Reply::error(
+                "ERR This Redis command is not allowed from script",
+            ));
+        }
+        if spec.has(Flag::Write) {
+            if self.read_only {
+                return Err(Reply::error(
+                    "ERR Write commands are not allowed from read-only scripts.",
+                ));
+            }
+            if let Some(refusal) = self.server.persistence.write_refusal() {
+                return Err(Reply::error(refusal));
+            }
+            self.signals.wrote.store(true, Ordering::SeqCst);
+        }
+        if !self.undeclared_keys {
+            let undeclared = spec
+                .keys
+                .positions(argv)
+                .filter_map(|position| argv.get(position))
+                .any(|key| !self.declared.contains(key));
+            if undeclared {
+                return Err(Reply::error(UNDECLARED));
+            }
+        }
+        Ok(spec)
+    }
+
+    fn log(level: LogLevel, message: &[u8]) {
+        let text = String::from_utf8_lossy(message);
+        match level {
+            LogLevel::Debug | LogLevel::Verbose => tracing::debug!("script: {text}"),
+            LogLevel::Notice => tracing::info!("script: {text}"),
+            LogLevel::Warning => tracing::warn!("script: {text}"),
+        }
+    }
+}
+
+/// The server commands a script may run on its own (the rest need a client's session).
+fn server_call(
+    command: ServerCommand,
+    argv: &[Bytes],
+    db: &Cell<DbIndex>,
+    databases: u32,
+) -> Option<Reply> {
+    match command {
+        ServerCommand::Ping => Some(match argv.get(1) {
+            None => Reply::status("PONG"),
+            Some(message) => Reply::Bulk(message.clone()),
+        }),
+        ServerCommand::Echo => argv.get(1).cloned().map(Reply::Bulk),
+        ServerCommand::Time => {
+            let micros = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_micros());
+            Some(Reply::Array(vec![
+                Reply::bulk((micros / 1_000_000).to_string()),
+                Reply::bulk((micros % 1_000_000).to_string()),
+            ]))
+        }
+        ServerCommand::Select => {
+            let index = std::str::from_utf8(argv.get(1)?)
+                .ok()
+                .and_then(|text| text.parse::<i64>().ok());
+            Some(match index {
+                None => Reply::error("ERR value is not an integer or out of range"),
+                Some(index) if index < 0 || index >= i64::from(databases) => {
+                    Reply::error("ERR DB index is out of range")
+                }
+                Some(index) => {
+                    db.set(DbIndex(index as u32));
+                    Reply::Ok
+                }
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A script running on the one shard that owns its keys.
+pub struct ShardHost {
+    state: Rc<ShardState>,
+    db: Cell<DbIndex>,
+    options: ClientOptions,
+    databases: u32,
+    shard_count: u16,
+    /// Set when a call needed more than this shard.
+    escalated: Cell<bool>,
+    /// Locks taken on undeclared keys as the script touched them (released with the
+    /// declared keys' when the run ends), so nothing changes them if the script pauses.
+    undeclared_locks: std::cell::RefCell<Vec<(DbIndex, Bytes, LockRequest)>>,
+    /// The run's control.
+    pub control: RunControl,
+}
+
+impl ShardHost {
+    /// A host for a run on `state`'s shard.
+    pub fn new(
+        state: Rc<ShardState>,
+        db: DbIndex,
+        options: ClientOptions,
+        shard_count: u16,
+        control: RunControl,
+    ) -> ShardHost {
+        let databases = state.server.settings().databases;
+        ShardHost {
+            state,
+            db: Cell::new(db),
+            options,
+            databases,
+            shard_count,
+            escalated: Cell::new(false),
+            undeclared_locks: std::cell::RefCell::default(),
+            control,
+        }
+    }
+
+    /// Releases the locks taken on undeclared keys.
+    pub fn release_undeclared(&self) {
+        let mut locks = self.state.locks.borrow_mut();
+        for (_, _, request) in self.undeclared_locks.borrow_mut().drain(..) {
+            locks.release(&request);
+        }
+    }
+
+    /// Whether a call needed more than this shard.
+    pub fn escalated(&self) -> bool {
+        self.escalated.get()
+    }
+
+    fn escalate(&self) -> HostCall {
+        self.escalated.set(true);
+        HostCall::Ready(Reply::error(ESCALATED))
+    }
+}
+
+impl ScriptHost for ShardHost {
+    fn call(&self, argv: Vec<Bytes>) -> HostCall {
+        if self.escalated.get() {
+            return HostCall::Ready(Reply::error(ESCALATED));
+        }
+        let spec = match self.control.check(&argv) {
+            Ok(spec) => spec,
+            Err(reply) => return HostCall::Ready(reply),
+        };
+        match spec.exec {
+            Exec::Keyed { .. } => {
+                let shards = self.shard_count;
+                let db = self.db.get();
+                for key in spec.keys.positions(&argv).filter_map(|at| argv.get(at)) {
+                    if ShardId::for_key(key, shards) != self.state.id {
+                        return self.escalate();
+                    }
+                    let locked = self
+                        .undeclared_locks
+                        .borrow()
+                        .iter()
+                        .any(|(locked_db, locked, _)| *locked_db == db && locked == key);
+                    if !self.control.declared.contains(key) && !locked {
+                        let request = LockRequest::new(
+                            vec![(LockKey::for_key(db.0, key), LockMode::Exclusive)],
+                            None,
+                        );
+                        if self.state.locks.borrow().conflicts(&request) {
+                            return self.escalate();
+                        }
+                        // Granted at once: nothing conflicts.
+                        drop(LockTable::acquire(&self.state.locks, request.clone()));
+                        self.undeclared_locks
+                            .borrow_mut()
+                            .push((db, key.clone(), request));
+                    }
+                }
+                let mut replies = self
+                    .state
+                    .execute_unlocked(db, self.options, &[(spec, argv)]);
+                HostCall::Ready(replies.pop().unwrap_or(Reply::Nil))
+            }
+            Exec::Server(command) => match server_call(command, &argv, &self.db, self.databases) {
+                Some(reply) => HostCall::Ready(reply),
+                None => self.escalate(),
+            },
+        }
+    }
+
+    fn tick(&self, elapsed: Duration) -> Tick {
+        self.control.tick(elapsed)
+    }
+
+    fn log(&self, level: LogLevel, message: &[u8]) {
+        RunControl::log(level, message);
+    }
+}
+
+/// A script holding every shard.
+pub struct GlobalHost {
+    router: Rc<ShardRouter>,
+    db: Cell<DbIndex>,
+    options: ClientOptions,
+    owner: LockOwner,
+    databases: u32,
+    /// The shard of the declared keys when they share one (`None`: no keys, or several).
+    home: Option<ShardId>,
+    /// Whether every key the script touched lives on `home`; false once it touched
+    /// another, or any key when it declared none.
+    stayed_home: Cell<bool>,
+    /// The script declared no keys.
+    keyless: bool,
+    /// The run's control.
+    pub control: RunControl,
+}
+
+impl GlobalHost {
+    /// A host for a run holding everything under `owner`.
+    pub fn new(
+        router: Rc<ShardRouter>,
+        db: DbIndex,
+        options: ClientOptions,
+        owner: LockOwner,
+        home: Option<ShardId>,
+        control: RunControl,
+    ) -> GlobalHost {
+        let databases = router.state().server.settings().databases;
+        GlobalHost {
+            router,
+            db: Cell::new(db),
+            options,
+            owner,
+            databases,
+            home,
+            stayed_home: Cell::new(true),
+            keyless: control.declared.is_empty(),
+            control,
+        }
+    }
+
+    /// Whether a shard-local run could have run this one: every key it touched lives on
+    /// its declared keys' shard, or it declared none and touched none.
+    pub fn stays_local(&self) -> bool {
+        (self.home.is_some() || self.keyless) && self.stayed_home.get()
+    }
+}
+
+impl ScriptHost for GlobalHost {
+    fn call(&self, argv: Vec<Bytes>) -> HostCall {
+        let spec = match self.control.check(&argv) {
+            Ok(spec) => spec,
+            Err(reply) => return HostCall::Ready(reply),
+        };
+        let (db, options) = (self.db.get(), self.options);
+        match spec.exec {
+            Exec::Keyed { cross, .. } => {
+                let count = self.router.shard_count();
+                let me = self.router.me();
+                for key in spec.keys.positions(&argv).filter_map(|at| argv.get(at)) {
+                    if Some(ShardId::for_key(key, count)) != self.home {
+                        self.stayed_home.set(false);
+                    }
+                }
+                match crate::coordinator::single_shard(spec, &argv, count, me) {
+                    Some(shard) if shard == me => {
+                        let state = self.router.state();
+                        let mut replies = state.execute_unlocked(db, options, &[(spec, argv)]);
+                        HostCall::Ready(replies.pop().unwrap_or(Reply::Nil))
+                    }
+                    Some(shard) => {
+                        let router = self.router.clone();
+                        HostCall::Pending(Box::pin(async move {
+                            router
+                                .invoke_on(shard, move |state: Rc<ShardState>| async move {
+                                    state.execute_unlocked(db, options, &[(spec, argv)])
+                                })
+                                .await
+                                .pop()
+                                .unwrap_or(Reply::Nil)
+                        }))
+                    }
+                    None => {
+                        let router = self.router.clone();
+                        let owner = Some(self.owner);
+                        HostCall::Pending(Box::pin(async move {
+                            run_cross(&router, db, options, owner, spec, argv, cross).await
+                        }))
+                    }
+                }
+            }
+            Exec::Server(command) => {
+                let reply =
+                    server_call(command, &argv, &self.db, self.databases).unwrap_or_else(|| {
+                        Reply::error("ERR This Redis command is not allowed from script")
+                    });
+                HostCall::Ready(reply)
+            }
+        }
+    }
+
+    fn tick(&self, elapsed: Duration) -> Tick {
+        self.control.tick(elapsed)
+    }
+
+    fn log(&self, level: LogLevel, message: &[u8]) {
+        RunControl::log(level, message);
+    }
+}

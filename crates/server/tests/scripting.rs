@@ -1,0 +1,306 @@
+//! EVAL/EVALSHA/SCRIPT and FUNCTION/FCALL through the server.
+//!
+//! * Scenarios against the oracle (2 shards, keys spread over both): replies, conversions,
+//!   errors, script cache, read-only variants, scripts over keys of several shards and
+//!   keys they did not declare, SELECT inside a script, EVAL inside MULTI, functions.
+//! * Atomicity: concurrent scripts move amounts between keys on different shards (some
+//!   declaring their keys, some not) while readers check the total never changes.
+//! * Durability: a script's writes and the loaded functions survive kill -9 and restart
+//!   (the log holds the commands the scripts ran; replay runs no Lua).
+//! * Strict mode: `script-undeclared-keys deny` refuses undeclared keys with Redis
+//!   cluster's error.
+
+use peregrine_testkit::scenario::{mismatches, Step, Step::*};
+use peregrine_testkit::{keys_on_shards, run, RawClient, RedisOracle, TestServer};
+use std::net::SocketAddr;
+
+const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
+const SHARDS: u16 = 2;
+
+fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
+    vec![
+        (
+            "replies and conversions",
+            vec![
+                Args(0, &["EVAL", "return {1, 2.9, -3.5, 'x', true, false, {ok='fine'}, {err='ERR bad'}, {1, {2, nil, 3}}}", "0"]),
+                Args(0, &["EVAL", "return {KEYS[1], KEYS[2], ARGV[1], #ARGV}", "2", "{0}", "{1}", "a", "b"]),
+                Args(0, &["EVAL", "return redis.status_reply('FINE')", "0"]),
+                Args(0, &["EVAL", "local e = redis.error_reply('MY error') return e", "0"]),
+                Args(0, &["EVAL", "return 'x'", "-1"]),
+                Args(0, &["EVAL", "return 'x'", "3", "a"]),
+                Args(0, &["EVAL", "return 'x'", "nan"]),
+                Args(0, &["EVAL", "return redis.sha1hex('abc')", "0"]),
+                Args(0, &["EVAL", "local t = cjson.decode('{\"a\":[1,2,3]}') return cjson.encode(t.a)", "0"]),
+                Args(0, &["EVAL", "return {bit.band(0xff, 0x0f), struct.pack('>I2', 258), cmsgpack.unpack(cmsgpack.pack(7))}", "0"]),
+            ],
+        ),
+        (
+            "commands, errors and pcall",
+            vec![
+                Args(0, &["EVAL", "redis.call('SET', KEYS[1], ARGV[1]) local v = redis.call('GET', KEYS[1]) return v", "1", "{0}", "value"]),
+                Args(0, &["EVAL", "local ok = redis.pcall('INCR', KEYS[1]) return ok", "1", "{0}"]),
+                Args(0, &["EVAL", "local r = redis.pcall('nosuchcommand') return r", "0"]),
+                Args(0, &["EVAL", "local r = redis.call('INCR', KEYS[1]) return r", "1", "{0}"]),
+                Args(0, &["EVAL", "local r = redis.call('GET') return r", "0"]),
+                Args(0, &["EVAL", "local r = redis.call('MULTI') return r", "0"]),
+                Args(0, &["EVAL", "x = 1", "0"]),
+                Args(0, &["EVAL", "return undefined_global", "0"]),
+                Args(0, &["EVAL", "return (", "0"]),
+                Args(0, &["EVAL", "error('plain')", "0"]),
+            ],
+        ),
+        (
+            "the script cache",
+            vec![
+                Args(0, &["SCRIPT", "LOAD", "return 'cached'"]),
+                Args(0, &["EVALSHA", "d4a6126fdb33f5ded47cae17d1fd8a2f18b9dfaf", "0"]),
+                Args(0, &["EVALSHA", "D4A6126FDB33F5DED47CAE17D1FD8A2F18B9DFAF", "0"]),
+                Args(1, &["EVALSHA", "d4a6126fdb33f5ded47cae17d1fd8a2f18b9dfaf", "0"]),
+                Args(0, &["SCRIPT", "EXISTS", "d4a6126fdb33f5ded47cae17d1fd8a2f18b9dfaf", "ffffffffffffffffffffffffffffffffffffffff"]),
+                Send(0, "SCRIPT FLUSH"),
+                Args(0, &["EVALSHA", "d4a6126fdb33f5ded47cae17d1fd8a2f18b9dfaf", "0"]),
+                Args(0, &["SCRIPT", "EXISTS", "d4a6126fdb33f5ded47cae17d1fd8a2f18b9dfaf"]),
+                Send(0, "SCRIPT FLUSH BAD"),
+                Send(0, "SCRIPT NOSUCH"),
+                Send(0, "SCRIPT KILL"),
+            ],
+        ),
+        (
+            "read-only scripts",
+            vec![
+                Args(0, &["EVAL_RO", "local r = redis.call('SET', KEYS[1], 'x') return r", "1", "{0}"]),
+                Args(0, &["EVAL_RO", "local r = redis.call('GET', KEYS[1]) return r", "1", "{0}"]),
+                Args(0, &["EVAL", "#!lua flags=no-writes\nlocal r = redis.call('SET', KEYS[1], 'x') return r", "1", "{0}"]),
+                Args(0, &["EVAL_RO", "#!lua\nreturn 1", "0"]),
+                Args(0, &["EVAL", "#!lua flags=bogus\nreturn 1", "0"]),
+            ],
+        ),
+        (
+            "keys on several shards, undeclared keys, SELECT",
+            vec![
+                Args(0, &["EVAL", "redis.call('MSET', KEYS[1], 1, KEYS[2], 2, KEYS[3], 3) return redis.call('MGET', KEYS[1], KEYS[2], KEYS[3])", "3", "{0}", "{1}", "{2}"]),
+                Args(0, &["EVAL", "redis.call('SET', ARGV[1], 'undeclared') redis.call('RENAME', ARGV[1], ARGV[2]) return redis.call('GET', ARGV[2])", "0", "{0}", "{3}"]),
+                Args(0, &["EVAL", "redis.call('SET', ARGV[1], 'again') return redis.call('GET', ARGV[1])", "0", "{1}"]),
+                Args(0, &["EVAL", "redis.call('SELECT', 1) redis.call('SET', KEYS[1], 'db1') return redis.call('GET', KEYS[1])", "1", "{0}"]),
+                Send(0, "GET {0}"),
+                Send(0, "SELECT 1"),
+                Send(0, "GET {0}"),
+            ],
+        ),
+        (
+            "EVAL inside MULTI",
+            vec![
+                Send(0, "MULTI"),
+                Args(0, &["EVAL", "return redis.call('INCR', KEYS[1])", "1", "{0}"]),
+                Send(0, "INCR {1}"),
+                Args(0, &["EVAL", "redis.call('SET', KEYS[1], 'v') return redis.call('MGET', KEYS[1], KEYS[2])", "2", "{2}", "{1}"]),
+                Send(0, "EXEC"),
+            ],
+        ),
+        (
+            "functions",
+            vec![
+                Args(0, &["FUNCTION", "LOAD", "#!lua name=lib1\nredis.register_function('setter', function(keys, args) return redis.call('SET', keys[1], args[1]) end)"]),
+                Args(0, &["FUNCTION", "LOAD", "#!lua name=lib1\nredis.register_function('setter', function(keys, args) return 1 end)"]),
+                Args(0, &["FUNCTION", "LOAD", "#!lua name=lib2\nredis.register_function{function_name='getter', callback=function(keys) return redis.call('GET', keys[1]) end, flags={'no-writes'}}"]),
+                Send(0, "FCALL setter 1 {0} hello"),
+                Send(0, "FCALL getter 1 {0}"),
+                Send(0, "FCALL_RO getter 1 {0}"),
+                Send(0, "FCALL_RO setter 1 {0} x"),
+                Send(0, "FCALL nosuch 0"),
+                Send(0, "FUNCTION LIST LIBRARYNAME lib2"),
+                Send(0, "FUNCTION LIST LIBRARYNAME lib2 WITHCODE"),
+                Send(0, "FUNCTION DELETE lib1"),
+                Send(0, "FUNCTION DELETE lib1"),
+                Send(0, "FCALL setter 1 {0} x"),
+                Args(0, &["FUNCTION", "LOAD", "#!lua name=bad\nreturn 1"]),
+                Args(0, &["FUNCTION", "LOAD", "#!lua\nredis.register_function('f', function() end)"]),
+                Send(0, "FUNCTION FLUSH"),
+                Send(0, "FUNCTION LIST"),
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn scripts_reply_as_redis_does() {
+    let Some(oracle) = RedisOracle::start("the scripting scenarios") else {
+        return;
+    };
+    let server = TestServer::start(BIN, SHARDS);
+    let keys = keys_on_shards("script:", 4, SHARDS);
+    let redis: SocketAddr = ([127, 0, 0, 1], oracle.port()).into();
+    let found = mismatches(redis, server.addr(), &keys, &scenarios());
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+const TRANSFER: &str = "local from = tonumber(redis.call('GET', KEYS[1])) \
+     local to = tonumber(redis.call('GET', KEYS[2])) \
+     redis.call('SET', KEYS[1], from - ARGV[1]) \
+     redis.call('SET', KEYS[2], to + ARGV[1]) \
+     return from";
+
+const UNDECLARED_TRANSFER: &str = "local from = tonumber(redis.call('GET', ARGV[1])) \
+     local to = tonumber(redis.call('GET', ARGV[2])) \
+     redis.call('SET', ARGV[1], from - 1) \
+     redis.call('SET', ARGV[2], to + 1) \
+     return from";
+
+/// Scripts moving amounts between keys of different shards never expose a half-done
+/// move, whether they declare their keys or not.
+#[test]
+fn scripts_are_atomic_across_shards() {
+    let server = TestServer::start(BIN, SHARDS);
+    let accounts = keys_on_shards("account:", 4, SHARDS);
+    let mut client = server.client();
+    for account in &accounts {
+        let _: () = run(&mut client, &["SET", account, "1000"]);
+    }
+    let total: i64 = 4000;
+    let movers: Vec<_> = (0..3)
+        .map(|mover| {
+            let (address, accounts) = (server.addr(), accounts.clone());
+            std::thread::spawn(move || {
+                let mut client = RawClient::connect(address);
+                for round in 0..200 {
+                    let from = &accounts[(mover + round) % 4];
+                    let to = &accounts[(mover + round + 1) % 4];
+                    let reply = if round % 2 == 0 {
+                        client.cmd(&["EVAL", TRANSFER, "2", from, to, "7"])
+                    } else {
+                        client.cmd(&["EVAL", UNDECLARED_TRANSFER, "0", from, to])
+                    };
+                    assert!(
+                        reply.starts_with(b":"),
+                        "{:?}",
+                        String::from_utf8_lossy(&reply)
+                    );
+                }
+            })
+        })
+        .collect();
+    let reader = {
+        let (address, accounts) = (server.addr(), accounts.clone());
+        std::thread::spawn(move || {
+            let mut client = RawClient::connect(address);
+            let mut args = vec!["MGET"];
+            args.extend(accounts.iter().map(String::as_str));
+            for _ in 0..300 {
+                let reply = String::from_utf8_lossy(&client.cmd(&args)).into_owned();
+                let sum: i64 = reply
+                    .split("\r\n")
+                    .filter_map(|line| line.parse::<i64>().ok())
+                    .sum();
+                assert_eq!(sum, total, "a move was seen half done: {reply:?}");
+            }
+        })
+    };
+    for thread in movers.into_iter().chain([reader]) {
+        thread.join().expect("no assertion failed");
+    }
+    let values: Vec<i64> = run(
+        &mut client,
+        &[
+            "MGET",
+            &accounts[0],
+            &accounts[1],
+            &accounts[2],
+            &accounts[3],
+        ],
+    );
+    assert_eq!(values.iter().sum::<i64>(), total);
+}
+
+/// A script's writes and the loaded functions survive kill -9: the log holds the commands
+/// the script ran, and the libraries are saved in the data directory.
+#[test]
+fn script_writes_and_functions_survive_a_crash() {
+    let mut server = TestServer::start_with(BIN, SHARDS, &["--appendfsync", "always"]);
+    let keys = keys_on_shards("durable:", 2, SHARDS);
+    let mut client = server.client();
+    let library = "#!lua name=counter\nredis.register_function('bump', function(keys) return redis.call('INCRBY', keys[1], 5) end)";
+    let loaded: String = run(&mut client, &["FUNCTION", "LOAD", library]);
+    assert_eq!(loaded, "counter");
+    let _: i64 = run(&mut client, &["FCALL", "bump", "1", &keys[0]]);
+    let _: () = run(
+        &mut client,
+        &[
+            "EVAL",
+            "redis.call('SET', KEYS[1], ARGV[1]) redis.call('RPUSH', KEYS[2], ARGV[1], 'random:' .. math.random(1000))",
+            "2",
+            &keys[0],
+            &keys[1],
+            "written",
+        ],
+    );
+    let list_before: Vec<String> = run(&mut client, &["LRANGE", &keys[1], "0", "-1"]);
+    server.crash();
+    let restarted = server.restart();
+    let mut client = restarted.client();
+    let value: String = run(&mut client, &["GET", &keys[0]]);
+    assert_eq!(value, "written");
+    let list_after: Vec<String> = run(&mut client, &["LRANGE", &keys[1], "0", "-1"]);
+    assert_eq!(
+        list_after, list_before,
+        "replay must not run the script again"
+    );
+    let bumped: i64 = run(
+        &mut client,
+        &["FCALL", "bump", "1", &keys[1].replace("durable", "fresh")],
+    );
+    assert_eq!(bumped, 5, "the library was loaded back");
+}
+
+/// With `script-undeclared-keys deny`, a key the script did not declare is refused.
+#[test]
+fn strict_mode_refuses_undeclared_keys() {
+    let server = TestServer::start_with(BIN, SHARDS, &["--script-undeclared-keys", "deny"]);
+    let mut raw = RawClient::connect(server.addr());
+    let refused = raw.cmd(&[
+        "EVAL",
+        "local r = redis.call('GET', ARGV[1]) return r",
+        "0",
+        "k",
+    ]);
+    let text = String::from_utf8_lossy(&refused).into_owned();
+    assert!(
+        text.starts_with("-ERR Script attempted to access a non local key in a cluster node"),
+        "{text:?}"
+    );
+    let allowed = raw.cmd(&[
+        "EVAL",
+        "local r = redis.call('GET', KEYS[1]) return r",
+        "1",
+        "k",
+    ]);
+    assert_eq!(allowed, b"$-1\r\n");
+}
+
+/// A script learned to stay on its declared key's shard that one day needs a key of
+/// another shard (before writing) is run again under the global lock, transparently.
+#[test]
+fn a_shard_local_script_that_reaches_another_shard_runs_again_globally() {
+    let server = TestServer::start(BIN, SHARDS);
+    let home = peregrine_testkit::key_on_shard("home:", 0, SHARDS);
+    let near = peregrine_testkit::key_on_shard("near:", 0, SHARDS);
+    let far = peregrine_testkit::key_on_shard("far:", 1, SHARDS);
+    let mut raw = RawClient::connect(server.addr());
+    raw.cmd(&["SET", &near, "near-value"]);
+    raw.cmd(&["SET", &far, "far-value"]);
+    let script =
+        "local other = redis.call('GET', ARGV[1]) redis.call('SET', KEYS[1], other) return other";
+    // The first run is global and learns that the script stays home; the second runs on
+    // the home shard.
+    for _ in 0..2 {
+        assert_eq!(
+            raw.cmd(&["EVAL", script, "1", &home, &near]),
+            b"$10\r\nnear-value\r\n"
+        );
+    }
+    // Reaching the other shard: dropped before its write and run again globally.
+    assert_eq!(
+        raw.cmd(&["EVAL", script, "1", &home, &far]),
+        b"$9\r\nfar-value\r\n"
+    );
+    assert_eq!(raw.cmd(&["GET", &home]), b"$9\r\nfar-value\r\n");
+}
