@@ -1,6 +1,7 @@
 //! [`ScriptEngine`]: one Lua state per core, running scripts and functions from the shared
 //! [`ScriptRegistry`].
 
+use crate::bytecode;
 use crate::convert::{error_table, format_g, lua_to_reply, reply_to_lua};
 use crate::errors::{ScriptError, SCRIPT_KILLED};
 use crate::functions::{self, CompiledLibrary};
@@ -310,12 +311,20 @@ impl ScriptEngine {
 
     fn compile_script(&self, script: &Script) -> Result<Function, ScriptError> {
         let source = script.body.get(script.shebang_len..).unwrap_or_default();
-        self.lua
-            .load(source)
-            .set_name("@user_script")
-            .set_mode(mlua::chunk::ChunkMode::Text)
-            .into_function()
+        self.compile(source, "@user_script")
             .map_err(|error| ScriptError::Compile(lua_error_text(&error)))
+    }
+
+    /// Compiles user code (text only) with its tail calls rewritten as calls
+    /// ([`bytecode`]), so errors keep the line of the caller as in Redis.
+    fn compile(&self, source: &[u8], name: &str) -> mlua::Result<Function> {
+        let function = self
+            .lua
+            .load(source)
+            .set_name(name)
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .into_function()?;
+        Ok(bytecode::keep_frames(&self.lua, function))
     }
 
     fn script_function(&self, script: &Script) -> Result<Function, ScriptError> {
@@ -437,18 +446,12 @@ impl ScriptEngine {
         for byte in source.iter_mut().take(metadata.shebang_len) {
             *byte = b' ';
         }
-        let chunk = self
-            .lua
-            .load(&source[..])
-            .set_name("@user_function")
-            .set_mode(mlua::chunk::ChunkMode::Text)
-            .into_function()
-            .map_err(|error| {
-                ScriptError::invalid(format!(
-                    "ERR Error compiling function: {}",
-                    lua_error_text(&error)
-                ))
-            })?;
+        let chunk = self.compile(&source, "@user_function").map_err(|error| {
+            ScriptError::invalid(format!(
+                "ERR Error compiling function: {}",
+                lua_error_text(&error)
+            ))
+        })?;
         self.state.loading_since.set(Some(Instant::now()));
         let loaded = self.sandbox.load_library.call::<(bool, Value)>(chunk);
         self.state.loading_since.set(None);

@@ -18,6 +18,16 @@
 //!   `io`/`os`/`package`/`debug`, no bytecode loading, a memory limit, an instruction-count
 //!   hook that asks the host whether to kill the script, and Redis's deterministic
 //!   `math.random`.
+//! * Tail calls: scripts, libraries and `loadstring` chunks are compiled from text, dumped,
+//!   and loaded back with every `OP_TAILCALL` rewritten as `OP_CALL` (the `bytecode`
+//!   module; the binary chunk never comes from a client, and clients still cannot load
+//!   bytecode). Redis's `redis.call` and library functions are C functions, and Lua 5.1
+//!   keeps the caller's frame on a tail call to a C function; ours are Lua functions, whose
+//!   tail calls would drop it. Keeping it gives `return redis.call('nosuch')` Redis's
+//!   `... script: <sha>, on @user_script:1.` suffix. The cost: no tail-call elimination,
+//!   so tail recursion deeper than Lua's 20,000 call levels ends in Lua's
+//!   "stack overflow" error where Redis returns, and `error(message, 2)` in a function
+//!   reached by a Lua-to-Lua tail call names the kept caller's line where Redis names none.
 //!
 //! # Who produces which error text
 //!
@@ -33,6 +43,7 @@
 
 #![warn(missing_docs)]
 
+mod bytecode;
 mod convert;
 mod engine;
 pub mod errors;

@@ -114,12 +114,16 @@ local function sandbox_wrap(f)
   end
 end
 
--- No bytecode: Redis's fix for CVE-2015-4335.
+-- No bytecode: Redis's fix for CVE-2015-4335. Chunks get their tail calls rewritten as
+-- the engine's scripts do, so errors in them keep the caller's line.
+local keep_frames = helpers.keep_frames
 local function sandbox_loadstring(s, name)
   if type(s) == 'string' and string_byte(s, 1) == 27 then
     return nil, "bytecode loading is not allowed"
   end
-  return native_loadstring(s, name)
+  local f, e = native_loadstring(s, name)
+  if f then return keep_frames(f) end
+  return f, e
 end
 local function sandbox_load(reader, name)
   if type(reader) ~= 'function' then return native_load(reader, name) end

@@ -1,6 +1,7 @@
 //! Redis's sandboxed Lua environment: the Lua state, the helpers the prelude
 //! (`sandbox.lua`) needs, and the functions it returns.
 
+use crate::bytecode;
 use crate::convert::error_table;
 use crate::engine::RunState;
 use crate::libs;
@@ -91,6 +92,10 @@ pub(crate) fn install(lua: &Lua, state: Rc<RunState>, call_raw: Function) -> mlu
             };
             Ok(sha1_smol::Sha1::from(bytes).digest().to_string())
         })?,
+    )?;
+    helpers.set(
+        "keep_frames",
+        lua.create_function(|lua, function: Function| Ok(bytecode::keep_frames(lua, function)))?,
     )?;
     helpers.set("bit", libs::bit::create(lua)?)?;
     helpers.set("cjson", libs::cjson::create(lua)?)?;

@@ -152,6 +152,39 @@ fn list_matches_redis() {
     );
 }
 
+/// Tail calls inside library functions keep the caller's frame, so FCALL errors carry
+/// `script: <function>, on @user_function:N.` as in Redis.
+#[test]
+fn tail_call_errors_in_functions_match_redis() {
+    let Some(oracle) = Oracle::start() else {
+        return;
+    };
+    const TAILS: &str = "#!lua name=tails\n\
+        local function bad() error('x') end\n\
+        redis.register_function('tc', function(keys, args) return redis.call('nosuch') end)\n\
+        redis.register_function('tc2', function(keys, args)\n\
+          local a = 1\n\
+          return redis.call('nosuch')\n\
+        end)\n\
+        redis.register_function('tf', function(keys, args) return bad() end)\n\
+        redis.register_function('rnd', function(keys, args) return math.random(0) end)\n\
+        redis.register_function('pc', function(keys, args) return redis.pcall('nosuch') end)\n\
+        redis.register_function('many', function(keys, args) return {bad ~= nil, unpack({1, 2})} end)";
+    let loaded = oracle.raw(&[b"FUNCTION", b"LOAD", TAILS.as_bytes()]);
+    assert_eq!(loaded, b"$5\r\ntails\r\n");
+    let fixture = Fixture::new();
+    fixture.engine.load_library(TAILS.into(), false).unwrap();
+    for name in ["tc", "tc2", "tf", "rnd", "pc", "many"] {
+        let expected = oracle.raw(&[b"FCALL", name.as_bytes(), b"0"]);
+        let actual = fixture.fcall(name, &[], &[]).to_bytes(Protocol::Resp2);
+        assert_eq!(
+            String::from_utf8_lossy(&actual),
+            String::from_utf8_lossy(&expected),
+            "function: {name}"
+        );
+    }
+}
+
 #[test]
 fn dump_restore_round_trips() {
     let fixture = Fixture::new();
