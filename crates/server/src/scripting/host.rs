@@ -34,21 +34,42 @@ const ESCALATED: &str = "ERR The script touched a key on another shard after wri
 /// deny`).
 const UNDECLARED: &str = "ERR Script attempted to access a non local key in a cluster node";
 
+/// The configuration a run consults, read once per run from the client's settings.
+#[derive(Clone, Copy, Debug)]
+pub struct ScriptSettings {
+    /// `busy-reply-threshold`.
+    pub threshold: Duration,
+    /// `script-undeclared-keys allow`.
+    pub undeclared_keys: bool,
+    /// `databases` (SELECT inside scripts).
+    pub databases: u32,
+}
+
+impl ScriptSettings {
+    /// The scripting part of `settings`.
+    pub fn from_settings(settings: &crate::config::Settings) -> ScriptSettings {
+        ScriptSettings {
+            threshold: Duration::from_millis(settings.busy_reply_threshold_ms),
+            undeclared_keys: settings.undeclared_keys,
+            databases: settings.databases,
+        }
+    }
+}
+
 /// What every run shares: its command, limits, busy registration and signals.
 pub struct RunControl {
     server: Arc<ServerShared>,
-    id: u64,
+    /// Its id among busy scripts, once it is one.
+    busy_id: Cell<Option<u64>>,
     /// The shards it holds (`None`: all).
     shards: Option<Vec<ShardId>>,
     function: bool,
     command: Argv,
     started: Instant,
-    threshold: Duration,
+    settings: ScriptSettings,
     read_only: bool,
-    undeclared_keys: bool,
     declared: Vec<Bytes>,
     signals: Arc<ScriptSignals>,
-    busy: Cell<bool>,
 }
 
 impl RunControl {
@@ -59,24 +80,22 @@ impl RunControl {
         shards: Option<Vec<ShardId>>,
         read_only: bool,
         declared: Vec<Bytes>,
+        settings: ScriptSettings,
     ) -> RunControl {
-        let settings = server.settings();
         let function = command
             .first()
             .is_some_and(|name| name.len() >= 5 && name[..5].eq_ignore_ascii_case(b"fcall"));
         RunControl {
-            id: server.busy_scripts.next_id(),
             server,
+            busy_id: Cell::new(None),
             shards,
             function,
             command,
             started: Instant::now(),
-            threshold: Duration::from_millis(settings.busy_reply_threshold_ms),
+            settings,
             read_only,
-            undeclared_keys: settings.undeclared_keys,
             declared,
             signals: Arc::default(),
-            busy: Cell::new(false),
         }
     }
 
@@ -87,20 +106,21 @@ impl RunControl {
 
     /// Ends the run's busy registration, if any.
     pub fn finish(&self) {
-        if self.busy.get() {
-            self.server.busy_scripts.leave(self.id);
+        if let Some(id) = self.busy_id.get() {
+            self.server.busy_scripts.leave(id);
         }
     }
 
     fn tick(&self, elapsed: Duration) -> Tick {
-        if !self.busy.get() && elapsed >= self.threshold {
-            self.busy.set(true);
+        if self.busy_id.get().is_none() && elapsed >= self.settings.threshold {
+            let id = self.server.busy_scripts.next_id();
+            self.busy_id.set(Some(id));
             tracing::warn!(
                 "a script has been running for {} ms (busy-reply-threshold): other clients get -BUSY",
                 elapsed.as_millis()
             );
             self.server.busy_scripts.enter(
-                self.id,
+                id,
                 self.shards.clone(),
                 self.function,
                 self.signals.clone(),
@@ -142,7 +162,7 @@ impl RunControl {
             }
             self.signals.wrote.store(true, Ordering::SeqCst);
         }
-        if !self.undeclared_keys {
+        if !self.settings.undeclared_keys {
             let undeclared = spec
                 .keys
                 .positions(argv)
@@ -231,7 +251,7 @@ impl ShardHost {
         shard_count: u16,
         control: RunControl,
     ) -> ShardHost {
-        let databases = state.server.settings().databases;
+        let databases = control.settings.databases;
         ShardHost {
             state,
             db: Cell::new(db),
@@ -349,7 +369,7 @@ impl GlobalHost {
         home: Option<ShardId>,
         control: RunControl,
     ) -> GlobalHost {
-        let databases = router.state().server.settings().databases;
+        let databases = control.settings.databases;
         GlobalHost {
             router,
             db: Cell::new(db),

@@ -24,7 +24,7 @@ use crate::coordinator::{hold_everything, release_everything};
 use crate::dispatch::Session;
 use crate::shard_state::ShardState;
 use bytes::Bytes;
-use host::{GlobalHost, RunControl, ShardHost};
+use host::{GlobalHost, RunControl, ScriptSettings, ShardHost};
 use peregrine_commands::{check_subcommand, Arity::*, ServerCommand, Subcommand};
 use peregrine_resp::{Argv, Reply};
 use peregrine_script::{RestorePolicy, Script, ScriptEngine, ScriptFlags, ScriptHost};
@@ -146,11 +146,18 @@ pub async fn run(session: &mut Session, command: ServerCommand, argv: &Argv) -> 
         session.note_written_on(local.filter(|_| shards.len() <= 1));
     }
     let server = session.shard().server.clone();
+    let settings = ScriptSettings::from_settings(&session.settings());
+    let run = Run {
+        target,
+        keys,
+        args,
+        command: argv.clone(),
+        read_only,
+        settings,
+    };
     if let Some(owner) = session.lock_owner {
         // Inside EXEC, which already holds every shard.
-        return run_global(session, owner, target, keys, args, argv, read_only, home)
-            .await
-            .0;
+        return run_global(session, owner, run, home).await.0;
     }
     let learned_local = local.is_some()
         && server
@@ -158,17 +165,7 @@ pub async fn run(session: &mut Session, command: ServerCommand, argv: &Argv) -> 
             .read()
             .is_ok_and(|known| known.contains(&learned_as));
     if let Some(shard) = local.filter(|_| learned_local) {
-        if let Some(reply) = run_on_shard(
-            session,
-            shard,
-            target.clone(),
-            keys.clone(),
-            args.clone(),
-            argv,
-            read_only,
-        )
-        .await
-        {
+        if let Some(reply) = run_on_shard(session, shard, run.clone()).await {
             return reply;
         }
         if let Ok(mut known) = server.local_scripts.write() {
@@ -178,8 +175,7 @@ pub async fn run(session: &mut Session, command: ServerCommand, argv: &Argv) -> 
     let owner = LockOwner(server.persistence.tx_id());
     let router = session.router.clone();
     let locks = hold_everything(&router, owner).await;
-    let (reply, stayed_home) =
-        run_global(session, owner, target, keys, args, argv, read_only, home).await;
+    let (reply, stayed_home) = run_global(session, owner, run, home).await;
     release_everything(&router, owner, locks).await;
     if stayed_home && local.is_some() {
         if let Ok(mut known) = server.local_scripts.write() {
@@ -189,23 +185,34 @@ pub async fn run(session: &mut Session, command: ServerCommand, argv: &Argv) -> 
     reply
 }
 
-/// Runs on the shard that owns every declared key; `None` when the run escalated before
-/// writing (the caller runs it globally).
-async fn run_on_shard(
-    session: &Session,
-    shard: ShardId,
+/// One run of a script or function, as the client asked for it.
+#[derive(Clone)]
+struct Run {
     target: Target,
     keys: Vec<Bytes>,
     args: Vec<Bytes>,
-    argv: &Argv,
+    /// The client's command (FUNCTION STATS, busy reports).
+    command: Argv,
     read_only: bool,
-) -> Option<Reply> {
+    settings: ScriptSettings,
+}
+
+/// Runs on the shard that owns every declared key; `None` when the run escalated before
+/// writing (the caller runs it globally).
+async fn run_on_shard(session: &Session, shard: ShardId, run: Run) -> Option<Reply> {
     let (db, options) = (session.db, session.options);
     let shard_count = session.router.shard_count();
-    let command = argv.clone();
     session
         .router
         .invoke_on(shard, move |state: Rc<ShardState>| async move {
+            let Run {
+                target,
+                keys,
+                args,
+                command,
+                read_only,
+                settings,
+            } = run;
             let mode = if read_only {
                 LockMode::Shared
             } else {
@@ -224,6 +231,7 @@ async fn run_on_shard(
                 Some(vec![shard]),
                 read_only,
                 keys.clone(),
+                settings,
             );
             let host = Rc::new(ShardHost::new(
                 state.clone(),
@@ -247,24 +255,28 @@ async fn run_on_shard(
 /// Runs on this core holding every shard under `owner`; returns the reply and whether
 /// the script stayed where a shard-local run could have run it (see
 /// [`GlobalHost::stays_local`]).
-#[allow(clippy::too_many_arguments)]
 async fn run_global(
     session: &Session,
     owner: LockOwner,
-    target: Target,
-    keys: Vec<Bytes>,
-    args: Vec<Bytes>,
-    argv: &Argv,
-    read_only: bool,
+    run: Run,
     home: Option<ShardId>,
 ) -> (Reply, bool) {
+    let Run {
+        target,
+        keys,
+        args,
+        command,
+        read_only,
+        settings,
+    } = run;
     let state = session.shard().clone();
     let control = RunControl::new(
         state.server.clone(),
-        argv.clone(),
+        command,
         None,
         read_only,
         keys.clone(),
+        settings,
     );
     let host = Rc::new(GlobalHost::new(
         session.router.clone(),
