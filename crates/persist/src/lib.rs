@@ -16,6 +16,10 @@ pub use block::{align_up, seal_block, BlockHeader, BLOCK_ALIGN};
 pub use cipher::{Cipher, CipherKind};
 pub use journal::{Journal, PendingRecords};
 pub use manifest::{write_atomically, Manifest, ShardEntry, MANIFEST_FILE};
+
+/// The data directory's file of FUNCTION libraries (FUNCTION DUMP's payload), written by
+/// the server and carried by backups.
+pub const FUNCTIONS_FILE: &str = "functions.pfn";
 pub use record::{Record, RecordDecoder, RecordEncoder};
 pub use segment::{
     list_segments, log_file_name, parse_log_file_name, parse_snapshot_file_name,

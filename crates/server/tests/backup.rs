@@ -110,6 +110,10 @@ fn restore_and_start(backup: &Path, shards: u16) -> (tempfile::TempDir, TestServ
 fn a_backup_restores_the_snapshot_and_nothing_after_it() {
     let server = TestServer::start_with(BIN, 2, &["--appendfsync", "always"]);
     populate(&server);
+    let library =
+        "#!lua name=backedup\nredis.register_function('answer', function() return 42 end)";
+    let loaded: String = run(&mut server.client(), &["FUNCTION", "LOAD", library]);
+    assert_eq!(loaded, "backedup");
     let started: String = run(&mut server.client(), &["BGSAVE"]);
     assert_eq!(started, "Background saving started");
     await_snapshots(&server, 1);
@@ -132,6 +136,8 @@ fn a_backup_restores_the_snapshot_and_nothing_after_it() {
             at_snapshot,
             "restored into {shards} shards"
         );
+        let answer: i64 = run(&mut restored.client(), &["FCALL", "answer", "0"]);
+        assert_eq!(answer, 42, "the function libraries travel with the backup");
     }
     // The server backed up goes on untouched.
     let after: String = run(&mut server.client(), &["GET", "after-snapshot"]);

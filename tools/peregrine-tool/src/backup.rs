@@ -22,7 +22,7 @@ use anyhow::{bail, Context};
 use peregrine_persist::{Cipher, Manifest, SegmentFile, SegmentKind, SEGMENT_HEADER_LEN};
 
 use crate::backup_set::{log_files, read_manifest, snapshot_files};
-use crate::copy::{copy_segment, occupants, sync_dir, CreatedFiles};
+use crate::copy::{copy_companion, copy_segment, occupants, sync_dir, CreatedFiles};
 use crate::data_dir::DataDir;
 use crate::health::Health;
 use crate::scan::{Damage, SegmentScan};
@@ -80,6 +80,12 @@ pub fn backup(
         writeln!(out, "the copies are damaged: no backup written")?;
         return Ok(health);
     }
+    copy_companion(
+        source,
+        destination,
+        peregrine_persist::FUNCTIONS_FILE,
+        &mut created,
+    )?;
     sync_dir(destination)?;
     manifest
         .write(destination)

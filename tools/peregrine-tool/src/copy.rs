@@ -37,6 +37,26 @@ pub fn copy_segment(
     }))
 }
 
+/// Copies file `name` of `from` (if there is one) into `to`, durably: the data directory's
+/// small companions of the segments (the function libraries).
+pub fn copy_companion(
+    from: &Path,
+    to: &Path,
+    name: &str,
+    created: &mut CreatedFiles,
+) -> anyhow::Result<bool> {
+    let source = from.join(name);
+    if !source.exists() {
+        return Ok(false);
+    }
+    let target = to.join(name);
+    created.push(target.clone());
+    std::fs::copy(&source, &target)
+        .and_then(|_| std::fs::File::open(&target)?.sync_all())
+        .with_context(|| format!("can't copy {} to {}", source.display(), target.display()))?;
+    Ok(true)
+}
+
 /// Makes the entries of `dir` (files created, renamed or removed) durable.
 pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     peregrine_persist::manifest::sync_dir(dir)
@@ -98,7 +118,8 @@ pub fn occupants(dir: &Path) -> anyhow::Result<Vec<String>> {
     for entry in entries {
         let entry = entry.with_context(|| format!("can't read {}", dir.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name == MANIFEST_FILE || name == temporary || name.ends_with(".pseg") {
+        let companion = name == peregrine_persist::FUNCTIONS_FILE;
+        if name == MANIFEST_FILE || name == temporary || companion || name.ends_with(".pseg") {
             names.push(name);
         }
     }

@@ -15,7 +15,7 @@ use anyhow::{bail, Context};
 use peregrine_persist::Cipher;
 
 use crate::backup_set::{log_files, read_manifest, snapshot_files};
-use crate::copy::{copy_segment, occupants, sync_dir, CreatedFiles};
+use crate::copy::{copy_companion, copy_segment, occupants, sync_dir, CreatedFiles};
 use crate::data_dir::DataDir;
 use crate::health::Health;
 use crate::verify::verify;
@@ -51,6 +51,12 @@ pub fn restore(
             bail!("{} disappeared during the restore", file.path.display());
         }
     }
+    copy_companion(
+        backup,
+        target,
+        peregrine_persist::FUNCTIONS_FILE,
+        &mut created,
+    )?;
     sync_dir(target)?;
     manifest
         .write(target)

@@ -6,8 +6,7 @@
 use crate::shard_state::{ServerShared, ShardState};
 use peregrine_script::RestorePolicy;
 
-/// The file's name in the data directory.
-pub const FILE: &str = "functions.pfn";
+use peregrine_persist::FUNCTIONS_FILE as FILE;
 
 /// Writes the current libraries (when persistence is on).
 pub fn save(server: &ServerShared) {
