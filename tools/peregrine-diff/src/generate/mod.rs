@@ -171,7 +171,7 @@ impl Command {
     }
 
     /// Sends the command on the second connection ([`Client::Second`]).
-    pub fn from_second_client(mut self) -> Self {
+    pub fn on_second_client(mut self) -> Self {
         self.client = Client::Second;
         self
     }

@@ -153,7 +153,7 @@ fn watch_exec(context: &mut Context<'_>) -> Vec<Command> {
         commands.push(
             Command::new("SELECT")
                 .arg(database.to_string())
-                .from_second_client(),
+                .on_second_client(),
         );
     }
     for _ in 0..writes {
@@ -166,7 +166,7 @@ fn watch_exec(context: &mut Context<'_>) -> Vec<Command> {
         if other_database {
             context.model.select(database);
         }
-        commands.push(second_client_write(context, target).from_second_client());
+        commands.push(second_client_write(context, target).on_second_client());
         context.model.select(selected);
     }
     match context.rng.below(10) {
