@@ -193,8 +193,8 @@ impl Session {
             let spec = match self.check(&argv) {
                 Ok(spec) => spec,
                 Err(reply) => {
-                    crate::transaction::abort_queuing(self);
                     self.flush(&mut pending, out).await;
+                    let reply = crate::transaction::refuse(self, &argv, reply).await;
                     self.emit(reply, out);
                     continue;
                 }

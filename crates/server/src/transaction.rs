@@ -25,7 +25,7 @@ use crate::coordinator::{
 use crate::dispatch::Session;
 use crate::shard_state::{unix_millis, KeyedCommand, ShardState};
 use bytes::Bytes;
-use peregrine_commands::{CommandSpec, Exec, Flag, ServerCommand, Watcher};
+use peregrine_commands::{lookup, CommandSpec, Exec, Flag, ServerCommand, Watcher};
 use peregrine_keyspace::{DbIndex, UnixMillis};
 use peregrine_resp::{Argv, Reply};
 use peregrine_shard::{LockKey, LockMode, LockOwner, LockRequest, LockTable, ShardId};
@@ -119,6 +119,29 @@ pub fn abort_queuing(session: &mut Session) {
     if let Some(transaction) = session.multi.as_mut() {
         transaction.aborted = true;
     }
+}
+
+/// A command refused before it ran (lookup, arity, authentication, loading ...), as
+/// Redis's `rejectCommand` treats it: a transaction being queued is doomed, and a refused
+/// EXEC, inside MULTI or not, discards the transaction and the watches and answers
+/// `EXECABORT Transaction discarded because of: <refusal without ERR>`.
+pub async fn refuse(session: &mut Session, argv: &Argv, refusal: Reply) -> Reply {
+    abort_queuing(session);
+    let name = argv.first().map(|name| name.as_ref()).unwrap_or_default();
+    let refused_exec =
+        lookup(name).is_some_and(|spec| matches!(spec.exec, Exec::Server(ServerCommand::Exec)));
+    let reason = match &refusal {
+        Reply::Error(text) if refused_exec => text.strip_prefix("ERR ").unwrap_or(text),
+        _ => return refusal,
+    };
+    let reply = Reply::error(format!(
+        "EXECABORT Transaction discarded because of: {reason}"
+    ));
+    if session.multi.take().is_some() {
+        session.info.multi.set(-1);
+    }
+    unwatch(session).await;
+    reply
 }
 
 /// DISCARD.
@@ -324,7 +347,10 @@ async fn run_keyed(
         )
     });
     let router = &session.router;
-    let (last_shard, last) = parts.pop_last()?;
+    // Nothing queued and nothing watched: an empty transaction runs (and answers []).
+    let Some((last_shard, last)) = parts.pop_last() else {
+        return (!check.failed()).then(Vec::new);
+    };
     let requests: BTreeMap<ShardId, LockRequest> = parts
         .iter()
         .map(|(shard, part)| (*shard, part.request.clone()))

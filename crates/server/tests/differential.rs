@@ -8,7 +8,9 @@
 //! The string, keyspace and connection families run together (`CORE`); each collection
 //! family (lists, hashes, sets, sorted sets) runs alone with 1 and 4 shards, so a failure
 //! names its family; and one run mixes every family, so commands of different types meet
-//! on the shared keys (WRONGTYPE, RENAME, COPY, OBJECT ENCODING of collections).
+//! on the shared keys (WRONGTYPE, RENAME, COPY, OBJECT ENCODING of collections). The
+//! transactions family (MULTI/EXEC/WATCH around the other families' commands, with a
+//! second client writing between WATCH and EXEC) runs alone with 4 and 1 shards too.
 //!
 //! The crash-restart run (`replay_after_kill_9_matches_redis`) mixes every family too,
 //! with peregrine-server (on `appendfsync always`) killed with SIGKILL every 300 commands
@@ -143,6 +145,14 @@ fn sets_match_redis() {
 #[test]
 fn sorted_sets_match_redis() {
     collection_family("sorted-sets", 600);
+}
+
+/// MULTI/EXEC/DISCARD/WATCH around the other families' commands, with a second client's
+/// writes between WATCH and EXEC, with 1 and 4 shards.
+#[test]
+fn transactions_match_redis() {
+    differential(&["transactions"], 800..806, 1000, 4);
+    differential(&["transactions"], 810..813, 1000, 1);
 }
 
 #[test]

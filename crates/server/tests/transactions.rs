@@ -268,6 +268,36 @@ fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
                 Send(0, "EXEC"),
             ],
         ),
+        (
+            // Regression: EXEC with arguments answered a plain arity error and left the
+            // transaction and the watches in place (found by the differential tester).
+            "a refused EXEC discards the transaction and the watches, in MULTI or not",
+            vec![
+                Send(0, "MULTI"),
+                Send(0, "SET {0} queued"),
+                Send(0, "EXEC extra"),
+                Send(0, "GET {0}"),
+                Send(0, "EXEC"),
+                Send(0, "WATCH {1}"),
+                Send(0, "EXEC extra"),
+                Send(1, "SET {1} other"),
+                Send(0, "MULTI"),
+                Send(0, "GET {1}"),
+                Send(0, "EXEC"),
+            ],
+        ),
+        (
+            // Regression: an empty transaction with nothing watched answered a nil array.
+            "an empty transaction answers an empty array",
+            vec![
+                Send(0, "MULTI"),
+                Send(0, "EXEC"),
+                Send(0, "WATCH {0}"),
+                Send(0, "UNWATCH"),
+                Send(0, "MULTI"),
+                Send(0, "EXEC"),
+            ],
+        ),
     ]
 }
 

@@ -3,7 +3,7 @@
 //! [`run`] starts a redis-server (the oracle) and a peregrine-server on free
 //! loopback ports, sends both the same seeded, random command sequences over
 //! raw RESP2, and compares the raw replies. Each seed is one sequence, run on
-//! freshly flushed servers (`FLUSHALL`, `SELECT 0`); a seed stops at its first
+//! freshly flushed servers (`DISCARD`, `UNWATCH`, `FLUSHALL`, `SELECT 0`); a seed stops at its first
 //! mismatch, since later replies would only repeat the divergence.
 //!
 //! Comparison is byte for byte except for the few documented rules in
@@ -22,9 +22,10 @@
 //! however it ends.
 //!
 //! It is not: a benchmark, a fuzzer of the RESP framing (every request is a
-//! well-formed array of bulk strings), or a test of concurrency (one
-//! connection per server, one command at a time; the dataset checks of the
-//! crash-restart mode use a second one, between commands).
+//! well-formed array of bulk strings), or a test of concurrency (one command
+//! at a time; the transactions family interleaves a second client's commands
+//! with the first's, in a fixed order, and the dataset checks of the
+//! crash-restart mode use a connection of their own, between commands).
 
 #![warn(missing_docs)]
 
@@ -274,7 +275,15 @@ fn run_seed(
         seed,
         restart_every: config.restart_every,
     };
-    for reset in [Command::new("FLUSHALL"), Command::new("SELECT").arg("0")] {
+    // The previous seed may have stopped inside a transaction recipe (in MULTI, or
+    // with keys watched): DISCARD and UNWATCH end that first.
+    let resets = [
+        Command::new("DISCARD"),
+        Command::new("UNWATCH"),
+        Command::new("FLUSHALL"),
+        Command::new("SELECT").arg("0"),
+    ];
+    for reset in resets {
         let outcome = compare_one(servers, seed_run, 0, &reset, &VecDeque::new(), report)?;
         if let Err(outcome) = outcome {
             if let Some(mismatch) = report.mismatches.last_mut() {

@@ -6,6 +6,10 @@
 //! the harness's problem and ends the run with an error; a failure to talk to
 //! Peregrine is a finding, reported as [`Observation::Broken`].
 //!
+//! Each side has a second connection, opened on first use, for the commands a
+//! generator sends as another client ([`Client::Second`]: the writes WATCH must
+//! notice).
+//!
 //! In crash-restart mode the pair also reads both datasets ([`ServerPair::digests`])
 //! and kills and restarts the candidate ([`ServerPair::restart_candidate`]); Redis
 //! is never restarted.
@@ -17,7 +21,7 @@ use anyhow::Context as _;
 use crate::compare::{self, Comparison};
 use crate::digest::Digest;
 use crate::generate::model::DATABASES;
-use crate::generate::Command;
+use crate::generate::{Client, Command};
 use crate::resp::{ClientError, Connection, RawReply, Reply};
 use crate::servers::{Durability, ServerKind, ServerProcess};
 
@@ -66,11 +70,13 @@ impl Launcher {
     }
 }
 
-/// One server and the client connection to it.
+/// One server and the client connections to it.
 #[derive(Debug)]
 struct Side {
     process: ServerProcess,
     connection: Connection,
+    /// The second client's connection, once a command used it.
+    second: Option<Connection>,
 }
 
 impl Side {
@@ -85,7 +91,24 @@ impl Side {
         Ok(Self {
             process,
             connection,
+            second: None,
         })
+    }
+
+    /// The connection `client`'s commands go on, opening the second one when needed.
+    fn client(&mut self, client: Client) -> Result<&mut Connection, ClientError> {
+        match client {
+            Client::First => Ok(&mut self.connection),
+            Client::Second => {
+                let connection = match self.second.take() {
+                    Some(connection) => connection,
+                    None => self.process.connect().map_err(|error| {
+                        ClientError::Io(std::io::Error::other(format!("{error:#}")))
+                    })?,
+                };
+                Ok(self.second.insert(connection))
+            }
+        }
     }
 
     /// Describes a failure to talk to this server, with what it last printed.
@@ -115,48 +138,33 @@ impl ServerPair {
     /// Both requests are written before either reply is read, so the servers
     /// run each command at nearly the same moment.
     pub fn exchange(&mut self, command: &Command) -> anyhow::Result<(RawReply, Observation)> {
-        if let Some(shape) = ScanShape::of(command.comparison) {
-            let redis = scan_loop(&mut self.redis.connection, &command.args, shape)
-                .context("running a SCAN loop on redis-server")?;
-            let peregrine = match scan_loop(&mut self.peregrine.connection, &command.args, shape) {
-                Ok(reply) => Observation::Reply(reply),
-                Err(error) => Observation::Broken(self.peregrine.broken(&error)),
-            };
-            return Ok((redis, peregrine));
-        }
-        self.redis
-            .connection
-            .send(&command.args)
-            .context("sending to redis-server")?;
-        let peregrine_sent = self.peregrine.connection.send(&command.args);
-        let mut redis = self
+        let redis = self
             .redis
-            .connection
-            .read_reply()
-            .context("reading from redis-server")?;
-        let peregrine = peregrine_sent
-            .map_err(ClientError::Io)
-            .and_then(|()| self.peregrine.connection.read_reply());
-        let mut peregrine = match peregrine {
-            Ok(reply) => reply,
-            Err(error) => return Ok((redis, Observation::Broken(self.peregrine.broken(&error)))),
+            .client(command.client)
+            .context("connecting to redis-server")?;
+        let peregrine = self.peregrine.client(command.client);
+        let observed = match peregrine {
+            Ok(peregrine) => exchange_on(redis, peregrine, command)?,
+            Err(error) => (None, Err(error)),
         };
-        let probe: Option<Probe> = match command.comparison {
-            Comparison::RandomKey => Some(random_key_probe),
-            Comparison::Encoding => Some(encoding_probe),
-            _ => None,
+        let (redis, peregrine) = match observed {
+            (Some(redis), peregrine) => (redis, peregrine),
+            (None, peregrine) => {
+                let redis = self
+                    .redis
+                    .client(command.client)
+                    .context("connecting to redis-server")?;
+                let redis = redis
+                    .call(&command.args)
+                    .context("reading from redis-server")?;
+                (redis, peregrine)
+            }
         };
-        if let Some(probe) = probe {
-            redis = probe(&mut self.redis.connection, &command.args, redis)
-                .context("probing a key on redis-server")?;
-            peregrine = match probe(&mut self.peregrine.connection, &command.args, peregrine) {
-                Ok(reply) => reply,
-                Err(error) => {
-                    return Ok((redis, Observation::Broken(self.peregrine.broken(&error))))
-                }
-            };
-        }
-        Ok((redis, Observation::Reply(peregrine)))
+        let peregrine = match peregrine {
+            Ok(reply) => Observation::Reply(reply),
+            Err(error) => Observation::Broken(self.peregrine.broken(&error)),
+        };
+        Ok((redis, peregrine))
     }
 
     /// Reads the whole dataset of both servers, each over a connection of its
@@ -182,11 +190,16 @@ impl ServerPair {
     /// Kills the candidate with SIGKILL between two commands (no request is
     /// outstanding, so no client is blocked), starts it again on the same data
     /// directory, reconnects, and selects `database` again: the only
-    /// connection state the generator changes (it never sends HELLO, CLIENT or
-    /// MULTI, and its blocking commands have always returned). Returns how the
+    /// connection state the generator changes (it never sends HELLO or CLIENT, its
+    /// blocking commands have always returned, and its MULTI and WATCH end within
+    /// the recipe that sent them, while restarts fall between recipes). The second
+    /// connection is dropped and reopened on its next use. Returns how the
     /// candidate failed to come back, if it did.
     pub fn restart_candidate(&mut self, database: usize) -> Result<(), String> {
         self.peregrine.connection.close();
+        if let Some(second) = self.peregrine.second.take() {
+            second.close();
+        }
         self.peregrine
             .process
             .kill_and_restart()
@@ -211,6 +224,47 @@ impl ServerPair {
         self.peregrine.connection = connection;
         Ok(())
     }
+}
+
+/// Sends `command` on one connection to each server and reads both observations
+/// (Redis's reply first; `None` there only when Peregrine could not be reached,
+/// in which case nothing was sent to either).
+fn exchange_on(
+    redis: &mut Connection,
+    peregrine: &mut Connection,
+    command: &Command,
+) -> anyhow::Result<(Option<RawReply>, Result<RawReply, ClientError>)> {
+    if let Some(shape) = ScanShape::of(command.comparison) {
+        let redis = scan_loop(redis, &command.args, shape)
+            .context("running a SCAN loop on redis-server")?;
+        return Ok((Some(redis), scan_loop(peregrine, &command.args, shape)));
+    }
+    redis
+        .send(&command.args)
+        .context("sending to redis-server")?;
+    let peregrine_sent = peregrine.send(&command.args);
+    let mut redis_reply = redis.read_reply().context("reading from redis-server")?;
+    let peregrine_reply = peregrine_sent
+        .map_err(ClientError::Io)
+        .and_then(|()| peregrine.read_reply());
+    let mut peregrine_reply = match peregrine_reply {
+        Ok(reply) => reply,
+        Err(error) => return Ok((Some(redis_reply), Err(error))),
+    };
+    let probe: Option<Probe> = match command.comparison {
+        Comparison::RandomKey => Some(random_key_probe),
+        Comparison::Encoding => Some(encoding_probe),
+        _ => None,
+    };
+    if let Some(probe) = probe {
+        redis_reply =
+            probe(redis, &command.args, redis_reply).context("probing a key on redis-server")?;
+        peregrine_reply = match probe(peregrine, &command.args, peregrine_reply) {
+            Ok(reply) => reply,
+            Err(error) => return Ok((Some(redis_reply), Err(error))),
+        };
+    }
+    Ok((Some(redis_reply), Ok(peregrine_reply)))
 }
 
 /// Where a scan command keeps its cursor and how its elements group.

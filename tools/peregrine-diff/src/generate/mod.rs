@@ -23,6 +23,7 @@ pub mod server;
 pub mod sets;
 pub mod sorted_sets;
 pub mod strings;
+pub mod transactions;
 pub mod values;
 
 use std::collections::VecDeque;
@@ -52,6 +53,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "hashes",      recipes: hashes::RECIPES },
     Family { name: "sets",        recipes: sets::RECIPES },
     Family { name: "sorted-sets", recipes: sorted_sets::RECIPES },
+    Family { name: "transactions", recipes: transactions::RECIPES },
 ];
 
 /// The families named in `names`, in [`FAMILIES`] order; every family when
@@ -74,6 +76,17 @@ pub fn select_families(names: &[String]) -> Result<Vec<Family>, String> {
         .collect())
 }
 
+/// Which of the two connections to each server a command is sent on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Client {
+    /// The connection every family uses; its selected database is the model's.
+    #[default]
+    First,
+    /// Another client of the same servers, for writes that WATCH must notice. It
+    /// keeps its own selected database: a recipe that uses it selects one first.
+    Second,
+}
+
 /// Percentage of commands whose name is sent in scrambled letter case.
 const SCRAMBLED_NAME_PERCENT: u64 = 5;
 
@@ -94,6 +107,8 @@ pub struct Command {
     /// The name coverage counts this command under, when not its own name
     /// (unknown command names are counted together).
     pub counted_as: Option<&'static str>,
+    /// The connection it is sent on.
+    pub client: Client,
 }
 
 impl Command {
@@ -106,6 +121,7 @@ impl Command {
             global: false,
             pause_after: None,
             counted_as: None,
+            client: Client::First,
         }
     }
 
@@ -154,6 +170,12 @@ impl Command {
         self
     }
 
+    /// Sends the command on the second connection ([`Client::Second`]).
+    pub fn on_second_client(mut self) -> Self {
+        self.client = Client::Second;
+        self
+    }
+
     /// Counts the command under `label` in coverage.
     pub fn counted_as(mut self, label: &'static str) -> Self {
         self.counted_as = Some(label);
@@ -175,9 +197,13 @@ impl Command {
     }
 
     /// The command as one printable line: the name as sent, then each argument,
-    /// quoted and escaped when it is empty or holds anything but plain ASCII.
+    /// quoted and escaped when it is empty or holds anything but plain ASCII;
+    /// `[client 2]` first when it goes on the second connection.
     pub fn printable(&self) -> String {
-        let mut parts = Vec::with_capacity(self.args.len());
+        let mut parts = Vec::with_capacity(self.args.len().saturating_add(1));
+        if self.client == Client::Second {
+            parts.push("[client 2]".to_owned());
+        }
         for (position, arg) in self.args.iter().enumerate() {
             let plain = !arg.is_empty()
                 && arg
@@ -416,14 +442,14 @@ pub(crate) mod tests {
     fn recipe_boundaries_fall_between_a_command_and_its_follow_up() {
         let mut sequence = Sequence::new(21);
         let mut follow_ups = 0;
-        for _ in 0..3000 {
+        for _ in 0..6000 {
             let command = sequence.next_command(1_700_000_000_000);
             if command.pause_after.is_some() {
                 assert!(!sequence.at_recipe_boundary(), "{}", command.printable());
                 follow_ups += 1;
             }
         }
-        assert!(follow_ups > 0, "no tiny expiry in 3000 commands");
+        assert!(follow_ups > 0, "no tiny expiry in 6000 commands");
     }
 
     #[test]
@@ -433,7 +459,11 @@ pub(crate) mod tests {
         for _ in 0..3000 {
             let command = sequence.next_command(1_700_000_000_000);
             let argument = command.args.get(1).cloned().unwrap_or_default();
+            // A SELECT inside MULTI, or the second client's, leaves the model's
+            // database alone (the transaction selects it again before EXEC).
             if command.name() == "SELECT"
+                && command.client == Client::First
+                && sequence.at_recipe_boundary()
                 && matches!(argument.as_slice(), b"0" | b"1" | b"2" | b"3")
             {
                 assert_eq!(

@@ -99,6 +99,18 @@ impl Model {
         }
     }
 
+    /// Commands that may not have run (a transaction that EXEC may refuse or
+    /// DISCARD drops): every bound becomes the larger of this model's and
+    /// `earlier`'s, so a removal that did not happen lowers no bound. The
+    /// selected database stays this model's.
+    pub fn keep_bounds_of(&mut self, earlier: &Model) {
+        for (database, keys) in earlier.bounds.iter().enumerate() {
+            for (key, length) in keys {
+                self.raise_in(database, key, *length);
+            }
+        }
+    }
+
     /// FLUSHDB: the selected database is empty.
     pub fn flush_selected(&mut self) {
         if let Some(keys) = self.bounds.get_mut(self.selected) {
@@ -138,5 +150,20 @@ mod tests {
         assert_eq!(model.bound(b"j"), 10);
         model.flush_selected();
         assert_eq!(model.bound(b"j"), 0);
+    }
+
+    #[test]
+    fn keeping_earlier_bounds_undoes_removals_only() {
+        let mut earlier = Model::default();
+        earlier.may_store(b"k", 10);
+        let mut model = earlier.clone();
+        model.removed(b"k");
+        model.may_store(b"j", 4);
+        model.select(2);
+        model.keep_bounds_of(&earlier);
+        assert_eq!(model.selected(), 2);
+        model.select(0);
+        assert_eq!(model.bound(b"k"), 10);
+        assert_eq!(model.bound(b"j"), 4);
     }
 }

@@ -49,7 +49,8 @@ const UNKNOWN_NAMES: &[&[u8]] = &[
     b"a\r\nb",
 ];
 
-fn unknown(context: &mut Context<'_>) -> Vec<Command> {
+/// A command name no Redis version implements, with up to four arguments.
+pub fn unknown(context: &mut Context<'_>) -> Vec<Command> {
     let name = context.pick(UNKNOWN_NAMES);
     let mut command = Command::new("").counted_as("(unknown command)");
     if let Some(first) = command.args.first_mut() {
@@ -125,7 +126,8 @@ const WRONG_ARITY: &[(&str, i64)] = &[
     ("PING", 2),
 ];
 
-fn wrong_arity(context: &mut Context<'_>) -> Vec<Command> {
+/// A known command with an argument count its arity rejects.
+pub fn wrong_arity(context: &mut Context<'_>) -> Vec<Command> {
     let (name, count) = context.pick(WRONG_ARITY);
     let mut command = Command::new(name);
     for position in 0..count {
