@@ -319,7 +319,7 @@ async fn swapdb(session: &mut Session, argv: &Argv) -> Outcome {
     let (first, second) = (DbIndex(first as u32), DbIndex(second as u32));
     on_all_shards_exclusive(session, argv.clone(), move |state| {
         state.capture_databases(&[first, second]);
-        state.touch_watched_databases(&[first, second], &[first, second]);
+        state.touch_watched_databases(&[(first, second), (second, first)]);
         state.keyspace.borrow_mut().swap(first, second);
         state.stats.borrow_mut().dirty += 1;
     })
@@ -342,7 +342,8 @@ async fn flush(session: &mut Session, argv: &Argv, all: bool) -> Outcome {
             vec![db]
         };
         state.capture_databases(&flushed);
-        state.touch_watched_databases(&flushed, &flushed);
+        let pairs: Vec<(DbIndex, DbIndex)> = flushed.iter().map(|db| (*db, *db)).collect();
+        state.touch_watched_databases(&pairs);
         let mut tables = Vec::new();
         let mut keyspace = state.keyspace.borrow_mut();
         if all {

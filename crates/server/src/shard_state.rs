@@ -384,21 +384,26 @@ impl ShardState {
         }
     }
 
-    /// Databases `changed` are about to be emptied or swapped among themselves: fails the
-    /// EXEC of clients watching a key of theirs that is live in any of `compared` (Redis
-    /// leaves watches on keys that exist in neither alone).
-    pub fn touch_watched_databases(&self, changed: &[DbIndex], compared: &[DbIndex]) {
+    /// Databases are about to be emptied (`(db, db)`) or swapped (`(a, b)` and `(b, a)`):
+    /// for each `(changed, replacement)` pair, fails the EXEC of clients watching a key of
+    /// `changed` that is live there or in `replacement` (Redis leaves watches on keys that
+    /// exist in neither).
+    pub fn touch_watched_databases(&self, pairs: &[(DbIndex, DbIndex)]) {
         let mut watched = self.watched.borrow_mut();
         if watched.is_empty() {
             return;
         }
         let now = unix_millis();
         let mut keyspace = self.keyspace.borrow_mut();
-        let dbs: Vec<u32> = changed.iter().map(|db| db.0).collect();
-        watched.touch_databases(&dbs, |_, key| {
-            compared
+        let dbs: Vec<u32> = pairs.iter().map(|(changed, _)| changed.0).collect();
+        watched.touch_databases(&dbs, |db, key| {
+            pairs
                 .iter()
-                .any(|db| keyspace.db(*db).contains(key, now))
+                .filter(|(changed, _)| changed.0 == db)
+                .any(|(changed, replacement)| {
+                    keyspace.db(*changed).contains(key, now)
+                        || keyspace.db(*replacement).contains(key, now)
+                })
         });
     }
 

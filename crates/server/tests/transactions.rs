@@ -199,6 +199,18 @@ fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
             ],
         ),
         (
+            "FLUSHALL judges a watched key by its own database only",
+            vec![
+                Send(1, "SELECT 1"),
+                Send(1, "SET {0} elsewhere"),
+                Send(0, "WATCH {0}"),
+                Send(1, "FLUSHALL"),
+                Send(0, "MULTI"),
+                Send(0, "PING"),
+                Send(0, "EXEC"),
+            ],
+        ),
+        (
             "UNWATCH, DISCARD and EXEC forget the watches; WATCH remembers its database",
             vec![
                 Send(0, "WATCH {0}"),

@@ -108,7 +108,8 @@ fn reload(state: &ShardState) -> Result<(), String> {
     let all: Vec<DbIndex> = (0..state.keyspace.borrow().db_count())
         .map(DbIndex)
         .collect();
-    state.touch_watched_databases(&all, &all);
+    let pairs: Vec<(DbIndex, DbIndex)> = all.iter().map(|db| (*db, *db)).collect();
+    state.touch_watched_databases(&pairs);
     let old: Vec<_> = state
         .keyspace
         .borrow_mut()
