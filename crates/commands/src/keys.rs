@@ -449,7 +449,7 @@ fn persist(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
 
 /// OBJECT's subcommands.
 #[rustfmt::skip]
-const OBJECT_SUBCOMMANDS: &[Subcommand] = &[
+pub const OBJECT_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "encoding", full_name: "object|encoding", arity: Exactly(3) },
     Subcommand { name: "freq",     full_name: "object|freq", arity: Exactly(3) },
     Subcommand { name: "idletime", full_name: "object|idletime", arity: Exactly(3) },

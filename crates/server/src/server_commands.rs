@@ -563,6 +563,21 @@ fn on_off(arg: Option<&Bytes>) -> Option<bool> {
     }
 }
 
+/// The subcommand table of a container command (CLIENT, CONFIG, COMMAND, OBJECT, SCRIPT,
+/// FUNCTION), so that MULTI can refuse an unknown subcommand or a wrong arity while
+/// queuing, as Redis does.
+pub fn subcommands(spec: &CommandSpec) -> Option<(&'static str, &'static [Subcommand])> {
+    Some(match spec.name {
+        "client" => ("client", CLIENT_SUBCOMMANDS),
+        "command" => ("command", COMMAND_SUBCOMMANDS),
+        "config" => ("config", CONFIG_SUBCOMMANDS),
+        "object" => ("object", peregrine_commands::keys::OBJECT_SUBCOMMANDS),
+        "script" => ("script", crate::scripting::SCRIPT_SUBCOMMANDS),
+        "function" => ("function", crate::scripting::FUNCTION_SUBCOMMANDS),
+        _ => return None,
+    })
+}
+
 /// CLIENT's subcommands.
 #[rustfmt::skip]
 const CLIENT_SUBCOMMANDS: &[Subcommand] = &[

@@ -25,7 +25,9 @@ use crate::coordinator::{
 use crate::dispatch::Session;
 use crate::shard_state::{unix_millis, KeyedCommand, ShardState};
 use bytes::Bytes;
-use peregrine_commands::{lookup, CommandSpec, Exec, Flag, ServerCommand, Watcher};
+use peregrine_commands::{
+    check_subcommand, lookup, CommandSpec, Exec, Flag, ServerCommand, Watcher,
+};
 use peregrine_keyspace::{DbIndex, UnixMillis};
 use peregrine_resp::{Argv, Reply};
 use peregrine_shard::{LockKey, LockMode, LockOwner, LockRequest, LockTable, ShardId};
@@ -108,6 +110,12 @@ pub fn queue(session: &mut Session, spec: &'static CommandSpec, argv: Argv) -> R
     if spec.has(Flag::NoMulti) {
         transaction.aborted = true;
         return Reply::error("ERR Command not allowed inside a transaction");
+    }
+    if let Some((container, table)) = crate::server_commands::subcommands(spec) {
+        if let Err(error) = check_subcommand(container, table, &argv) {
+            transaction.aborted = true;
+            return error.into_reply();
+        }
     }
     transaction.queued.push((spec, argv));
     session.info.multi.set(transaction.queued.len() as i64);

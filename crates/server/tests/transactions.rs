@@ -199,6 +199,22 @@ fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
             ],
         ),
         (
+            "container subcommands are checked while queuing",
+            vec![
+                Send(0, "SET {0} v"),
+                Send(0, "MULTI"),
+                Send(0, "OBJECT NOSUCHSUB {0}"),
+                Send(0, "EXEC"),
+                Send(0, "MULTI"),
+                Send(0, "OBJECT ENCODING"),
+                Send(0, "EXEC"),
+                Send(0, "MULTI"),
+                Send(0, "OBJECT ENCODING {0}"),
+                Send(0, "CONFIG GET maxmemory-policy"),
+                Send(0, "EXEC"),
+            ],
+        ),
+        (
             "FLUSHALL judges a watched key by its own database only",
             vec![
                 Send(1, "SELECT 1"),

@@ -314,8 +314,9 @@ const SCRIPT_HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
+/// SCRIPT's subcommands.
 #[rustfmt::skip]
-const SCRIPT_SUBCOMMANDS: &[Subcommand] = &[
+pub const SCRIPT_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "load",    full_name: "script|load", arity: Exactly(3) },
     Subcommand { name: "exists",  full_name: "script|exists", arity: AtLeast(3) },
     Subcommand { name: "flush",   full_name: "script|flush", arity: AtLeast(2) },
@@ -323,8 +324,9 @@ const SCRIPT_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "help",    full_name: "script|help", arity: Exactly(2) },
 ];
 
+/// FUNCTION's subcommands.
 #[rustfmt::skip]
-const FUNCTION_SUBCOMMANDS: &[Subcommand] = &[
+pub const FUNCTION_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "load",    full_name: "function|load", arity: AtLeast(3) },
     Subcommand { name: "delete",  full_name: "function|delete", arity: Exactly(3) },
     Subcommand { name: "flush",   full_name: "function|flush", arity: AtLeast(2) },
