@@ -304,3 +304,80 @@ fn a_shard_local_script_that_reaches_another_shard_runs_again_globally() {
     );
     assert_eq!(raw.cmd(&["GET", &home]), b"$9\r\nfar-value\r\n");
 }
+
+fn text(reply: &[u8]) -> String {
+    String::from_utf8_lossy(reply).into_owned()
+}
+
+/// Past `busy-reply-threshold` a looping script makes every client (on any core) get
+/// `-BUSY` for the shards it holds; SCRIPT KILL stops it; a script that wrote cannot be
+/// killed, and SHUTDOWN NOSAVE still works.
+#[test]
+fn busy_scripts_answer_busy_and_can_be_killed() {
+    let mut server = TestServer::start_with(BIN, SHARDS, &["--busy-reply-threshold", "100"]);
+    let home = peregrine_testkit::key_on_shard("busy:", 0, SHARDS);
+    let away = peregrine_testkit::key_on_shard("free:", 1, SHARDS);
+    let spin = "if ARGV[1] == 'spin' then while true do end end if ARGV[1] == 'write' then redis.call('SET', KEYS[1], 'x') while true do end end return 1";
+    let mut looping = RawClient::connect(server.addr());
+    // Runs twice to be learned as a script of its key's shard.
+    for _ in 0..2 {
+        assert_eq!(looping.cmd(&["EVAL", spin, "1", &home, "no"]), b":1\r\n");
+    }
+    looping.send_command(&[b"EVAL", spin.as_bytes(), b"1", home.as_bytes(), b"spin"]);
+    // Every fresh connection, whichever core it lands on, is served: -BUSY for the busy
+    // shard's keys once the threshold passed, replies for the other shard's.
+    let mut saw_busy = false;
+    for attempt in 0..40 {
+        let mut client = RawClient::connect(server.addr());
+        let reply = text(&client.cmd(&["GET", &home]));
+        if reply.starts_with("-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.") {
+            saw_busy = true;
+            assert_eq!(client.cmd(&["GET", &away]), b"$-1\r\n", "the other shard keeps serving");
+            if attempt >= 8 {
+                break;
+            }
+        } else {
+            assert_eq!(reply, "$-1\r\n");
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    }
+    assert!(saw_busy, "no client got -BUSY");
+    let mut killer = RawClient::connect(server.addr());
+    assert_eq!(killer.cmd(&["SCRIPT", "KILL"]), b"+OK\r\n");
+    let killed = text(&looping.read_reply());
+    assert!(
+        killed.starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{killed:?}"
+    );
+    assert_eq!(
+        killer.cmd(&["SCRIPT", "KILL"]),
+        b"-NOTBUSY No scripts in execution right now.\r\n"
+    );
+    assert_eq!(killer.cmd(&["GET", &home]), b"$-1\r\n");
+
+    // A script that wrote runs to the end: only SHUTDOWN NOSAVE stops it.
+    looping.send_command(&[b"EVAL", spin.as_bytes(), b"1", home.as_bytes(), b"write"]);
+    let mut refused = String::new();
+    for _ in 0..80 {
+        refused = text(&killer.cmd(&["SCRIPT", "KILL"]));
+        if refused.starts_with("-UNKILLABLE") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert!(
+        refused.starts_with(
+            "-UNKILLABLE Sorry the script already executed write commands against the dataset."
+        ),
+        "{refused:?}"
+    );
+    killer.send_command(&[b"SHUTDOWN", b"NOSAVE"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.is_running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SHUTDOWN NOSAVE did not stop the server"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -128,7 +128,10 @@ impl RunControl {
                 self.started,
             );
         }
-        if self.signals.kill.load(Ordering::SeqCst) {
+        // SCRIPT KILL, or SHUTDOWN NOSAVE, which ends any script.
+        if self.signals.kill.load(Ordering::SeqCst)
+            || self.server.shutting_down.load(Ordering::Relaxed)
+        {
             Tick::Kill
         } else {
             Tick::Continue
