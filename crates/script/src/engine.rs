@@ -5,6 +5,7 @@ use crate::bytecode;
 use crate::convert::{error_table, format_g, lua_to_reply, reply_to_lua};
 use crate::errors::{ScriptError, SCRIPT_KILLED};
 use crate::functions::{self, CompiledLibrary};
+use crate::hook;
 use crate::registry::{Library, Script, ScriptRegistry};
 use crate::sandbox::{self, Sandbox};
 use crate::shebang;
@@ -115,29 +116,45 @@ impl RunState {
         }
     }
 
-    /// The instruction hook: asks the host whether to go on.
-    fn on_hook(&self) -> mlua::Result<()> {
+    /// The instruction hook's decision: asks the host whether to go on.
+    pub(crate) fn on_hook(&self) -> HookAction {
         if let Some(since) = self.loading_since.get() {
             if since.elapsed() > self.load_timeout {
-                return Err(mlua::Error::runtime("FUNCTION LOAD timeout"));
+                return HookAction::Fail(LOAD_TIMEOUT);
             }
-            return Ok(());
+            return HookAction::Continue;
         }
         if self.killed.get() {
-            return Err(mlua::Error::runtime(SCRIPT_KILLED));
+            return HookAction::Fail(SCRIPT_KILLED);
         }
         let Some(host) = self.host() else {
-            return Ok(());
+            return HookAction::Continue;
         };
         let elapsed = self.started.get().elapsed();
-        let tick = catch_unwind(AssertUnwindSafe(|| host.tick(elapsed))).unwrap_or(Tick::Continue);
-        if tick == Tick::Kill {
-            self.killed.set(true);
-            return Err(mlua::Error::runtime(SCRIPT_KILLED));
+        match catch_unwind(AssertUnwindSafe(|| host.tick(elapsed))).unwrap_or(Tick::Continue) {
+            Tick::Continue => HookAction::Continue,
+            Tick::Yield => HookAction::Yield,
+            Tick::Kill => {
+                self.killed.set(true);
+                HookAction::Fail(SCRIPT_KILLED)
+            }
         }
-        Ok(())
     }
 }
+
+/// What the instruction hook does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HookAction {
+    /// Go on.
+    Continue,
+    /// Suspend the script so the executor runs other tasks, where the stack allows it.
+    Yield,
+    /// Raise this error (the script, or the library body being loaded, ends).
+    Fail(&'static str),
+}
+
+/// The error a library body running past [`EngineLimits::load_timeout`] ends with.
+const LOAD_TIMEOUT: &str = "FUNCTION LOAD timeout";
 
 /// Lets one script run at a time on an engine; later runs wait their turn in order.
 #[derive(Default)]
@@ -234,13 +251,9 @@ impl ScriptEngine {
             load_timeout: limits.load_timeout,
         });
         let lua = sandbox::new_lua()?;
+        let yieldable = hook::install(&lua, state.clone(), limits.hook_instructions)?;
         let call_raw = create_call(&lua, state.clone())?;
-        let sandbox = sandbox::install(&lua, state.clone(), call_raw)?;
-        let hook_state = state.clone();
-        lua.set_global_hook(
-            mlua::HookTriggers::new().every_nth_instruction(limits.hook_instructions.max(1)),
-            move |_, _| hook_state.on_hook().map(|()| mlua::VmState::Continue),
-        )?;
+        let sandbox = sandbox::install(&lua, state.clone(), call_raw, yieldable)?;
         lua.set_memory_limit(limits.memory_bytes)?;
         Ok(ScriptEngine {
             lua,

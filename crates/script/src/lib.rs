@@ -18,6 +18,9 @@
 //!   `io`/`os`/`package`/`debug`, no bytecode loading, a memory limit, an instruction-count
 //!   hook that asks the host whether to kill the script, and Redis's deterministic
 //!   `math.random`.
+//! * A busy script gives the executor a turn when the host asks ([`Tick::Yield`]): the
+//!   instruction hook suspends the script's coroutine and the run future returns `Pending`
+//!   once (the `hook` module, the engine's only raw Lua C code).
 //! * Tail calls: scripts, libraries and `loadstring` chunks are compiled from text, dumped,
 //!   and loaded back with every `OP_TAILCALL` rewritten as `OP_CALL` (the `bytecode`
 //!   module; the binary chunk never comes from a client, and clients still cannot load
@@ -48,6 +51,7 @@ mod convert;
 mod engine;
 pub mod errors;
 mod functions;
+mod hook;
 mod libs;
 mod registry;
 mod sandbox;
@@ -79,6 +83,13 @@ pub enum HostCall {
 pub enum Tick {
     /// Keep running.
     Continue,
+    /// Keep running, but first let the executor run other tasks: the run future returns
+    /// `Pending` once and wakes itself. Where the script cannot be suspended (its busy code
+    /// runs under a C function or a metamethod: a `table.sort` comparator, an `__index`
+    /// function, a generic `for`'s iterator; or under a call the engine cannot prove safe,
+    /// of a function that is the value of an expression, as in `coroutine.wrap(f)()`) it
+    /// just keeps running, and the next tick asks again.
+    Yield,
     /// Stop the script with Redis's "Script killed by user with SCRIPT KILL..." error.
     Kill,
 }
@@ -102,7 +113,9 @@ pub trait ScriptHost {
     /// `Reply::Error` (the engine raises it for `redis.call`).
     fn call(&self, argv: Vec<Bytes>) -> HostCall;
     /// Called every [`EngineLimits::hook_instructions`] Lua instructions with the time the
-    /// script has run so far; [`Tick::Kill`] stops it.
+    /// script has run so far; [`Tick::Kill`] stops it, [`Tick::Yield`] gives the executor a
+    /// turn (the server answers it while the script is past busy-reply-threshold, so the
+    /// core's other clients get `-BUSY` and can send `SCRIPT KILL`).
     fn tick(&self, elapsed: Duration) -> Tick;
     /// `redis.log`.
     fn log(&self, level: LogLevel, message: &[u8]);

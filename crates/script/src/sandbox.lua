@@ -51,12 +51,46 @@ local function sandbox_setmetatable(t, mt)
   return setmetatable(t, mt)
 end
 
--- Yields that belong to the engine (a pending host future) pass through every
--- coroutine boundary a script builds, so redis.call works inside them.
+-- Yields that belong to the engine pass through every coroutine boundary a script builds,
+-- so redis.call works inside them and a busy script can let the executor run:
+-- * PENDING: a host future is not ready (the executor wakes the run when it is).
+-- * HOOK: the instruction hook suspended a coroutine because the host asked the script to
+--   give the executor a turn. The hook yields no values and leaves a Lua frame on top of the
+--   coroutine's stack, where coroutine.yield leaves its own C frame; each boundary passes
+--   it up as HOOK, or, where it cannot yield itself (a C function or a metamethod lies
+--   below it), resumes the coroutine at once. The script's first coroutine hands HOOK to
+--   mlua, whose future wakes itself and returns Pending for any yield but PENDING.
+local HOOK = {}
+local yieldable = helpers.yieldable
+
+-- True when `co`, suspended after a successful resume that returned `r`, was suspended by
+-- the instruction hook (directly or through a boundary below it).
+local function hook_suspended(co, r)
+  if r.n == 2 then return r[2] == HOOK end
+  if r.n ~= 1 then return false end
+  local top = getinfo(co, 0, 'S')
+  return top ~= nil and top.what ~= 'C'
+end
+
+-- Passes a hook suspension up where this code can yield, then resumes `co`. (No tail
+-- calls in the frames a script runs under: the hook cannot prove a tail-called frame was
+-- called from Lua, and would not yield in it.)
+local function pass_hook(co)
+  if yieldable() then co_yield(HOOK) end
+  local r = pack(co_resume(co))
+  return r
+end
+
 local function resume_through(co, ...)
   local r = pack(co_resume(co, ...))
-  while r[1] and r.n == 2 and r[2] == PENDING and co_status(co) == 'suspended' do
-    r = pack(co_resume(co, co_yield(PENDING)))
+  while r[1] and co_status(co) == 'suspended' do
+    if r.n == 2 and r[2] == PENDING then
+      r = pack(co_resume(co, co_yield(PENDING)))
+    elseif hook_suspended(co, r) then
+      r = pass_hook(co)
+    else
+      break
+    end
   end
   return r
 end
@@ -70,7 +104,11 @@ local function protected(f, ...)
   local co = co_create(f)
   local r = pack(co_resume(co, ...))
   while r[1] and co_status(co) == 'suspended' do
-    r = pack(co_resume(co, co_yield(unpack(r, 2, r.n))))
+    if hook_suspended(co, r) then
+      r = pass_hook(co)
+    else
+      r = pack(co_resume(co, co_yield(unpack(r, 2, r.n))))
+    end
   end
   return r
 end
@@ -385,16 +423,21 @@ local function location(co)
 end
 
 -- Runs a script body or a function in its own coroutine; returns (true, value) or
--- (false, error, source, line).
+-- (false, error, source, line). It is the first function of mlua's thread, so it can
+-- always yield.
 local function run(f, keys, args)
   local co = co_create(f)
   local r = pack(co_resume(co, keys, args))
   while r[1] and co_status(co) == 'suspended' do
-    if r.n ~= 2 or r[2] ~= PENDING then
+    if r.n == 2 and r[2] == PENDING then
+      r = pack(co_resume(co, co_yield(PENDING)))
+    elseif hook_suspended(co, r) then
+      co_yield(HOOK)
+      r = pack(co_resume(co))
+    else
       r = { false, "attempt to yield from outside a coroutine", n = 2 }
       break
     end
-    r = pack(co_resume(co, co_yield(PENDING)))
   end
   if r[1] then return true, r[2] end
   local source, line = location(co)

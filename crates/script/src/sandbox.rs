@@ -36,10 +36,16 @@ pub(crate) fn new_lua() -> mlua::Result<Lua> {
 }
 
 /// Runs the prelude and replaces the globals with its read-only table.
-pub(crate) fn install(lua: &Lua, state: Rc<RunState>, call_raw: Function) -> mlua::Result<Sandbox> {
+pub(crate) fn install(
+    lua: &Lua,
+    state: Rc<RunState>,
+    call_raw: Function,
+    yieldable: Function,
+) -> mlua::Result<Sandbox> {
     let helpers = lua.create_table()?;
     helpers.set("pending", Value::LightUserData(Lua::poll_pending()))?;
     helpers.set("call_raw", call_raw)?;
+    helpers.set("yieldable", yieldable)?;
     helpers.set("prelude_source", PRELUDE_SOURCE)?;
     helpers.set("version", REDIS_VERSION)?;
     helpers.set("version_num", REDIS_VERSION_NUM)?;

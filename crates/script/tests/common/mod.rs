@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 /// Values of the test host's keyspace.
@@ -31,6 +32,8 @@ pub struct TestHost {
     pub data: RefCell<HashMap<Bytes, Value>>,
     pub pending: bool,
     pub kill_after_ticks: Option<u32>,
+    /// From this tick on (and until a kill), `tick` answers [`Tick::Yield`].
+    pub yield_after_ticks: Option<u32>,
     pub ticks: Cell<u32>,
     pub logs: RefCell<Vec<(LogLevel, Vec<u8>)>>,
     pub panic_on_call: bool,
@@ -171,9 +174,13 @@ impl ScriptHost for TestHost {
 
     fn tick(&self, _elapsed: Duration) -> Tick {
         self.ticks.set(self.ticks.get() + 1);
-        match self.kill_after_ticks {
-            Some(limit) if self.ticks.get() >= limit => Tick::Kill,
-            _ => Tick::Continue,
+        let reached = |limit: Option<u32>| limit.is_some_and(|limit| self.ticks.get() >= limit);
+        if reached(self.kill_after_ticks) {
+            Tick::Kill
+        } else if reached(self.yield_after_ticks) {
+            Tick::Yield
+        } else {
+            Tick::Continue
         }
     }
 
@@ -182,15 +189,38 @@ impl ScriptHost for TestHost {
     }
 }
 
+/// Counts its wake-ups.
+#[derive(Default)]
+struct WakeCounter(AtomicUsize);
+
+impl Wake for WakeCounter {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Polls `future` to completion on this thread; returns it and how often it was pending.
+/// Panics when the future is pending without having woken its waker since it was polled,
+/// which a real executor would never poll again.
 pub fn block_on<F: Future>(future: F) -> (F::Output, usize) {
     let mut future = pin!(future);
-    let mut context = Context::from_waker(Waker::noop());
+    let counter = Arc::new(WakeCounter::default());
+    let waker = Waker::from(counter.clone());
+    let mut context = Context::from_waker(&waker);
     let mut pending = 0;
     loop {
+        let wakes = counter.0.load(Ordering::Relaxed);
         if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
             return (output, pending);
         }
+        assert!(
+            counter.0.load(Ordering::Relaxed) > wakes,
+            "the future is pending and will never be woken"
+        );
         pending += 1;
     }
 }
