@@ -133,6 +133,10 @@ impl RunControl {
             || self.server.shutting_down.load(Ordering::Relaxed)
         {
             Tick::Kill
+        } else if self.busy_id.get().is_some() {
+            // Busy: between ticks, the core serves its other clients (-BUSY for the
+            // shards this script holds, replies for the others, SCRIPT KILL).
+            Tick::Yield
         } else {
             Tick::Continue
         }
