@@ -10,12 +10,13 @@
 //! connection while another's reply is ready; when it does, the wait is counted in
 //! the later connection's latency, as a client's own delay would be.
 //!
-//! A request's latency runs from just before its pipeline's `write` to the end of
-//! the `read` that completed its reply.
+//! A request is one SET or GET, or with `--sequence` every command of the sequence.
+//! Its latency runs from just before its pipeline's `write` to the end of the `read`
+//! that completed its (last) reply.
 //!
 //! It is not a general client: one pipeline's replies must fit the socket buffers
 //! while its requests are being written (true for any sensible `--pipeline` and
-//! `--data-size`), and only SET and GET are sent.
+//! `--data-size`), and replies are only told apart by kind, not checked.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -29,6 +30,7 @@ use crate::keys::KeySampler;
 use crate::options::{Options, Ratio};
 use crate::prng::Prng;
 use crate::resp::{encode_get, encode_set, scan_reply, ReplyKind};
+use crate::sequence::Sequence;
 
 /// How long a read waits for a reply before the run is declared stuck.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,6 +51,8 @@ pub struct Report {
     pub get_hits: u64,
     /// GETs answered with nil.
     pub get_misses: u64,
+    /// Replies of any kind: one per request, or per command of a sequence.
+    pub replies: u64,
     /// Error replies, and replies of a type the command never returns.
     pub errors: u64,
     /// The first such reply, for the diagnostics.
@@ -78,7 +82,7 @@ impl Report {
         let milliseconds = |quantile| self.latencies.percentile(quantile).as_secs_f64() * 1e3;
         format!(
             "ops_per_sec={:.0} p50_ms={:.3} p99_ms={:.3} p999_ms={:.3} sets={} gets={} \
-             get_hits={} get_misses={} errors={} requests={} elapsed_s={:.3}",
+             get_hits={} get_misses={} errors={} requests={} replies={} elapsed_s={:.3}",
             self.ops_per_second(),
             milliseconds(0.50),
             milliseconds(0.99),
@@ -89,6 +93,7 @@ impl Report {
             self.get_misses,
             self.errors,
             self.completed(),
+            self.replies,
             self.elapsed.as_secs_f64(),
         )
     }
@@ -99,6 +104,7 @@ impl Report {
         self.gets += other.gets;
         self.get_hits += other.get_hits;
         self.get_misses += other.get_misses;
+        self.replies += other.replies;
         self.errors += other.errors;
         if self.first_error.is_none() {
             self.first_error = other.first_error;
@@ -121,6 +127,7 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
         value: value_of_size(options.data_size),
         pipeline: options.pipeline,
         ratio: options.ratio,
+        sequence: options.sequence.clone(),
     };
 
     let mut connections = Vec::with_capacity(options.clients);
@@ -182,6 +189,8 @@ struct Workload {
     value: Vec<u8>,
     pipeline: usize,
     ratio: Ratio,
+    /// Sent as each request instead of a SET or GET.
+    sequence: Option<Sequence>,
 }
 
 /// One connection's share of the run, fixed before it starts.
@@ -234,11 +243,26 @@ fn split_evenly<T>(items: Vec<T>, parts: usize) -> Vec<Vec<T>> {
         .collect()
 }
 
-/// Which command a request in flight was.
+/// Which command a reply in flight answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Command {
     Set,
     Get,
+    /// Command `index` (from 0) of the sequence; `last` ends its request.
+    Step {
+        index: usize,
+        last: bool,
+    },
+}
+
+impl Command {
+    /// Whether its reply completes a request, and so records a latency.
+    fn ends_request(self) -> bool {
+        match self {
+            Self::Set | Self::Get => true,
+            Self::Step { last, .. } => last,
+        }
+    }
 }
 
 struct Connection {
@@ -250,7 +274,7 @@ struct Connection {
     prng: Prng,
     /// Pattern `P`'s position in the range.
     cursor: u64,
-    /// The pipeline in flight, in order; empty when nothing is.
+    /// The replies the pipeline in flight awaits, in order; empty when nothing is.
     in_flight: Vec<Command>,
     /// When the pipeline in flight was written.
     sent_at: Instant,
@@ -274,7 +298,7 @@ impl Connection {
         &mut self,
         workload: &Workload,
         out: &mut Vec<u8>,
-        key: &mut Vec<u8>,
+        scratch: &mut Scratch,
     ) -> io::Result<()> {
         out.clear();
         self.in_flight.clear();
@@ -283,21 +307,27 @@ impl Connection {
         let Ratio { sets, gets } = workload.ratio;
         // Options never hold 0:0; the guard keeps the modulo defined regardless.
         let cycle = (u64::from(sets) + u64::from(gets)).max(1);
+        let key = &mut scratch.key;
         for _ in 0..count {
-            let command = if self.sent % cycle < u64::from(sets) {
-                Command::Set
-            } else {
-                Command::Get
-            };
             let number = workload.sampler.next_key(&mut self.prng, &mut self.cursor);
             key.clear();
             key.extend_from_slice(&workload.key_prefix);
             write!(key, "{number}")?;
-            match command {
-                Command::Set => encode_set(out, key, &workload.value),
-                Command::Get => encode_get(out, key),
+            if let Some(sequence) = &workload.sequence {
+                sequence.encode(out, key, &mut scratch.arguments);
+                let commands = sequence.len();
+                self.in_flight
+                    .extend((0..commands).map(|index| Command::Step {
+                        index,
+                        last: index + 1 == commands,
+                    }));
+            } else if self.sent % cycle < u64::from(sets) {
+                encode_set(out, key, &workload.value);
+                self.in_flight.push(Command::Set);
+            } else {
+                encode_get(out, key);
+                self.in_flight.push(Command::Get);
             }
-            self.in_flight.push(command);
             self.sent += 1;
         }
         self.unsent -= count;
@@ -320,9 +350,11 @@ impl Connection {
                     .copied()
                     .unwrap_or(Command::Get);
                 let reply = pending.get(..length).unwrap_or_default();
-                tally
-                    .latencies
-                    .record(read_at.saturating_duration_since(self.sent_at));
+                if command.ends_request() {
+                    tally
+                        .latencies
+                        .record(read_at.saturating_duration_since(self.sent_at));
+                }
                 tally.count(command, kind, reply);
                 parsed += length;
                 answered += 1;
@@ -388,19 +420,45 @@ impl Report {
                 | ReplyKind::Bulk
                 | ReplyKind::Nil,
             ) => false,
+            // Any command may be in a sequence: only an error reply is unexpected.
+            (Command::Step { .. }, ReplyKind::Error) => false,
+            (
+                Command::Step { .. },
+                ReplyKind::Integer
+                | ReplyKind::Array
+                | ReplyKind::Simple
+                | ReplyKind::Bulk
+                | ReplyKind::Nil,
+            ) => true,
         };
         match command {
             Command::Set => self.sets += 1,
             Command::Get => self.gets += 1,
+            Command::Step { .. } => {}
         }
+        self.replies += 1;
         if !expected {
             self.errors += 1;
             if self.first_error.is_none() {
                 let text = String::from_utf8_lossy(reply.get(..200).unwrap_or(reply));
-                self.first_error = Some(format!("{command:?}: {}", text.trim_end()));
+                let name = match command {
+                    Command::Set => "SET".to_owned(),
+                    Command::Get => "GET".to_owned(),
+                    Command::Step { index, .. } => format!("sequence command {}", index + 1),
+                };
+                self.first_error = Some(format!("{name}: {}", text.trim_end()));
             }
         }
     }
+}
+
+/// Buffers a thread reuses to build requests.
+#[derive(Default)]
+struct Scratch {
+    /// The request's key.
+    key: Vec<u8>,
+    /// A sequence command's arguments, the key substituted.
+    arguments: Vec<Vec<u8>>,
 }
 
 /// One thread's loop over its connections, until each has sent all its requests
@@ -408,11 +466,11 @@ impl Report {
 fn drive(mut connections: Vec<Connection>, workload: &Workload) -> anyhow::Result<Report> {
     let mut tally = Report::default();
     let mut out = Vec::new();
-    let mut key = Vec::new();
+    let mut scratch = Scratch::default();
     let mut buffer = vec![0; READ_BUFFER];
     for connection in &mut connections {
         if connection.unsent > 0 {
-            connection.send_pipeline(workload, &mut out, &mut key)?;
+            connection.send_pipeline(workload, &mut out, &mut scratch)?;
         }
     }
     loop {
@@ -424,7 +482,7 @@ fn drive(mut connections: Vec<Connection>, workload: &Workload) -> anyhow::Resul
             busy = true;
             connection.receive(&mut buffer, &mut tally)?;
             if connection.unsent > 0 {
-                connection.send_pipeline(workload, &mut out, &mut key)?;
+                connection.send_pipeline(workload, &mut out, &mut scratch)?;
             }
         }
         if !busy {
@@ -508,11 +566,14 @@ mod tests {
         tally.count(Command::Set, ReplyKind::Integer, b":1\r\n");
         assert_eq!((tally.sets, tally.gets), (2, 3));
         assert_eq!((tally.get_hits, tally.get_misses, tally.errors), (1, 1, 2));
-        assert_eq!(tally.first_error.as_deref(), Some("Get: -ERR nope"));
+        assert_eq!(tally.first_error.as_deref(), Some("GET: -ERR nope"));
+        assert_eq!(tally.replies, 5);
     }
 
     /// A fake server answering every SET with +OK and every GET of an even key
-    /// number with a value, of an odd one with nil; it records the keys it saw.
+    /// number with a value, of an odd one with nil; MULTI with +OK, INCR with
+    /// +QUEUED, EXEC with a one-element array and ECHO with an error. It records the
+    /// keys (second words) it saw.
     fn fake_server(listener: TcpListener, connections: usize) -> Vec<String> {
         let mut keys = Vec::new();
         let mut streams: Vec<TcpStream> = (0..connections)
@@ -544,18 +605,24 @@ mod tests {
             let mut replies = Vec::new();
             while let Some((words, used)) = parse_request(&input) {
                 input.drain(..used);
-                let key = words[1].clone();
-                let number: u64 = key
-                    .trim_start_matches("memtier-")
-                    .parse()
-                    .expect("a number");
+                let number = || -> u64 {
+                    words[1]
+                        .trim_start_matches("memtier-")
+                        .parse()
+                        .expect("a number")
+                };
                 match words[0].as_str() {
-                    "SET" => replies.extend_from_slice(b"+OK\r\n"),
-                    "GET" if number & 1 == 0 => replies.extend_from_slice(b"$2\r\nhi\r\n"),
+                    "SET" | "MULTI" => replies.extend_from_slice(b"+OK\r\n"),
+                    "GET" if number() & 1 == 0 => replies.extend_from_slice(b"$2\r\nhi\r\n"),
                     "GET" => replies.extend_from_slice(b"$-1\r\n"),
+                    "INCR" => replies.extend_from_slice(b"+QUEUED\r\n"),
+                    "EXEC" => replies.extend_from_slice(b"*1\r\n:1\r\n"),
+                    "ECHO" => replies.extend_from_slice(b"-ERR no echo\r\n"),
                     other => panic!("unexpected command {other}"),
                 }
-                seen.push(key);
+                if let Some(key) = words.get(1) {
+                    seen.push(key.clone());
+                }
             }
             stream.write_all(&replies).expect("write");
         }
@@ -636,6 +703,80 @@ mod tests {
         ] {
             assert!(summary.contains(field), "{summary}");
         }
+    }
+
+    #[test]
+    fn a_sequence_is_one_request_with_one_latency() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let server = thread::spawn(move || fake_server(listener, 3));
+        let mut arguments: Vec<String> = format!(
+            "--port {port} --clients 3 --requests 100 --pipeline 4 --key-prefix t \
+             --key-maximum 9 --sequence"
+        )
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+        arguments.push("MULTI; INCR {__key__}:a; INCR {__key__}:b; EXEC".to_owned());
+        let options = match parse(arguments) {
+            Ok(Invocation::Run(options)) => options,
+            other => panic!("{other:?}"),
+        };
+        let report = run(&options).expect("the run");
+        let keys = server.join().expect("the fake server");
+
+        assert_eq!(report.completed(), 100);
+        assert_eq!(report.replies, 400);
+        assert_eq!((report.sets, report.gets, report.errors), (0, 0, 0));
+        assert!(report.summary().contains(" requests=100 replies=400 "));
+        // INCR's two keys per request share the request's key.
+        assert_eq!(keys.len(), 200);
+        for pair in keys.chunks(2) {
+            let tag = pair[0].strip_suffix(":a").expect("INCR {tN}:a first");
+            assert_eq!(pair[1], format!("{tag}:b"));
+            let number: u64 = tag
+                .strip_prefix("{t")
+                .and_then(|rest| rest.strip_suffix('}'))
+                .and_then(|digits| digits.parse().ok())
+                .expect("{tN}");
+            assert!(number <= 9, "{tag}");
+        }
+    }
+
+    #[test]
+    fn error_replies_inside_a_sequence_are_counted() {
+        let mut tally = Report::default();
+        tally.count(
+            Command::Step {
+                index: 0,
+                last: false,
+            },
+            ReplyKind::Simple,
+            b"+OK\r\n",
+        );
+        tally.count(
+            Command::Step {
+                index: 1,
+                last: true,
+            },
+            ReplyKind::Error,
+            b"-ERR no echo\r\n",
+        );
+        assert_eq!((tally.replies, tally.errors), (2, 1));
+        assert_eq!(
+            tally.first_error.as_deref(),
+            Some("sequence command 2: -ERR no echo")
+        );
+        assert!(Command::Step {
+            index: 1,
+            last: true
+        }
+        .ends_request());
+        assert!(!Command::Step {
+            index: 0,
+            last: false
+        }
+        .ends_request());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! peregrine-load --port P [--host H] [--threads T] [--clients C] [--requests N]
 //!                [--pipeline D] [--ratio S:G] [--data-size B] [--key-prefix TEXT]
 //!                [--key-minimum K] [--key-maximum K] [--key-pattern R|G|Z|P] [--seed S]
+//!                [--sequence 'CMD ARG..;CMD ARG..']
 //! ```
 //!
 //! It sends SETs and GETs in a fixed `S:G` cycle over keys `PREFIX<number>`, the
@@ -12,7 +13,9 @@
 //! distribution (`Z`) or in sequence (`P`, for preloading), and prints one line of
 //! `key=value` results: throughput, latency percentiles, SET/GET counts and GET
 //! hits and misses. A seed fixes every key of a run, so two servers can be measured
-//! against exactly the same requests.
+//! against exactly the same requests. With `--sequence` each request is instead a
+//! fixed list of commands (a MULTI/EXEC block, an EVALSHA) around one drawn key; see
+//! `sequence`.
 //!
 //! It is not memtier_benchmark: no run time limit (`--test-time`), no memcache
 //! protocols, no random data or expiry, no cluster mode. See `load` for the loop.
@@ -23,6 +26,7 @@ mod load;
 mod options;
 mod prng;
 mod resp;
+mod sequence;
 
 use std::process::ExitCode;
 

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use crate::keys::{KeyPattern, KeyRange, ZIPF_MAX_KEYS};
+use crate::sequence::{Sequence, SequenceError};
 
 /// The usage text printed by `--help` and after a usage error.
 pub const USAGE: &str = "\
@@ -23,6 +24,13 @@ as the last reply of the previous one has arrived.
   --pipeline D         requests per round trip on each connection (default 1)
   --ratio S:G          SETs to GETs, issued in that repeating order (default 1:10)
   --data-size B        bytes per SET value (default 32)
+  --sequence 'CMD ARG..;CMD ARG..'
+                       instead of SETs and GETs, send these commands together as one
+                       request (commands split on ';', arguments on spaces, no quoting);
+                       __key__ in an argument becomes the request's key, one key per
+                       request. --requests and --pipeline count whole sequences, and
+                       latency runs to a sequence's last reply. Excludes --ratio and
+                       --data-size
   --key-prefix TEXT    key name before the number (default memtier-)
   --key-minimum K      lowest key number (default 0)
   --key-maximum K      highest key number, inclusive (default 100000)
@@ -34,7 +42,8 @@ as the last reply of the previous one has arrived.
   --seed S             seed of the key and connection generators (default 0)
 
 Prints one line: ops_per_sec=.. p50_ms=.. p99_ms=.. p999_ms=.. sets=.. gets=..
-get_hits=.. get_misses=.. errors=.. requests=.. elapsed_s=..
+get_hits=.. get_misses=.. errors=.. requests=.. replies=.. elapsed_s=..
+(with --sequence, errors counts error replies to any command of a sequence).
 Exit status: 0 on success, 1 when the run failed or the server answered with
 errors, 2 on usage errors.";
 
@@ -69,6 +78,8 @@ pub struct Options {
     pub ratio: Ratio,
     /// Bytes per SET value.
     pub data_size: usize,
+    /// Commands sent as one request instead of the SET:GET mix.
+    pub sequence: Option<Sequence>,
     /// Key name before the number.
     pub key_prefix: String,
     /// Key numbers drawn from.
@@ -122,6 +133,10 @@ pub enum UsageError {
     },
     /// `--key-pattern Z` over a range too large for its table.
     ZipfRangeTooLarge(u64),
+    /// A `--sequence` that does not parse.
+    InvalidSequence(SequenceError),
+    /// `--sequence` with a flag of the SET:GET mix, which it replaces.
+    ExcludedBySequence(&'static str),
 }
 
 impl fmt::Display for UsageError {
@@ -147,6 +162,10 @@ impl fmt::Display for UsageError {
                 formatter,
                 "--key-pattern Z covers at most {ZIPF_MAX_KEYS} keys, the range holds {count}"
             ),
+            Self::InvalidSequence(error) => write!(formatter, "--sequence: {error}"),
+            Self::ExcludedBySequence(flag) => {
+                write!(formatter, "{flag} does not apply with --sequence")
+            }
         }
     }
 }
@@ -171,6 +190,8 @@ where
     let mut key_maximum = 100_000;
     let mut key_pattern = KeyPattern::Uniform;
     let mut seed = 0;
+    let mut sequence = None;
+    let mut mix_flag = None;
 
     let mut arguments = arguments.into_iter();
     while let Some(argument) = arguments.next() {
@@ -195,8 +216,17 @@ where
             Flag::Clients => clients = number(name, &value, 1, 100_000)?,
             Flag::Requests => requests = number(name, &value, 1, u64::MAX)?,
             Flag::Pipeline => pipeline = number(name, &value, 1, 100_000)?,
-            Flag::Ratio => ratio = parse_ratio(&value)?,
-            Flag::DataSize => data_size = number(name, &value, 0, MAX_DATA_SIZE)?,
+            Flag::Ratio => {
+                ratio = parse_ratio(&value)?;
+                mix_flag = Some(name);
+            }
+            Flag::DataSize => {
+                data_size = number(name, &value, 0, MAX_DATA_SIZE)?;
+                mix_flag = Some(name);
+            }
+            Flag::Sequence => {
+                sequence = Some(Sequence::parse(&value).map_err(UsageError::InvalidSequence)?);
+            }
             Flag::KeyPrefix => key_prefix = value,
             Flag::KeyMinimum => key_minimum = number(name, &value, 0, u64::MAX)?,
             Flag::KeyMaximum => key_maximum = number(name, &value, 0, u64::MAX)?,
@@ -222,6 +252,9 @@ where
     if key_pattern == KeyPattern::Zipf && key_range.count() > ZIPF_MAX_KEYS {
         return Err(UsageError::ZipfRangeTooLarge(key_range.count()));
     }
+    if let (Some(_), Some(flag)) = (&sequence, mix_flag) {
+        return Err(UsageError::ExcludedBySequence(flag));
+    }
     Ok(Invocation::Run(Options {
         host,
         port,
@@ -231,6 +264,7 @@ where
         pipeline,
         ratio,
         data_size,
+        sequence,
         key_prefix,
         key_range,
         key_pattern,
@@ -249,6 +283,7 @@ enum Flag {
     Pipeline,
     Ratio,
     DataSize,
+    Sequence,
     KeyPrefix,
     KeyMinimum,
     KeyMaximum,
@@ -266,6 +301,7 @@ const FLAGS: &[(&str, Flag)] = &[
     ("--pipeline", Flag::Pipeline),
     ("--ratio", Flag::Ratio),
     ("--data-size", Flag::DataSize),
+    ("--sequence", Flag::Sequence),
     ("--key-prefix", Flag::KeyPrefix),
     ("--key-minimum", Flag::KeyMinimum),
     ("--key-maximum", Flag::KeyMaximum),
@@ -350,6 +386,7 @@ mod tests {
         assert_eq!(parsed.pipeline, 1);
         assert_eq!(parsed.ratio, Ratio { sets: 1, gets: 10 });
         assert_eq!(parsed.data_size, 32);
+        assert_eq!(parsed.sequence, None);
         assert_eq!(parsed.key_prefix, "memtier-");
         assert_eq!(parsed.key_range, KeyRange::new(0, 100_000).expect("valid"));
         assert_eq!(parsed.key_pattern, KeyPattern::Uniform);
@@ -454,6 +491,61 @@ mod tests {
         assert_eq!(
             options("--port 1 --ratio 0:1").ratio,
             Ratio { sets: 0, gets: 1 }
+        );
+    }
+
+    #[test]
+    fn a_sequence_keeps_its_spaces_in_either_spelling() {
+        let text = "MULTI;INCR {__key__}:a;GET {__key__}:a;EXEC";
+        let arguments = |sequence: Vec<String>| {
+            let mut arguments = vec!["--port".to_owned(), "1".to_owned()];
+            arguments.extend(sequence);
+            match parse(arguments) {
+                Ok(Invocation::Run(options)) => options,
+                other => panic!("{other:?}"),
+            }
+        };
+        let spaced = arguments(vec!["--sequence".to_owned(), text.to_owned()]);
+        let joined = arguments(vec![format!("--sequence={text}")]);
+        assert_eq!(spaced, joined);
+        assert_eq!(spaced.sequence, Some(Sequence::parse(text).expect("valid")));
+        assert_eq!(spaced.sequence.as_ref().map(Sequence::len), Some(4));
+        // The ratio stays at its default, unused.
+        assert_eq!(spaced.ratio, Ratio { sets: 1, gets: 10 });
+    }
+
+    #[test]
+    fn refuses_bad_sequences_and_the_mix_flags_beside_one() {
+        let run = |arguments: &[&str]| parse(arguments.iter().map(|word| (*word).to_owned()));
+        assert_eq!(
+            run(&["--port", "1", "--sequence", "GET a;;GET b"]),
+            Err(UsageError::InvalidSequence(SequenceError::EmptyCommand {
+                index: 2
+            }))
+        );
+        assert_eq!(
+            run(&["--port", "1", "--sequence"]),
+            Err(UsageError::MissingValue("--sequence"))
+        );
+        for flag in ["--ratio", "--data-size"] {
+            let value = if flag == "--ratio" { "1:1" } else { "8" };
+            let expected = Err(UsageError::ExcludedBySequence(flag));
+            assert_eq!(
+                run(&["--port", "1", flag, value, "--sequence", "PING"]),
+                expected
+            );
+            assert_eq!(
+                run(&["--port", "1", "--sequence", "PING", flag, value]),
+                expected
+            );
+        }
+        assert_eq!(
+            UsageError::ExcludedBySequence("--ratio").to_string(),
+            "--ratio does not apply with --sequence"
+        );
+        assert_eq!(
+            UsageError::InvalidSequence(SequenceError::EmptyCommand { index: 1 }).to_string(),
+            "--sequence: command 1 is empty"
         );
     }
 

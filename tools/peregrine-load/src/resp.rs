@@ -1,5 +1,5 @@
-//! Just enough RESP2 for a load generator: encoding SET and GET, and finding where
-//! each reply ends and what kind it is.
+//! Just enough RESP2 for a load generator: encoding commands (SET and GET without
+//! building an argument list), and finding where each reply ends and what kind it is.
 //!
 //! The scanner never copies a reply and never allocates. "Need more bytes" is
 //! `Ok(None)`; bytes that are not RESP are a [`ProtocolError`]. It reads server
@@ -53,6 +53,16 @@ pub fn encode_set(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
 pub fn encode_get(out: &mut Vec<u8>, key: &[u8]) {
     out.extend_from_slice(b"*2\r\n$3\r\nGET\r\n");
     encode_bulk(out, key);
+}
+
+/// Appends the command `arguments` (its name first) to `out`.
+pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, arguments: &[A]) {
+    out.push(b'*');
+    out.extend_from_slice(arguments.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for argument in arguments {
+        encode_bulk(out, argument.as_ref());
+    }
 }
 
 fn encode_bulk(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -163,6 +173,17 @@ mod tests {
         assert_eq!(
             out,
             b"*3\r\n$3\r\nSET\r\n$9\r\nmemtier-7\r\n$3\r\nxyz\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+        );
+    }
+
+    #[test]
+    fn encodes_any_command_as_a_resp_array() {
+        let mut out = Vec::new();
+        encode_command(&mut out, &["EVALSHA", "ab", "1", ""]);
+        encode_command::<&str>(&mut out, &[]);
+        assert_eq!(
+            out,
+            b"*4\r\n$7\r\nEVALSHA\r\n$2\r\nab\r\n$1\r\n1\r\n$0\r\n\r\n*0\r\n"
         );
     }
 

@@ -1,0 +1,330 @@
+#!/usr/bin/env bash
+# transactions.sh — MULTI/EXEC blocks and EVALSHA, Peregrine against redis-server, in one
+# run, on this machine (DESIGN §7). The target: server CPU per operation at most 0.7x
+# redis-server's.
+#
+# What it does, in order:
+#   1. Builds peregrine-server and peregrine-load in release
+#      (`cargo build --release -p peregrine-server -p peregrine-load`).
+#   2. For each server in turn — redis-server (`--save '' --appendonly no`), then
+#      peregrine-server (`--shards 1 --appendonly no`, no snapshots either) — picks a
+#      free port on 127.0.0.1, starts the server pinned to SERVER_CPU (`taskset -c 0`),
+#      and with redis-cli:
+#        * loads the script `return {redis.call('INCR', KEYS[1]), redis.call('GET',
+#          KEYS[1])}` with SCRIPT LOAD and checks that the digest is the script's SHA1;
+#        * smoke-tests both workloads on the key `smoke` and keeps the replies, which
+#          must be identical on both servers (a cheap differential check: peregrine-load
+#          only counts error replies, it cannot see an error inside EXEC's array).
+#      Then it runs peregrine-load pinned to CLIENT_CPU (`taskset -c 1`), 50 clients,
+#      keys `tx:1..=KEYSPACE` drawn uniformly with a fixed SEED (both servers answer the
+#      same requests), one unmeasured warm-up per workload, then each workload with
+#      pipeline 1 (N operations) and 16 (NP operations):
+#        * multi:   `MULTI;INCR {K}:a;GET {K}:a;SET {K}:b v;INCR {K}:a;GET {K}:a;EXEC`,
+#                   five commands on keys sharing the hash tag {K} (7 replies);
+#        * evalsha: `EVALSHA <sha> 1 {K}:k` (1 reply).
+#      One operation is one whole MULTI..EXEC block or one EVALSHA: `--pipeline 16` keeps
+#      16 of them in flight per connection, ops/s and latency count them.
+#      For every run it records ops/s, p50, p99 and the server's CPU time per operation:
+#      the utime+stime delta of /proc/PID/stat (all threads) over the run, in clock
+#      ticks (`getconf CLK_TCK`), times 1e6 / CLK_TCK / operations. "Server CPU %" is that
+#      time over the run's wall time: well below 100% the client or the machine, not the
+#      server, was the bottleneck, and the report lists such runs.
+#   3. Prints a markdown report: machine, versions, the table asked for (ops/s and
+#      CPU-us/op for both servers, the ratio peregrine/redis and whether it meets 0.7x),
+#      latencies and CPU %, and the anomalies (failed runs, error replies, reply counts
+#      that do not match, smoke replies that differ between the servers).
+#
+# Absolute numbers on a shared 2-core machine are noise; the ratios inside one run are
+# the figure. Every server listens on 127.0.0.1 only; the script kills only the
+# processes it started (by PID, on EXIT).
+#
+# Usage:   benches/transactions.sh            (from anywhere; about a minute by default, 80 s with N=500000 here)
+# Environment (defaults in brackets):
+#   N [300000]               operations per unpipelined run (all clients together)
+#   NP [5*N]                 operations per pipelined run (-P 16)
+#   CLIENTS [50]             connections of the load generator (one thread)
+#   KEYSPACE [100000]        hash tags tx:1..=KEYSPACE
+#   WORKLOADS ["multi evalsha"] / PIPELINES ["1 16"]
+#   SEED [1]                 seed of every load run
+#   SERVER_CPU [0] / CLIENT_CPU [1]   CPUs for taskset
+#   SKIP_BUILD [0]           1: use the existing binaries
+#   PEREGRINE_BIN / LOAD_BIN binaries [${CARGO_TARGET_DIR:-<repo>/target}/release/...]
+#   REPORT                   also write the final markdown report to this file
+set -euo pipefail
+
+N=${N:-300000}
+NP=${NP:-$((N * 5))}
+CLIENTS=${CLIENTS:-50}
+KEYSPACE=${KEYSPACE:-100000}
+WORKLOADS=${WORKLOADS:-"multi evalsha"}
+PIPELINES=${PIPELINES:-"1 16"}
+SEED=${SEED:-1}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+SKIP_BUILD=${SKIP_BUILD:-0}
+REPORT=${REPORT:-}
+HOST=127.0.0.1
+TARGET_RATIO=0.7
+SCRIPT="return {redis.call('INCR', KEYS[1]), redis.call('GET', KEYS[1])}"
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+[[ $TARGET_DIR == /* ]] || TARGET_DIR=$ROOT/$TARGET_DIR # cargo reads it relative to $ROOT below
+PEREGRINE_BIN=${PEREGRINE_BIN:-$TARGET_DIR/release/peregrine-server}
+LOAD_BIN=${LOAD_BIN:-$TARGET_DIR/release/peregrine-load}
+CLK_TCK=$(getconf CLK_TCK)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/transactions.XXXXXX")
+RESULTS=$WORK/results.tsv # server, workload, pipeline, operations, ops/s, p50, p99, CPU us/op, CPU %
+ANOMALIES=$WORK/anomalies.txt
+UNSATURATED=$WORK/unsaturated.txt # runs whose server was not the bottleneck
+: >"$RESULTS"
+: >"$ANOMALIES"
+: >"$UNSATURATED"
+STARTED=$(date +%s)
+
+# ---------------------------------------------------------------- processes we own
+
+SERVER_PID=""
+SERVER_LABEL=""
+SERVER_PORT=""
+
+# Shared helpers: cleanup trap, logging, server start/stop, CPU ticks, machine line.
+# shellcheck source=benches/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+cli() { redis-cli -h "$HOST" -p "$SERVER_PORT" "$@"; }
+
+# field NAME LINE — the value of NAME=... in a peregrine-load result line.
+field() {
+    tr ' ' '\n' <<<"$2" | awk -F= -v name="$1" '$1 == name { print $2; found = 1 } END { if (!found) print "" }'
+}
+
+# ------------------------------------------------------------------------ workloads
+
+SHA=$(printf '%s' "$SCRIPT" | sha1sum | awk '{ print $1 }')
+
+# sequence WORKLOAD — the workload's commands for peregrine-load --sequence.
+sequence() {
+    case $1 in
+    multi) echo 'MULTI;INCR {__key__}:a;GET {__key__}:a;SET {__key__}:b v;INCR {__key__}:a;GET {__key__}:a;EXEC' ;;
+    evalsha) echo "EVALSHA $SHA 1 {__key__}:k" ;;
+    *) die "unknown workload $1 (WORKLOADS takes multi, evalsha)" ;;
+    esac
+}
+
+# Replies per operation: one per command of the sequence.
+replies_per_operation() {
+    awk -F';' '{ print NF }' <<<"$(sequence "$1")"
+}
+
+# ------------------------------------------------------------------------ checks
+
+load_script() {
+    local reply
+    reply=$(cli SCRIPT LOAD "$SCRIPT" 2>&1) || true
+    [[ $reply == "$SHA" ]] || anomaly "$SERVER_LABEL: SCRIPT LOAD answered \`$reply\`, expected $SHA"
+}
+
+# Runs each workload once on the key `smoke` in one redis-cli session and keeps the
+# replies in $WORK/smoke.LABEL.WORKLOAD for the comparison between the servers.
+smoke_test() {
+    local workload out
+    cli FLUSHALL >/dev/null
+    for workload in $WORKLOADS; do
+        out=$WORK/smoke.$SERVER_LABEL.$workload
+        sequence "$workload" | sed 's/__key__/smoke/g' | tr ';' '\n' |
+            redis-cli -h "$HOST" -p "$SERVER_PORT" >"$out" 2>&1 ||
+            anomaly "$SERVER_LABEL: the $workload smoke test failed: $(tail -n 2 "$out" | tr '\n' ' ')"
+        if grep -q 'ERR' "$out"; then
+            anomaly "$SERVER_LABEL: the $workload smoke test answered $(tr '\n' ' ' <"$out")"
+        fi
+    done
+    cli FLUSHALL >/dev/null
+}
+
+compare_smoke_tests() {
+    local workload
+    for workload in $WORKLOADS; do
+        if ! cmp -s "$WORK/smoke.redis.$workload" "$WORK/smoke.peregrine.$workload"; then
+            anomaly "the $workload smoke replies differ: redis \`$(tr '\n' ' ' <"$WORK/smoke.redis.$workload")\`," \
+                "peregrine \`$(tr '\n' ' ' <"$WORK/smoke.peregrine.$workload")\`"
+        fi
+    done
+}
+
+# ------------------------------------------------------------------------ passes
+
+# load WORKLOAD PIPELINE OPERATIONS — one peregrine-load run against the current server,
+# pinned to CLIENT_CPU; prints its result line. A non-zero exit is an anomaly, not the end.
+load() {
+    local workload=$1 pipeline=$2 operations=$3 out
+    if ! out=$(taskset -c "$CLIENT_CPU" "$LOAD_BIN" --host "$HOST" --port "$SERVER_PORT" \
+        --clients "$CLIENTS" --key-prefix tx: --key-minimum 1 --key-maximum "$KEYSPACE" \
+        --key-pattern R --seed "$SEED" --pipeline "$pipeline" --requests "$operations" \
+        --sequence "$(sequence "$workload")" 2>"$WORK/load.err"); then
+        anomaly "$SERVER_LABEL: peregrine-load $workload P$pipeline failed: $(tail -n 2 "$WORK/load.err" | tr '\n' ' ')"
+    fi
+    printf '%s\n' "$out"
+}
+
+# measure WORKLOAD PIPELINE OPERATIONS
+measure() {
+    local workload=$1 pipeline=$2 operations=$3 before after out
+    server_alive
+    before=$(cpu_ticks)
+    out=$(load "$workload" "$pipeline" "$operations")
+    server_alive
+    after=$(cpu_ticks)
+    if [[ -z $out ]]; then
+        return 0
+    fi
+    local ops p50 p99 errors replies elapsed expected
+    ops=$(field ops_per_sec "$out")
+    p50=$(field p50_ms "$out")
+    p99=$(field p99_ms "$out")
+    errors=$(field errors "$out")
+    replies=$(field replies "$out")
+    elapsed=$(field elapsed_s "$out")
+    expected=$((operations * $(replies_per_operation "$workload")))
+    if [[ $errors != 0 ]]; then
+        anomaly "$SERVER_LABEL: $errors error replies in $workload P$pipeline"
+    fi
+    if [[ $replies != "$expected" ]]; then
+        anomaly "$SERVER_LABEL: $replies replies in $workload P$pipeline, expected $expected"
+    fi
+    awk -v label="$SERVER_LABEL" -v workload="$workload" -v pipeline="$pipeline" \
+        -v n="$operations" -v ops="$ops" -v p50="$p50" -v p99="$p99" \
+        -v ticks=$((after - before)) -v hz="$CLK_TCK" -v elapsed="$elapsed" 'BEGIN {
+            seconds = ticks / hz
+            # Parenthesised: a bare ">" in a printf argument list is a redirection.
+            share = (elapsed > 0) ? 100 * seconds / elapsed : 0
+            printf "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%.2f\t%.0f\n", label, workload, pipeline, n,
+                ops, p50, p99, seconds * 1e6 / n, share
+        }' >>"$RESULTS"
+    # Below 80% CPU the server mostly waited: on the client, or on a busy machine.
+    tail -n 1 "$RESULTS" | awk -F'\t' '$9 < 80 { printf "%s %s P%s (%s%%)\n", $1, $2, $3, $9 }' >>"$UNSATURATED"
+    tail -n 1 "$RESULTS" | awk -F'\t' '{
+        printf "    %-8s P%-3s %9s ops/s  p50 %s  p99 %s ms  %s us/op CPU (%s%%)\n",
+            $2, $3, $5, $6, $7, $8, $9 }' >&2
+}
+
+load_pass() {
+    load_script
+    smoke_test
+    local workload pipeline operations
+    for workload in $WORKLOADS; do
+        # Unmeasured warm-up: connections, buffers, the allocator's first pages.
+        load "$workload" 16 $((N / 10 > 0 ? N / 10 : 1)) >/dev/null
+        for pipeline in $PIPELINES; do
+            operations=$N
+            if ((pipeline > 1)); then
+                operations=$NP
+            fi
+            measure "$workload" "$pipeline" "$operations"
+        done
+    done
+}
+
+# --------------------------------------------------------------------------- report
+
+report() {
+    local revision
+    revision=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
+    echo
+    echo "## Transactions and scripts: Peregrine vs redis-server, side by side"
+    echo
+    echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- Machine: $(machine_line)"
+    echo "- redis-server: $(redis-server --version | awk '{ print $3 }' | cut -d= -f2); peregrine: $revision (release, --shards 1); load: peregrine-load --sequence (closed loop, 1 thread)"
+    echo "- Servers pinned to CPU $SERVER_CPU, load generator to CPU $CLIENT_CPU; $CLIENTS clients;" \
+        "hash tags tx:1..=$KEYSPACE drawn uniformly, seed $SEED; $N operations per unpipelined run, $NP per pipelined run"
+    echo "- multi: \`$(sequence multi)\` (one operation = the whole block, 7 replies)"
+    echo "- evalsha: \`EVALSHA <sha1> 1 {__key__}:k\` of \`$SCRIPT\` (sha1 $SHA)"
+    echo "- CPU-us/op: server utime+stime (/proc/PID/stat, all threads) over the run / operations;" \
+        "ratio = peregrine/redis, target <= $TARGET_RATIO."
+    echo
+    echo "| workload | pipeline | Redis ops/s | Peregrine ops/s | Redis CPU-us/op | Peregrine CPU-us/op | CPU ratio | <= ${TARGET_RATIO}x |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|"
+    awk -F'\t' -v target="$TARGET_RATIO" '
+        !(($2 FS $3) in seen) { seen[$2 FS $3] = 1; order[++runs] = $2 FS $3 }
+        { ops[$1, $2 FS $3] = $5; cpu[$1, $2 FS $3] = $8 }
+        END {
+            for (r = 1; r <= runs; r++) {
+                key = order[r]
+                split(key, part, FS)
+                redis_ops = ((("redis", key) in ops)) ? ops["redis", key] : "-"
+                ours_ops = ((("peregrine", key) in ops)) ? ops["peregrine", key] : "-"
+                redis_cpu = ((("redis", key) in cpu)) ? cpu["redis", key] : "-"
+                ours_cpu = ((("peregrine", key) in cpu)) ? cpu["peregrine", key] : "-"
+                ratio = "-"; verdict = "-"
+                if (redis_cpu != "-" && ours_cpu != "-" && redis_cpu > 0) {
+                    ratio = sprintf("%.2f", ours_cpu / redis_cpu)
+                    verdict = (ratio + 0 <= target) ? "yes" : "no"
+                }
+                printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", part[1], part[2],
+                    redis_ops, ours_ops, redis_cpu, ours_cpu, ratio, verdict
+            }
+        }' "$RESULTS"
+    echo
+    echo "Latency and server CPU share per run:"
+    echo
+    echo "| workload | pipeline | server | p50 ms | p99 ms | server CPU % |"
+    echo "|---|---:|---|---:|---:|---:|"
+    awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $1, $6, $7, $9 }' "$RESULTS"
+    if [[ -s $UNSATURATED ]]; then
+        echo
+        echo "Not server-bound (server CPU below 80%; these runs measure the client or other load" \
+            "on the machine more than the server): $(paste -sd, "$UNSATURATED" | sed 's/,/, /g')."
+    fi
+    echo
+    if [[ -s $ANOMALIES ]]; then
+        echo "Anomalies:"
+        echo
+        cat "$ANOMALIES"
+    else
+        echo "Anomalies: none (SCRIPT LOAD digests matched, smoke replies identical on both servers," \
+            "no error replies, every reply counted)."
+    fi
+    echo
+    echo "Total runtime: $(($(date +%s) - STARTED)) s."
+}
+
+# ----------------------------------------------------------------------------- main
+
+require redis-server "apt-get install redis-server"
+require redis-cli "apt-get install redis-tools"
+require taskset "apt-get install util-linux"
+require sha1sum "coreutils"
+require python3 "to pick free ports"
+[[ $(nproc) -ge 2 ]] || log "warning: fewer than 2 CPUs; server and load generator share CPU $SERVER_CPU"
+for workload in $WORKLOADS; do
+    sequence "$workload" >/dev/null
+done
+
+if [[ $SKIP_BUILD != 1 ]]; then
+    log "building peregrine-server and peregrine-load (release)"
+    (cd "$ROOT" && cargo build --release -p peregrine-server -p peregrine-load)
+fi
+[[ -x $PEREGRINE_BIN ]] || die "no peregrine-server binary at $PEREGRINE_BIN"
+[[ -x $LOAD_BIN ]] || die "no peregrine-load binary at $LOAD_BIN"
+
+log "redis-server"
+SERVER_PORT=$(free_port)
+start_server redis "$SERVER_PORT" redis-server --port "$SERVER_PORT" --bind "$HOST" \
+    --save "" --appendonly no --dir "$WORK"
+load_pass
+stop_server
+
+log "peregrine-server --shards 1"
+SERVER_PORT=$(free_port)
+start_server peregrine "$SERVER_PORT" "$PEREGRINE_BIN" --port "$SERVER_PORT" --bind "$HOST" --shards 1 \
+    --save "" --appendonly no --dir "$WORK"
+load_pass
+stop_server
+compare_smoke_tests
+
+if [[ -n $REPORT ]]; then
+    report | tee "$REPORT"
+else
+    report
+fi
