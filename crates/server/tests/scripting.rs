@@ -324,15 +324,28 @@ fn busy_scripts_answer_busy_and_can_be_killed() {
         assert_eq!(looping.cmd(&["EVAL", spin, "1", &home, "no"]), b":1\r\n");
     }
     looping.send_command(&[b"EVAL", spin.as_bytes(), b"1", home.as_bytes(), b"spin"]);
+    // Past the threshold, commands get -BUSY (PING never waits for a key's lock: a
+    // command already waiting for the script's keys before that waits for the script).
+    let mut probe = RawClient::connect(server.addr());
+    let mut probes = 0;
+    while !text(&probe.cmd(&["PING"])).starts_with("-BUSY") {
+        probes += 1;
+        assert!(probes < 1000, "the script never became busy");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     // Every fresh connection, whichever core it lands on, is served: -BUSY for the busy
     // shard's keys once the threshold passed, replies for the other shard's.
     let mut saw_busy = false;
     for attempt in 0..40 {
         let mut client = RawClient::connect(server.addr());
+        eprintln!("attempt {attempt} {:?}", std::time::Instant::now());
         let reply = text(&client.cmd(&["GET", &home]));
+        eprintln!("reply {reply:?}");
         if reply.starts_with("-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.") {
             saw_busy = true;
+            eprintln!("away");
             assert_eq!(client.cmd(&["GET", &away]), b"$-1\r\n", "the other shard keeps serving");
+            eprintln!("away done");
             if attempt >= 8 {
                 break;
             }
