@@ -97,7 +97,10 @@ pub fn multi(session: &mut Session) -> Reply {
     if session.multi.is_some() {
         return Reply::error("ERR MULTI calls can not be nested");
     }
-    session.multi = Some(Transaction::default());
+    session.multi = Some(Transaction {
+        queued: Vec::with_capacity(8),
+        aborted: false,
+    });
     session.info.multi.set(0);
     Reply::Ok
 }
@@ -232,6 +235,11 @@ pub async fn watch(session: &mut Session, argv: &Argv) -> Reply {
 
 /// UNWATCH (also after EXEC, DISCARD, RESET and when the connection closes).
 pub async fn unwatch(session: &mut Session) {
+    if session.watches.keys.is_empty() {
+        // Nothing registered anywhere: only the flag to clear.
+        session.watches.dirty.store(false, Ordering::SeqCst);
+        return;
+    }
     let watches = std::mem::take(&mut session.watches);
     let client = session.info.id;
     let mut by_shard: BTreeMap<ShardId, Vec<(DbIndex, Bytes)>> = BTreeMap::new();
@@ -282,6 +290,23 @@ pub async fn exec(session: &mut Session) -> Reply {
     };
     let shards = session.router.shard_count();
     let me = session.router.me();
+    if session.watches.keys.is_empty() {
+        if let Some(shard) = one_shard(&transaction.queued, shards, me) {
+            // Nothing watched and one shard: the transaction is a batch of that shard,
+            // run in one hop and one synchronous step, as a pipeline's commands.
+            for (spec, _) in &transaction.queued {
+                session.note_write(spec, Some(shard));
+            }
+            let (db, options, queued) = (session.db, session.options, transaction.queued);
+            let replies = session
+                .router
+                .invoke_on(shard, move |state: Rc<ShardState>| {
+                    state.run_batch(db, options, queued)
+                })
+                .await;
+            return Reply::Array(replies);
+        }
+    }
     let mut placed: Vec<(ShardId, KeyedCommand)> = Vec::with_capacity(transaction.queued.len());
     let mut global = false;
     for (spec, argv) in transaction.queued {
@@ -301,6 +326,22 @@ pub async fn exec(session: &mut Session) -> Reply {
     };
     unwatch(session).await;
     replies.map_or(Reply::NilArray, Reply::Array)
+}
+
+/// The shard owning every key of `queued` when they are all keyed commands of one shard.
+fn one_shard(queued: &[KeyedCommand], shards: u16, me: ShardId) -> Option<ShardId> {
+    let mut owner = None;
+    for (spec, argv) in queued {
+        if !matches!(spec.exec, Exec::Keyed { .. }) {
+            return None;
+        }
+        let shard = single_shard(spec, argv, shards, me)?;
+        if owner.is_some_and(|owner| owner != shard) {
+            return None;
+        }
+        owner = Some(shard);
+    }
+    owner
 }
 
 /// One shard's share of a keyed transaction.
