@@ -11,10 +11,11 @@ use crate::sandbox::{self, Sandbox};
 use crate::shebang;
 use crate::{HostCall, LogLevel, ScriptHost, Tick};
 use bytes::Bytes;
-use mlua::{Function, Lua, MultiValue, Table, Value, Variadic};
+use mlua::{ffi, Function, Lua, MultiValue, Table, Value, Variadic};
 use peregrine_resp::Reply;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
+use std::ffi::c_int;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -539,10 +540,7 @@ impl ScriptEngine {
         eval: bool,
     ) -> Reply {
         let _turn = self.gate.enter().await;
-        let arrays = self
-            .string_array(&keys)
-            .and_then(|keys| Ok((keys, self.string_array(&args)?)));
-        let (keys, args) = match arrays {
+        let (keys, args) = match self.argument_tables(&keys, &args) {
             Ok(arrays) => arrays,
             Err(error) => return Reply::error(format!("ERR {}", lua_error_text(&error))),
         };
@@ -578,12 +576,26 @@ impl ScriptEngine {
         self.runs.set(runs);
     }
 
-    fn string_array(&self, items: &[Bytes]) -> mlua::Result<Table> {
-        let table = self.lua.create_table_with_capacity(items.len(), 0)?;
-        for (index, item) in items.iter().enumerate() {
-            table.raw_set(index + 1, self.lua.create_string(item)?)?;
+    /// The `KEYS` and `ARGV` tables, built in one protected call (mlua's table and string
+    /// constructors each make a protected call of their own).
+    fn argument_tables(&self, keys: &[Bytes], args: &[Bytes]) -> mlua::Result<(Table, Table)> {
+        // SAFETY: `exec_raw` runs the closure in protected mode with three free stack slots,
+        // the most it uses (two tables and a string); `lua_createtable`, `lua_pushlstring`
+        // and `lua_rawseti` may raise only a memory error, whose `longjmp` skips nothing
+        // with a destructor (the closure holds only slice references and integers). It
+        // leaves the two tables on the stack, which `exec_raw` returns.
+        unsafe {
+            self.lua.exec_raw::<(Table, Table)>((), |state| {
+                for items in [keys, args] {
+                    let size = c_int::try_from(items.len()).unwrap_or(c_int::MAX);
+                    ffi::lua_createtable(state, size, 0);
+                    for (index, item) in (1..).zip(items) {
+                        ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+                        ffi::lua_rawseti(state, -2, index);
+                    }
+                }
+            })
         }
-        Ok(table)
     }
 }
 

@@ -15,6 +15,9 @@ const REDIS_VERSION_NUM: u32 = 0x0007_0204;
 /// The prelude's chunk name, skipped when locating an error in the user's code.
 const PRELUDE_SOURCE: &str = "=sandbox";
 
+/// Finished Lua threads kept for the next runs (one runs at a time per engine).
+const THREAD_POOL: usize = 4;
+
 /// The prelude's functions the engine calls.
 pub(crate) struct Sandbox {
     /// `run(f, keys, args, eval)`: `(true, value)` or `(false, error, source, line)`. With
@@ -32,7 +35,9 @@ pub(crate) fn new_lua() -> mlua::Result<Lua> {
     // SAFETY: `debug` is the only unsafe library loaded; the prelude captures
     // `debug.getinfo` in a local and replaces the globals with a table that has no
     // `debug`, before any script can run.
-    Ok(unsafe { Lua::unsafe_new_with(libraries, LuaOptions::new()) })
+    // A small pool of finished threads: every run is a call on a fresh mlua thread.
+    let options = LuaOptions::new().thread_pool_size(THREAD_POOL);
+    Ok(unsafe { Lua::unsafe_new_with(libraries, options) })
 }
 
 /// Runs the prelude and replaces the globals with its read-only table.
