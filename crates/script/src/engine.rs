@@ -2,7 +2,7 @@
 //! [`ScriptRegistry`].
 
 use crate::bytecode;
-use crate::convert::{error_table, format_g, lua_to_reply, reply_to_lua};
+use crate::convert::{error_table, format_g, lua_to_reply, reply_to_lua, FieldNames};
 use crate::errors::{ScriptError, SCRIPT_KILLED};
 use crate::functions::{self, CompiledLibrary};
 use crate::hook;
@@ -11,10 +11,11 @@ use crate::sandbox::{self, Sandbox};
 use crate::shebang;
 use crate::{HostCall, LogLevel, ScriptHost, Tick};
 use bytes::Bytes;
-use mlua::{Function, Lua, MultiValue, Table, Value, Variadic};
+use mlua::{ffi, Function, Lua, MultiValue, Table, Value, Variadic};
 use peregrine_resp::Reply;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
+use std::ffi::c_int;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -56,6 +57,9 @@ pub(crate) struct RunState {
     random: Cell<u64>,
     loading_since: Cell<Option<Instant>>,
     load_timeout: Duration,
+    /// The host's future for the `redis.call` being run, between `call_raw` answering
+    /// [`AWAIT`] and `await_raw` taking it.
+    pending: RefCell<Option<Pin<Box<dyn Future<Output = Reply>>>>>,
 }
 
 /// redisLrand48's initial state (and `srand48` seeds' low 16 bits).
@@ -71,6 +75,7 @@ impl RunState {
 
     fn end(&self) {
         self.host.borrow_mut().take();
+        self.pending.borrow_mut().take();
     }
 
     fn host(&self) -> Option<Rc<dyn ScriptHost>> {
@@ -217,6 +222,7 @@ struct Compiled {
 /// functions of a shared [`ScriptRegistry`].
 pub struct ScriptEngine {
     lua: Lua,
+    names: Rc<FieldNames>,
     registry: Arc<ScriptRegistry>,
     state: Rc<RunState>,
     sandbox: Sandbox,
@@ -249,14 +255,17 @@ impl ScriptEngine {
             random: Cell::new(RANDOM_INITIAL),
             loading_since: Cell::new(None),
             load_timeout: limits.load_timeout,
+            pending: RefCell::new(None),
         });
         let lua = sandbox::new_lua()?;
         let yieldable = hook::install(&lua, state.clone(), limits.hook_instructions)?;
-        let call_raw = create_call(&lua, state.clone())?;
-        let sandbox = sandbox::install(&lua, state.clone(), call_raw, yieldable)?;
+        let names = Rc::new(FieldNames::new(&lua)?);
+        let calls = create_calls(&lua, state.clone(), names.clone())?;
+        let sandbox = sandbox::install(&lua, state.clone(), calls, yieldable)?;
         lua.set_memory_limit(limits.memory_bytes)?;
         Ok(ScriptEngine {
             lua,
+            names,
             registry,
             state,
             sandbox,
@@ -531,37 +540,21 @@ impl ScriptEngine {
         eval: bool,
     ) -> Reply {
         let _turn = self.gate.enter().await;
-        let arrays = self
-            .string_array(&keys)
-            .and_then(|keys| Ok((keys, self.string_array(&args)?)));
-        let (keys, args) = match arrays {
+        let (keys, args) = match self.argument_tables(&keys, &args) {
             Ok(arrays) => arrays,
             Err(error) => return Reply::error(format!("ERR {}", lua_error_text(&error))),
         };
         self.state.begin(host);
-        let result = if eval {
-            let set = self.sandbox.set_arguments.call::<()>((keys, args));
-            match set {
-                Ok(()) => self.sandbox.run.call_async::<MultiValue>(function).await,
-                Err(error) => Err(error),
-            }
-        } else {
-            self.sandbox
-                .run
-                .call_async::<MultiValue>((function, keys, args))
-                .await
-        };
+        let result = self
+            .sandbox
+            .run
+            .call_async::<MultiValue>((function, keys, args, eval))
+            .await;
         let resp3 = self.state.resp3.get();
         let killed = self.state.killed.get();
         self.state.end();
-        if eval {
-            let _ = self
-                .sandbox
-                .set_arguments
-                .call::<()>((Value::Nil, Value::Nil));
-        }
         let reply = match result {
-            Ok(values) => finish(values, name, resp3, killed),
+            Ok(values) => finish(&self.names, values, name, resp3, killed),
             Err(error) => Reply::error(one_line(&format!(
                 "ERR Error running script {name}, {:.100}",
                 lua_error_text(&error)
@@ -583,22 +576,36 @@ impl ScriptEngine {
         self.runs.set(runs);
     }
 
-    fn string_array(&self, items: &[Bytes]) -> mlua::Result<Table> {
-        let table = self.lua.create_table_with_capacity(items.len(), 0)?;
-        for (index, item) in items.iter().enumerate() {
-            table.raw_set(index + 1, self.lua.create_string(item)?)?;
+    /// The `KEYS` and `ARGV` tables, built in one protected call (mlua's table and string
+    /// constructors each make a protected call of their own).
+    fn argument_tables(&self, keys: &[Bytes], args: &[Bytes]) -> mlua::Result<(Table, Table)> {
+        // SAFETY: `exec_raw` runs the closure in protected mode with three free stack slots,
+        // the most it uses (two tables and a string); `lua_createtable`, `lua_pushlstring`
+        // and `lua_rawseti` may raise only a memory error, whose `longjmp` skips nothing
+        // with a destructor (the closure holds only slice references and integers). It
+        // leaves the two tables on the stack, which `exec_raw` returns.
+        unsafe {
+            self.lua.exec_raw::<(Table, Table)>((), |state| {
+                for items in [keys, args] {
+                    let size = c_int::try_from(items.len()).unwrap_or(c_int::MAX);
+                    ffi::lua_createtable(state, size, 0);
+                    for (index, item) in (1..).zip(items) {
+                        ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+                        ffi::lua_rawseti(state, -2, index);
+                    }
+                }
+            })
         }
-        Ok(table)
     }
 }
 
 /// The reply of a finished run: `(true, value)` or `(false, error, source, line)`.
-fn finish(values: MultiValue, name: &str, resp3: bool, killed: bool) -> Reply {
+fn finish(names: &FieldNames, values: MultiValue, name: &str, resp3: bool, killed: bool) -> Reply {
     let mut values = values.into_iter();
     let ok = matches!(values.next(), Some(Value::Boolean(true)));
     let value = values.next().unwrap_or(Value::Nil);
     if ok {
-        return lua_to_reply(&value, resp3);
+        return lua_to_reply(names, &value, resp3);
     }
     let message = if killed {
         SCRIPT_KILLED.to_string()
@@ -664,27 +671,74 @@ fn one_line(text: &str) -> String {
     text.replace(['\r', '\n'], " ")
 }
 
-/// `redis.call`'s core as an async Lua function: returns `(value, is_error)`.
-fn create_call(lua: &Lua, state: Rc<RunState>) -> mlua::Result<Function> {
-    lua.create_async_function(move |lua, args: Variadic<Value>| {
+/// What `call_raw` answers when the host's reply is not ready: the prelude then calls
+/// `await_raw`, which waits for it.
+pub(crate) fn await_marker() -> Value {
+    Value::LightUserData(mlua::LightUserData(
+        std::ptr::addr_of!(AWAIT).cast_mut().cast(),
+    ))
+}
+
+/// The address behind [`await_marker`].
+static AWAIT: u8 = 0;
+
+/// `redis.call`'s core as Lua functions.
+pub(crate) struct Calls {
+    /// `call_raw(...)`: `(value, is_error)`, or the [`await_marker`] when the host's reply
+    /// is a future (stored in the run state).
+    pub call_raw: Function,
+    /// `await_raw()` (async): `(value, is_error)` of the stored future.
+    pub await_raw: Function,
+}
+
+/// The two halves of `redis.call`: a synchronous call for the replies the host has at
+/// once (no future, no coroutine machinery), an async one for the rest.
+fn create_calls(lua: &Lua, state: Rc<RunState>, names: Rc<FieldNames>) -> mlua::Result<Calls> {
+    let call_state = state.clone();
+    let call_names = names.clone();
+    let call_raw = lua.create_function(move |lua, args: Variadic<Value>| {
+        let state = &call_state;
+        let argv = match command_arguments(&args) {
+            Ok(argv) => argv,
+            Err(text) => return Ok((Value::Table(error_table(lua, text.as_bytes())?), true)),
+        };
+        let Some(host) = state.host() else {
+            let text = "redis.call/pcall can only be called inside a script invocation";
+            return Ok((Value::Table(error_table(lua, text.as_bytes())?), true));
+        };
+        let reply = match catch_unwind(AssertUnwindSafe(|| host.call(argv))) {
+            Ok(HostCall::Ready(reply)) => reply,
+            Ok(HostCall::Pending(future)) => {
+                *state.pending.borrow_mut() = Some(future);
+                return Ok((await_marker(), false));
+            }
+            Err(_) => Reply::error("ERR the command panicked"),
+        };
+        let is_error = reply.is_error();
+        Ok((
+            reply_to_lua(lua, &call_names, &reply, state.resp3.get())?,
+            is_error,
+        ))
+    })?;
+    let await_raw = lua.create_async_function(move |lua, ()| {
         let state = state.clone();
+        let names = names.clone();
         async move {
-            let argv = match command_arguments(&args) {
-                Ok(argv) => argv,
-                Err(text) => return Ok((Value::Table(error_table(&lua, text.as_bytes())?), true)),
-            };
-            let Some(host) = state.host() else {
-                let text = "redis.call/pcall can only be called inside a script invocation";
-                return Ok((Value::Table(error_table(&lua, text.as_bytes())?), true));
-            };
-            let reply = match catch_unwind(AssertUnwindSafe(|| host.call(argv))) {
-                Ok(HostCall::Ready(reply)) => reply,
-                Ok(HostCall::Pending(future)) => Guarded(future).await,
-                Err(_) => Reply::error("ERR the command panicked"),
+            let future = state.pending.borrow_mut().take();
+            let reply = match future {
+                Some(future) => Guarded(future).await,
+                None => Reply::error("ERR the command panicked"),
             };
             let is_error = reply.is_error();
-            Ok((reply_to_lua(&lua, &reply, state.resp3.get())?, is_error))
+            Ok((
+                reply_to_lua(&lua, &names, &reply, state.resp3.get())?,
+                is_error,
+            ))
         }
+    })?;
+    Ok(Calls {
+        call_raw,
+        await_raw,
     })
 }
 

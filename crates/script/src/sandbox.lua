@@ -12,6 +12,7 @@ local floor = math.floor
 local string_sub, string_byte, string_find, table_concat = string.sub, string.byte, string.find, table.concat
 local PENDING, killed, call_raw, error_table = helpers.pending, helpers.killed, helpers.call_raw, helpers.error_table
 local PRELUDE = helpers.prelude_source
+local await_raw, AWAIT = helpers.await_raw, helpers.await_marker
 
 local function pack(...) return { n = select('#', ...), ... } end
 
@@ -234,13 +235,18 @@ end
 
 local redis_run = {}
 for k, v in next, redis_common do redis_run[k] = v end
+-- call_raw answers at once; AWAIT means the reply is a future, which await_raw waits for
+-- (yielding PENDING to the executor).
 function redis_run.call(...)
   local value, is_error = call_raw(...)
+  if value == AWAIT then value, is_error = await_raw() end
   if is_error then error(value, 0) end
   return value
 end
 function redis_run.pcall(...)
-  return (call_raw(...))
+  local value = call_raw(...)
+  if value == AWAIT then value = await_raw() end
+  return value
 end
 function redis_run.error_reply(...)
   local e = ...
@@ -422,12 +428,19 @@ local function location(co)
   end
 end
 
--- Runs a script body or a function in its own coroutine; returns (true, value) or
--- (false, error, source, line). It is the first function of mlua's thread, so it can
--- always yield.
-local function run(f, keys, args)
+-- Runs a script body (eval: keys and args are KEYS and ARGV for the run) or a function
+-- (its arguments) in its own coroutine; returns (true, value) or (false, error, source,
+-- line). It is the first function of mlua's thread, so it can always yield.
+local function run(f, keys, args, eval)
   local co = co_create(f)
-  local r = pack(co_resume(co, keys, args))
+  local r
+  if eval then
+    rawset(backing, 'KEYS', keys)
+    rawset(backing, 'ARGV', args)
+    r = pack(co_resume(co))
+  else
+    r = pack(co_resume(co, keys, args))
+  end
   while r[1] and co_status(co) == 'suspended' do
     if r.n == 2 and r[2] == PENDING then
       r = pack(co_resume(co, co_yield(PENDING)))
@@ -439,15 +452,13 @@ local function run(f, keys, args)
       break
     end
   end
+  if eval then
+    rawset(backing, 'KEYS', nil)
+    rawset(backing, 'ARGV', nil)
+  end
   if r[1] then return true, r[2] end
   local source, line = location(co)
   return false, r[2], source, line
-end
-
--- Sets KEYS and ARGV (nil for functions).
-local function set_arguments(keys, args)
-  rawset(backing, 'KEYS', keys)
-  rawset(backing, 'ARGV', args)
 end
 
 -- Runs a library body with the load-time API (register_function and logging only).
@@ -466,6 +477,5 @@ end
 return {
   globals = G,
   run = run,
-  set_arguments = set_arguments,
   load_library = load_library,
 }

@@ -3,7 +3,7 @@
 
 use crate::bytecode;
 use crate::convert::error_table;
-use crate::engine::RunState;
+use crate::engine::{await_marker, Calls, RunState};
 use crate::libs;
 use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value};
 use std::rc::Rc;
@@ -15,12 +15,15 @@ const REDIS_VERSION_NUM: u32 = 0x0007_0204;
 /// The prelude's chunk name, skipped when locating an error in the user's code.
 const PRELUDE_SOURCE: &str = "=sandbox";
 
+/// Finished Lua threads kept for the next runs (one runs at a time per engine).
+const THREAD_POOL: usize = 4;
+
 /// The prelude's functions the engine calls.
 pub(crate) struct Sandbox {
-    /// `run(f, keys, args)`: `(true, value)` or `(false, error, source, line)`.
+    /// `run(f, keys, args, eval)`: `(true, value)` or `(false, error, source, line)`. With
+    /// `eval`, `keys` and `args` are the `KEYS` and `ARGV` globals for the run; without,
+    /// the function's arguments.
     pub run: Function,
-    /// `set_arguments(keys, args)`: the `KEYS` and `ARGV` globals.
-    pub set_arguments: Function,
     /// `load_library(chunk)`: `(true, registered)` or `(false, error)`.
     pub load_library: Function,
 }
@@ -32,19 +35,23 @@ pub(crate) fn new_lua() -> mlua::Result<Lua> {
     // SAFETY: `debug` is the only unsafe library loaded; the prelude captures
     // `debug.getinfo` in a local and replaces the globals with a table that has no
     // `debug`, before any script can run.
-    Ok(unsafe { Lua::unsafe_new_with(libraries, LuaOptions::new()) })
+    // A small pool of finished threads: every run is a call on a fresh mlua thread.
+    let options = LuaOptions::new().thread_pool_size(THREAD_POOL);
+    Ok(unsafe { Lua::unsafe_new_with(libraries, options) })
 }
 
 /// Runs the prelude and replaces the globals with its read-only table.
 pub(crate) fn install(
     lua: &Lua,
     state: Rc<RunState>,
-    call_raw: Function,
+    calls: Calls,
     yieldable: Function,
 ) -> mlua::Result<Sandbox> {
     let helpers = lua.create_table()?;
     helpers.set("pending", Value::LightUserData(Lua::poll_pending()))?;
-    helpers.set("call_raw", call_raw)?;
+    helpers.set("call_raw", calls.call_raw)?;
+    helpers.set("await_raw", calls.await_raw)?;
+    helpers.set("await_marker", await_marker())?;
     helpers.set("yieldable", yieldable)?;
     helpers.set("prelude_source", PRELUDE_SOURCE)?;
     helpers.set("version", REDIS_VERSION)?;
@@ -114,7 +121,6 @@ pub(crate) fn install(
     lua.set_globals(prelude.get("globals")?)?;
     Ok(Sandbox {
         run: prelude.get("run")?,
-        set_arguments: prelude.get("set_arguments")?,
         load_library: prelude.get("load_library")?,
     })
 }
