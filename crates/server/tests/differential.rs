@@ -10,7 +10,8 @@
 //! names its family; and one run mixes every family, so commands of different types meet
 //! on the shared keys (WRONGTYPE, RENAME, COPY, OBJECT ENCODING of collections). The
 //! transactions family (MULTI/EXEC/WATCH around the other families' commands, with a
-//! second client writing between WATCH and EXEC) runs alone with 4 and 1 shards too.
+//! second client writing between WATCH and EXEC) runs alone with 4 and 1 shards too, and
+//! so does the scripting family (random EVAL scripts, EVALSHA, EVAL_RO, SCRIPT).
 //!
 //! The crash-restart run (`replay_after_kill_9_matches_redis`) mixes every family too,
 //! with peregrine-server (on `appendfsync always`) killed with SIGKILL every 300 commands
@@ -153,6 +154,15 @@ fn sorted_sets_match_redis() {
 fn transactions_match_redis() {
     differential(&["transactions"], 800..806, 1000, 4);
     differential(&["transactions"], 810..813, 1000, 1);
+}
+
+/// Random EVAL scripts (return-value conversions, the other families' commands through
+/// redis.call / redis.pcall on declared and undeclared keys across shards, errors),
+/// EVALSHA, EVAL_RO and SCRIPT, with 4 and 1 shards.
+#[test]
+fn scripting_matches_redis() {
+    differential(&["scripting"], 900..903, 800, 4);
+    differential(&["scripting"], 910..912, 800, 1);
 }
 
 #[test]

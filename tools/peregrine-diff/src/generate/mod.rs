@@ -19,6 +19,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod model;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sorted_sets;
@@ -54,6 +55,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "sets",        recipes: sets::RECIPES },
     Family { name: "sorted-sets", recipes: sorted_sets::RECIPES },
     Family { name: "transactions", recipes: transactions::RECIPES },
+    Family { name: "scripting",   recipes: scripting::RECIPES },
 ];
 
 /// The families named in `names`, in [`FAMILIES`] order; every family when
