@@ -88,6 +88,22 @@ fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
             ],
         ),
         (
+            "server commands inside scripts",
+            vec![
+                Send(0, "MSET {0} 1 {1} 2"),
+                Args(0, &["EVAL", "local r = redis.call('DBSIZE') return r", "0"]),
+                Args(0, &["EVAL", "local k = redis.call('KEYS', '*') table.sort(k) return k", "0"]),
+                Args(0, &["EVAL", "local r = redis.call('SCAN', '0', 'COUNT', '100') table.sort(r[2]) return #r[2]", "0"]),
+                Args(0, &["EVAL", "local r = redis.call('INFO', 'server') return type(r)", "0"]),
+                Args(0, &["EVAL", "local r = redis.call('CLIENT', 'ID') return r", "0"]),
+                Args(0, &["EVAL", "local r = redis.call('CONFIG', 'GET', 'maxmemory') return r", "0"]),
+                Args(0, &["EVAL", "local r = redis.call('SWAPDB', '0', '1') return r", "0"]),
+                Send(0, "DBSIZE"),
+                Args(0, &["EVAL", "redis.call('SWAPDB', '0', '1') local r = redis.call('FLUSHDB') return {r, redis.call('DBSIZE'), redis.call('RANDOMKEY')}", "0"]),
+                Args(0, &["EVAL", "redis.call('SET', KEYS[1], 'x') local r = redis.call('FLUSHALL') return {r, redis.call('DBSIZE')}", "1", "{2}"]),
+            ],
+        ),
+        (
             "EVAL inside MULTI",
             vec![
                 Send(0, "MULTI"),

@@ -11,7 +11,8 @@
 
 use super::busy::ScriptSignals;
 use crate::dispatch::run_cross;
-use crate::shard_state::{ServerShared, ShardRouter, ShardState};
+use crate::dispatch::Session;
+use crate::shard_state::{ClientInfo, ServerShared, ShardRouter, ShardState};
 use bytes::Bytes;
 use peregrine_commands::{lookup, ClientOptions, CommandSpec, Exec, Flag, ServerCommand};
 use peregrine_keyspace::DbIndex;
@@ -149,9 +150,15 @@ impl RunControl {
         if !spec.arity.accepts(argv.len()) {
             return Err(Reply::error(WRONG_ARITY));
         }
+        // Containers whose every subcommand Redis marks noscript.
         let container = matches!(
             spec.exec,
-            Exec::Server(ServerCommand::Script | ServerCommand::Function)
+            Exec::Server(
+                ServerCommand::Script
+                    | ServerCommand::Function
+                    | ServerCommand::Client
+                    | ServerCommand::Config
+            )
         );
         if spec.has(Flag::NoScript) || container {
             return Err(Reply::error(
@@ -351,6 +358,8 @@ impl ScriptHost for ShardHost {
 /// A script holding every shard.
 pub struct GlobalHost {
     router: Rc<ShardRouter>,
+    /// The calling client (server commands run in a session of its own).
+    client: Rc<ClientInfo>,
     db: Cell<DbIndex>,
     options: ClientOptions,
     owner: LockOwner,
@@ -370,6 +379,7 @@ impl GlobalHost {
     /// A host for a run holding everything under `owner`.
     pub fn new(
         router: Rc<ShardRouter>,
+        client: Rc<ClientInfo>,
         db: DbIndex,
         options: ClientOptions,
         owner: LockOwner,
@@ -379,6 +389,7 @@ impl GlobalHost {
         let databases = control.settings.databases;
         GlobalHost {
             router,
+            client,
             db: Cell::new(db),
             options,
             owner,
@@ -441,11 +452,26 @@ impl ScriptHost for GlobalHost {
                 }
             }
             Exec::Server(command) => {
-                let reply =
-                    server_call(command, &argv, &self.db, self.databases).unwrap_or_else(|| {
-                        Reply::error("ERR This Redis command is not allowed from script")
-                    });
-                HostCall::Ready(reply)
+                if let Some(reply) = server_call(command, &argv, &self.db, self.databases) {
+                    return HostCall::Ready(reply);
+                }
+                // FLUSHALL, DBSIZE, KEYS, SCAN, INFO ...: in a session of the script's own,
+                // inside the script's hold on every shard.
+                self.stayed_home.set(false);
+                let (router, client, owner) =
+                    (self.router.clone(), self.client.clone(), self.owner);
+                HostCall::Pending(Box::pin(async move {
+                    let mut session = Session::new(router, client, true);
+                    session.db = db;
+                    session.options = options;
+                    session.lock_owner = Some(owner);
+                    let execution = Box::pin(crate::server_commands::execute(
+                        &mut session,
+                        command,
+                        &argv,
+                    ));
+                    execution.await.0.unwrap_or(Reply::Nil)
+                }))
             }
         }
     }

@@ -280,6 +280,7 @@ async fn run_global(
     );
     let host = Rc::new(GlobalHost::new(
         session.router.clone(),
+        session.info.clone(),
         session.db,
         session.options,
         owner,
