@@ -201,12 +201,20 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                     .unwrap_or_default();
                 let _ = write!(
                     out,
-                    "# Memory\r\nused_memory:{allocated}\r\nused_memory_human:{}\r\nused_memory_rss:{resident}\r\nused_memory_rss_human:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_policy:{policy}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
+                    "# Memory\r\nused_memory:{allocated}\r\nused_memory_human:{}\r\nused_memory_rss:{resident}\r\nused_memory_rss_human:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_policy:{policy}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\n",
                     human(allocated),
                     human(resident),
                     if allocated > 0 { resident as f64 / allocated as f64 } else { 0.0 },
                     peregrine_keyspace::lazyfree_pending_objects(),
                     peregrine_keyspace::lazyfreed_objects(),
+                    server.scripts.script_count(),
+                    server
+                        .scripts
+                        .libraries()
+                        .iter()
+                        .map(|library| library.functions.len())
+                        .sum::<usize>(),
+                    server.scripts.libraries().len(),
                 );
             }
             "persistence" => {

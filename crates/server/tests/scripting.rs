@@ -410,3 +410,27 @@ fn busy_scripts_answer_busy_and_can_be_killed() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// INFO memory counts cached scripts, functions and libraries, as Redis's does.
+#[test]
+fn info_counts_scripts_and_functions() {
+    let server = TestServer::start(BIN, SHARDS);
+    let mut raw = RawClient::connect(server.addr());
+    raw.cmd(&["SCRIPT", "LOAD", "return 1"]);
+    raw.cmd(&["EVAL", "return 2", "0"]);
+    raw.cmd(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=counted\nredis.register_function('one', function() return 1 end)\nredis.register_function('two', function() return 2 end)",
+    ]);
+    let info = text(&raw.cmd(&["INFO", "memory"]));
+    for line in [
+        "number_of_cached_scripts:2",
+        "number_of_functions:2",
+        "number_of_libraries:1",
+    ] {
+        assert!(info.contains(line), "{line} missing from {info}");
+    }
+    raw.cmd(&["SCRIPT", "FLUSH"]);
+    assert!(text(&raw.cmd(&["INFO", "memory"])).contains("number_of_cached_scripts:0"));
+}
