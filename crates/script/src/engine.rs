@@ -2,16 +2,17 @@
 //! [`ScriptRegistry`].
 
 use crate::bytecode;
-use crate::convert::{error_table, format_g, lua_to_reply, reply_to_lua, FieldNames};
+use crate::convert::format_g;
+use crate::raw::{self, RawCalls};
 use crate::errors::{ScriptError, SCRIPT_KILLED};
 use crate::functions::{self, CompiledLibrary};
 use crate::hook;
 use crate::registry::{Library, Script, ScriptRegistry};
 use crate::sandbox::{self, Sandbox};
 use crate::shebang;
-use crate::{HostCall, LogLevel, ScriptHost, Tick};
+use crate::{LogLevel, ScriptHost, Tick};
 use bytes::Bytes;
-use mlua::{ffi, Function, Lua, MultiValue, Table, Value, Variadic};
+use mlua::{ffi, Function, Lua, MultiValue, Table, Value};
 use peregrine_resp::Reply;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -78,8 +79,17 @@ impl RunState {
         self.pending.borrow_mut().take();
     }
 
-    fn host(&self) -> Option<Rc<dyn ScriptHost>> {
+    pub(crate) fn host(&self) -> Option<Rc<dyn ScriptHost>> {
         self.host.borrow().clone()
+    }
+
+    pub(crate) fn resp3(&self) -> bool {
+        self.resp3.get()
+    }
+
+    /// Stores the host's future for the `redis.call` being run, for `await_raw`.
+    pub(crate) fn set_pending(&self, future: Pin<Box<dyn Future<Output = Reply>>>) {
+        *self.pending.borrow_mut() = Some(future);
     }
 
     pub(crate) fn killed(&self) -> bool {
@@ -222,7 +232,7 @@ struct Compiled {
 /// functions of a shared [`ScriptRegistry`].
 pub struct ScriptEngine {
     lua: Lua,
-    names: Rc<FieldNames>,
+    raw: Rc<RawCalls>,
     registry: Arc<ScriptRegistry>,
     state: Rc<RunState>,
     sandbox: Sandbox,
@@ -259,13 +269,13 @@ impl ScriptEngine {
         });
         let lua = sandbox::new_lua()?;
         let yieldable = hook::install(&lua, state.clone(), limits.hook_instructions)?;
-        let names = Rc::new(FieldNames::new(&lua)?);
-        let calls = create_calls(&lua, state.clone(), names.clone())?;
+        let raw = Rc::new(RawCalls::new(&lua, state.clone())?);
+        let calls = create_calls(&lua, state.clone(), raw.clone())?;
         let sandbox = sandbox::install(&lua, state.clone(), calls, yieldable)?;
         lua.set_memory_limit(limits.memory_bytes)?;
         Ok(ScriptEngine {
             lua,
-            names,
+            raw,
             registry,
             state,
             sandbox,
@@ -554,7 +564,7 @@ impl ScriptEngine {
         let killed = self.state.killed.get();
         self.state.end();
         let reply = match result {
-            Ok(values) => finish(&self.names, values, name, resp3, killed),
+            Ok(values) => finish(&self.lua, &self.raw, values, name, resp3, killed),
             Err(error) => Reply::error(one_line(&format!(
                 "ERR Error running script {name}, {:.100}",
                 lua_error_text(&error)
@@ -600,12 +610,19 @@ impl ScriptEngine {
 }
 
 /// The reply of a finished run: `(true, value)` or `(false, error, source, line)`.
-fn finish(names: &FieldNames, values: MultiValue, name: &str, resp3: bool, killed: bool) -> Reply {
+fn finish(
+    lua: &Lua,
+    raw: &RawCalls,
+    values: MultiValue,
+    name: &str,
+    resp3: bool,
+    killed: bool,
+) -> Reply {
     let mut values = values.into_iter();
     let ok = matches!(values.next(), Some(Value::Boolean(true)));
     let value = values.next().unwrap_or(Value::Nil);
     if ok {
-        return lua_to_reply(names, &value, resp3);
+        return raw::lua_to_reply(lua, raw, value, resp3);
     }
     let message = if killed {
         SCRIPT_KILLED.to_string()
@@ -680,7 +697,7 @@ pub(crate) fn await_marker() -> Value {
 }
 
 /// The address behind [`await_marker`].
-static AWAIT: u8 = 0;
+pub(crate) static AWAIT: u8 = 0;
 
 /// `redis.call`'s core as Lua functions.
 pub(crate) struct Calls {
@@ -692,37 +709,12 @@ pub(crate) struct Calls {
 }
 
 /// The two halves of `redis.call`: a synchronous call for the replies the host has at
-/// once (no future, no coroutine machinery), an async one for the rest.
-fn create_calls(lua: &Lua, state: Rc<RunState>, names: Rc<FieldNames>) -> mlua::Result<Calls> {
-    let call_state = state.clone();
-    let call_names = names.clone();
-    let call_raw = lua.create_function(move |lua, args: Variadic<Value>| {
-        let state = &call_state;
-        let argv = match command_arguments(&args) {
-            Ok(argv) => argv,
-            Err(text) => return Ok((Value::Table(error_table(lua, text.as_bytes())?), true)),
-        };
-        let Some(host) = state.host() else {
-            let text = "redis.call/pcall can only be called inside a script invocation";
-            return Ok((Value::Table(error_table(lua, text.as_bytes())?), true));
-        };
-        let reply = match catch_unwind(AssertUnwindSafe(|| host.call(argv))) {
-            Ok(HostCall::Ready(reply)) => reply,
-            Ok(HostCall::Pending(future)) => {
-                *state.pending.borrow_mut() = Some(future);
-                return Ok((await_marker(), false));
-            }
-            Err(_) => Reply::error("ERR the command panicked"),
-        };
-        let is_error = reply.is_error();
-        Ok((
-            reply_to_lua(lua, &call_names, &reply, state.resp3.get())?,
-            is_error,
-        ))
-    })?;
-    let await_raw = lua.create_async_function(move |lua, ()| {
+/// once (a C function, [`raw`]), an async one for the rest.
+fn create_calls(lua: &Lua, state: Rc<RunState>, raw: Rc<RawCalls>) -> mlua::Result<Calls> {
+    let call_raw = raw.call_raw.clone();
+    let await_raw = lua.create_async_function(move |_, ()| {
         let state = state.clone();
-        let names = names.clone();
+        let raw = raw.clone();
         async move {
             let future = state.pending.borrow_mut().take();
             let reply = match future {
@@ -730,29 +722,11 @@ fn create_calls(lua: &Lua, state: Rc<RunState>, names: Rc<FieldNames>) -> mlua::
                 None => Reply::error("ERR the command panicked"),
             };
             let is_error = reply.is_error();
-            Ok((
-                reply_to_lua(&lua, &names, &reply, state.resp3.get())?,
-                is_error,
-            ))
+            Ok((raw::push_ready_reply(&raw, reply, state.resp3())?, is_error))
         }
     })?;
     Ok(Calls {
         call_raw,
         await_raw,
     })
-}
-
-/// Lua arguments to a command's argv, as `luaArgsToRedisArgv`.
-fn command_arguments(args: &[Value]) -> Result<Vec<Bytes>, &'static str> {
-    if args.is_empty() {
-        return Err("Please specify at least one argument for this redis lib call");
-    }
-    args.iter()
-        .map(|arg| match arg {
-            Value::String(text) => Ok(Bytes::copy_from_slice(&text.as_bytes())),
-            Value::Number(number) => Ok(Bytes::from(format_g(*number, 17))),
-            Value::Integer(number) => Ok(Bytes::from(number.to_string())),
-            _ => Err("Lua redis lib command arguments must be strings or integers"),
-        })
-        .collect()
 }

@@ -54,6 +54,7 @@ pub mod errors;
 mod functions;
 mod hook;
 mod libs;
+mod raw;
 mod registry;
 mod sandbox;
 mod shebang;
