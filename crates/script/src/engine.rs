@@ -3,10 +3,10 @@
 
 use crate::bytecode;
 use crate::convert::format_g;
-use crate::raw::{self, RawCalls};
 use crate::errors::{ScriptError, SCRIPT_KILLED};
 use crate::functions::{self, CompiledLibrary};
 use crate::hook;
+use crate::raw::{self, RawCalls};
 use crate::registry::{Library, Script, ScriptRegistry};
 use crate::sandbox::{self, Sandbox};
 use crate::shebang;

@@ -13,7 +13,7 @@
 //! * No panic leaves a C function: the host is called under `catch_unwind`.
 
 use crate::convert::{error_parts, format_g, number_to_integer, parse_reply, MAX_DEPTH};
-use crate::engine::{AWAIT, RunState};
+use crate::engine::{RunState, AWAIT};
 use crate::HostCall;
 use bytes::Bytes;
 use mlua::{ffi, Function, Lua, MultiValue, Table, Value};
@@ -261,7 +261,9 @@ unsafe extern "C-unwind" fn push_reply(lua_state: *mut ffi::lua_State) -> c_int 
     // SAFETY: only `call_raw` and `push_ready_reply` call this function, with a pointer to
     // a prepared reply that outlives the call; its frames own nothing with a destructor.
     unsafe {
-        let reply = &*ffi::lua_touserdata(lua_state, 1).cast::<Reply>().cast_const();
+        let reply = &*ffi::lua_touserdata(lua_state, 1)
+            .cast::<Reply>()
+            .cast_const();
         let resp3 = ffi::lua_toboolean(lua_state, 2) != 0;
         push(lua_state, reply, resp3);
     }
@@ -443,10 +445,7 @@ pub(crate) fn lua_to_reply(lua: &Lua, calls: &RawCalls, value: Value, resp3: boo
     };
     match read {
         Ok(()) => reply,
-        Err(error) => Reply::error(format!(
-            "ERR {}",
-            crate::engine::lua_error_text(&error)
-        )),
+        Err(error) => Reply::error(format!("ERR {}", crate::engine::lua_error_text(&error))),
     }
 }
 
