@@ -12,11 +12,10 @@ use crate::sandbox::{self, Sandbox};
 use crate::shebang;
 use crate::{LogLevel, ScriptHost, Tick};
 use bytes::Bytes;
-use mlua::{ffi, Function, Lua, MultiValue, Table, Value};
+use mlua::{Function, Lua, MultiValue, Value};
 use peregrine_resp::Reply;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
-use std::ffi::c_int;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -61,22 +60,59 @@ pub(crate) struct RunState {
     /// The host's future for the `redis.call` being run, between `call_raw` answering
     /// [`AWAIT`] and `await_raw` taking it.
     pending: RefCell<Option<Pin<Box<dyn Future<Output = Reply>>>>>,
+    /// The run's keys and arguments, owned by the running `execute`'s frame.
+    arguments: Cell<(*const [Bytes], *const [Bytes])>,
+    /// The script's return value as a reply, stored by the prelude's `read_result`.
+    result: RefCell<Option<Reply>>,
+    /// Whether the run called `coroutine.running` (its coroutine is then not reused).
+    thread_seen: Cell<bool>,
 }
+
+/// No keys or arguments (outside a run).
+const NO_ARGUMENTS: (*const [Bytes], *const [Bytes]) = (&[], &[]);
 
 /// redisLrand48's initial state (and `srand48` seeds' low 16 bits).
 const RANDOM_INITIAL: u64 = 0x1234_ABCD_330E;
 
 impl RunState {
-    fn begin(&self, host: Rc<dyn ScriptHost>) {
+    /// Starts a run; `keys` and `args` must outlive it (until [`RunState::end`]).
+    fn begin(&self, host: Rc<dyn ScriptHost>, keys: &[Bytes], args: &[Bytes]) {
         *self.host.borrow_mut() = Some(host);
         self.started.set(Instant::now());
         self.killed.set(false);
         self.resp3.set(false);
+        self.thread_seen.set(false);
+        self.arguments.set((keys, args));
+        self.result.borrow_mut().take();
     }
 
     fn end(&self) {
         self.host.borrow_mut().take();
         self.pending.borrow_mut().take();
+        self.arguments.set(NO_ARGUMENTS);
+    }
+
+    /// The running script's keys and arguments (empty outside a run).
+    ///
+    /// # Safety
+    /// The slices are used only during the run's Lua call, while `execute` owns them.
+    pub(crate) unsafe fn arguments<'a>(&self) -> (&'a [Bytes], &'a [Bytes]) {
+        let (keys, args) = self.arguments.get();
+        // SAFETY: `begin` stored slices that live until `end` (or the run's drop guard)
+        // replaces them with empty ones; the caller uses them within the run.
+        unsafe { (&*keys, &*args) }
+    }
+
+    pub(crate) fn set_result(&self, reply: Reply) {
+        *self.result.borrow_mut() = Some(reply);
+    }
+
+    pub(crate) fn note_thread_seen(&self) {
+        self.thread_seen.set(true);
+    }
+
+    pub(crate) fn thread_seen(&self) -> bool {
+        self.thread_seen.get()
     }
 
     pub(crate) fn host(&self) -> Option<Rc<dyn ScriptHost>> {
@@ -232,7 +268,6 @@ struct Compiled {
 /// functions of a shared [`ScriptRegistry`].
 pub struct ScriptEngine {
     lua: Lua,
-    raw: Rc<RawCalls>,
     registry: Arc<ScriptRegistry>,
     state: Rc<RunState>,
     sandbox: Sandbox,
@@ -266,16 +301,18 @@ impl ScriptEngine {
             loading_since: Cell::new(None),
             load_timeout: limits.load_timeout,
             pending: RefCell::new(None),
+            arguments: Cell::new(NO_ARGUMENTS),
+            result: RefCell::new(None),
+            thread_seen: Cell::new(false),
         });
         let lua = sandbox::new_lua()?;
         let yieldable = hook::install(&lua, state.clone(), limits.hook_instructions)?;
         let raw = Rc::new(RawCalls::new(&lua, state.clone())?);
         let calls = create_calls(&lua, state.clone(), raw.clone())?;
-        let sandbox = sandbox::install(&lua, state.clone(), calls, yieldable)?;
+        let sandbox = sandbox::install(&lua, state.clone(), calls, &raw, yieldable)?;
         lua.set_memory_limit(limits.memory_bytes)?;
         Ok(ScriptEngine {
             lua,
-            raw,
             registry,
             state,
             sandbox,
@@ -550,21 +587,17 @@ impl ScriptEngine {
         eval: bool,
     ) -> Reply {
         let _turn = self.gate.enter().await;
-        let (keys, args) = match self.argument_tables(&keys, &args) {
-            Ok(arrays) => arrays,
-            Err(error) => return Reply::error(format!("ERR {}", lua_error_text(&error))),
-        };
-        self.state.begin(host);
+        let run = RunScope::begin(&self.state, host, &keys, &args);
         let result = self
             .sandbox
             .run
-            .call_async::<MultiValue>((function, keys, args, eval))
+            .call_async::<MultiValue>((function, eval))
             .await;
-        let resp3 = self.state.resp3.get();
         let killed = self.state.killed.get();
-        self.state.end();
+        let value = self.state.result.borrow_mut().take();
+        drop(run);
         let reply = match result {
-            Ok(values) => finish(&self.lua, &self.raw, values, name, resp3, killed),
+            Ok(values) => finish(values, value, name, killed),
             Err(error) => Reply::error(one_line(&format!(
                 "ERR Error running script {name}, {:.100}",
                 lua_error_text(&error)
@@ -585,45 +618,45 @@ impl ScriptEngine {
         }
         self.runs.set(runs);
     }
+}
 
-    /// The `KEYS` and `ARGV` tables, built in one protected call (mlua's table and string
-    /// constructors each make a protected call of their own).
-    fn argument_tables(&self, keys: &[Bytes], args: &[Bytes]) -> mlua::Result<(Table, Table)> {
-        // SAFETY: `exec_raw` runs the closure in protected mode with three free stack slots,
-        // the most it uses (two tables and a string); `lua_createtable`, `lua_pushlstring`
-        // and `lua_rawseti` may raise only a memory error, whose `longjmp` skips nothing
-        // with a destructor (the closure holds only slice references and integers). It
-        // leaves the two tables on the stack, which `exec_raw` returns.
-        unsafe {
-            self.lua.exec_raw::<(Table, Table)>((), |state| {
-                for items in [keys, args] {
-                    let size = c_int::try_from(items.len()).unwrap_or(c_int::MAX);
-                    ffi::lua_createtable(state, size, 0);
-                    for (index, item) in (1..).zip(items) {
-                        ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
-                        ffi::lua_rawseti(state, -2, index);
-                    }
-                }
-            })
-        }
+/// A run in progress on the engine's [`RunState`], ended when dropped (also when the run's
+/// future is dropped before it finishes).
+struct RunScope<'a>(&'a RunState);
+
+impl<'a> RunScope<'a> {
+    fn begin(
+        state: &'a RunState,
+        host: Rc<dyn ScriptHost>,
+        keys: &'a [Bytes],
+        args: &'a [Bytes],
+    ) -> RunScope<'a> {
+        state.begin(host, keys, args);
+        RunScope(state)
     }
 }
 
-/// The reply of a finished run: `(true, value)` or `(false, error, source, line)`.
-fn finish(
-    lua: &Lua,
-    raw: &RawCalls,
-    values: MultiValue,
-    name: &str,
-    resp3: bool,
-    killed: bool,
-) -> Reply {
-    let mut values = values.into_iter();
-    let ok = matches!(values.next(), Some(Value::Boolean(true)));
-    let value = values.next().unwrap_or(Value::Nil);
-    if ok {
-        return raw::lua_to_reply(lua, raw, value, resp3);
+impl Drop for RunScope<'_> {
+    fn drop(&mut self) {
+        self.0.end();
     }
+}
+
+/// The reply of a finished run: `true` (the script's value, read by `read_result`, is
+/// `value`), `(nil, error)` when making the arguments or reading the value failed, or
+/// `(false, error, source, line)`.
+fn finish(values: MultiValue, value: Option<Reply>, name: &str, killed: bool) -> Reply {
+    let mut values = values.into_iter();
+    let first = values.next();
+    let error = values.next().unwrap_or(Value::Nil);
+    match first {
+        Some(Value::Boolean(true)) => {
+            return value.unwrap_or(Reply::Nil);
+        }
+        Some(Value::Nil) => return Reply::error(error_message(&error)),
+        _ => {}
+    }
+    let value = error;
     let message = if killed {
         SCRIPT_KILLED.to_string()
     } else {

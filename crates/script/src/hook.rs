@@ -1,6 +1,5 @@
 //! The instruction-count hook, installed through Lua's C API because it must be able to
-//! yield, which mlua's hooks cannot do under Lua 5.1. All of the engine's raw Lua code is
-//! here, but for the engine's `argument_tables`.
+//! yield, which mlua's hooks cannot do under Lua 5.1.
 //!
 //! Every [`EngineLimits::hook_instructions`](crate::EngineLimits) instructions the hook
 //! asks [`RunState::on_hook`] what to do: go on, fail with an error (`SCRIPT KILL`,

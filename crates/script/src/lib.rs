@@ -20,8 +20,8 @@
 //!   `math.random`.
 //! * A busy script gives the executor a turn when the host asks ([`Tick::Yield`]): the
 //!   instruction hook suspends the script's coroutine and the run future returns `Pending`
-//!   once (the `hook` module). Raw Lua C code lives in `hook` and in the engine's
-//!   `argument_tables` (KEYS and ARGV in one protected call).
+//!   once (the `hook` module). Raw Lua C code lives in `hook` and `raw` (`redis.call`,
+//!   the run's `KEYS`/`ARGV` and its reply, recycling a finished run's coroutine).
 //! * Tail calls: scripts, libraries and `loadstring` chunks are compiled from text, dumped,
 //!   and loaded back with every `OP_TAILCALL` rewritten as `OP_CALL` (the `bytecode`
 //!   module; the binary chunk never comes from a client, and clients still cannot load

@@ -16,7 +16,7 @@ use crate::convert::{error_parts, format_g, number_to_integer, parse_reply, MAX_
 use crate::engine::{RunState, AWAIT};
 use crate::HostCall;
 use bytes::Bytes;
-use mlua::{ffi, Function, Lua, MultiValue, Table, Value};
+use mlua::{ffi, Function, Lua, MultiValue, Value};
 use peregrine_resp::{format_double, Reply};
 use std::ffi::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -45,11 +45,11 @@ const STRING: c_int = 7;
 const MAP: c_int = 8;
 const SET: c_int = 9;
 
-/// Stack slots [`lua_to_reply`] reserves: three per nesting level (the table, a key and a
-/// value), the names and the arguments.
+/// Stack slots [`read_result`] reserves: three per nesting level (the table, a key and a
+/// value), the names and the argument.
 const READ_STACK: c_int = 3 * (MAX_DEPTH as c_int + 2) + FIELD_NAMES.len() as c_int + 8;
 
-/// The C functions and tables of this module, made once per Lua state.
+/// The C functions of this module, made once per Lua state.
 pub(crate) struct RawCalls {
     /// `call_raw(...)`: `(value, is_error)`, or the await marker when the host's reply is a
     /// future (stored in the run state).
@@ -57,37 +57,163 @@ pub(crate) struct RawCalls {
     /// `push_reply(reply, resp3)`, for [`push_ready_reply`] (never given to scripts: its
     /// first argument is a pointer).
     push_reply: Function,
-    /// The [`FIELD_NAMES`] as a sequence, for [`lua_to_reply`].
-    names: Table,
+    /// `arguments()`: the run's `KEYS` and `ARGV` tables (the prelude's `run`).
+    pub arguments: Function,
+    /// `read_result(value)`: stores the script's return value as the run's reply.
+    pub read_result: Function,
+    /// `running()`: `coroutine.running`, noting that a script saw its thread.
+    pub running: Function,
+    /// `thread_seen()`: whether the run called `running`.
+    pub thread_seen: Function,
+    /// `recycle(co, f)`: makes a finished coroutine start `f` when resumed next.
+    pub recycle: Function,
 }
 
 impl RawCalls {
     pub(crate) fn new(lua: &Lua, state: Rc<RunState>) -> mlua::Result<RawCalls> {
-        let names = lua.create_sequence_from(FIELD_NAMES)?;
         let name_values = FIELD_NAMES
             .iter()
             .map(|name| lua.create_string(name).map(Value::String))
             .collect::<mlua::Result<MultiValue>>()?;
         let state_pointer = Rc::as_ptr(&state).cast_mut().cast::<c_void>();
-        // The Lua state keeps the run state alive as long as `call_raw` can be called.
+        // The Lua state keeps the run state alive as long as these functions can be called.
         lua.set_app_data(state);
-        // SAFETY: the closure runs in protected mode with the nine names on the stack and
-        // three free slots; `lua_pushcclosure` may raise only a memory error and the closure
-        // owns nothing with a destructor. It leaves `push_reply` then `call_raw`.
-        let (push_reply, call_raw) = unsafe {
-            lua.exec_raw::<(Function, Function)>(name_values, |lua_state| {
-                ffi::lua_pushcclosure(lua_state, push_reply, FIELD_NAMES.len() as c_int);
+        let names = FIELD_NAMES.len() as c_int;
+        // SAFETY: the closure runs in protected mode with the nine names on the stack;
+        // `luaL_checkstack` and `lua_pushcclosure` may raise only a memory error, and the
+        // closure owns nothing with a destructor. It leaves the seven functions below.
+        let functions = unsafe {
+            lua.exec_raw::<(
+                Function,
+                Function,
+                Function,
+                Function,
+                Function,
+                Function,
+                Function,
+            )>(name_values, |lua_state| {
+                ffi::luaL_checkstack(lua_state, names + 8, c"raw calls".as_ptr());
+                for index in 1..=names {
+                    ffi::lua_pushvalue(lua_state, index);
+                }
+                ffi::lua_pushlightuserdata(lua_state, state_pointer);
+                ffi::lua_pushcclosure(lua_state, read_result, names + 1);
+                ffi::lua_insert(lua_state, 1);
+                ffi::lua_pushcclosure(lua_state, push_reply, names);
                 ffi::lua_pushvalue(lua_state, -1);
                 ffi::lua_pushlightuserdata(lua_state, state_pointer);
                 ffi::lua_pushcclosure(lua_state, call_raw, 2);
+                for function in [arguments, running, thread_seen] {
+                    ffi::lua_pushlightuserdata(lua_state, state_pointer);
+                    ffi::lua_pushcclosure(lua_state, function, 1);
+                }
+                ffi::lua_pushcclosure(lua_state, recycle, 0);
             })?
         };
+        let (read_result, push_reply, call_raw, arguments, running, thread_seen, recycle) =
+            functions;
         Ok(RawCalls {
             call_raw,
             push_reply,
-            names,
+            arguments,
+            read_result,
+            running,
+            thread_seen,
+            recycle,
         })
     }
+}
+
+/// The [`RunState`] behind upvalue `index` of the running C function.
+///
+/// # Safety
+/// The upvalue is the run state's pointer, which the Lua state keeps alive (app data); the
+/// engine runs one script at a time on one thread.
+unsafe fn upvalue_state<'a>(lua_state: *mut ffi::lua_State, index: c_int) -> &'a RunState {
+    // SAFETY: per the contract.
+    unsafe {
+        &*ffi::lua_touserdata(lua_state, ffi::lua_upvalueindex(index))
+            .cast::<RunState>()
+            .cast_const()
+    }
+}
+
+/// `arguments()`: pushes the run's `KEYS` and `ARGV` tables (empty ones outside a run).
+/// Upvalue: the [`RunState`].
+unsafe extern "C-unwind" fn arguments(lua_state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: the engine's frame owns the slices while the run lasts (see
+    // `RunState::arguments`); this frame holds only references and integers, so the
+    // `longjmp` of a memory error in `lua_createtable` or `lua_pushlstring` skips nothing
+    // with a destructor. It uses three of a C function's LUA_MINSTACK slots.
+    unsafe {
+        let (keys, args) = upvalue_state(lua_state, 1).arguments();
+        for items in [keys, args] {
+            ffi::lua_createtable(lua_state, capacity(items.len()), 0);
+            for (index, item) in (1..).zip(items) {
+                ffi::lua_pushlstring(lua_state, item.as_ptr().cast(), item.len());
+                ffi::lua_rawseti(lua_state, -2, index);
+            }
+        }
+    }
+    2
+}
+
+/// `running()`: `coroutine.running` (the running coroutine, `nil` on the main thread),
+/// noting in the [`RunState`] (upvalue) that the script has seen its thread, which the
+/// prelude then does not reuse for a later run.
+unsafe extern "C-unwind" fn running(lua_state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: two pushes within LUA_MINSTACK that allocate nothing.
+    unsafe {
+        upvalue_state(lua_state, 1).note_thread_seen();
+        if ffi::lua_pushthread(lua_state) != 0 {
+            ffi::lua_pushnil(lua_state);
+        }
+    }
+    1
+}
+
+/// `thread_seen()`: whether the run called [`running`]. Upvalue: the [`RunState`].
+unsafe extern "C-unwind" fn thread_seen(lua_state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: one push within LUA_MINSTACK that allocates nothing.
+    unsafe {
+        let seen = upvalue_state(lua_state, 1).thread_seen();
+        ffi::lua_pushboolean(lua_state, c_int::from(seen));
+    }
+    1
+}
+
+/// `recycle(co, f)`: when `co` is a coroutine that finished normally (status 0, no active
+/// frame, an empty stack: what `coroutine.status` calls dead), puts `f` on its stack, so
+/// the next `coroutine.resume` starts it as `coroutine.create(f)` would, resets its hook
+/// count as `lua_newthread` does, and answers `true`; otherwise answers `false`. (Lua
+/// 5.1's `lua_resume` starts the function on the stack of any such thread; mlua's thread
+/// pool recycles threads the same way.)
+unsafe extern "C-unwind" fn recycle(lua_state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: `lua_getstack`, `lua_gethook*` and `lua_sethook` read or set fields without
+    // allocating; the finished coroutine's stack has at least LUA_MINSTACK free slots (a
+    // thread's stack never shrinks below twice that), so `lua_xmove` of one value fits.
+    unsafe {
+        let co = ffi::lua_tothread(lua_state, 1);
+        let mut frame = std::mem::zeroed::<ffi::lua_Debug>();
+        let finished = !co.is_null()
+            && co != lua_state
+            && ffi::lua_type(lua_state, 2) == ffi::LUA_TFUNCTION
+            && ffi::lua_status(co) == 0
+            && ffi::lua_gettop(co) == 0
+            && ffi::lua_getstack(co, 0, &mut frame) == 0;
+        if finished {
+            ffi::lua_pushvalue(lua_state, 2);
+            ffi::lua_xmove(lua_state, co, 1);
+            ffi::lua_sethook(
+                co,
+                ffi::lua_gethook(co),
+                ffi::lua_gethookmask(co),
+                ffi::lua_gethookcount(co),
+            );
+        }
+        ffi::lua_pushboolean(lua_state, c_int::from(finished));
+    }
+    1
 }
 
 /// `reply` made ready for [`push_reply`]: raw replies parsed, and RESP2 doubles turned into
@@ -149,13 +275,8 @@ unsafe extern "C-unwind" fn call_raw(lua_state: *mut ffi::lua_State) -> c_int {
 }
 
 fn call_outcome(lua_state: *mut ffi::lua_State) -> Outcome {
-    // SAFETY: upvalue 2 is the run state's pointer, which the Lua state keeps alive (app
-    // data); the engine runs one script at a time on one thread.
-    let state = unsafe {
-        &*ffi::lua_touserdata(lua_state, ffi::lua_upvalueindex(2))
-            .cast::<RunState>()
-            .cast_const()
-    };
+    // SAFETY: upvalue 2 is the run state's pointer (see `upvalue_state`).
+    let state = unsafe { upvalue_state(lua_state, 2) };
     let reply = catch_unwind(AssertUnwindSafe(|| host_reply(lua_state, state)))
         .unwrap_or_else(|_| Some(Reply::error("ERR the command panicked")));
     let Some(mut reply) = reply else {
@@ -419,39 +540,35 @@ unsafe fn push_array<'a>(
     }
 }
 
-/// A script's return value as the reply to the client (`resp3`: the script's
+/// `read_result(value)`: stores the script's return value as the run's reply
+/// ([`RunState::set_result`]), as a reply to the client (with the script's
 /// `redis.setresp`, which decides how booleans convert). Fields are read with `rawget`, as
-/// Redis 7 does.
-pub(crate) fn lua_to_reply(lua: &Lua, calls: &RawCalls, value: Value, resp3: bool) -> Reply {
-    let mut reply = Reply::Nil;
-    let slot = &mut reply;
-    // SAFETY: the closure runs in protected mode with the value and the names table at
-    // indices 1 and 2. `lua_checkstack` (which may raise a memory error) runs before
-    // anything with a destructor exists; the walk then calls only functions that do not
-    // raise: `lua_rawgeti_`, `lua_rawget`, `lua_next` over tables it does not change,
-    // `lua_pushvalue`, `lua_pushnil`, and `lua_tolstring` on strings.
-    let read = unsafe {
-        lua.exec_raw::<()>((value, &calls.names), |lua_state| {
-            if ffi::lua_checkstack(lua_state, READ_STACK) == 0 {
-                *slot = Reply::error("ERR reached lua stack limit");
-                return;
-            }
-            for index in 1..=FIELD_NAMES.len() as c_int {
-                ffi::lua_rawgeti_(lua_state, 2, index);
-            }
-            ffi::lua_pushvalue(lua_state, 1);
-            *slot = to_reply(lua_state, resp3, 0);
-        })
-    };
-    match read {
-        Ok(()) => reply,
-        Err(error) => Reply::error(format!("ERR {}", crate::engine::lua_error_text(&error))),
+/// Redis 7 does. Upvalues: the [`FIELD_NAMES`], then the [`RunState`].
+unsafe extern "C-unwind" fn read_result(lua_state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: `lua_checkstack` (which may raise a memory error) runs before anything with
+    // a destructor exists; the walk then calls only functions that do not raise:
+    // `lua_pushvalue`, `lua_rawget`, `lua_rawgeti_`, `lua_next` over tables it does not
+    // change, `lua_pushnil`, and `lua_tolstring` on strings.
+    unsafe {
+        let state = upvalue_state(lua_state, FIELD_NAMES.len() as c_int + 1);
+        ffi::lua_settop(lua_state, 1);
+        if ffi::lua_checkstack(lua_state, READ_STACK) == 0 {
+            state.set_result(Reply::error("ERR reached lua stack limit"));
+            return 0;
+        }
+        for index in 1..=FIELD_NAMES.len() as c_int {
+            ffi::lua_pushvalue(lua_state, ffi::lua_upvalueindex(index));
+        }
+        ffi::lua_pushvalue(lua_state, 1);
+        let reply = to_reply(lua_state, state.resp3(), 0);
+        state.set_result(reply);
     }
+    0
 }
 
-/// The stack index of a field name during [`lua_to_reply`] (after its two arguments).
+/// The stack index of a field name during [`read_result`] (after its argument).
 const fn name_slot(name: c_int) -> c_int {
-    2 + name
+    1 + name
 }
 
 /// Converts the value on top of the stack, leaving the stack as it was.

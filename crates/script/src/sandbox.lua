@@ -378,7 +378,7 @@ local backing = {}
 local G = {}
 local coroutine_proxy = protect({
   create = co_create, resume = sandbox_resume, yield = co_yield, status = co_status,
-  wrap = sandbox_wrap, running = coroutine.running,
+  wrap = sandbox_wrap, running = helpers.running,
 })
 local string_proxy = protect(string)
 local math_real = {}
@@ -428,19 +428,15 @@ local function location(co)
   end
 end
 
--- Runs a script body (eval: keys and args are KEYS and ARGV for the run) or a function
--- (its arguments) in its own coroutine; returns (true, value) or (false, error, source,
--- line). It is the first function of mlua's thread, so it can always yield.
-local function run(f, keys, args, eval)
-  local co = co_create(f)
-  local r
-  if eval then
-    rawset(backing, 'KEYS', keys)
-    rawset(backing, 'ARGV', args)
-    r = pack(co_resume(co))
-  else
-    r = pack(co_resume(co, keys, args))
-  end
+-- The coroutine of the last run that finished normally, unless the script saw it
+-- (coroutine.running): the next run starts its function in it (recycle) instead of
+-- creating one.
+local arguments, read_result = helpers.arguments, helpers.read_result
+local thread_seen, recycle = helpers.thread_seen, helpers.recycle
+local spare
+
+-- Passes the engine's yields up until `co` finishes or fails; returns (ok, value).
+local function drive(co, r)
   while r[1] and co_status(co) == 'suspended' do
     if r.n == 2 and r[2] == PENDING then
       r = pack(co_resume(co, co_yield(PENDING)))
@@ -452,13 +448,46 @@ local function run(f, keys, args, eval)
       break
     end
   end
+  return r[1], r[2]
+end
+
+-- The outcome of resuming `co`: (ok, value), with no table unless it was suspended.
+local function settle(co, ok, ...)
+  if ok and co_status(co) == 'suspended' then
+    local ok_, value = drive(co, pack(ok, ...))
+    return ok_, value
+  end
+  return ok, (...)
+end
+
+-- Runs a script body (eval: the run's keys and args are KEYS and ARGV) or a function
+-- (its arguments) in a coroutine; returns true (the value stored by read_result),
+-- (nil, error) when the arguments or the reply could not be made, or (false, error,
+-- source, line). It is the first function of mlua's thread, so it can always yield.
+local function run(f, eval)
+  local made, keys, args = native_pcall(arguments)
+  if not made then return nil, keys end
+  local co = spare
+  spare = nil
+  if not (co and recycle(co, f)) then co = co_create(f) end
+  local ok, value
   if eval then
+    rawset(backing, 'KEYS', keys)
+    rawset(backing, 'ARGV', args)
+    ok, value = settle(co, co_resume(co))
     rawset(backing, 'KEYS', nil)
     rawset(backing, 'ARGV', nil)
+  else
+    ok, value = settle(co, co_resume(co, keys, args))
   end
-  if r[1] then return true, r[2] end
+  if ok then
+    if not thread_seen() then spare = co end
+    local read, e = native_pcall(read_result, value)
+    if not read then return nil, e end
+    return true
+  end
   local source, line = location(co)
-  return false, r[2], source, line
+  return false, value, source, line
 end
 
 -- Runs a library body with the load-time API (register_function and logging only).

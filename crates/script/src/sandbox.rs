@@ -5,6 +5,7 @@ use crate::bytecode;
 use crate::convert::error_table;
 use crate::engine::{await_marker, Calls, RunState};
 use crate::libs;
+use crate::raw::RawCalls;
 use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value};
 use std::rc::Rc;
 
@@ -20,9 +21,10 @@ const THREAD_POOL: usize = 4;
 
 /// The prelude's functions the engine calls.
 pub(crate) struct Sandbox {
-    /// `run(f, keys, args, eval)`: `(true, value)` or `(false, error, source, line)`. With
-    /// `eval`, `keys` and `args` are the `KEYS` and `ARGV` globals for the run; without,
-    /// the function's arguments.
+    /// `run(f, eval)`: `true` (the value stored by `read_result`), `(nil, error)` when the
+    /// arguments or the value could not be made, or `(false, error, source, line)`. With
+    /// `eval`, the run's keys and arguments are the `KEYS` and `ARGV` globals; without, the
+    /// function's arguments.
     pub run: Function,
     /// `load_library(chunk)`: `(true, registered)` or `(false, error)`.
     pub load_library: Function,
@@ -45,6 +47,7 @@ pub(crate) fn install(
     lua: &Lua,
     state: Rc<RunState>,
     calls: Calls,
+    raw: &RawCalls,
     yieldable: Function,
 ) -> mlua::Result<Sandbox> {
     let helpers = lua.create_table()?;
@@ -52,6 +55,11 @@ pub(crate) fn install(
     helpers.set("call_raw", calls.call_raw)?;
     helpers.set("await_raw", calls.await_raw)?;
     helpers.set("await_marker", await_marker())?;
+    helpers.set("arguments", raw.arguments.clone())?;
+    helpers.set("read_result", raw.read_result.clone())?;
+    helpers.set("running", raw.running.clone())?;
+    helpers.set("thread_seen", raw.thread_seen.clone())?;
+    helpers.set("recycle", raw.recycle.clone())?;
     helpers.set("yieldable", yieldable)?;
     helpers.set("prelude_source", PRELUDE_SOURCE)?;
     helpers.set("version", REDIS_VERSION)?;

@@ -259,3 +259,46 @@ fn resp3_conversions() {
         ])
     );
 }
+
+#[test]
+fn a_seen_coroutine_is_not_reused_by_later_runs() {
+    let fixture = Fixture::new();
+    let code = "#!lua name=keep\n\
+        local saved = {}\n\
+        redis.register_function('save', function() saved[1] = coroutine.running() return 1 end)\n\
+        redis.register_function('plain', function() return 1 end)\n\
+        redis.register_function('status', function()\n\
+          return {coroutine.status(saved[1]), tostring(coroutine.running() == saved[1])}\n\
+        end)";
+    fixture
+        .engine
+        .load_library(Bytes::from(code), false)
+        .unwrap();
+    assert_eq!(fixture.fcall("save", &[], &[]), Reply::Integer(1));
+    assert_eq!(fixture.fcall("plain", &[], &[]), Reply::Integer(1));
+    assert_eq!(
+        fixture.fcall("status", &[], &[]),
+        Reply::Array(vec![
+            Reply::Bulk(Bytes::from("dead")),
+            Reply::Bulk(Bytes::from("false"))
+        ])
+    );
+}
+
+#[test]
+fn runs_after_errors_and_yields_reuse_nothing_stale() {
+    let fixture = Fixture::new();
+    for _ in 0..3 {
+        assert!(matches!(fixture.eval("error('boom')"), Reply::Error(_)));
+        assert_eq!(
+            fixture.eval_args("return {KEYS[1], ARGV[1], #KEYS, #ARGV}", &["k"], &["a"]),
+            Reply::Array(vec![
+                Reply::Bulk(Bytes::from("k")),
+                Reply::Bulk(Bytes::from("a")),
+                Reply::Integer(1),
+                Reply::Integer(1)
+            ])
+        );
+        assert_eq!(fixture.eval("return #KEYS + #ARGV"), Reply::Integer(0));
+    }
+}
