@@ -59,6 +59,8 @@ pub enum Flag {
     AllowBusy,
     /// May block the client (BLPOP, BZPOPMIN ...).
     Blocking,
+    /// A pub/sub command.
+    PubSub,
 }
 
 impl Flag {
@@ -77,6 +79,7 @@ impl Flag {
             Flag::NoMulti => "no_multi",
             Flag::AllowBusy => "allow_busy",
             Flag::Blocking => "blocking",
+            Flag::PubSub => "pubsub",
         }
     }
 }
@@ -351,6 +354,24 @@ pub enum ServerCommand {
     Script,
     /// FUNCTION LOAD|DELETE|FLUSH|LIST|DUMP|RESTORE|STATS|KILL|HELP
     Function,
+    /// SUBSCRIBE channel [channel ...]
+    Subscribe,
+    /// UNSUBSCRIBE [channel [channel ...]]
+    Unsubscribe,
+    /// PSUBSCRIBE pattern [pattern ...]
+    PSubscribe,
+    /// PUNSUBSCRIBE [pattern [pattern ...]]
+    PUnsubscribe,
+    /// SSUBSCRIBE shardchannel [shardchannel ...]
+    SSubscribe,
+    /// SUNSUBSCRIBE [shardchannel [shardchannel ...]]
+    SUnsubscribe,
+    /// PUBLISH channel message
+    Publish,
+    /// SPUBLISH shardchannel message
+    SPublish,
+    /// PUBSUB CHANNELS|NUMSUB|NUMPAT|SHARDCHANNELS|SHARDNUMSUB|HELP
+    PubSub,
 }
 
 /// How a command executes.
@@ -422,6 +443,8 @@ pub enum Group {
     Transactions,
     /// Lua scripts and functions.
     Scripting,
+    /// Publish/subscribe.
+    PubSub,
 }
 
 impl Group {
@@ -438,6 +461,7 @@ impl Group {
             Group::SortedSet => "sorted-set",
             Group::Transactions => "transactions",
             Group::Scripting => "scripting",
+            Group::PubSub => "pubsub",
         }
     }
 }

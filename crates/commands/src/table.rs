@@ -47,6 +47,15 @@ const SERVER_COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "script",    arity: AtLeast(2), flags: &[], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Script), group: Group::Scripting, summary: "A container for Lua scripts management commands." },
     CommandSpec { name: "function",  arity: AtLeast(2), flags: &[], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Function), group: Group::Scripting, summary: "A container for function commands." },
     CommandSpec { name: "randomkey", arity: Exactly(1), flags: &[ReadOnly], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::RandomKey), group: Group::Generic, summary: "Returns a random key name from the database." },
+    CommandSpec { name: "subscribe",    arity: AtLeast(2), flags: &[PubSub, NoScript, Loading, Stale], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Subscribe), group: Group::PubSub, summary: "Listens for messages published to channels." },
+    CommandSpec { name: "unsubscribe",  arity: AtLeast(1), flags: &[PubSub, NoScript, Loading, Stale], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Unsubscribe), group: Group::PubSub, summary: "Stops listening to messages posted to channels." },
+    CommandSpec { name: "psubscribe",   arity: AtLeast(2), flags: &[PubSub, NoScript, Loading, Stale], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::PSubscribe), group: Group::PubSub, summary: "Listens for messages published to channels that match one or more patterns." },
+    CommandSpec { name: "punsubscribe", arity: AtLeast(1), flags: &[PubSub, NoScript, Loading, Stale], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::PUnsubscribe), group: Group::PubSub, summary: "Stops listening to messages published to channels that match one or more patterns." },
+    CommandSpec { name: "ssubscribe",   arity: AtLeast(2), flags: &[PubSub, NoScript, Loading, Stale], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::SSubscribe), group: Group::PubSub, summary: "Listens for messages published to shard channels." },
+    CommandSpec { name: "sunsubscribe", arity: AtLeast(1), flags: &[PubSub, NoScript, Loading, Stale], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::SUnsubscribe), group: Group::PubSub, summary: "Stops listening to messages posted to shard channels." },
+    CommandSpec { name: "publish",      arity: Exactly(3), flags: &[PubSub, Loading, Stale, Fast], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Publish), group: Group::PubSub, summary: "Posts a message to a channel." },
+    CommandSpec { name: "spublish",     arity: Exactly(3), flags: &[PubSub, Loading, Stale, Fast], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::SPublish), group: Group::PubSub, summary: "Post a message to a shard channel" },
+    CommandSpec { name: "pubsub",       arity: AtLeast(2), flags: &[], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::PubSub), group: Group::PubSub, summary: "A container for Pub/Sub commands." },
 ];
 
 /// Every family's table.

@@ -81,6 +81,7 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "slowlog-max-len",            default: "128",         kind: Kind::Integer, mutable: true },
     Parameter { name: "busy-reply-threshold",       default: "5000",        kind: Kind::Integer, mutable: true },
     Parameter { name: "script-undeclared-keys",     default: "allow",       kind: Kind::OneOf(&["allow", "deny"]), mutable: true },
+    Parameter { name: "client-output-buffer-limit", default: crate::outbox::DEFAULT_OUTPUT_LIMITS, kind: Kind::Text, mutable: true },
     Parameter { name: "notify-keyspace-events",     default: "",            kind: Kind::Text,    mutable: true },
     Parameter { name: "replica-read-only",          default: "yes",         kind: Kind::Bool,    mutable: true },
     Parameter { name: "spin-before-park-us",        default: "0",           kind: Kind::Integer, mutable: false },
@@ -145,6 +146,8 @@ pub struct Settings {
     pub busy_reply_threshold_ms: u64,
     /// Whether scripts may touch keys they did not declare (`script-undeclared-keys`).
     pub undeclared_keys: bool,
+    /// `client-output-buffer-limit`'s `pubsub` class.
+    pub pubsub_output_limit: crate::outbox::OutputLimit,
     /// Where and how data is persisted.
     pub persistence: crate::persistence::PersistenceSettings,
     /// When snapshots are taken automatically.
@@ -282,7 +285,7 @@ impl Config {
     /// Sets a parameter at start-up (any parameter may be set).
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let parameter = find(name).ok_or_else(|| ConfigError("unknown option".to_owned()))?;
-        let normalized = validate(parameter, value)?;
+        let normalized = self.validate_against_current(parameter, value)?;
         self.values.insert(parameter.name, normalized);
         Ok(())
     }
@@ -297,14 +300,30 @@ impl Config {
         if !parameter.mutable {
             return Err(format!("CONFIG SET failed (possibly related to argument '{}') - can't set immutable config", parameter.name));
         }
-        let normalized = validate(parameter, value).map_err(|ConfigError(reason)| {
-            format!(
-                "CONFIG SET failed (possibly related to argument '{}') - {reason}",
-                parameter.name
-            )
-        })?;
+        let normalized =
+            self.validate_against_current(parameter, value)
+                .map_err(|ConfigError(reason)| {
+                    format!(
+                        "CONFIG SET failed (possibly related to argument '{}') - {reason}",
+                        parameter.name
+                    )
+                })?;
         self.values.insert(parameter.name, normalized);
         Ok(())
+    }
+
+    /// Validates and normalizes `value`; settings made of parts (`client-output-buffer-limit`)
+    /// keep the parts `value` does not name.
+    fn validate_against_current(
+        &self,
+        parameter: &Parameter,
+        value: &str,
+    ) -> Result<String, ConfigError> {
+        if parameter.name == "client-output-buffer-limit" {
+            return crate::outbox::merge_output_limits(self.get(parameter.name), value)
+                .map_err(ConfigError);
+        }
+        validate(parameter, value)
     }
 
     /// True when `name` is a known parameter.
@@ -366,6 +385,9 @@ impl Config {
             spin_before_park_us: self.number("spin-before-park-us").min(10_000),
             busy_reply_threshold_ms: self.number("busy-reply-threshold"),
             undeclared_keys: self.get("script-undeclared-keys") == "allow",
+            pubsub_output_limit: crate::outbox::pubsub_output_limit(
+                self.get("client-output-buffer-limit"),
+            ),
             encoding: peregrine_keyspace::EncodingLimits {
                 list_max_listpack_size: self.get("list-max-listpack-size").parse().unwrap_or(-2),
                 hash_max_listpack_entries: self.number("hash-max-listpack-entries") as usize,

@@ -5,11 +5,9 @@ use crate::shard_state::{ClientInfo, ShardRouter};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use peregrine_resp::{ParseLimits, Reply, RequestParser};
-use std::cell::{Cell, RefCell};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 /// Bytes requested from the socket per read once a client is active.
 const READ_CHUNK: usize = 16 * 1024;
@@ -80,6 +78,25 @@ fn is_loopback(address: &std::net::SocketAddr) -> bool {
 
 const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
+/// Writes the pushes queued for a client between requests; false when the connection
+/// failed.
+async fn write_pushes(
+    info: &ClientInfo,
+    state: &crate::shard_state::ShardState,
+    stream: &mut TcpStream,
+) -> bool {
+    let pushes = info.outbox.take();
+    if pushes.is_empty() {
+        return true;
+    }
+    state
+        .net_output_bytes
+        .set(state.net_output_bytes.get() + pushes.len() as u64);
+    let written = stream.write_all(&pushes).await.is_ok();
+    info.outbox.written();
+    written && !info.killed.get()
+}
+
 /// Serves one client until it quits, is killed, or the connection fails.
 pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
     let state = router.state().clone();
@@ -111,25 +128,15 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
         return;
     }
     let _ = stream.set_nodelay(true);
-    let info = Rc::new(ClientInfo {
-        id: server.next_client_id.fetch_add(1, Ordering::Relaxed),
-        addr: peer.map(|address| address.to_string()).unwrap_or_default(),
-        laddr: stream
+    let info = Rc::new(ClientInfo::new(
+        server.next_client_id.fetch_add(1, Ordering::Relaxed),
+        peer.map(|address| address.to_string()).unwrap_or_default(),
+        stream
             .local_addr()
             .map(|address| address.to_string())
             .unwrap_or_default(),
-        fd: stream.as_raw_fd(),
-        created: Instant::now(),
-        name: RefCell::new(String::new()),
-        db: Cell::new(0),
-        last_active: Cell::new(Instant::now()),
-        last_command: Cell::new("NULL"),
-        resp: Cell::new(2),
-        killed: Cell::new(false),
-        blocked: Cell::new(false),
-        multi: Cell::new(-1),
-        library: RefCell::new((String::new(), String::new())),
-    });
+        stream.as_raw_fd(),
+    ));
     let slot = state.clients.borrow_mut().insert(info.clone());
     let mut session = Session::new(router.clone(), info.clone(), settings.requirepass.is_none());
     let mut buffer = ReadBuffer::new();
@@ -141,7 +148,29 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
         } else {
             READ_CHUNK
         };
-        let read = match stream.read(buffer.spare(chunk)).await {
+        let read = if session.subscriptions.any() || !info.outbox.is_empty() {
+            // Pushes (pub/sub messages) may arrive while waiting for the next request.
+            let event = futures_lite::future::or(
+                async { Some(stream.read(buffer.spare(chunk)).await) },
+                async {
+                    info.outbox.ready().await;
+                    None
+                },
+            )
+            .await;
+            match event {
+                Some(read) => read,
+                None => {
+                    if info.outbox.overflowed() || !write_pushes(&info, &state, &mut stream).await {
+                        break;
+                    }
+                    continue;
+                }
+            }
+        } else {
+            stream.read(buffer.spare(chunk)).await
+        };
+        let read = match read {
             Ok(0) | Err(_) => break,
             Ok(read) => read,
         };
@@ -171,6 +200,8 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
         let batch = parser.parse_batch(buffer.pending());
         buffer.consume(batch.consumed);
         needed = batch.needed.saturating_sub(batch.consumed);
+        // Pushes queued before this request go out before its replies.
+        info.outbox.drain_into(&mut output);
         let flow = session
             .execute_all(batch.commands, &mut output, &mut stream)
             .await;
@@ -195,6 +226,7 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
         }
     }
     crate::transaction::reset(&mut session).await;
+    crate::pubsub::forget_all(&mut session).await;
     state.clients.borrow_mut().remove(slot);
     let _ = stream.close().await;
 }

@@ -57,6 +57,8 @@ pub struct Session {
     /// Set while EXEC runs a transaction holding every shard: the locks its commands take
     /// pass its own.
     pub lock_owner: Option<LockOwner>,
+    /// Channels, patterns and shard channels subscribed.
+    pub subscriptions: crate::pubsub::Subscriptions,
     /// Shards that ran writes for the current read (with `appendfsync always`, its
     /// replies wait until those shards' logs are durable).
     wrote_on: Vec<bool>,
@@ -91,6 +93,7 @@ impl Session {
             multi: None,
             watches: Default::default(),
             lock_owner: None,
+            subscriptions: Default::default(),
             wrote_on: Vec::new(),
         }
     }
@@ -380,6 +383,15 @@ impl Session {
         }
         if !self.authenticated && !spec.has(Flag::NoAuth) {
             return Err(Reply::error("NOAUTH Authentication required."));
+        }
+        if self.protocol == Protocol::Resp2
+            && self.subscriptions.any()
+            && !crate::pubsub::allowed_while_subscribed(spec.name)
+        {
+            return Err(Reply::error(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            )));
         }
         let server = &self.router.state().server;
         if let Some(busy) = server

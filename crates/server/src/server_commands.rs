@@ -2,6 +2,7 @@
 //! introspection.
 
 use crate::dispatch::{Flow, ReplyMode, Session};
+use crate::pubsub::{self, Kind};
 use crate::shard_state::{unix_millis, ShardState};
 use bytes::Bytes;
 use peregrine_commands::{
@@ -100,22 +101,52 @@ pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv)
             crate::transaction::unwatch(session).await;
             reply(Reply::Ok)
         }
+        ServerCommand::Subscribe => reply(pubsub::subscribe(session, Kind::Channel, argv).await),
+        ServerCommand::PSubscribe => reply(pubsub::subscribe(session, Kind::Pattern, argv).await),
+        ServerCommand::SSubscribe => {
+            reply(pubsub::subscribe(session, Kind::ShardChannel, argv).await)
+        }
+        ServerCommand::Unsubscribe => {
+            reply(pubsub::unsubscribe(session, Kind::Channel, argv).await)
+        }
+        ServerCommand::PUnsubscribe => {
+            reply(pubsub::unsubscribe(session, Kind::Pattern, argv).await)
+        }
+        ServerCommand::SUnsubscribe => {
+            reply(pubsub::unsubscribe(session, Kind::ShardChannel, argv).await)
+        }
+        ServerCommand::Publish => reply(pubsub::publish_command(session, Kind::Channel, argv)),
+        ServerCommand::SPublish => {
+            reply(pubsub::publish_command(session, Kind::ShardChannel, argv))
+        }
+        ServerCommand::PubSub => reply(pubsub::pubsub_command(session, argv)),
         ServerCommand::LastSave => reply(Reply::Integer(
             session.shard().server.last_save.load(Ordering::Relaxed) as i64,
         )),
     }
 }
 
-fn ping(_session: &mut Session, argv: &Argv) -> Outcome {
-    match argv.len() {
-        1 => reply(Reply::status("PONG")),
-        2 => reply(Reply::Bulk(argv[1].clone())),
-        _ => error("ERR wrong number of arguments for 'ping' command"),
+fn ping(session: &mut Session, argv: &Argv) -> Outcome {
+    if argv.len() > 2 {
+        return error("ERR wrong number of arguments for 'ping' command");
+    }
+    // A RESP2 subscriber can only read pushes: its PONG is one.
+    if session.protocol == Protocol::Resp2 && session.subscriptions.any() {
+        let payload = argv.get(1).cloned().unwrap_or_default();
+        return reply(Reply::Array(vec![
+            Reply::bulk("pong"),
+            Reply::Bulk(payload),
+        ]));
+    }
+    match argv.get(1) {
+        None => reply(Reply::status("PONG")),
+        Some(payload) => reply(Reply::Bulk(payload.clone())),
     }
 }
 
 async fn reset(session: &mut Session) -> Outcome {
     crate::transaction::reset(session).await;
+    pubsub::forget_all(session).await;
     session.db = DbIndex(0);
     session.protocol = Protocol::Resp2;
     session.reply_mode = ReplyMode::On;
@@ -574,6 +605,7 @@ pub fn subcommands(spec: &CommandSpec) -> Option<(&'static str, &'static [Subcom
         "object" => ("object", peregrine_commands::keys::OBJECT_SUBCOMMANDS),
         "script" => ("script", crate::scripting::SCRIPT_SUBCOMMANDS),
         "function" => ("function", crate::scripting::FUNCTION_SUBCOMMANDS),
+        "pubsub" => ("pubsub", crate::pubsub::PUBSUB_SUBCOMMANDS),
         _ => return None,
     })
 }
@@ -796,12 +828,7 @@ async fn client_kill(session: &mut Session, argv: &Argv) -> Outcome {
                     .is_none_or(|laddr| *laddr == client.laddr)
                 && filter.skip != Some(client.id);
             if matches {
-                client.killed.set(true);
-                // SAFETY: `fd` is this client's open socket, owned by its connection task on
-                // this core; shutting it down only wakes that task's pending read.
-                unsafe {
-                    libc::shutdown(client.fd, libc::SHUT_RDWR);
-                }
+                client.close();
                 count += 1;
             }
         }
@@ -838,6 +865,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
         Group::SortedSet => push("@sortedset"),
         Group::Transactions => push("@transaction"),
         Group::Scripting => push("@scripting"),
+        Group::PubSub => push("@pubsub"),
         Group::Server => {}
     }
     if spec.has(Flag::Blocking) {
@@ -1020,6 +1048,7 @@ async fn config(session: &mut Session, argv: &Argv) -> Outcome {
             if let Ok(mut settings) = server.settings.write() {
                 *settings = config.settings();
             }
+            server.settings_generation.fetch_add(1, Ordering::Relaxed);
             drop(config);
             session.refresh_settings();
             reply(Reply::Ok)

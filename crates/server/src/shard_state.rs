@@ -13,7 +13,7 @@ use peregrine_shard::{LockKey, LockMode, LockRequest, LockTable, Router, ShardId
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -59,6 +59,8 @@ pub struct ServerShared {
     pub local_scripts: RwLock<std::collections::HashSet<String>>,
     /// Scripts past `busy-reply-threshold`.
     pub busy_scripts: crate::scripting::busy::BusyScripts,
+    /// Counts CONFIG SET changes, so that per-core caches of settings know when to re-read.
+    pub settings_generation: AtomicU64,
 }
 
 impl ServerShared {
@@ -86,6 +88,7 @@ impl ServerShared {
             scripts: Arc::new(peregrine_script::ScriptRegistry::new()),
             local_scripts: RwLock::default(),
             busy_scripts: Default::default(),
+            settings_generation: AtomicU64::new(0),
             persistence: SharedPersistence {
                 next_tx_id: AtomicU64::new(unix_millis() << 16),
                 ..SharedPersistence::default()
@@ -132,15 +135,57 @@ pub struct ClientInfo {
     pub multi: Cell<i64>,
     /// CLIENT SETINFO LIB-NAME / LIB-VER.
     pub library: RefCell<(String, String)>,
+    /// Channels, patterns and shard channels subscribed (CLIENT LIST's sub, psub, ssub).
+    pub subscriptions: Cell<[u32; 3]>,
+    /// Pub/sub messages and other pushes waiting to be written.
+    pub outbox: crate::outbox::Outbox,
 }
 
 impl ClientInfo {
+    /// A client connected now from `addr` to `laddr` over socket `fd`.
+    pub fn new(id: u64, addr: String, laddr: String, fd: i32) -> ClientInfo {
+        let now = Instant::now();
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: now,
+            name: RefCell::new(String::new()),
+            db: Cell::new(0),
+            last_active: Cell::new(now),
+            last_command: Cell::new("NULL"),
+            resp: Cell::new(2),
+            killed: Cell::new(false),
+            blocked: Cell::new(false),
+            multi: Cell::new(-1),
+            library: RefCell::new((String::new(), String::new())),
+            subscriptions: Cell::new([0; 3]),
+            outbox: Default::default(),
+        }
+    }
+
+    /// Closes the connection as soon as possible (CLIENT KILL, output limits): marks it and
+    /// wakes its task's pending read or write.
+    pub fn close(&self) {
+        self.killed.set(true);
+        if self.fd >= 0 {
+            // SAFETY: `fd` is this client's open socket, owned by its connection task on
+            // this core, which closes it only after removing this client from the core's
+            // list; shutting it down only makes that task's pending I/O fail.
+            unsafe {
+                libc::shutdown(self.fd, libc::SHUT_RDWR);
+            }
+        }
+    }
+
     /// This client's CLIENT LIST line (without the newline).
     pub fn describe(&self) -> String {
         let now = Instant::now();
         let library = self.library.borrow();
+        let subscriptions = self.subscriptions.get();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -148,13 +193,22 @@ impl ClientInfo {
             self.name.borrow(),
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active.get()).as_secs(),
-            match (self.blocked.get(), self.multi.get() >= 0) {
-                (true, _) => "b",
-                (false, true) => "x",
-                (false, false) => "N",
+            match (
+                self.blocked.get(),
+                self.multi.get() >= 0,
+                subscriptions.iter().any(|count| *count > 0),
+            ) {
+                (true, _, _) => "b",
+                (false, true, _) => "x",
+                (false, false, true) => "P",
+                (false, false, false) => "N",
             },
             self.db.get(),
+            subscriptions[0],
+            subscriptions[1],
+            subscriptions[2],
             self.multi.get(),
+            self.outbox.memory(),
             self.last_command.get(),
             self.resp.get(),
             library.0,
@@ -226,6 +280,12 @@ pub struct ShardState {
     pub open_tx: Cell<Option<u64>>,
     /// This core's Lua engine, created by the first script that runs here.
     script_engine: RefCell<Option<Rc<peregrine_script::ScriptEngine>>>,
+    /// Subscribers on this core and this core's copy of the pub/sub directory.
+    pub pubsub: RefCell<crate::pubsub::PubSubCore>,
+    /// The `pubsub` output limit, with the settings generation it was read at.
+    pubsub_output_limit: Cell<(u64, crate::outbox::OutputLimit)>,
+    /// This core's router (set once the mesh is joined): shard code that publishes needs it.
+    router: std::cell::OnceCell<std::rc::Weak<ShardRouter>>,
     /// State shared by all shards.
     pub server: Arc<ServerShared>,
 }
@@ -263,8 +323,33 @@ impl ShardState {
             watched: RefCell::new(peregrine_commands::WatchedKeys::default()),
             open_tx: Cell::new(None),
             script_engine: RefCell::new(None),
+            pubsub: RefCell::default(),
+            pubsub_output_limit: Cell::new((u64::MAX, Default::default())),
+            router: std::cell::OnceCell::new(),
             server,
         }
+    }
+
+    /// Remembers this core's router (once, right after joining the mesh).
+    pub fn set_router(&self, router: &Rc<ShardRouter>) {
+        let _ = self.router.set(Rc::downgrade(router));
+    }
+
+    /// This core's router; `None` only before the mesh is joined or after it is gone.
+    pub fn router(&self) -> Option<Rc<ShardRouter>> {
+        self.router.get().and_then(std::rc::Weak::upgrade)
+    }
+
+    /// `client-output-buffer-limit pubsub`, re-read only when the settings changed.
+    pub fn pubsub_output_limit(&self) -> crate::outbox::OutputLimit {
+        let generation = self.server.settings_generation.load(Ordering::Relaxed);
+        let (seen, limit) = self.pubsub_output_limit.get();
+        if seen == generation {
+            return limit;
+        }
+        let limit = self.server.settings().pubsub_output_limit;
+        self.pubsub_output_limit.set((generation, limit));
+        limit
     }
 
     /// This core's Lua engine (created on first use: a Lua state costs memory).

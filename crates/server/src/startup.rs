@@ -281,6 +281,7 @@ async fn shard_main(
     plan: Arc<crate::persistence::RecoveryPlan>,
 ) {
     let router = builder.join(|id| ShardState::new(id, server.clone())).await;
+    router.state().set_router(&router);
     let mut listeners = Vec::new();
     for address in &addresses {
         match glommio::net::TcpListener::bind(address) {

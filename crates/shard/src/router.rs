@@ -21,11 +21,20 @@ use std::task::{Context, Poll, Waker};
 type AnyValue = Box<dyn Any + Send>;
 type RemoteFuture = Pin<Box<dyn Future<Output = AnyValue>>>;
 type Task<S> = Box<dyn FnOnce(Rc<S>) -> RemoteFuture + Send>;
+type Notice<S> = Box<dyn FnOnce(&Rc<S>) + Send>;
 
 /// What travels between cores.
 enum Envelope<S> {
-    Request { id: usize, task: Task<S> },
-    Response { id: usize, value: AnyValue },
+    Request {
+        id: usize,
+        task: Task<S>,
+    },
+    Response {
+        id: usize,
+        value: AnyValue,
+    },
+    /// One-way work that wants no answer (pub/sub deliveries).
+    Notice(Notice<S>),
 }
 
 /// The unit of transfer: everything queued for one core between two drains.
@@ -153,6 +162,20 @@ impl<S: 'static> Router<S> {
         }
     }
 
+    /// Runs `work` against `target`'s state without waiting for it: a local target runs it
+    /// at once, a remote one in the order of every other message this core sent there (so
+    /// two notices from one core arrive in the order they were posted).
+    pub fn post<F>(&self, target: ShardId, work: F)
+    where
+        F: FnOnce(&Rc<S>) + Send + 'static,
+    {
+        if target == self.me {
+            work(&self.state);
+        } else {
+            self.enqueue(target.index(), Envelope::Notice(Box::new(work)));
+        }
+    }
+
     fn enqueue(&self, peer: usize, envelope: Envelope<S>) {
         self.outboxes[peer].borrow_mut().push(envelope);
         if let Some(waker) = self.flusher_wakers[peer].take() {
@@ -173,6 +196,7 @@ impl<S: 'static> Router<S> {
                     }
                 }
             }
+            Envelope::Notice(work) => work(&self.state),
             Envelope::Request { id, task } => {
                 let mut future = task(self.state.clone());
                 // Most requests complete synchronously: poll once here and only spawn a task

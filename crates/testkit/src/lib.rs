@@ -692,7 +692,7 @@ impl RedisOracle {
             .expect("redis-server starts");
         let oracle = RedisOracle { child, port };
         let deadline = Instant::now() + STARTUP_TIMEOUT;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !answers_ping(port) {
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -717,6 +717,21 @@ impl Drop for RedisOracle {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// True when a server on `port` of 127.0.0.1 answers PING with +PONG. A successful
+/// connect alone proves nothing: a connect to a free port of the ephemeral range can pick
+/// that same port as its source and connect the socket to itself.
+pub fn answers_ping(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG\r\n"
 }
 
 /// Whether the suite runs under CI (`CI=true`), where a missing tool is a failure.
