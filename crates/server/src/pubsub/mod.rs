@@ -174,8 +174,9 @@ pub async fn unsubscribe(session: &mut Session, kind: Kind, argv: &Argv) -> Repl
         confirmation(session.protocol, word, None, count, &mut frames);
         return Reply::Raw(frames.into());
     }
-    let removed = forget(session, kind, &names);
+    let mut removed = Vec::new();
     for name in &names {
+        removed.extend(forget(session, kind, std::slice::from_ref(name)));
         let count = session.subscriptions.confirmation_count(kind);
         confirmation(session.protocol, word, Some(name), count, &mut frames);
     }
