@@ -50,7 +50,9 @@ impl Stream {
 
     /// Whether `sequence` belongs to the stream.
     fn contains(&self, sequence: u64) -> bool {
-        sequence >= self.first && sequence < self.end && (sequence - self.first) % self.stride == 0
+        sequence >= self.first
+            && sequence < self.end
+            && (sequence - self.first).is_multiple_of(self.stride)
     }
 
     /// Messages of the stream from `sequence` (a member, or the member past the

@@ -601,3 +601,220 @@ fn receive(
         violations: checker.finish(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::pubsub::options::{parse, PubSubInvocation};
+
+    fn options(line: &str) -> PubSubOptions {
+        match parse(line.split_whitespace().map(str::to_owned)) {
+            Ok(PubSubInvocation::Run(options)) => options,
+            other => panic!("{line:?} parsed as {other:?}"),
+        }
+    }
+
+    /// How the fake server misbehaves.
+    #[derive(Clone, Copy, Default)]
+    struct Faults {
+        /// Sends publisher 0's message with this sequence number twice.
+        duplicate: Option<u64>,
+        /// Never delivers publisher 0's message with this sequence number.
+        drop: Option<u64>,
+        /// Answers the PUBLISH of publisher 0's message with this sequence number with
+        /// one subscriber too many.
+        miscount: Option<u64>,
+    }
+
+    type Subscribers = Arc<Mutex<HashMap<Vec<u8>, Vec<Arc<Mutex<TcpStream>>>>>>;
+
+    /// A RESP2 pub/sub server good enough for the tool: SUBSCRIBE (one channel),
+    /// PUBLISH and PING, with `faults`. Returns its port; it serves until the test ends.
+    fn fake_server(faults: Faults) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let subscribers: Subscribers = Arc::default();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let stream = Arc::new(Mutex::new(stream.expect("accept")));
+                let subscribers = Arc::clone(&subscribers);
+                thread::spawn(move || serve(&stream, &subscribers, faults));
+            }
+        });
+        port
+    }
+
+    fn serve(stream: &Arc<Mutex<TcpStream>>, subscribers: &Subscribers, faults: Faults) {
+        let mut reader = stream.lock().expect("lock").try_clone().expect("clone");
+        let mut input = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let read = match reader.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(read) => read,
+            };
+            input.extend_from_slice(&chunk[..read]);
+            while let Some((words, used)) = parse_request(&input) {
+                input.drain(..used);
+                match words[0].as_slice() {
+                    b"SUBSCRIBE" => {
+                        let channel = words[1].clone();
+                        let mut confirmation =
+                            format!("*3\r\n$9\r\nsubscribe\r\n${}\r\n", channel.len()).into_bytes();
+                        confirmation.extend_from_slice(&channel);
+                        confirmation.extend_from_slice(b"\r\n:1\r\n");
+                        stream
+                            .lock()
+                            .expect("lock")
+                            .write_all(&confirmation)
+                            .expect("write");
+                        subscribers
+                            .lock()
+                            .expect("lock")
+                            .entry(channel)
+                            .or_default()
+                            .push(Arc::clone(stream));
+                    }
+                    b"PUBLISH" => {
+                        let (channel, payload) = (&words[1], &words[2]);
+                        let (publisher, sequence) = read_payload(payload).expect("a header");
+                        let is = |fault: Option<u64>| publisher == 0 && fault == Some(sequence);
+                        let mut message =
+                            format!("*3\r\n$7\r\nmessage\r\n${}\r\n", channel.len()).into_bytes();
+                        message.extend_from_slice(channel);
+                        message.extend_from_slice(format!("\r\n${}\r\n", payload.len()).as_bytes());
+                        message.extend_from_slice(payload);
+                        message.extend_from_slice(b"\r\n");
+                        let copies = if is(faults.drop) {
+                            0
+                        } else if is(faults.duplicate) {
+                            2
+                        } else {
+                            1
+                        };
+                        let receivers = subscribers
+                            .lock()
+                            .expect("lock")
+                            .get(channel)
+                            .cloned()
+                            .unwrap_or_default();
+                        for receiver in &receivers {
+                            let mut receiver = receiver.lock().expect("lock");
+                            for _ in 0..copies {
+                                receiver.write_all(&message).expect("write");
+                            }
+                        }
+                        let count = receivers.len() + usize::from(is(faults.miscount));
+                        stream
+                            .lock()
+                            .expect("lock")
+                            .write_all(format!(":{count}\r\n").as_bytes())
+                            .expect("write");
+                    }
+                    b"PING" => stream
+                        .lock()
+                        .expect("lock")
+                        .write_all(b"*2\r\n$4\r\npong\r\n$0\r\n\r\n")
+                        .expect("write"),
+                    other => panic!("unexpected command {}", String::from_utf8_lossy(other)),
+                }
+            }
+        }
+    }
+
+    /// One complete request (an array of bulk strings) at the start of `input`: its
+    /// words and its length in bytes.
+    fn parse_request(input: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
+        fn number(input: &[u8], position: &mut usize, prefix: u8) -> Option<usize> {
+            let rest = input.get(*position..)?;
+            let end = rest.windows(2).position(|pair| pair == b"\r\n")?;
+            let (&first, digits) = rest[..end].split_first()?;
+            assert_eq!(first, prefix);
+            *position += end + 2;
+            std::str::from_utf8(digits).ok()?.parse().ok()
+        }
+        let mut position = 0;
+        let count = number(input, &mut position, b'*')?;
+        let mut words = Vec::with_capacity(count);
+        for _ in 0..count {
+            let length = number(input, &mut position, b'$')?;
+            words.push(input.get(position..position + length)?.to_vec());
+            input.get(position + length..position + length + 2)?;
+            position += length + 2;
+        }
+        Some((words, position))
+    }
+
+    fn run_against(faults: Faults) -> PubSubReport {
+        let port = fake_server(faults);
+        run(&options(&format!(
+            "--port {port} --publishers 2 --channels 3 --subscribers-per-channel 2 \
+             --messages 30 --data-size 24 --pipeline 4 --drain-timeout-ms 200"
+        )))
+        .expect("the run")
+    }
+
+    #[test]
+    fn a_faithful_server_passes() {
+        let report = run_against(Faults::default());
+        assert!(report.is_clean(), "{report:?}");
+        assert_eq!(report.published, 60);
+        assert_eq!((report.delivered, report.expected), (120, 120));
+        assert_eq!(report.publish_latencies.len(), 60);
+        assert!(report.problems().is_empty());
+        assert!(report.summary().starts_with("delivered_per_sec="));
+        assert!(report
+            .summary()
+            .contains(" delivered=120 expected=120 elapsed_s="));
+    }
+
+    #[test]
+    fn lost_duplicated_and_miscounted_messages_fail_the_run() {
+        // Publisher 0 owns channels 0 and 2: its even sequence numbers go to channel 0,
+        // whose 2 subscribers see each fault once.
+        let report = run_against(Faults {
+            duplicate: Some(4),
+            drop: Some(10),
+            miscount: Some(7),
+        });
+        assert!(!report.is_clean());
+        assert_eq!(report.violations.duplicated, 2, "{report:?}");
+        assert_eq!(report.violations.missing, 2, "{report:?}");
+        assert_eq!(
+            (report.violations.out_of_order, report.violations.unexpected),
+            (0, 0)
+        );
+        assert_eq!(report.reply_mismatches, 1);
+        assert_eq!(report.delivered, 120);
+        let problems = report.problems().join("\n");
+        assert!(problems.contains("2 missing, 2 duplicated"), "{problems}");
+        assert!(
+            problems.contains("PUBLISH psbench:2:feed answered :3, expected :2"),
+            "{problems}"
+        );
+        assert!(problems.contains("sequence 4: arrived again"), "{problems}");
+    }
+
+    #[test]
+    fn a_refused_subscribe_ends_the_run_with_the_reply() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut chunk = [0u8; 256];
+            let _ = stream.read(&mut chunk);
+            stream
+                .write_all(b"-ERR unknown command 'SUBSCRIBE'\r\n")
+                .expect("write");
+        });
+        let error = run(&options(&format!("--port {port}"))).expect_err("refused");
+        assert_eq!(
+            format!("{error:#}"),
+            "the server refused SUBSCRIBE: -ERR unknown command 'SUBSCRIBE'"
+        );
+    }
+}
