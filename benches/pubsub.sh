@@ -205,7 +205,7 @@ report() {
     echo "## Pub/sub: Peregrine vs redis-server, side by side"
     echo
     echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "- Machine: $(machine_line)"
+    echo "- Machine: $(machine_line); load average at the end $(cut -d' ' -f1-3 /proc/loadavg) (other jobs make runs noisy: read the ratios)"
     echo "- redis-server: $(redis-server --version | awk '{ print $3 }' | cut -d= -f2); peregrine: $revision (release, --shards $SHARDS); load: peregrine-load pubsub (one thread per connection)"
     echo "- Servers pinned to CPU $SERVER_CPU, load generator to CPU $CLIENT_CPU; $DATA_SIZE-byte payloads;" \
         "pipeline = most unanswered PUBLISHes per publisher"
