@@ -164,7 +164,7 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+pub(crate) fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
     (host, port)
         .to_socket_addrs()
         .with_context(|| format!("resolving {host}"))?
@@ -418,7 +418,9 @@ impl Report {
                 | ReplyKind::Array
                 | ReplyKind::Simple
                 | ReplyKind::Bulk
-                | ReplyKind::Nil,
+                | ReplyKind::Nil
+                | ReplyKind::Push
+                | ReplyKind::Scalar,
             ) => false,
             // Any command may be in a sequence: only an error reply is unexpected.
             (Command::Step { .. }, ReplyKind::Error) => false,
@@ -428,7 +430,9 @@ impl Report {
                 | ReplyKind::Array
                 | ReplyKind::Simple
                 | ReplyKind::Bulk
-                | ReplyKind::Nil,
+                | ReplyKind::Nil
+                | ReplyKind::Push
+                | ReplyKind::Scalar,
             ) => true,
         };
         match command {

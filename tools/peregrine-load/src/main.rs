@@ -19,21 +19,38 @@
 //!
 //! It is not memtier_benchmark: no run time limit (`--test-time`), no memcache
 //! protocols, no random data or expiry, no cluster mode. See `load` for the loop.
+//!
+//! ```text
+//! peregrine-load pubsub --port P [--publishers P] [--channels C]
+//!                [--subscribers-per-channel S] [--messages M] [--data-size B]
+//!                [--pipeline W] [--pattern] [--resp3] ...
+//! ```
+//!
+//! The `pubsub` mode measures message delivery instead: subscribers first, then
+//! publishers, and a check that every message arrives exactly once and in each
+//! publisher's order. See `pubsub`.
 
 mod histogram;
 mod keys;
 mod load;
 mod options;
 mod prng;
+mod pubsub;
 mod resp;
 mod sequence;
 
 use std::process::ExitCode;
 
 use options::{Invocation, USAGE};
+use pubsub::options::{PubSubInvocation, PUBSUB_USAGE};
 
 fn main() -> ExitCode {
-    let options = match options::parse(std::env::args().skip(1)) {
+    let mut arguments = std::env::args().skip(1).peekable();
+    if arguments.peek().map(String::as_str) == Some("pubsub") {
+        arguments.next();
+        return pubsub_main(arguments);
+    }
+    let options = match options::parse(arguments) {
         Ok(Invocation::Help) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -58,6 +75,38 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             eprintln!("peregrine-load: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `peregrine-load pubsub ...`: prints the summary line, and the violations to stderr.
+fn pubsub_main(arguments: impl Iterator<Item = String>) -> ExitCode {
+    let options = match pubsub::options::parse(arguments) {
+        Ok(PubSubInvocation::Help) => {
+            println!("{PUBSUB_USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(PubSubInvocation::Run(options)) => options,
+        Err(error) => {
+            eprintln!("peregrine-load pubsub: {error}\n\n{PUBSUB_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match pubsub::run(&options) {
+        Ok(report) => {
+            println!("{}", report.summary());
+            for line in report.problems() {
+                eprintln!("peregrine-load pubsub: {line}");
+            }
+            if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("peregrine-load pubsub: {error:#}");
             ExitCode::FAILURE
         }
     }

@@ -11,6 +11,7 @@ use crate::sequence::{Sequence, SequenceError};
 /// The usage text printed by `--help` and after a usage error.
 pub const USAGE: &str = "\
 usage: peregrine-load --port P [options]
+       peregrine-load pubsub --port P [options]   (see pubsub --help)
 
 A closed-loop, memtier-like load generator for Redis-protocol servers. Every
 connection keeps one pipeline of requests in flight and sends the next as soon
@@ -137,6 +138,15 @@ pub enum UsageError {
     InvalidSequence(SequenceError),
     /// `--sequence` with a flag of the SET:GET mix, which it replaces.
     ExcludedBySequence(&'static str),
+    /// A switch (pub/sub's `--pattern`, `--resp3`) given a value.
+    SwitchWithValue(&'static str),
+    /// More pub/sub connections than threads the tool will start.
+    TooManyConnections {
+        /// Publishers plus subscribers asked for.
+        connections: usize,
+        /// The most allowed.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for UsageError {
@@ -166,6 +176,11 @@ impl fmt::Display for UsageError {
             Self::ExcludedBySequence(flag) => {
                 write!(formatter, "{flag} does not apply with --sequence")
             }
+            Self::SwitchWithValue(flag) => write!(formatter, "{flag} takes no value"),
+            Self::TooManyConnections { connections, limit } => write!(
+                formatter,
+                "{connections} connections asked for, at most {limit} (one thread each)"
+            ),
         }
     }
 }
@@ -317,7 +332,7 @@ fn known_flag(name: &str) -> Option<(Flag, &'static str)> {
         .map(|&(spelling, flag)| (flag, spelling))
 }
 
-fn non_empty(flag: &'static str, value: String) -> Result<String, UsageError> {
+pub(crate) fn non_empty(flag: &'static str, value: String) -> Result<String, UsageError> {
     if value.is_empty() {
         return Err(UsageError::InvalidValue {
             flag,
@@ -329,7 +344,7 @@ fn non_empty(flag: &'static str, value: String) -> Result<String, UsageError> {
 }
 
 /// A decimal number in `low..=high`.
-fn number<T>(flag: &'static str, value: &str, low: T, high: T) -> Result<T, UsageError>
+pub(crate) fn number<T>(flag: &'static str, value: &str, low: T, high: T) -> Result<T, UsageError>
 where
     T: std::str::FromStr + PartialOrd,
 {

@@ -1,9 +1,11 @@
-//! Just enough RESP2 for a load generator: encoding commands (SET and GET without
+//! Just enough RESP for a load generator: encoding commands (SET and GET without
 //! building an argument list), and finding where each reply ends and what kind it is.
 //!
-//! The scanner never copies a reply and never allocates. "Need more bytes" is
-//! `Ok(None)`; bytes that are not RESP are a [`ProtocolError`]. It reads server
-//! bytes, so it uses checked arithmetic and `get` rather than indexing.
+//! [`scan_reply`] reads RESP2 only and refuses RESP3's types; [`scan_reply_resp3`]
+//! accepts them too (after `HELLO 3`). The scanners never copy a reply and never
+//! allocate. "Need more bytes" is `Ok(None)`; bytes that are not RESP are a
+//! [`ProtocolError`]. They read server bytes, so they use checked arithmetic and `get`
+//! rather than indexing.
 
 use std::fmt;
 
@@ -26,8 +28,19 @@ pub enum ReplyKind {
     Bulk,
     /// `$-1` (or `*-1`, `_` is not RESP2): a GET miss.
     Nil,
-    /// `*n` with its elements.
+    /// `*n` with its elements (and in RESP3 `%n` maps and `~n` sets).
     Array,
+    /// RESP3 only: `>n`, an out-of-band push such as a pub/sub message.
+    Push,
+    /// RESP3 only: a boolean, double or big number.
+    Scalar,
+}
+
+/// Which protocol a reply is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Resp2,
+    Resp3,
 }
 
 /// The server's bytes are not a RESP2 reply.
@@ -73,10 +86,18 @@ fn encode_bulk(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// The first complete reply in `buffer`: its kind and its length in bytes, or
+/// The first complete RESP2 reply in `buffer`: its kind and its length in bytes, or
 /// `Ok(None)` when the buffer ends before the reply does.
 pub fn scan_reply(buffer: &[u8]) -> Result<Option<(ReplyKind, usize)>, ProtocolError> {
-    scan_at(buffer, 0, 0)
+    scan_at(buffer, 0, 0, Protocol::Resp2)
+}
+
+/// [`scan_reply`] for a connection that switched to RESP3: maps, sets, pushes, nulls,
+/// booleans, doubles, big numbers, verbatim strings and blob errors as well. An
+/// attribute (`|n`) is skipped together with the reply it annotates, whose kind is
+/// returned.
+pub fn scan_reply_resp3(buffer: &[u8]) -> Result<Option<(ReplyKind, usize)>, ProtocolError> {
+    scan_at(buffer, 0, 0, Protocol::Resp3)
 }
 
 /// Scans the reply starting at `start`; returns its kind and the offset just past it.
@@ -84,6 +105,7 @@ fn scan_at(
     buffer: &[u8],
     start: usize,
     depth: usize,
+    protocol: Protocol,
 ) -> Result<Option<(ReplyKind, usize)>, ProtocolError> {
     let Some(line_end) = find_crlf(buffer, start) else {
         return Ok(None);
@@ -102,9 +124,9 @@ fn scan_at(
             parse_integer(line)?;
             Ok(Some((ReplyKind::Integer, after_line)))
         }
-        b'$' => {
+        b'$' | b'=' | b'!' if type_byte == b'$' || protocol == Protocol::Resp3 => {
             let length = parse_integer(line)?;
-            if length == -1 {
+            if length == -1 && type_byte == b'$' {
                 return Ok(Some((ReplyKind::Nil, after_line)));
             }
             let length = usize::try_from(length)
@@ -115,30 +137,54 @@ fn scan_at(
                 .checked_add(length)
                 .and_then(|end| end.checked_add(2))
                 .ok_or_else(|| ProtocolError(format!("bulk length {length}")))?;
+            let kind = if type_byte == b'!' {
+                ReplyKind::Error
+            } else {
+                ReplyKind::Bulk
+            };
             match buffer.get(end - 2..end) {
                 None => Ok(None),
-                Some(b"\r\n") => Ok(Some((ReplyKind::Bulk, end))),
+                Some(b"\r\n") => Ok(Some((kind, end))),
                 Some(_) => Err(ProtocolError("bulk string without its CRLF".to_owned())),
             }
         }
-        b'*' => {
+        b'*' | b'%' | b'~' | b'>' | b'|' if type_byte == b'*' || protocol == Protocol::Resp3 => {
             let count = parse_integer(line)?;
-            if count == -1 {
+            if count == -1 && type_byte == b'*' {
                 return Ok(Some((ReplyKind::Nil, after_line)));
             }
             let count =
                 u64::try_from(count).map_err(|_| ProtocolError(format!("array length {count}")))?;
+            // A map or an attribute holds a key and a value per entry.
+            let elements = match type_byte {
+                b'%' | b'|' => count.checked_mul(2),
+                _ => Some(count),
+            }
+            .ok_or_else(|| ProtocolError(format!("map length {count}")))?;
             if depth >= MAX_DEPTH {
                 return Err(ProtocolError("arrays nested too deep".to_owned()));
             }
             let mut offset = after_line;
-            for _ in 0..count {
-                match scan_at(buffer, offset, depth + 1)? {
+            for _ in 0..elements {
+                match scan_at(buffer, offset, depth + 1, protocol)? {
                     Some((_, next)) => offset = next,
                     None => return Ok(None),
                 }
             }
-            Ok(Some((ReplyKind::Array, offset)))
+            match type_byte {
+                b'|' => scan_at(buffer, offset, depth + 1, protocol),
+                b'>' => Ok(Some((ReplyKind::Push, offset))),
+                _ => Ok(Some((ReplyKind::Array, offset))),
+            }
+        }
+        b'_' if protocol == Protocol::Resp3 && line.is_empty() => {
+            Ok(Some((ReplyKind::Nil, after_line)))
+        }
+        b'#' if protocol == Protocol::Resp3 && matches!(line, b"t" | b"f") => {
+            Ok(Some((ReplyKind::Scalar, after_line)))
+        }
+        b',' | b'(' if protocol == Protocol::Resp3 && !line.is_empty() => {
+            Ok(Some((ReplyKind::Scalar, after_line)))
         }
         other => Err(ProtocolError(format!("unexpected type byte {other:#04x}"))),
     }
@@ -200,6 +246,52 @@ mod tests {
             scan_reply(b"*2\r\n$1\r\na\r\n*1\r\n:1\r\n+next\r\n"),
             Ok(Some((ReplyKind::Array, 19)))
         );
+    }
+
+    #[test]
+    fn scans_resp3_types_only_when_asked() {
+        for (reply, kind) in [
+            (&b"%1\r\n+a\r\n:1\r\n"[..], ReplyKind::Array),
+            (b"~2\r\n:1\r\n:2\r\n", ReplyKind::Array),
+            (
+                b">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nx\r\n",
+                ReplyKind::Push,
+            ),
+            (b"_\r\n", ReplyKind::Nil),
+            (b"#t\r\n", ReplyKind::Scalar),
+            (b",1.5\r\n", ReplyKind::Scalar),
+            (b"(12345678901234567890\r\n", ReplyKind::Scalar),
+            (b"=7\r\ntxt:abc\r\n", ReplyKind::Bulk),
+            (b"!5\r\nERR x\r\n", ReplyKind::Error),
+            (b"|1\r\n+ttl\r\n:3\r\n:42\r\n", ReplyKind::Integer),
+        ] {
+            let text = String::from_utf8_lossy(reply);
+            assert_eq!(
+                scan_reply_resp3(reply),
+                Ok(Some((kind, reply.len()))),
+                "{text:?}"
+            );
+            assert!(scan_reply(reply).is_err(), "RESP2 accepted {text:?}");
+            for cut in 0..reply.len() {
+                assert_eq!(
+                    scan_reply_resp3(&reply[..cut]),
+                    Ok(None),
+                    "{text:?} cut at {cut}"
+                );
+            }
+        }
+        // RESP2 stays readable with the RESP3 scanner.
+        assert_eq!(
+            scan_reply_resp3(b"*1\r\n$-1\r\n"),
+            Ok(Some((ReplyKind::Array, 9)))
+        );
+        for bad in [&b"#x\r\n"[..], b"_1\r\n", b",\r\n", b"=-1\r\n", b"%-1\r\n"] {
+            assert!(
+                scan_reply_resp3(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]
