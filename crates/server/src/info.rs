@@ -227,9 +227,11 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                 ));
             }
             "stats" => {
+                // Every core's directory copy counts the whole node's subscriptions.
+                let pubsub = session.shard().pubsub.borrow();
                 let _ = write!(
                     out,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ncommand_panics:{}\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ncommand_panics:{}\r\n",
                     sum(|shard| shard.connections),
                     sum(|shard| shard.commands),
                     sum(|shard| shard.input_bytes),
@@ -238,6 +240,9 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                     sum(|shard| shard.expired),
                     sum(|shard| shard.hits),
                     sum(|shard| shard.misses),
+                    pubsub.count(crate::pubsub::Kind::Channel),
+                    pubsub.count(crate::pubsub::Kind::Pattern),
+                    pubsub.count(crate::pubsub::Kind::ShardChannel),
                     sum(|shard| shard.panics),
                 );
             }

@@ -263,6 +263,47 @@ fn redis_crate_pubsub_api() {
     assert_eq!(second.get_channel_name(), "audit.login");
     assert_eq!(second.get_pattern::<String>().unwrap(), "audit.*");
     assert_eq!(second.get_payload::<String>().unwrap(), "alice");
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query(&mut publisher)
+        .expect("info");
+    assert!(info.contains("pubsub_channels:1\r\n"), "{info}");
+    assert!(info.contains("pubsub_patterns:1\r\n"), "{info}");
+    assert!(
+        info.contains("pubsub_shard_channels:0\r\n") || info.contains("pubsubshard_channels:0\r\n"),
+        "{info}"
+    );
+}
+
+/// PUBLISH from a script (declared keys or none) and inside MULTI/EXEC reaches
+/// subscribers, before the script's or transaction's reply.
+#[test]
+fn scripts_and_transactions_publish() {
+    let server = TestServer::start(BIN, 2);
+    let mut subscriber = RawClient::connect(server.addr());
+    subscriber.cmd(&["SUBSCRIBE", "events"]);
+    let mut client = RawClient::connect(server.addr());
+    let script =
+        "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('PUBLISH', 'events', ARGV[1])";
+    for (index, key) in ["a", "b", "{a}c"].iter().enumerate() {
+        let value = format!("script-{index}");
+        assert_eq!(client.cmd(&["EVAL", script, "1", key, &value]), b":1\r\n");
+        assert_eq!(payload(&subscriber.read_reply()).1, value);
+    }
+    assert_eq!(
+        client.cmd(&[
+            "EVAL",
+            "return redis.call('PUBLISH', 'events', 'no-keys')",
+            "0"
+        ]),
+        b":1\r\n"
+    );
+    assert_eq!(payload(&subscriber.read_reply()).1, "no-keys");
+    client.cmd(&["MULTI"]);
+    client.cmd(&["PUBLISH", "events", "in-multi"]);
+    client.cmd(&["SET", "k", "v"]);
+    assert_eq!(client.cmd(&["EXEC"]), b"*2\r\n:1\r\n+OK\r\n");
+    assert_eq!(payload(&subscriber.read_reply()).1, "in-multi");
 }
 
 /// A subscriber that stops reading is disconnected once its output passes the pubsub
