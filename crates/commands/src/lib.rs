@@ -25,6 +25,8 @@ pub mod keys;
 pub mod list;
 pub mod long_double;
 pub mod notify;
+#[cfg(test)]
+mod notify_tests;
 pub mod rebuild;
 pub mod set;
 pub mod sorted_set;
