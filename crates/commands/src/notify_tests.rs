@@ -22,7 +22,11 @@ fn check(shard: &mut TestShard, args: &[&str], expected: &[&str]) {
 fn strings() {
     let mut shard = shard();
     check(&mut shard, &["SET", "s", "1"], &["s:new", "s:set"]);
-    check(&mut shard, &["SET", "s", "1", "EX", "100"], &["s:set", "s:expire"]);
+    check(
+        &mut shard,
+        &["SET", "s", "1", "EX", "100"],
+        &["s:set", "s:expire"],
+    );
     check(&mut shard, &["SET", "s", "2", "NX"], &[]);
     check(&mut shard, &["SET", "s", "3", "XX", "KEEPTTL"], &["s:set"]);
     check(
@@ -61,22 +65,31 @@ fn strings() {
         &["MSETNX", "c", "1", "d", "2"],
         &["c:new", "c:set", "d:new", "d:set"],
     );
-    check(
-        &mut shard,
-        &["MGET", "a", "nokey", "y"],
-        &["nokey:keymiss"],
-    );
+    check(&mut shard, &["MGET", "a", "nokey", "y"], &["nokey:keymiss"]);
     check(&mut shard, &["APPEND", "a", "x"], &["a:append"]);
     check(&mut shard, &["APPEND", "n1", "x"], &["n1:new", "n1:append"]);
     check(&mut shard, &["INCR", "n"], &["n:new", "n:incrby"]);
-    for command in [&["INCR", "n"][..], &["DECR", "n"], &["INCRBY", "n", "5"], &["DECRBY", "n", "5"]] {
+    for command in [
+        &["INCR", "n"][..],
+        &["DECR", "n"],
+        &["INCRBY", "n", "5"],
+        &["DECRBY", "n", "5"],
+    ] {
         check(&mut shard, command, &["n:incrby"]);
     }
     check(&mut shard, &["INCR", "a"], &[]);
-    check(&mut shard, &["INCRBYFLOAT", "f", "1.5"], &["f:new", "f:incrbyfloat"]);
+    check(
+        &mut shard,
+        &["INCRBYFLOAT", "f", "1.5"],
+        &["f:new", "f:incrbyfloat"],
+    );
     check(&mut shard, &["INCRBYFLOAT", "f", "1.5"], &["f:incrbyfloat"]);
     check(&mut shard, &["SETRANGE", "a", "0", "zz"], &["a:setrange"]);
-    check(&mut shard, &["SETRANGE", "r", "2", "zz"], &["r:new", "r:setrange"]);
+    check(
+        &mut shard,
+        &["SETRANGE", "r", "2", "zz"],
+        &["r:new", "r:setrange"],
+    );
     check(&mut shard, &["SETRANGE", "a", "0", ""], &[]);
     check(&mut shard, &["SETRANGE", "r2", "0", ""], &[]);
     for read in [
@@ -125,7 +138,11 @@ fn generic_commands() {
     );
     check(&mut shard, &["COPY", "c", "d"], &["d:new", "d:copy_to"]);
     check(&mut shard, &["COPY", "c", "d"], &[]);
-    check(&mut shard, &["COPY", "c", "d", "REPLACE"], &["d:new", "d:copy_to"]);
+    check(
+        &mut shard,
+        &["COPY", "c", "d", "REPLACE"],
+        &["d:new", "d:copy_to"],
+    );
     check(
         &mut shard,
         &["COPY", "c", "d", "DB", "4"],
@@ -171,7 +188,11 @@ fn lazy_expiry_reports_expired_first() {
     check(&mut shard, &["DEL", "k"], &["k:expired"]);
     shard.run(&["SET", "k", "v", "PX", "1"]);
     shard.now += 1;
-    check(&mut shard, &["SET", "k", "w"], &["k:expired", "k:new", "k:set"]);
+    check(
+        &mut shard,
+        &["SET", "k", "w"],
+        &["k:expired", "k:new", "k:set"],
+    );
     shard.run(&["SET", "k", "v", "PX", "1"]);
     shard.now += 1;
     check(&mut shard, &["OBJECT", "ENCODING", "k"], &["k:expired"]);
@@ -180,7 +201,11 @@ fn lazy_expiry_reports_expired_first() {
     check(&mut shard, &["EXPIRE", "k", "10"], &["k:expired"]);
     shard.run(&["SET", "k", "v", "PX", "1"]);
     shard.now += 1;
-    check(&mut shard, &["LPUSH", "k", "a"], &["k:expired", "k:new", "k:lpush"]);
+    check(
+        &mut shard,
+        &["LPUSH", "k", "a"],
+        &["k:expired", "k:new", "k:lpush"],
+    );
     shard.run(&["SADD", "s", "a"]);
     shard.run(&["PEXPIRE", "s", "1"]);
     shard.now += 1;
@@ -216,7 +241,11 @@ fn lists() {
     shard.run(&["RPUSH", "l", "a"]);
     check(&mut shard, &["LSET", "l", "0", "x"], &["l:lset"]);
     check(&mut shard, &["LSET", "nol", "0", "x"], &[]);
-    check(&mut shard, &["LINSERT", "l", "BEFORE", "x", "y"], &["l:linsert"]);
+    check(
+        &mut shard,
+        &["LINSERT", "l", "BEFORE", "x", "y"],
+        &["l:linsert"],
+    );
     check(&mut shard, &["LINSERT", "l", "AFTER", "nope", "y"], &[]);
     shard.run(&["RPUSH", "l", "x", "x", "x"]);
     check(&mut shard, &["LREM", "l", "2", "x"], &["l:lrem"]);
@@ -226,7 +255,11 @@ fn lists() {
     shard.run(&["RPUSH", "l", "a", "b", "c"]);
     check(&mut shard, &["LTRIM", "l", "0", "1"], &["l:ltrim"]);
     check(&mut shard, &["LTRIM", "l", "0", "-1"], &["l:ltrim"]);
-    check(&mut shard, &["LTRIM", "l", "5", "10"], &["l:ltrim", "l:del"]);
+    check(
+        &mut shard,
+        &["LTRIM", "l", "5", "10"],
+        &["l:ltrim", "l:del"],
+    );
     check(&mut shard, &["LTRIM", "nol", "0", "1"], &[]);
 }
 
@@ -274,7 +307,11 @@ fn list_moves_and_blocking_pops() {
     check(&mut shard, &["LMPOP", "1", "nol", "LEFT"], &[]);
     shard.run(&["RPUSH", "b", "a", "b"]);
     check(&mut shard, &["BLPOP", "nol", "b", "0"], &["b:lpop"]);
-    check(&mut shard, &["BRPOP", "nol", "b", "0"], &["b:rpop", "b:del"]);
+    check(
+        &mut shard,
+        &["BRPOP", "nol", "b", "0"],
+        &["b:rpop", "b:del"],
+    );
     check(&mut shard, &["BLPOP", "nol", "0"], &[]);
 }
 
@@ -330,13 +367,21 @@ fn set_stores() {
         &["SINTERSTORE", "dst", "s1", "s2"],
         &["dst:new", "dst:sinterstore"],
     );
-    check(&mut shard, &["SINTERSTORE", "dst", "s1", "s2"], &["dst:sinterstore"]);
+    check(
+        &mut shard,
+        &["SINTERSTORE", "dst", "s1", "s2"],
+        &["dst:sinterstore"],
+    );
     check(
         &mut shard,
         &["SINTERSTORE", "dst", "s1", "nos"],
         &["nos:keymiss", "dst:del"],
     );
-    check(&mut shard, &["SINTERSTORE", "dst", "s1", "nos"], &["nos:keymiss"]);
+    check(
+        &mut shard,
+        &["SINTERSTORE", "dst", "s1", "nos"],
+        &["nos:keymiss"],
+    );
     check(
         &mut shard,
         &["SUNIONSTORE", "dst", "s1", "s2"],
@@ -359,25 +404,45 @@ fn set_stores() {
         &["nos:keymiss", "nos2:keymiss"],
     );
     shard.run(&["SET", "str", "x"]);
-    check(&mut shard, &["SUNION", "nos", "str", "nos2"], &["nos:keymiss"]);
+    check(
+        &mut shard,
+        &["SUNION", "nos", "str", "nos2"],
+        &["nos:keymiss"],
+    );
 }
 
 #[test]
 fn hashes() {
     let mut shard = shard();
-    check(&mut shard, &["HSET", "h", "a", "1", "b", "2"], &["h:new", "h:hset"]);
+    check(
+        &mut shard,
+        &["HSET", "h", "a", "1", "b", "2"],
+        &["h:new", "h:hset"],
+    );
     check(&mut shard, &["HSET", "h", "a", "1"], &["h:hset"]);
     check(&mut shard, &["HSETNX", "h", "a", "1"], &[]);
     check(&mut shard, &["HSETNX", "h", "c", "1"], &["h:hset"]);
-    check(&mut shard, &["HSETNX", "nh", "c", "1"], &["nh:new", "nh:hset"]);
+    check(
+        &mut shard,
+        &["HSETNX", "nh", "c", "1"],
+        &["nh:new", "nh:hset"],
+    );
     check(&mut shard, &["HMSET", "h", "d", "1"], &["h:hset"]);
     check(&mut shard, &["HDEL", "h", "nope"], &[]);
     check(&mut shard, &["HDEL", "h", "a", "b"], &["h:hdel"]);
     check(&mut shard, &["HDEL", "h", "c", "d"], &["h:hdel", "h:del"]);
     check(&mut shard, &["HDEL", "h", "a"], &[]);
-    check(&mut shard, &["HINCRBY", "h2", "x", "1"], &["h2:new", "h2:hincrby"]);
+    check(
+        &mut shard,
+        &["HINCRBY", "h2", "x", "1"],
+        &["h2:new", "h2:hincrby"],
+    );
     check(&mut shard, &["HINCRBY", "h2", "x", "1"], &["h2:hincrby"]);
-    check(&mut shard, &["HINCRBYFLOAT", "h2", "y", "1.5"], &["h2:hincrbyfloat"]);
+    check(
+        &mut shard,
+        &["HINCRBYFLOAT", "h2", "y", "1.5"],
+        &["h2:hincrbyfloat"],
+    );
     check(&mut shard, &["HINCRBY", "h2", "y", "1"], &[]);
     check(&mut shard, &["HGET", "h2", "nope"], &[]);
     for read in [
@@ -416,7 +481,11 @@ fn hash_field_expiry() {
         &["HPEXPIRE", "h", "50", "FIELDS", "1", "b"],
         &["h:hexpire"],
     );
-    check(&mut shard, &["HPERSIST", "h", "FIELDS", "1", "a"], &["h:hpersist"]);
+    check(
+        &mut shard,
+        &["HPERSIST", "h", "FIELDS", "1", "a"],
+        &["h:hpersist"],
+    );
     check(&mut shard, &["HPERSIST", "h", "FIELDS", "1", "a"], &[]);
     check(
         &mut shard,
@@ -440,7 +509,11 @@ fn hash_field_expiry() {
 #[test]
 fn sorted_sets() {
     let mut shard = shard();
-    check(&mut shard, &["ZADD", "z", "1", "a", "2", "b"], &["z:new", "z:zadd"]);
+    check(
+        &mut shard,
+        &["ZADD", "z", "1", "a", "2", "b"],
+        &["z:new", "z:zadd"],
+    );
     check(&mut shard, &["ZADD", "z", "1", "a"], &[]);
     check(&mut shard, &["ZADD", "z", "3", "a"], &["z:zadd"]);
     check(&mut shard, &["ZADD", "z", "NX", "5", "a"], &[]);
@@ -451,7 +524,11 @@ fn sorted_sets() {
     check(&mut shard, &["ZADD", "nz", "XX", "1", "a"], &[]);
     check(&mut shard, &["ZINCRBY", "z", "1", "a"], &["z:zincr"]);
     check(&mut shard, &["ZINCRBY", "z", "0", "a"], &[]);
-    check(&mut shard, &["ZINCRBY", "nz2", "1", "a"], &["nz2:new", "nz2:zincr"]);
+    check(
+        &mut shard,
+        &["ZINCRBY", "nz2", "1", "a"],
+        &["nz2:new", "nz2:zincr"],
+    );
     check(&mut shard, &["ZREM", "z", "nope"], &[]);
     check(&mut shard, &["ZREM", "z", "a"], &["z:zrem"]);
     check(&mut shard, &["ZREM", "z", "b"], &["z:zrem", "z:del"]);
@@ -473,10 +550,22 @@ fn sorted_sets() {
         check(&mut shard, read, &["nz:keymiss"]);
     }
     shard.run(&["ZADD", "r", "1", "a", "2", "b", "3", "c", "4", "d"]);
-    check(&mut shard, &["ZREMRANGEBYRANK", "r", "0", "0"], &["r:zremrangebyrank"]);
+    check(
+        &mut shard,
+        &["ZREMRANGEBYRANK", "r", "0", "0"],
+        &["r:zremrangebyrank"],
+    );
     check(&mut shard, &["ZREMRANGEBYRANK", "r", "10", "20"], &[]);
-    check(&mut shard, &["ZREMRANGEBYSCORE", "r", "2", "2"], &["r:zremrangebyscore"]);
-    check(&mut shard, &["ZREMRANGEBYLEX", "r", "[c", "[c"], &["r:zremrangebylex"]);
+    check(
+        &mut shard,
+        &["ZREMRANGEBYSCORE", "r", "2", "2"],
+        &["r:zremrangebyscore"],
+    );
+    check(
+        &mut shard,
+        &["ZREMRANGEBYLEX", "r", "[c", "[c"],
+        &["r:zremrangebylex"],
+    );
     check(
         &mut shard,
         &["ZREMRANGEBYLEX", "r", "-", "+"],
@@ -507,7 +596,11 @@ fn sorted_set_pops_and_stores() {
     );
     shard.run(&["ZADD", "p", "1", "a", "2", "b"]);
     check(&mut shard, &["BZPOPMIN", "nz", "p", "0"], &["p:zpopmin"]);
-    check(&mut shard, &["BZPOPMAX", "nz", "p", "0"], &["p:zpopmax", "p:del"]);
+    check(
+        &mut shard,
+        &["BZPOPMAX", "nz", "p", "0"],
+        &["p:zpopmax", "p:del"],
+    );
     shard.run(&["ZADD", "u1", "1", "a"]);
     shard.run(&["ZADD", "u2", "2", "b"]);
     check(
@@ -515,8 +608,16 @@ fn sorted_set_pops_and_stores() {
         &["ZUNIONSTORE", "d", "2", "u1", "u2"],
         &["d:new", "d:zunionstore"],
     );
-    check(&mut shard, &["ZUNIONSTORE", "d", "2", "u1", "u2"], &["d:zunionstore"]);
-    check(&mut shard, &["ZINTERSTORE", "d", "2", "u1", "u2"], &["d:del"]);
+    check(
+        &mut shard,
+        &["ZUNIONSTORE", "d", "2", "u1", "u2"],
+        &["d:zunionstore"],
+    );
+    check(
+        &mut shard,
+        &["ZINTERSTORE", "d", "2", "u1", "u2"],
+        &["d:del"],
+    );
     check(&mut shard, &["ZINTERSTORE", "d", "2", "u1", "u2"], &[]);
     check(
         &mut shard,
@@ -533,10 +634,22 @@ fn sorted_set_pops_and_stores() {
         &["ZRANGESTORE", "d", "u1", "0", "-1"],
         &["d:new", "d:zrangestore"],
     );
-    check(&mut shard, &["ZRANGESTORE", "d", "u1", "0", "-1"], &["d:zrangestore"]);
-    check(&mut shard, &["ZRANGESTORE", "d", "u1", "5", "10"], &["d:del"]);
+    check(
+        &mut shard,
+        &["ZRANGESTORE", "d", "u1", "0", "-1"],
+        &["d:zrangestore"],
+    );
+    check(
+        &mut shard,
+        &["ZRANGESTORE", "d", "u1", "5", "10"],
+        &["d:del"],
+    );
     check(&mut shard, &["ZRANGESTORE", "d", "u1", "5", "10"], &[]);
-    check(&mut shard, &["ZRANGESTORE", "d", "nz", "0", "-1"], &["nz:keymiss"]);
+    check(
+        &mut shard,
+        &["ZRANGESTORE", "d", "nz", "0", "-1"],
+        &["nz:keymiss"],
+    );
 }
 
 #[test]

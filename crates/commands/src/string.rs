@@ -363,7 +363,11 @@ fn mset(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let now = shard.now;
     for pair in pairs.chunks_exact(2) {
         let key = &pair[0];
-        if shard.db().set(key, Value::string(&pair[1]), None, now).is_none() {
+        if shard
+            .db()
+            .set(key, Value::string(&pair[1]), None, now)
+            .is_none()
+        {
             shard.notify_new(key);
         }
         shard.notify(EventClass::String, "set", key);

@@ -97,7 +97,11 @@ impl TestShard {
                     0 => String::new(),
                     db => format!("{db}@"),
                 };
-                format!("{db}{}:{}", String::from_utf8_lossy(&event.key), event.event)
+                format!(
+                    "{db}{}:{}",
+                    String::from_utf8_lossy(&event.key),
+                    event.event
+                )
             })
             .collect()
     }

@@ -311,18 +311,19 @@ impl Db {
 
     /// Active expiry of hash fields: removes the due fields of up to `max_keys` hashes
     /// whose registered field deadline has passed, deletes hashes left empty, and
-    /// re-registers the ones with fields still to expire. Returns the fields removed.
+    /// re-registers the ones with fields still to expire. `on_expired` gets each hash
+    /// that lost fields and whether it was deleted. Returns the fields removed.
     pub fn expire_hash_fields_due(
         &mut self,
         now: UnixMillis,
         max_keys: usize,
-        mut on_expired: impl FnMut(&[u8]),
+        mut on_expired: impl FnMut(&[u8], bool),
     ) -> usize {
         let mut removed = 0;
         for key in self.pop_due_field_keys(now, max_keys) {
             let expired = self.expire_hash_fields(&key, now);
             if expired > 0 {
-                on_expired(&key);
+                on_expired(&key, self.table.get(&key).is_none());
             }
             removed += expired;
         }
@@ -558,7 +559,10 @@ mod tests {
         assert!(db.take_lazily_expired().is_empty(), "reporting is off");
         db.report_lazy_expiry(true);
         assert!(db.get_mut(b"b", 100).is_none());
-        assert!(db.set(b"c", Value::Int(2), None, 100).is_none(), "expired is not live");
+        assert!(
+            db.set(b"c", Value::Int(2), None, 100).is_none(),
+            "expired is not live"
+        );
         let taken: Vec<Vec<u8>> = db
             .take_lazily_expired()
             .iter()
@@ -573,13 +577,17 @@ mod tests {
     fn keyspace_reports_with_database_index() {
         let mut keyspace = Keyspace::new(4);
         keyspace.report_lazy_expiry(true);
-        keyspace.db(DbIndex(2)).set(b"k", Value::Int(1), Some(10), 0);
+        keyspace
+            .db(DbIndex(2))
+            .set(b"k", Value::Int(1), Some(10), 0);
         assert!(!keyspace.db(DbIndex(2)).contains(b"k", 10));
         let mut seen = Vec::new();
         keyspace.take_lazily_expired(|db, key| seen.push((db, key.as_slice().to_vec())));
         assert_eq!(seen, vec![(DbIndex(2), b"k".to_vec())]);
         keyspace.report_lazy_expiry(false);
-        keyspace.db(DbIndex(1)).set(b"k", Value::Int(1), Some(10), 0);
+        keyspace
+            .db(DbIndex(1))
+            .set(b"k", Value::Int(1), Some(10), 0);
         assert!(!keyspace.db(DbIndex(1)).contains(b"k", 10));
         keyspace.take_lazily_expired(|_, _| panic!("reporting is off"));
     }

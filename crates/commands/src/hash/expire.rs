@@ -313,16 +313,20 @@ fn deadline_generic(
 ///
 /// O(N). Per field: 1 when its deadline was removed, -1 without one, -2 missing.
 pub(super) fn hpersist(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
-    let codes = per_field_generic(shard, args, Access::Write, Some("hpersist"), |hash, field| {
-        match hash.field_deadline(field) {
+    let codes = per_field_generic(
+        shard,
+        args,
+        Access::Write,
+        Some("hpersist"),
+        |hash, field| match hash.field_deadline(field) {
             None => NO_FIELD,
             Some(None) => NO_DEADLINE,
             Some(Some(_)) => {
                 hash.persist_field(field);
                 UPDATED
             }
-        }
-    })?;
+        },
+    )?;
     let persisted = codes.iter().filter(|&&code| code == UPDATED).count();
     shard.mark_dirty(persisted as u64);
     Ok(integers(codes.into_iter()))
@@ -346,7 +350,10 @@ fn per_field_generic(
         access,
         |hash| {
             let fields = fields.as_ref().map_err(Clone::clone)?;
-            Ok(fields.iter().map(|field| code(hash, field)).collect::<Vec<_>>())
+            Ok(fields
+                .iter()
+                .map(|field| code(hash, field))
+                .collect::<Vec<_>>())
         },
         |codes| event.filter(|_| codes.contains(&UPDATED)),
     )?;

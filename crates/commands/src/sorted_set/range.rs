@@ -286,9 +286,7 @@ pub(super) fn zremrangebylex(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>)
     let key = args.required()?;
     let min = parse_lex_bound(args.required()?)?;
     let max = parse_lex_bound(args.required()?)?;
-    remove_range_generic(shard, key, "zremrangebylex", |set| {
-        set.lex_range(min, max)
-    })
+    remove_range_generic(shard, key, "zremrangebylex", |set| set.lex_range(min, max))
 }
 
 /// Removes the ranks `select` picks from the set at `key`.
