@@ -224,6 +224,9 @@ pub struct ShardState {
     /// Keyspace events of this shard's commands and expiry awaiting publication (see
     /// [`ShardState::take_key_events`]); its flags follow `notify-keyspace-events`.
     pub notifier: RefCell<Notifier>,
+    /// Whether the keyspace may be keeping lazily expired keys for `expired` events (to
+    /// stop it when the flags no longer want them).
+    lazy_expiry_reported: Cell<bool>,
     /// The multi-shard write whose log bracket is open here (a transaction's): the writes
     /// it runs join that bracket instead of opening their own.
     pub open_tx: Cell<Option<u64>>,
@@ -265,6 +268,7 @@ impl ShardState {
             capture: RefCell::new(peregrine_commands::Capture::default()),
             watched: RefCell::new(peregrine_commands::WatchedKeys::default()),
             notifier: RefCell::new(Notifier::new()),
+            lazy_expiry_reported: Cell::new(false),
             open_tx: Cell::new(None),
             script_engine: RefCell::new(None),
             server,
@@ -291,9 +295,7 @@ impl ShardState {
     pub fn limits(&self) -> peregrine_commands::CommandLimits {
         match self.server.settings.read() {
             Ok(settings) => {
-                if let Ok(mut notifier) = self.notifier.try_borrow_mut() {
-                    notifier.set_flags(settings.notify_keyspace_events);
-                }
+                self.apply_notify_flags(settings.notify_keyspace_events);
                 peregrine_commands::CommandLimits {
                     proto_max_bulk_len: settings.proto_max_bulk_len,
                     lfu_policy: settings.lfu_policy,
@@ -307,9 +309,25 @@ impl ShardState {
     /// Brings the notifier's flags up to date with `notify-keyspace-events` (for work
     /// outside commands, which do it through [`ShardState::limits`]).
     pub fn sync_notify_flags(&self) {
-        if let Ok(settings) = self.server.settings.read() {
-            if let Ok(mut notifier) = self.notifier.try_borrow_mut() {
-                notifier.set_flags(settings.notify_keyspace_events);
+        let flags = match self.server.settings.read() {
+            Ok(settings) => settings.notify_keyspace_events,
+            Err(_) => return,
+        };
+        self.apply_notify_flags(flags);
+    }
+
+    /// Gives the notifier `flags`; when they stop wanting `expired` events, stops the
+    /// keyspace keeping lazily expired keys (which nothing would take any more).
+    fn apply_notify_flags(&self, flags: peregrine_commands::EventFlags) {
+        if let Ok(mut notifier) = self.notifier.try_borrow_mut() {
+            notifier.set_flags(flags);
+        }
+        if flags.wants(peregrine_commands::EventClass::Expired) {
+            self.lazy_expiry_reported.set(true);
+        } else if self.lazy_expiry_reported.get() {
+            if let Ok(mut keyspace) = self.keyspace.try_borrow_mut() {
+                keyspace.report_lazy_expiry(false);
+                self.lazy_expiry_reported.set(false);
             }
         }
     }
