@@ -5,7 +5,7 @@
 //! collection that became empty (deleted, as Redis never stores an empty collection).
 //! The key's TTL is untouched by all of these except deletion and [`ShardCtx::store`].
 
-use crate::{CommandError, ShardCtx};
+use crate::{CommandError, EventClass, ShardCtx};
 use peregrine_keyspace::{Collection, Value};
 
 impl ShardCtx<'_> {
@@ -46,13 +46,27 @@ impl ShardCtx<'_> {
         create: impl FnOnce() -> T,
     ) -> Result<&mut T, CommandError> {
         let now = self.now;
-        let (entry, _) = self
+        if !self.notifier.flags().wants(EventClass::New) {
+            let (entry, _) = self
+                .db()
+                .lookup_or_insert(key, now, || create().into_value());
+            return T::from_value(&mut entry.value).ok_or(CommandError::WrongType);
+        }
+        // With `new` events wanted, a second lookup (the event needs `self`).
+        let (_, created) = self
             .db()
             .lookup_or_insert(key, now, || create().into_value());
-        T::from_value(&mut entry.value).ok_or(CommandError::WrongType)
+        if created {
+            self.notify_new(key);
+        }
+        self.db()
+            .lookup(key, now, false)
+            .and_then(|entry| T::from_value(&mut entry.value))
+            .ok_or(CommandError::WrongType)
     }
 
-    /// Deletes `key` when it holds an empty collection. Returns true when it did.
+    /// Deletes `key` when it holds an empty collection, with the `del` event Redis
+    /// records when a command empties a collection. Returns true when it did.
     pub fn remove_if_empty<T: Collection>(&mut self, key: &[u8]) -> bool {
         let now = self.now;
         let empty = match self.db().lookup(key, now, false) {
@@ -61,23 +75,61 @@ impl ShardCtx<'_> {
         };
         if empty {
             self.db().remove(key);
+            self.notify(EventClass::Generic, "del", key);
         }
         empty
     }
 
     /// Stores `collection` at `key` as a STORE destination does: any previous value and
-    /// TTL are replaced; an empty collection deletes the key instead. Returns true when
-    /// the key existed before.
-    pub fn store<T: Collection>(&mut self, key: &[u8], collection: T) -> bool {
+    /// TTL are replaced, with the `new` event when the key is created and then `event`;
+    /// an empty collection deletes the key instead (a `del` event when it existed).
+    /// Returns true when the key existed before.
+    pub fn store<T: Collection>(
+        &mut self,
+        key: &[u8],
+        collection: T,
+        class: EventClass,
+        event: &'static str,
+    ) -> bool {
         let now = self.now;
         if collection.is_empty() {
             let db = self.db();
             db.expire_if_needed(key, now);
-            return db.remove(key).is_some();
+            let existed = db.remove(key).is_some();
+            if existed {
+                self.notify(EventClass::Generic, "del", key);
+            }
+            return existed;
         }
-        self.db()
+        let existed = self
+            .db()
             .set(key, collection.into_value(), None, now)
-            .is_some()
+            .is_some();
+        if !existed {
+            self.notify_new(key);
+        }
+        self.notify(class, event, key);
+        existed
+    }
+
+    /// For readers that look at several keys through shared references (which cannot
+    /// expire or report): removes the expired ones and records `keymiss` for the
+    /// missing ones, in order, stopping at a key of another type than `T` (whose
+    /// WRONGTYPE ends the command in Redis). Nothing to do unless `m` or `x` is wanted.
+    pub fn notify_read_misses<T: Collection>(&mut self, keys: &[bytes::Bytes]) {
+        let flags = self.notifier.flags();
+        if !flags.wants(EventClass::KeyMiss) && !flags.wants(EventClass::Expired) {
+            return;
+        }
+        for key in keys {
+            self.expire_if_due(key);
+            let other_type = self.peek(key).map(|value| T::from_value(value).is_none());
+            match other_type {
+                None => self.notify_miss(key),
+                Some(true) => return,
+                Some(false) => {}
+            }
+        }
     }
 
     /// LLEN, SCARD, ZCARD: the number of elements of the collection at `key` (0 when

@@ -3,6 +3,7 @@
 use peregrine_keyspace::{Db, DbIndex, EncodingLimits, Keyspace, UnixMillis, Value};
 use peregrine_persist::Journal;
 
+use crate::notify::{EventClass, Notifier};
 use crate::CommandError;
 
 /// Per-shard counters that commands update (INFO stats).
@@ -89,6 +90,8 @@ pub struct ShardCtx<'a> {
     /// Set by a handler that recorded its own effect (see [`ShardCtx::record_effect`]);
     /// otherwise a successful write is recorded as the command itself.
     pub effect_recorded: bool,
+    /// The shard's keyspace events awaiting publication.
+    pub notifier: &'a mut Notifier,
 }
 
 impl ShardCtx<'_> {
@@ -97,10 +100,58 @@ impl ShardCtx<'_> {
         self.keyspace.db(self.db)
     }
 
-    /// Looks `key` up for reading: counts a hit or miss and records the access unless the
-    /// client asked for NO-TOUCH.
+    /// Records keyspace event `event` of `class` on `key` in the client's database, as
+    /// Redis's `notifyKeyspaceEvent` (one branch when the class is not wanted). Keys lazy
+    /// expiry removed before it are recorded first, as their `expired` events came first.
+    #[inline]
+    pub fn notify(&mut self, class: EventClass, event: &'static str, key: &[u8]) {
+        if self.notifier.flags().wants(class) {
+            self.notify_in(self.db, class, event, key);
+        }
+    }
+
+    /// As [`ShardCtx::notify`] for a key of database `db` (MOVE, COPY ... DB).
+    pub fn notify_in(&mut self, db: DbIndex, class: EventClass, event: &'static str, key: &[u8]) {
+        if self.notifier.flags().wants(class) {
+            self.collect_lazy_expiry();
+            self.notifier.notify(class, event, db.0, key);
+        }
+    }
+
+    /// Records the `expired` events of keys lazy expiry removed so far (nothing to do
+    /// unless `x` is wanted).
+    pub fn collect_lazy_expiry(&mut self) {
+        if self.notifier.flags().wants(EventClass::Expired) {
+            self.notifier.collect_lazy_expiry(self.keyspace);
+        }
+    }
+
+    /// Records the `keymiss` event of a read that found no `key`.
+    #[inline]
+    pub fn notify_miss(&mut self, key: &[u8]) {
+        self.notify(EventClass::KeyMiss, "keymiss", key);
+    }
+
+    /// Records the `new` event of a key just created.
+    #[inline]
+    pub fn notify_new(&mut self, key: &[u8]) {
+        self.notify(EventClass::New, "new", key);
+    }
+
+    /// Removes `key` if its deadline has passed, as a lookup would before a write that
+    /// replaces the key without looking at it (so its `expired` event comes out).
+    pub fn expire_if_due(&mut self, key: &[u8]) {
+        let now = self.now;
+        self.db().expire_if_needed(key, now);
+    }
+
+    /// Looks `key` up for reading: counts a hit or miss (and records a `keymiss` event)
+    /// and records the access unless the client asked for NO-TOUCH.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Value> {
         let touch = !self.client.no_touch;
+        if self.notifier.flags().wants(EventClass::KeyMiss) {
+            return self.lookup_read_notifying(key, touch);
+        }
         match self.keyspace.db(self.db).lookup(key, self.now, touch) {
             None => {
                 self.stats.keyspace_misses += 1;
@@ -111,6 +162,23 @@ impl ShardCtx<'_> {
                 Some(&mut entry.value)
             }
         }
+    }
+
+    /// [`ShardCtx::lookup_read`] when `keymiss` events are wanted: a hit costs a second
+    /// lookup (the borrow checker cannot see that a miss holds no borrow).
+    #[cold]
+    fn lookup_read_notifying(&mut self, key: &[u8], touch: bool) -> Option<&mut Value> {
+        let now = self.now;
+        if self.keyspace.db(self.db).lookup(key, now, touch).is_none() {
+            self.stats.keyspace_misses += 1;
+            self.notify_miss(key);
+            return None;
+        }
+        self.stats.keyspace_hits += 1;
+        self.keyspace
+            .db(self.db)
+            .lookup(key, now, false)
+            .map(|entry| &mut entry.value)
     }
 
     /// Looks `key` up for writing (records the access, no hit/miss statistics).

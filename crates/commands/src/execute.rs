@@ -8,6 +8,7 @@ use bytes::Bytes;
 /// replays to the same result), unless the handler recorded something else. While a
 /// snapshot is being taken, the keys a write names are captured before it runs. A write
 /// that changed something (the dirty counter moved) fails the EXEC of its keys' watchers.
+/// Its keyspace events are in `ctx.notifier` afterwards, in Redis's order.
 pub fn run_keyed(ctx: &mut ShardCtx<'_>, spec: &CommandSpec, argv: &[Bytes]) -> CmdResult {
     let Exec::Keyed { handler, .. } = spec.exec else {
         return Err(CommandError::other(
@@ -25,6 +26,8 @@ pub fn run_keyed(ctx: &mut ShardCtx<'_>, spec: &CommandSpec, argv: &[Bytes]) -> 
     }
     let dirty_before = ctx.stats.dirty;
     let result = handler(ctx, &mut ArgReader::new(argv));
+    // Keys the command's lookups expired and no later event reported.
+    ctx.collect_lazy_expiry();
     if ctx.stats.dirty != dirty_before && !ctx.watched.is_empty() {
         for position in spec.keys.positions(argv) {
             if let Some(key) = argv.get(position) {

@@ -7,7 +7,7 @@ use crate::spec::{
     check_subcommand, coordinated, keyed, Arity::*, CommandSpec, Coordinated, CrossShard, Exec,
     Flag::*, Group, Handler, KeySpec, Merge, Subcommand,
 };
-use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
+use crate::{ArgReader, CmdResult, CommandError, EventClass, ShardCtx};
 use peregrine_keyspace::{glob_match, DbIndex, Entry, UnixMillis, ValueType};
 use peregrine_resp::Reply;
 
@@ -53,6 +53,7 @@ fn del(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
         db.expire_if_needed(key, now);
         if db.remove(key).is_some() {
             removed += 1;
+            shard.notify(EventClass::Generic, "del", key);
         }
     }
     shard.mark_dirty(removed as u64);
@@ -64,12 +65,15 @@ fn del(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
 /// O(N). How many of the keys exist (a key named twice counts twice).
 fn exists(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let now = shard.now;
-    let count = args
-        .rest()
-        .iter()
-        .filter(|key| shard.db().contains(key, now))
-        .count();
-    Ok(Reply::Integer(count as i64))
+    let mut count = 0;
+    for key in args.rest() {
+        if shard.db().contains(key, now) {
+            count += 1;
+        } else {
+            shard.notify_miss(key);
+        }
+    }
+    Ok(Reply::Integer(count))
 }
 
 /// TOUCH key [key ...]
@@ -92,7 +96,10 @@ fn type_command(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult
     let now = shard.now;
     let name = match shard.db().get(key, now) {
         Some(entry) => entry.value.value_type().name(),
-        None => "none",
+        None => {
+            shard.notify_miss(key);
+            "none"
+        }
     };
     Ok(Reply::status(name))
 }
@@ -121,7 +128,7 @@ fn rename_generic(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>, nx: bool) 
     if source == destination {
         return Ok(if nx { Reply::Integer(0) } else { Reply::Ok });
     }
-    if nx && db.contains(destination, now) {
+    if db.contains(destination, now) && nx {
         return Ok(Reply::Integer(0));
     }
     let Some((entry, deadline)) = db.remove_with_deadline(source) else {
@@ -129,6 +136,10 @@ fn rename_generic(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>, nx: bool) 
     };
     db.insert_entry(destination, entry, deadline);
     shard.mark_dirty(1);
+    // Redis adds the destination anew even over an existing key.
+    shard.notify_new(destination);
+    shard.notify(EventClass::Generic, "rename_from", source);
+    shard.notify(EventClass::Generic, "rename_to", destination);
     Ok(if nx { Reply::Integer(1) } else { Reply::Ok })
 }
 
@@ -179,6 +190,7 @@ fn copy(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     }
     let now = shard.now;
     let Some((entry, deadline)) = read_entry(shard, source) else {
+        shard.notify_miss(source);
         return Ok(Reply::Integer(0));
     };
     let target = shard.keyspace.db(options.destination_db);
@@ -190,6 +202,9 @@ fn copy(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     }
     target.insert_entry(destination, entry, deadline);
     shard.mark_dirty(1);
+    let target = options.destination_db;
+    shard.notify_in(target, EventClass::New, "new", destination);
+    shard.notify_in(target, EventClass::Generic, "copy_to", destination);
     Ok(Reply::Integer(1))
 }
 
@@ -230,6 +245,9 @@ fn move_command(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult
         .db(target_index)
         .insert_entry(key, entry, deadline);
     shard.mark_dirty(1);
+    shard.notify_in(target_index, EventClass::New, "new", key);
+    shard.notify(EventClass::Generic, "move_from", key);
+    shard.notify_in(target_index, EventClass::Generic, "move_to", key);
     Ok(Reply::Integer(1))
 }
 
@@ -365,8 +383,10 @@ fn expire_generic(
     }
     if when <= now as i64 {
         db.remove(key);
+        shard.notify(EventClass::Generic, "del", key);
     } else {
         db.set_deadline(key, when as UnixMillis);
+        shard.notify(EventClass::Generic, "expire", key);
     }
     shard.mark_dirty(1);
     Ok(Reply::Integer(1))
@@ -443,6 +463,7 @@ fn persist(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let removed = db.persist(key);
     if removed {
         shard.mark_dirty(1);
+        shard.notify(EventClass::Generic, "persist", key);
     }
     Ok(Reply::Integer(i64::from(removed)))
 }

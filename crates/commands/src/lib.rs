@@ -24,6 +24,9 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod long_double;
+pub mod notify;
+#[cfg(test)]
+mod notify_tests;
 pub mod rebuild;
 pub mod set;
 pub mod sorted_set;
@@ -41,6 +44,7 @@ pub use context::{
 };
 pub use error::{CmdResult, CommandError};
 pub use execute::run_keyed;
+pub use notify::{EventClass, EventFlags, KeyEvent, Notifier};
 pub use spec::{
     check_subcommand, numkeys_positions, Arity, CommandSpec, Coordinated, CrossShard, Exec, Flag,
     Group, Handler, KeyFinder, KeyPositions, KeySpec, Merge, ServerCommand, Subcommand,

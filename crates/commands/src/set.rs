@@ -11,7 +11,7 @@ use crate::keys::{parse_collection_scan_options, parse_scan_cursor};
 use crate::spec::{
     keyed, numkeys_positions, scratch, Arity::*, CommandSpec, Flag::*, Group, KeySpec,
 };
-use crate::{ArgReader, CmdResult, CommandError, Random, ShardCtx};
+use crate::{ArgReader, CmdResult, CommandError, EventClass, Random, ShardCtx};
 use bytes::Bytes;
 use peregrine_keyspace::collections::Set;
 use peregrine_keyspace::{glob_match, Value};
@@ -74,6 +74,9 @@ fn sadd(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
         .filter(|member| set.insert(member, &limits))
         .count();
     shard.mark_dirty(added as u64);
+    if added > 0 {
+        shard.notify(EventClass::Set, "sadd", key);
+    }
     Ok(Reply::Integer(added as i64))
 }
 
@@ -90,6 +93,9 @@ fn srem(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
         .iter()
         .filter(|member| set.remove(member))
         .count();
+    if removed > 0 {
+        shard.notify(EventClass::Set, "srem", key);
+    }
     shard.remove_if_empty::<Set>(key);
     shard.mark_dirty(removed as u64);
     Ok(Reply::Integer(removed as i64))
@@ -172,15 +178,22 @@ fn spop(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
         None => match set.pop_random(|| random.next_u64()) {
             Some(member) => {
                 shard.record_effect(&[&b"SREM"[..], key, &member]);
+                shard.notify(EventClass::Set, "spop", key);
                 Reply::Bulk(member.into())
             }
             None => Reply::Nil,
         },
+        Some(0) => {
+            shard.record_nothing();
+            return Ok(set_reply(Vec::new()));
+        }
         Some(count) if count >= set.len() => {
             let members = set.members();
             shard.db().remove(key);
             shard.mark_dirty(members.len() as u64);
             shard.record_effect(&[&b"DEL"[..], key]);
+            shard.notify(EventClass::Set, "spop", key);
+            shard.notify(EventClass::Generic, "del", key);
             return Ok(set_reply(members));
         }
         Some(count) => {
@@ -192,6 +205,7 @@ fn spop(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
                 }
             }
             record_removal(shard, key, &popped);
+            shard.notify(EventClass::Set, "spop", key);
             set_reply(popped)
         }
     };
@@ -330,11 +344,15 @@ fn smove(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     if !set.remove(member) {
         return Ok(Reply::Integer(0));
     }
+    shard.notify(EventClass::Set, "srem", source);
     shard.remove_if_empty::<Set>(source);
-    shard
+    let added = shard
         .collection_or_create::<Set>(destination, || Set::for_members(member, 1, &limits))?
         .insert(member, &limits);
     shard.mark_dirty(1);
+    if added {
+        shard.notify(EventClass::Set, "sadd", destination);
+    }
     Ok(Reply::Integer(1))
 }
 
@@ -434,6 +452,7 @@ fn compute(
     operation: Operation,
 ) -> Result<Set, CommandError> {
     let limits = shard.limits.encoding;
+    shard.notify_read_misses::<Set>(keys);
     let sets = read_sets(shard, keys)?;
     Ok(match operation {
         Operation::Intersection => build(intersection(&sets, None), &limits),
@@ -462,7 +481,12 @@ fn algebra_store(
     let destination = args.required()?;
     let result = compute(shard, args.rest(), operation)?;
     let len = result.len();
-    shard.store(destination, result);
+    let event = match operation {
+        Operation::Intersection => "sinterstore",
+        Operation::Union => "sunionstore",
+        Operation::Difference => "sdiffstore",
+    };
+    shard.store(destination, result, EventClass::Set, event);
     shard.mark_dirty(1);
     Ok(Reply::Integer(len as i64))
 }
@@ -526,6 +550,7 @@ fn sintercard(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
             _ => return Err(CommandError::Syntax),
         }
     }
+    shard.notify_read_misses::<Set>(keys);
     let sets = read_sets(shard, keys)?;
     Ok(Reply::Integer(intersection(&sets, limit).len() as i64))
 }

@@ -11,7 +11,7 @@ use crate::spec::{
     coordinated, keyed, scratch, split, Arity::*, CommandSpec, Coordinated, Flag::*, Group,
     KeySpec, Merge,
 };
-use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
+use crate::{ArgReader, CmdResult, CommandError, EventClass, ShardCtx};
 use peregrine_keyspace::{UnixMillis, Value, EMBSTR_SIZE_LIMIT};
 use peregrine_resp::Reply;
 
@@ -199,8 +199,17 @@ fn set_generic(
     } else {
         None
     };
-    db.set(key, Value::string(value), deadline.or(kept), now);
+    let created = db
+        .set(key, Value::string(value), deadline.or(kept), now)
+        .is_none();
     shard.mark_dirty(1);
+    if created {
+        shard.notify_new(key);
+    }
+    shard.notify(EventClass::String, "set", key);
+    if deadline.is_some() {
+        shard.notify(EventClass::Generic, "expire", key);
+    }
     Ok(if options.get { old } else { Reply::Ok })
 }
 
@@ -274,6 +283,7 @@ fn getdel(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     };
     shard.db().remove(key);
     shard.mark_dirty(1);
+    shard.notify(EventClass::Generic, "del", key);
     Ok(reply)
 }
 
@@ -308,12 +318,15 @@ fn getex(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
         let absolute = matches!(unit, ExpireUnit::UnixSeconds | ExpireUnit::UnixMilliseconds);
         if absolute && deadline <= now {
             shard.db().remove(key);
+            shard.notify(EventClass::Generic, "del", key);
         } else {
             shard.db().set_deadline(key, deadline);
+            shard.notify(EventClass::Generic, "expire", key);
         }
         shard.mark_dirty(1);
     } else if persist && shard.db().persist(key) {
         shard.mark_dirty(1);
+        shard.notify(EventClass::Generic, "persist", key);
     }
     Ok(reply)
 }
@@ -349,7 +362,15 @@ fn mset(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     }
     let now = shard.now;
     for pair in pairs.chunks_exact(2) {
-        shard.db().set(&pair[0], Value::string(&pair[1]), None, now);
+        let key = &pair[0];
+        if shard
+            .db()
+            .set(key, Value::string(&pair[1]), None, now)
+            .is_none()
+        {
+            shard.notify_new(key);
+        }
+        shard.notify(EventClass::String, "set", key);
     }
     shard.mark_dirty(pairs.len() as u64 / 2);
     Ok(Reply::Ok)
@@ -386,6 +407,7 @@ fn append(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let length = match shard.lookup_write(key) {
         None => {
             shard.db().set(key, Value::string(suffix), None, now);
+            shard.notify_new(key);
             suffix.len()
         }
         Some(value) => {
@@ -399,6 +421,7 @@ fn append(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
         }
     };
     shard.mark_dirty(1);
+    shard.notify(EventClass::String, "append", key);
     Ok(Reply::Integer(length as i64))
 }
 
@@ -479,8 +502,10 @@ fn increment_by(shard: &mut ShardCtx<'_>, key: &[u8], increment: i64) -> CmdResu
     let db = shard.db();
     if !db.replace_value(key, Value::Int(next), now) {
         db.set(key, Value::Int(next), None, now);
+        shard.notify_new(key);
     }
     shard.mark_dirty(1);
+    shard.notify(EventClass::String, "incrby", key);
     Ok(Reply::Integer(next))
 }
 
@@ -513,8 +538,10 @@ fn incrbyfloat(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult 
     let db = shard.db();
     if !db.replace_value(key, value.clone(), now) {
         db.set(key, value, None, now);
+        shard.notify_new(key);
     }
     shard.mark_dirty(1);
+    shard.notify(EventClass::String, "incrbyfloat", key);
     Ok(Reply::bulk(text))
 }
 
@@ -584,6 +611,7 @@ fn setrange(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
             bytes.extend_from_slice(patch);
             let length = bytes.len();
             shard.db().set(key, Value::Raw(Box::new(bytes)), None, now);
+            shard.notify_new(key);
             length
         }
         Some(value) => {
@@ -602,6 +630,7 @@ fn setrange(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
         }
     };
     shard.mark_dirty(1);
+    shard.notify(EventClass::String, "setrange", key);
     Ok(Reply::Integer(length as i64))
 }
 

@@ -1,6 +1,9 @@
 //! In-process shard for family tests: `TestShard::new().run(&["SET", "k", "v", "NX"])`.
 
-use crate::{lookup, ClientOptions, CommandLimits, Random, ShardCtx, ShardStats};
+use crate::{
+    lookup, ClientOptions, CommandLimits, EventFlags, KeyEvent, Notifier, Random, ShardCtx,
+    ShardStats,
+};
 use bytes::Bytes;
 use peregrine_keyspace::{DbIndex, Keyspace, UnixMillis};
 use peregrine_resp::{Protocol, Reply};
@@ -15,6 +18,7 @@ pub struct TestShard {
     journal: peregrine_persist::Journal,
     capture: crate::Capture,
     watched: crate::WatchedKeys,
+    notifier: Notifier,
     /// The clock every command sees.
     pub now: UnixMillis,
     /// The selected database.
@@ -31,6 +35,7 @@ impl TestShard {
             journal: peregrine_persist::Journal::disabled(),
             capture: crate::Capture::default(),
             watched: crate::WatchedKeys::default(),
+            notifier: Notifier::new(),
             now: 1_700_000_000_000,
             db: DbIndex(0),
         }
@@ -63,8 +68,42 @@ impl TestShard {
             capture: &mut self.capture,
             watched: &mut self.watched,
             effect_recorded: false,
+            notifier: &mut self.notifier,
         };
         crate::run_keyed(&mut ctx, spec, &argv).unwrap_or_else(|error| error.into_reply())
+    }
+
+    /// Sets `notify-keyspace-events` (panics on a string Redis would refuse).
+    pub fn notify_keyspace_events(&mut self, flags: &str) {
+        let parsed = EventFlags::parse(flags);
+        assert!(parsed.is_some(), "bad notify-keyspace-events {flags:?}");
+        self.notifier.set_flags(parsed.unwrap_or_default());
+    }
+
+    /// The events recorded since the last call, oldest first.
+    pub fn take_events(&mut self) -> Vec<KeyEvent> {
+        self.notifier.take()
+    }
+
+    /// Runs one command and returns its events as `key:event` (with `db@` before the key
+    /// outside database 0), as redis-cli shows a `__keyspace@*` subscription.
+    pub fn events(&mut self, args: &[&str]) -> Vec<String> {
+        self.take_events();
+        self.run(args);
+        self.take_events()
+            .into_iter()
+            .map(|event| {
+                let db = match event.db {
+                    0 => String::new(),
+                    db => format!("{db}@"),
+                };
+                format!(
+                    "{db}{}:{}",
+                    String::from_utf8_lossy(&event.key),
+                    event.event
+                )
+            })
+            .collect()
     }
 
     /// Runs one command and returns its RESP2 bytes as text (for compact assertions).

@@ -22,6 +22,9 @@ pub struct Db {
     field_deadlines: BTreeSet<(UnixMillis, CompactBytes)>,
     /// Keys removed because their deadline passed (INFO `expired_keys`).
     pub expired_keys: u64,
+    /// Keys removed by lazy expiry and not yet taken, while someone listens for them
+    /// (`expired` keyspace events); `None` otherwise, so that expiry costs nothing more.
+    lazily_expired: Option<Vec<CompactBytes>>,
 }
 
 impl Db {
@@ -60,10 +63,35 @@ impl Db {
         match self.deadline(key) {
             Some(at) if at <= now => {
                 self.remove(key);
-                self.expired_keys += 1;
+                self.count_lazily_expired(key);
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Counts a key removed by lazy expiry, and keeps it for [`Db::take_lazily_expired`]
+    /// when reporting is on.
+    fn count_lazily_expired(&mut self, key: &[u8]) {
+        self.expired_keys += 1;
+        if let Some(expired) = &mut self.lazily_expired {
+            expired.push(CompactBytes::new(key));
+        }
+    }
+
+    /// Starts (`true`) or stops keeping the keys lazy expiry removes; stopping drops the
+    /// ones not yet taken.
+    pub fn report_lazy_expiry(&mut self, on: bool) {
+        if on != self.lazily_expired.is_some() {
+            self.lazily_expired = on.then(Vec::new);
+        }
+    }
+
+    /// The keys lazy expiry removed since the last call (none when reporting is off).
+    pub fn take_lazily_expired(&mut self) -> Vec<CompactBytes> {
+        match &mut self.lazily_expired {
+            Some(expired) if !expired.is_empty() => std::mem::take(expired),
+            _ => Vec::new(),
         }
     }
 
@@ -126,7 +154,8 @@ impl Db {
     }
 
     /// Stores `value` under `key` with the given deadline, replacing any entry (and its
-    /// deadline). Returns the previous entry.
+    /// deadline). Returns the previous live entry (an expired one is removed as lazy
+    /// expiry removes it, and is not returned).
     pub fn set(
         &mut self,
         key: &[u8],
@@ -138,7 +167,13 @@ impl Db {
             // No deadline anywhere: replace in place with one lookup.
             self.table.insert(key, Entry::new(value, now))
         } else {
-            let previous = self.remove(key);
+            let previous = match self.remove_with_deadline(key) {
+                Some((_, Some(at))) if at <= now => {
+                    self.count_lazily_expired(key);
+                    None
+                }
+                previous => previous.map(|(entry, _)| entry),
+            };
             self.table.insert(key, Entry::new(value, now));
             previous
         };
@@ -276,18 +311,19 @@ impl Db {
 
     /// Active expiry of hash fields: removes the due fields of up to `max_keys` hashes
     /// whose registered field deadline has passed, deletes hashes left empty, and
-    /// re-registers the ones with fields still to expire. Returns the fields removed.
+    /// re-registers the ones with fields still to expire. `on_expired` gets each hash
+    /// that lost fields and whether it was deleted. Returns the fields removed.
     pub fn expire_hash_fields_due(
         &mut self,
         now: UnixMillis,
         max_keys: usize,
-        mut on_expired: impl FnMut(&[u8]),
+        mut on_expired: impl FnMut(&[u8], bool),
     ) -> usize {
         let mut removed = 0;
         for key in self.pop_due_field_keys(now, max_keys) {
             let expired = self.expire_hash_fields(&key, now);
             if expired > 0 {
-                on_expired(&key);
+                on_expired(&key, self.table.get(&key).is_none());
             }
             removed += expired;
         }
@@ -424,6 +460,24 @@ impl Keyspace {
         &mut self.dbs[(index.0 as usize).min(last)]
     }
 
+    /// Starts (`true`) or stops every database keeping the keys lazy expiry removes
+    /// (see [`Keyspace::take_lazily_expired`]).
+    pub fn report_lazy_expiry(&mut self, on: bool) {
+        for db in &mut self.dbs {
+            db.report_lazy_expiry(on);
+        }
+    }
+
+    /// Calls `each` with every key lazy expiry removed since the last call, database by
+    /// database (none when reporting is off).
+    pub fn take_lazily_expired(&mut self, mut each: impl FnMut(DbIndex, CompactBytes)) {
+        for (index, db) in self.dbs.iter_mut().enumerate() {
+            for key in db.take_lazily_expired() {
+                each(DbIndex(index as u32), key);
+            }
+        }
+    }
+
     /// Database `index`, read-only.
     pub fn db_ref(&self, index: DbIndex) -> &Db {
         let last = self.dbs.len() - 1;
@@ -493,6 +547,49 @@ mod tests {
         assert!(db.persist(b"k"));
         assert_eq!(db.deadline(b"k"), None);
         assert_eq!(db.expires_len(), 0);
+    }
+
+    #[test]
+    fn lazy_expiry_is_reported_only_when_asked() {
+        let mut db = Db::new();
+        db.set(b"a", Value::Int(1), Some(100), 0);
+        db.set(b"b", Value::Int(1), Some(100), 0);
+        db.set(b"c", Value::Int(1), Some(100), 0);
+        assert!(!db.contains(b"a", 100));
+        assert!(db.take_lazily_expired().is_empty(), "reporting is off");
+        db.report_lazy_expiry(true);
+        assert!(db.get_mut(b"b", 100).is_none());
+        assert!(
+            db.set(b"c", Value::Int(2), None, 100).is_none(),
+            "expired is not live"
+        );
+        let taken: Vec<Vec<u8>> = db
+            .take_lazily_expired()
+            .iter()
+            .map(|key| key.as_slice().to_vec())
+            .collect();
+        assert_eq!(taken, vec![b"b".to_vec(), b"c".to_vec()]);
+        assert!(db.take_lazily_expired().is_empty());
+        assert_eq!(db.expired_keys, 3);
+    }
+
+    #[test]
+    fn keyspace_reports_with_database_index() {
+        let mut keyspace = Keyspace::new(4);
+        keyspace.report_lazy_expiry(true);
+        keyspace
+            .db(DbIndex(2))
+            .set(b"k", Value::Int(1), Some(10), 0);
+        assert!(!keyspace.db(DbIndex(2)).contains(b"k", 10));
+        let mut seen = Vec::new();
+        keyspace.take_lazily_expired(|db, key| seen.push((db, key.as_slice().to_vec())));
+        assert_eq!(seen, vec![(DbIndex(2), b"k".to_vec())]);
+        keyspace.report_lazy_expiry(false);
+        keyspace
+            .db(DbIndex(1))
+            .set(b"k", Value::Int(1), Some(10), 0);
+        assert!(!keyspace.db(DbIndex(1)).contains(b"k", 10));
+        keyspace.take_lazily_expired(|_, _| panic!("reporting is off"));
     }
 
     #[test]

@@ -136,6 +136,8 @@ pub struct Settings {
     pub requirepass: Option<Vec<u8>>,
     /// Whether an LFU eviction policy is configured.
     pub lfu_policy: bool,
+    /// `notify-keyspace-events`: which keyspace events shards record for publishing.
+    pub notify_keyspace_events: peregrine_commands::EventFlags,
     /// Active expiry frequency (per second).
     pub hz: u64,
     /// Microseconds a shard with a core of its own spins before sleeping (0 = never).
@@ -381,6 +383,10 @@ impl Config {
             protected_mode: self.get("protected-mode") == "yes",
             requirepass: (!password.is_empty()).then(|| password.as_bytes().to_vec()),
             lfu_policy: self.get("maxmemory-policy").contains("lfu"),
+            notify_keyspace_events: peregrine_commands::EventFlags::parse(
+                self.get("notify-keyspace-events"),
+            )
+            .unwrap_or_default(),
             hz: self.number("hz").clamp(1, 500),
             spin_before_park_us: self.number("spin-before-park-us").min(10_000),
             busy_reply_threshold_ms: self.number("busy-reply-threshold"),
@@ -420,6 +426,14 @@ impl Config {
 }
 
 fn validate(parameter: &Parameter, value: &str) -> Result<String, ConfigError> {
+    if parameter.name == "notify-keyspace-events" {
+        // Stored as CONFIG GET shows it (Redis's `keyspaceEventsFlagsToString`).
+        return peregrine_commands::EventFlags::parse(value)
+            .map(peregrine_commands::EventFlags::to_config_string)
+            .ok_or_else(|| {
+                ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_owned())
+            });
+    }
     let value = value.trim();
     match parameter.kind {
         Kind::Integer => {
@@ -552,6 +566,33 @@ mod tests {
             .unwrap();
         assert_eq!(config.settings().requirepass.as_deref(), Some(&b"a b"[..]));
         assert!(config.load_text("bogus 1\n").is_err());
+    }
+
+    #[test]
+    fn notify_keyspace_events_is_validated_and_normalized() {
+        let mut config = Config::default();
+        assert!(config.settings().notify_keyspace_events.is_empty());
+        config
+            .set_at_runtime("notify-keyspace-events", "KEA")
+            .unwrap();
+        assert_eq!(config.get("notify-keyspace-events"), "AKE");
+        assert_eq!(
+            config.settings().notify_keyspace_events,
+            peregrine_commands::EventFlags::parse("AKE").unwrap()
+        );
+        assert_eq!(
+            config.set_at_runtime("notify-keyspace-events", "KEq"),
+            Err(
+                "CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - \
+                 Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
+                    .to_owned()
+            )
+        );
+        assert_eq!(config.get("notify-keyspace-events"), "AKE");
+        let error = Config::from_args(&strings(&["--notify-keyspace-events", "x!"])).unwrap_err();
+        assert!(error.0.contains("Invalid event class character"), "{error}");
+        let started = Config::from_args(&strings(&["--notify-keyspace-events", "mEl"])).unwrap();
+        assert_eq!(started.get("notify-keyspace-events"), "lEm");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::shard_state::{KeyedCommand, ShardRouter, ShardState};
 use bytes::Bytes;
 use peregrine_commands::keys::CopyOptions;
 use peregrine_commands::{
-    ArgReader, ClientOptions, CommandError, CommandSpec, Coordinated, Flag, Merge,
+    ArgReader, ClientOptions, CommandError, CommandSpec, Coordinated, EventClass, Flag, Merge,
 };
 use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Reply};
@@ -413,6 +413,11 @@ async fn rename(
         }
     }
     let tx = Some((router.state().server.persistence.tx_id(), 2));
+    // Redis's events, recorded on this core's shard in Redis's order.
+    let local = router.state();
+    local.notify(EventClass::New, "new", db, &destination);
+    local.notify(EventClass::Generic, "rename_from", db, &source);
+    local.notify(EventClass::Generic, "rename_to", db, &destination);
     let source_lock = locks.remove(&source_shard).unwrap_or_default();
     let moved = run_then_release(router, source_shard, source_lock, move |state| {
         state.capture_before_write(db, &source);
@@ -465,6 +470,7 @@ async fn copy(
     )
     .await;
     let source_lock = locks.remove(&source_shard).unwrap_or_default();
+    let source_key = source.clone();
     let copied = run_then_release(router, source_shard, source_lock, move |state| {
         let now = crate::shard_state::unix_millis();
         let mut keyspace = state.keyspace.borrow_mut();
@@ -473,8 +479,14 @@ async fn copy(
         Some((entry, database.deadline(&source)))
     })
     .await;
+    if copied.is_none() {
+        router
+            .state()
+            .notify(EventClass::KeyMiss, "keymiss", db, &source_key);
+    }
     let destination_lock = locks.remove(&destination_shard).unwrap_or_default();
     let replace = options.replace;
+    let copied_to = destination.clone();
     let done = run_then_release(router, destination_shard, destination_lock, move |state| {
         let Some((entry, deadline)) = copied else {
             return false;
@@ -495,6 +507,11 @@ async fn copy(
         true
     })
     .await;
+    if done {
+        let local = router.state();
+        local.notify(EventClass::New, "new", target_db, &copied_to);
+        local.notify(EventClass::Generic, "copy_to", target_db, &copied_to);
+    }
     Ok(Reply::Integer(i64::from(done)))
 }
 

@@ -5,6 +5,7 @@
 //! steps, so requests never wait behind it for more than about a millisecond.
 
 use crate::shard_state::{unix_millis, ShardState};
+use peregrine_commands::EventClass;
 use peregrine_keyspace::Table;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -50,20 +51,29 @@ fn expire_step(state: &ShardState) -> bool {
         .server
         .active_expire
         .load(std::sync::atomic::Ordering::Relaxed);
+    state.sync_notify_flags();
     let mut keyspace = state.keyspace.borrow_mut();
     let mut journal = state.journal.borrow_mut();
+    let mut notifier = state.notifier.borrow_mut();
     let mut backlog = false;
     for (index, db) in keyspace.iter_mut().enumerate() {
         let index = index as u32;
         loop {
             let now = unix_millis();
             // Active expiry happens between commands, so replay needs it spelled out.
+            // Redis 7.4's events: `hexpired` for a hash that lost fields (then `del` when
+            // that emptied it), `expired` for a key.
             let removed = if active {
-                db.expire_hash_fields_due(now, KEYS_PER_STEP, |key| {
+                db.expire_hash_fields_due(now, KEYS_PER_STEP, |key, deleted| {
                     journal.append(now, |record| record.expire_fields(now, index, key));
+                    notifier.notify(EventClass::Hash, "hexpired", index, key);
+                    if deleted {
+                        notifier.notify(EventClass::Generic, "del", index, key);
+                    }
                 });
                 db.expire_due(now, KEYS_PER_STEP, |key| {
                     journal.append(now, |record| record.expire(now, index, key));
+                    notifier.notify(EventClass::Expired, "expired", index, key);
                 })
             } else {
                 0

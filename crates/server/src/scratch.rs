@@ -15,7 +15,7 @@ use crate::coordinator::{lock_in_order, lock_mode, run_then_release};
 use crate::shard_state::{unix_millis, ShardRouter};
 use bytes::Bytes;
 use peregrine_commands::{
-    ArgReader, ClientOptions, CommandSpec, Exec, Random, ShardCtx, ShardStats,
+    ArgReader, ClientOptions, CommandSpec, Exec, Notifier, Random, ShardCtx, ShardStats,
 };
 use peregrine_keyspace::{DbIndex, Entry, Keyspace, UnixMillis};
 use peregrine_resp::{Argv, Reply};
@@ -99,6 +99,11 @@ pub async fn run_scratch(
     // records the resulting keys instead.
     let mut journal = peregrine_persist::Journal::disabled();
     let mut capture = peregrine_commands::Capture::default();
+    // The handler's events are the command's (the copies in and out make none); they
+    // join this core's shard's events. Keys expired while copying report on their shards.
+    let limits = local.limits();
+    let mut notifier = Notifier::new();
+    notifier.set_flags(local.notifier.borrow().flags());
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut ctx = ShardCtx {
             keyspace: &mut scratch,
@@ -106,12 +111,13 @@ pub async fn run_scratch(
             now,
             stats: &mut stats,
             client,
-            limits: local.limits(),
+            limits,
             random: &mut random,
             journal: &mut journal,
             capture: &mut capture,
             watched: &mut peregrine_commands::WatchedKeys::default(),
             effect_recorded: false,
+            notifier: &mut notifier,
         };
         handler(&mut ctx, &mut ArgReader::new(&argv))
     }));
@@ -126,6 +132,7 @@ pub async fn run_scratch(
             ))
         }
     };
+    local.notifier.borrow_mut().extend(notifier.take());
     {
         let mut shard_stats = local.stats.borrow_mut();
         shard_stats.keyspace_hits += stats.keyspace_hits;

@@ -4,7 +4,7 @@
 use crate::config::{Config, Settings};
 use crate::persistence::{ShardPersistence, SharedPersistence};
 use peregrine_commands::{
-    run_keyed, ClientOptions, CommandSpec, Flag, Random, ShardCtx, ShardStats,
+    run_keyed, ClientOptions, CommandSpec, Flag, KeyEvent, Notifier, Random, ShardCtx, ShardStats,
 };
 use peregrine_keyspace::{DbIndex, Keyspace, UnixMillis};
 use peregrine_persist::Journal;
@@ -275,6 +275,12 @@ pub struct ShardState {
     pub capture: RefCell<peregrine_commands::Capture>,
     /// Keys watched by clients (WATCH), with their watchers.
     pub watched: RefCell<peregrine_commands::WatchedKeys>,
+    /// Keyspace events of this shard's commands and expiry awaiting publication (see
+    /// [`ShardState::take_key_events`]); its flags follow `notify-keyspace-events`.
+    pub notifier: RefCell<Notifier>,
+    /// Whether the keyspace may be keeping lazily expired keys for `expired` events (to
+    /// stop it when the flags no longer want them).
+    lazy_expiry_reported: Cell<bool>,
     /// The multi-shard write whose log bracket is open here (a transaction's): the writes
     /// it runs join that bracket instead of opening their own.
     pub open_tx: Cell<Option<u64>>,
@@ -321,6 +327,8 @@ impl ShardState {
             persistence: ShardPersistence::default(),
             capture: RefCell::new(peregrine_commands::Capture::default()),
             watched: RefCell::new(peregrine_commands::WatchedKeys::default()),
+            notifier: RefCell::new(Notifier::new()),
+            lazy_expiry_reported: Cell::new(false),
             open_tx: Cell::new(None),
             script_engine: RefCell::new(None),
             pubsub: RefCell::default(),
@@ -367,16 +375,73 @@ impl ShardState {
         Ok(engine)
     }
 
-    /// The limits commands consult, from the current settings.
+    /// The limits commands consult, from the current settings; also brings the shard's
+    /// notifier flags up to date with `notify-keyspace-events`.
     pub fn limits(&self) -> peregrine_commands::CommandLimits {
         match self.server.settings.read() {
-            Ok(settings) => peregrine_commands::CommandLimits {
-                proto_max_bulk_len: settings.proto_max_bulk_len,
-                lfu_policy: settings.lfu_policy,
-                encoding: settings.encoding,
-            },
+            Ok(settings) => {
+                self.apply_notify_flags(settings.notify_keyspace_events);
+                peregrine_commands::CommandLimits {
+                    proto_max_bulk_len: settings.proto_max_bulk_len,
+                    lfu_policy: settings.lfu_policy,
+                    encoding: settings.encoding,
+                }
+            }
             Err(_) => peregrine_commands::CommandLimits::default(),
         }
+    }
+
+    /// Brings the notifier's flags up to date with `notify-keyspace-events` (for work
+    /// outside commands, which do it through [`ShardState::limits`]).
+    pub fn sync_notify_flags(&self) {
+        let flags = match self.server.settings.read() {
+            Ok(settings) => settings.notify_keyspace_events,
+            Err(_) => return,
+        };
+        self.apply_notify_flags(flags);
+    }
+
+    /// Gives the notifier `flags`; when they stop wanting `expired` events, stops the
+    /// keyspace keeping lazily expired keys (which nothing would take any more).
+    fn apply_notify_flags(&self, flags: peregrine_commands::EventFlags) {
+        if let Ok(mut notifier) = self.notifier.try_borrow_mut() {
+            notifier.set_flags(flags);
+        }
+        if flags.wants(peregrine_commands::EventClass::Expired) {
+            self.lazy_expiry_reported.set(true);
+        } else if self.lazy_expiry_reported.get() {
+            if let Ok(mut keyspace) = self.keyspace.try_borrow_mut() {
+                keyspace.report_lazy_expiry(false);
+                self.lazy_expiry_reported.set(false);
+            }
+        }
+    }
+
+    /// The keyspace events recorded since the last call, oldest first: each is published
+    /// on [`KeyEvent::keyspace_channel`] (message: the event name) when `K` is on, then on
+    /// [`KeyEvent::keyevent_channel`] (message: the key) when `E` is on. Keys lazy expiry
+    /// removed outside commands are included.
+    pub fn take_key_events(&self) -> Vec<KeyEvent> {
+        let mut notifier = self.notifier.borrow_mut();
+        if notifier
+            .flags()
+            .wants(peregrine_commands::EventClass::Expired)
+        {
+            notifier.collect_lazy_expiry(&mut self.keyspace.borrow_mut());
+        }
+        notifier.take()
+    }
+
+    /// Records one keyspace event of a write done outside command handlers (multi-shard
+    /// plans, expiry).
+    pub fn notify(
+        &self,
+        class: peregrine_commands::EventClass,
+        event: &'static str,
+        db: DbIndex,
+        key: &[u8],
+    ) {
+        self.notifier.borrow_mut().notify(class, event, db.0, key);
     }
 
     /// Runs `work` with a handler context for database `db`.
@@ -393,6 +458,10 @@ impl ShardState {
         let mut journal = self.journal.borrow_mut();
         let mut capture = self.capture.borrow_mut();
         let mut watched = self.watched.borrow_mut();
+        let mut notifier = self.notifier.borrow_mut();
+        // Nothing publishes the events yet: dropping the previous batch's keeps the buffer
+        // bounded. Publishing (pub/sub) replaces this with `take_key_events` after commands.
+        notifier.clear();
         let mut ctx = ShardCtx {
             keyspace: &mut keyspace,
             db,
@@ -405,9 +474,11 @@ impl ShardState {
             capture: &mut capture,
             watched: &mut watched,
             effect_recorded: false,
+            notifier: &mut notifier,
         };
         let result = work(&mut ctx);
-        drop((journal, capture, watched));
+        ctx.collect_lazy_expiry();
+        drop((journal, capture, watched, notifier));
         self.records_appended();
         result
     }
@@ -535,6 +606,10 @@ impl ShardState {
         let mut journal = self.journal.borrow_mut();
         let mut capture = self.capture.borrow_mut();
         let mut watched = self.watched.borrow_mut();
+        let mut notifier = self.notifier.borrow_mut();
+        // Nothing publishes the events yet: dropping the previous batch's keeps the buffer
+        // bounded. Publishing (pub/sub) replaces this with `take_key_events` after commands.
+        notifier.clear();
         let mut command_stats = self.command_stats.borrow_mut();
         // One clock reading per command: it ends the previous command's timing.
         let mut started = Instant::now();
@@ -555,6 +630,7 @@ impl ShardState {
                     capture: &mut capture,
                     watched: &mut watched,
                     effect_recorded: false,
+                    notifier: &mut notifier,
                 };
                 run_keyed(&mut ctx, spec, argv)
             }));
@@ -589,6 +665,7 @@ impl ShardState {
                             capture: &mut capture,
                             watched: &mut watched,
                             effect_recorded: false,
+                            notifier: &mut notifier,
                         };
                         run_keyed(&mut ctx, spec, argv).unwrap_or_else(|error| error.into_reply())
                     });

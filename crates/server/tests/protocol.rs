@@ -391,6 +391,23 @@ fn config_set_errors_as_redis(server: &TestServer) {
         show(&raw.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "lots"])),
         "-ERR CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - argument must be a memory value\r\n"
     );
+    assert_eq!(
+        show(&raw.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEq"])),
+        "-ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.\r\n"
+    );
+    // Redis reads the classes back in its own order.
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["CONFIG", "GET", "notify-keyspace-events"]),
+        b"*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nAKE\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "notify-keyspace-events", ""]),
+        b"+OK\r\n"
+    );
 }
 
 fn config_get_globs(server: &TestServer) {

@@ -4,7 +4,7 @@
 //! Each replies with one integer per named field, in order: -2 for a field (or key) that
 //! does not exist, then the command's own codes. Argument errors use Redis 7.4's texts.
 
-use super::{visit_hash, Access};
+use super::{modify_hash, Access};
 use crate::args::{is_keyword, parse_integer};
 use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
 use bytes::Bytes;
@@ -212,14 +212,28 @@ fn hexpire_generic(
     let key = args.required()?;
     let now = shard.now;
     let request = ExpireRequest::parse(args, unit, base, now, command);
-    let codes = visit_hash(shard, key, Access::Write, |hash| {
-        let request = request.as_ref().map_err(Clone::clone)?;
-        Ok(request
-            .fields
-            .iter()
-            .map(|field| request.apply(hash, field, now))
-            .collect::<Vec<_>>())
-    })?;
+    // Redis 7.4 records `hdel` when a field was deleted (a time in the past), else
+    // `hexpire` when a deadline was set, whichever variant ran.
+    let codes = modify_hash(
+        shard,
+        key,
+        Access::Write,
+        |hash| {
+            let request = request.as_ref().map_err(Clone::clone)?;
+            Ok(request
+                .fields
+                .iter()
+                .map(|field| request.apply(hash, field, now))
+                .collect::<Vec<_>>())
+        },
+        |codes| {
+            if codes.contains(&DELETED) {
+                Some("hdel")
+            } else {
+                codes.contains(&UPDATED).then_some("hexpire")
+            }
+        },
+    )?;
     let request = request?;
     let Some(codes) = codes else {
         return Ok(integers(request.fields.iter().map(|_| NO_FIELD)));
@@ -279,7 +293,7 @@ fn deadline_generic(
         Base::Now => now,
         Base::Epoch => 0,
     };
-    let codes = per_field_generic(shard, args, Access::Read, |hash, field| {
+    let codes = per_field_generic(shard, args, Access::Read, None, |hash, field| {
         match hash.field_deadline(field) {
             None => NO_FIELD,
             Some(None) => NO_DEADLINE,
@@ -299,16 +313,20 @@ fn deadline_generic(
 ///
 /// O(N). Per field: 1 when its deadline was removed, -1 without one, -2 missing.
 pub(super) fn hpersist(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
-    let codes = per_field_generic(shard, args, Access::Write, |hash, field| {
-        match hash.field_deadline(field) {
+    let codes = per_field_generic(
+        shard,
+        args,
+        Access::Write,
+        Some("hpersist"),
+        |hash, field| match hash.field_deadline(field) {
             None => NO_FIELD,
             Some(None) => NO_DEADLINE,
             Some(Some(_)) => {
                 hash.persist_field(field);
                 UPDATED
             }
-        }
-    })?;
+        },
+    )?;
     let persisted = codes.iter().filter(|&&code| code == UPDATED).count();
     shard.mark_dirty(persisted as u64);
     Ok(integers(codes.into_iter()))
@@ -316,18 +334,29 @@ pub(super) fn hpersist(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> Cm
 
 /// Parses `key FIELDS numfields field ...` (reporting errors after the type check, as
 /// Redis) and returns `code` of each field, -2 for all when the key does not exist.
+/// `event` is recorded when a field's code is [`UPDATED`].
 fn per_field_generic(
     shard: &mut ShardCtx<'_>,
     args: &mut ArgReader<'_>,
     access: Access,
+    event: Option<&'static str>,
     mut code: impl FnMut(&mut Hash, &[u8]) -> i64,
 ) -> Result<Vec<i64>, CommandError> {
     let key = args.required()?;
     let fields = parse_fields(args.rest());
-    let codes = visit_hash(shard, key, access, |hash| {
-        let fields = fields.as_ref().map_err(Clone::clone)?;
-        Ok(fields.iter().map(|field| code(hash, field)).collect())
-    })?;
+    let codes = modify_hash(
+        shard,
+        key,
+        access,
+        |hash| {
+            let fields = fields.as_ref().map_err(Clone::clone)?;
+            Ok(fields
+                .iter()
+                .map(|field| code(hash, field))
+                .collect::<Vec<_>>())
+        },
+        |codes| event.filter(|_| codes.contains(&UPDATED)),
+    )?;
     let fields = fields?;
     Ok(codes.unwrap_or_else(|| vec![NO_FIELD; fields.len()]))
 }

@@ -17,7 +17,7 @@ mod tests;
 use crate::args::parse_integer;
 use crate::long_double::LongDouble;
 use crate::spec::{keyed, Arity::*, CommandSpec, Flag::*, Group, KeySpec};
-use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
+use crate::{ArgReader, CmdResult, CommandError, EventClass, ShardCtx};
 use peregrine_keyspace::collections::Hash;
 use peregrine_keyspace::EncodingLimits;
 use peregrine_resp::Reply;
@@ -68,6 +68,18 @@ fn visit_hash<T>(
     access: Access,
     body: impl FnOnce(&mut Hash) -> Result<T, CommandError>,
 ) -> Result<Option<T>, CommandError> {
+    modify_hash(shard, key, access, body, |_| None)
+}
+
+/// [`visit_hash`] for a write: after `body`, records the hash event `event` names for
+/// its outcome (if any), then `del` when the hash was emptied.
+fn modify_hash<T>(
+    shard: &mut ShardCtx<'_>,
+    key: &[u8],
+    access: Access,
+    body: impl FnOnce(&mut Hash) -> Result<T, CommandError>,
+    event: impl FnOnce(&T) -> Option<&'static str>,
+) -> Result<Option<T>, CommandError> {
     let now = shard.now;
     let found = match access {
         Access::Read => shard.read_collection::<Hash>(key)?,
@@ -76,17 +88,39 @@ fn visit_hash<T>(
     let Some(hash) = found else {
         return Ok(None);
     };
-    hash.expire_fields(now);
-    let outcome = if hash.is_empty() {
-        Ok(None)
+    let hash = if hash.expire_fields(now) > 0 {
+        let emptied = hash.is_empty();
+        if !expired_fields_reported(shard, key, emptied) {
+            return Ok(None);
+        }
+        match shard.write_collection::<Hash>(key)? {
+            Some(hash) => hash,
+            None => return Ok(None),
+        }
     } else {
-        body(hash).map(Some)
+        hash
     };
+    let outcome = body(hash)?;
     let emptied = hash.is_empty();
+    if let Some(event) = event(&outcome) {
+        shard.notify(EventClass::Hash, event, key);
+    }
     if emptied {
         shard.db().remove(key);
+        shard.notify(EventClass::Generic, "del", key);
     }
-    outcome
+    Ok(Some(outcome))
+}
+
+/// After lazy expiry removed fields of the hash at `key`: records `hexpired`, and deletes
+/// the hash (with `del`) when that `emptied` it. Returns whether the hash is still there.
+fn expired_fields_reported(shard: &mut ShardCtx<'_>, key: &[u8], emptied: bool) -> bool {
+    shard.notify(EventClass::Hash, "hexpired", key);
+    if emptied {
+        shard.db().remove(key);
+        shard.notify(EventClass::Generic, "del", key);
+    }
+    !emptied
 }
 
 /// Runs `body` on the hash at `key`, created empty when missing (due fields removed
@@ -100,7 +134,14 @@ fn upsert_hash<T>(
     let now = shard.now;
     let limits = shard.limits.encoding;
     let hash = shard.collection_or_create::<Hash>(key, Hash::new)?;
-    hash.expire_fields(now);
+    let hash = if hash.expire_fields(now) > 0 {
+        // An emptied hash is written again by `body`: Redis deletes and re-creates it.
+        let emptied = hash.is_empty();
+        expired_fields_reported(shard, key, emptied);
+        shard.collection_or_create::<Hash>(key, Hash::new)?
+    } else {
+        hash
+    };
     let outcome = body(hash, &limits);
     let emptied = hash.is_empty();
     if emptied {
@@ -156,6 +197,7 @@ fn hset_generic(
         Ok(created)
     })?;
     shard.mark_dirty(pairs.len() as u64 / 2);
+    shard.notify(EventClass::Hash, "hset", key);
     Ok(created)
 }
 
@@ -169,6 +211,7 @@ fn hsetnx(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     })?;
     if created {
         shard.mark_dirty(1);
+        shard.notify(EventClass::Hash, "hset", key);
     }
     Ok(Reply::Integer(i64::from(created)))
 }
@@ -269,9 +312,13 @@ fn collect<T>(items: impl Iterator<Item = T>, len: usize) -> Vec<T> {
 fn hdel(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let key = args.required()?;
     let fields = args.rest();
-    let removed = visit_hash(shard, key, Access::Write, |hash| {
-        Ok(fields.iter().filter(|field| hash.remove(field)).count())
-    })?
+    let removed = modify_hash(
+        shard,
+        key,
+        Access::Write,
+        |hash| Ok(fields.iter().filter(|field| hash.remove(field)).count()),
+        |&removed| (removed > 0).then_some("hdel"),
+    )?
     .unwrap_or(0);
     shard.mark_dirty(removed as u64);
     Ok(Reply::Integer(removed as i64))
@@ -325,6 +372,7 @@ fn hincrby(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
         Ok(next)
     })?;
     shard.mark_dirty(1);
+    shard.notify(EventClass::Hash, "hincrby", key);
     Ok(Reply::Integer(next))
 }
 
@@ -353,5 +401,6 @@ fn hincrbyfloat(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult
         Ok(text)
     })?;
     shard.mark_dirty(1);
+    shard.notify(EventClass::Hash, "hincrbyfloat", key);
     Ok(Reply::bulk(text))
 }

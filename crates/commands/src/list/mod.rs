@@ -11,7 +11,7 @@ use crate::blocking::parse_timeout;
 use crate::spec::{
     keyed, numkeys_positions, scratch, Arity::*, CommandSpec, Flag::*, Group, KeySpec,
 };
-use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
+use crate::{ArgReader, CmdResult, CommandError, EventClass, ShardCtx};
 use bytes::Bytes;
 use peregrine_keyspace::collections::{End, List};
 use peregrine_resp::Reply;
@@ -108,6 +108,7 @@ fn push_generic(
     list.push(end, elements, &limits);
     let len = list.len();
     shard.mark_dirty(elements.len() as u64);
+    shard.notify(EventClass::List, push_event(end), key);
     Ok(Reply::Integer(len as i64))
 }
 
@@ -157,7 +158,7 @@ fn pop_generic(
         Some(count) => pop_many(list, end, count),
     };
     let empty = settle(list, &limits);
-    finish_removal(shard, key, empty, popped);
+    finish_removal(shard, key, empty, popped, pop_event(end));
     Ok(reply)
 }
 
@@ -219,6 +220,7 @@ fn lset(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
         return Err(CommandError::other("ERR index out of range"));
     }
     shard.mark_dirty(1);
+    shard.notify(EventClass::List, "lset", key);
     Ok(Reply::Ok)
 }
 
@@ -247,6 +249,7 @@ fn linsert(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     }
     let len = list.len();
     shard.mark_dirty(1);
+    shard.notify(EventClass::List, "linsert", key);
     Ok(Reply::Integer(len as i64))
 }
 
@@ -266,7 +269,7 @@ fn lrem(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let removed = list.remove_matching(element, limit, count < 0);
     if removed > 0 {
         let empty = settle(list, &limits);
-        finish_removal(shard, key, empty, removed);
+        finish_removal(shard, key, empty, removed, "lrem");
     }
     Ok(Reply::Integer(removed as i64))
 }
@@ -288,7 +291,8 @@ fn ltrim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     list.remove_range(keep_from + keep, len - keep_from - keep);
     list.remove_range(0, keep_from);
     let empty = settle(list, &limits);
-    finish_removal(shard, key, empty, len - keep);
+    // Redis records `ltrim` even when nothing was trimmed.
+    finish_removal(shard, key, empty, len - keep, "ltrim");
     Ok(Reply::Ok)
 }
 
@@ -428,11 +432,13 @@ fn move_generic(
     shard
         .collection_or_create(destination, List::new)?
         .push(to, &[&element], &limits);
+    // Redis records the push before the pop.
+    shard.notify(EventClass::List, push_event(to), destination);
     let empty = match shard.write_collection::<List>(source)? {
         Some(list) => settle(list, &limits),
         None => false,
     };
-    finish_removal(shard, source, empty, 1);
+    finish_removal(shard, source, empty, 1, pop_event(from));
     Ok(Reply::Bulk(Bytes::from(element)))
 }
 
@@ -476,7 +482,7 @@ fn blocking_pop_generic(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>, end:
             continue;
         };
         let empty = settle(list, &limits);
-        finish_removal(shard, key, empty, 1);
+        finish_removal(shard, key, empty, 1, pop_event(end));
         return Ok(Reply::Array(vec![
             Reply::Bulk(key.clone()),
             Reply::Bulk(Bytes::from(element)),
@@ -580,7 +586,7 @@ fn mpop_generic(shard: &mut ShardCtx<'_>, request: &MpopRequest<'_>) -> CmdResul
             continue;
         }
         let empty = settle(list, &limits);
-        finish_removal(shard, key, empty, popped);
+        finish_removal(shard, key, empty, popped, pop_event(request.end));
         return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), elements]));
     }
     Ok(Reply::NilArray)
@@ -612,11 +618,35 @@ fn settle(list: &mut List, limits: &peregrine_keyspace::EncodingLimits) -> bool 
     false
 }
 
-/// Counts `removed` changes and deletes the emptied list at `key`.
-fn finish_removal(shard: &mut ShardCtx<'_>, key: &[u8], empty: bool, removed: usize) {
+/// Counts `removed` changes, records `event`, and deletes the emptied list at `key` (with
+/// its `del` event).
+fn finish_removal(
+    shard: &mut ShardCtx<'_>,
+    key: &[u8],
+    empty: bool,
+    removed: usize,
+    event: &'static str,
+) {
     shard.mark_dirty(removed as u64);
+    shard.notify(EventClass::List, event, key);
     if empty {
         shard.remove_if_empty::<List>(key);
+    }
+}
+
+/// The event of a push at `end`.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Front => "lpush",
+        End::Back => "rpush",
+    }
+}
+
+/// The event of a pop from `end`.
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Front => "lpop",
+        End::Back => "rpop",
     }
 }
 

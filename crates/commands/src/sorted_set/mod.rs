@@ -17,7 +17,7 @@ mod tests;
 
 use crate::args::{is_keyword, parse_integer};
 use crate::spec::{keyed, scratch, Arity::*, CommandSpec, Flag::*, Group, KeySpec};
-use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
+use crate::{ArgReader, CmdResult, CommandError, EventClass, ShardCtx};
 use bytes::Bytes;
 use peregrine_keyspace::collections::sorted_set::{LexBound, ScoreBound};
 use peregrine_keyspace::collections::SortedSet;
@@ -283,6 +283,10 @@ fn add_generic(
             }
         }
     }
+    if outcome.added + outcome.updated > 0 {
+        let event = if options.increment { "zincr" } else { "zadd" };
+        shard.notify(EventClass::SortedSet, event, key);
+    }
     shard.remove_if_empty::<SortedSet>(key);
     shard.mark_dirty((outcome.added + outcome.updated) as u64);
     match failure {
@@ -347,6 +351,9 @@ fn zrem(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
                 break;
             }
         }
+    }
+    if removed > 0 {
+        shard.notify(EventClass::SortedSet, "zrem", key);
     }
     shard.remove_if_empty::<SortedSet>(key);
     shard.mark_dirty(removed);

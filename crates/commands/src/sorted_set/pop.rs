@@ -6,7 +6,7 @@
 
 use crate::args::{is_keyword, parse_integer};
 use crate::blocking::parse_timeout;
-use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
+use crate::{ArgReader, CmdResult, CommandError, EventClass, ShardCtx};
 use bytes::Bytes;
 use peregrine_keyspace::collections::sorted_set::Element;
 use peregrine_keyspace::collections::SortedSet;
@@ -83,6 +83,10 @@ fn pop_elements(
             break;
         };
         popped.push(element);
+    }
+    if !popped.is_empty() {
+        let event = if highest { "zpopmax" } else { "zpopmin" };
+        shard.notify(EventClass::SortedSet, event, key);
     }
     shard.remove_if_empty::<SortedSet>(key);
     shard.mark_dirty(popped.len() as u64);

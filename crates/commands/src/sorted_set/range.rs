@@ -6,7 +6,7 @@
 
 use super::{parse_lex_bound, parse_score_bound, ElementsReply};
 use crate::args::{is_keyword, parse_integer};
-use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
+use crate::{ArgReader, CmdResult, CommandError, EventClass, ShardCtx};
 use bytes::Bytes;
 use peregrine_keyspace::collections::sorted_set::{Element, LexBound, ScoreBound};
 use peregrine_keyspace::collections::SortedSet;
@@ -237,16 +237,21 @@ pub(super) fn zrangestore(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) ->
     };
     let request = RangeRequest::parse(argv, 3, form)?;
     let mut elements = Vec::new();
-    if let Some(set) = shard.write_collection::<SortedSet>(&argv[2])? {
-        let ranks = request.ranks(set);
-        elements.reserve(ranks.len());
-        set.walk(ranks, request.reverse, |member, score| {
-            elements.push(Element::new(score, member))
-        });
+    match shard.write_collection::<SortedSet>(&argv[2])? {
+        Some(set) => {
+            let ranks = request.ranks(set);
+            elements.reserve(ranks.len());
+            set.walk(ranks, request.reverse, |member, score| {
+                elements.push(Element::new(score, member))
+            });
+        }
+        // Redis reads the source with `lookupKeyRead`.
+        None => shard.notify_miss(&argv[2]),
     }
     let stored = elements.len();
     let limits = shard.limits.encoding;
-    shard.store(&argv[1], SortedSet::build(elements, &limits));
+    let built = SortedSet::build(elements, &limits);
+    shard.store(&argv[1], built, EventClass::SortedSet, "zrangestore");
     shard.mark_dirty(1);
     Ok(Reply::Integer(stored as i64))
 }
@@ -257,7 +262,9 @@ pub(super) fn zrangestore(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) ->
 pub(super) fn zremrangebyrank(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let key = args.required()?;
     let (start, end) = (args.integer()?, args.integer()?);
-    remove_range_generic(shard, key, |set| rank_range(start, end, set.len()))
+    remove_range_generic(shard, key, "zremrangebyrank", |set| {
+        rank_range(start, end, set.len())
+    })
 }
 
 /// ZREMRANGEBYSCORE key min max
@@ -267,7 +274,9 @@ pub(super) fn zremrangebyscore(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_
     let key = args.required()?;
     let min = parse_score_bound(args.required()?)?;
     let max = parse_score_bound(args.required()?)?;
-    remove_range_generic(shard, key, |set| set.score_range(min, max))
+    remove_range_generic(shard, key, "zremrangebyscore", |set| {
+        set.score_range(min, max)
+    })
 }
 
 /// ZREMRANGEBYLEX key min max
@@ -277,13 +286,14 @@ pub(super) fn zremrangebylex(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>)
     let key = args.required()?;
     let min = parse_lex_bound(args.required()?)?;
     let max = parse_lex_bound(args.required()?)?;
-    remove_range_generic(shard, key, |set| set.lex_range(min, max))
+    remove_range_generic(shard, key, "zremrangebylex", |set| set.lex_range(min, max))
 }
 
 /// Removes the ranks `select` picks from the set at `key`.
 fn remove_range_generic(
     shard: &mut ShardCtx<'_>,
     key: &[u8],
+    event: &'static str,
     select: impl FnOnce(&SortedSet) -> Range<usize>,
 ) -> CmdResult {
     let Some(set) = shard.write_collection::<SortedSet>(key)? else {
@@ -291,6 +301,9 @@ fn remove_range_generic(
     };
     let ranks = select(set);
     let removed = set.remove_ranks(ranks);
+    if removed > 0 {
+        shard.notify(EventClass::SortedSet, event, key);
+    }
     shard.remove_if_empty::<SortedSet>(key);
     shard.mark_dirty(removed as u64);
     Ok(Reply::Integer(removed as i64))

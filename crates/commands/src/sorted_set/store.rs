@@ -7,7 +7,7 @@
 
 use super::ElementsReply;
 use crate::args::{is_keyword, parse_integer};
-use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
+use crate::{ArgReader, CmdResult, CommandError, EventClass, ShardCtx};
 use ahash::AHashMap;
 use bytes::Bytes;
 use peregrine_keyspace::collections::sorted_set::Element;
@@ -331,7 +331,13 @@ fn store_generic(
     let elements = into_elements(algebra.compute(shard));
     let stored = elements.len();
     let limits = shard.limits.encoding;
-    shard.store(&argv[1], SortedSet::build(elements, &limits));
+    let event = form.operation.command_name(true, false);
+    shard.store(
+        &argv[1],
+        SortedSet::build(elements, &limits),
+        EventClass::SortedSet,
+        event,
+    );
     shard.mark_dirty(1);
     Ok(Reply::Integer(stored as i64))
 }

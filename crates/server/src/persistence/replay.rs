@@ -21,11 +21,15 @@ pub struct Replayer<'k> {
     limits: CommandLimits,
     journal: Journal,
     capture: peregrine_commands::Capture,
+    /// Empty flags: replaying the log publishes nothing.
+    notifier: peregrine_commands::Notifier,
 }
 
 impl<'k> Replayer<'k> {
     /// A replayer writing into `keyspace`, building collections under `limits`.
     pub fn new(keyspace: &'k mut Keyspace, limits: CommandLimits) -> Replayer<'k> {
+        // Keys the replay expires are not news either.
+        keyspace.report_lazy_expiry(false);
         Replayer {
             keyspace,
             stats: ShardStats::default(),
@@ -33,6 +37,7 @@ impl<'k> Replayer<'k> {
             limits,
             journal: Journal::disabled(),
             capture: peregrine_commands::Capture::default(),
+            notifier: peregrine_commands::Notifier::new(),
         }
     }
 
@@ -61,6 +66,7 @@ impl<'k> Replayer<'k> {
                     capture: &mut self.capture,
                     watched: &mut peregrine_commands::WatchedKeys::default(),
                     effect_recorded: false,
+                    notifier: &mut self.notifier,
                 };
                 run_keyed(&mut ctx, spec, argv).unwrap_or_else(|error| error.into_reply())
             }
