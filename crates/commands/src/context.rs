@@ -22,6 +22,10 @@ pub struct ShardStats {
 pub struct ClientOptions {
     /// CLIENT NO-TOUCH: reads do not update the access time.
     pub no_touch: bool,
+    /// The core of the client's connection (`None` for work of no client): keyspace
+    /// events of its commands are published from there, so that subscribers see one
+    /// client's events and its own PUBLISHes in the order it ran them.
+    pub home: Option<u16>,
 }
 
 /// Limits and policies from the configuration that commands consult.

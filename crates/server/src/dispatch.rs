@@ -79,6 +79,10 @@ impl Session {
     /// A fresh session; `authenticated` when no password is required.
     pub fn new(router: Rc<ShardRouter>, info: Rc<ClientInfo>, authenticated: bool) -> Session {
         let settings = Rc::new(router.state().server.settings());
+        let options = ClientOptions {
+            home: Some(router.me().0),
+            ..ClientOptions::default()
+        };
         Session {
             router,
             info,
@@ -86,7 +90,7 @@ impl Session {
             db: DbIndex(0),
             authenticated,
             reply_mode: ReplyMode::On,
-            options: ClientOptions::default(),
+            options,
             no_evict: false,
             settings,
             settings_read: Instant::now(),
@@ -260,6 +264,8 @@ impl Session {
                             self.flush(&mut pending, out).await;
                             let started = Instant::now();
                             let reply = self.run_cross(spec, argv, cross).await;
+                            // Cross-shard plans record their events on this core.
+                            crate::pubsub::publish_key_events(self.shard(), None);
                             self.shard().record(spec.name, started, reply.is_error());
                             self.emit(reply, out);
                         }
@@ -269,6 +275,7 @@ impl Session {
                     self.flush(&mut pending, out).await;
                     let started = Instant::now();
                     let (reply, flow) = crate::server_commands::execute(self, command, &argv).await;
+                    crate::pubsub::publish_key_events(self.shard(), None);
                     self.shard().record(
                         spec.name,
                         started,

@@ -46,6 +46,12 @@ fn step(state: &ShardState) -> bool {
 }
 
 fn expire_step(state: &ShardState) -> bool {
+    let more = expire_some(state);
+    crate::pubsub::publish_key_events(state, None);
+    more
+}
+
+fn expire_some(state: &ShardState) -> bool {
     let started = Instant::now();
     let active = state
         .server

@@ -150,7 +150,10 @@ async fn reset(session: &mut Session) -> Outcome {
     session.db = DbIndex(0);
     session.protocol = Protocol::Resp2;
     session.reply_mode = ReplyMode::On;
-    session.options = Default::default();
+    session.options = peregrine_commands::ClientOptions {
+        home: session.options.home,
+        ..Default::default()
+    };
     session.no_evict = false;
     session.authenticated = session.settings().requirepass.is_none();
     session.info.name.borrow_mut().clear();

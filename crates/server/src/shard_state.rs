@@ -459,9 +459,6 @@ impl ShardState {
         let mut capture = self.capture.borrow_mut();
         let mut watched = self.watched.borrow_mut();
         let mut notifier = self.notifier.borrow_mut();
-        // Nothing publishes the events yet: dropping the previous batch's keeps the buffer
-        // bounded. Publishing (pub/sub) replaces this with `take_key_events` after commands.
-        notifier.clear();
         let mut ctx = ShardCtx {
             keyspace: &mut keyspace,
             db,
@@ -480,6 +477,7 @@ impl ShardState {
         ctx.collect_lazy_expiry();
         drop((journal, capture, watched, notifier));
         self.records_appended();
+        crate::pubsub::publish_key_events(self, client.home);
         result
     }
 
@@ -607,9 +605,6 @@ impl ShardState {
         let mut capture = self.capture.borrow_mut();
         let mut watched = self.watched.borrow_mut();
         let mut notifier = self.notifier.borrow_mut();
-        // Nothing publishes the events yet: dropping the previous batch's keeps the buffer
-        // bounded. Publishing (pub/sub) replaces this with `take_key_events` after commands.
-        notifier.clear();
         let mut command_stats = self.command_stats.borrow_mut();
         // One clock reading per command: it ends the previous command's timing.
         let mut started = Instant::now();
@@ -690,6 +685,8 @@ impl ShardState {
         if journal.buffered() > 0 {
             self.persistence.notify_writer();
         }
+        drop((keyspace, notifier));
+        crate::pubsub::publish_key_events(self, client.home);
         replies
     }
 

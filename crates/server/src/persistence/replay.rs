@@ -59,7 +59,10 @@ impl<'k> Replayer<'k> {
                     db,
                     now: time,
                     stats: &mut self.stats,
-                    client: ClientOptions { no_touch: true },
+                    client: ClientOptions {
+                        no_touch: true,
+                        home: None,
+                    },
                     limits: self.limits,
                     random: &mut self.random,
                     journal: &mut self.journal,

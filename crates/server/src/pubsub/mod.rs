@@ -11,12 +11,14 @@
 //! Shard channels (SSUBSCRIBE/SPUBLISH) are a namespace of their own; without cluster mode
 //! they behave as channels without patterns, as in a standalone Redis.
 
+pub mod keyspace_events;
 pub mod registry;
 
 use crate::dispatch::Session;
 use crate::outbox::Pushed;
 use crate::shard_state::{ClientInfo, ShardRouter, ShardState};
 use bytes::Bytes;
+pub use keyspace_events::publish_key_events;
 use peregrine_commands::{check_subcommand, Arity::*, Subcommand};
 use peregrine_resp::{Argv, Protocol, Reply};
 pub use registry::{Kind, PubSubCore};
