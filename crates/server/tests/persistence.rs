@@ -7,7 +7,7 @@
 mod support;
 
 use peregrine_persist::{ScanItem, SegmentReader};
-use peregrine_testkit::{key_on_shard, run, TestServer};
+use peregrine_testkit::{key_on_shard, poll_until, run, TestServer};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -69,10 +69,12 @@ fn a_clean_shutdown_keeps_everything_with_everysec() {
 fn acknowledged_writes_survive_kill_9_with_always() {
     let mut server = TestServer::start_with(BIN, 2, &["--appendfsync", "always"]);
     let stop = Arc::new(AtomicBool::new(false));
+    let acknowledged_count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writers: Vec<_> = (0..4)
         .map(|writer| {
             let mut connection = server.client();
             let stop = stop.clone();
+            let acknowledged_count = acknowledged_count.clone();
             std::thread::spawn(move || {
                 let mut acknowledged = Vec::new();
                 for index in 0.. {
@@ -89,7 +91,10 @@ fn acknowledged_writes_survive_kill_9_with_always() {
                         .arg(index)
                         .query(&mut connection);
                     match (result, pushed) {
-                        (Ok(()), Ok(length)) => acknowledged.push((key, length)),
+                        (Ok(()), Ok(length)) => {
+                            acknowledged.push((key, length));
+                            acknowledged_count.fetch_add(1, Ordering::Relaxed);
+                        }
                         _ => break,
                     }
                 }
@@ -97,7 +102,14 @@ fn acknowledged_writes_survive_kill_9_with_always() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(700));
+    // Crash mid-load, once a few hundred writes are acknowledged (however slow the
+    // disk's flushes are today).
+    assert!(
+        poll_until(Duration::from_secs(60), || acknowledged_count
+            .load(Ordering::Relaxed)
+            >= 400),
+        "the writers got too few acknowledgements"
+    );
     server.crash();
     stop.store(true, Ordering::Relaxed);
     let acknowledged: Vec<Vec<(String, i64)>> = writers
