@@ -21,6 +21,8 @@ pub struct ShardStats {
 pub struct ClientOptions {
     /// CLIENT NO-TOUCH: reads do not update the access time.
     pub no_touch: bool,
+    /// CLIENT TRACKING: who reads and writes, for the shard's tracking table.
+    pub tracking: Option<crate::TrackingClient>,
 }
 
 /// Limits and policies from the configuration that commands consult.

@@ -192,7 +192,13 @@ impl Session {
     ) -> Flow {
         let mut pending: Option<PendingBatch> = None;
         let count = commands.len() as u64;
+        // Set while the command that used CLIENT CACHING's one-command switch finishes.
+        let mut caching_used = false;
         for argv in commands {
+            if std::mem::take(&mut caching_used) {
+                crate::tracking::caching_used(self);
+            }
+            caching_used = crate::tracking::uses_caching(self, &argv);
             let spec = match self.check(&argv) {
                 Ok(spec) => spec,
                 Err(reply) => {
@@ -248,10 +254,12 @@ impl Session {
                                 .commands
                                 .push((shard, (spec, argv)));
                             // Bound the keys one segment locks (and the work between
-                            // two looks at the socket).
-                            if pending
-                                .as_ref()
-                                .is_some_and(|batch| batch.commands.len() >= MAX_BATCH)
+                            // two looks at the socket); a command under CLIENT CACHING
+                            // runs alone, with the switch it alone gets.
+                            if caching_used
+                                || pending
+                                    .as_ref()
+                                    .is_some_and(|batch| batch.commands.len() >= MAX_BATCH)
                             {
                                 self.flush(&mut pending, out).await;
                             }
@@ -286,6 +294,9 @@ impl Session {
             }
         }
         self.flush(&mut pending, out).await;
+        if caching_used {
+            crate::tracking::caching_used(self);
+        }
         self.await_durability().await;
         let state = self.shard();
         state

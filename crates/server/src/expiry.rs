@@ -41,6 +41,7 @@ pub(crate) async fn pause_for_io() {
 fn step(state: &ShardState) -> bool {
     let backlog = expire_step(state);
     state.records_appended();
+    crate::tracking::send_owed(state);
     backlog
 }
 
@@ -52,6 +53,9 @@ fn expire_step(state: &ShardState) -> bool {
         .load(std::sync::atomic::Ordering::Relaxed);
     let mut keyspace = state.keyspace.borrow_mut();
     let mut journal = state.journal.borrow_mut();
+    // Expired keys are changes for client-side caching, as in Redis.
+    let mut watched = state.watched.borrow_mut();
+    let tracking = &mut watched.tracking;
     let mut backlog = false;
     for (index, db) in keyspace.iter_mut().enumerate() {
         let index = index as u32;
@@ -61,9 +65,11 @@ fn expire_step(state: &ShardState) -> bool {
             let removed = if active {
                 db.expire_hash_fields_due(now, KEYS_PER_STEP, |key| {
                     journal.append(now, |record| record.expire_fields(now, index, key));
+                    tracking.invalidate(key, None);
                 });
                 db.expire_due(now, KEYS_PER_STEP, |key| {
                     journal.append(now, |record| record.expire(now, index, key));
+                    tracking.invalidate(key, None);
                 })
             } else {
                 0

@@ -54,7 +54,10 @@ impl<'k> Replayer<'k> {
                     db,
                     now: time,
                     stats: &mut self.stats,
-                    client: ClientOptions { no_touch: true },
+                    client: ClientOptions {
+                        no_touch: true,
+                        ..ClientOptions::default()
+                    },
                     limits: self.limits,
                     random: &mut self.random,
                     journal: &mut self.journal,
