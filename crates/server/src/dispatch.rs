@@ -270,6 +270,7 @@ impl Session {
                             let reply = self.run_cross(spec, argv, cross).await;
                             self.shard().record(spec.name, started, reply.is_error());
                             self.emit(reply, out);
+                            self.emit_own_pushes(out);
                         }
                     }
                 }
@@ -285,6 +286,7 @@ impl Session {
                     if let Some(reply) = reply {
                         self.emit(reply, out);
                     }
+                    self.emit_own_pushes(out);
                     if flow == Flow::Close {
                         self.flush(&mut pending, out).await;
                         self.await_durability().await;
@@ -376,6 +378,17 @@ impl Session {
         };
         for reply in replies {
             self.emit(reply, out);
+        }
+        self.emit_own_pushes(out);
+    }
+
+    /// A tracking client's invalidations that its own commands caused (its writes, a
+    /// FLUSHALL) follow the replies of those commands at once, before later replies of
+    /// the same read, as Redis sends them. (Within one batch of keyed commands they
+    /// follow the whole batch.)
+    fn emit_own_pushes(&self, out: &mut Vec<u8>) {
+        if self.options.tracking.is_some() {
+            self.info.outbox.drain_into(out);
         }
     }
 
