@@ -68,12 +68,20 @@ pub struct TrackingState {
 impl TrackingState {
     /// What shards need to know about this client (`None` when it does not track).
     pub fn client_options(&self, client: u64, core: ShardId) -> Option<TrackingClient> {
-        self.on.then(|| TrackingClient {
+        if !self.on {
+            return None;
+        }
+        // OPTIN needs CLIENT CACHING YES; CLIENT CACHING NO cancels OPTOUT.
+        let remember = !self.bcast
+            && match (self.optin, self.optout) {
+                (true, _) => self.caching,
+                (_, true) => !self.caching,
+                _ => true,
+            };
+        Some(TrackingClient {
             client,
             core: core.0,
-            remember: !self.bcast
-                && !(self.optin && !self.caching)
-                && !(self.optout && self.caching),
+            remember,
             noloop: self.noloop,
         })
     }
