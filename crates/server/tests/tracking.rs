@@ -164,6 +164,19 @@ fn writes_invalidate_keys_on_every_shard(server: &TestServer) {
     expect(&mut tracker, "*1\r\n+OK\r\n");
     expect(&mut tracker, &invalidate(&[&keys[0]]));
     expect(&mut tracker, "+PONG\r\n");
+
+    // Cross-shard write-backs: RENAME moves a key to another shard, SUNIONSTORE writes
+    // a copy computed from keys of several shards.
+    tracker.cmd(&["GET", &keys[0]]);
+    tracker.cmd(&["GET", &keys[1]]);
+    ok(&mut writer, &["RENAME", &keys[0], &keys[1]]);
+    let mut expected = vec![invalidate(&[&keys[0]]), invalidate(&[&keys[1]])];
+    expected.sort();
+    assert_eq!(pushes(&mut tracker, 2), expected);
+    tracker.cmd(&["GET", &keys[1]]);
+    writer.cmd(&["SADD", &keys[0], "member"]);
+    writer.cmd(&["SUNIONSTORE", &keys[1], &keys[0]]);
+    expect(&mut tracker, &invalidate(&[&keys[1]]));
 }
 
 fn shard_of(key: &str, shards: u16) -> u16 {
