@@ -22,10 +22,21 @@
 //! * Each core keeps a registry of its clients that other cores may name by id (tracking
 //!   clients and redirect targets) as weak references, removed at disconnect.
 //!
-//! Differences from Redis: a RESP2 redirect target gets a null key list as `$-1` even when
-//! the tracking client speaks RESP3 (Redis writes the tracking client's null there).
-//! Invalidations from different shards reach a client in no particular order relative to
-//! each other (each shard's own are in order).
+//! Differences from Redis:
+//! * A RESP2 redirect target gets a null key list as `$-1` even when the tracking client
+//!   speaks RESP3 (Redis writes the tracking client's null there, which RESP2 cannot read).
+//! * Invalidations from different shards reach a client in no fixed order relative to each
+//!   other (each shard's own are in order); BCAST batches a shard's changed keys per batch
+//!   of commands, so one MSET over two shards gives two messages per prefix.
+//! * A client's invalidation of its own write follows the replies of the whole batch of
+//!   keyed commands it was pipelined in, not the write's reply alone (it does precede the
+//!   replies of later server, cross-shard and EXEC commands).
+//! * NOLOOP is not honoured for writes done by multi-shard write-backs (cross-shard
+//!   RENAME, COPY and commands run on a scratch copy): the writer gets its invalidation.
+//! * Keys that expire lazily outside keyed commands (SCAN, KEYS, RANDOMKEY, the scratch
+//!   copy of a cross-shard command) are not invalidated until active expiry would have
+//!   removed them; `tracking-table-max-keys` is not implemented (the table is unbounded,
+//!   Redis's default), and neither is eviction (Peregrine does not evict yet).
 
 use crate::dispatch::Session;
 use crate::shard_state::{ClientInfo, ShardRouter, ShardState};
