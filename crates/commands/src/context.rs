@@ -26,6 +26,8 @@ pub struct ClientOptions {
     /// events of its commands are published from there, so that subscribers see one
     /// client's events and its own PUBLISHes in the order it ran them.
     pub home: Option<u16>,
+    /// CLIENT TRACKING: who reads and writes, for the shard's tracking table.
+    pub tracking: Option<crate::TrackingClient>,
 }
 
 /// Limits and policies from the configuration that commands consult.

@@ -35,6 +35,7 @@ pub mod string;
 mod table;
 #[cfg(test)]
 mod test_shard;
+pub mod tracking;
 mod watch;
 
 pub use args::ArgReader;
@@ -50,4 +51,5 @@ pub use spec::{
     Group, Handler, KeyFinder, KeyPositions, KeySpec, Merge, ServerCommand, Subcommand,
 };
 pub use table::{all_commands, lookup};
+pub use tracking::{TrackingClient, TrackingTable};
 pub use watch::{WatchedKeys, Watcher};

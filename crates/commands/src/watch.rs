@@ -1,5 +1,7 @@
 //! WATCH's per-shard registry: which clients watch which keys here, and whom a write
-//! disqualifies.
+//! disqualifies; it also holds the shard's client-side caching table
+//! ([`TrackingTable`](crate::TrackingTable)), since a change that fails a watcher's EXEC
+//! is exactly a change that invalidates a tracking client's cached key.
 //!
 //! A client's watches live on the shards that own its watched keys; each registration
 //! holds the client's one "dirty" flag, shared with the client's connection (possibly on
@@ -22,16 +24,18 @@ pub struct Watcher {
     pub dirty: Arc<AtomicBool>,
 }
 
-/// The watched keys of one shard, by database and key.
+/// The watched keys of one shard, by database and key, and its tracking table.
 #[derive(Default, Debug)]
 pub struct WatchedKeys {
     keys: HashMap<(u32, Bytes), Vec<Watcher>, ahash::RandomState>,
+    /// CLIENT TRACKING's table: every touched key is invalidated there too.
+    pub tracking: crate::TrackingTable,
 }
 
 impl WatchedKeys {
-    /// True when no key of the shard is watched (the writer's fast path).
+    /// True when no key of the shard is watched or tracked (the writer's fast path).
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.keys.is_empty() && self.tracking.is_empty()
     }
 
     /// Registers `watcher` on `key` of database `db` (once per client).
@@ -53,8 +57,18 @@ impl WatchedKeys {
         }
     }
 
-    /// `key` of database `db` changed: its watchers' transactions fail.
+    /// `key` of database `db` changed: its watchers' transactions fail and its tracking
+    /// clients are owed an invalidation.
     pub fn touch(&mut self, db: u32, key: &[u8]) {
+        self.touch_by(db, key, None);
+    }
+
+    /// As [`WatchedKeys::touch`], for a change made by `noloop_writer` (a tracking client
+    /// in NOLOOP mode, which is not told about its own changes).
+    pub fn touch_by(&mut self, db: u32, key: &[u8], noloop_writer: Option<u64>) {
+        if !self.tracking.is_empty() {
+            self.tracking.invalidate(key, noloop_writer);
+        }
         if self.keys.is_empty() {
             return;
         }

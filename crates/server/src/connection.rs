@@ -4,7 +4,7 @@ use crate::dispatch::{Flow, Session};
 use crate::shard_state::{ClientInfo, ShardRouter};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
-use peregrine_resp::{ParseLimits, Reply, RequestParser};
+use peregrine_resp::{ParseLimits, Protocol, Reply, RequestParser};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -148,8 +148,13 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
         } else {
             READ_CHUNK
         };
-        let read = if session.subscriptions.any() || !info.outbox.is_empty() {
-            // Pushes (pub/sub messages) may arrive while waiting for the next request.
+        // Pushes may arrive while waiting for the next request: pub/sub messages, and for
+        // RESP3 clients client-side caching invalidations (also as another client's
+        // REDIRECT target, which this client does not know about).
+        let read = if session.subscriptions.any()
+            || !info.outbox.is_empty()
+            || session.protocol == Protocol::Resp3
+        {
             let event = futures_lite::future::or(
                 async { Some(stream.read(buffer.spare(chunk)).await) },
                 async {
@@ -227,6 +232,7 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
     }
     crate::transaction::reset(&mut session).await;
     crate::pubsub::forget_all(&mut session).await;
+    crate::tracking::forget_client(&mut session).await;
     state.clients.borrow_mut().remove(slot);
     let _ = stream.close().await;
 }

@@ -196,7 +196,13 @@ impl Session {
     ) -> Flow {
         let mut pending: Option<PendingBatch> = None;
         let count = commands.len() as u64;
+        // Set while the command that used CLIENT CACHING's one-command switch finishes.
+        let mut caching_used = false;
         for argv in commands {
+            if std::mem::take(&mut caching_used) {
+                crate::tracking::caching_used(self);
+            }
+            caching_used = crate::tracking::uses_caching(self, &argv);
             let spec = match self.check(&argv) {
                 Ok(spec) => spec,
                 Err(reply) => {
@@ -252,10 +258,12 @@ impl Session {
                                 .commands
                                 .push((shard, (spec, argv)));
                             // Bound the keys one segment locks (and the work between
-                            // two looks at the socket).
-                            if pending
-                                .as_ref()
-                                .is_some_and(|batch| batch.commands.len() >= MAX_BATCH)
+                            // two looks at the socket); a command under CLIENT CACHING
+                            // runs alone, with the switch it alone gets.
+                            if caching_used
+                                || pending
+                                    .as_ref()
+                                    .is_some_and(|batch| batch.commands.len() >= MAX_BATCH)
                             {
                                 self.flush(&mut pending, out).await;
                             }
@@ -268,6 +276,7 @@ impl Session {
                             crate::pubsub::publish_key_events(self.shard(), None);
                             self.shard().record(spec.name, started, reply.is_error());
                             self.emit(reply, out);
+                            self.emit_own_pushes(out);
                         }
                     }
                 }
@@ -284,6 +293,7 @@ impl Session {
                     if let Some(reply) = reply {
                         self.emit(reply, out);
                     }
+                    self.emit_own_pushes(out);
                     if flow == Flow::Close {
                         self.flush(&mut pending, out).await;
                         self.await_durability().await;
@@ -293,6 +303,9 @@ impl Session {
             }
         }
         self.flush(&mut pending, out).await;
+        if caching_used {
+            crate::tracking::caching_used(self);
+        }
         self.await_durability().await;
         let state = self.shard();
         state
@@ -372,6 +385,17 @@ impl Session {
         };
         for reply in replies {
             self.emit(reply, out);
+        }
+        self.emit_own_pushes(out);
+    }
+
+    /// A tracking client's invalidations that its own commands caused (its writes, a
+    /// FLUSHALL) follow the replies of those commands at once, before later replies of
+    /// the same read, as Redis sends them. (Within one batch of keyed commands they
+    /// follow the whole batch.)
+    fn emit_own_pushes(&self, out: &mut Vec<u8>) {
+        if self.options.tracking.is_some() {
+            self.info.outbox.drain_into(out);
         }
     }
 

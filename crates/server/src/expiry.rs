@@ -42,6 +42,7 @@ pub(crate) async fn pause_for_io() {
 fn step(state: &ShardState) -> bool {
     let backlog = expire_step(state);
     state.records_appended();
+    crate::tracking::send_owed(state);
     backlog
 }
 
@@ -61,6 +62,9 @@ fn expire_some(state: &ShardState) -> bool {
     let mut keyspace = state.keyspace.borrow_mut();
     let mut journal = state.journal.borrow_mut();
     let mut notifier = state.notifier.borrow_mut();
+    // Expired keys are changes for client-side caching, as in Redis.
+    let mut watched = state.watched.borrow_mut();
+    let tracking = &mut watched.tracking;
     let mut backlog = false;
     for (index, db) in keyspace.iter_mut().enumerate() {
         let index = index as u32;
@@ -76,10 +80,12 @@ fn expire_some(state: &ShardState) -> bool {
                     if deleted {
                         notifier.notify(EventClass::Generic, "del", index, key);
                     }
+                    tracking.invalidate(key, None);
                 });
                 db.expire_due(now, KEYS_PER_STEP, |key| {
                     journal.append(now, |record| record.expire(now, index, key));
                     notifier.notify(EventClass::Expired, "expired", index, key);
+                    tracking.invalidate(key, None);
                 })
             } else {
                 0

@@ -25,6 +25,10 @@ struct ShardFigures {
     output_bytes: u64,
     command_stats: Vec<(&'static str, CommandStat)>,
     clients: usize,
+    tracking_clients: usize,
+    tracking_keys: usize,
+    tracking_items: usize,
+    tracking_prefixes: usize,
     busy_seconds: f64,
     log: crate::persistence::info::ShardLogFigures,
 }
@@ -138,6 +142,10 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                 .map(|(name, stat)| (*name, *stat))
                 .collect(),
             clients: state.clients.borrow().len(),
+            tracking_clients: state.tracking.borrow().tracking_clients(),
+            tracking_keys: state.watched.borrow().tracking.key_count(),
+            tracking_items: state.watched.borrow().tracking.item_count(),
+            tracking_prefixes: state.watched.borrow().tracking.prefix_count(),
             busy_seconds: busy,
             log: crate::persistence::info::ShardLogFigures {
                 pending: state.journal.borrow().buffered() as u64,
@@ -181,10 +189,11 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
             "clients" => {
                 let _ = write!(
                     out,
-                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\n",
+                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\n",
                     figures.iter().map(|shard| shard.clients).sum::<usize>(),
                     settings.maxclients,
                     server.blocked_clients.load(std::sync::atomic::Ordering::Relaxed),
+                    figures.iter().map(|shard| shard.tracking_clients).sum::<usize>(),
                 );
             }
             "memory" => {
@@ -231,7 +240,7 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                 let pubsub = session.shard().pubsub.borrow();
                 let _ = write!(
                     out,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ncommand_panics:{}\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ncommand_panics:{}\r\n",
                     sum(|shard| shard.connections),
                     sum(|shard| shard.commands),
                     sum(|shard| shard.input_bytes),
@@ -243,6 +252,10 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                     pubsub.count(crate::pubsub::Kind::Channel),
                     pubsub.count(crate::pubsub::Kind::Pattern),
                     pubsub.count(crate::pubsub::Kind::ShardChannel),
+                    figures.iter().map(|shard| shard.tracking_keys).sum::<usize>(),
+                    figures.iter().map(|shard| shard.tracking_items).sum::<usize>(),
+                    // Every core holds every prefix.
+                    figures.iter().map(|shard| shard.tracking_prefixes).max().unwrap_or(0),
                     sum(|shard| shard.panics),
                 );
             }

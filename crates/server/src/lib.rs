@@ -27,6 +27,7 @@ mod scripting;
 mod server_commands;
 pub mod shard_state;
 pub mod startup;
+mod tracking;
 mod transaction;
 
 pub use config::{Config, Settings};

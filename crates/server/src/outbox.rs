@@ -76,7 +76,7 @@ pub fn pubsub_output_limit(setting: &str) -> OutputLimit {
 
 fn parse_groups(text: &str) -> Result<Vec<(&'static str, OutputLimit)>, String> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    if words.len() % 4 != 0 {
+    if !words.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".to_owned());
     }
     words

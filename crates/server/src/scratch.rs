@@ -163,7 +163,12 @@ pub async fn run_scratch(
     let tx = (participants > 1).then(|| (router.state().server.persistence.tx_id(), participants));
     for (shard, request) in std::mem::take(&mut requests) {
         let shard_writes = writes.remove(&shard).unwrap_or_default();
+        let reads = match client.tracking {
+            Some(_) => keys_by_shard.get(&shard).cloned().unwrap_or_default(),
+            None => Vec::new(),
+        };
         run_then_release(router, shard, request, move |state| {
+            crate::tracking::remember_remote_read(state, client, spec, &reads);
             if shard_writes.is_empty() {
                 return;
             }

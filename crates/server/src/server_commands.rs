@@ -147,6 +147,7 @@ fn ping(session: &mut Session, argv: &Argv) -> Outcome {
 async fn reset(session: &mut Session) -> Outcome {
     crate::transaction::reset(session).await;
     pubsub::forget_all(session).await;
+    crate::tracking::disable(session).await;
     session.db = DbIndex(0);
     session.protocol = Protocol::Resp2;
     session.reply_mode = ReplyMode::On;
@@ -389,6 +390,8 @@ async fn flush(session: &mut Session, argv: &Argv, all: bool) -> Outcome {
         }
         state.stats.borrow_mut().dirty += 1;
         crate::expiry::free_in_background(tables);
+        drop(keyspace);
+        crate::tracking::flushed(state);
     })
     .await;
     reply(Reply::Ok)
@@ -627,6 +630,10 @@ const CLIENT_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "no-touch", full_name: "client|no-touch", arity: Exactly(3) },
     Subcommand { name: "reply",    full_name: "client|reply", arity: Exactly(3) },
     Subcommand { name: "unblock",  full_name: "client|unblock", arity: AtLeast(3) },
+    Subcommand { name: "tracking", full_name: "client|tracking", arity: AtLeast(3) },
+    Subcommand { name: "caching",  full_name: "client|caching", arity: Exactly(3) },
+    Subcommand { name: "getredir", full_name: "client|getredir", arity: Exactly(2) },
+    Subcommand { name: "trackinginfo", full_name: "client|trackinginfo", arity: Exactly(2) },
     Subcommand { name: "help",     full_name: "client|help", arity: Exactly(2) },
 ];
 
@@ -681,6 +688,10 @@ async fn client(session: &mut Session, argv: &Argv) -> Outcome {
         "list" => client_list(session, argv).await,
         "kill" => client_kill(session, argv).await,
         "unblock" => client_unblock(session, argv).await,
+        "tracking" => reply(crate::tracking::tracking_command(session, argv).await),
+        "caching" => reply(crate::tracking::caching_command(session, argv)),
+        "getredir" => reply(crate::tracking::getredir(session)),
+        "trackinginfo" => reply(crate::tracking::trackinginfo(session)),
         "setinfo" => {
             let value = text(&argv[3]);
             if value.contains(' ') || value.contains('\n') {

@@ -139,6 +139,8 @@ pub struct ClientInfo {
     pub subscriptions: Cell<[u32; 3]>,
     /// Pub/sub messages and other pushes waiting to be written.
     pub outbox: crate::outbox::Outbox,
+    /// CLIENT TRACKING's state.
+    pub tracking: RefCell<crate::tracking::TrackingState>,
 }
 
 impl ClientInfo {
@@ -162,6 +164,7 @@ impl ClientInfo {
             library: RefCell::new((String::new(), String::new())),
             subscriptions: Cell::new([0; 3]),
             outbox: Default::default(),
+            tracking: RefCell::default(),
         }
     }
 
@@ -184,8 +187,24 @@ impl ClientInfo {
         let now = Instant::now();
         let library = self.library.borrow();
         let subscriptions = self.subscriptions.get();
+        let tracking = self.tracking.borrow();
+        // Redis's letters, in its order.
+        let mut flags = String::new();
+        if subscriptions.iter().any(|count| *count > 0) {
+            flags.push('P');
+        }
+        if self.multi.get() >= 0 {
+            flags.push('x');
+        }
+        if self.blocked.get() {
+            flags.push('b');
+        }
+        tracking.list_flags(&mut flags);
+        if flags.is_empty() {
+            flags.push('N');
+        }
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -193,16 +212,7 @@ impl ClientInfo {
             self.name.borrow(),
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active.get()).as_secs(),
-            match (
-                self.blocked.get(),
-                self.multi.get() >= 0,
-                subscriptions.iter().any(|count| *count > 0),
-            ) {
-                (true, _, _) => "b",
-                (false, true, _) => "x",
-                (false, false, true) => "P",
-                (false, false, false) => "N",
-            },
+            flags,
             self.db.get(),
             subscriptions[0],
             subscriptions[1],
@@ -210,6 +220,7 @@ impl ClientInfo {
             self.multi.get(),
             self.outbox.memory(),
             self.last_command.get(),
+            tracking.redirection(),
             self.resp.get(),
             library.0,
             library.1,
@@ -288,6 +299,8 @@ pub struct ShardState {
     script_engine: RefCell<Option<Rc<peregrine_script::ScriptEngine>>>,
     /// Subscribers on this core and this core's copy of the pub/sub directory.
     pub pubsub: RefCell<crate::pubsub::PubSubCore>,
+    /// This core's clients that CLIENT TRACKING may name by id.
+    pub tracking: RefCell<crate::tracking::TrackingCore>,
     /// The `pubsub` output limit, with the settings generation it was read at.
     pubsub_output_limit: Cell<(u64, crate::outbox::OutputLimit)>,
     /// This core's router (set once the mesh is joined): shard code that publishes needs it.
@@ -332,6 +345,7 @@ impl ShardState {
             open_tx: Cell::new(None),
             script_engine: RefCell::new(None),
             pubsub: RefCell::default(),
+            tracking: RefCell::default(),
             pubsub_output_limit: Cell::new((u64::MAX, Default::default())),
             router: std::cell::OnceCell::new(),
             server,
@@ -478,6 +492,7 @@ impl ShardState {
         drop((journal, capture, watched, notifier));
         self.records_appended();
         crate::pubsub::publish_key_events(self, client.home);
+        crate::tracking::send_owed(self);
         result
     }
 
@@ -566,6 +581,7 @@ impl ShardState {
     /// writer. For writes done outside command handlers (multi-shard write-backs).
     pub fn record_key_state(&self, db: DbIndex, key: &[u8]) {
         self.watched.borrow_mut().touch(db.0, key);
+        crate::tracking::send_owed(self);
         let mut journal = self.journal.borrow_mut();
         if !journal.is_enabled() {
             return;
@@ -685,8 +701,9 @@ impl ShardState {
         if journal.buffered() > 0 {
             self.persistence.notify_writer();
         }
-        drop((keyspace, notifier));
+        drop((keyspace, notifier, watched));
         crate::pubsub::publish_key_events(self, client.home);
+        crate::tracking::send_owed(self);
         replies
     }
 

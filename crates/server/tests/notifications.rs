@@ -60,7 +60,8 @@ const COMMANDS: &[&str] = &[
     // sets
     "SADD set a b c",
     "SREM set a",
-    "SPOP set",
+    "SADD one x",
+    "SPOP one",
     "!SMOVE set set2 c",
     "!SINTERSTORE set3 set2 set",
     "!SUNIONSTORE set3 set2 nosuch",

@@ -110,6 +110,7 @@ fn reload(state: &ShardState) -> Result<(), String> {
         .collect();
     let pairs: Vec<(DbIndex, DbIndex)> = all.iter().map(|db| (*db, *db)).collect();
     state.touch_watched_databases(&pairs);
+    crate::tracking::flushed(state);
     let old: Vec<_> = state
         .keyspace
         .borrow_mut()

@@ -61,7 +61,7 @@ impl<'k> Replayer<'k> {
                     stats: &mut self.stats,
                     client: ClientOptions {
                         no_touch: true,
-                        home: None,
+                        ..ClientOptions::default()
                     },
                     limits: self.limits,
                     random: &mut self.random,

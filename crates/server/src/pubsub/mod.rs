@@ -334,7 +334,7 @@ fn protocol_index(protocol: Protocol) -> usize {
 }
 
 /// Queues a push for `client`, disconnecting it when that takes it over its output limit.
-fn push(client: &ClientInfo, frame: &[u8], limit: crate::outbox::OutputLimit) {
+pub(crate) fn push(client: &ClientInfo, frame: &[u8], limit: crate::outbox::OutputLimit) {
     if client.killed.get() {
         return;
     }
