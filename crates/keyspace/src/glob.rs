@@ -24,6 +24,11 @@ fn match_from(
     if nesting > 1000 {
         return false;
     }
+    // Redis's loop never starts on an empty string: only an empty pattern matches it
+    // (so `*` does not; KEYS and SCAN skip matching for a lone `*`).
+    if string.is_empty() {
+        return pattern.is_empty();
+    }
     let fold = |byte: u8| {
         if nocase {
             byte.to_ascii_lowercase()
@@ -140,10 +145,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_empty_string_matches_only_the_empty_pattern() {
+        assert!(!glob_match(b"*", b""));
+        assert!(!glob_match(b"**", b""));
+        assert!(!glob_match(b"?", b""));
+        assert!(glob_match(b"", b""));
+        assert!(glob_match(b"a*", b"a"));
+        assert!(glob_match(b"a**", b"a"));
+        assert!(!glob_match_nocase(b"*", b""));
+    }
+
+    #[test]
     fn matches_like_redis() {
         let cases: [(&str, &str, bool); 16] = [
             ("*", "anything", true),
-            ("*", "", true),
+            ("*", "", false),
             ("h?llo", "hello", true),
             ("h?llo", "hllo", false),
             ("h*llo", "heeeello", true),

@@ -85,16 +85,74 @@ async fn write_pushes(
     state: &crate::shard_state::ShardState,
     stream: &mut TcpStream,
 ) -> bool {
-    let pushes = info.outbox.take();
-    if pushes.is_empty() {
+    let chunks = info.outbox.take();
+    if chunks.is_empty() {
         return true;
     }
+    let bytes: usize = chunks.iter().map(bytes::Bytes::len).sum();
     state
         .net_output_bytes
-        .set(state.net_output_bytes.get() + pushes.len() as u64);
-    let written = stream.write_all(&pushes).await.is_ok();
+        .set(state.net_output_bytes.get() + bytes as u64);
+    let written = write_chunks(stream, &chunks).await;
     info.outbox.written();
     written && !info.killed.get()
+}
+
+/// Sends `chunks` in order: as many as the socket takes at once in one gathering
+/// `sendmsg` (shared frames are never copied), the rest, if the socket filled up, by
+/// waiting for room.
+async fn write_chunks(stream: &mut TcpStream, chunks: &[bytes::Bytes]) -> bool {
+    let mut sent = 0usize;
+    let total: usize = chunks.iter().map(bytes::Bytes::len).sum();
+    while sent < total {
+        let mut skip = sent;
+        let slices: Vec<std::io::IoSlice<'_>> = chunks
+            .iter()
+            .filter_map(|chunk| {
+                if skip >= chunk.len() {
+                    skip -= chunk.len();
+                    return None;
+                }
+                let slice = std::io::IoSlice::new(&chunk[skip..]);
+                skip = 0;
+                Some(slice)
+            })
+            .take(1024)
+            .collect();
+        let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
+        header.msg_iov = slices.as_ptr() as *mut libc::iovec;
+        header.msg_iovlen = slices.len() as _;
+        // SAFETY: `header` points at `slices`, valid iovecs over buffers that outlive the
+        // call; MSG_DONTWAIT keeps the executor from blocking on a full socket.
+        let result = unsafe {
+            libc::sendmsg(
+                stream.as_raw_fd(),
+                &header,
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if result > 0 {
+            sent += result as usize;
+            continue;
+        }
+        let error = std::io::Error::last_os_error();
+        if result == 0 || error.kind() != std::io::ErrorKind::WouldBlock {
+            return false;
+        }
+        // The socket is full: wait for room the ordinary way with what is left.
+        let mut rest = Vec::with_capacity(total - sent);
+        let mut skip = sent;
+        for chunk in chunks {
+            if skip >= chunk.len() {
+                skip -= chunk.len();
+                continue;
+            }
+            rest.extend_from_slice(&chunk[skip..]);
+            skip = 0;
+        }
+        return stream.write_all(&rest).await.is_ok();
+    }
+    true
 }
 
 /// Serves one client until it quits, is killed, or the connection fails.

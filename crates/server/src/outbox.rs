@@ -8,6 +8,7 @@
 //! disconnected and its buffer dropped, as Redis does, so a subscriber that does not read
 //! costs bounded memory and never slows the publishers.
 
+use bytes::Bytes;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
@@ -116,10 +117,39 @@ fn parse_groups(text: &str) -> Result<Vec<(&'static str, OutputLimit)>, String> 
         .collect()
 }
 
+/// Frames at least this long are queued as shared buffers (one per core and protocol,
+/// whatever the number of subscribers); shorter ones are copied, which costs less than
+/// sharing.
+const SHARE_MIN: usize = 1024;
+
+/// Queued output: shared frames and copied bytes, in order.
+#[derive(Default)]
+struct Queue {
+    /// Earlier output, as buffers to send one after the other.
+    chunks: Vec<Bytes>,
+    /// Copied frames after the last chunk.
+    tail: Vec<u8>,
+    /// Bytes in `chunks` and `tail`.
+    len: usize,
+}
+
+impl Queue {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn close_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.chunks
+                .push(Bytes::from(std::mem::take(&mut self.tail)));
+        }
+    }
+}
+
 /// Pushes waiting for a client's connection task.
 #[derive(Default)]
 pub struct Outbox {
-    pending: RefCell<Vec<u8>>,
+    pending: RefCell<Queue>,
     /// Bytes the connection task took and is still writing.
     in_flight: Cell<usize>,
     waker: Cell<Option<Waker>>,
@@ -140,20 +170,39 @@ pub enum Pushed {
 }
 
 impl Outbox {
-    /// Queues `frame` (encoded bytes) unless that takes the output past `limit`.
+    /// Queues a copy of `frame` (encoded bytes) unless that takes the output past `limit`.
     pub fn push(&self, frame: &[u8], limit: OutputLimit) -> Pushed {
+        self.queue(frame.len(), limit, |queue| {
+            queue.tail.extend_from_slice(frame)
+        })
+    }
+
+    /// Queues `frame`, shared with other clients when it is large, unless that takes the
+    /// output past `limit`.
+    pub fn push_shared(&self, frame: &Bytes, limit: OutputLimit) -> Pushed {
+        if frame.len() < SHARE_MIN {
+            return self.push(frame, limit);
+        }
+        self.queue(frame.len(), limit, |queue| {
+            queue.close_tail();
+            queue.chunks.push(frame.clone());
+        })
+    }
+
+    fn queue(&self, len: usize, limit: OutputLimit, add: impl FnOnce(&mut Queue)) -> Pushed {
         if self.overflowed.get() {
             return Pushed::OverLimit;
         }
         let mut pending = self.pending.borrow_mut();
-        let total = (pending.len() + self.in_flight.get() + frame.len()) as u64;
+        let total = (pending.len + self.in_flight.get() + len) as u64;
         if limit.hard > 0 && total > limit.hard || self.over_soft_too_long(total, limit) {
             drop(pending);
             self.overflow();
             return Pushed::OverLimit;
         }
         let was_empty = pending.is_empty();
-        pending.extend_from_slice(frame);
+        add(&mut pending);
+        pending.len += len;
         drop(pending);
         if was_empty {
             if let Some(waker) = self.waker.take() {
@@ -177,7 +226,7 @@ impl Outbox {
     /// Drops everything queued and refuses further pushes.
     fn overflow(&self) {
         self.overflowed.set(true);
-        *self.pending.borrow_mut() = Vec::new();
+        *self.pending.borrow_mut() = Queue::default();
         if let Some(waker) = self.waker.take() {
             waker.wake();
         }
@@ -195,19 +244,20 @@ impl Outbox {
 
     /// Appends the queued bytes to `out` (which the connection writes next).
     pub fn drain_into(&self, out: &mut Vec<u8>) {
-        let mut pending = self.pending.borrow_mut();
-        if !pending.is_empty() {
-            out.extend_from_slice(&pending);
-            pending.clear();
+        let queue = std::mem::take(&mut *self.pending.borrow_mut());
+        for chunk in &queue.chunks {
+            out.extend_from_slice(chunk);
         }
+        out.extend_from_slice(&queue.tail);
     }
 
-    /// Takes the queued bytes for writing; they count against the limit until
-    /// [`Outbox::written`].
-    pub fn take(&self) -> Vec<u8> {
-        let bytes = std::mem::take(&mut *self.pending.borrow_mut());
-        self.in_flight.set(bytes.len());
-        bytes
+    /// Takes the queued output for writing, as buffers to send in order; they count
+    /// against the limit until [`Outbox::written`].
+    pub fn take(&self) -> Vec<Bytes> {
+        let mut queue = std::mem::take(&mut *self.pending.borrow_mut());
+        queue.close_tail();
+        self.in_flight.set(queue.len);
+        queue.chunks
     }
 
     /// The bytes taken by [`Outbox::take`] reached the socket.
@@ -217,7 +267,7 @@ impl Outbox {
 
     /// Bytes queued or being written (CLIENT LIST's `omem`).
     pub fn memory(&self) -> usize {
-        self.pending.borrow().len() + self.in_flight.get()
+        self.pending.borrow().len + self.in_flight.get()
     }
 
     /// Resolves when something is queued or the client overflowed.
@@ -269,7 +319,7 @@ mod tests {
         let outbox = Outbox::default();
         outbox.push(&[b'x'; 90], LIMIT);
         let taken = outbox.take();
-        assert_eq!(taken.len(), 90);
+        assert_eq!(taken.iter().map(Bytes::len).sum::<usize>(), 90);
         assert_eq!(outbox.push(&[b'x'; 20], LIMIT), Pushed::OverLimit);
         let outbox = Outbox::default();
         outbox.push(&[b'x'; 90], LIMIT);
@@ -322,6 +372,28 @@ mod tests {
         assert!(merge_output_limits(DEFAULT_OUTPUT_LIMITS, "pubsub x 1 1")
             .unwrap_err()
             .starts_with("Error in hard"));
+    }
+
+    #[test]
+    fn large_frames_are_shared_and_order_is_kept() {
+        let outbox = Outbox::default();
+        let large = Bytes::from(vec![b'L'; SHARE_MIN]);
+        outbox.push(b"a", OutputLimit::default());
+        outbox.push_shared(&large, OutputLimit::default());
+        outbox.push_shared(&Bytes::from_static(b"b"), OutputLimit::default());
+        assert_eq!(outbox.memory(), SHARE_MIN + 2);
+        let chunks = outbox.take();
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(chunks[0], Bytes::from_static(b"a"));
+        assert_eq!(
+            chunks[1].as_ptr(),
+            large.as_ptr(),
+            "a large frame is the shared buffer, not a copy"
+        );
+        assert_eq!(chunks[2], Bytes::from_static(b"b"));
+        assert_eq!(outbox.memory(), SHARE_MIN + 2, "in flight until written");
+        outbox.written();
+        assert_eq!(outbox.memory(), 0);
     }
 
     #[test]

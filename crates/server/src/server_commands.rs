@@ -466,7 +466,10 @@ async fn scan(session: &mut Session, argv: &Argv) -> Outcome {
                 Some(number) if number < 1 => return error("ERR syntax error"),
                 Some(number) => count = number as usize,
             },
-            Some(value) if option.eq_ignore_ascii_case(b"match") => pattern = Some(value.clone()),
+            // Redis skips matching for `*` (which would not match the empty key).
+            Some(value) if option.eq_ignore_ascii_case(b"match") => {
+                pattern = (value.as_ref() != b"*").then(|| value.clone())
+            }
             Some(value) if option.eq_ignore_ascii_case(b"type") => {
                 value_type = Some(ValueType::from_name(value));
             }

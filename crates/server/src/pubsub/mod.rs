@@ -114,7 +114,7 @@ fn message_frame(
     word: &str,
     pattern: Option<&[u8]>,
     publication: &Publication,
-) -> Vec<u8> {
+) -> Bytes {
     let mut frame = Vec::with_capacity(publication.channel.len() + publication.message.len() + 48);
     push_header(protocol, 3 + usize::from(pattern.is_some()), &mut frame);
     push_bulk(word.as_bytes(), &mut frame);
@@ -123,7 +123,7 @@ fn message_frame(
     }
     push_bulk(&publication.channel, &mut frame);
     push_bulk(&publication.message, &mut frame);
-    frame
+    Bytes::from(frame)
 }
 
 fn update_client_info(session: &Session) {
@@ -299,21 +299,22 @@ fn deliver(state: &Rc<ShardState>, publication: &Publication) {
     let limit = state.pubsub_output_limit();
     let pubsub = state.pubsub.borrow();
     let (_, _, word) = words(publication.kind);
-    let mut frames: [Option<Vec<u8>>; 2] = [None, None];
+    // One frame per protocol, shared by every subscriber of this core.
+    let mut frames: [Option<Bytes>; 2] = [None, None];
     for client in pubsub.local(publication.kind, &publication.channel) {
         let protocol = client_protocol(client);
         let frame = frames[protocol_index(protocol)]
             .get_or_insert_with(|| message_frame(protocol, word, None, publication));
-        push(client, frame, limit);
+        push_shared(client, frame, limit);
     }
     for pattern in &publication.patterns {
-        let mut frames: [Option<Vec<u8>>; 2] = [None, None];
+        let mut frames: [Option<Bytes>; 2] = [None, None];
         for client in pubsub.local(Kind::Pattern, pattern) {
             let protocol = client_protocol(client);
             let frame = frames[protocol_index(protocol)].get_or_insert_with(|| {
                 message_frame(protocol, "pmessage", Some(pattern), publication)
             });
-            push(client, frame, limit);
+            push_shared(client, frame, limit);
         }
     }
 }
@@ -338,7 +339,21 @@ pub(crate) fn push(client: &ClientInfo, frame: &[u8], limit: crate::outbox::Outp
     if client.killed.get() {
         return;
     }
-    if client.outbox.push(frame, limit) == Pushed::OverLimit {
+    let pushed = client.outbox.push(frame, limit);
+    over_limit_closes(client, pushed);
+}
+
+/// [`push`] of a frame other clients may share.
+fn push_shared(client: &ClientInfo, frame: &Bytes, limit: crate::outbox::OutputLimit) {
+    if client.killed.get() {
+        return;
+    }
+    let pushed = client.outbox.push_shared(frame, limit);
+    over_limit_closes(client, pushed);
+}
+
+fn over_limit_closes(client: &ClientInfo, pushed: Pushed) {
+    if pushed == Pushed::OverLimit {
         tracing::warn!(
             client = %client.describe(),
             "Client scheduled to be closed ASAP for overcoming of output buffer limits."
@@ -459,11 +474,11 @@ mod tests {
             patterns: vec![],
         };
         assert_eq!(
-            message_frame(Protocol::Resp2, "message", None, &publication),
+            &message_frame(Protocol::Resp2, "message", None, &publication)[..],
             b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
         );
         assert_eq!(
-            message_frame(Protocol::Resp3, "pmessage", Some(b"n*"), &publication),
+            &message_frame(Protocol::Resp3, "pmessage", Some(b"n*"), &publication)[..],
             b">4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
         );
         let mut out = Vec::new();
