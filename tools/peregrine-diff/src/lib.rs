@@ -21,8 +21,8 @@
 //! (`compare` rule 11: Redis orders the `pmessage` frames of several matching
 //! patterns by its hash table, and Peregrine runs a multi-key command on each
 //! shard of its keys, so events of keys on different shards may come in another
-//! order). A stream that differs is read on to one more sync message before it
-//! counts as a mismatch: Peregrine hands a message to another core's subscribers
+//! order). A stream that differs is read on to a few more sync messages, with
+//! nothing sent in between, before it counts as a mismatch: Peregrine hands a message to another core's subscribers
 //! after PUBLISH has answered, so a frame may arrive just after the sync message
 //! meant to close its interval (`DiffReport::late_intervals` counts the intervals
 //! that needed this). The second client of the pubsub family is a stream too
@@ -175,6 +175,9 @@ pub struct Mismatch {
     pub peregrine: String,
     /// The run's restart interval (0: no crash-restart mode), to reproduce the mismatch.
     pub restart_every: usize,
+    /// The stream options of the run as command-line flags (`--subscribers`,
+    /// `--notify-keyspace-events KEA`), empty when off, to reproduce the mismatch.
+    pub stream_flags: String,
 }
 
 impl fmt::Display for Mismatch {
@@ -203,6 +206,9 @@ impl fmt::Display for Mismatch {
         )?;
         if self.restart_every > 0 {
             write!(formatter, " --restart-every {}", self.restart_every)?;
+        }
+        if !self.stream_flags.is_empty() {
+            write!(formatter, " {}", self.stream_flags)?;
         }
         Ok(())
     }
@@ -321,9 +327,11 @@ fn run_seed(
     config: &DiffConfig,
     report: &mut DiffReport,
 ) -> anyhow::Result<SeedOutcome> {
+    let stream_flags = stream_flags(config);
     let seed_run = SeedRun {
         seed,
         restart_every: config.restart_every,
+        stream_flags: &stream_flags,
     };
     // The previous seed may have stopped inside a transaction recipe (in MULTI, or
     // with keys watched): DISCARD and UNWATCH end that first.
@@ -393,13 +401,22 @@ fn run_seed(
     Ok(SeedOutcome::Passed)
 }
 
+/// The stream options of `config` as command-line flags.
+fn stream_flags(config: &DiffConfig) -> String {
+    match &config.notify_keyspace_events {
+        Some(flags) => format!("--notify-keyspace-events {flags}"),
+        None if config.subscribers => "--subscribers".to_owned(),
+        None => String::new(),
+    }
+}
+
 /// Before a seed's first command: the second client leaves any subscription a
 /// stopped seed left behind (RESET), every stream is read up to a sync message
 /// without comparing (what an earlier seed's last command caused), and
 /// subscriber confirmations that differed when the servers started are reported.
 fn reset_streams(
     servers: &mut ServerPair,
-    seed_run: SeedRun,
+    seed_run: SeedRun<'_>,
     report: &mut DiffReport,
 ) -> anyhow::Result<Result<(), SeedOutcome>> {
     let before_the_sequence = vec!["(before the sequence, not part of it)".to_owned()];
@@ -412,6 +429,7 @@ fn reset_streams(
             redis,
             peregrine,
             restart_every: seed_run.restart_every,
+            stream_flags: seed_run.stream_flags.to_owned(),
         });
         Ok(Err(outcome))
     };
@@ -453,13 +471,18 @@ struct StreamInterval<'a> {
     second_listening: bool,
 }
 
+/// How many more sync messages a stream that differs is read on to, with nothing
+/// sent in between, before the difference counts.
+const SETTLE_SYNCS: usize = 3;
+
 /// Reads every stream up to the next sync message and compares what each
-/// received on the two servers (`compare` rule 11). A stream that differs is read
-/// on to one more sync message, with nothing sent in between, and compared again
-/// with what came late; a difference that remains is recorded as a mismatch.
+/// received on the two servers (`compare` rule 11). While a stream differs, every
+/// stream is read on to one more sync message (at most [`SETTLE_SYNCS`]), with
+/// nothing sent in between, and compared again with what came late; a difference
+/// that remains is recorded as a mismatch.
 fn compare_streams(
     servers: &mut ServerPair,
-    seed_run: SeedRun,
+    seed_run: SeedRun<'_>,
     interval: &StreamInterval<'_>,
     history: &VecDeque<HistoryEntry>,
     report: &mut DiffReport,
@@ -475,8 +498,12 @@ fn compare_streams(
             .collect()
     };
     let mut judged = verdicts(&observations);
-    let settled = judged.contains(&Some(StreamVerdict::Different)) && !judged.contains(&None);
-    if settled {
+    let mut settled = false;
+    for _ in 0..SETTLE_SYNCS {
+        if !judged.contains(&Some(StreamVerdict::Different)) || judged.contains(&None) {
+            break;
+        }
+        settled = true;
         let late = servers.sync_streams(interval.second_listening)?;
         for (observation, late) in observations.iter_mut().zip(late) {
             observation.redis.extend(late.redis);
@@ -516,6 +543,7 @@ fn compare_streams(
             redis: stream::printable_frames(&observation.redis),
             peregrine,
             restart_every: seed_run.restart_every,
+            stream_flags: seed_run.stream_flags.to_owned(),
         });
         return Ok(Err(outcome));
     }
@@ -527,17 +555,19 @@ fn compare_streams(
 
 /// What names the run of one seed in a mismatch's reproduce line.
 #[derive(Debug, Clone, Copy)]
-struct SeedRun {
+struct SeedRun<'a> {
     seed: u64,
     /// The run's restart interval, for the reproduce line of a mismatch.
     restart_every: usize,
+    /// The run's stream options as flags, for the reproduce line of a mismatch.
+    stream_flags: &'a str,
 }
 
 /// Sends one command to both servers. Returns Redis's reply when they agree;
 /// otherwise records the mismatch and returns how the seed ended.
 fn compare_one(
     servers: &mut ServerPair,
-    seed_run: SeedRun,
+    seed_run: SeedRun<'_>,
     index: usize,
     command: &Command,
     history: &VecDeque<HistoryEntry>,
@@ -561,6 +591,7 @@ fn compare_one(
         redis: redis.value.printable(),
         peregrine: peregrine_text,
         restart_every: seed_run.restart_every,
+        stream_flags: seed_run.stream_flags.to_owned(),
     });
     Ok(Err(outcome))
 }
@@ -648,6 +679,7 @@ mod tests {
             redis: "(nil)".to_owned(),
             peregrine: "+OK".to_owned(),
             restart_every: 0,
+            stream_flags: String::new(),
         };
         let mut report = DiffReport {
             compared: 10,
@@ -677,6 +709,7 @@ mod tests {
             redis: "(nil)".to_owned(),
             peregrine: "\"v\"".to_owned(),
             restart_every: 0,
+            stream_flags: String::new(),
         };
         assert!(mismatch
             .to_string()
@@ -685,6 +718,11 @@ mod tests {
         assert!(mismatch
             .to_string()
             .ends_with("reproduce: --seeds 7..8 --commands 300 --restart-every 100"));
+        mismatch.restart_every = 0;
+        mismatch.stream_flags = "--notify-keyspace-events KEA".to_owned();
+        assert!(mismatch
+            .to_string()
+            .ends_with("reproduce: --seeds 7..8 --commands 300 --notify-keyspace-events KEA"));
     }
 
     #[test]
