@@ -13,6 +13,11 @@
 //! second client writing between WATCH and EXEC) runs alone with 4 and 1 shards too, and
 //! so does the scripting family (random EVAL scripts, EVALSHA, EVAL_RO, SCRIPT).
 //!
+//! The pubsub family (PUBLISH, SPUBLISH, PUBSUB, a second client subscribing and
+//! unsubscribing) runs alone with 1 and 2 shards, with the subscriber streams on: two
+//! subscribers per server (RESP2 with `__key*__:*`, channels and patterns; RESP3 with
+//! shard channels and a pattern) must receive the same frames after every command.
+//!
 //! The crash-restart run (`replay_after_kill_9_matches_redis`) mixes every family too,
 //! with peregrine-server (on `appendfsync always`) killed with SIGKILL every 300 commands
 //! and restarted on its data directory: its dataset must be the same before the kill and
@@ -57,7 +62,7 @@ const CORE: &[&str] = &["strings", "keys", "server"];
 const ALL: &[&str] = &[];
 
 fn differential(families: &[&str], seeds: Range<u64>, commands_per_seed: usize, shards: u16) {
-    differential_run(families, seeds, commands_per_seed, shards, 0);
+    differential_run(families, seeds, commands_per_seed, shards, 0, false);
 }
 
 /// A differential run; with `restart_every` > 0, in crash-restart mode. Returns the
@@ -68,6 +73,7 @@ fn differential_run(
     commands_per_seed: usize,
     shards: u16,
     restart_every: usize,
+    subscribers: bool,
 ) -> Option<DiffReport> {
     let redis_bin = redis_server()?;
     let config = DiffConfig {
@@ -78,6 +84,8 @@ fn differential_run(
         shards,
         families: families.iter().map(|name| (*name).to_owned()).collect(),
         restart_every,
+        subscribers,
+        notify_keyspace_events: None,
     };
     let report = peregrine_diff::run(&config)
         .unwrap_or_else(|error| panic!("the differential run could not run: {error:#}"));
@@ -165,6 +173,22 @@ fn scripting_matches_redis() {
     differential(&["scripting"], 910..912, 800, 1);
 }
 
+/// PUBLISH, SPUBLISH and PUBSUB, with a second client subscribing in between, and the
+/// frames of two subscribers per server compared after every command, with 1 and 2 shards.
+#[test]
+fn pubsub_streams_match_redis() {
+    for (seeds, shards) in [(1000..1004, 1), (1010..1014, 2)] {
+        let Some(report) = differential_run(&["pubsub"], seeds, 400, shards, 0, true) else {
+            return;
+        };
+        println!(
+            "streams: {} intervals compared, {} equal only up to order, {} with late frames",
+            report.stream_intervals, report.reordered_intervals, report.late_intervals
+        );
+        assert!(report.stream_intervals >= 2 * 4 * 400);
+    }
+}
+
 #[test]
 fn every_family_together_matches_redis() {
     differential(ALL, 700..708, 1500, 2);
@@ -178,9 +202,14 @@ fn replay_after_kill_9_matches_redis() {
     let seeds = 0..6;
     let commands_per_seed = 1500;
     for shards in [1, 4] {
-        let Some(report) =
-            differential_run(ALL, seeds.clone(), commands_per_seed, shards, RESTART_EVERY)
-        else {
+        let Some(report) = differential_run(
+            ALL,
+            seeds.clone(),
+            commands_per_seed,
+            shards,
+            RESTART_EVERY,
+            false,
+        ) else {
             return;
         };
         // A restart waits for the end of the recipe under way, so the one due after a

@@ -42,6 +42,17 @@
 //! 9. **Score formatting** ([`scores_equivalent`]): Redis 7.0 prints doubles with
 //!    `%.17g`, 7.2 with the shortest text that reads back to the same double; in the
 //!    replies of sorted-set commands, bulk strings that parse to the same double match.
+//! 10. **UNSUBSCRIBE without names** ([`Comparison::UnsubscribeAll`]): the
+//!     confirmations come in the order of the client's own hash table of names, each
+//!     with the count left after it. The frames are compared as the set of
+//!     (kind, name) pairs plus the sequence of counts ([`unsubscribed_all`]).
+//! 11. **Subscriber streams** ([`streams_match`]): the frames a subscriber received
+//!     between two sync messages are compared byte for byte, in order, first. A
+//!     difference in order alone is accepted ([`StreamVerdict::SameUpToOrder`]):
+//!     Redis delivers the `pmessage` frames of several matching patterns in the
+//!     order of its pattern hash table, and Peregrine runs a multi-key command on
+//!     each shard of its keys, so the keyspace events of keys on different shards
+//!     may come in another order. A missing, extra or different frame is a mismatch.
 //!
 //! Nothing else is forgiven.
 
@@ -68,6 +79,8 @@ pub enum Comparison {
     ScanPairs,
     /// The command is OBJECT ENCODING, compared up to 7.2's new encodings; see rule 8.
     Encoding,
+    /// The frames of an UNSUBSCRIBE (PUNSUBSCRIBE, SUNSUBSCRIBE) without names; see rule 10.
+    UnsubscribeAll,
 }
 
 /// Tolerance for TTL and EXPIRETIME, in seconds.
@@ -143,6 +156,69 @@ pub fn replies_match(
         }
         Comparison::Unordered => sorted(&redis.value) == sorted(&peregrine.value),
         Comparison::UnorderedPairs => sorted_pairs(&redis.value) == sorted_pairs(&peregrine.value),
+        Comparison::UnsubscribeAll => {
+            unsubscribed_all(&redis.value) == unsubscribed_all(&peregrine.value)
+        }
+    }
+}
+
+/// The raw bytes of `frames`, sorted.
+fn sorted_raw(frames: &[RawReply]) -> Vec<&[u8]> {
+    let mut raw: Vec<&[u8]> = frames.iter().map(|frame| frame.raw.as_slice()).collect();
+    raw.sort_unstable();
+    raw
+}
+
+/// Rule 10: the frames `[word, name, count]` of an UNSUBSCRIBE without names (joined
+/// in one array) as `[sorted [word, name] pairs, [counts in order]]`; any other
+/// reply unchanged.
+pub fn unsubscribed_all(reply: &Reply) -> Reply {
+    let Reply::Array(frames) = reply else {
+        return reply.clone();
+    };
+    let mut names = Vec::with_capacity(frames.len());
+    let mut counts = Vec::with_capacity(frames.len());
+    for frame in frames {
+        match frame {
+            Reply::Array(parts) => match parts.as_slice() {
+                [word, name, count @ Reply::Integer(_)] => {
+                    names.push(Reply::Array(vec![word.clone(), name.clone()]));
+                    counts.push(count.clone());
+                }
+                _ => return reply.clone(),
+            },
+            _ => return reply.clone(),
+        }
+    }
+    names.sort();
+    Reply::Array(vec![Reply::Array(names), Reply::Array(counts)])
+}
+
+/// How the frames two subscribers received for one command compare (rule 11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamVerdict {
+    /// The same frames in the same order, byte for byte.
+    Same,
+    /// The same frames, byte for byte, in another order.
+    SameUpToOrder,
+    /// A frame is missing, extra or different.
+    Different,
+}
+
+/// Rule 11: compares the frames Redis's and Peregrine's subscriber received.
+pub fn streams_match(redis: &[RawReply], peregrine: &[RawReply]) -> StreamVerdict {
+    if redis.len() == peregrine.len()
+        && redis
+            .iter()
+            .zip(peregrine)
+            .all(|(left, right)| left.raw == right.raw)
+    {
+        return StreamVerdict::Same;
+    }
+    if sorted_raw(redis) == sorted_raw(peregrine) {
+        StreamVerdict::SameUpToOrder
+    } else {
+        StreamVerdict::Different
     }
 }
 
@@ -465,6 +541,70 @@ mod tests {
         assert_ne!(zset("skiplist"), zset("listpack"));
         let missing = RawReply::from_value(Reply::Nil);
         assert_eq!(encoding_result(&missing, b"none"), missing);
+    }
+
+    fn frame(parts: &[&str]) -> RawReply {
+        array(parts)
+    }
+
+    #[test]
+    fn streams_compare_exactly_then_up_to_order() {
+        let first = frame(&["message", "news", "a"]);
+        let second = frame(&["pmessage", "n*", "news", "a"]);
+        let third = frame(&["message", "__keyevent@0__:set", "k1"]);
+        let redis = [first.clone(), second.clone(), third.clone()];
+        assert_eq!(streams_match(&redis, &redis), StreamVerdict::Same);
+        assert_eq!(streams_match(&[], &[]), StreamVerdict::Same);
+        let reordered = [third.clone(), first.clone(), second.clone()];
+        assert_eq!(
+            streams_match(&redis, &reordered),
+            StreamVerdict::SameUpToOrder
+        );
+        let missing = [first.clone(), second.clone()];
+        assert_eq!(streams_match(&redis, &missing), StreamVerdict::Different);
+        let extra = [first.clone(), second.clone(), third.clone(), first.clone()];
+        assert_eq!(streams_match(&redis, &extra), StreamVerdict::Different);
+        // The same element twice instead of two different ones is no reordering.
+        let doubled = [first.clone(), first.clone(), third.clone()];
+        assert_eq!(streams_match(&redis, &doubled), StreamVerdict::Different);
+        // RESP3 push and RESP2 array of the same elements are different bytes.
+        let push = RawReply {
+            raw: b">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$1\r\na\r\n".to_vec(),
+            value: first.value.clone(),
+        };
+        assert_eq!(streams_match(&[first], &[push]), StreamVerdict::Different);
+    }
+
+    #[test]
+    fn unsubscribe_all_compares_names_as_a_set_and_counts_in_order() {
+        let frames = |items: &[(&str, i64)]| {
+            RawReply::from_value(Reply::Array(
+                items
+                    .iter()
+                    .map(|(name, count)| {
+                        Reply::Array(vec![
+                            bulk("unsubscribe"),
+                            bulk(name),
+                            Reply::Integer(*count),
+                        ])
+                    })
+                    .collect(),
+            ))
+        };
+        let all = Comparison::UnsubscribeAll;
+        let redis = frames(&[("a", 2), ("b", 1), ("c", 0)]);
+        let peregrine = frames(&[("c", 2), ("a", 1), ("b", 0)]);
+        assert!(replies_match(all, "UNSUBSCRIBE", &redis, &peregrine));
+        let wrong_counts = frames(&[("c", 2), ("a", 2), ("b", 0)]);
+        assert!(!replies_match(all, "UNSUBSCRIBE", &redis, &wrong_counts));
+        let missing = frames(&[("a", 1), ("b", 0)]);
+        assert!(!replies_match(all, "UNSUBSCRIBE", &redis, &missing));
+        assert!(!replies_match(
+            Comparison::Exact,
+            "UNSUBSCRIBE",
+            &redis,
+            &peregrine
+        ));
     }
 
     #[test]

@@ -12,6 +12,26 @@
 //! the encodings 7.2 added). Generation lives in `generate`, one module per
 //! command family; a run may use only some families.
 //!
+//! Pub/sub and keyspace notifications are compared as message streams
+//! (`stream`): with `DiffConfig::subscribers`, two subscriber connections on each
+//! server (one RESP2 with `PSUBSCRIBE __key*__:*` and the pubsub family's channels
+//! and patterns, one RESP3 with its shard channels and a pattern) are read after
+//! every command up to a sync message the driver publishes, and the frames each
+//! received in between are compared per command: exactly, or up to order alone
+//! (`compare` rule 11: Redis orders the `pmessage` frames of several matching
+//! patterns by its hash table, and Peregrine runs a multi-key command on each
+//! shard of its keys, so events of keys on different shards may come in another
+//! order). A stream that differs is read on to a few more sync messages, with
+//! nothing sent in between, before it counts as a mismatch: Peregrine hands a message to another core's subscribers
+//! after PUBLISH has answered, so a frame may arrive just after the sync message
+//! meant to close its interval (`DiffReport::late_intervals` counts the intervals
+//! that needed this). The second client of the pubsub family is a stream too
+//! while it is subscribed, whatever the options. With
+//! `DiffConfig::notify_keyspace_events`, both servers get `CONFIG SET
+//! notify-keyspace-events` and `DEBUG SET-ACTIVE-EXPIRE 0` at start (no `expired`
+//! event at a random moment: keys expire when a command touches them), and the
+//! keyspace subscriber sees the events of every family.
+//!
 //! In crash-restart mode (`DiffConfig::restart_every`), Peregrine runs with
 //! `appendfsync always` and is killed with SIGKILL and restarted on its data
 //! directory every N commands, with both datasets compared around each restart
@@ -37,6 +57,7 @@ mod prng;
 mod resp;
 mod restart;
 mod servers;
+mod stream;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -44,8 +65,9 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use compare::StreamVerdict;
 use generate::{Command, Sequence};
-use pair::{Launcher, Observation, ServerPair};
+use pair::{Launcher, Observation, ServerPair, StreamObservation, StreamOptions};
 use resp::RawReply;
 use restart::{RestartPoint, RestartSchedule};
 use servers::{Durability, ServerKind};
@@ -69,6 +91,22 @@ pub struct DiffConfig {
     /// with SIGKILL, restart it on its data directory and compare the datasets
     /// (it then runs with `appendfsync always`); 0 turns the mode off.
     pub restart_every: usize,
+    /// Open the two subscriber connections on each server and compare what they
+    /// receive after every command (`stream`). Not with `restart_every`.
+    pub subscribers: bool,
+    /// Turn keyspace notifications on in both servers with these flags (`KEA`:
+    /// all), active expiry off; implies `subscribers`. `None`: off.
+    pub notify_keyspace_events: Option<String>,
+}
+
+impl DiffConfig {
+    /// Whether the subscriber streams are read (asked for, or implied by notifications).
+    pub fn streams(&self) -> StreamOptions {
+        StreamOptions {
+            subscribers: self.subscribers || self.notify_keyspace_events.is_some(),
+            notify_keyspace_events: self.notify_keyspace_events.clone(),
+        }
+    }
 }
 
 /// The outcome of a run.
@@ -82,6 +120,13 @@ pub struct DiffReport {
     pub coverage: BTreeMap<String, u64>,
     /// How many times the candidate was killed and came back (crash-restart mode).
     pub restarts: u64,
+    /// Stream intervals (one stream, one command) compared.
+    pub stream_intervals: u64,
+    /// Stream intervals whose frames matched only up to order (`compare` rule 11).
+    pub reordered_intervals: u64,
+    /// Stream intervals that matched only once Peregrine's frames that came after
+    /// the sync message were counted in.
+    pub late_intervals: u64,
 }
 
 impl DiffReport {
@@ -130,6 +175,9 @@ pub struct Mismatch {
     pub peregrine: String,
     /// The run's restart interval (0: no crash-restart mode), to reproduce the mismatch.
     pub restart_every: usize,
+    /// The stream options of the run as command-line flags (`--subscribers`,
+    /// `--notify-keyspace-events KEA`), empty when off, to reproduce the mismatch.
+    pub stream_flags: String,
 }
 
 impl fmt::Display for Mismatch {
@@ -159,6 +207,9 @@ impl fmt::Display for Mismatch {
         if self.restart_every > 0 {
             write!(formatter, " --restart-every {}", self.restart_every)?;
         }
+        if !self.stream_flags.is_empty() {
+            write!(formatter, " {}", self.stream_flags)?;
+        }
         Ok(())
     }
 }
@@ -174,6 +225,7 @@ pub fn run(config: &DiffConfig) -> anyhow::Result<DiffReport> {
                 shards: config.shards,
             },
             candidate_durability: candidate_durability(config),
+            streams: config.streams(),
         },
     )
 }
@@ -191,6 +243,7 @@ pub fn self_check(config: &DiffConfig) -> anyhow::Result<DiffReport> {
             candidate_bin: config.redis_bin.clone(),
             candidate_kind: ServerKind::Redis,
             candidate_durability: candidate_durability(config),
+            streams: config.streams(),
         },
     )
 }
@@ -237,6 +290,9 @@ pub(crate) enum SeedOutcome {
 
 fn run_with(config: &DiffConfig, launcher: Launcher) -> anyhow::Result<DiffReport> {
     let families = generate::select_families(&config.families).map_err(anyhow::Error::msg)?;
+    if config.restart_every > 0 && launcher.streams.subscribers {
+        anyhow::bail!("subscriber streams cannot be combined with crash-restart mode");
+    }
     let mut report = DiffReport::default();
     let mut servers = None;
     for seed in config.seeds.clone() {
@@ -271,9 +327,11 @@ fn run_seed(
     config: &DiffConfig,
     report: &mut DiffReport,
 ) -> anyhow::Result<SeedOutcome> {
+    let stream_flags = stream_flags(config);
     let seed_run = SeedRun {
         seed,
         restart_every: config.restart_every,
+        stream_flags: &stream_flags,
     };
     // The previous seed may have stopped inside a transaction recipe (in MULTI, or
     // with keys watched): DISCARD and UNWATCH end that first.
@@ -292,6 +350,10 @@ fn run_seed(
             return Ok(outcome);
         }
     }
+    if let Err(outcome) = reset_streams(servers, seed_run, report)? {
+        return Ok(outcome);
+    }
+    let mut second_listening = false;
     let mut history: VecDeque<HistoryEntry> = VecDeque::with_capacity(HISTORY_LENGTH);
     let mut restarts = RestartSchedule::new(config.restart_every);
     for index in 0..config.commands_per_seed {
@@ -302,6 +364,17 @@ fn run_seed(
             Ok(redis_reply) => redis_reply,
             Err(outcome) => return Ok(outcome),
         };
+        if let Some(listening) = command.listening {
+            second_listening = listening;
+        }
+        let interval = StreamInterval {
+            index,
+            command: &command,
+            second_listening,
+        };
+        if let Err(outcome) = compare_streams(servers, seed_run, &interval, &history, report)? {
+            return Ok(outcome);
+        }
         if let Some(pause) = command.pause_after {
             std::thread::sleep(pause);
         }
@@ -328,19 +401,173 @@ fn run_seed(
     Ok(SeedOutcome::Passed)
 }
 
+/// The stream options of `config` as command-line flags.
+fn stream_flags(config: &DiffConfig) -> String {
+    match &config.notify_keyspace_events {
+        Some(flags) => format!("--notify-keyspace-events {flags}"),
+        None if config.subscribers => "--subscribers".to_owned(),
+        None => String::new(),
+    }
+}
+
+/// Before a seed's first command: the second client leaves any subscription a
+/// stopped seed left behind (RESET), every stream is read up to a sync message
+/// without comparing (what an earlier seed's last command caused), and
+/// subscriber confirmations that differed when the servers started are reported.
+fn reset_streams(
+    servers: &mut ServerPair,
+    seed_run: SeedRun<'_>,
+    report: &mut DiffReport,
+) -> anyhow::Result<Result<(), SeedOutcome>> {
+    let before_the_sequence = vec!["(before the sequence, not part of it)".to_owned()];
+    let mut failure = |command: &str, redis: String, peregrine: String, outcome| {
+        report.mismatches.push(Mismatch {
+            seed: seed_run.seed,
+            index: 0,
+            command: command.to_owned(),
+            context: before_the_sequence.clone(),
+            redis,
+            peregrine,
+            restart_every: seed_run.restart_every,
+            stream_flags: seed_run.stream_flags.to_owned(),
+        });
+        Ok(Err(outcome))
+    };
+    if let Err(text) = servers.reset_second_clients()? {
+        return failure(
+            "[client 2] RESET",
+            "+RESET".to_owned(),
+            text,
+            SeedOutcome::ConnectionLost,
+        );
+    }
+    for observation in servers.sync_streams(false)? {
+        if let Err(text) = observation.peregrine {
+            let redis = stream::printable_frames(&observation.redis);
+            return failure(
+                "(reading the subscribers up to a sync message)",
+                format!("{}: {redis}", observation.name),
+                format!("{}: {text}", observation.name),
+                SeedOutcome::ConnectionLost,
+            );
+        }
+    }
+    if let Some(difference) = servers.take_setup_difference() {
+        return failure(
+            "(subscribing the stream subscribers)",
+            format!("{}: {}", difference.name, difference.redis),
+            format!("{}: {}", difference.name, difference.peregrine),
+            SeedOutcome::Failed,
+        );
+    }
+    Ok(Ok(()))
+}
+
+/// The command whose stream interval is read.
+struct StreamInterval<'a> {
+    index: usize,
+    command: &'a Command,
+    /// Whether the second client listens on the sync channel after the command.
+    second_listening: bool,
+}
+
+/// How many more sync messages a stream that differs is read on to, with nothing
+/// sent in between, before the difference counts.
+const SETTLE_SYNCS: usize = 3;
+
+/// Reads every stream up to the next sync message and compares what each
+/// received on the two servers (`compare` rule 11). While a stream differs, every
+/// stream is read on to one more sync message (at most [`SETTLE_SYNCS`]), with
+/// nothing sent in between, and compared again with what came late; a difference
+/// that remains is recorded as a mismatch.
+fn compare_streams(
+    servers: &mut ServerPair,
+    seed_run: SeedRun<'_>,
+    interval: &StreamInterval<'_>,
+    history: &VecDeque<HistoryEntry>,
+    report: &mut DiffReport,
+) -> anyhow::Result<Result<(), SeedOutcome>> {
+    let mut observations = servers.sync_streams(interval.second_listening)?;
+    let verdicts = |observations: &[StreamObservation]| -> Vec<Option<StreamVerdict>> {
+        observations
+            .iter()
+            .map(|observation| {
+                let peregrine = observation.peregrine.as_ref().ok()?;
+                Some(compare::streams_match(&observation.redis, peregrine))
+            })
+            .collect()
+    };
+    let mut judged = verdicts(&observations);
+    let mut settled = false;
+    for _ in 0..SETTLE_SYNCS {
+        if !judged.contains(&Some(StreamVerdict::Different)) || judged.contains(&None) {
+            break;
+        }
+        settled = true;
+        let late = servers.sync_streams(interval.second_listening)?;
+        for (observation, late) in observations.iter_mut().zip(late) {
+            observation.redis.extend(late.redis);
+            match (&mut observation.peregrine, late.peregrine) {
+                (Ok(frames), Ok(late)) => frames.extend(late),
+                (Ok(_), Err(text)) => observation.peregrine = Err(text),
+                (Err(_), _) => {}
+            }
+        }
+        judged = verdicts(&observations);
+    }
+    let count = u64::try_from(observations.len()).unwrap_or(u64::MAX);
+    report.stream_intervals = report.stream_intervals.saturating_add(count);
+    for (observation, verdict) in observations.iter().zip(&judged) {
+        let outcome = match verdict {
+            Some(StreamVerdict::Same) => continue,
+            Some(StreamVerdict::SameUpToOrder) => {
+                report.reordered_intervals = report.reordered_intervals.saturating_add(1);
+                continue;
+            }
+            Some(StreamVerdict::Different) => SeedOutcome::Failed,
+            None => SeedOutcome::ConnectionLost,
+        };
+        let peregrine = match &observation.peregrine {
+            Ok(frames) => stream::printable_frames(frames),
+            Err(text) => text.clone(),
+        };
+        report.mismatches.push(Mismatch {
+            seed: seed_run.seed,
+            index: interval.index,
+            command: format!(
+                "{} (frames received by {})",
+                interval.command.printable(),
+                observation.name
+            ),
+            context: context_for(interval.command, history),
+            redis: stream::printable_frames(&observation.redis),
+            peregrine,
+            restart_every: seed_run.restart_every,
+            stream_flags: seed_run.stream_flags.to_owned(),
+        });
+        return Ok(Err(outcome));
+    }
+    if settled {
+        report.late_intervals = report.late_intervals.saturating_add(1);
+    }
+    Ok(Ok(()))
+}
+
 /// What names the run of one seed in a mismatch's reproduce line.
 #[derive(Debug, Clone, Copy)]
-struct SeedRun {
+struct SeedRun<'a> {
     seed: u64,
     /// The run's restart interval, for the reproduce line of a mismatch.
     restart_every: usize,
+    /// The run's stream options as flags, for the reproduce line of a mismatch.
+    stream_flags: &'a str,
 }
 
 /// Sends one command to both servers. Returns Redis's reply when they agree;
 /// otherwise records the mismatch and returns how the seed ended.
 fn compare_one(
     servers: &mut ServerPair,
-    seed_run: SeedRun,
+    seed_run: SeedRun<'_>,
     index: usize,
     command: &Command,
     history: &VecDeque<HistoryEntry>,
@@ -364,6 +591,7 @@ fn compare_one(
         redis: redis.value.printable(),
         peregrine: peregrine_text,
         restart_every: seed_run.restart_every,
+        stream_flags: seed_run.stream_flags.to_owned(),
     });
     Ok(Err(outcome))
 }
@@ -451,12 +679,14 @@ mod tests {
             redis: "(nil)".to_owned(),
             peregrine: "+OK".to_owned(),
             restart_every: 0,
+            stream_flags: String::new(),
         };
         let mut report = DiffReport {
             compared: 10,
             mismatches: vec![mismatch(3), mismatch(3), mismatch(5)],
             coverage: BTreeMap::new(),
             restarts: 0,
+            ..DiffReport::default()
         };
         assert_eq!(
             report.summary(20),
@@ -479,6 +709,7 @@ mod tests {
             redis: "(nil)".to_owned(),
             peregrine: "\"v\"".to_owned(),
             restart_every: 0,
+            stream_flags: String::new(),
         };
         assert!(mismatch
             .to_string()
@@ -487,6 +718,11 @@ mod tests {
         assert!(mismatch
             .to_string()
             .ends_with("reproduce: --seeds 7..8 --commands 300 --restart-every 100"));
+        mismatch.restart_every = 0;
+        mismatch.stream_flags = "--notify-keyspace-events KEA".to_owned();
+        assert!(mismatch
+            .to_string()
+            .ends_with("reproduce: --seeds 7..8 --commands 300 --notify-keyspace-events KEA"));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! peregrine-diff --peregrine PATH [--redis PATH] [--seeds A..B] [--commands N] [--shards N]
-//!               [--families NAME,...] [--restart-every N]
+//!               [--families NAME,...] [--restart-every N] [--subscribers]
+//!               [--notify-keyspace-events FLAGS]
 //! ```
 //!
 //! Exit status: 0 when every seed matched (or when redis-server is missing and
@@ -19,7 +20,8 @@ use peregrine_diff::{family_names, find_redis_server, run, self_check, DiffConfi
 
 const USAGE: &str = "\
 usage: peregrine-diff --peregrine PATH [--redis PATH] [--seeds A..B] [--commands N] [--shards N]
-                      [--families NAME,...] [--restart-every N]
+                      [--families NAME,...] [--restart-every N] [--subscribers]
+                      [--notify-keyspace-events FLAGS]
 
   --peregrine PATH  the peregrine-server binary to test
   --redis PATH      the redis-server binary (default: redis-server from PATH)
@@ -28,10 +30,21 @@ usage: peregrine-diff --peregrine PATH [--redis PATH] [--seeds A..B] [--commands
   --shards N        shards for peregrine-server (default 4)
   --families LIST   comma-separated command families to generate (default all):
                     strings, keys, server, lists, hashes, sets, sorted-sets,
-                    transactions, scripting
+                    transactions, scripting, pubsub
   --restart-every N every N commands of a seed, kill -9 peregrine-server, restart it on
                     its data directory (it runs with appendfsync always) and compare
-                    the datasets before and after; 0 (the default) never restarts";
+                    the datasets before and after; 0 (the default) never restarts
+  --subscribers     open two subscriber connections on each server (RESP2: __key*__:*
+                    and the pubsub family's channels and patterns; RESP3: its shard
+                    channels and a pattern), read them up to a sync message published
+                    after every command, and compare what each received per command
+                    (exactly, or up to order); off by default (the pubsub family's own
+                    second client is always compared while it is subscribed)
+  --notify-keyspace-events FLAGS
+                    CONFIG SET notify-keyspace-events FLAGS (e.g. KEA) and DEBUG
+                    SET-ACTIVE-EXPIRE 0 on both servers at start; implies --subscribers,
+                    so the keyspace subscriber compares every family's events; off by
+                    default. Neither option combines with --restart-every";
 
 /// The parsed command line.
 #[derive(Debug)]
@@ -45,6 +58,10 @@ struct Options {
     families: Vec<String>,
     /// Crash-restart interval in commands; 0 means off.
     restart_every: usize,
+    /// Compare the subscriber streams.
+    subscribers: bool,
+    /// Keyspace notification flags for both servers; `None`: off.
+    notify_keyspace_events: Option<String>,
     /// Hidden: redis-server on both sides, to check the tester itself.
     self_check: bool,
 }
@@ -78,6 +95,8 @@ fn main() -> ExitCode {
         shards: options.shards,
         families: options.families.clone(),
         restart_every: options.restart_every,
+        subscribers: options.subscribers,
+        notify_keyspace_events: options.notify_keyspace_events.clone(),
     };
     let result = if options.self_check {
         self_check(&config)
@@ -109,6 +128,12 @@ fn print_report(report: &DiffReport, config: &DiffConfig) {
     for (name, count) in &report.coverage {
         println!("  {name:<width$}  {count}");
     }
+    if report.stream_intervals > 0 {
+        println!(
+            "streams: {} intervals compared, {} equal only up to order, {} with frames after the sync message",
+            report.stream_intervals, report.reordered_intervals, report.late_intervals
+        );
+    }
     let seed_count = config.seeds.end.saturating_sub(config.seeds.start);
     println!("{}", report.summary(seed_count));
 }
@@ -123,6 +148,8 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> anyhow::Result<Optio
         shards: 4,
         families: Vec::new(),
         restart_every: 0,
+        subscribers: false,
+        notify_keyspace_events: None,
         self_check: false,
     };
     let mut args = args.into_iter();
@@ -148,6 +175,10 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> anyhow::Result<Optio
                     .parse()
                     .context("--restart-every needs a non-negative integer")?;
             }
+            "--subscribers" => options.subscribers = true,
+            "--notify-keyspace-events" => {
+                options.notify_keyspace_events = Some(value("--notify-keyspace-events")?);
+            }
             "--self-check" => options.self_check = true,
             "--help" | "-h" => return Ok(None),
             other => bail!("unknown argument {other:?}"),
@@ -155,6 +186,10 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> anyhow::Result<Optio
     }
     if options.peregrine.is_none() && !options.self_check {
         bail!("--peregrine PATH is required");
+    }
+    let streams = options.subscribers || options.notify_keyspace_events.is_some();
+    if streams && options.restart_every > 0 {
+        bail!("--subscribers and --notify-keyspace-events do not combine with --restart-every");
     }
     Ok(Some(options))
 }
@@ -235,6 +270,38 @@ mod tests {
         let Ok(Some(options)) = options else {
             panic!("valid arguments were rejected: {options:?}");
         };
+        assert_eq!(options.restart_every, 300);
+        let streams = parse(&[
+            "--peregrine",
+            "/bin/p",
+            "--subscribers",
+            "--notify-keyspace-events",
+            "KEA",
+        ]);
+        let Ok(Some(streams)) = streams else {
+            panic!("valid arguments were rejected: {streams:?}");
+        };
+        assert!(streams.subscribers);
+        assert_eq!(streams.notify_keyspace_events.as_deref(), Some("KEA"));
+        let options = parse(&[
+            "--peregrine",
+            "/bin/p",
+            "--redis",
+            "/bin/r",
+            "--seeds",
+            "5..9",
+            "--commands",
+            "10",
+            "--shards",
+            "2",
+            "--families",
+            "lists,sorted-sets",
+            "--restart-every",
+            "300",
+        ]);
+        let Ok(Some(options)) = options else {
+            panic!("valid arguments were rejected: {options:?}");
+        };
         assert_eq!(options.peregrine, Some(PathBuf::from("/bin/p")));
         assert_eq!(options.redis, Some(PathBuf::from("/bin/r")));
         assert_eq!(options.seeds, 5..9);
@@ -259,6 +326,16 @@ mod tests {
         assert!(parse(&["--peregrine", "p", "--bogus"]).is_err());
         assert!(parse(&["--peregrine", "p", "--restart-every", "-5"]).is_err());
         assert!(parse(&["--peregrine", "p", "--families", "lists,zsets"]).is_err());
+        assert!(parse(&["--peregrine", "p", "--notify-keyspace-events"]).is_err());
+        assert!(parse(&["--peregrine", "p", "--subscribers", "--restart-every", "5"]).is_err());
+    }
+
+    #[test]
+    fn streams_default_to_off() {
+        assert!(matches!(
+            parse(&["--peregrine", "p"]),
+            Ok(Some(options)) if !options.subscribers && options.notify_keyspace_events.is_none()
+        ));
     }
 
     #[test]

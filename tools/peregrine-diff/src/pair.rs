@@ -13,6 +13,12 @@
 //! In crash-restart mode the pair also reads both datasets ([`ServerPair::digests`])
 //! and kills and restarts the candidate ([`ServerPair::restart_candidate`]); Redis
 //! is never restarted.
+//!
+//! With streams on ([`StreamOptions`]), each side also holds the two subscriber
+//! connections of `stream` and a connection that publishes the sync messages, and
+//! [`ServerPair::sync_streams`] cuts every stream at the next sync message. A command
+//! that answers with several frames ([`Command::frames`], a RESP2 (un)subscribe) has
+//! them read and joined into one array reply.
 
 use std::path::PathBuf;
 
@@ -24,6 +30,42 @@ use crate::generate::model::DATABASES;
 use crate::generate::{Client, Command};
 use crate::resp::{ClientError, Connection, RawReply, Reply};
 use crate::servers::{Durability, ServerKind, ServerProcess};
+use crate::stream::{self, StreamError, Subscriber, SECOND_CLIENT_STREAM, SYNC_CHANNEL};
+
+/// Most frames the second client may receive before the answer to its RESET.
+const MAX_FRAMES_BEFORE_RESET: usize = 100_000;
+
+/// What the pair sets up besides the connections that send commands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// Open the two subscriber connections of `stream` on each side.
+    pub subscribers: bool,
+    /// `CONFIG SET notify-keyspace-events` on both servers (with active expiry
+    /// off, so that no `expired` event comes at a random moment).
+    pub notify_keyspace_events: Option<String>,
+}
+
+/// What one stream received between two sync messages on each server.
+#[derive(Debug)]
+pub struct StreamObservation {
+    /// The stream, for messages.
+    pub name: &'static str,
+    /// Redis's frames.
+    pub redis: Vec<RawReply>,
+    /// Peregrine's frames, or how reading them failed.
+    pub peregrine: Result<Vec<RawReply>, String>,
+}
+
+/// Subscriber confirmations that differed when the subscribers were opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupDifference {
+    /// The subscriber.
+    pub name: &'static str,
+    /// Redis's confirmations, printable.
+    pub redis: String,
+    /// Peregrine's confirmations, printable.
+    pub peregrine: String,
+}
 
 /// Most SCAN calls one loop may take before it counts as not terminating.
 pub const MAX_SCAN_CALLS: usize = 10_000;
@@ -49,6 +91,8 @@ pub struct Launcher {
     /// What the binary under test keeps on disk ([`Durability::EveryWrite`] to
     /// restart it); the oracle keeps nothing.
     pub candidate_durability: Durability,
+    /// Subscribers and keyspace notifications.
+    pub streams: StreamOptions,
 }
 
 impl Launcher {
@@ -66,7 +110,21 @@ impl Launcher {
             self.candidate_durability,
             "peregrine",
         )?;
-        Ok(ServerPair { redis, peregrine })
+        let mut pair = ServerPair {
+            redis,
+            peregrine,
+            syncs: 0,
+            setup_difference: None,
+        };
+        if let Some(flags) = &self.streams.notify_keyspace_events {
+            for side in [&mut pair.redis, &mut pair.peregrine] {
+                side.configure_notifications(flags)?;
+            }
+        }
+        if self.streams.subscribers {
+            pair.open_subscribers()?;
+        }
+        Ok(pair)
     }
 }
 
@@ -77,6 +135,10 @@ struct Side {
     connection: Connection,
     /// The second client's connection, once a command used it.
     second: Option<Connection>,
+    /// The listening connections of `stream` (none unless subscribers are on).
+    subscribers: Vec<Subscriber>,
+    /// The connection that publishes sync messages, once one was sent.
+    sync: Option<Connection>,
 }
 
 impl Side {
@@ -92,7 +154,92 @@ impl Side {
             process,
             connection,
             second: None,
+            subscribers: Vec::new(),
+            sync: None,
         })
+    }
+
+    /// Turns keyspace notifications on with `flags` and active expiry off.
+    fn configure_notifications(&mut self, flags: &str) -> anyhow::Result<()> {
+        let label = self.process.label().to_owned();
+        let commands: [&[&str]; 2] = [
+            &["CONFIG", "SET", "notify-keyspace-events", flags],
+            &["DEBUG", "SET-ACTIVE-EXPIRE", "0"],
+        ];
+        for command in commands {
+            let args: Vec<Vec<u8>> = command.iter().map(|arg| arg.as_bytes().to_vec()).collect();
+            let reply = self
+                .connection
+                .call(&args)
+                .with_context(|| format!("sending {} to {label}", command.join(" ")))?;
+            if reply.value != Reply::Simple(b"OK".to_vec()) {
+                anyhow::bail!(
+                    "{label} answered {} to {}",
+                    reply.value.printable(),
+                    command.join(" ")
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes the sync message `marker` (opening the sync connection when needed).
+    fn publish_sync(&mut self, marker: &[u8]) -> Result<(), ClientError> {
+        let connection = match self.sync.take() {
+            Some(connection) => connection,
+            None => self
+                .process
+                .connect()
+                .map_err(|error| ClientError::Io(std::io::Error::other(format!("{error:#}"))))?,
+        };
+        let connection = self.sync.insert(connection);
+        connection.call(&[b"PUBLISH".to_vec(), SYNC_CHANNEL.to_vec(), marker.to_vec()])?;
+        Ok(())
+    }
+
+    /// Reads every stream of this side up to the sync message `marker`: the
+    /// subscribers, then the second client when it listens.
+    fn read_streams(
+        &mut self,
+        marker: &[u8],
+        second_listening: bool,
+    ) -> Vec<(&'static str, Result<Vec<RawReply>, StreamError>)> {
+        let mut intervals: Vec<(&'static str, Result<Vec<RawReply>, StreamError>)> = self
+            .subscribers
+            .iter_mut()
+            .map(|subscriber| (subscriber.name, subscriber.read_interval(marker)))
+            .collect();
+        if second_listening {
+            let interval = match self.second.as_mut() {
+                Some(second) => stream::read_until_sync(second, marker),
+                None => Err(StreamError {
+                    error: ClientError::Io(std::io::Error::other("the second client is not open")),
+                    marker: marker.to_vec(),
+                    received: Vec::new(),
+                }),
+            };
+            intervals.push((SECOND_CLIENT_STREAM, interval));
+        }
+        intervals
+    }
+
+    /// Sends RESET on the second client, if it is open, and reads up to its
+    /// `+RESET`, dropping what it received before: it ends any subscription a
+    /// stopped seed left behind.
+    fn reset_second(&mut self) -> Result<(), ClientError> {
+        let Some(second) = self.second.as_mut() else {
+            return Ok(());
+        };
+        second.send(&[b"RESET".to_vec()])?;
+        for _ in 0..MAX_FRAMES_BEFORE_RESET {
+            let frame = second.next_frame()?;
+            if frame.value == Reply::Simple(b"RESET".to_vec()) {
+                return Ok(());
+            }
+        }
+        Err(ClientError::Io(std::io::Error::other(
+            "no +RESET among the frames the second client received",
+        )))
     }
 
     /// The connection `client`'s commands go on, opening the second one when needed.
@@ -130,6 +277,10 @@ impl Side {
 pub struct ServerPair {
     redis: Side,
     peregrine: Side,
+    /// Sync messages sent so far (the next one carries this plus one).
+    syncs: u64,
+    /// Subscriber confirmations that differed, until a seed reports them.
+    setup_difference: Option<SetupDifference>,
 }
 
 impl ServerPair {
@@ -167,6 +318,115 @@ impl ServerPair {
         Ok((redis, peregrine))
     }
 
+    /// Opens the subscribers of `stream` on both sides and compares their
+    /// confirmations (a difference waits in [`ServerPair::take_setup_difference`]).
+    fn open_subscribers(&mut self) -> anyhow::Result<()> {
+        for index in 0..stream::SUBSCRIBER_NAMES.len() {
+            let (redis, redis_frames) = Subscriber::open(self.redis.process.connect()?, index)
+                .context("opening a subscriber on redis-server")?;
+            let (peregrine, peregrine_frames) =
+                Subscriber::open(self.peregrine.process.connect()?, index)
+                    .map_err(|error| anyhow::anyhow!(self.peregrine.broken(&error)))
+                    .context("opening a subscriber on peregrine-server")?;
+            let same = redis_frames.len() == peregrine_frames.len()
+                && redis_frames
+                    .iter()
+                    .zip(&peregrine_frames)
+                    .all(|(left, right)| left.raw == right.raw);
+            if !same && self.setup_difference.is_none() {
+                self.setup_difference = Some(SetupDifference {
+                    name: redis.name,
+                    redis: stream::printable_frames(&redis_frames),
+                    peregrine: stream::printable_frames(&peregrine_frames),
+                });
+            }
+            self.redis.subscribers.push(redis);
+            self.peregrine.subscribers.push(peregrine);
+        }
+        Ok(())
+    }
+
+    /// Subscriber confirmations that differed when the pair started, once.
+    pub fn take_setup_difference(&mut self) -> Option<SetupDifference> {
+        self.setup_difference.take()
+    }
+
+    /// Whether any stream is read after commands when the second client does
+    /// not listen (the subscribers are open).
+    pub fn has_subscribers(&self) -> bool {
+        !self.redis.subscribers.is_empty()
+    }
+
+    /// Publishes the next sync message on both servers and reads every stream
+    /// up to it: the subscribers, and the second client when `second_listening`.
+    /// Empty when there is no stream to read. A failure on Redis's side is the
+    /// harness's and ends the run; on Peregrine's it is that stream's observation.
+    pub fn sync_streams(
+        &mut self,
+        second_listening: bool,
+    ) -> anyhow::Result<Vec<StreamObservation>> {
+        if !self.has_subscribers() && !second_listening {
+            return Ok(Vec::new());
+        }
+        self.syncs = self.syncs.saturating_add(1);
+        let marker = self.syncs.to_string().into_bytes();
+        self.redis
+            .publish_sync(&marker)
+            .context("publishing a sync message on redis-server")?;
+        let published = self.peregrine.publish_sync(&marker);
+        let mut redis_intervals = self.redis.read_streams(&marker, second_listening);
+        let peregrine_intervals = match published {
+            Ok(()) => self.peregrine.read_streams(&marker, second_listening),
+            Err(error) => {
+                let text = self.peregrine.broken(&error);
+                redis_intervals
+                    .iter()
+                    .map(|(name, _)| {
+                        let error = ClientError::Io(std::io::Error::other(text.clone()));
+                        let failed = StreamError {
+                            error,
+                            marker: marker.clone(),
+                            received: Vec::new(),
+                        };
+                        (*name, Err(failed))
+                    })
+                    .collect()
+            }
+        };
+        let mut observations = Vec::with_capacity(redis_intervals.len());
+        for ((name, redis), (_, peregrine)) in redis_intervals.drain(..).zip(peregrine_intervals) {
+            let redis = redis
+                .map_err(|error| anyhow::anyhow!("{error}"))
+                .with_context(|| format!("reading {name} on redis-server"))?;
+            let peregrine = peregrine.map_err(|error| {
+                let state = if self.peregrine.process.is_running() {
+                    "the server process is still running"
+                } else {
+                    "the server process has exited"
+                };
+                format!("<{error}; {state}>")
+            });
+            observations.push(StreamObservation {
+                name,
+                redis,
+                peregrine,
+            });
+        }
+        Ok(observations)
+    }
+
+    /// RESET on the second client of each side where it is open (see
+    /// [`Side::reset_second`]); how Peregrine's failed, if it did.
+    pub fn reset_second_clients(&mut self) -> anyhow::Result<Result<(), String>> {
+        self.redis
+            .reset_second()
+            .context("resetting the second client on redis-server")?;
+        Ok(self
+            .peregrine
+            .reset_second()
+            .map_err(|error| self.peregrine.broken(&error)))
+    }
+
     /// Reads the whole dataset of both servers, each over a connection of its
     /// own (the main connections keep their selected database). A failure to
     /// read Peregrine's is a finding, returned as its description.
@@ -199,6 +459,9 @@ impl ServerPair {
         self.peregrine.connection.close();
         if let Some(second) = self.peregrine.second.take() {
             second.close();
+        }
+        if let Some(sync) = self.peregrine.sync.take() {
+            sync.close();
         }
         self.peregrine
             .process
@@ -234,6 +497,19 @@ fn exchange_on(
     peregrine: &mut Connection,
     command: &Command,
 ) -> anyhow::Result<(Option<RawReply>, Result<RawReply, ClientError>)> {
+    if command.frames != 1 {
+        redis
+            .send(&command.args)
+            .context("sending to redis-server")?;
+        let peregrine_sent = peregrine.send(&command.args);
+        let redis = redis
+            .read_replies(command.frames)
+            .context("reading from redis-server")?;
+        let peregrine = peregrine_sent
+            .map_err(ClientError::Io)
+            .and_then(|()| peregrine.read_replies(command.frames));
+        return Ok((Some(joined(redis)), peregrine.map(joined)));
+    }
     if let Some(shape) = ScanShape::of(command.comparison) {
         let redis = scan_loop(redis, &command.args, shape)
             .context("running a SCAN loop on redis-server")?;
@@ -265,6 +541,21 @@ fn exchange_on(
         };
     }
     Ok((Some(redis_reply), Ok(peregrine_reply)))
+}
+
+/// The frames of one command as one reply: their bytes one after the other, and
+/// an array of their values.
+fn joined(frames: Vec<RawReply>) -> RawReply {
+    let mut raw = Vec::new();
+    let mut values = Vec::with_capacity(frames.len());
+    for frame in frames {
+        raw.extend_from_slice(&frame.raw);
+        values.push(frame.value);
+    }
+    RawReply {
+        raw,
+        value: Reply::Array(values),
+    }
 }
 
 /// Where a scan command keeps its cursor and how its elements group.

@@ -10,6 +10,13 @@
 //! CRLF, or a RESP3 type byte is a [`ProtocolError`], not something to be lenient
 //! about. "Need more bytes" is `Ok(None)`, never an error. Nesting is limited to
 //! [`MAX_DEPTH`] so that a hostile reply cannot overflow the stack.
+//!
+//! Only the subscriber streams (`stream`) speak RESP3 ([`Protocol::Resp3`], after
+//! `HELLO 3`): there the RESP3 types are read too, folded into the nearest
+//! [`Reply`] variant (push, set and map into [`Reply::Array`], null into
+//! [`Reply::Nil`], double, big number and verbatim string into [`Reply::Bulk`],
+//! boolean into [`Reply::Integer`], blob error into [`Reply::Error`]); the raw
+//! bytes keep the exact type, and comparisons use them.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -62,7 +69,7 @@ impl Reply {
         }
     }
 
-    /// Encodes the reply in RESP2, the inverse of [`parse_reply`].
+    /// Encodes the reply in RESP2, the inverse of [`parse_reply_in`] for RESP2.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         self.encode_into(&mut out);
@@ -140,19 +147,39 @@ fn protocol_error(reason: impl Into<String>) -> ProtocolError {
     }
 }
 
+/// The protocol a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// RESP2, the default; every other type byte is an error.
+    #[default]
+    Resp2,
+    /// RESP3, after `HELLO 3`.
+    Resp3,
+}
+
 /// Parses one reply from the start of `buffer`.
 ///
 /// Returns `Ok(Some((reply, consumed)))` when a whole reply is there,
 /// `Ok(None)` when more bytes are needed, and an error when the bytes cannot
 /// be the start of a valid RESP2 reply.
+#[cfg(test)]
 pub fn parse_reply(buffer: &[u8]) -> Result<Option<(Reply, usize)>, ProtocolError> {
-    parse_at(buffer, 0, 0)
+    parse_at(buffer, 0, 0, Protocol::Resp2)
+}
+
+/// [`parse_reply`] for a connection speaking `protocol`.
+pub fn parse_reply_in(
+    buffer: &[u8],
+    protocol: Protocol,
+) -> Result<Option<(Reply, usize)>, ProtocolError> {
+    parse_at(buffer, 0, 0, protocol)
 }
 
 fn parse_at(
     buffer: &[u8],
     start: usize,
     depth: usize,
+    protocol: Protocol,
 ) -> Result<Option<(Reply, usize)>, ProtocolError> {
     if depth > MAX_DEPTH {
         return Err(protocol_error("arrays nested too deeply"));
@@ -163,16 +190,36 @@ fn parse_at(
     let Some((line, after_line)) = read_line(buffer, start.saturating_add(1))? else {
         return Ok(None);
     };
-    match type_byte {
-        b'+' => Ok(Some((Reply::Simple(line.to_vec()), after_line))),
-        b'-' => Ok(Some((Reply::Error(line.to_vec()), after_line))),
-        b':' => Ok(Some((Reply::Integer(parse_integer(line)?), after_line))),
-        b'$' => parse_bulk(buffer, line, after_line),
-        b'*' => parse_array(buffer, line, after_line, depth),
-        other => Err(protocol_error(format!(
+    let unexpected = || {
+        Err(protocol_error(format!(
             "unexpected type byte {}",
-            quote(&[other])
-        ))),
+            quote(&[type_byte])
+        )))
+    };
+    match (type_byte, protocol) {
+        (b'+', _) => Ok(Some((Reply::Simple(line.to_vec()), after_line))),
+        (b'-', _) => Ok(Some((Reply::Error(line.to_vec()), after_line))),
+        (b':', _) => Ok(Some((Reply::Integer(parse_integer(line)?), after_line))),
+        (b'$', _) => parse_bulk(buffer, line, after_line),
+        (b'*', _) => parse_array(buffer, line, after_line, depth, protocol, 1),
+        (_, Protocol::Resp2) => unexpected(),
+        (b'>' | b'~', Protocol::Resp3) => parse_array(buffer, line, after_line, depth, protocol, 1),
+        (b'%', Protocol::Resp3) => parse_array(buffer, line, after_line, depth, protocol, 2),
+        (b'_', Protocol::Resp3) if line.is_empty() => Ok(Some((Reply::Nil, after_line))),
+        (b',' | b'(', Protocol::Resp3) => Ok(Some((Reply::Bulk(line.to_vec()), after_line))),
+        (b'#', Protocol::Resp3) => match line {
+            b"t" => Ok(Some((Reply::Integer(1), after_line))),
+            b"f" => Ok(Some((Reply::Integer(0), after_line))),
+            _ => Err(protocol_error(format!("invalid boolean {}", quote(line)))),
+        },
+        (b'=' | b'!', Protocol::Resp3) => {
+            let blob = parse_bulk(buffer, line, after_line)?;
+            Ok(blob.map(|(reply, end)| match reply {
+                Reply::Bulk(bytes) if type_byte == b'!' => (Reply::Error(bytes), end),
+                other => (other, end),
+            }))
+        }
+        (_, Protocol::Resp3) => unexpected(),
     }
 }
 
@@ -207,23 +254,28 @@ fn parse_bulk(
     Ok(Some((Reply::Bulk(body.to_vec()), reply_end)))
 }
 
+/// An array (or a RESP3 push, set or map) of `count` groups of `group` elements.
 fn parse_array(
     buffer: &[u8],
     header: &[u8],
     mut position: usize,
     depth: usize,
+    protocol: Protocol,
+    group: usize,
 ) -> Result<Option<(Reply, usize)>, ProtocolError> {
     let count = parse_integer(header)?;
     if count == -1 {
         return Ok(Some((Reply::NilArray, position)));
     }
     let count = usize::try_from(count)
-        .map_err(|_| protocol_error(format!("invalid array length {count}")))?;
+        .ok()
+        .and_then(|count| count.checked_mul(group))
+        .ok_or_else(|| protocol_error(format!("invalid array length {count}")))?;
     // Each element takes at least three bytes, so a count larger than what can
     // still arrive is only bounded by memory; grow the vector as elements come.
     let mut items = Vec::new();
     for _ in 0..count {
-        match parse_at(buffer, position, depth.saturating_add(1))? {
+        match parse_at(buffer, position, depth.saturating_add(1), protocol)? {
             Some((item, next)) => {
                 items.push(item);
                 position = next;
@@ -331,11 +383,12 @@ impl From<io::Error> for ClientError {
     }
 }
 
-/// One client connection speaking RESP2 over a plain TCP stream.
+/// One client connection speaking RESP2 (or, once switched, RESP3) over a plain TCP stream.
 #[derive(Debug)]
 pub struct Connection {
     stream: TcpStream,
     buffer: Vec<u8>,
+    protocol: Protocol,
 }
 
 impl Connection {
@@ -348,7 +401,19 @@ impl Connection {
         Ok(Self {
             stream,
             buffer: Vec::new(),
+            protocol: Protocol::Resp2,
         })
+    }
+
+    /// Reads later replies as `protocol` (after `HELLO 3` was answered).
+    pub fn set_protocol(&mut self, protocol: Protocol) {
+        self.protocol = protocol;
+    }
+
+    /// How long a read waits for the next bytes before failing ([`READ_TIMEOUT`]
+    /// until changed).
+    pub fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        self.stream.set_read_timeout(Some(timeout))
     }
 
     /// Sends one command without waiting for its reply.
@@ -385,12 +450,31 @@ impl Connection {
         Ok(replies)
     }
 
+    /// Reads exactly `count` replies (the frames of one command that answers with
+    /// several, such as SUBSCRIBE of several channels). Bytes after the last are a
+    /// protocol error, as in [`Connection::read_reply`].
+    pub fn read_replies(&mut self, count: usize) -> Result<Vec<RawReply>, ClientError> {
+        let replies = (0..count)
+            .map(|_| self.next_reply())
+            .collect::<Result<Vec<RawReply>, ClientError>>()?;
+        if let Some(last) = replies.last() {
+            self.expect_nothing_after(last)?;
+        }
+        Ok(replies)
+    }
+
+    /// Reads the next frame, whatever follows it: for a connection that receives
+    /// pushes (a subscriber), where more frames may already be on their way.
+    pub fn next_frame(&mut self) -> Result<RawReply, ClientError> {
+        self.next_reply()
+    }
+
     /// Parses the next reply from the buffer, reading from the socket until it is whole.
     fn next_reply(&mut self) -> Result<RawReply, ClientError> {
         let mut chunk = [0_u8; 16 * 1024];
         loop {
             if let Some((value, consumed)) =
-                parse_reply(&self.buffer).map_err(ClientError::Protocol)?
+                parse_reply_in(&self.buffer, self.protocol).map_err(ClientError::Protocol)?
             {
                 let raw: Vec<u8> = self.buffer.drain(..consumed).collect();
                 return Ok(RawReply { raw, value });
@@ -465,6 +549,38 @@ mod tests {
             Reply::Bulk(b"a\r\nb\x00".to_vec())
         );
         assert_eq!(parse_whole(b"$0\r\n\r\n"), Reply::Bulk(Vec::new()));
+    }
+
+    #[test]
+    fn resp3_types_parse_only_in_resp3() {
+        let parse3 = |bytes: &[u8]| match parse_reply_in(bytes, Protocol::Resp3) {
+            Ok(Some((reply, consumed))) if consumed == bytes.len() => reply,
+            other => panic!("expected a whole RESP3 reply, got {other:?}"),
+        };
+        let push = b">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$0\r\n\r\n";
+        assert_eq!(
+            parse3(push),
+            Reply::Array(vec![
+                Reply::Bulk(b"message".to_vec()),
+                Reply::Bulk(b"c".to_vec()),
+                Reply::Bulk(Vec::new()),
+            ])
+        );
+        assert_eq!(
+            parse3(b"%1\r\n+proto\r\n:3\r\n"),
+            Reply::Array(vec![Reply::Simple(b"proto".to_vec()), Reply::Integer(3)])
+        );
+        assert_eq!(parse3(b"_\r\n"), Reply::Nil);
+        assert_eq!(parse3(b"#t\r\n"), Reply::Integer(1));
+        assert_eq!(parse3(b",1.5\r\n"), Reply::Bulk(b"1.5".to_vec()));
+        assert_eq!(parse3(b"!3\r\nERR\r\n"), Reply::Error(b"ERR".to_vec()));
+        assert_eq!(
+            parse3(b"=7\r\ntxt:abc\r\n"),
+            Reply::Bulk(b"txt:abc".to_vec())
+        );
+        assert!(parse_reply(push).is_err());
+        assert!(parse_reply_in(b"#x\r\n", Protocol::Resp3).is_err());
+        assert!(parse_reply_in(b"|1\r\n", Protocol::Resp3).is_err());
     }
 
     #[test]

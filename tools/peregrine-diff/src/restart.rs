@@ -78,6 +78,7 @@ impl RestartPoint {
             redis,
             peregrine,
             restart_every: self.restart_every,
+            stream_flags: String::new(),
         }
     }
 

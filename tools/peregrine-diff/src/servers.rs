@@ -25,7 +25,8 @@ use crate::resp::{Connection, Reply};
 /// How to launch a server binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerKind {
-    /// `redis-server --port P --bind 127.0.0.1 --save "" --appendonly no --daemonize no`
+    /// `redis-server --port P --bind 127.0.0.1 --save "" --appendonly no
+    /// --enable-debug-command local --daemonize no`
     Redis,
     /// `peregrine-server --port P --bind 127.0.0.1 --shards N`
     Peregrine {
@@ -184,6 +185,11 @@ impl ServerProcess {
         let _ = self.child.wait();
     }
 
+    /// The name the server goes by in messages.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
     /// The loopback address the server listens on.
     pub fn address(&self) -> SocketAddr {
         SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.port))
@@ -323,7 +329,9 @@ pub fn launch_arguments(
                     &data_dir,
                 ]),
             }
-            arguments.extend(["--daemonize", "no"]);
+            // DEBUG SET-ACTIVE-EXPIRE, sent when keyspace notifications are on
+            // (Redis 7.0 refuses DEBUG unless enabled).
+            arguments.extend(["--enable-debug-command", "local", "--daemonize", "no"]);
         }
         ServerKind::Peregrine { shards: count } => {
             shards = count.to_string();
@@ -387,6 +395,8 @@ mod tests {
                 "",
                 "--appendonly",
                 "no",
+                "--enable-debug-command",
+                "local",
                 "--daemonize",
                 "no"
             ]
@@ -450,6 +460,8 @@ mod tests {
                     "always",
                     "--dir",
                     "/tmp/r",
+                    "--enable-debug-command",
+                    "local",
                     "--daemonize",
                     "no"
                 ]

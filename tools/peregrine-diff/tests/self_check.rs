@@ -31,6 +31,8 @@ fn redis_agrees_with_itself() {
         shards: 1,
         families: Vec::new(),
         restart_every: 0,
+        subscribers: false,
+        notify_keyspace_events: None,
     };
     let report = match self_check(&config) {
         Ok(report) => report,
@@ -161,6 +163,8 @@ fn collection_families_agree_with_themselves_and_cover_every_command() {
             .map(String::from)
             .to_vec(),
         restart_every: 0,
+        subscribers: false,
+        notify_keyspace_events: None,
     };
     let report = match self_check(&config) {
         Ok(report) => report,
@@ -198,6 +202,8 @@ fn redis_agrees_with_itself_across_kill_9() {
         shards: 1,
         families: Vec::new(),
         restart_every: 250,
+        subscribers: false,
+        notify_keyspace_events: None,
     };
     let report = match self_check(&config) {
         Ok(report) => report,
@@ -224,6 +230,8 @@ fn unknown_families_are_rejected() {
         shards: 1,
         families: vec!["zsets".to_owned()],
         restart_every: 0,
+        subscribers: false,
+        notify_keyspace_events: None,
     };
     assert!(self_check(&config).is_err());
 }
@@ -241,6 +249,8 @@ fn a_missing_peregrine_binary_is_an_error() {
         shards: 1,
         families: Vec::new(),
         restart_every: 0,
+        subscribers: false,
+        notify_keyspace_events: None,
     };
     assert!(run(&config).is_err());
 }

@@ -19,6 +19,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod model;
+pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod sets;
@@ -56,6 +57,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "sorted-sets", recipes: sorted_sets::RECIPES },
     Family { name: "transactions", recipes: transactions::RECIPES },
     Family { name: "scripting",   recipes: scripting::RECIPES },
+    Family { name: "pubsub",      recipes: pubsub::RECIPES },
 ];
 
 /// The families named in `names`, in [`FAMILIES`] order; every family when
@@ -111,6 +113,13 @@ pub struct Command {
     pub counted_as: Option<&'static str>,
     /// The connection it is sent on.
     pub client: Client,
+    /// How many frames answer it: 1, except for (un)subscribing in RESP2, which
+    /// answers one confirmation per name.
+    pub frames: usize,
+    /// Whether, once this command has run, the second client is subscribed to the
+    /// sync channel (`Some(true)`), no longer is (`Some(false)`), or as before
+    /// (`None`); see `stream`.
+    pub listening: Option<bool>,
 }
 
 impl Command {
@@ -124,7 +133,21 @@ impl Command {
             pause_after: None,
             counted_as: None,
             client: Client::First,
+            frames: 1,
+            listening: None,
         }
+    }
+
+    /// Expects `count` frames in answer (one per name of a RESP2 (un)subscribe).
+    pub fn frames(mut self, count: usize) -> Self {
+        self.frames = count;
+        self
+    }
+
+    /// Records whether the second client listens on the sync channel after this command.
+    pub fn listening(mut self, listening: bool) -> Self {
+        self.listening = Some(listening);
+        self
     }
 
     /// Appends a plain argument.

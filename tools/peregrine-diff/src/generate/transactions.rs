@@ -374,6 +374,8 @@ fn may_be_queued(command: &Command) -> bool {
         && command.pause_after.is_none()
         && !command.global
         && command.client == Client::First
+        && command.frames == 1
+        && command.listening.is_none()
         && name != "OBJECT"
         && !name.starts_with('Z')
         && !name.starts_with("BZ")
