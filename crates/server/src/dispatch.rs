@@ -246,6 +246,8 @@ impl Session {
                     let Some(reply) = self.run_blocking(spec, argv, out, stream).await else {
                         return Flow::Close;
                     };
+                    // Waits spanning shards pop through a plan that records on this core.
+                    crate::pubsub::publish_key_events(self.shard(), None);
                     self.shard().record(spec.name, started, reply.is_error());
                     self.emit(reply, out);
                 }

@@ -489,7 +489,7 @@ impl ShardState {
         };
         let result = work(&mut ctx);
         ctx.collect_lazy_expiry();
-        drop((journal, capture, watched, notifier));
+        drop((keyspace, stats, random, journal, capture, watched, notifier));
         self.records_appended();
         crate::pubsub::publish_key_events(self, client.home);
         crate::tracking::send_owed(self);

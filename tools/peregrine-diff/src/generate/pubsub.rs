@@ -77,15 +77,11 @@ const PATTERNS: &[&[u8]] = &[
     b"",
 ];
 
-/// Patterns given to PUBSUB CHANNELS and SHARDCHANNELS.
-///
-/// Not `*`: Redis's glob (`stringmatchlen`) matches no non-empty pattern against
-/// the empty name, so `PUBSUB CHANNELS *` leaves the channel `""` out (KEYS and
-/// SCAN only escape this through their shortcut for exactly `*`), while
-/// Peregrine's lists it: a known Peregrine difference, kept out of the runs until
-/// it is fixed. `?*` lists every other channel the same way.
+/// Patterns given to PUBSUB CHANNELS and SHARDCHANNELS. `*` and `?*` both list every
+/// channel but `""`: Redis's glob (`stringmatchlen`) matches no non-empty pattern
+/// against the empty name.
 const QUERY_PATTERNS: &[&[u8]] = &[
-    b"?*", b"news*", b"n?ws", b"[a-c]*", b"*:*", b"~*", b"nomatch", b"", b"*\x00*",
+    b"*", b"?*", b"news*", b"n?ws", b"[a-c]*", b"*:*", b"~*", b"nomatch", b"", b"*\x00*",
 ];
 
 /// Payloads: empty, binary, CRLF inside, long, and the general value pool.
