@@ -112,6 +112,26 @@ pub fn parse_range_double(bytes: &[u8]) -> Option<f64> {
     }
 }
 
+/// Parses a SORT weight as Redis does: `strtod` after any leading spaces must reach the
+/// end of the C string (the first NUL byte), without `ERANGE` and not NaN; an empty text
+/// is 0 (strtod converts nothing and stops at the terminating NUL), spaces alone are not.
+pub fn parse_sort_weight(bytes: &[u8]) -> Option<f64> {
+    let bytes = &bytes[..bytes
+        .iter()
+        .position(|byte| *byte == 0)
+        .unwrap_or(bytes.len())];
+    if bytes.is_empty() {
+        return Some(0.0);
+    }
+    let start = bytes.iter().position(|byte| !is_c_space(*byte))?;
+    strtod(&bytes[start..], true)
+}
+
+/// C's `isspace` in the C locale.
+fn is_c_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
 /// `strtod` over the whole of `bytes`; `reject_range_errors` refuses results that set
 /// `ERANGE` as `string2d` does.
 fn strtod(bytes: &[u8], reject_range_errors: bool) -> Option<f64> {

@@ -29,6 +29,7 @@ pub mod notify;
 mod notify_tests;
 pub mod rebuild;
 pub mod set;
+mod sort;
 pub mod sorted_set;
 mod spec;
 pub mod string;
@@ -47,8 +48,8 @@ pub use error::{CmdResult, CommandError};
 pub use execute::run_keyed;
 pub use notify::{EventClass, EventFlags, KeyEvent, Notifier};
 pub use spec::{
-    check_subcommand, numkeys_positions, Arity, CommandSpec, Coordinated, CrossShard, Exec, Flag,
-    Group, Handler, KeyFinder, KeyPositions, KeySpec, Merge, ServerCommand, Subcommand,
+    check_subcommand, numkeys_positions, Arity, CommandSpec, Coordinated, CrossShard, Discovery,
+    Exec, Flag, Group, Handler, KeyFinder, KeyPositions, KeySpec, Merge, ServerCommand, Subcommand,
 };
 pub use table::{all_commands, lookup};
 pub use tracking::{TrackingClient, TrackingTable};

@@ -272,7 +272,37 @@ pub enum CrossShard {
     /// (SINTERSTORE, SMOVE, LMOVE, ZUNIONSTORE ...) becomes atomic across shards without
     /// a plan of its own.
     Scratch,
+    /// Like [`CrossShard::Scratch`], for a command that may also reach keys its arguments
+    /// do not name (SORT's BY and GET patterns): when [`Discovery::references`] says so,
+    /// the command runs under a lock of every shard, [`Discovery::keys`] lists the keys it
+    /// will reach (run on the first key's shard), and those are copied to the scratch
+    /// keyspace too.
+    Discovered(Discovery),
 }
+
+/// How a [`CrossShard::Discovered`] command finds the keys its arguments do not name.
+#[derive(Clone, Copy)]
+pub struct Discovery {
+    /// True when the arguments make the command reach keys beyond its key positions.
+    pub references: fn(&[bytes::Bytes]) -> bool,
+    /// The keys it will reach, computed against the shard that owns its first key.
+    pub keys: fn(&mut ShardCtx<'_>, &[bytes::Bytes]) -> Vec<bytes::Bytes>,
+}
+
+impl std::fmt::Debug for Discovery {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Discovery")
+    }
+}
+
+impl PartialEq for Discovery {
+    fn eq(&self, other: &Discovery) -> bool {
+        std::ptr::fn_addr_eq(self.references, other.references)
+            && std::ptr::fn_addr_eq(self.keys, other.keys)
+    }
+}
+
+impl Eq for Discovery {}
 
 /// Commands executed by the server itself (connection state, all-shard operations,
 /// introspection) rather than by one shard's handler.
@@ -420,6 +450,15 @@ pub const fn coordinated(handler: Handler, plan: Coordinated) -> Exec {
     }
 }
 
+/// A keyed command that may reach keys its arguments do not name (see
+/// [`CrossShard::Discovered`]).
+pub const fn discovered(handler: Handler, discovery: Discovery) -> Exec {
+    Exec::Keyed {
+        handler,
+        cross: CrossShard::Discovered(discovery),
+    }
+}
+
 /// The command group, as COMMAND DOCS reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Group {
@@ -489,6 +528,18 @@ impl CommandSpec {
     /// True when the command has `flag`.
     pub fn has(&self, flag: Flag) -> bool {
         self.flags.contains(&flag)
+    }
+
+    /// True when `argv` makes this command reach keys beyond its key positions (SORT
+    /// with BY or GET patterns): it cannot run on one shard unless the server has one.
+    pub fn references_other_keys(&self, argv: &[bytes::Bytes]) -> bool {
+        match self.exec {
+            Exec::Keyed {
+                cross: CrossShard::Discovered(discovery),
+                ..
+            } => (discovery.references)(argv),
+            _ => false,
+        }
     }
 }
 

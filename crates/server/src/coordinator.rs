@@ -28,6 +28,9 @@ pub fn single_shard(
     if shard_count == 1 {
         return Some(local);
     }
+    if spec.references_other_keys(argv) {
+        return None;
+    }
     let mut owner: Option<ShardId> = None;
     for position in spec.keys.positions(argv) {
         let shard = ShardId::for_key(argv.get(position)?, shard_count);

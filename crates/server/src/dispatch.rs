@@ -498,6 +498,9 @@ pub async fn run_cross(
         CrossShard::Scratch => {
             crate::scratch::run_scratch(router, db, options, owner, spec, argv).await
         }
+        CrossShard::Discovered(discovery) => {
+            crate::scratch::run_discovered(router, db, options, owner, spec, argv, discovery).await
+        }
         CrossShard::SingleKey => Reply::error("ERR internal error: keys span shards"),
     }
 }

@@ -35,20 +35,77 @@ pub async fn run_scratch(
     spec: &'static CommandSpec,
     argv: Argv,
 ) -> Reply {
+    run_scratch_with(router, db, client, owner, spec, argv, Vec::new()).await
+}
+
+/// Runs a [`CrossShard::Discovered`](peregrine_commands::CrossShard::Discovered) command
+/// whose arguments reach keys they do not name: under a lock of every shard (unless
+/// `owner` already holds one), its discovery lists those keys on the first key's shard,
+/// then it runs on a scratch copy of its own keys and those.
+pub async fn run_discovered(
+    router: &ShardRouter,
+    db: DbIndex,
+    client: ClientOptions,
+    owner: Option<LockOwner>,
+    spec: &'static CommandSpec,
+    argv: Argv,
+    discovery: peregrine_commands::Discovery,
+) -> Reply {
+    let held = match owner {
+        Some(owner) => (owner, None),
+        None => {
+            let owner = LockOwner(router.state().server.persistence.tx_id());
+            (
+                owner,
+                Some(crate::coordinator::hold_everything(router, owner).await),
+            )
+        }
+    };
+    let first = argv.get(1).cloned().unwrap_or_default();
+    let shard = ShardId::for_key(&first, router.shard_count());
+    let request = argv.clone();
+    let reached = router
+        .invoke_on(
+            shard,
+            move |state: std::rc::Rc<crate::shard_state::ShardState>| async move {
+                state.with_ctx(db, client, |ctx| (discovery.keys)(ctx, &request))
+            },
+        )
+        .await;
+    let reply = run_scratch_with(router, db, client, Some(held.0), spec, argv, reached).await;
+    if let (owner, Some(locks)) = held {
+        crate::coordinator::release_everything(router, owner, locks).await;
+    }
+    reply
+}
+
+/// [`run_scratch`] with `extra` keys copied (and locked) along with the command's own.
+async fn run_scratch_with(
+    router: &ShardRouter,
+    db: DbIndex,
+    client: ClientOptions,
+    owner: Option<LockOwner>,
+    spec: &'static CommandSpec,
+    argv: Argv,
+    extra: Vec<Bytes>,
+) -> Reply {
     let Exec::Keyed { handler, .. } = spec.exec else {
         return Reply::error("ERR internal error: not a keyed command");
     };
     let shard_count = router.shard_count();
     let mut keys_by_shard: BTreeMap<ShardId, Vec<Bytes>> = BTreeMap::new();
-    for position in spec.keys.positions(&argv) {
-        let Some(key) = argv.get(position) else {
-            continue;
-        };
-        let keys = keys_by_shard
-            .entry(ShardId::for_key(key, shard_count))
-            .or_default();
-        if !keys.contains(key) {
-            keys.push(key.clone());
+    let named: Vec<Bytes> = spec
+        .keys
+        .positions(&argv)
+        .filter_map(|position| argv.get(position).cloned())
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for key in named.into_iter().chain(extra) {
+        if seen.insert(key.clone()) {
+            keys_by_shard
+                .entry(ShardId::for_key(&key, shard_count))
+                .or_default()
+                .push(key);
         }
     }
     let mode = lock_mode(spec);

@@ -18,6 +18,7 @@ use crate::args::parse_integer;
 use crate::long_double::LongDouble;
 use crate::spec::{keyed, Arity::*, CommandSpec, Flag::*, Group, KeySpec};
 use crate::{ArgReader, CmdResult, CommandError, EventClass, ShardCtx};
+use bytes::Bytes;
 use peregrine_keyspace::collections::Hash;
 use peregrine_keyspace::EncodingLimits;
 use peregrine_resp::Reply;
@@ -69,6 +70,17 @@ fn visit_hash<T>(
     body: impl FnOnce(&mut Hash) -> Result<T, CommandError>,
 ) -> Result<Option<T>, CommandError> {
     modify_hash(shard, key, access, body, |_| None)
+}
+
+/// The value of `field` in the hash at `key` (SORT's `->field` patterns); `None` when
+/// the key is missing, holds another type, or lacks the field.
+pub(crate) fn field_value(shard: &mut ShardCtx<'_>, key: &[u8], field: &[u8]) -> Option<Bytes> {
+    visit_hash(shard, key, Access::Read, |hash| {
+        Ok(hash.get(field).map(Bytes::copy_from_slice))
+    })
+    .ok()
+    .flatten()
+    .flatten()
 }
 
 /// [`visit_hash`] for a write: after `body`, records the hash event `event` names for

@@ -310,6 +310,9 @@ impl ScriptHost for ShardHost {
             Exec::Keyed { .. } => {
                 let shards = self.shard_count;
                 let db = self.db.get();
+                if shards > 1 && spec.references_other_keys(&argv) {
+                    return self.escalate();
+                }
                 for key in spec.keys.positions(&argv).filter_map(|at| argv.get(at)) {
                     if ShardId::for_key(key, shards) != self.state.id {
                         return self.escalate();

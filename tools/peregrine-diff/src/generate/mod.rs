@@ -23,6 +23,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod sorted_sets;
 pub mod strings;
 pub mod transactions;
@@ -58,6 +59,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "transactions", recipes: transactions::RECIPES },
     Family { name: "scripting",   recipes: scripting::RECIPES },
     Family { name: "pubsub",      recipes: pubsub::RECIPES },
+    Family { name: "sort",        recipes: sort::RECIPES },
 ];
 
 /// The families named in `names`, in [`FAMILIES`] order; every family when
