@@ -137,8 +137,11 @@ struct Side {
     second: Option<Connection>,
     /// The listening connections of `stream` (none unless subscribers are on).
     subscribers: Vec<Subscriber>,
-    /// The connection that publishes sync messages, once one was sent.
+    /// The connection that publishes sync messages while the main one is inside MULTI,
+    /// once one was sent.
     sync: Option<Connection>,
+    /// Whether the main connection is inside MULTI (its PUBLISH would be queued).
+    in_multi: bool,
 }
 
 impl Side {
@@ -156,6 +159,7 @@ impl Side {
             second: None,
             subscribers: Vec::new(),
             sync: None,
+            in_multi: false,
         })
     }
 
@@ -183,8 +187,17 @@ impl Side {
         Ok(())
     }
 
-    /// Publishes the sync message `marker` (opening the sync connection when needed).
+    /// Publishes the sync message `marker`: on the main connection, so that it follows
+    /// everything that connection's commands published in the same publisher's order
+    /// (Peregrine orders messages per publisher, as the issue asks, not across
+    /// publishers on different cores); inside MULTI on a connection of its own (opened
+    /// when needed).
     fn publish_sync(&mut self, marker: &[u8]) -> Result<(), ClientError> {
+        let publish = [b"PUBLISH".to_vec(), SYNC_CHANNEL.to_vec(), marker.to_vec()];
+        if !self.in_multi {
+            self.connection.call(&publish)?;
+            return Ok(());
+        }
         let connection = match self.sync.take() {
             Some(connection) => connection,
             None => self
@@ -193,8 +206,21 @@ impl Side {
                 .map_err(|error| ClientError::Io(std::io::Error::other(format!("{error:#}"))))?,
         };
         let connection = self.sync.insert(connection);
-        connection.call(&[b"PUBLISH".to_vec(), SYNC_CHANNEL.to_vec(), marker.to_vec()])?;
+        connection.call(&publish)?;
         Ok(())
+    }
+
+    /// Follows whether the main connection is inside MULTI: a MULTI answered `+OK`
+    /// opens a transaction, EXEC, DISCARD and RESET end it.
+    fn note_transaction(&mut self, command: &Command, reply: Option<&RawReply>) {
+        let name = command.args.first().map(|name| name.to_ascii_uppercase());
+        match name.as_deref() {
+            Some(b"MULTI") => {
+                self.in_multi = self.in_multi || reply.is_some_and(|reply| reply.raw == b"+OK\r\n");
+            }
+            Some(b"EXEC" | b"DISCARD" | b"RESET") => self.in_multi = false,
+            _ => {}
+        }
     }
 
     /// Reads every stream of this side up to the sync message `marker`: the
@@ -311,6 +337,11 @@ impl ServerPair {
                 (redis, peregrine)
             }
         };
+        if command.client == Client::First {
+            self.redis.note_transaction(command, Some(&redis));
+            self.peregrine
+                .note_transaction(command, peregrine.as_ref().ok());
+        }
         let peregrine = match peregrine {
             Ok(reply) => Observation::Reply(reply),
             Err(error) => Observation::Broken(self.peregrine.broken(&error)),
