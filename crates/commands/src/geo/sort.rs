@@ -45,8 +45,9 @@ fn merge_sort_with<T: Copy>(items: &mut [T], scratch: &mut Vec<T>, compare: Comp
     items[..merged].copy_from_slice(scratch);
 }
 
-/// Redis's `pqsort(items, compare, low, high)`: afterwards the ranks `low..=high` hold
-/// what a full sort would put there (ties in Redis's order); the rest is partitioned.
+/// Redis 7's `pqsort(items, compare, low, high)` (without the later versions' switch to
+/// insertion sort after a swap-free pass): afterwards the ranks `low..=high` hold what a
+/// full sort would put there (ties in Redis's order); the rest is partitioned.
 pub fn partial_sort<T>(items: &mut [T], compare: Compare<T>, low: usize, high: usize) {
     partial_sort_from(items, 0, items.len(), compare, low, high);
 }
@@ -120,7 +121,6 @@ fn partial_sort_from<T>(
         items.swap(start, pivot);
         let (mut pa, mut pb) = (start + 1, start + 1);
         let (mut pc, mut pd) = (start + count - 1, start + count - 1);
-        let mut swapped = false;
         loop {
             while pb <= pc {
                 let order = compare(&items[pb], &items[start]);
@@ -128,7 +128,6 @@ fn partial_sort_from<T>(
                     break;
                 }
                 if order == Ordering::Equal {
-                    swapped = true;
                     items.swap(pa, pb);
                     pa += 1;
                 }
@@ -140,7 +139,6 @@ fn partial_sort_from<T>(
                     break;
                 }
                 if order == Ordering::Equal {
-                    swapped = true;
                     items.swap(pc, pd);
                     pd -= 1;
                 }
@@ -150,13 +148,8 @@ fn partial_sort_from<T>(
                 break;
             }
             items.swap(pb, pc);
-            swapped = true;
             pb += 1;
             pc -= 1;
-        }
-        if !swapped {
-            insertion_sort(items, start, count, compare);
-            return;
         }
         let end = start + count;
         let run = (pa - start).min(pb - pa);
