@@ -337,7 +337,10 @@ mod tests {
 
     #[test]
     fn human_doubles_format_like_redis() {
-        assert_eq!(format_human_double(13.361389338970184), "13.36138933897018433");
+        assert_eq!(
+            format_human_double(13.361389338970184),
+            "13.36138933897018433"
+        );
         assert_eq!(format_human_double(180.0), "180");
         assert_eq!(format_human_double(-0.0), "0");
         assert_eq!(format_human_double(-1e-30), "0");
@@ -348,7 +351,10 @@ mod tests {
             Reply::HumanDouble(0.5).to_bytes(Protocol::Resp2),
             b"$3\r\n0.5\r\n"
         );
-        assert_eq!(Reply::HumanDouble(0.5).to_bytes(Protocol::Resp3), b",0.5\r\n");
+        assert_eq!(
+            Reply::HumanDouble(0.5).to_bytes(Protocol::Resp3),
+            b",0.5\r\n"
+        );
     }
 
     #[test]

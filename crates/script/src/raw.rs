@@ -469,9 +469,7 @@ unsafe fn push(lua_state: *mut ffi::lua_State, reply: &Reply, resp3: bool) {
             }
             Reply::Verbatim(_, text) => push_bytes(lua_state, text),
             // `prepare` parsed raw replies and converted RESP2 doubles.
-            Reply::Raw(_) | Reply::Double(_) | Reply::HumanDouble(_) => {
-                ffi::lua_pushnil(lua_state)
-            }
+            Reply::Raw(_) | Reply::Double(_) | Reply::HumanDouble(_) => ffi::lua_pushnil(lua_state),
         }
     }
 }

@@ -507,7 +507,10 @@ mod tests {
         assert_eq!(score_of(13.361389, 38.115556), 3479099956230698);
         assert_eq!(score_of(15.087269, 37.502669), 3479447370796909);
         let [longitude, latitude] = decode_score(3479099956230698.0);
-        assert_eq!(format!("{longitude:.17} {latitude:.17}"), "13.36138933897018433 38.11555639549629859");
+        assert_eq!(
+            format!("{longitude:.17} {latitude:.17}"),
+            "13.36138933897018433 38.11555639549629859"
+        );
         assert_eq!(&standard_geohash(3479099956230698.0), b"sqc8b49rny0");
         assert_eq!(&standard_geohash(3479447370796909.0), b"sqdtr74hyu0");
     }
@@ -515,22 +518,19 @@ mod tests {
     #[test]
     fn scores_out_of_range_decode_as_gcc_converts_them() {
         // What redis-server 7.0 answered to GEOPOS after ZADD of these scores.
-        let low = [-179.99999731779098511, -85.05112751263942528];
+        let (west, south) = ("-179.99999731779098511", "-85.05112751263942528");
+        let (east, north) = ("180.00000000000000000", "85.05112877999999910");
         let cases = [
-            (-1.0, [180.0, LAT_MAX]),
-            (0.0, low),
-            (f64::INFINITY, low),
-            (1e20, low),
-            (f64::NEG_INFINITY, [180.0, low[1]]),
-            (-1e19, [180.0, low[1]]),
+            (-1.0, [east, north]),
+            (0.0, [west, south]),
+            (f64::INFINITY, [west, south]),
+            (1e20, [west, south]),
+            (f64::NEG_INFINITY, [east, south]),
+            (-1e19, [east, south]),
         ];
         for (score, expected) in cases {
-            let decoded = decode_score(score);
-            assert_eq!(
-                decoded.map(|value| format!("{value:.17}")),
-                expected.map(|value| format!("{value:.17}")),
-                "{score}"
-            );
+            let decoded = decode_score(score).map(|value| format!("{value:.17}"));
+            assert_eq!(decoded, expected.map(str::to_owned), "{score}");
         }
     }
 

@@ -36,8 +36,7 @@ fn radius_keys(argv: &[Bytes]) -> Vec<usize> {
     let mut at = 5;
     while at < argv.len() {
         let option = &argv[at];
-        if (is_keyword(option, "store") || is_keyword(option, "storedist")) && at + 1 < argv.len()
-        {
+        if (is_keyword(option, "store") || is_keyword(option, "storedist")) && at + 1 < argv.len() {
             stored = Some(at + 1);
             at += 1;
         }
@@ -100,12 +99,12 @@ fn distance_text(value: f64) -> String {
         return "0.0000".to_owned();
     }
     let scaled = value * 10000.0;
-    let rounded = if scaled.is_nan() || !(-9.223372036854776e18..9.223372036854776e18).contains(&scaled)
-    {
-        i64::MIN
-    } else {
-        scaled.round_ties_even() as i64
-    };
+    let rounded =
+        if scaled.is_nan() || !(-9.223372036854776e18..9.223372036854776e18).contains(&scaled) {
+            i64::MIN
+        } else {
+            scaled.round_ties_even() as i64
+        };
     let magnitude = rounded.unsigned_abs();
     let sign = if rounded < 0 { "-" } else { "" };
     format!("{sign}{}.{:04}", magnitude / 10000, magnitude % 10000)
@@ -182,10 +181,12 @@ fn geohash(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let set = shard.read_collection::<SortedSet>(&argv[1])?;
     let hashes = argv[2..]
         .iter()
-        .map(|member| match set.as_ref().and_then(|set| set.score(member)) {
-            Some(score) => Reply::bulk(geohash::standard_geohash(score)),
-            None => Reply::Nil,
-        })
+        .map(
+            |member| match set.as_ref().and_then(|set| set.score(member)) {
+                Some(score) => Reply::bulk(geohash::standard_geohash(score)),
+                None => Reply::Nil,
+            },
+        )
         .collect();
     Ok(Reply::Array(hashes))
 }
@@ -198,10 +199,12 @@ fn geopos(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let set = shard.read_collection::<SortedSet>(&argv[1])?;
     let positions = argv[2..]
         .iter()
-        .map(|member| match set.as_ref().and_then(|set| set.score(member)) {
-            Some(score) => position_reply(geohash::decode_score(score)),
-            None => Reply::NilArray,
-        })
+        .map(
+            |member| match set.as_ref().and_then(|set| set.score(member)) {
+                Some(score) => position_reply(geohash::decode_score(score)),
+                None => Reply::NilArray,
+            },
+        )
         .collect();
     Ok(Reply::Array(positions))
 }

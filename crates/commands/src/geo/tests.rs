@@ -20,14 +20,26 @@ fn sicily() -> TestShard {
     let mut shard = TestShard::new();
     assert_eq!(
         shard.wire(&[
-            "GEOADD", "Sicily", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669",
+            "GEOADD",
+            "Sicily",
+            "13.361389",
+            "38.115556",
+            "Palermo",
+            "15.087269",
+            "37.502669",
             "Catania",
         ]),
         ":2\r\n"
     );
     assert_eq!(
         shard.wire(&[
-            "GEOADD", "Sicily", "12.758489", "38.788135", "edge1", "17.241510", "38.788135",
+            "GEOADD",
+            "Sicily",
+            "12.758489",
+            "38.788135",
+            "edge1",
+            "17.241510",
+            "38.788135",
             "edge2",
         ]),
         ":2\r\n"
@@ -49,13 +61,31 @@ fn geoadd_is_zadd_with_geohash_scores() {
     );
     assert_eq!(
         shard.wire(&[
-            "GEOADD", "Sicily", "CH", "XX", "13.361389", "38.2", "Palermo", "1", "1", "newone"
+            "GEOADD",
+            "Sicily",
+            "CH",
+            "XX",
+            "13.361389",
+            "38.2",
+            "Palermo",
+            "1",
+            "1",
+            "newone"
         ]),
         ":1\r\n"
     );
     assert_eq!(
         shard.wire(&[
-            "GEOADD", "Sicily", "NX", "CH", "13.361389", "38.3", "Palermo", "1", "1", "newone"
+            "GEOADD",
+            "Sicily",
+            "NX",
+            "CH",
+            "13.361389",
+            "38.3",
+            "Palermo",
+            "1",
+            "1",
+            "newone"
         ]),
         ":1\r\n"
     );
@@ -78,12 +108,21 @@ fn geoadd_errors() {
             &["GEOADD", "g", "1", "2", "a", "1", "85.06", "b"],
             "ERR invalid longitude,latitude pair 1.000000,85.060000",
         ),
-        (&["GEOADD", "g", "XX", "NX", "1", "2", "a"], "ERR syntax error"),
+        (
+            &["GEOADD", "g", "XX", "NX", "1", "2", "a"],
+            "ERR syntax error",
+        ),
         (&["GEOADD", "g", "CH", "CH", "CH"], "ERR syntax error"),
         (&["GEOADD", "g", "1", "2", "a", "3"], "ERR syntax error"),
         (&["GEOADD", "g", "GT", "1", "2", "a"], "ERR syntax error"),
-        (&["GEOADD", "g", "nan", "1", "a"], "ERR value is not a valid float"),
-        (&["GEOADD", "g", "1", "abc", "a"], "ERR value is not a valid float"),
+        (
+            &["GEOADD", "g", "nan", "1", "a"],
+            "ERR value is not a valid float",
+        ),
+        (
+            &["GEOADD", "g", "1", "abc", "a"],
+            "ERR value is not a valid float",
+        ),
         (
             &["GEOADD", "g", "inf", "1", "a"],
             "ERR invalid longitude,latitude pair inf,1.000000",
@@ -129,10 +168,16 @@ fn geopos_geohash_geodist() {
         "$8\r\n166.2742\r\n"
     );
     assert_eq!(
-        resp3(&mut shard, &["GEODIST", "Sicily", "Palermo", "Palermo", "mi"]),
+        resp3(
+            &mut shard,
+            &["GEODIST", "Sicily", "Palermo", "Palermo", "mi"]
+        ),
         "$6\r\n0.0000\r\n"
     );
-    assert_eq!(shard.wire(&["GEODIST", "Sicily", "Palermo", "nope"]), "$-1\r\n");
+    assert_eq!(
+        shard.wire(&["GEODIST", "Sicily", "Palermo", "nope"]),
+        "$-1\r\n"
+    );
     assert_eq!(shard.wire(&["GEODIST", "nokey", "a", "b"]), "$-1\r\n");
     assert_eq!(
         error(&mut shard, &["GEODIST", "Sicily", "a", "b", "yd"]),
@@ -165,7 +210,15 @@ fn searches_sort_count_and_report() {
     let mut shard = sicily();
     assert_eq!(
         shard.wire(&[
-            "GEORADIUS", "Sicily", "15", "37", "200", "km", "WITHDIST", "WITHCOORD", "WITHHASH",
+            "GEORADIUS",
+            "Sicily",
+            "15",
+            "37",
+            "200",
+            "km",
+            "WITHDIST",
+            "WITHCOORD",
+            "WITHHASH",
             "ASC"
         ]),
         "*2\r\n*4\r\n$7\r\nCatania\r\n$7\r\n56.4413\r\n:3479447370796909\r\n\
@@ -179,7 +232,16 @@ fn searches_sort_count_and_report() {
     );
     assert_eq!(
         shard.wire(&[
-            "GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYBOX", "400", "400", "km", "DESC",
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYBOX",
+            "400",
+            "400",
+            "km",
+            "DESC",
             "WITHDIST"
         ]),
         "*4\r\n*2\r\n$5\r\nedge1\r\n$8\r\n279.7405\r\n*2\r\n$5\r\nedge2\r\n$8\r\n279.7403\r\n\
@@ -187,14 +249,32 @@ fn searches_sort_count_and_report() {
     );
     assert_eq!(
         shard.wire(&[
-            "GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km", "COUNT",
-            "1", "ANY", "DESC"
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYRADIUS",
+            "200",
+            "km",
+            "COUNT",
+            "1",
+            "ANY",
+            "DESC"
         ]),
         // ANY stops at the first point found: Palermo scores lower in the same cell.
         "*1\r\n$7\r\nPalermo\r\n"
     );
     assert_eq!(
-        shard.wire(&["GEOSEARCH", "nokey", "FROMMEMBER", "a", "BYRADIUS", "1", "km"]),
+        shard.wire(&[
+            "GEOSEARCH",
+            "nokey",
+            "FROMMEMBER",
+            "a",
+            "BYRADIUS",
+            "1",
+            "km"
+        ]),
         "*0\r\n"
     );
     assert_eq!(
@@ -208,7 +288,14 @@ fn stores_replace_the_destination() {
     let mut shard = sicily();
     assert_eq!(
         shard.wire(&[
-            "GEOSEARCHSTORE", "dst", "Sicily", "FROMMEMBER", "Palermo", "BYRADIUS", "300", "km",
+            "GEOSEARCHSTORE",
+            "dst",
+            "Sicily",
+            "FROMMEMBER",
+            "Palermo",
+            "BYRADIUS",
+            "300",
+            "km",
             "STOREDIST"
         ]),
         ":3\r\n"
@@ -219,7 +306,15 @@ fn stores_replace_the_destination() {
          $7\r\nCatania\r\n$18\r\n166.27415156960032\r\n"
     );
     assert_eq!(
-        shard.wire(&["GEORADIUSBYMEMBER", "Sicily", "Palermo", "300", "km", "STORE", "dst2"]),
+        shard.wire(&[
+            "GEORADIUSBYMEMBER",
+            "Sicily",
+            "Palermo",
+            "300",
+            "km",
+            "STORE",
+            "dst2"
+        ]),
         ":3\r\n"
     );
     assert_eq!(
@@ -228,7 +323,14 @@ fn stores_replace_the_destination() {
     );
     assert_eq!(
         shard.wire(&[
-            "GEOSEARCHSTORE", "dst", "nokey", "FROMMEMBER", "a", "BYRADIUS", "1", "km"
+            "GEOSEARCHSTORE",
+            "dst",
+            "nokey",
+            "FROMMEMBER",
+            "a",
+            "BYRADIUS",
+            "1",
+            "km"
         ]),
         ":0\r\n"
     );
@@ -314,7 +416,17 @@ fn keyspace_events() {
         ["g:zadd"]
     );
     assert_eq!(
-        shard.events(&["GEOSEARCHSTORE", "d", "g", "FROMLONLAT", "1", "2", "BYRADIUS", "1000", "km"]),
+        shard.events(&[
+            "GEOSEARCHSTORE",
+            "d",
+            "g",
+            "FROMLONLAT",
+            "1",
+            "2",
+            "BYRADIUS",
+            "1000",
+            "km"
+        ]),
         ["d:geosearchstore"]
     );
     assert_eq!(

@@ -233,7 +233,10 @@ fn zadd_odd_scores(context: &mut Context<'_>) -> Vec<Command> {
     ];
     let key = GEO.any(context);
     let score = context.pick(SCORES);
-    let command = Command::new("ZADD").key(&key).arg(score).arg(member(context));
+    let command = Command::new("ZADD")
+        .key(&key)
+        .arg(score)
+        .arg(member(context));
     vec![collections::grown(context, &key, 1, command)]
 }
 
@@ -372,7 +375,11 @@ fn finish_search(
 /// GEORADIUS or GEORADIUS_RO around a position.
 fn georadius(context: &mut Context<'_>) -> Vec<Command> {
     let read_only = context.chance(30);
-    let name = if read_only { "GEORADIUS_RO" } else { "GEORADIUS" };
+    let name = if read_only {
+        "GEORADIUS_RO"
+    } else {
+        "GEORADIUS"
+    };
     let key = read_key(context);
     let [longitude, latitude] = position(context);
     let command = Command::new(name)
@@ -417,7 +424,8 @@ fn georadiusbymember(context: &mut Context<'_>) -> Vec<Command> {
 /// none, both or repeated.
 fn from_and_by(context: &mut Context<'_>) -> Vec<Vec<Vec<u8>>> {
     let mut groups = Vec::new();
-    let from_member = |context: &mut Context<'_>| vec![option(context, "FROMMEMBER"), member(context)];
+    let from_member =
+        |context: &mut Context<'_>| vec![option(context, "FROMMEMBER"), member(context)];
     let from_position = |context: &mut Context<'_>| {
         let [longitude, latitude] = position(context);
         vec![option(context, "FROMLONLAT"), longitude, latitude]
@@ -469,8 +477,10 @@ fn geosearch(context: &mut Context<'_>) -> Vec<Command> {
 
 fn geosearchstore(context: &mut Context<'_>) -> Vec<Command> {
     let source = read_key(context);
-    let destination = collections::destination_for(context, GEO, &[source.clone()]);
-    let command = Command::new("GEOSEARCHSTORE").key(&destination).key(&source);
+    let destination = collections::destination_for(context, GEO, std::slice::from_ref(&source));
+    let command = Command::new("GEOSEARCHSTORE")
+        .key(&destination)
+        .key(&source);
     let (mut groups, _) = search_options(context, Storing::Flag, &source);
     groups.extend(from_and_by(context));
     context.shuffle(&mut groups);
@@ -540,13 +550,18 @@ mod tests {
     #[test]
     fn store_destinations_are_recorded_as_keys() {
         for command in build_many(georadius, 500) {
-            let store = command
-                .args
-                .iter()
-                .position(|arg| arg.eq_ignore_ascii_case(b"store") || arg.eq_ignore_ascii_case(b"storedist"));
+            let store = command.args.iter().position(|arg| {
+                arg.eq_ignore_ascii_case(b"store") || arg.eq_ignore_ascii_case(b"storedist")
+            });
             if let Some(destination) = store.and_then(|at| command.args.get(at + 1)) {
-                if GEO.plain.contains(&destination.as_slice()) || GEO.tagged.contains(&destination.as_slice()) {
-                    assert!(command.keys.contains(destination), "{}", command.printable());
+                if GEO.plain.contains(&destination.as_slice())
+                    || GEO.tagged.contains(&destination.as_slice())
+                {
+                    assert!(
+                        command.keys.contains(destination),
+                        "{}",
+                        command.printable()
+                    );
                 }
             }
         }
