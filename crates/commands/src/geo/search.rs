@@ -303,7 +303,7 @@ fn search_generic(
     let (Some(set), Some(center), Some((shape, to_meters))) = (set, center, area) else {
         return Ok(match request.store {
             Some(destination) => {
-                store_points(shard, destination, &[], &request, 1.0, geosearch, limits);
+                store_elements(shard, destination, Vec::new(), geosearch, limits);
                 Reply::Integer(0)
             }
             None => Reply::Array(Vec::new()),
@@ -439,20 +439,8 @@ fn stored_elements(points: &[Point<'_>], request: &Request<'_>, to_meters: f64) 
         .collect()
 }
 
-/// Stores `points` at `destination` (deleting it when there are none).
-fn store_points(
-    shard: &mut ShardCtx<'_>,
-    destination: &[u8],
-    points: &[Point<'_>],
-    request: &Request<'_>,
-    to_meters: f64,
-    geosearch: bool,
-    limits: peregrine_keyspace::EncodingLimits,
-) {
-    let elements = stored_elements(points, request, to_meters);
-    store_elements(shard, destination, elements, geosearch, limits);
-}
-
+/// Stores `elements` at `destination` (deleting it when there are none) with the
+/// command's event.
 fn store_elements(
     shard: &mut ShardCtx<'_>,
     destination: &[u8],
