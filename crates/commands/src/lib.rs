@@ -20,6 +20,7 @@ mod collection;
 mod context;
 mod error;
 mod execute;
+pub mod geo;
 pub mod hash;
 pub mod keys;
 pub mod list;

@@ -478,6 +478,8 @@ pub enum Group {
     Set,
     /// Sorted sets.
     SortedSet,
+    /// Geospatial indexes (sorted sets of geohashes).
+    Geo,
     /// MULTI/EXEC transactions.
     Transactions,
     /// Lua scripts and functions.
@@ -498,6 +500,7 @@ impl Group {
             Group::Hash => "hash",
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
+            Group::Geo => "geo",
             Group::Transactions => "transactions",
             Group::Scripting => "scripting",
             Group::PubSub => "pubsub",

@@ -68,6 +68,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     crate::set::COMMANDS,
     crate::sorted_set::COMMANDS,
     crate::sort::COMMANDS,
+    crate::geo::COMMANDS,
 ];
 
 /// Every command, in table order.

@@ -45,6 +45,10 @@ pub enum Reply {
     Pairs(Vec<(Reply, Reply)>),
     /// A double (`,x` in RESP3, a bulk string in RESP2).
     Double(f64),
+    /// A double written as Redis's `addReplyHumanLongDouble` writes it (GEOPOS and
+    /// WITHCOORD coordinates): `%.17Lf` without trailing zeros ([`format_human_double`]),
+    /// as a `,` line in RESP3 and a bulk string in RESP2.
+    HumanDouble(f64),
     /// A boolean (`#t`/`#f` in RESP3, `:1`/`:0` in RESP2).
     Bool(bool),
     /// Verbatim text with its three-letter format (`=n` in RESP3, a bulk in RESP2).
@@ -161,6 +165,15 @@ impl Reply {
                     bulk(out, text.as_bytes());
                 }
             }
+            Reply::HumanDouble(value) => {
+                let mut buffer = HumanDoubleText::default();
+                let text = buffer.format(*value);
+                if resp3 {
+                    line(out, b',', text);
+                } else {
+                    bulk(out, text);
+                }
+            }
             Reply::Bool(value) if resp3 => {
                 out.extend_from_slice(if *value { b"#t\r\n" } else { b"#f\r\n" })
             }
@@ -242,6 +255,54 @@ pub fn format_double(value: f64) -> String {
     }
 }
 
+/// Formats a double as Redis's `ld2string(LD_STR_HUMAN)` does for a value that is exactly
+/// a double: `%.17f` (exact, ties to even), then trailing zeros and a trailing dot removed,
+/// `-0` written `0`; `inf`, `-inf`, `nan` for the others.
+pub fn format_human_double(value: f64) -> String {
+    let mut buffer = HumanDoubleText::default();
+    String::from_utf8_lossy(buffer.format(value)).into_owned()
+}
+
+/// A stack buffer for [`format_human_double`]'s text: no allocation for the values
+/// coordinates take (up to 32 bytes; longer texts go to the heap).
+#[derive(Default)]
+struct HumanDoubleText {
+    text: Vec<u8>,
+    inline: [u8; 32],
+    length: usize,
+}
+
+impl HumanDoubleText {
+    fn format(&mut self, value: f64) -> &[u8] {
+        use std::io::Write as _;
+        if value.is_nan() {
+            return b"nan";
+        }
+        if value.is_infinite() {
+            return if value > 0.0 { b"inf" } else { b"-inf" };
+        }
+        let mut cursor = std::io::Cursor::new(&mut self.inline[..]);
+        let text: &mut [u8] = if write!(cursor, "{value:.17}").is_ok() {
+            self.length = cursor.position() as usize;
+            &mut self.inline[..self.length]
+        } else {
+            self.text = format!("{value:.17}").into_bytes();
+            &mut self.text[..]
+        };
+        let mut end = text.len();
+        while end > 0 && text[end - 1] == b'0' {
+            end -= 1;
+        }
+        if end > 0 && text[end - 1] == b'.' {
+            end -= 1;
+        }
+        if &text[..end] == b"-0" {
+            return b"0";
+        }
+        &text[..end]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +332,28 @@ mod tests {
         assert_eq!(
             Reply::error("ERR x\ny").to_bytes(Protocol::Resp2),
             b"-ERR x y\r\n"
+        );
+    }
+
+    #[test]
+    fn human_doubles_format_like_redis() {
+        assert_eq!(
+            format_human_double(13.361389338970184),
+            "13.36138933897018433"
+        );
+        assert_eq!(format_human_double(180.0), "180");
+        assert_eq!(format_human_double(-0.0), "0");
+        assert_eq!(format_human_double(-1e-30), "0");
+        assert_eq!(format_human_double(0.5), "0.5");
+        assert_eq!(format_human_double(2f64.powi(-18)), "0.00000381469726562");
+        assert_eq!(format_human_double(1e300).len(), 301);
+        assert_eq!(
+            Reply::HumanDouble(0.5).to_bytes(Protocol::Resp2),
+            b"$3\r\n0.5\r\n"
+        );
+        assert_eq!(
+            Reply::HumanDouble(0.5).to_bytes(Protocol::Resp3),
+            b",0.5\r\n"
         );
     }
 

@@ -238,6 +238,11 @@ fn prepare(reply: &mut Reply, resp3: bool) {
             }
         }
         Reply::Double(value) if !resp3 => *reply = Reply::Bulk(format_double(*value).into()),
+        Reply::HumanDouble(value) if !resp3 => {
+            *reply = Reply::Bulk(peregrine_resp::format_human_double(*value).into())
+        }
+        // The script reads the printed text back as a number: the same double.
+        Reply::HumanDouble(value) => *reply = Reply::Double(*value),
         _ => {}
     }
 }
@@ -464,7 +469,7 @@ unsafe fn push(lua_state: *mut ffi::lua_State, reply: &Reply, resp3: bool) {
             }
             Reply::Verbatim(_, text) => push_bytes(lua_state, text),
             // `prepare` parsed raw replies and converted RESP2 doubles.
-            Reply::Raw(_) | Reply::Double(_) => ffi::lua_pushnil(lua_state),
+            Reply::Raw(_) | Reply::Double(_) | Reply::HumanDouble(_) => ffi::lua_pushnil(lua_state),
         }
     }
 }

@@ -880,6 +880,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
         Group::Hash => push("@hash"),
         Group::Set => push("@set"),
         Group::SortedSet => push("@sortedset"),
+        Group::Geo => push("@geo"),
         Group::Transactions => push("@transaction"),
         Group::Scripting => push("@scripting"),
         Group::PubSub => push("@pubsub"),

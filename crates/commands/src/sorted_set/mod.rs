@@ -153,14 +153,14 @@ impl ElementsReply {
     }
 }
 
-/// What ZADD does with each member: its options, parsed.
+/// What ZADD does with each member: its options, parsed (GEOADD sets some of them).
 #[derive(Clone, Copy, Default)]
-struct AddOptions {
-    only_new: bool,
-    only_existing: bool,
+pub(crate) struct AddOptions {
+    pub(crate) only_new: bool,
+    pub(crate) only_existing: bool,
     greater: bool,
     less: bool,
-    changed: bool,
+    pub(crate) changed: bool,
     increment: bool,
 }
 
@@ -211,9 +211,9 @@ impl AddOptions {
 
 /// What adding did: counts, and the last resulting score (`None`: nothing was done).
 #[derive(Default)]
-struct AddOutcome {
-    added: i64,
-    updated: i64,
+pub(crate) struct AddOutcome {
+    pub(crate) added: i64,
+    pub(crate) updated: i64,
     score: Option<f64>,
 }
 
@@ -252,8 +252,8 @@ fn zincrby(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     Ok(outcome.score.map_or(Reply::Nil, Reply::Double))
 }
 
-/// The body of ZADD and ZINCRBY: applies `elements` under `options`.
-fn add_generic(
+/// The body of ZADD, ZINCRBY and GEOADD: applies `elements` under `options`.
+pub(crate) fn add_generic(
     shard: &mut ShardCtx<'_>,
     key: &[u8],
     options: AddOptions,

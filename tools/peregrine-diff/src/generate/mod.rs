@@ -15,6 +15,7 @@
 
 pub mod collections;
 pub mod expiry;
+pub mod geo;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
@@ -56,6 +57,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "hashes",      recipes: hashes::RECIPES },
     Family { name: "sets",        recipes: sets::RECIPES },
     Family { name: "sorted-sets", recipes: sorted_sets::RECIPES },
+    Family { name: "geo",         recipes: geo::RECIPES },
     Family { name: "transactions", recipes: transactions::RECIPES },
     Family { name: "scripting",   recipes: scripting::RECIPES },
     Family { name: "pubsub",      recipes: pubsub::RECIPES },

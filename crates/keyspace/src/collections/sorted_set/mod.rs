@@ -363,8 +363,13 @@ impl SortedSet {
     }
 
     /// Calls `visit` with the elements whose ranks are in `ranks` (clamped), in order, or
-    /// from the highest rank down when `reverse`.
-    pub fn walk(&self, ranks: Range<usize>, reverse: bool, mut visit: impl FnMut(&[u8], f64)) {
+    /// from the highest rank down when `reverse`. The members borrow from the set.
+    pub fn walk<'a>(
+        &'a self,
+        ranks: Range<usize>,
+        reverse: bool,
+        mut visit: impl FnMut(&'a [u8], f64),
+    ) {
         let end = ranks.end.min(self.len());
         if ranks.start >= end {
             return;

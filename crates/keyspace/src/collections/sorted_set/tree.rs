@@ -352,7 +352,12 @@ impl ScoreTree {
 
     /// Calls `visit` on the elements whose ranks are in `ranks` (clamped to the tree), in
     /// order, or in reverse order when `reverse`.
-    pub fn walk(&self, ranks: Range<usize>, reverse: bool, mut visit: impl FnMut(&Element)) {
+    pub fn walk<'a>(
+        &'a self,
+        ranks: Range<usize>,
+        reverse: bool,
+        mut visit: impl FnMut(&'a Element),
+    ) {
         let end = ranks.end.min(self.len);
         if ranks.start < end {
             walk_node(&self.root, ranks.start, end, reverse, &mut visit);
@@ -427,12 +432,12 @@ fn remove_from(
     }
 }
 
-fn walk_node(
-    node: &Node,
+fn walk_node<'a>(
+    node: &'a Node,
     start: usize,
     end: usize,
     reverse: bool,
-    visit: &mut impl FnMut(&Element),
+    visit: &mut impl FnMut(&'a Element),
 ) {
     match node {
         Node::Leaf(elements) => {
