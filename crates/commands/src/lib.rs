@@ -21,6 +21,7 @@ mod context;
 mod error;
 mod execute;
 pub mod hash;
+pub mod hyperloglog;
 pub mod keys;
 pub mod list;
 pub mod long_double;
