@@ -16,6 +16,7 @@
 pub mod collections;
 pub mod expiry;
 pub mod hashes;
+pub mod hyperloglogs;
 pub mod keys;
 pub mod lists;
 pub mod model;
@@ -58,6 +59,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "transactions", recipes: transactions::RECIPES },
     Family { name: "scripting",   recipes: scripting::RECIPES },
     Family { name: "pubsub",      recipes: pubsub::RECIPES },
+    Family { name: "hyperloglog", recipes: hyperloglogs::RECIPES },
 ];
 
 /// The families named in `names`, in [`FAMILIES`] order; every family when
