@@ -10,6 +10,10 @@
 //! EXEC of the key's watchers, and is journalled as the PFCOUNT itself. Multi-key
 //! PFCOUNT and PFMERGE run on a locked scratch copy when their keys span shards.
 //!
+//! PFADD and PFMERGE on a sparse HLL depend on `hll-sparse-max-bytes`; when it is not the
+//! default they are journalled as the value they leave, so that a replay under the
+//! start-up configuration gives the same bytes.
+//!
 //! Differences from Redis: a PFADD that meets a corrupt HLL after changing some registers
 //! journals the value it leaves (Redis propagates nothing and replicas diverge);
 //! PFSELFTEST draws its random numbers from the shard's generator.
@@ -20,7 +24,7 @@ mod tests;
 
 use crate::args::is_keyword;
 use crate::spec::{keyed, scratch, Arity::*, CommandSpec, Flag::*, Group, KeySpec};
-use crate::{ArgReader, CmdResult, CommandError, EventClass, ShardCtx};
+use crate::{ArgReader, CmdResult, CommandError, CommandLimits, EventClass, ShardCtx};
 use peregrine_keyspace::Value;
 use peregrine_resp::Reply;
 use sketch::{Corrupt, DENSE, REGISTERS, SPARSE};
@@ -115,6 +119,24 @@ fn hll_for_write<'s>(
     }
 }
 
+/// Records a sparse HLL that a write changed as its resulting value when
+/// `hll-sparse-max-bytes` is not the default: replaying the command with the configuration
+/// read at start-up (a CONFIG SET is not journalled) could promote it at another size.
+fn journal_if_config_dependent(shard: &mut ShardCtx<'_>, key: &[u8], max_bytes: usize) {
+    if max_bytes == CommandLimits::default().hll_sparse_max_bytes || !shard.journal.is_enabled() {
+        return;
+    }
+    let now = shard.now;
+    let Some(entry) = shard.db().get_mut(key, now) else {
+        return;
+    };
+    let bytes = match &entry.value {
+        Value::Raw(bytes) => bytes.to_vec(),
+        _ => return,
+    };
+    shard.record_effect(&[&b"SET"[..], key, &bytes, b"KEEPTTL"]);
+}
+
 /// PFADD key [element ...]
 ///
 /// O(1) per element. 1 if a register changed (or the key was created), else 0.
@@ -123,6 +145,7 @@ fn pfadd(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let elements = args.rest();
     let max_bytes = shard.limits.hll_sparse_max_bytes;
     let (hll, created) = hll_for_write(shard, key)?;
+    let was_sparse = sketch::encoding(hll) == SPARSE;
     let mut updated = u64::from(created);
     for element in elements {
         match sketch::add(hll, element, max_bytes) {
@@ -143,6 +166,9 @@ fn pfadd(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
         return Ok(Reply::Integer(0));
     }
     sketch::invalidate_cache(hll);
+    if was_sparse {
+        journal_if_config_dependent(shard, key, max_bytes);
+    }
     shard.mark_dirty(updated);
     shard.notify(EventClass::String, "pfadd", key);
     Ok(Reply::Integer(1))
@@ -199,6 +225,7 @@ fn pfmerge(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     };
     let max_bytes = shard.limits.hll_sparse_max_bytes;
     let (hll, _) = hll_for_write(shard, destination)?;
+    let stays_sparse = !dense && sketch::encoding(hll) == SPARSE;
     if dense {
         sketch::sparse_to_dense(hll).map_err(corrupt)?;
     }
@@ -209,6 +236,9 @@ fn pfmerge(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
         }
     }
     sketch::invalidate_cache(hll);
+    if stays_sparse {
+        journal_if_config_dependent(shard, destination, max_bytes);
+    }
     shard.mark_dirty(1);
     // Redis reports PFMERGE as a `pfadd` event: a mass addition of elements.
     shard.notify(EventClass::String, "pfadd", destination);

@@ -38,7 +38,7 @@ pub const RECIPES: &[Recipe] = &[
     Recipe { weight: 5,  build: pfadd_then_get },
     Recipe { weight: 4,  build: set_raw },
     Recipe { weight: 3,  build: tamper },
-    Recipe { weight: 1,  build: sparse_max_bytes },
+    Recipe { weight: 2,  build: sparse_max_bytes },
     Recipe { weight: 2,  build: wrong_arity },
 ];
 
@@ -291,15 +291,31 @@ fn tamper(context: &mut Context<'_>) -> Vec<Command> {
     vec![change, check]
 }
 
-/// CONFIG SET hll-sparse-max-bytes: promotion at other sizes (0 promotes on the first
-/// growth).
+/// PFADDs and a PFMERGE under another `hll-sparse-max-bytes` (promotion at other sizes;
+/// 0 promotes on the first growth), then the default again: the setting never outlives
+/// the recipe, so a restarted Peregrine (which starts with the default) and the Redis that
+/// kept running agree again at once.
 fn sparse_max_bytes(context: &mut Context<'_>) -> Vec<Command> {
-    let size = context.pick(&["0", "40", "200", "1000", "3000", "3000", "3000", "20000"]);
-    vec![Command::new("CONFIG")
-        .arg("SET")
-        .arg("hll-sparse-max-bytes")
-        .arg(size)
-        .global()]
+    let size = context.pick(&["0", "40", "200", "1000", "20000"]);
+    let config = |size: &str| {
+        Command::new("CONFIG")
+            .arg("SET")
+            .arg("hll-sparse-max-bytes")
+            .arg(size)
+            .global()
+    };
+    let mut commands = vec![config(size)];
+    for _ in 0..context.between(1, 3) {
+        commands.extend(pfadd_many(context));
+        let key = commands
+            .last()
+            .and_then(|command| command.keys.first().cloned())
+            .unwrap_or_default();
+        commands.push(Command::new("PFDEBUG").arg("ENCODING").key(key));
+    }
+    commands.extend(pfmerge(context));
+    commands.push(config("3000"));
+    commands
 }
 
 /// HyperLogLog commands and argument counts (after the name) their arity rejects.
