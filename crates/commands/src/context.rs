@@ -39,6 +39,8 @@ pub struct CommandLimits {
     pub lfu_policy: bool,
     /// When collections leave their compact encodings.
     pub encoding: EncodingLimits,
+    /// `hll-sparse-max-bytes`: the largest sparse HyperLogLog before it turns dense.
+    pub hll_sparse_max_bytes: usize,
 }
 
 impl Default for CommandLimits {
@@ -47,6 +49,7 @@ impl Default for CommandLimits {
             proto_max_bulk_len: 512 * 1024 * 1024,
             lfu_policy: false,
             encoding: EncodingLimits::default(),
+            hll_sparse_max_bytes: 3000,
         }
     }
 }

@@ -22,6 +22,7 @@ mod error;
 mod execute;
 pub mod geo;
 pub mod hash;
+pub mod hyperloglog;
 pub mod keys;
 pub mod list;
 pub mod long_double;

@@ -486,6 +486,8 @@ pub enum Group {
     Scripting,
     /// Publish/subscribe.
     PubSub,
+    /// HyperLogLog.
+    HyperLogLog,
 }
 
 impl Group {
@@ -504,6 +506,7 @@ impl Group {
             Group::Transactions => "transactions",
             Group::Scripting => "scripting",
             Group::PubSub => "pubsub",
+            Group::HyperLogLog => "hyperloglog",
         }
     }
 }

@@ -69,6 +69,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     crate::sorted_set::COMMANDS,
     crate::sort::COMMANDS,
     crate::geo::COMMANDS,
+    crate::hyperloglog::COMMANDS,
 ];
 
 /// Every command, in table order.

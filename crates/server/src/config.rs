@@ -95,6 +95,7 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "set-max-listpack-value",     default: "64",          kind: Kind::Memory,  mutable: true },
     Parameter { name: "zset-max-listpack-entries",  default: "128",         kind: Kind::Integer, mutable: true },
     Parameter { name: "zset-max-listpack-value",    default: "64",          kind: Kind::Memory,  mutable: true },
+    Parameter { name: "hll-sparse-max-bytes",       default: "3000",        kind: Kind::Memory,  mutable: true },
     Parameter { name: "lazyfree-lazy-user-del",     default: "no",          kind: Kind::Bool,    mutable: true },
     Parameter { name: "lazyfree-lazy-user-flush",   default: "no",          kind: Kind::Bool,    mutable: true },
 ];
@@ -144,6 +145,8 @@ pub struct Settings {
     pub spin_before_park_us: u64,
     /// When collections leave their compact encodings.
     pub encoding: peregrine_keyspace::EncodingLimits,
+    /// `hll-sparse-max-bytes`: the largest sparse HyperLogLog.
+    pub hll_sparse_max_bytes: usize,
     /// Milliseconds a script runs before other clients get `-BUSY`.
     pub busy_reply_threshold_ms: u64,
     /// Whether scripts may touch keys they did not declare (`script-undeclared-keys`).
@@ -404,6 +407,7 @@ impl Config {
                 zset_max_listpack_entries: self.number("zset-max-listpack-entries") as usize,
                 zset_max_listpack_value: self.number("zset-max-listpack-value") as usize,
             },
+            hll_sparse_max_bytes: self.number("hll-sparse-max-bytes") as usize,
             auto_snapshot: crate::persistence::schedule::AutoSnapshot {
                 save_rules: crate::persistence::schedule::AutoSnapshot::parse_save_rules(
                     self.get("save"),

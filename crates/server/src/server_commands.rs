@@ -884,6 +884,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
         Group::Transactions => push("@transaction"),
         Group::Scripting => push("@scripting"),
         Group::PubSub => push("@pubsub"),
+        Group::HyperLogLog => push("@hyperloglog"),
         Group::Server => {}
     }
     if spec.has(Flag::Blocking) {

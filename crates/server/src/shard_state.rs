@@ -399,6 +399,7 @@ impl ShardState {
                     proto_max_bulk_len: settings.proto_max_bulk_len,
                     lfu_policy: settings.lfu_policy,
                     encoding: settings.encoding,
+                    hll_sparse_max_bytes: settings.hll_sparse_max_bytes,
                 }
             }
             Err(_) => peregrine_commands::CommandLimits::default(),

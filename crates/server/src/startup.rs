@@ -165,6 +165,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 proto_max_bulk_len: settings.proto_max_bulk_len,
                 lfu_policy: settings.lfu_policy,
                 encoding: settings.encoding,
+                hll_sparse_max_bytes: settings.hll_sparse_max_bytes,
             },
             settings.databases,
             shard_count,

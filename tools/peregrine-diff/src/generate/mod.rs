@@ -17,6 +17,7 @@ pub mod collections;
 pub mod expiry;
 pub mod geo;
 pub mod hashes;
+pub mod hyperloglogs;
 pub mod keys;
 pub mod lists;
 pub mod model;
@@ -62,6 +63,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "scripting",   recipes: scripting::RECIPES },
     Family { name: "pubsub",      recipes: pubsub::RECIPES },
     Family { name: "sort",        recipes: sort::RECIPES },
+    Family { name: "hyperloglog", recipes: hyperloglogs::RECIPES },
 ];
 
 /// The families named in `names`, in [`FAMILIES`] order; every family when
