@@ -61,6 +61,9 @@ pub enum Flag {
     Blocking,
     /// A pub/sub command.
     PubSub,
+    /// May propagate an effect though it does not write (PUBLISH, PFCOUNT's cache):
+    /// refused in read-only scripts, as Redis does.
+    MayReplicate,
 }
 
 impl Flag {
@@ -80,6 +83,7 @@ impl Flag {
             Flag::AllowBusy => "allow_busy",
             Flag::Blocking => "blocking",
             Flag::PubSub => "pubsub",
+            Flag::MayReplicate => "may_replicate",
         }
     }
 }

@@ -53,8 +53,8 @@ const SERVER_COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "punsubscribe", arity: AtLeast(1), flags: &[PubSub, NoScript, Loading, Stale], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::PUnsubscribe), group: Group::PubSub, summary: "Stops listening to messages published to channels that match one or more patterns." },
     CommandSpec { name: "ssubscribe",   arity: AtLeast(2), flags: &[PubSub, NoScript, Loading, Stale], keys: KeySpec::ALL, exec: Exec::Server(ServerCommand::SSubscribe), group: Group::PubSub, summary: "Listens for messages published to shard channels." },
     CommandSpec { name: "sunsubscribe", arity: AtLeast(1), flags: &[PubSub, NoScript, Loading, Stale], keys: KeySpec::ALL, exec: Exec::Server(ServerCommand::SUnsubscribe), group: Group::PubSub, summary: "Stops listening to messages posted to shard channels." },
-    CommandSpec { name: "publish",      arity: Exactly(3), flags: &[PubSub, Loading, Stale, Fast], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Publish), group: Group::PubSub, summary: "Posts a message to a channel." },
-    CommandSpec { name: "spublish",     arity: Exactly(3), flags: &[PubSub, Loading, Stale, Fast], keys: KeySpec::FIRST, exec: Exec::Server(ServerCommand::SPublish), group: Group::PubSub, summary: "Post a message to a shard channel" },
+    CommandSpec { name: "publish",      arity: Exactly(3), flags: &[PubSub, Loading, Stale, Fast, MayReplicate], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::Publish), group: Group::PubSub, summary: "Posts a message to a channel." },
+    CommandSpec { name: "spublish",     arity: Exactly(3), flags: &[PubSub, Loading, Stale, Fast, MayReplicate], keys: KeySpec::FIRST, exec: Exec::Server(ServerCommand::SPublish), group: Group::PubSub, summary: "Post a message to a shard channel" },
     CommandSpec { name: "pubsub",       arity: AtLeast(2), flags: &[], keys: KeySpec::NONE, exec: Exec::Server(ServerCommand::PubSub), group: Group::PubSub, summary: "A container for Pub/Sub commands." },
 ];
 

@@ -41,7 +41,7 @@ const SECOND_ARGUMENT: KeySpec = KeySpec {
 #[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "pfadd",      arity: AtLeast(2), flags: &[Write, DenyOom, Fast], keys: KeySpec::FIRST, exec: keyed(pfadd), group: Group::HyperLogLog, summary: "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist." },
-    CommandSpec { name: "pfcount",    arity: AtLeast(2), flags: &[ReadOnly], keys: KeySpec::ALL, exec: scratch(pfcount), group: Group::HyperLogLog, summary: "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s)." },
+    CommandSpec { name: "pfcount",    arity: AtLeast(2), flags: &[ReadOnly, MayReplicate], keys: KeySpec::ALL, exec: scratch(pfcount), group: Group::HyperLogLog, summary: "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s)." },
     CommandSpec { name: "pfmerge",    arity: AtLeast(2), flags: &[Write, DenyOom], keys: KeySpec::ALL, exec: scratch(pfmerge), group: Group::HyperLogLog, summary: "Merges one or more HyperLogLog values into a single key." },
     CommandSpec { name: "pfdebug",    arity: Exactly(3), flags: &[Write, DenyOom, Admin], keys: SECOND_ARGUMENT, exec: keyed(pfdebug), group: Group::HyperLogLog, summary: "Internal commands for debugging HyperLogLog values." },
     CommandSpec { name: "pfselftest", arity: Exactly(1), flags: &[Admin], keys: KeySpec::NONE, exec: keyed(pfselftest), group: Group::HyperLogLog, summary: "An internal command for testing HyperLogLog values." },

@@ -165,12 +165,12 @@ impl RunControl {
                 "ERR This Redis command is not allowed from script",
             ));
         }
+        if self.read_only && (spec.has(Flag::Write) || spec.has(Flag::MayReplicate)) {
+            return Err(Reply::error(
+                "ERR Write commands are not allowed from read-only scripts.",
+            ));
+        }
         if spec.has(Flag::Write) {
-            if self.read_only {
-                return Err(Reply::error(
-                    "ERR Write commands are not allowed from read-only scripts.",
-                ));
-            }
             if let Some(refusal) = self.server.persistence.write_refusal() {
                 return Err(Reply::error(refusal));
             }
