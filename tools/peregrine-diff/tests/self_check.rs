@@ -200,7 +200,15 @@ fn redis_agrees_with_itself_across_kill_9() {
         seeds: 20..22,
         commands_per_seed: 1000,
         shards: 1,
-        families: Vec::new(),
+        // Every family but HyperLogLog: one of its recipes changes hll-sparse-max-bytes
+        // for a while, which Redis's append-only file does not record, so a restarted
+        // redis-server replays those PFADDs under the default and keeps HLLs sparse
+        // that were dense before the kill (Peregrine logs such writes by their result).
+        families: peregrine_diff::family_names()
+            .into_iter()
+            .filter(|family| *family != "hyperloglog")
+            .map(str::to_owned)
+            .collect(),
         restart_every: 250,
         subscribers: false,
         notify_keyspace_events: None,
