@@ -445,6 +445,8 @@ pub enum Group {
     Scripting,
     /// Publish/subscribe.
     PubSub,
+    /// Bitmaps (bit operations on strings).
+    Bitmap,
 }
 
 impl Group {
@@ -462,6 +464,7 @@ impl Group {
             Group::Transactions => "transactions",
             Group::Scripting => "scripting",
             Group::PubSub => "pubsub",
+            Group::Bitmap => "bitmap",
         }
     }
 }

@@ -67,6 +67,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     crate::hash::COMMANDS,
     crate::set::COMMANDS,
     crate::sorted_set::COMMANDS,
+    crate::bitmap::COMMANDS,
 ];
 
 /// Every command, in table order.

@@ -883,6 +883,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
         Group::Transactions => push("@transaction"),
         Group::Scripting => push("@scripting"),
         Group::PubSub => push("@pubsub"),
+        Group::Bitmap => push("@bitmap"),
         Group::Server => {}
     }
     if spec.has(Flag::Blocking) {
