@@ -13,6 +13,7 @@
 //! (EXPIREAT, EXAT, ...), which are the clock at generation plus a seeded offset
 //! so that keys never expire in the middle of a run by accident.
 
+pub mod bitmaps;
 pub mod collections;
 pub mod expiry;
 pub mod hashes;
@@ -58,6 +59,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "transactions", recipes: transactions::RECIPES },
     Family { name: "scripting",   recipes: scripting::RECIPES },
     Family { name: "pubsub",      recipes: pubsub::RECIPES },
+    Family { name: "bitmaps",     recipes: bitmaps::RECIPES },
 ];
 
 /// The families named in `names`, in [`FAMILIES`] order; every family when
