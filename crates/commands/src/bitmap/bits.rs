@@ -134,12 +134,8 @@ pub fn set_unsigned(bytes: &mut [u8], offset: u64, bits: u32, value: u64) {
     let length = window_bytes.len().min(9);
     let mut window: u128 = 0;
     for index in 0..9 {
-        let byte = if index < length {
-            window_bytes[index]
-        } else {
-            0
-        };
-        window = (window << 8) | u128::from(byte);
+        let byte = window_bytes.get(index).filter(|_| index < length);
+        window = (window << 8) | u128::from(byte.copied().unwrap_or(0));
     }
     let shift = 72 - (offset & 7) as u32 - bits;
     let mask = if bits == 64 {
