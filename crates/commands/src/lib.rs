@@ -14,6 +14,7 @@
 //! machine (those live in the server crate, which is the only crate that sees everything).
 
 mod args;
+pub mod bitmap;
 pub mod blocking;
 mod capture;
 mod collection;

@@ -492,6 +492,8 @@ pub enum Group {
     PubSub,
     /// HyperLogLog.
     HyperLogLog,
+    /// Bitmaps (bit operations on strings).
+    Bitmap,
 }
 
 impl Group {
@@ -511,6 +513,7 @@ impl Group {
             Group::Scripting => "scripting",
             Group::PubSub => "pubsub",
             Group::HyperLogLog => "hyperloglog",
+            Group::Bitmap => "bitmap",
         }
     }
 }

@@ -426,7 +426,7 @@ fn append(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
 }
 
 /// Converts a string value to the raw (growable) encoding in place and returns its bytes.
-fn make_raw(value: &mut Value) -> &mut Vec<u8> {
+pub(crate) fn make_raw(value: &mut Value) -> &mut Vec<u8> {
     if !matches!(value, Value::Raw(_)) {
         let bytes = match string_ref(value) {
             Ok(text) => text.as_bytes().to_vec(),

@@ -70,6 +70,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     crate::sort::COMMANDS,
     crate::geo::COMMANDS,
     crate::hyperloglog::COMMANDS,
+    crate::bitmap::COMMANDS,
 ];
 
 /// Every command, in table order.

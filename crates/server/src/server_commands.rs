@@ -885,6 +885,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
         Group::Scripting => push("@scripting"),
         Group::PubSub => push("@pubsub"),
         Group::HyperLogLog => push("@hyperloglog"),
+        Group::Bitmap => push("@bitmap"),
         Group::Server => {}
     }
     if spec.has(Flag::Blocking) {

@@ -13,6 +13,7 @@
 //! (EXPIREAT, EXAT, ...), which are the clock at generation plus a seeded offset
 //! so that keys never expire in the middle of a run by accident.
 
+pub mod bitmaps;
 pub mod collections;
 pub mod expiry;
 pub mod geo;
@@ -64,6 +65,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "pubsub",      recipes: pubsub::RECIPES },
     Family { name: "sort",        recipes: sort::RECIPES },
     Family { name: "hyperloglog", recipes: hyperloglogs::RECIPES },
+    Family { name: "bitmaps",     recipes: bitmaps::RECIPES },
 ];
 
 /// The families named in `names`, in [`FAMILIES`] order; every family when
