@@ -160,7 +160,10 @@ fn sort_command(context: &mut Context<'_>, key: &[u8], kind: Option<Kind>) -> Co
     let store = !read_only && context.chance(30) && !(alpha && pattern_by);
     let maybe_set = matches!(kind, Some(Kind::Set) | None);
     // Where Redis's order is not defined, LIMIT would pick a different subset.
-    let unordered = alpha && pattern_by || constant_by && maybe_set && !store;
+    // ALPHA without STORE compares as C's strcoll, up to a NUL byte: the other families'
+    // elements ("a" and "a\0") can tie, and ties keep Redis's loading order.
+    let nul_ties = alpha && !store && kind.is_none();
+    let unordered = alpha && pattern_by || constant_by && maybe_set && !store || nul_ties;
     let limit = !unordered && context.chance(35);
     // Option groups, sent in a random order.
     let mut options: Vec<Vec<Vec<u8>>> = Vec::new();
