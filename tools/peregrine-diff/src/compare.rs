@@ -38,7 +38,9 @@
 //!    every list as `quicklist` and every set of strings as `hashtable`; 7.2
 //!    reports small ones as `listpack`. The runner asks the same server for the
 //!    key's TYPE and [`encoding_result`] merges exactly those two pairs; every
-//!    other encoding (intset, skiplist, hash listpack/hashtable, ...) must match.
+//!    other encoding (intset, skiplist, hash listpack/hashtable, ...) must match. In
+//!    crash-restart mode `raw` and `embstr` strings are one encoding too
+//!    ([`restarted_string_encoding`]): a restart reloads short strings as embstr.
 //! 9. **Score formatting** ([`scores_equivalent`]): Redis 7.0 prints doubles with
 //!    `%.17g`, 7.2 with the shortest text that reads back to the same double; in the
 //!    replies of sorted-set commands, bulk strings that parse to the same double match.
@@ -321,6 +323,21 @@ pub fn encoding_result(reply: &RawReply, key_type: &[u8]) -> RawReply {
     RawReply::from_value(Reply::Simple(merged.to_vec()))
 }
 
+/// Rule 8, in crash-restart mode: a short string that an in-place write (APPEND,
+/// SETRANGE, SETBIT ...) made `raw` is reloaded as `embstr` after a restart, as
+/// redis-server loads it from an RDB file; the oracle never restarts, so the two string
+/// encodings are one there.
+pub fn restarted_string_encoding(reply: &RawReply) -> RawReply {
+    match &reply.value {
+        Reply::Bulk(encoding) if encoding == b"raw" || encoding == b"embstr" => {
+            RawReply::from_value(Reply::Simple(
+                b"(a string: embstr or raw; a restart reloads short strings as embstr)".to_vec(),
+            ))
+        }
+        _ => reply.clone(),
+    }
+}
+
 /// Rule 3: the canonical form of a finished SCAN loop: all keys, sorted, without duplicates.
 pub fn scan_result(mut keys: Vec<Vec<u8>>) -> RawReply {
     keys.sort();
@@ -366,6 +383,20 @@ pub fn version_equivalent(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn restarts_make_raw_and_embstr_one_string_encoding() {
+        let bulk = |text: &[u8]| RawReply::from_value(Reply::Bulk(text.to_vec()));
+        assert_eq!(
+            restarted_string_encoding(&bulk(b"raw")),
+            restarted_string_encoding(&bulk(b"embstr"))
+        );
+        assert_eq!(restarted_string_encoding(&bulk(b"int")), bulk(b"int"));
+        assert_ne!(
+            restarted_string_encoding(&bulk(b"listpack")),
+            restarted_string_encoding(&bulk(b"raw"))
+        );
+    }
     use super::*;
 
     fn integer(value: i64) -> RawReply {

@@ -115,6 +115,7 @@ impl Launcher {
             peregrine,
             syncs: 0,
             setup_difference: None,
+            restarting: self.candidate_durability == Durability::EveryWrite,
         };
         if let Some(flags) = &self.streams.notify_keyspace_events {
             for side in [&mut pair.redis, &mut pair.peregrine] {
@@ -307,6 +308,8 @@ pub struct ServerPair {
     syncs: u64,
     /// Subscriber confirmations that differed, until a seed reports them.
     setup_difference: Option<SetupDifference>,
+    /// The candidate is killed and restarted (crash-restart mode).
+    restarting: bool,
 }
 
 impl ServerPair {
@@ -336,6 +339,14 @@ impl ServerPair {
                     .context("reading from redis-server")?;
                 (redis, peregrine)
             }
+        };
+        let (redis, peregrine) = if self.restarting && command.comparison == Comparison::Encoding {
+            (
+                compare::restarted_string_encoding(&redis),
+                peregrine.map(|reply| compare::restarted_string_encoding(&reply)),
+            )
+        } else {
+            (redis, peregrine)
         };
         if command.client == Client::First {
             self.redis.note_transaction(command, Some(&redis));
