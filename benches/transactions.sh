@@ -44,7 +44,8 @@
 #   NP [5*N]                 operations per pipelined run (-P 16)
 #   CLIENTS [50]             connections of the load generator (one thread)
 #   KEYSPACE [100000]        hash tags tx:1..=KEYSPACE
-#   WORKLOADS ["multi evalsha"] / PIPELINES ["1 16"]
+#   WORKLOADS ["multi evalsha"] / PIPELINES ["1 16"]; also setbit bitcount pfadd pfcount
+#                            geoadd (issue 7's data types, one command each)
 #   SEED [1]                 seed of every load run
 #   SERVER_CPU [0] / CLIENT_CPU [1]   CPUs for taskset
 #   SKIP_BUILD [0]           1: use the existing binaries
@@ -108,7 +109,15 @@ sequence() {
     case $1 in
     multi) echo 'MULTI;INCR {__key__}:a;GET {__key__}:a;SET {__key__}:b v;INCR {__key__}:a;GET {__key__}:a;EXEC' ;;
     evalsha) echo "EVALSHA $SHA 1 {__key__}:k" ;;
-    *) die "unknown workload $1 (WORKLOADS takes multi, evalsha)" ;;
+    # Issue 7's data types (run setbit before bitcount and pfadd before pfcount: the
+    # readers read what the writers left). GEOADD puts every member on one point, so no
+    # GEOSEARCH workload: it would measure sorting the whole set.
+    setbit) echo 'SETBIT {__key__}:bits 1000 1' ;;
+    bitcount) echo 'BITCOUNT {__key__}:bits' ;;
+    pfadd) echo 'PFADD {__key__}:hll a b c __key__' ;;
+    pfcount) echo 'PFCOUNT {__key__}:hll' ;;
+    geoadd) echo 'GEOADD geo 13.361389 38.115556 __key__' ;;
+    *) die "unknown workload $1 (WORKLOADS takes multi, evalsha, setbit, bitcount, pfadd, pfcount, geoadd)" ;;
     esac
 }
 
