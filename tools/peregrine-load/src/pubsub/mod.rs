@@ -667,17 +667,19 @@ mod tests {
                             format!("*3\r\n$9\r\nsubscribe\r\n${}\r\n", channel.len()).into_bytes();
                         confirmation.extend_from_slice(&channel);
                         confirmation.extend_from_slice(b"\r\n:1\r\n");
-                        stream
-                            .lock()
-                            .expect("lock")
-                            .write_all(&confirmation)
-                            .expect("write");
+                        // Registered before confirmed, as a real server does: a PUBLISH
+                        // sent after the confirmation must count this subscriber.
                         subscribers
                             .lock()
                             .expect("lock")
                             .entry(channel)
                             .or_default()
                             .push(Arc::clone(stream));
+                        stream
+                            .lock()
+                            .expect("lock")
+                            .write_all(&confirmation)
+                            .expect("write");
                     }
                     b"PUBLISH" => {
                         let (channel, payload) = (&words[1], &words[2]);
