@@ -86,3 +86,46 @@ machine_line() {
     printf '%s CPUs (nproc), %s, Linux %s' "$(nproc)" "${model:-unknown CPU}" "$(uname -r)"
 }
 
+
+# field NAME LINE — the value of NAME=... in a peregrine-load result line.
+field() {
+    tr ' ' '\n' <<<"$2" | awk -F= -v name="$1" '$1 == name { print $2; found = 1 } END { if (!found) print "" }'
+}
+
+# build_binaries — builds peregrine-server and peregrine-load in release (unless
+# SKIP_BUILD=1) and checks that PEREGRINE_BIN and LOAD_BIN are there.
+build_binaries() {
+    if [[ $SKIP_BUILD != 1 ]]; then
+        log "building peregrine-server and peregrine-load (release)"
+        (cd "$ROOT" && cargo build --release -p peregrine-server -p peregrine-load)
+    fi
+    [[ -x $PEREGRINE_BIN ]] || die "no peregrine-server binary at $PEREGRINE_BIN"
+    [[ -x $LOAD_BIN ]] || die "no peregrine-load binary at $LOAD_BIN"
+}
+
+# load_both SHARDS — the sourcing script's load_pass against redis-server, then against
+# peregrine-server with SHARDS shards, each started without persistence on a free port.
+load_both() {
+    log "redis-server"
+    SERVER_PORT=$(free_port)
+    start_server redis "$SERVER_PORT" redis-server --port "$SERVER_PORT" --bind "$HOST" \
+        --save "" --appendonly no --dir "$WORK"
+    load_pass
+    stop_server
+
+    log "peregrine-server --shards $1"
+    SERVER_PORT=$(free_port)
+    start_server peregrine "$SERVER_PORT" "$PEREGRINE_BIN" --port "$SERVER_PORT" --bind "$HOST" \
+        --shards "$1" --save "" --appendonly no --dir "$WORK"
+    load_pass
+    stop_server
+}
+
+# print_report — the sourcing script's report on standard output, and into REPORT when set.
+print_report() {
+    if [[ -n $REPORT ]]; then
+        report | tee "$REPORT"
+    else
+        report
+    fi
+}

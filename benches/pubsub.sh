@@ -90,11 +90,6 @@ SERVER_PORT=""
 # shellcheck source=benches/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-# field NAME LINE — the value of NAME=... in a peregrine-load result line.
-field() {
-    tr ' ' '\n' <<<"$2" | awk -F= -v name="$1" '$1 == name { print $2; found = 1 } END { if (!found) print "" }'
-}
-
 # ------------------------------------------------------------------------ scenarios
 
 # shape SCENARIO — its publishers, channels and subscribers per channel, as flags.
@@ -272,29 +267,8 @@ for scenario in $SCENARIOS; do
     shape "$scenario" >/dev/null
 done
 
-if [[ $SKIP_BUILD != 1 ]]; then
-    log "building peregrine-server and peregrine-load (release)"
-    (cd "$ROOT" && cargo build --release -p peregrine-server -p peregrine-load)
-fi
-[[ -x $PEREGRINE_BIN ]] || die "no peregrine-server binary at $PEREGRINE_BIN"
-[[ -x $LOAD_BIN ]] || die "no peregrine-load binary at $LOAD_BIN"
+build_binaries
 
-log "redis-server"
-SERVER_PORT=$(free_port)
-start_server redis "$SERVER_PORT" redis-server --port "$SERVER_PORT" --bind "$HOST" \
-    --save "" --appendonly no --dir "$WORK"
-load_pass
-stop_server
+load_both "$SHARDS"
 
-log "peregrine-server --shards $SHARDS"
-SERVER_PORT=$(free_port)
-start_server peregrine "$SERVER_PORT" "$PEREGRINE_BIN" --port "$SERVER_PORT" --bind "$HOST" \
-    --shards "$SHARDS" --save "" --appendonly no --dir "$WORK"
-load_pass
-stop_server
-
-if [[ -n $REPORT ]]; then
-    report | tee "$REPORT"
-else
-    report
-fi
+print_report

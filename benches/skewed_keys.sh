@@ -102,11 +102,6 @@ load() {
     printf '%s\n' "$out"
 }
 
-# field NAME LINE — the value of NAME=... in a peregrine-load result line.
-field() {
-    tr ' ' '\n' <<<"$2" | awk -F= -v name="$1" '$1 == name { print $2; found = 1 } END { if (!found) print "" }'
-}
-
 # ------------------------------------------------------------------------ passes
 
 preload() {
@@ -251,29 +246,8 @@ require python3 "to pick free ports"
 ((KEYS > 0)) || die "KEY_MAXIMUM ($KEY_MAXIMUM) is below KEY_MINIMUM ($KEY_MINIMUM)"
 [[ $(nproc) -ge 2 ]] || log "warning: fewer than 2 CPUs; server and load generator share CPU $SERVER_CPU"
 
-if [[ $SKIP_BUILD != 1 ]]; then
-    log "building peregrine-server and peregrine-load (release)"
-    (cd "$ROOT" && cargo build --release -p peregrine-server && cargo build --release -p peregrine-load)
-fi
-[[ -x $PEREGRINE_BIN ]] || die "no peregrine-server binary at $PEREGRINE_BIN"
-[[ -x $LOAD_BIN ]] || die "no peregrine-load binary at $LOAD_BIN"
+build_binaries
 
-log "redis-server"
-SERVER_PORT=$(free_port)
-start_server redis "$SERVER_PORT" redis-server --port "$SERVER_PORT" --bind "$HOST" \
-    --save "" --appendonly no --dir "$WORK"
-load_pass
-stop_server
+load_both 1
 
-log "peregrine-server --shards 1"
-SERVER_PORT=$(free_port)
-start_server peregrine "$SERVER_PORT" "$PEREGRINE_BIN" --port "$SERVER_PORT" --bind "$HOST" --shards 1 \
-    --save "" --appendonly no --dir "$WORK"
-load_pass
-stop_server
-
-if [[ -n $REPORT ]]; then
-    report | tee "$REPORT"
-else
-    report
-fi
+print_report

@@ -95,11 +95,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 cli() { redis-cli -h "$HOST" -p "$SERVER_PORT" "$@"; }
 
-# field NAME LINE — the value of NAME=... in a peregrine-load result line.
-field() {
-    tr ' ' '\n' <<<"$2" | awk -F= -v name="$1" '$1 == name { print $2; found = 1 } END { if (!found) print "" }'
-}
-
 # ------------------------------------------------------------------------ workloads
 
 SHA=$(printf '%s' "$SCRIPT" | sha1sum | awk '{ print $1 }')
@@ -310,30 +305,9 @@ for workload in $WORKLOADS; do
     sequence "$workload" >/dev/null
 done
 
-if [[ $SKIP_BUILD != 1 ]]; then
-    log "building peregrine-server and peregrine-load (release)"
-    (cd "$ROOT" && cargo build --release -p peregrine-server -p peregrine-load)
-fi
-[[ -x $PEREGRINE_BIN ]] || die "no peregrine-server binary at $PEREGRINE_BIN"
-[[ -x $LOAD_BIN ]] || die "no peregrine-load binary at $LOAD_BIN"
+build_binaries
 
-log "redis-server"
-SERVER_PORT=$(free_port)
-start_server redis "$SERVER_PORT" redis-server --port "$SERVER_PORT" --bind "$HOST" \
-    --save "" --appendonly no --dir "$WORK"
-load_pass
-stop_server
-
-log "peregrine-server --shards 1"
-SERVER_PORT=$(free_port)
-start_server peregrine "$SERVER_PORT" "$PEREGRINE_BIN" --port "$SERVER_PORT" --bind "$HOST" --shards 1 \
-    --save "" --appendonly no --dir "$WORK"
-load_pass
-stop_server
+load_both 1
 compare_smoke_tests
 
-if [[ -n $REPORT ]]; then
-    report | tee "$REPORT"
-else
-    report
-fi
+print_report

@@ -110,4 +110,17 @@ impl TestShard {
     pub fn wire(&mut self, args: &[&str]) -> String {
         String::from_utf8_lossy(&self.run(args).to_bytes(Protocol::Resp2)).into_owned()
     }
+
+    /// Runs one command and returns its RESP3 bytes as text.
+    pub fn wire_resp3(&mut self, args: &[&str]) -> String {
+        String::from_utf8_lossy(&self.run(args).to_bytes(Protocol::Resp3)).into_owned()
+    }
+
+    /// Runs one command that must fail and returns its error text; panics otherwise.
+    pub fn error(&mut self, args: &[&str]) -> String {
+        match self.run(args) {
+            Reply::Error(text) => text.into_owned(),
+            other => panic!("{args:?} replied {other:?}, not an error"),
+        }
+    }
 }

@@ -93,30 +93,19 @@ async fn write_pushes(
     state
         .net_output_bytes
         .set(state.net_output_bytes.get() + bytes as u64);
-    let written = write_chunks(stream, &chunks).await;
+    let written = write_chunks(stream, &chunks, bytes).await;
     info.outbox.written();
     written && !info.killed.get()
 }
 
-/// Sends `chunks` in order: as many as the socket takes at once in one gathering
-/// `sendmsg` (shared frames are never copied), the rest, if the socket filled up, by
-/// waiting for room.
-async fn write_chunks(stream: &mut TcpStream, chunks: &[bytes::Bytes]) -> bool {
+/// Sends `chunks` (`total` bytes) in order: as many as the socket takes at once in one
+/// gathering `sendmsg` (shared frames are never copied), the rest, if the socket filled
+/// up, by waiting for room.
+async fn write_chunks(stream: &mut TcpStream, chunks: &[bytes::Bytes], total: usize) -> bool {
     let mut sent = 0usize;
-    let total: usize = chunks.iter().map(bytes::Bytes::len).sum();
     while sent < total {
-        let mut skip = sent;
-        let slices: Vec<std::io::IoSlice<'_>> = chunks
-            .iter()
-            .filter_map(|chunk| {
-                if skip >= chunk.len() {
-                    skip -= chunk.len();
-                    return None;
-                }
-                let slice = std::io::IoSlice::new(&chunk[skip..]);
-                skip = 0;
-                Some(slice)
-            })
+        let slices: Vec<std::io::IoSlice<'_>> = unsent(chunks, sent)
+            .map(std::io::IoSlice::new)
             .take(1024)
             .collect();
         let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -140,19 +129,23 @@ async fn write_chunks(stream: &mut TcpStream, chunks: &[bytes::Bytes]) -> bool {
             return false;
         }
         // The socket is full: wait for room the ordinary way with what is left.
-        let mut rest = Vec::with_capacity(total - sent);
-        let mut skip = sent;
-        for chunk in chunks {
-            if skip >= chunk.len() {
-                skip -= chunk.len();
-                continue;
-            }
-            rest.extend_from_slice(&chunk[skip..]);
-            skip = 0;
-        }
+        let rest: Vec<u8> = unsent(chunks, sent).flatten().copied().collect();
         return stream.write_all(&rest).await.is_ok();
     }
     true
+}
+
+/// The parts of `chunks` after their first `sent` bytes.
+fn unsent(chunks: &[bytes::Bytes], mut sent: usize) -> impl Iterator<Item = &[u8]> {
+    chunks.iter().filter_map(move |chunk| {
+        if sent >= chunk.len() {
+            sent -= chunk.len();
+            return None;
+        }
+        let part = &chunk[sent..];
+        sent = 0;
+        Some(part)
+    })
 }
 
 /// Serves one client until it quits, is killed, or the connection fails.
@@ -301,5 +294,26 @@ struct ConnectionCount(std::sync::Arc<crate::shard_state::ServerShared>);
 impl Drop for ConnectionCount {
     fn drop(&mut self) {
         self.0.connected_clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unsent;
+    use bytes::Bytes;
+
+    #[test]
+    fn unsent_skips_what_was_sent_across_chunks() {
+        let chunks = [
+            Bytes::from_static(b"abc"),
+            Bytes::from_static(b"de"),
+            Bytes::from_static(b"fgh"),
+        ];
+        let rest = |sent| unsent(&chunks, sent).collect::<Vec<&[u8]>>();
+        assert_eq!(rest(0), [&b"abc"[..], b"de", b"fgh"]);
+        assert_eq!(rest(2), [&b"c"[..], b"de", b"fgh"]);
+        assert_eq!(rest(3), [&b"de"[..], b"fgh"]);
+        assert_eq!(rest(6), [&b"gh"[..]]);
+        assert!(rest(8).is_empty());
     }
 }

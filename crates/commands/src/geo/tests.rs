@@ -2,18 +2,6 @@
 //! redis-server 7's replies to the same commands.
 
 use crate::test_shard::TestShard;
-use peregrine_resp::{Protocol, Reply};
-
-fn resp3(shard: &mut TestShard, args: &[&str]) -> String {
-    String::from_utf8_lossy(&shard.run(args).to_bytes(Protocol::Resp3)).into_owned()
-}
-
-fn error(shard: &mut TestShard, args: &[&str]) -> String {
-    match shard.run(args) {
-        Reply::Error(text) => text.into_owned(),
-        other => panic!("{args:?} replied {other:?}, not an error"),
-    }
-}
 
 /// A shard holding `Sicily` = Palermo, Catania, edge1, edge2.
 fn sicily() -> TestShard {
@@ -129,16 +117,16 @@ fn geoadd_errors() {
         ),
     ];
     for (args, expected) in cases {
-        assert_eq!(error(&mut shard, args), *expected, "{args:?}");
+        assert_eq!(shard.error(args), *expected, "{args:?}");
     }
     assert_eq!(shard.wire(&["EXISTS", "g"]), ":0\r\n");
     shard.run(&["SET", "s", "v"]);
     assert_eq!(
-        error(&mut shard, &["GEOADD", "s", "1", "2", "a"]),
+        shard.error(&["GEOADD", "s", "1", "2", "a"]),
         "WRONGTYPE Operation against a key holding the wrong kind of value"
     );
     assert_eq!(
-        error(&mut shard, &["GEOADD", "s", "1", "100", "a"]),
+        shard.error(&["GEOADD", "s", "1", "100", "a"]),
         "ERR invalid longitude,latitude pair 1.000000,100.000000"
     );
 }
@@ -151,7 +139,7 @@ fn geopos_geohash_geodist() {
         "*2\r\n*2\r\n$20\r\n13.36138933897018433\r\n$20\r\n38.11555639549629859\r\n*-1\r\n"
     );
     assert_eq!(
-        resp3(&mut shard, &["GEOPOS", "Sicily", "Palermo", "nope"]),
+        shard.wire_resp3(&["GEOPOS", "Sicily", "Palermo", "nope"]),
         "*2\r\n*2\r\n,13.36138933897018433\r\n,38.11555639549629859\r\n_\r\n"
     );
     assert_eq!(shard.wire(&["GEOPOS", "nokey", "a"]), "*1\r\n*-1\r\n");
@@ -168,10 +156,7 @@ fn geopos_geohash_geodist() {
         "$8\r\n166.2742\r\n"
     );
     assert_eq!(
-        resp3(
-            &mut shard,
-            &["GEODIST", "Sicily", "Palermo", "Palermo", "mi"]
-        ),
+        shard.wire_resp3(&["GEODIST", "Sicily", "Palermo", "Palermo", "mi"]),
         "$6\r\n0.0000\r\n"
     );
     assert_eq!(
@@ -180,11 +165,11 @@ fn geopos_geohash_geodist() {
     );
     assert_eq!(shard.wire(&["GEODIST", "nokey", "a", "b"]), "$-1\r\n");
     assert_eq!(
-        error(&mut shard, &["GEODIST", "Sicily", "a", "b", "yd"]),
+        shard.error(&["GEODIST", "Sicily", "a", "b", "yd"]),
         "ERR unsupported unit provided. please use M, KM, FT, MI"
     );
     assert_eq!(
-        error(&mut shard, &["GEODIST", "Sicily", "a", "b", "km", "x"]),
+        shard.error(&["GEODIST", "Sicily", "a", "b", "km", "x"]),
         "ERR syntax error"
     );
 }
@@ -403,7 +388,7 @@ fn search_errors() {
         ),
     ];
     for (args, expected) in cases {
-        assert_eq!(error(&mut shard, args), *expected, "{args:?}");
+        assert_eq!(shard.error(args), *expected, "{args:?}");
     }
 }
 

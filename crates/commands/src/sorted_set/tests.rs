@@ -2,18 +2,7 @@
 //! are redis-server 7's replies to the same commands.
 
 use crate::test_shard::TestShard;
-use peregrine_resp::{Protocol, Reply};
-
-fn resp3(shard: &mut TestShard, args: &[&str]) -> String {
-    String::from_utf8_lossy(&shard.run(args).to_bytes(Protocol::Resp3)).into_owned()
-}
-
-fn error(shard: &mut TestShard, args: &[&str]) -> String {
-    match shard.run(args) {
-        Reply::Error(text) => text.into_owned(),
-        other => panic!("{args:?} replied {other:?}, not an error"),
-    }
-}
+use peregrine_resp::Reply;
 
 /// A shard holding `k` = a:1 b:2 c:2 d:3 (b and c tie).
 fn shard_with_ties() -> TestShard {
@@ -57,7 +46,7 @@ fn zadd_options_and_their_conflicts() {
         ),
     ];
     for (args, expected) in conflicts {
-        assert_eq!(error(&mut shard, args), expected, "{args:?}");
+        assert_eq!(shard.error(args), expected, "{args:?}");
     }
     assert_eq!(shard.wire(&["EXISTS", "k"]), ":0\r\n");
     assert_eq!(shard.wire(&["ZADD", "k", "XX", "1", "a"]), ":0\r\n");
@@ -71,7 +60,7 @@ fn zadd_options_and_their_conflicts() {
         "$3\r\n1.5\r\n"
     );
     assert_eq!(
-        resp3(&mut shard, &["ZADD", "k", "INCR", "-inf", "d"]),
+        shard.wire_resp3(&["ZADD", "k", "INCR", "-inf", "d"]),
         ",-inf\r\n"
     );
     assert_eq!(
@@ -101,18 +90,18 @@ fn zadd_options_and_their_conflicts() {
         "$3\r\ninf\r\n"
     );
     assert_eq!(
-        error(&mut shard, &["ZINCRBY", "k", "-inf", "z"]),
+        shard.error(&["ZINCRBY", "k", "-inf", "z"]),
         "ERR resulting score is not a number (NaN)"
     );
     assert_eq!(
-        error(&mut shard, &["ZINCRBY", "k", "nan", "z"]),
+        shard.error(&["ZINCRBY", "k", "nan", "z"]),
         "ERR value is not a valid float"
     );
     assert_eq!(shard.wire(&["ZINCRBY", "k", "0.1", "b"]), "$3\r\n1.1\r\n");
     assert_eq!(shard.wire(&["ZINCRBY", "new", "2", "m"]), "$1\r\n2\r\n");
     assert_eq!(shard.wire(&["SET", "s", "v"]), "+OK\r\n");
     assert_eq!(
-        error(&mut shard, &["ZADD", "s", "1", "a"]),
+        shard.error(&["ZADD", "s", "1", "a"]),
         "WRONGTYPE Operation against a key holding the wrong kind of value"
     );
 }
@@ -128,16 +117,13 @@ fn ties_order_by_member_and_ranks() {
     assert_eq!(shard.wire(&["ZREVRANK", "k", "c"]), ":1\r\n");
     assert_eq!(shard.wire(&["ZRANK", "k", "zz"]), "$-1\r\n");
     assert_eq!(
-        resp3(&mut shard, &["ZRANK", "k", "b", "WITHSCORE"]),
+        shard.wire_resp3(&["ZRANK", "k", "b", "WITHSCORE"]),
         "*2\r\n:1\r\n,2\r\n"
     );
     assert_eq!(shard.wire(&["ZREVRANK", "k", "zz", "WITHSCORE"]), "*-1\r\n");
+    assert_eq!(shard.error(&["ZRANK", "k", "a", "foo"]), "ERR syntax error");
     assert_eq!(
-        error(&mut shard, &["ZRANK", "k", "a", "foo"]),
-        "ERR syntax error"
-    );
-    assert_eq!(
-        error(&mut shard, &["ZRANK", "k", "a", "withscore", "x"]),
+        shard.error(&["ZRANK", "k", "a", "withscore", "x"]),
         "ERR wrong number of arguments for 'zrank' command"
     );
     assert_eq!(shard.wire(&["ZCARD", "k"]), ":4\r\n");
@@ -156,7 +142,7 @@ fn score_ranges_with_infinities_exclusions_limit_and_rev() {
     assert_eq!(shard.wire(&["ZCOUNT", "k", "(2", "(3"]), ":0\r\n");
     assert_eq!(shard.wire(&["ZCOUNT", "k", "3", "1"]), ":0\r\n");
     assert_eq!(
-        error(&mut shard, &["ZCOUNT", "k", "(1", "a"]),
+        shard.error(&["ZCOUNT", "k", "(1", "a"]),
         "ERR min or max is not a float"
     );
     assert_eq!(
@@ -189,7 +175,7 @@ fn score_ranges_with_infinities_exclusions_limit_and_rev() {
         "*2\r\n$1\r\nc\r\n$1\r\nd\r\n"
     );
     assert_eq!(
-        resp3(&mut shard, &["ZRANGE", "k", "0", "0", "WITHSCORES"]),
+        shard.wire_resp3(&["ZRANGE", "k", "0", "0", "WITHSCORES"]),
         "*1\r\n*2\r\n$1\r\na\r\n,1\r\n"
     );
     assert_eq!(
@@ -257,7 +243,7 @@ fn zrange_option_errors() {
         ),
     ];
     for (args, expected) in cases {
-        assert_eq!(error(&mut shard, args), expected, "{args:?}");
+        assert_eq!(shard.error(args), expected, "{args:?}");
     }
 }
 
@@ -295,15 +281,15 @@ fn binary_lex_ranges() {
 fn pops_and_their_reply_shapes() {
     let mut shard = shard_with_ties();
     assert_eq!(
-        resp3(&mut shard, &["ZPOPMIN", "k"]),
+        shard.wire_resp3(&["ZPOPMIN", "k"]),
         "*2\r\n$1\r\na\r\n,1\r\n"
     );
     assert_eq!(
-        resp3(&mut shard, &["ZPOPMAX", "k", "1"]),
+        shard.wire_resp3(&["ZPOPMAX", "k", "1"]),
         "*1\r\n*2\r\n$1\r\nd\r\n,3\r\n"
     );
     assert_eq!(
-        error(&mut shard, &["ZPOPMIN", "k", "-1"]),
+        shard.error(&["ZPOPMIN", "k", "-1"]),
         "ERR value is out of range, must be positive"
     );
     assert_eq!(shard.wire(&["ZPOPMIN", "k", "0"]), "*0\r\n");
@@ -342,11 +328,11 @@ fn pops_and_their_reply_shapes() {
         (&["BZPOPMAX", "k", "-1"][..], "ERR timeout is negative"),
     ];
     for (args, expected) in cases {
-        assert_eq!(error(&mut shard, args), expected, "{args:?}");
+        assert_eq!(shard.error(args), expected, "{args:?}");
     }
     shard.run(&["ZADD", "z", "5", "m"]);
     assert_eq!(
-        resp3(&mut shard, &["BZPOPMAX", "k", "z", "0"]),
+        shard.wire_resp3(&["BZPOPMAX", "k", "z", "0"]),
         "*3\r\n$1\r\nz\r\n$1\r\nm\r\n,5\r\n"
     );
 }
@@ -441,11 +427,11 @@ fn set_algebra_with_weights_and_aggregates() {
         ),
     ];
     for (args, expected) in cases {
-        assert_eq!(error(&mut shard, args), expected, "{args:?}");
+        assert_eq!(shard.error(args), expected, "{args:?}");
     }
     shard.run(&["SET", "str", "v"]);
     assert_eq!(
-        error(&mut shard, &["ZUNION", "2", "a", "str", "AGGREGATE", "foo"]),
+        shard.error(&["ZUNION", "2", "a", "str", "AGGREGATE", "foo"]),
         "WRONGTYPE Operation against a key holding the wrong kind of value"
     );
 }
@@ -540,23 +526,20 @@ fn zrandmember_and_zscan() {
     members.dedup();
     assert_eq!(members.len(), 3);
     assert_eq!(
-        error(&mut shard, &["ZRANDMEMBER", "k", "-9223372036854775808"]),
+        shard.error(&["ZRANDMEMBER", "k", "-9223372036854775808"]),
         "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
     );
     assert_eq!(
-        error(&mut shard, &["ZRANDMEMBER", "k", "5", "WITHSCORES", "x"]),
+        shard.error(&["ZRANDMEMBER", "k", "5", "WITHSCORES", "x"]),
         "ERR syntax error"
     );
     assert_eq!(
         shard.wire(&["ZSCAN", "k", "0", "MATCH", "[ab]"]),
         "*2\r\n$1\r\n0\r\n*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n"
     );
+    assert_eq!(shard.error(&["ZSCAN", "k", "abc"]), "ERR invalid cursor");
     assert_eq!(
-        error(&mut shard, &["ZSCAN", "k", "abc"]),
-        "ERR invalid cursor"
-    );
-    assert_eq!(
-        error(&mut shard, &["ZSCAN", "k", "0", "COUNT", "0"]),
+        shard.error(&["ZSCAN", "k", "0", "COUNT", "0"]),
         "ERR syntax error"
     );
 }

@@ -299,23 +299,29 @@ fn deliver(state: &Rc<ShardState>, publication: &Publication) {
     let limit = state.pubsub_output_limit();
     let pubsub = state.pubsub.borrow();
     let (_, _, word) = words(publication.kind);
-    // One frame per protocol, shared by every subscriber of this core.
-    let mut frames: [Option<Bytes>; 2] = [None, None];
-    for client in pubsub.local(publication.kind, &publication.channel) {
-        let protocol = client_protocol(client);
-        let frame = frames[protocol_index(protocol)]
-            .get_or_insert_with(|| message_frame(protocol, word, None, publication));
-        push_shared(client, frame, limit);
-    }
+    let channel_subscribers = pubsub.local(publication.kind, &publication.channel);
+    fan_out(channel_subscribers, limit, |protocol| {
+        message_frame(protocol, word, None, publication)
+    });
     for pattern in &publication.patterns {
-        let mut frames: [Option<Bytes>; 2] = [None, None];
-        for client in pubsub.local(Kind::Pattern, pattern) {
-            let protocol = client_protocol(client);
-            let frame = frames[protocol_index(protocol)].get_or_insert_with(|| {
-                message_frame(protocol, "pmessage", Some(pattern), publication)
-            });
-            push_shared(client, frame, limit);
-        }
+        fan_out(pubsub.local(Kind::Pattern, pattern), limit, |protocol| {
+            message_frame(protocol, "pmessage", Some(pattern), publication)
+        });
+    }
+}
+
+/// Queues one frame for each of `subscribers`, encoded by `encode` once per protocol and
+/// shared by all of them.
+fn fan_out(
+    subscribers: &[Rc<ClientInfo>],
+    limit: crate::outbox::OutputLimit,
+    encode: impl Fn(Protocol) -> Bytes,
+) {
+    let mut frames: [Option<Bytes>; 2] = [None, None];
+    for client in subscribers {
+        let protocol = client_protocol(client);
+        let frame = frames[protocol_index(protocol)].get_or_insert_with(|| encode(protocol));
+        push_shared(client, frame, limit);
     }
 }
 
