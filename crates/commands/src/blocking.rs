@@ -1,6 +1,7 @@
 //! What a blocking command waits for: its timeout and the keys whose arrival wakes it.
 //!
-//! Handlers of blocking commands (BLPOP, BLMOVE, BZPOPMIN, BLMPOP ...) are ordinary
+//! Handlers of blocking commands (BLPOP, BLMOVE, BZPOPMIN, BLMPOP, XREAD and XREADGROUP
+//! with BLOCK ...) are ordinary
 //! non-blocking handlers: with data they pop it, without it they reply as Redis does for
 //! a timed-out wait (a null array, or a null bulk for BLMOVE/BRPOPLPUSH), which is also
 //! what they do inside MULTI. The server consults [`shape`] to decide whether and how
@@ -48,9 +49,20 @@ fn timeout_not_float() -> CommandError {
     CommandError::other("ERR timeout is not a float or out of range")
 }
 
-/// The wait of blocking command `spec` given `argv`, or the error its arguments earn
-/// before any wait (a bad timeout).
-pub fn shape(spec: &CommandSpec, argv: &[Bytes]) -> Result<BlockShape, CommandError> {
+/// The wait of blocking command `spec` given `argv` (`None`: this call does not block,
+/// as XREAD without BLOCK), or the error its arguments earn before any wait (a bad
+/// timeout).
+pub fn shape(spec: &CommandSpec, argv: &[Bytes]) -> Result<Option<BlockShape>, CommandError> {
+    if let "xread" | "xreadgroup" = spec.name {
+        let Some(at) = crate::stream::read::block_timeout_position(argv) else {
+            return Ok(None);
+        };
+        let millis = crate::stream::read::parse_block_timeout(&argv[at])?;
+        return Ok(Some(BlockShape {
+            timeout_ms: (millis > 0).then_some(millis),
+            watched: crate::stream::read::read_keys(argv),
+        }));
+    }
     let last = argv.len().saturating_sub(1);
     let (timeout_at, watched): (usize, Vec<usize>) = match spec.name {
         "blmove" => (5, vec![1]),
@@ -59,10 +71,10 @@ pub fn shape(spec: &CommandSpec, argv: &[Bytes]) -> Result<BlockShape, CommandEr
         _ => (last, (1..last).collect()),
     };
     let timeout = argv.get(timeout_at).ok_or(CommandError::Syntax)?;
-    Ok(BlockShape {
+    Ok(Some(BlockShape {
         timeout_ms: parse_timeout(timeout)?,
         watched,
-    })
+    }))
 }
 
 #[cfg(test)]

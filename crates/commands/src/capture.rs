@@ -213,6 +213,7 @@ fn collection_len(value: &Value) -> usize {
         Value::Hash(hash) => hash.len(),
         Value::Set(set) => set.len(),
         Value::SortedSet(sorted_set) => sorted_set.len(),
+        Value::Stream(stream) => stream.len() as usize,
         Value::Int(_) | Value::Embedded(_) | Value::Raw(_) => 0,
     }
 }

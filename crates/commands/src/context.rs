@@ -41,6 +41,8 @@ pub struct CommandLimits {
     pub encoding: EncodingLimits,
     /// `hll-sparse-max-bytes`: the largest sparse HyperLogLog before it turns dense.
     pub hll_sparse_max_bytes: usize,
+    /// `stream-node-max-bytes` and `stream-node-max-entries`: where stream nodes split.
+    pub stream: peregrine_keyspace::collections::stream::StreamLimits,
 }
 
 impl Default for CommandLimits {
@@ -50,6 +52,7 @@ impl Default for CommandLimits {
             lfu_policy: false,
             encoding: EncodingLimits::default(),
             hll_sparse_max_bytes: 3000,
+            stream: Default::default(),
         }
     }
 }
@@ -251,9 +254,11 @@ pub fn string_ref(value: &Value) -> Result<StringRef<'_>, CommandError> {
         Value::Int(integer) => Ok(StringRef::Int(itoa_buffer::Rendered::new(*integer))),
         Value::Embedded(bytes) => Ok(StringRef::Bytes(bytes.as_slice())),
         Value::Raw(bytes) => Ok(StringRef::Bytes(bytes)),
-        Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::SortedSet(_) => {
-            Err(CommandError::WrongType)
-        }
+        Value::List(_)
+        | Value::Hash(_)
+        | Value::Set(_)
+        | Value::SortedSet(_)
+        | Value::Stream(_) => Err(CommandError::WrongType),
     }
 }
 

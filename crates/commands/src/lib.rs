@@ -34,6 +34,7 @@ pub mod rebuild;
 pub mod set;
 mod sort;
 pub mod sorted_set;
+pub mod stream;
 mod spec;
 pub mod string;
 mod table;

@@ -194,6 +194,7 @@ pub fn rebuild_part(
             });
             (end < sorted_set.len()).then_some(end as u64)
         }
+        Value::Stream(stream) => crate::stream::rebuild_stream(key, stream, cursor, budget, emit),
         Value::Hash(hash) => {
             let mut expiring: Vec<(Vec<u8>, UnixMillis)> = Vec::new();
             let mut taken = 0;

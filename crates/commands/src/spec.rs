@@ -494,6 +494,8 @@ pub enum Group {
     HyperLogLog,
     /// Bitmaps (bit operations on strings).
     Bitmap,
+    /// Streams.
+    Stream,
 }
 
 impl Group {
@@ -514,6 +516,7 @@ impl Group {
             Group::PubSub => "pubsub",
             Group::HyperLogLog => "hyperloglog",
             Group::Bitmap => "bitmap",
+            Group::Stream => "stream",
         }
     }
 }

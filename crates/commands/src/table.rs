@@ -71,6 +71,7 @@ const FAMILIES: &[&[CommandSpec]] = &[
     crate::geo::COMMANDS,
     crate::hyperloglog::COMMANDS,
     crate::bitmap::COMMANDS,
+    crate::stream::COMMANDS,
 ];
 
 /// Every command, in table order.

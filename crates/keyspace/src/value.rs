@@ -1,6 +1,6 @@
 //! Values stored under keys.
 
-use crate::collections::{Hash, List, Set, SortedSet};
+use crate::collections::{Hash, List, Set, SortedSet, Stream};
 use crate::CompactBytes;
 
 /// Strings up to this length are "embstr" in Redis's terms (one allocation with the key's
@@ -27,6 +27,8 @@ pub enum Value {
     Set(Set),
     /// A sorted set: unboxed, as the hash.
     SortedSet(SortedSet),
+    /// A stream.
+    Stream(Box<Stream>),
 }
 
 /// The type of a value, as TYPE names it.
@@ -42,6 +44,8 @@ pub enum ValueType {
     Set,
     /// `zset`
     SortedSet,
+    /// `stream`
+    Stream,
 }
 
 impl ValueType {
@@ -53,6 +57,7 @@ impl ValueType {
             ValueType::Hash => "hash",
             ValueType::Set => "set",
             ValueType::SortedSet => "zset",
+            ValueType::Stream => "stream",
         }
     }
 
@@ -64,6 +69,7 @@ impl ValueType {
             ValueType::Hash,
             ValueType::Set,
             ValueType::SortedSet,
+            ValueType::Stream,
         ]
         .into_iter()
         .find(|candidate| name.eq_ignore_ascii_case(candidate.name().as_bytes()))
@@ -103,6 +109,7 @@ impl Value {
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
             Value::SortedSet(_) => ValueType::SortedSet,
+            Value::Stream(_) => ValueType::Stream,
         }
     }
 
@@ -116,6 +123,7 @@ impl Value {
             Value::Hash(hash) => hash.encoding_name(),
             Value::Set(set) => set.encoding_name(),
             Value::SortedSet(sorted_set) => sorted_set.encoding_name(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -128,6 +136,7 @@ impl Value {
             Value::Hash(hash) => hash.len(),
             Value::Set(set) => set.len(),
             Value::SortedSet(sorted_set) => sorted_set.len(),
+            Value::Stream(stream) => stream.node_count().max(1),
         }
     }
 }
@@ -182,6 +191,31 @@ collection!(List, List);
 collection!(Hash, Hash);
 collection!(Set, Set);
 collection!(SortedSet, SortedSet);
+
+/// Streams are collections for lookup and type checks; unlike the others an empty stream
+/// is not deleted (it keeps its last ID and groups), so `is_empty` is always false here.
+impl Collection for Stream {
+    const TYPE: ValueType = ValueType::Stream;
+
+    fn from_value(value: &mut Value) -> Option<&mut Self> {
+        match value {
+            Value::Stream(inner) => Some(inner),
+            _ => None,
+        }
+    }
+
+    fn into_value(self) -> Value {
+        Value::Stream(Box::new(self))
+    }
+
+    fn is_empty(&self) -> bool {
+        false
+    }
+
+    fn len(&self) -> usize {
+        Stream::len(self) as usize
+    }
+}
 
 /// Parses `bytes` as Redis's `string2ll` does: only the canonical form (no leading `+`,
 /// no leading zeros, no spaces, `-0` rejected) of an `i64`.

@@ -38,6 +38,9 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// A map (`%n` in RESP3, a flat array of pairs in RESP2).
     Map(Vec<(Reply, Reply)>),
+    /// Keyed records (XREAD's streams, LMPOP-style results): a map in RESP3, an array
+    /// of two-element arrays in RESP2.
+    Records(Vec<(Reply, Reply)>),
     /// A set (`~n` in RESP3, an array in RESP2).
     Set(Vec<Reply>),
     /// Pairs (ZRANGE WITHSCORES, HRANDFIELD WITHVALUES): an array of two-element arrays in
@@ -147,6 +150,16 @@ impl Reply {
                     }
                     first.encode(protocol, out);
                     second.encode(protocol, out);
+                }
+            }
+            Reply::Records(pairs) => {
+                integer_line(out, if resp3 { b'%' } else { b'*' }, pairs.len() as i64);
+                for (key, value) in pairs {
+                    if !resp3 {
+                        out.extend_from_slice(b"*2\r\n");
+                    }
+                    key.encode(protocol, out);
+                    value.encode(protocol, out);
                 }
             }
             Reply::Set(items) => {

@@ -426,7 +426,7 @@ unsafe fn push(lua_state: *mut ffi::lua_State, reply: &Reply, resp3: bool) {
                 wrap(lua_state);
             }
             Reply::Set(items) => push_array(lua_state, items.iter(), resp3),
-            Reply::Map(pairs) if resp3 => {
+            Reply::Map(pairs) | Reply::Records(pairs) if resp3 => {
                 ffi::lua_pushvalue(lua_state, ffi::lua_upvalueindex(MAP));
                 ffi::lua_createtable(lua_state, 0, capacity(pairs.len()));
                 for (key, value) in pairs {
@@ -439,7 +439,7 @@ unsafe fn push(lua_state: *mut ffi::lua_State, reply: &Reply, resp3: bool) {
             Reply::Map(pairs) => {
                 push_array(lua_state, pairs.iter().flat_map(|(k, v)| [k, v]), resp3)
             }
-            Reply::Pairs(pairs) if resp3 => {
+            Reply::Pairs(pairs) | Reply::Records(pairs) if resp3 => {
                 ffi::lua_createtable(lua_state, capacity(pairs.len()), 0);
                 for (index, (first, second)) in (1..).zip(pairs) {
                     push_array(lua_state, [first, second].into_iter(), resp3);
@@ -448,6 +448,13 @@ unsafe fn push(lua_state: *mut ffi::lua_State, reply: &Reply, resp3: bool) {
             }
             Reply::Pairs(pairs) => {
                 push_array(lua_state, pairs.iter().flat_map(|(k, v)| [k, v]), resp3)
+            }
+            Reply::Records(pairs) => {
+                ffi::lua_createtable(lua_state, capacity(pairs.len()), 0);
+                for (index, (first, second)) in (1..).zip(pairs) {
+                    push_array(lua_state, [first, second].into_iter(), resp3);
+                    ffi::lua_rawseti_(lua_state, -2, index);
+                }
             }
             Reply::Double(value) if resp3 => {
                 ffi::lua_pushvalue(lua_state, ffi::lua_upvalueindex(DOUBLE));

@@ -25,7 +25,7 @@ use crate::shard_state::{KeyedCommand, ShardRouter, ShardState};
 use bytes::Bytes;
 use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
-use peregrine_commands::{ClientOptions, CommandSpec, Flag, ShardCtx};
+use peregrine_commands::{ClientOptions, CommandSpec, Flag, Group, ShardCtx};
 use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Reply};
 use peregrine_shard::{LockRequest, LockTable, ShardId};
@@ -401,7 +401,13 @@ impl ShardState {
                 }
                 Some((command, options)) => {
                     let reply = run(db, options, &command);
-                    if reply == nothing_reply(command.0) || reply.is_error() {
+                    let stream_error = reply.is_error() && command.0.group == Group::Stream;
+                    if reply == nothing_reply(command.0) || (reply.is_error() && !stream_error) {
+                        if !command.0.has(Flag::Write) {
+                            // A reader (XREAD) took nothing: the ones behind may still
+                            // find what they wait for.
+                            continue;
+                        }
                         // Nothing for this waiter (the key is empty again, or now holds
                         // another type): the ones behind it get nothing either.
                         break;
@@ -491,10 +497,17 @@ impl Session {
         out: &mut Vec<u8>,
         stream: &mut TcpStream,
     ) -> Option<Reply> {
-        let Ok(shape) = peregrine_commands::blocking::shape(spec, &argv) else {
-            // A bad timeout: the handler reports it, after the errors Redis checks first
-            // (BLMPOP's numkeys and direction, BLMOVE's directions), without blocking.
-            return Some(self.run_once(spec, argv).await);
+        let shape = match peregrine_commands::blocking::shape(spec, &argv) {
+            Ok(Some(shape)) => shape,
+            // Not a blocking call (XREAD without BLOCK), or a bad timeout: the handler
+            // replies, after the errors Redis checks first (BLMPOP's numkeys and
+            // direction, BLMOVE's directions), without blocking.
+            Ok(None) | Err(_) => return Some(self.run_once(spec, argv).await),
+        };
+        let argv = if spec.name == "xread" {
+            self.pin_last_ids(argv).await
+        } else {
+            argv
         };
         if !out.is_empty() {
             let state = self.shard();
@@ -538,6 +551,35 @@ impl Session {
             self.withdraw(None).await;
         }
         reply
+    }
+
+    /// XREAD's `$` IDs replaced by their streams' last IDs, read on the keys' shards: the
+    /// command re-run after the wait then returns what arrived since it began.
+    async fn pin_last_ids(&self, mut argv: Argv) -> Argv {
+        let count = self.router.shard_count();
+        let keys = peregrine_commands::stream::read::read_keys(&argv);
+        let half = keys.len();
+        let mut shards: Vec<ShardId> = keys
+            .iter()
+            .filter(|&&at| argv.get(at + half).is_some_and(|id| &id[..] == b"$"))
+            .map(|&at| ShardId::for_key(&argv[at], count))
+            .collect();
+        shards.sort_unstable();
+        shards.dedup();
+        for shard in shards {
+            let (db, options) = (self.db, self.options);
+            argv = self
+                .router
+                .invoke_on(shard, move |state: Rc<ShardState>| async move {
+                    let local = |key: &[u8]| ShardId::for_key(key, count) == shard;
+                    state.with_ctx(db, options, |ctx| {
+                        peregrine_commands::stream::read::pin_last_ids(ctx, &mut argv, &local)
+                    });
+                    argv
+                })
+                .await;
+        }
+        argv
     }
 
     /// Runs the command once without blocking, wherever its keys are.

@@ -96,6 +96,8 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "zset-max-listpack-entries",  default: "128",         kind: Kind::Integer, mutable: true },
     Parameter { name: "zset-max-listpack-value",    default: "64",          kind: Kind::Memory,  mutable: true },
     Parameter { name: "hll-sparse-max-bytes",       default: "3000",        kind: Kind::Memory,  mutable: true },
+    Parameter { name: "stream-node-max-bytes",      default: "4096",        kind: Kind::Memory,  mutable: true },
+    Parameter { name: "stream-node-max-entries",    default: "100",         kind: Kind::Integer, mutable: true },
     Parameter { name: "lazyfree-lazy-user-del",     default: "no",          kind: Kind::Bool,    mutable: true },
     Parameter { name: "lazyfree-lazy-user-flush",   default: "no",          kind: Kind::Bool,    mutable: true },
 ];
@@ -147,6 +149,8 @@ pub struct Settings {
     pub encoding: peregrine_keyspace::EncodingLimits,
     /// `hll-sparse-max-bytes`: the largest sparse HyperLogLog.
     pub hll_sparse_max_bytes: usize,
+    /// `stream-node-max-bytes` and `stream-node-max-entries`.
+    pub stream: peregrine_keyspace::collections::stream::StreamLimits,
     /// Milliseconds a script runs before other clients get `-BUSY`.
     pub busy_reply_threshold_ms: u64,
     /// Whether scripts may touch keys they did not declare (`script-undeclared-keys`).
@@ -408,6 +412,10 @@ impl Config {
                 zset_max_listpack_value: self.number("zset-max-listpack-value") as usize,
             },
             hll_sparse_max_bytes: self.number("hll-sparse-max-bytes") as usize,
+            stream: peregrine_keyspace::collections::stream::StreamLimits {
+                node_max_bytes: self.number("stream-node-max-bytes") as usize,
+                node_max_entries: self.number("stream-node-max-entries") as usize,
+            },
             auto_snapshot: crate::persistence::schedule::AutoSnapshot {
                 save_rules: crate::persistence::schedule::AutoSnapshot::parse_save_rules(
                     self.get("save"),

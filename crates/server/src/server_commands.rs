@@ -886,6 +886,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
         Group::PubSub => push("@pubsub"),
         Group::HyperLogLog => push("@hyperloglog"),
         Group::Bitmap => push("@bitmap"),
+        Group::Stream => push("@stream"),
         Group::Server => {}
     }
     if spec.has(Flag::Blocking) {

@@ -400,6 +400,7 @@ impl ShardState {
                     lfu_policy: settings.lfu_policy,
                     encoding: settings.encoding,
                     hll_sparse_max_bytes: settings.hll_sparse_max_bytes,
+                    stream: settings.stream,
                 }
             }
             Err(_) => peregrine_commands::CommandLimits::default(),

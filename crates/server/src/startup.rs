@@ -166,6 +166,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 lfu_policy: settings.lfu_policy,
                 encoding: settings.encoding,
                 hll_sparse_max_bytes: settings.hll_sparse_max_bytes,
+                stream: settings.stream,
             },
             settings.databases,
             shard_count,

@@ -64,9 +64,11 @@ fn hll_bytes(value: &Value) -> Result<&[u8], CommandError> {
         Value::Embedded(bytes) => bytes.as_slice(),
         Value::Raw(bytes) => bytes,
         Value::Int(_) => return Err(not_a_hll()),
-        Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::SortedSet(_) => {
-            return Err(CommandError::WrongType)
-        }
+        Value::List(_)
+        | Value::Hash(_)
+        | Value::Set(_)
+        | Value::SortedSet(_)
+        | Value::Stream(_) => return Err(CommandError::WrongType),
     };
     if sketch::is_valid(bytes) {
         Ok(bytes)

@@ -1,4 +1,4 @@
-//! Collection values: lists, hashes, sets and sorted sets.
+//! Collection values: lists, hashes, sets, sorted sets and streams.
 //!
 //! Each type has a compact encoding (one contiguous buffer, as Redis's listpack and
 //! intset) for small collections and a big encoding for large ones, and converts at
@@ -12,6 +12,7 @@ pub mod list;
 pub mod listpack;
 pub mod set;
 pub mod sorted_set;
+pub mod stream;
 pub mod thin_buffer;
 
 pub use hash::Hash;
@@ -20,4 +21,5 @@ pub use list::{End, List};
 pub use listpack::Listpack;
 pub use set::Set;
 pub use sorted_set::SortedSet;
+pub use stream::Stream;
 pub use thin_buffer::ThinBuffer;

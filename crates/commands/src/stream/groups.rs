@@ -1,0 +1,589 @@
+//! Consumer groups: XGROUP (CREATE SETID DESTROY CREATECONSUMER DELCONSUMER HELP), XACK,
+//! XPENDING, XCLAIM and XAUTOCLAIM.
+
+use super::{entry_reply, id_reply, parse_bound, parse_id, parse_strict_id};
+use crate::args::{is_keyword, parse_integer};
+use crate::spec::{check_subcommand, Arity::*, Subcommand};
+use crate::{ArgReader, CmdResult, CommandError, EventClass, ShardCtx};
+use bytes::Bytes;
+use peregrine_keyspace::collections::stream::{ConsumerGroup, PendingEntry, Stream, StreamId};
+use peregrine_resp::Reply;
+
+/// XGROUP's subcommands.
+#[rustfmt::skip]
+const XGROUP_SUBCOMMANDS: &[Subcommand] = &[
+    Subcommand { name: "create",         full_name: "xgroup|create", arity: AtLeast(5) },
+    Subcommand { name: "setid",          full_name: "xgroup|setid", arity: AtLeast(5) },
+    Subcommand { name: "destroy",        full_name: "xgroup|destroy", arity: Exactly(4) },
+    Subcommand { name: "createconsumer", full_name: "xgroup|createconsumer", arity: Exactly(5) },
+    Subcommand { name: "delconsumer",    full_name: "xgroup|delconsumer", arity: Exactly(5) },
+    Subcommand { name: "help",           full_name: "xgroup|help", arity: Exactly(2) },
+];
+
+const XGROUP_HELP: &[&str] = &[
+    "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CREATE <key> <groupname> <id|$> [option]",
+    "    Create a new consumer group. Options are:",
+    "    * MKSTREAM",
+    "      Create the empty stream if it does not exist.",
+    "    * ENTRIESREAD entries_read",
+    "      Set the group's entries_read counter (internal use).",
+    "CREATECONSUMER <key> <groupname> <consumer>",
+    "    Create a new consumer in the specified group.",
+    "DELCONSUMER <key> <groupname> <consumer>",
+    "    Remove the specified consumer.",
+    "DESTROY <key> <groupname>",
+    "    Remove the specified group.",
+    "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+    "    Set the current group ID and entries_read counter.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// Redis's `addReplySubcommandSyntaxError` for container `container`.
+pub(super) fn subcommand_syntax(argv: &[Bytes], container: &str) -> CommandError {
+    let shown: String = String::from_utf8_lossy(&argv[1]).chars().take(128).collect();
+    CommandError::other(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{shown}'. Try {container} HELP."
+    ))
+}
+
+/// A NOGROUP error naming the group and key, as XGROUP and XINFO word it.
+pub(super) fn no_such_group(group: &[u8], key: &[u8]) -> CommandError {
+    CommandError::other(format!(
+        "NOGROUP No such consumer group '{}' for key name '{}'",
+        String::from_utf8_lossy(group),
+        String::from_utf8_lossy(key)
+    ))
+}
+
+/// The NOGROUP error of XPENDING, XCLAIM and XAUTOCLAIM.
+fn no_such_key_or_group(key: &[u8], group: &[u8]) -> CommandError {
+    CommandError::other(format!(
+        "NOGROUP No such key '{}' or consumer group '{}'",
+        String::from_utf8_lossy(key),
+        String::from_utf8_lossy(group)
+    ))
+}
+
+/// ENTRIESREAD's value: a counter, or -1 for "unknown".
+fn parse_entries_read(arg: &[u8]) -> Result<Option<u64>, CommandError> {
+    match parse_integer(arg)? {
+        -1 => Ok(None),
+        value if value < 0 => Err(CommandError::other(
+            "ERR value for ENTRIESREAD must be positive or -1",
+        )),
+        value => Ok(Some(value as u64)),
+    }
+}
+
+/// XGROUP CREATE key group id|$ [MKSTREAM] [ENTRIESREAD n] | SETID key group id|$
+/// [ENTRIESREAD n] | DESTROY key group | CREATECONSUMER key group consumer | DELCONSUMER
+/// key group consumer | HELP
+pub(super) fn xgroup(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
+    let argv = args.argv();
+    let subcommand = check_subcommand("xgroup", XGROUP_SUBCOMMANDS, argv)?.name;
+    if subcommand == "help" {
+        return Ok(Reply::help(XGROUP_HELP));
+    }
+    let (key, group) = (&argv[2], &argv[3][..]);
+    let mut mkstream = false;
+    let mut entries_read = None;
+    if subcommand == "create" {
+        let mut at = 5;
+        while at < argv.len() {
+            if is_keyword(&argv[at], "mkstream") {
+                mkstream = true;
+                at += 1;
+            } else if is_keyword(&argv[at], "entriesread") && at + 1 < argv.len() {
+                entries_read = parse_entries_read(&argv[at + 1])?;
+                at += 2;
+            } else {
+                return Err(subcommand_syntax(argv, "XGROUP"));
+            }
+        }
+    }
+    let exists = shard.write_collection::<Stream>(key)?.is_some();
+    if !mkstream {
+        if !exists {
+            return Err(CommandError::other(
+                "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
+            ));
+        }
+        let has_group = shard
+            .write_collection::<Stream>(key)?
+            .is_some_and(|stream| stream.groups().contains_key(group));
+        if !has_group && matches!(subcommand, "setid" | "createconsumer" | "delconsumer") {
+            return Err(no_such_group(group, key));
+        }
+    }
+    let now = shard.now;
+    match subcommand {
+        "create" if argv.len() <= 8 => {
+            let id = match &argv[4][..] {
+                b"$" => shard
+                    .write_collection::<Stream>(key)?
+                    .map_or(StreamId::MIN, |stream| stream.last_id()),
+                other => parse_strict_id(other, 0)?,
+            };
+            let stream = shard.collection_or_create(key, Stream::new)?;
+            if stream.groups().contains_key(group) {
+                return Err(CommandError::other("BUSYGROUP Consumer Group name already exists"));
+            }
+            stream
+                .groups_mut()
+                .insert(group.into(), ConsumerGroup::new(id, entries_read));
+            shard.mark_dirty(1);
+            shard.notify(EventClass::Stream, "xgroup-create", key);
+            Ok(Reply::Ok)
+        }
+        "setid" if argv.len() == 5 || argv.len() == 7 => {
+            let stream = shard.write_collection::<Stream>(key)?.expect("checked");
+            let id = match &argv[4][..] {
+                b"$" => stream.last_id(),
+                other => parse_id(other, 0)?,
+            };
+            let entries_read = if argv.len() == 7 {
+                if !is_keyword(&argv[5], "entriesread") {
+                    return Err(subcommand_syntax(argv, "XGROUP"));
+                }
+                parse_entries_read(&argv[6])?
+            } else {
+                None
+            };
+            let state = stream.groups_mut().get_mut(group).expect("checked");
+            state.last_id = id;
+            state.entries_read = entries_read;
+            shard.mark_dirty(1);
+            shard.notify(EventClass::Stream, "xgroup-setid", key);
+            Ok(Reply::Ok)
+        }
+        "destroy" => {
+            let stream = shard.write_collection::<Stream>(key)?.expect("checked");
+            if stream.groups_mut().remove(group).is_none() {
+                shard.record_nothing();
+                return Ok(Reply::Integer(0));
+            }
+            shard.mark_dirty(1);
+            shard.notify(EventClass::Stream, "xgroup-destroy", key);
+            Ok(Reply::Integer(1))
+        }
+        "createconsumer" => {
+            let stream = shard.write_collection::<Stream>(key)?.expect("checked");
+            let state = stream.groups_mut().get_mut(group).expect("checked");
+            let (_, created) = state.consumer_or_create(&argv[4], now);
+            if !created {
+                shard.record_nothing();
+                return Ok(Reply::Integer(0));
+            }
+            shard.mark_dirty(1);
+            shard.notify(EventClass::Stream, "xgroup-createconsumer", key);
+            Ok(Reply::Integer(1))
+        }
+        "delconsumer" => {
+            let stream = shard.write_collection::<Stream>(key)?.expect("checked");
+            let state = stream.groups_mut().get_mut(group).expect("checked");
+            let Some(pending) = state.delete_consumer(&argv[4]) else {
+                shard.record_nothing();
+                return Ok(Reply::Integer(0));
+            };
+            shard.mark_dirty(1);
+            shard.notify(EventClass::Stream, "xgroup-delconsumer", key);
+            Ok(Reply::Integer(pending as i64))
+        }
+        _ => Err(subcommand_syntax(argv, "XGROUP")),
+    }
+}
+
+/// XACK key group id [id ...]
+///
+/// O(log N) per ID. Integer reply: how many were pending and are now acknowledged.
+pub(super) fn xack(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
+    let key = args.required()?;
+    let group = args.required()?;
+    let rest = args.rest();
+    let Some(stream) = shard.write_collection::<Stream>(key)? else {
+        shard.record_nothing();
+        return Ok(Reply::Integer(0));
+    };
+    let Some(state) = stream.groups_mut().get_mut(group) else {
+        shard.record_nothing();
+        return Ok(Reply::Integer(0));
+    };
+    let ids = rest
+        .iter()
+        .map(|arg| parse_strict_id(arg, 0))
+        .collect::<Result<Vec<_>, _>>()?;
+    let acknowledged = ids.into_iter().filter(|&id| state.acknowledge(id)).count();
+    if acknowledged == 0 {
+        shard.record_nothing();
+    } else {
+        shard.mark_dirty(acknowledged as u64);
+    }
+    Ok(Reply::Integer(acknowledged as i64))
+}
+
+/// XPENDING key group [[IDLE min-idle-time] start end count [consumer]]
+///
+/// Summary form: the count, smallest and greatest pending IDs and the count per consumer.
+/// Extended form: up to `count` pending entries in the range with their consumer, idle
+/// time and delivery count.
+pub(super) fn xpending(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
+    let argv = args.argv();
+    let argc = argv.len();
+    if argc != 3 && !(6..=9).contains(&argc) {
+        return Err(CommandError::Syntax);
+    }
+    let mut range = None;
+    let mut consumer = None;
+    let mut min_idle = 0i64;
+    if argc >= 6 {
+        let mut at = 3;
+        if is_keyword(&argv[3], "idle") {
+            min_idle = parse_integer(&argv[4])?;
+            if argc < 8 {
+                return Err(CommandError::Syntax);
+            }
+            at = 5;
+        }
+        let count = parse_integer(&argv[at + 2])?.max(0) as usize;
+        let start = parse_bound(&argv[at], true)?;
+        let end = parse_bound(&argv[at + 1], false)?;
+        consumer = argv.get(at + 3).map(|name| &name[..]);
+        range = Some((start, end, count));
+    }
+    let (key, group) = (&argv[1][..], &argv[2][..]);
+    let now = shard.now;
+    let stream = shard.read_collection::<Stream>(key)?;
+    let Some(state) = stream.and_then(|stream| stream.groups().get(group)) else {
+        return Err(no_such_key_or_group(key, group));
+    };
+    let Some((start, end, count)) = range else {
+        return Ok(pending_summary(state));
+    };
+    let ids: Box<dyn Iterator<Item = (&StreamId, &PendingEntry)>> = match consumer {
+        Some(name) => match state.consumers.get(name) {
+            None => return Ok(Reply::Array(Vec::new())),
+            Some(owner) => Box::new(
+                owner
+                    .pending
+                    .range(start..)
+                    .filter_map(|id| state.pending.get_key_value(id)),
+            ),
+        },
+        None => Box::new(state.pending.range(start..)),
+    };
+    let replies = ids
+        .take_while(|(&id, _)| id <= end)
+        .filter(|(_, entry)| min_idle == 0 || idle(now, entry.delivery_time) >= min_idle)
+        .take(count)
+        .map(|(&id, entry)| {
+            Reply::Array(vec![
+                id_reply(id),
+                Reply::bulk(&entry.consumer),
+                Reply::Integer(idle(now, entry.delivery_time).max(0)),
+                Reply::Integer(entry.delivery_count as i64),
+            ])
+        })
+        .collect();
+    Ok(Reply::Array(replies))
+}
+
+/// Milliseconds since `time`.
+fn idle(now: u64, time: u64) -> i64 {
+    now as i64 - time as i64
+}
+
+/// XPENDING's summary form.
+fn pending_summary(group: &ConsumerGroup) -> Reply {
+    let (Some((first, _)), Some((last, _))) = (
+        group.pending.first_key_value(),
+        group.pending.last_key_value(),
+    ) else {
+        return Reply::Array(vec![
+            Reply::Integer(0),
+            Reply::Nil,
+            Reply::Nil,
+            Reply::NilArray,
+        ]);
+    };
+    let consumers = group
+        .consumers
+        .iter()
+        .filter(|(_, consumer)| !consumer.pending.is_empty())
+        .map(|(name, consumer)| {
+            Reply::Array(vec![
+                Reply::bulk(name),
+                Reply::bulk(consumer.pending.len().to_string()),
+            ])
+        })
+        .collect();
+    Reply::Array(vec![
+        Reply::Integer(group.pending.len() as i64),
+        id_reply(*first),
+        id_reply(*last),
+        Reply::Array(consumers),
+    ])
+}
+
+/// XCLAIM's options after the IDs.
+struct ClaimOptions {
+    delivery_time: Option<i64>,
+    retry_count: Option<i64>,
+    force: bool,
+    just_id: bool,
+    last_id: StreamId,
+}
+
+/// XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-ms]
+/// [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID id]
+///
+/// O(log N) per ID. Array reply: the entries (or IDs with JUSTID) now owned by
+/// `consumer`; pending entries deleted from the stream are dropped from the PEL.
+pub(super) fn xclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
+    let argv = args.argv();
+    let (key, group, consumer) = (&argv[1][..], &argv[2][..], &argv[3][..]);
+    let has_group = shard
+        .read_collection::<Stream>(key)?
+        .is_some_and(|stream| stream.groups().contains_key(group));
+    if !has_group {
+        return Err(no_such_key_or_group(key, group));
+    }
+    let min_idle = parse_integer(&argv[4])
+        .map_err(|_| CommandError::other("ERR Invalid min-idle-time argument for XCLAIM"))?
+        .max(0);
+    let mut ids = Vec::new();
+    let mut at = 5;
+    while at < argv.len() {
+        match StreamId::parse(&argv[at], 0) {
+            Some(id) => ids.push(id),
+            None => break,
+        }
+        at += 1;
+    }
+    let now = shard.now as i64;
+    let mut options = ClaimOptions {
+        delivery_time: None,
+        retry_count: None,
+        force: false,
+        just_id: false,
+        last_id: StreamId::MIN,
+    };
+    while at < argv.len() {
+        let option = &argv[at][..];
+        let more = at + 1 < argv.len();
+        let number = |name: &str| {
+            parse_integer(&argv[at + 1]).map_err(|_| {
+                CommandError::other(format!("ERR Invalid {name} option argument for XCLAIM"))
+            })
+        };
+        if is_keyword(option, "force") {
+            options.force = true;
+        } else if is_keyword(option, "justid") {
+            options.just_id = true;
+        } else if is_keyword(option, "idle") && more {
+            options.delivery_time = Some(now - number("IDLE")?);
+            at += 1;
+        } else if is_keyword(option, "time") && more {
+            options.delivery_time = Some(number("TIME")?);
+            at += 1;
+        } else if is_keyword(option, "retrycount") && more {
+            options.retry_count = Some(number("RETRYCOUNT")?);
+            at += 1;
+        } else if is_keyword(option, "lastid") && more {
+            options.last_id = parse_strict_id(&argv[at + 1], 0)?;
+            at += 1;
+        } else {
+            return Err(CommandError::other(format!(
+                "ERR Unrecognized XCLAIM option '{}'",
+                String::from_utf8_lossy(option)
+            )));
+        }
+        at += 1;
+    }
+    let delivery_time = match options.delivery_time {
+        Some(time) if (0..=now).contains(&time) => time as u64,
+        _ => now as u64,
+    };
+    let stream = shard.write_collection::<Stream>(key)?.expect("checked");
+    let outcome = stream
+        .with_group(group, |stream, state| {
+            if options.last_id > state.last_id {
+                state.last_id = options.last_id;
+            }
+            let mut replies = Vec::new();
+            let mut created = false;
+            for id in ids {
+                let Some(entry) = stream.get(id) else {
+                    state.acknowledge(id);
+                    continue;
+                };
+                match state.pending.get(&id) {
+                    None if !options.force => continue,
+                    None => {
+                        // FORCE creates the entry (min-idle-time does not apply to it).
+                        let fresh = PendingEntry {
+                            consumer: consumer.into(),
+                            delivery_time: now as u64,
+                            delivery_count: 1,
+                        };
+                        state.pending.insert(id, fresh);
+                    }
+                    Some(existing) => {
+                        if min_idle > 0 && idle(now as u64, existing.delivery_time) < min_idle {
+                            continue;
+                        }
+                    }
+                }
+                let (owner, new) = state.consumer_or_create(consumer, now as u64);
+                owner.seen_time = now as u64;
+                owner.active_time = Some(now as u64);
+                created |= new;
+                state.reassign(id, consumer);
+                if let Some(pending) = state.pending.get_mut(&id) {
+                    pending.delivery_time = delivery_time;
+                    match options.retry_count {
+                        Some(retries) if retries >= 0 => pending.delivery_count = retries as u64,
+                        _ if !options.just_id => pending.delivery_count += 1,
+                        _ => {}
+                    }
+                }
+                replies.push(if options.just_id {
+                    id_reply(id)
+                } else {
+                    entry_reply(&entry)
+                });
+            }
+            (replies, created)
+        })
+        .expect("checked");
+    let (replies, created) = outcome;
+    if created {
+        shard.notify(EventClass::Stream, "xgroup-createconsumer", key);
+    }
+    shard.mark_dirty(1);
+    Ok(Reply::Array(replies))
+}
+
+/// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
+///
+/// O(count). Reply: the cursor to continue from (`0-0` at the end), the claimed entries
+/// (or IDs with JUSTID), and the pending IDs found deleted from the stream (dropped).
+pub(super) fn xautoclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
+    let argv = args.argv();
+    let (key, group, consumer) = (&argv[1][..], &argv[2][..], &argv[3][..]);
+    let min_idle = parse_integer(&argv[4])
+        .map_err(|_| CommandError::other("ERR Invalid min-idle-time argument for XAUTOCLAIM"))?
+        .max(0);
+    let start = parse_bound(&argv[5], true)?;
+    let mut count = 100i64;
+    let mut just_id = false;
+    let mut at = 6;
+    while at < argv.len() {
+        if is_keyword(&argv[at], "count") && at + 1 < argv.len() {
+            count = parse_integer(&argv[at + 1])
+                .ok()
+                .filter(|&count| (1..=i64::MAX / 10).contains(&count))
+                .ok_or_else(|| CommandError::other("ERR COUNT must be > 0"))?;
+            at += 2;
+        } else if is_keyword(&argv[at], "justid") {
+            just_id = true;
+            at += 1;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let has_group = shard
+        .read_collection::<Stream>(key)?
+        .is_some_and(|stream| stream.groups().contains_key(group));
+    if !has_group {
+        return Err(no_such_key_or_group(key, group));
+    }
+    let now = shard.now;
+    let stream = shard.write_collection::<Stream>(key)?.expect("checked");
+    let (cursor, claimed, deleted, created) = stream
+        .with_group(group, |stream, state| {
+            let mut attempts = count * 10;
+            let mut claimed = Vec::new();
+            let mut deleted = Vec::new();
+            let mut created = false;
+            let mut last_visited = None;
+            let mut exhausted = false;
+            let mut next_from = start;
+            while attempts > 0 && count > 0 {
+                attempts -= 1;
+                let Some(id) = state.pending.range(next_from..).next().map(|(&id, _)| id) else {
+                    exhausted = true;
+                    break;
+                };
+                last_visited = Some(id);
+                next_from = match id.successor() {
+                    Some(next) => next,
+                    None => {
+                        exhausted = true;
+                        StreamId::MAX
+                    }
+                };
+                let Some(entry) = stream.get(id) else {
+                    state.acknowledge(id);
+                    deleted.push(id_reply(id));
+                    count -= 1;
+                    if exhausted {
+                        break;
+                    }
+                    continue;
+                };
+                let delivery_time = state.pending[&id].delivery_time;
+                if min_idle > 0 && idle(now, delivery_time) < min_idle {
+                    if exhausted {
+                        break;
+                    }
+                    continue;
+                }
+                let (owner, new) = state.consumer_or_create(consumer, now);
+                owner.seen_time = now;
+                owner.active_time = Some(now);
+                created |= new;
+                state.reassign(id, consumer);
+                if let Some(pending) = state.pending.get_mut(&id) {
+                    pending.delivery_time = now;
+                    if !just_id {
+                        pending.delivery_count += 1;
+                    }
+                }
+                claimed.push(if just_id {
+                    id_reply(id)
+                } else {
+                    entry_reply(&entry)
+                });
+                count -= 1;
+                if exhausted {
+                    break;
+                }
+            }
+            let cursor = match (exhausted, last_visited) {
+                (true, _) => StreamId::MIN,
+                (false, None) => state
+                    .pending
+                    .range(start..)
+                    .next()
+                    .map_or(StreamId::MIN, |(&id, _)| id),
+                (false, Some(_)) => state
+                    .pending
+                    .range(next_from..)
+                    .next()
+                    .map_or(StreamId::MIN, |(&id, _)| id),
+            };
+            (cursor, claimed, deleted, created)
+        })
+        .expect("checked");
+    if created {
+        shard.notify(EventClass::Stream, "xgroup-createconsumer", key);
+    }
+    shard.mark_dirty(1);
+    Ok(Reply::Array(vec![
+        id_reply(cursor),
+        Reply::Array(claimed),
+        Reply::Array(deleted),
+    ]))
+}
