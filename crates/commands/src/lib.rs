@@ -34,8 +34,8 @@ pub mod rebuild;
 pub mod set;
 mod sort;
 pub mod sorted_set;
-pub mod stream;
 mod spec;
+pub mod stream;
 pub mod string;
 mod table;
 #[cfg(test)]

@@ -42,7 +42,10 @@ const XGROUP_HELP: &[&str] = &[
 
 /// Redis's `addReplySubcommandSyntaxError` for container `container`.
 pub(super) fn subcommand_syntax(argv: &[Bytes], container: &str) -> CommandError {
-    let shown: String = String::from_utf8_lossy(&argv[1]).chars().take(128).collect();
+    let shown: String = String::from_utf8_lossy(&argv[1])
+        .chars()
+        .take(128)
+        .collect();
     CommandError::other(format!(
         "ERR unknown subcommand or wrong number of arguments for '{shown}'. Try {container} HELP."
     ))
@@ -128,7 +131,9 @@ pub(super) fn xgroup(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdR
             };
             let stream = shard.collection_or_create(key, Stream::new)?;
             if stream.groups().contains_key(group) {
-                return Err(CommandError::other("BUSYGROUP Consumer Group name already exists"));
+                return Err(CommandError::other(
+                    "BUSYGROUP Consumer Group name already exists",
+                ));
             }
             stream
                 .groups_mut()

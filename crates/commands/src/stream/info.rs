@@ -103,11 +103,23 @@ pub(super) fn xinfo(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdRe
 fn stream_header(stream: &Stream) -> Vec<(Reply, Reply)> {
     vec![
         (name("length"), Reply::Integer(stream.len() as i64)),
-        (name("radix-tree-keys"), Reply::Integer(stream.node_count() as i64)),
-        (name("radix-tree-nodes"), Reply::Integer(stream.radix_tree_nodes() as i64)),
+        (
+            name("radix-tree-keys"),
+            Reply::Integer(stream.node_count() as i64),
+        ),
+        (
+            name("radix-tree-nodes"),
+            Reply::Integer(stream.radix_tree_nodes() as i64),
+        ),
         (name("last-generated-id"), id_reply(stream.last_id())),
-        (name("max-deleted-entry-id"), id_reply(stream.max_deleted_id())),
-        (name("entries-added"), Reply::Integer(stream.entries_added() as i64)),
+        (
+            name("max-deleted-entry-id"),
+            id_reply(stream.max_deleted_id()),
+        ),
+        (
+            name("entries-added"),
+            Reply::Integer(stream.entries_added() as i64),
+        ),
         (name("recorded-first-entry-id"), id_reply(stream.first_id())),
     ]
 }
@@ -182,7 +194,10 @@ fn stream_full(stream: &Stream, count: usize) -> Reply {
                             name("active-time"),
                             Reply::Integer(consumer.active_time.map_or(-1, |time| time as i64)),
                         ),
-                        (name("pel-count"), Reply::Integer(consumer.pending.len() as i64)),
+                        (
+                            name("pel-count"),
+                            Reply::Integer(consumer.pending.len() as i64),
+                        ),
                         (name("pending"), Reply::Array(pending)),
                     ])
                 })
@@ -190,9 +205,15 @@ fn stream_full(stream: &Stream, count: usize) -> Reply {
             Reply::Map(vec![
                 (name("name"), Reply::bulk(group_name)),
                 (name("last-delivered-id"), id_reply(group.last_id)),
-                (name("entries-read"), optional(group.entries_read.map(|read| read as i64))),
+                (
+                    name("entries-read"),
+                    optional(group.entries_read.map(|read| read as i64)),
+                ),
                 (name("lag"), optional(stream.group_lag(group))),
-                (name("pel-count"), Reply::Integer(group.pending.len() as i64)),
+                (
+                    name("pel-count"),
+                    Reply::Integer(group.pending.len() as i64),
+                ),
                 (name("pending"), Reply::Array(pending)),
                 (name("consumers"), Reply::Array(consumers)),
             ])
@@ -206,10 +227,16 @@ fn stream_full(stream: &Stream, count: usize) -> Reply {
 fn group_summary(stream: &Stream, group_name: &[u8], group: &ConsumerGroup) -> Reply {
     Reply::Map(vec![
         (name("name"), Reply::bulk(group_name)),
-        (name("consumers"), Reply::Integer(group.consumers.len() as i64)),
+        (
+            name("consumers"),
+            Reply::Integer(group.consumers.len() as i64),
+        ),
         (name("pending"), Reply::Integer(group.pending.len() as i64)),
         (name("last-delivered-id"), id_reply(group.last_id)),
-        (name("entries-read"), optional(group.entries_read.map(|read| read as i64))),
+        (
+            name("entries-read"),
+            optional(group.entries_read.map(|read| read as i64)),
+        ),
         (name("lag"), optional(stream.group_lag(group))),
     ])
 }
@@ -220,8 +247,14 @@ fn consumer_summary(consumer_name: &[u8], consumer: &Consumer, now: u64) -> Repl
     let since = |time: u64| (now as i64 - time as i64).max(0);
     Reply::Map(vec![
         (name("name"), Reply::bulk(consumer_name)),
-        (name("pending"), Reply::Integer(consumer.pending.len() as i64)),
+        (
+            name("pending"),
+            Reply::Integer(consumer.pending.len() as i64),
+        ),
         (name("idle"), Reply::Integer(since(consumer.seen_time))),
-        (name("inactive"), Reply::Integer(consumer.active_time.map_or(-1, since))),
+        (
+            name("inactive"),
+            Reply::Integer(consumer.active_time.map_or(-1, since)),
+        ),
     ])
 }

@@ -126,7 +126,11 @@ struct AddOptions {
 }
 
 /// Parses XADD's (`xadd`) or XTRIM's options from `argv[2..]`.
-fn parse_add_options(argv: &[Bytes], xadd: bool, node_max_entries: usize) -> Result<AddOptions, CommandError> {
+fn parse_add_options(
+    argv: &[Bytes],
+    xadd: bool,
+    node_max_entries: usize,
+) -> Result<AddOptions, CommandError> {
     let mut options = AddOptions::default();
     let mut strategy: Option<TrimStrategy> = None;
     let mut approximate = false;
@@ -271,7 +275,10 @@ fn xadd(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
         .collect();
     stream.append(id, &pairs, limits);
     let removed = options.trim.map_or(0, |trim| stream.trim(trim));
-    let trimmed_to = options.trim.filter(|_| removed > 0).map(|trim| exact_trim(stream, trim));
+    let trimmed_to = options
+        .trim
+        .filter(|_| removed > 0)
+        .map(|trim| exact_trim(stream, trim));
     let mut effect: Vec<&[u8]> = vec![b"XADD", key];
     let id_text = id.to_string();
     effect.push(id_text.as_bytes());
@@ -363,7 +370,11 @@ fn range_generic(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>, reverse: bo
     let key = args.required()?;
     let first = args.required()?;
     let second = args.required()?;
-    let (start_arg, end_arg) = if reverse { (second, first) } else { (first, second) };
+    let (start_arg, end_arg) = if reverse {
+        (second, first)
+    } else {
+        (first, second)
+    };
     let start = parse_bound(start_arg, true)?;
     let end = parse_bound(end_arg, false)?;
     let mut count: Option<u64> = None;

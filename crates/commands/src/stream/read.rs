@@ -109,7 +109,9 @@ fn parse_request(argv: &[Bytes], xreadgroup: bool) -> Result<ReadRequest<'_>, Co
         return Err(CommandError::Syntax);
     };
     if xreadgroup && request.group.is_none() {
-        return Err(CommandError::other("ERR Missing GROUP option for XREADGROUP"));
+        return Err(CommandError::other(
+            "ERR Missing GROUP option for XREADGROUP",
+        ));
     }
     let half = (argv.len() - streams) / 2;
     request.keys = &argv[streams..streams + half];
@@ -205,7 +207,11 @@ pub(super) fn xread(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdRe
         let Some(start) = after.successor() else {
             continue;
         };
-        let limit = if request.count == 0 { usize::MAX } else { request.count };
+        let limit = if request.count == 0 {
+            usize::MAX
+        } else {
+            request.count
+        };
         let entries = stream
             .range(start, StreamId::MAX, false)
             .take(limit)
@@ -274,7 +280,9 @@ pub(super) fn xreadgroup(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> 
             consumer_state.seen_time = now;
             let entries = match from {
                 ReadFrom::New => deliver_new(stream, group, consumer, &request, now),
-                ReadFrom::History(after) => deliver_history(stream, group, consumer, after, request.count, now),
+                ReadFrom::History(after) => {
+                    deliver_history(stream, group, consumer, after, request.count, now)
+                }
             };
             if !entries.is_empty() {
                 if let Some(state) = group.consumers.get_mut(consumer) {
@@ -312,7 +320,11 @@ fn deliver_new(
     let Some(start) = group.last_id.successor() else {
         return Vec::new();
     };
-    let limit = if request.count == 0 { usize::MAX } else { request.count };
+    let limit = if request.count == 0 {
+        usize::MAX
+    } else {
+        request.count
+    };
     let mut replies = Vec::new();
     for entry in stream.range(start, StreamId::MAX, false).take(limit) {
         if entry.id > group.last_id {

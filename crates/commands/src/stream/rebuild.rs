@@ -126,7 +126,13 @@ fn rebuild_counters(key: &[u8], stream: &Stream, sink: &mut dyn RebuildSink) {
     let first_id = last.max(max_deleted).to_string();
     let added = stream.entries_added().to_string();
     let max_deleted_text = max_deleted.to_string();
-    let mut argv: Vec<&[u8]> = vec![b"XSETID", key, first_id.as_bytes(), b"ENTRIESADDED", added.as_bytes()];
+    let mut argv: Vec<&[u8]> = vec![
+        b"XSETID",
+        key,
+        first_id.as_bytes(),
+        b"ENTRIESADDED",
+        added.as_bytes(),
+    ];
     if !max_deleted.is_zero() {
         argv.extend([&b"MAXDELETEDID"[..], max_deleted_text.as_bytes()]);
     }

@@ -85,9 +85,15 @@ fn parse_u64(text: &[u8]) -> Option<u64> {
     }
     let mut value: u64 = 0;
     for &digit in digits {
-        value = value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
+        value = value
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
     }
-    Some(if negative { value.wrapping_neg() } else { value })
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 impl fmt::Display for StreamId {
@@ -122,7 +128,16 @@ mod tests {
         // strtoull's leniency, as Redis inherits it.
         assert_eq!(StreamId::parse(b"+1-01", 0), Some(StreamId::new(1, 1)));
         assert_eq!(StreamId::parse(b" 5", 0), Some(StreamId::new(5, 0)));
-        for bad in [&b""[..], b"-", b"1-", b"-1", b"a-1", b"1-b", b"1-2-3", b"1--5"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"1-",
+            b"-1",
+            b"a-1",
+            b"1-b",
+            b"1-2-3",
+            b"1--5",
+        ] {
             assert_eq!(StreamId::parse(bad, 0), None, "{bad:?}");
         }
         assert_eq!(

@@ -112,7 +112,12 @@ impl Stream {
     }
 
     /// Sets what XSETID sets.
-    pub fn set_counters(&mut self, last_id: StreamId, entries_added: u64, max_deleted_id: StreamId) {
+    pub fn set_counters(
+        &mut self,
+        last_id: StreamId,
+        entries_added: u64,
+        max_deleted_id: StreamId,
+    ) {
         self.last_id = last_id;
         self.entries_added = entries_added;
         self.max_deleted_id = max_deleted_id;
@@ -151,7 +156,11 @@ impl Stream {
         let element_bytes: usize = pairs.iter().map(|(f, v)| f.len() + v.len()).sum();
         match self.nodes.iter_mut().next_back() {
             Some((&master_id, node))
-                if !node.is_full_for(element_bytes, limits.node_max_bytes, limits.node_max_entries) =>
+                if !node.is_full_for(
+                    element_bytes,
+                    limits.node_max_bytes,
+                    limits.node_max_entries,
+                ) =>
             {
                 node.append(master_id, id, pairs);
             }
@@ -398,7 +407,10 @@ fn radix_nodes(keys: &[[u8; 16]], depth: usize, starts: bool) -> usize {
     own + children
         .into_iter()
         .map(|child| {
-            let single = depth + 1 < 16 && child.iter().all(|key| key[depth + 1] == child[0][depth + 1]);
+            let single = depth + 1 < 16
+                && child
+                    .iter()
+                    .all(|key| key[depth + 1] == child[0][depth + 1]);
             radix_nodes(child, depth + 1, branching || !single)
         })
         .sum::<usize>()

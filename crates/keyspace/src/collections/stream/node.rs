@@ -114,7 +114,13 @@ impl Node {
         self.count_entry(master_id, id, same, pairs);
     }
 
-    fn count_entry(&mut self, master_id: StreamId, id: StreamId, same: bool, pairs: &[(&[u8], &[u8])]) {
+    fn count_entry(
+        &mut self,
+        master_id: StreamId,
+        id: StreamId,
+        same: bool,
+        pairs: &[(&[u8], &[u8])],
+    ) {
         let fields = pairs.len() as i64;
         let mut size = lp_int(if same { SAME_FIELDS as i64 } else { 0 })
             + lp_int(id.ms.wrapping_sub(master_id.ms) as i64)
@@ -157,7 +163,12 @@ impl Node {
 
     /// Whether Redis would start a new node rather than append an entry whose fields and
     /// values total `element_bytes` to this one (`streamAppendItem`'s test).
-    pub(super) fn is_full_for(&self, element_bytes: usize, max_bytes: usize, max_entries: usize) -> bool {
+    pub(super) fn is_full_for(
+        &self,
+        element_bytes: usize,
+        max_bytes: usize,
+        max_entries: usize,
+    ) -> bool {
         let max_bytes = if max_bytes == 0 || max_bytes > 1 << 30 {
             1 << 30
         } else {

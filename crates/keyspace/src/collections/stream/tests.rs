@@ -33,7 +33,10 @@ fn ranges_walk_nodes_both_ways() {
     assert_eq!(forward, (1..=250).collect::<Vec<_>>());
     let backward = ids(&stream, id(95, 0), id(105, 0), true);
     assert_eq!(backward, (95..=105).rev().collect::<Vec<_>>());
-    assert_eq!(ids(&stream, id(101, 1), id(101, 5), false), Vec::<u64>::new());
+    assert_eq!(
+        ids(&stream, id(101, 1), id(101, 5), false),
+        Vec::<u64>::new()
+    );
     let entry = stream.get(id(7, 0)).unwrap();
     assert_eq!(entry.pairs, vec![(&b"f"[..], &b"v7"[..])]);
 }
@@ -54,7 +57,10 @@ fn different_fields_and_sequences_round_trip() {
         all,
         vec![(id(5, 3), 2), (id(5, 4), 2), (id(5, 900), 1), (id(9, 0), 0)]
     );
-    assert_eq!(stream.get(id(5, 900)).unwrap().pairs, vec![(&b"c"[..], &b"z"[..])]);
+    assert_eq!(
+        stream.get(id(5, 900)).unwrap().pairs,
+        vec![(&b"c"[..], &b"z"[..])]
+    );
 }
 
 #[test]
