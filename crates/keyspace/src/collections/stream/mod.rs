@@ -185,6 +185,7 @@ impl Stream {
             end,
             reverse,
             next_node: Some(if reverse { end } else { start }),
+            current: None,
             pending: Vec::new().into_iter(),
             first: true,
         }
@@ -199,15 +200,13 @@ impl Stream {
     /// included (`true` for a tombstone): how a snapshot recreates the exact node layout.
     pub fn node_entries(&self, skip: usize) -> impl Iterator<Item = Vec<(Entry<'_>, bool)>> + '_ {
         self.nodes.iter().skip(skip).map(|(&master_id, node)| {
-            node.entries(master_id)
-                .map(|raw| {
-                    let entry = Entry {
-                        id: raw.id,
-                        pairs: raw.pairs,
-                    };
-                    (entry, raw.deleted)
-                })
-                .collect()
+            let mut entries = node.entries(master_id);
+            let mut decoded = Vec::new();
+            while let Some(raw) = entries.next() {
+                let pairs = raw.pairs(entries.fields());
+                decoded.push((Entry { id: raw.id, pairs }, raw.deleted));
+            }
+            decoded
         })
     }
 
@@ -416,7 +415,9 @@ fn radix_nodes(keys: &[[u8; 16]], depth: usize, starts: bool) -> usize {
         .sum::<usize>()
 }
 
-/// Entries of a range, in order (see [`Stream::range`]).
+/// Entries of a range, in order (see [`Stream::range`]). Forward, entries are decoded
+/// one at a time (those before the start are skipped without decoding their values);
+/// backward, a node's entries in range are collected, then given in reverse.
 pub struct Range<'a> {
     stream: &'a Stream,
     start: StreamId,
@@ -424,12 +425,15 @@ pub struct Range<'a> {
     reverse: bool,
     /// The key at or before which the next node to visit starts (`None`: done).
     next_node: Option<StreamId>,
+    /// Forward: the node being walked.
+    current: Option<node::NodeEntries<'a>>,
+    /// Backward: the rest of the node being walked.
     pending: std::vec::IntoIter<Entry<'a>>,
     first: bool,
 }
 
 impl<'a> Range<'a> {
-    /// Loads the next node's entries in range into `pending`; false when none is left.
+    /// Moves to the next node; false when none is left.
     fn load(&mut self) -> bool {
         let Some(bound) = self.next_node else {
             return false;
@@ -452,22 +456,23 @@ impl<'a> Range<'a> {
             return false;
         };
         let (start, end) = (self.start, self.end);
-        let mut entries: Vec<Entry<'a>> = node
-            .entries(master_id)
-            .filter(|raw| !raw.deleted && raw.id >= start && raw.id <= end)
-            .map(|raw| Entry {
-                id: raw.id,
-                pairs: raw.pairs,
-            })
-            .collect();
         if self.reverse {
-            entries.reverse();
+            let mut entries = node.entries(master_id);
+            let mut in_range = Vec::new();
+            while let Some(raw) = entries.next() {
+                if !raw.deleted && raw.id >= start && raw.id <= end {
+                    let pairs = raw.pairs(entries.fields());
+                    in_range.push(Entry { id: raw.id, pairs });
+                }
+            }
+            in_range.reverse();
+            self.pending = in_range.into_iter();
             self.next_node = master_id.predecessor().filter(|_| master_id > start);
         } else {
+            self.current = Some(node.entries(master_id));
             // The next node starts after this one's key; stop past the end.
             self.next_node = master_id.successor().filter(|&next| next <= end);
         }
-        self.pending = entries.into_iter();
         true
     }
 }
@@ -477,8 +482,24 @@ impl<'a> Iterator for Range<'a> {
 
     fn next(&mut self) -> Option<Entry<'a>> {
         loop {
-            if let Some(entry) = self.pending.next() {
-                return Some(entry);
+            if self.reverse {
+                if let Some(entry) = self.pending.next() {
+                    return Some(entry);
+                }
+            } else if let Some(entries) = self.current.as_mut() {
+                for raw in entries.by_ref() {
+                    if raw.deleted || raw.id < self.start {
+                        continue;
+                    }
+                    if raw.id > self.end {
+                        self.next_node = None;
+                        self.current = None;
+                        return None;
+                    }
+                    let pairs = raw.pairs(entries.fields());
+                    return Some(Entry { id: raw.id, pairs });
+                }
+                self.current = None;
             }
             if !self.load() {
                 return None;

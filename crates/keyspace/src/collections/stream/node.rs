@@ -46,7 +46,7 @@ pub(super) struct Node {
     lp_entries: u32,
 }
 
-/// One decoded entry of a node, borrowing its bytes.
+/// One entry of a node, borrowing its bytes; its pairs are decoded on demand.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct RawEntry<'a> {
     /// Where its flags byte is in the node's buffer.
@@ -55,8 +55,31 @@ pub(super) struct RawEntry<'a> {
     pub(super) id: StreamId,
     /// True for a tombstone.
     pub(super) deleted: bool,
-    /// Field, value, field, value ...
-    pub(super) pairs: Vec<(&'a [u8], &'a [u8])>,
+    /// Its values (SAME_FIELDS) or its pair count and pairs.
+    body: &'a [u8],
+    same_fields: bool,
+}
+
+impl<'a> RawEntry<'a> {
+    /// The field-value pairs; `fields` are the node's master fields.
+    pub(super) fn pairs(&self, fields: &[&'a [u8]]) -> Vec<(&'a [u8], &'a [u8])> {
+        let mut at = 0;
+        let body = self.body;
+        if self.same_fields {
+            fields
+                .iter()
+                .map(|&field| (field, read_bytes(body, &mut at)))
+                .collect()
+        } else {
+            let count = read_varint(body, &mut at) as usize;
+            (0..count)
+                .map(|_| {
+                    let field = read_bytes(body, &mut at);
+                    (field, read_bytes(body, &mut at))
+                })
+                .collect()
+        }
+    }
 }
 
 impl Node {
@@ -222,11 +245,18 @@ pub(super) struct NodeEntries<'a> {
     master_id: StreamId,
 }
 
+impl<'a> NodeEntries<'a> {
+    /// The node's master fields (for [`RawEntry::pairs`]).
+    pub(super) fn fields(&self) -> &[&'a [u8]] {
+        &self.fields
+    }
+}
+
 impl<'a> Iterator for NodeEntries<'a> {
     type Item = RawEntry<'a>;
 
     fn next(&mut self) -> Option<RawEntry<'a>> {
-        let data = &self.node.data;
+        let data: &'a [u8] = &self.node.data;
         if self.at >= data.len() {
             return None;
         }
@@ -245,29 +275,33 @@ impl<'a> Iterator for NodeEntries<'a> {
                 }
             }
         };
-        let pairs = if flags & SAME_FIELDS != 0 {
-            self.fields
-                .iter()
-                .map(|&field| (field, read_bytes(data, &mut at)))
-                .collect()
+        let body_start = at;
+        let same_fields = flags & SAME_FIELDS != 0;
+        if same_fields {
+            for _ in 0..self.fields.len() {
+                skip_bytes(data, &mut at);
+            }
         } else {
-            let count = read_varint(data, &mut at) as usize;
-            (0..count)
-                .map(|_| {
-                    let field = read_bytes(data, &mut at);
-                    (field, read_bytes(data, &mut at))
-                })
-                .collect()
-        };
+            let count = read_varint(data, &mut at);
+            for _ in 0..count * 2 {
+                skip_bytes(data, &mut at);
+            }
+        }
         self.at = at;
         self.previous = Some(id);
         Some(RawEntry {
             at: start,
             id,
             deleted: flags & DELETED != 0,
-            pairs,
+            body: &data[body_start..at],
+            same_fields,
         })
     }
+}
+
+fn skip_bytes(data: &[u8], at: &mut usize) {
+    let len = read_varint(data, at) as usize;
+    *at += len;
 }
 
 fn write_varint(out: &mut Vec<u8>, mut value: u64) {
