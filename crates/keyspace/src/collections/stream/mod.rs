@@ -138,16 +138,19 @@ impl Stream {
 
     /// The first entry's ID, `0-0` when empty (Redis's `first_id`).
     pub fn first_id(&self) -> StreamId {
-        self.range(StreamId::MIN, StreamId::MAX, false)
-            .next()
-            .map_or(StreamId::MIN, |entry| entry.id)
+        self.nodes
+            .iter()
+            .find_map(|(&master_id, node)| node.first_live_id(master_id))
+            .unwrap_or(StreamId::MIN)
     }
 
     /// The last entry's ID, `0-0` when empty (Redis's `streamLastValidID`).
     pub fn last_entry_id(&self) -> StreamId {
-        self.range(StreamId::MIN, StreamId::MAX, true)
-            .next()
-            .map_or(StreamId::MIN, |entry| entry.id)
+        self.nodes
+            .iter()
+            .rev()
+            .find_map(|(&master_id, node)| node.last_live_id(master_id))
+            .unwrap_or(StreamId::MIN)
     }
 
     /// Appends an entry with `id`, which must be greater than [`Stream::last_id`].

@@ -36,6 +36,8 @@ pub(super) struct Node {
     data: Vec<u8>,
     /// The last entry's ID (tombstone or not): appends are deltas from it.
     last: StreamId,
+    /// Where the last entry's flags byte is.
+    last_at: usize,
     /// Live entries.
     pub(super) live: u32,
     /// Tombstones.
@@ -96,6 +98,7 @@ impl Node {
             master: master.into_boxed_slice(),
             data: Vec::new(),
             last: id,
+            last_at: 0,
             live: 0,
             deleted: 0,
             lp_master: lp_master as u32,
@@ -113,6 +116,7 @@ impl Node {
     /// node's key.
     pub(super) fn append(&mut self, master_id: StreamId, id: StreamId, pairs: &[(&[u8], &[u8])]) {
         let same = self.has_master_fields(pairs);
+        self.last_at = self.data.len();
         self.data.push(if same { SAME_FIELDS } else { 0 });
         let ms_delta = id.ms - self.last.ms;
         write_varint(&mut self.data, ms_delta);
@@ -206,6 +210,24 @@ impl Node {
         self.data[at] |= DELETED;
         self.live -= 1;
         self.deleted += 1;
+    }
+
+    /// The first live entry's ID, if any.
+    pub(super) fn first_live_id(&self, master_id: StreamId) -> Option<StreamId> {
+        self.entries(master_id)
+            .find(|raw| !raw.deleted)
+            .map(|raw| raw.id)
+    }
+
+    /// The last live entry's ID, if any (without a walk when the last entry is live).
+    pub(super) fn last_live_id(&self, master_id: StreamId) -> Option<StreamId> {
+        if self.data[self.last_at] & DELETED == 0 {
+            return Some(self.last);
+        }
+        self.entries(master_id)
+            .filter(|raw| !raw.deleted)
+            .last()
+            .map(|raw| raw.id)
     }
 
     /// Gives back the spare capacity of a node that will receive no more entries.

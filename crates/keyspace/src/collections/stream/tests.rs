@@ -76,13 +76,15 @@ fn deletes_leave_tombstones_until_the_node_empties() {
     }
     assert_eq!(stream.node_count(), 1);
     assert_eq!(stream.last_entry_id(), id(100, 0));
+    assert!(stream.delete(id(100, 0)));
+    assert_eq!(stream.last_entry_id(), id(99, 0));
     assert_eq!(stream.first_id(), id(1, 0));
     let tombstones = stream
         .node_entries(0)
         .flatten()
         .filter(|(_, deleted)| *deleted)
         .count();
-    assert_eq!(tombstones, 1);
+    assert_eq!(tombstones, 2);
 }
 
 #[test]
