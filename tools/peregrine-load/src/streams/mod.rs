@@ -329,6 +329,8 @@ struct Consumer {
 }
 
 impl Consumer {
+    /// Connects consumer `index`, named `consumer-<index>`, to read stream
+    /// `index mod streams`; it sends nothing yet.
     fn connect(
         address: SocketAddr,
         options: &StreamsOptions,
@@ -373,7 +375,7 @@ impl Consumer {
     }
 
     /// Reads the reply in flight, tallies it and sends the next command, if any.
-    /// Returns when the reply was read.
+    /// Returns the time of the read that completed the reply.
     fn step(
         &mut self,
         buffer: &mut Vec<u8>,
