@@ -100,12 +100,6 @@ cpu_per_op() {
     awk -v t="$1" -v hz="$CLK_TCK" -v n="$2" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }'
 }
 
-cli() { redis-cli -h "$HOST" -p "$SERVER_PORT" "$@"; }
-
-info_field() {
-    cli INFO memory | tr -d '\r' | awk -F: -v f="$1" '$1 == f { print $2 }'
-}
-
 rss_bytes() {
     awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$SERVER_PID/status"
 }

@@ -93,8 +93,6 @@ SERVER_PORT=""
 # shellcheck source=benches/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-cli() { redis-cli -h "$HOST" -p "$SERVER_PORT" "$@"; }
-
 # ------------------------------------------------------------------------ workloads
 
 SHA=$(printf '%s' "$SCRIPT" | sha1sum | awk '{ print $1 }')
@@ -182,13 +180,9 @@ measure() {
     if [[ -z $out ]]; then
         return 0
     fi
-    local ops p50 p99 errors replies elapsed expected
-    ops=$(field ops_per_sec "$out")
-    p50=$(field p50_ms "$out")
-    p99=$(field p99_ms "$out")
+    local errors replies expected
     errors=$(field errors "$out")
     replies=$(field replies "$out")
-    elapsed=$(field elapsed_s "$out")
     expected=$((operations * $(replies_per_operation "$workload")))
     if [[ $errors != 0 ]]; then
         anomaly "$SERVER_LABEL: $errors error replies in $workload P$pipeline"
@@ -196,20 +190,7 @@ measure() {
     if [[ $replies != "$expected" ]]; then
         anomaly "$SERVER_LABEL: $replies replies in $workload P$pipeline, expected $expected"
     fi
-    awk -v label="$SERVER_LABEL" -v workload="$workload" -v pipeline="$pipeline" \
-        -v n="$operations" -v ops="$ops" -v p50="$p50" -v p99="$p99" \
-        -v ticks=$((after - before)) -v hz="$CLK_TCK" -v elapsed="$elapsed" 'BEGIN {
-            seconds = ticks / hz
-            # Parenthesised: a bare ">" in a printf argument list is a redirection.
-            share = (elapsed > 0) ? 100 * seconds / elapsed : 0
-            printf "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%.2f\t%.0f\n", label, workload, pipeline, n,
-                ops, p50, p99, seconds * 1e6 / n, share
-        }' >>"$RESULTS"
-    # Below 80% CPU the server mostly waited: on the client, or on a busy machine.
-    tail -n 1 "$RESULTS" | awk -F'\t' '$9 < 80 { printf "%s %s P%s (%s%%)\n", $1, $2, $3, $9 }' >>"$UNSATURATED"
-    tail -n 1 "$RESULTS" | awk -F'\t' '{
-        printf "    %-8s P%-3s %9s ops/s  p50 %s  p99 %s ms  %s us/op CPU (%s%%)\n",
-            $2, $3, $5, $6, $7, $8, $9 }' >&2
+    record_run "$workload" "P$pipeline" "$operations" $((after - before)) "$out"
 }
 
 load_pass() {
@@ -247,39 +228,7 @@ report() {
     echo "- CPU-us/op: server utime+stime (/proc/PID/stat, all threads) over the run / operations;" \
         "ratio = peregrine/redis, target <= $TARGET_RATIO."
     echo
-    echo "| workload | pipeline | Redis ops/s | Peregrine ops/s | Redis CPU-us/op | Peregrine CPU-us/op | CPU ratio | <= ${TARGET_RATIO}x |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---|"
-    awk -F'\t' -v target="$TARGET_RATIO" '
-        !(($2 FS $3) in seen) { seen[$2 FS $3] = 1; order[++runs] = $2 FS $3 }
-        { ops[$1, $2 FS $3] = $5; cpu[$1, $2 FS $3] = $8 }
-        END {
-            for (r = 1; r <= runs; r++) {
-                key = order[r]
-                split(key, part, FS)
-                redis_ops = ((("redis", key) in ops)) ? ops["redis", key] : "-"
-                ours_ops = ((("peregrine", key) in ops)) ? ops["peregrine", key] : "-"
-                redis_cpu = ((("redis", key) in cpu)) ? cpu["redis", key] : "-"
-                ours_cpu = ((("peregrine", key) in cpu)) ? cpu["peregrine", key] : "-"
-                ratio = "-"; verdict = "-"
-                if (redis_cpu != "-" && ours_cpu != "-" && redis_cpu > 0) {
-                    ratio = sprintf("%.2f", ours_cpu / redis_cpu)
-                    verdict = (ratio + 0 <= target) ? "yes" : "no"
-                }
-                printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", part[1], part[2],
-                    redis_ops, ours_ops, redis_cpu, ours_cpu, ratio, verdict
-            }
-        }' "$RESULTS"
-    echo
-    echo "Latency and server CPU share per run:"
-    echo
-    echo "| workload | pipeline | server | p50 ms | p99 ms | server CPU % |"
-    echo "|---|---:|---|---:|---:|---:|"
-    awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $1, $6, $7, $9 }' "$RESULTS"
-    if [[ -s $UNSATURATED ]]; then
-        echo
-        echo "Not server-bound (server CPU below 80%; these runs measure the client or other load" \
-            "on the machine more than the server): $(paste -sd, "$UNSATURATED" | sed 's/,/, /g')."
-    fi
+    cpu_tables pipeline
     echo
     if [[ -s $ANOMALIES ]]; then
         echo "Anomalies:"

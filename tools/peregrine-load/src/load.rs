@@ -18,7 +18,7 @@
 //! while its requests are being written (true for any sensible `--pipeline` and
 //! `--data-size`), and replies are only told apart by kind, not checked.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -29,11 +29,9 @@ use crate::histogram::Histogram;
 use crate::keys::KeySampler;
 use crate::options::{Options, Ratio};
 use crate::prng::Prng;
-use crate::resp::{encode_get, encode_set, scan_reply, ReplyKind};
+use crate::reader::{read_replies, REPLY_TIMEOUT};
+use crate::resp::{encode_get, encode_set, ReplyKind};
 use crate::sequence::Sequence;
-
-/// How long a read waits for a reply before the run is declared stuck.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Initial size of a thread's read buffer; it grows to hold the largest reply.
 const READ_BUFFER: usize = 64 * 1024;
@@ -172,8 +170,8 @@ pub(crate) fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
         .ok_or_else(|| anyhow!("{host} resolves to no address"))
 }
 
-/// A SET value of `size` bytes: a repeating, printable pattern.
-fn value_of_size(size: usize) -> Vec<u8> {
+/// A value of `size` bytes: a repeating, printable pattern.
+pub(crate) fn value_of_size(size: usize) -> Vec<u8> {
     b"0123456789abcdefghijklmnopqrstuvwxyz"
         .iter()
         .copied()
@@ -337,63 +335,24 @@ impl Connection {
 
     /// Reads every reply of the pipeline in flight and tallies it.
     fn receive(&mut self, buffer: &mut Vec<u8>, tally: &mut Report) -> anyhow::Result<()> {
-        let mut filled = 0;
-        let mut parsed = 0;
-        let mut answered = 0;
-        let mut read_at = Instant::now();
-        while answered < self.in_flight.len() {
-            let pending = buffer.get(parsed..filled).unwrap_or_default();
-            if let Some((kind, length)) = scan_reply(pending)? {
-                let command = self
-                    .in_flight
-                    .get(answered)
-                    .copied()
-                    .unwrap_or(Command::Get);
-                let reply = pending.get(..length).unwrap_or_default();
-                if command.ends_request() {
-                    tally
-                        .latencies
-                        .record(read_at.saturating_duration_since(self.sent_at));
-                }
-                tally.count(command, kind, reply);
-                parsed += length;
-                answered += 1;
-                continue;
+        let Self {
+            stream,
+            in_flight,
+            sent_at,
+            ..
+        } = self;
+        let mut commands = in_flight.iter().copied();
+        read_replies(stream, buffer, in_flight.len(), |kind, reply, read_at| {
+            let command = commands.next().unwrap_or(Command::Get);
+            if command.ends_request() {
+                tally
+                    .latencies
+                    .record(read_at.saturating_duration_since(*sent_at));
             }
-            if filled == buffer.len() {
-                if parsed > 0 {
-                    buffer.copy_within(parsed..filled, 0);
-                    filled -= parsed;
-                    parsed = 0;
-                } else {
-                    buffer.resize(buffer.len() * 2, 0);
-                }
-            }
-            let spare = buffer.get_mut(filled..).unwrap_or_default();
-            let read = match self.stream.read(spare) {
-                Ok(0) => bail!("the server closed a connection with replies outstanding"),
-                Ok(read) => read,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    bail!("no reply within {} s", REPLY_TIMEOUT.as_secs())
-                }
-                Err(error) => return Err(error).context("reading replies"),
-            };
-            filled += read;
-            read_at = Instant::now();
-        }
-        if parsed != filled {
-            bail!(
-                "{} bytes arrived after the last reply of a pipeline",
-                filled - parsed
-            );
-        }
-        self.in_flight.clear();
+            tally.count(command, kind, reply);
+            Ok(())
+        })?;
+        in_flight.clear();
         Ok(())
     }
 }
@@ -497,6 +456,7 @@ fn drive(mut connections: Vec<Connection>, workload: &Workload) -> anyhow::Resul
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
     use std::net::TcpListener;
 
     use super::*;
@@ -632,35 +592,14 @@ mod tests {
         }
     }
 
-    /// One complete request (an array of bulk strings) at the start of `input`: its
-    /// words and its length in bytes.
+    /// [`crate::testing::parse_request`] with the words as text.
     fn parse_request(input: &[u8]) -> Option<(Vec<String>, usize)> {
-        fn line(input: &[u8], position: &mut usize) -> Option<String> {
-            let rest = input.get(*position..)?;
-            let end = rest.windows(2).position(|pair| pair == b"\r\n")?;
-            let text = String::from_utf8(rest[..end].to_vec()).ok()?;
-            *position += end + 2;
-            Some(text)
-        }
-        let mut position = 0;
-        let count: usize = line(input, &mut position)?
-            .strip_prefix('*')?
-            .parse()
-            .ok()?;
-        let mut words = Vec::with_capacity(count);
-        for _ in 0..count {
-            let length: usize = line(input, &mut position)?
-                .strip_prefix('$')?
-                .parse()
-                .ok()?;
-            let word = input.get(position..position + length)?;
-            if input.get(position + length..position + length + 2)? != b"\r\n" {
-                return None;
-            }
-            words.push(String::from_utf8(word.to_vec()).ok()?);
-            position += length + 2;
-        }
-        Some((words, position))
+        let (words, used) = crate::testing::parse_request(input)?;
+        let words = words
+            .into_iter()
+            .map(|word| String::from_utf8(word).ok())
+            .collect::<Option<_>>()?;
+        Some((words, used))
     }
 
     #[test]

@@ -29,6 +29,16 @@
 //! The `pubsub` mode measures message delivery instead: subscribers first, then
 //! publishers, and a check that every message arrives exactly once and in each
 //! publisher's order. See `pubsub`.
+//!
+//! ```text
+//! peregrine-load streams --port P [--streams S] [--consumers C] [--entries E]
+//!                [--count N] [--data-size B] [--group NAME] [--phase fill|consume|both]
+//! ```
+//!
+//! The `streams` mode fills streams, then has every connection consume one as a member
+//! of a consumer group (XREADGROUP, then XACK of the IDs read), counting one operation
+//! per entry read and acknowledged, and checking that each is delivered once. See
+//! `streams`.
 
 mod histogram;
 mod keys;
@@ -36,19 +46,31 @@ mod load;
 mod options;
 mod prng;
 mod pubsub;
+mod reader;
 mod resp;
 mod sequence;
+mod streams;
+#[cfg(test)]
+mod testing;
 
 use std::process::ExitCode;
 
 use options::{Invocation, USAGE};
 use pubsub::options::{PubSubInvocation, PUBSUB_USAGE};
+use streams::options::{StreamsInvocation, STREAMS_USAGE};
 
 fn main() -> ExitCode {
     let mut arguments = std::env::args().skip(1).peekable();
-    if arguments.peek().map(String::as_str) == Some("pubsub") {
-        arguments.next();
-        return pubsub_main(arguments);
+    match arguments.peek().map(String::as_str) {
+        Some("pubsub") => {
+            arguments.next();
+            return pubsub_main(arguments);
+        }
+        Some("streams") => {
+            arguments.next();
+            return streams_main(arguments);
+        }
+        _ => {}
     }
     let options = match options::parse(arguments) {
         Ok(Invocation::Help) => {
@@ -107,6 +129,38 @@ fn pubsub_main(arguments: impl Iterator<Item = String>) -> ExitCode {
         }
         Err(error) => {
             eprintln!("peregrine-load pubsub: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `peregrine-load streams ...`: prints the summary line, and the problems to stderr.
+fn streams_main(arguments: impl Iterator<Item = String>) -> ExitCode {
+    let options = match streams::options::parse(arguments) {
+        Ok(StreamsInvocation::Help) => {
+            println!("{STREAMS_USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(StreamsInvocation::Run(options)) => options,
+        Err(error) => {
+            eprintln!("peregrine-load streams: {error}\n\n{STREAMS_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match streams::run(&options) {
+        Ok(report) => {
+            println!("{}", report.summary());
+            for line in report.problems() {
+                eprintln!("peregrine-load streams: {line}");
+            }
+            if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("peregrine-load streams: {error:#}");
             ExitCode::FAILURE
         }
     }

@@ -12,6 +12,7 @@ use crate::sequence::{Sequence, SequenceError};
 pub const USAGE: &str = "\
 usage: peregrine-load --port P [options]
        peregrine-load pubsub --port P [options]   (see pubsub --help)
+       peregrine-load streams --port P [options]  (see streams --help)
 
 A closed-loop, memtier-like load generator for Redis-protocol servers. Every
 connection keeps one pipeline of requests in flight and sends the next as soon
@@ -147,6 +148,13 @@ pub enum UsageError {
         /// The most allowed.
         limit: usize,
     },
+    /// Fewer stream consumers than streams: some would never be read.
+    FewerConsumersThanStreams {
+        /// `--consumers`.
+        consumers: usize,
+        /// `--streams`.
+        streams: usize,
+    },
 }
 
 impl fmt::Display for UsageError {
@@ -180,6 +188,10 @@ impl fmt::Display for UsageError {
             Self::TooManyConnections { connections, limit } => write!(
                 formatter,
                 "{connections} connections asked for, at most {limit} (one thread each)"
+            ),
+            Self::FewerConsumersThanStreams { consumers, streams } => write!(
+                formatter,
+                "--consumers {consumers} is below --streams {streams}: every stream needs a consumer"
             ),
         }
     }

@@ -86,6 +86,20 @@ fn encode_bulk(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// A reply (or any server bytes) as text for a message: its first 200 bytes, lossily,
+/// without the trailing CRLF.
+pub fn describe(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes.get(..200).unwrap_or(bytes))
+        .trim_end()
+        .to_owned()
+}
+
+/// The value of a complete integer reply `:n\r\n`, or `None` for any other reply.
+pub fn integer_reply(reply: &[u8]) -> Option<i64> {
+    let digits = reply.strip_prefix(b":")?.strip_suffix(b"\r\n")?;
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
 /// The first complete RESP2 reply in `buffer`: its kind and its length in bytes, or
 /// `Ok(None)` when the buffer ends before the reply does.
 pub fn scan_reply(buffer: &[u8]) -> Result<Option<(ReplyKind, usize)>, ProtocolError> {
@@ -292,6 +306,18 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn integer_replies_and_descriptions() {
+        assert_eq!(integer_reply(b":42\r\n"), Some(42));
+        assert_eq!(integer_reply(b":-1\r\n"), Some(-1));
+        for other in [&b"+42\r\n"[..], b":42", b":x\r\n", b"$2\r\n42\r\n"] {
+            assert_eq!(integer_reply(other), None);
+        }
+        assert_eq!(describe(b"-ERR no\r\n"), "-ERR no");
+        assert_eq!(describe(&[b'x'; 300]).len(), 200);
+        assert_eq!(describe(b"\xff\r\n"), "\u{fffd}");
     }
 
     #[test]

@@ -41,7 +41,7 @@ use anyhow::{anyhow, bail, Context as _};
 
 use crate::histogram::Histogram;
 use crate::load::resolve;
-use crate::resp::{encode_command, scan_reply_resp3, ReplyKind};
+use crate::resp::{describe, encode_command, integer_reply, scan_reply_resp3, ReplyKind};
 use checker::{Routing, SequenceChecker, Violations};
 use options::PubSubOptions;
 use push::{payload_template, read_payload, write_payload, Push, PushReader, ReadOutcome};
@@ -362,13 +362,6 @@ fn connect_publishers(
         .collect()
 }
 
-/// A reply or push as text for a message: its first 200 bytes, lossily.
-fn describe(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes.get(..200).unwrap_or(bytes))
-        .trim_end()
-        .to_owned()
-}
-
 /// What one publisher counted.
 #[derive(Debug, Default)]
 struct PublisherTally {
@@ -488,12 +481,6 @@ fn publish(
     }
 }
 
-/// The value of an integer reply `:n\r\n`.
-fn integer_reply(reply: &[u8]) -> Option<i64> {
-    let digits = reply.strip_prefix(b":")?.strip_suffix(b"\r\n")?;
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
 /// What one subscriber received.
 #[derive(Debug)]
 struct SubscriberTally {
@@ -610,6 +597,7 @@ mod tests {
 
     use super::*;
     use crate::pubsub::options::{parse, PubSubInvocation};
+    use crate::testing::parse_request;
 
     fn options(line: &str) -> PubSubOptions {
         match parse(line.split_whitespace().map(str::to_owned)) {
@@ -726,29 +714,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    /// One complete request (an array of bulk strings) at the start of `input`: its
-    /// words and its length in bytes.
-    fn parse_request(input: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
-        fn number(input: &[u8], position: &mut usize, prefix: u8) -> Option<usize> {
-            let rest = input.get(*position..)?;
-            let end = rest.windows(2).position(|pair| pair == b"\r\n")?;
-            let (&first, digits) = rest[..end].split_first()?;
-            assert_eq!(first, prefix);
-            *position += end + 2;
-            std::str::from_utf8(digits).ok()?.parse().ok()
-        }
-        let mut position = 0;
-        let count = number(input, &mut position, b'*')?;
-        let mut words = Vec::with_capacity(count);
-        for _ in 0..count {
-            let length = number(input, &mut position, b'$')?;
-            words.push(input.get(position..position + length)?.to_vec());
-            input.get(position + length..position + length + 2)?;
-            position += length + 2;
-        }
-        Some((words, position))
     }
 
     fn run_against(faults: Faults) -> PubSubReport {
