@@ -98,9 +98,18 @@ pub(crate) fn parse_bound(arg: &[u8], start: bool) -> Result<StreamId, CommandEr
     parse_id(arg, missing_seq)
 }
 
+/// An ID's text, `<ms>-<seq>`, formatted without `fmt` (XADD's hot path).
+pub(crate) fn id_text(id: StreamId) -> Bytes {
+    let mut text = Vec::with_capacity(41);
+    text.extend_from_slice(itoa::Buffer::new().format(id.ms).as_bytes());
+    text.push(b'-');
+    text.extend_from_slice(itoa::Buffer::new().format(id.seq).as_bytes());
+    Bytes::from(text)
+}
+
 /// An ID as replies carry it.
 pub(crate) fn id_reply(id: StreamId) -> Reply {
-    Reply::Bulk(Bytes::from(id.to_string()))
+    Reply::Bulk(id_text(id))
 }
 
 /// An entry as replies carry it: its ID and the flat list of fields and values.
@@ -279,18 +288,20 @@ fn xadd(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
         .trim
         .filter(|_| removed > 0)
         .map(|trim| exact_trim(stream, trim));
-    let mut effect: Vec<&[u8]> = vec![b"XADD", key];
-    let id_text = id.to_string();
-    effect.push(id_text.as_bytes());
-    effect.extend(fields.iter().map(|field| &field[..]));
-    shard.record_effect(&effect);
+    let text = id_text(id);
+    if shard.journal.is_enabled() {
+        // The ID as generated, so that a replay adds the same entry.
+        let mut effect: Vec<&[u8]> = vec![b"XADD", key, &text];
+        effect.extend(fields.iter().map(|field| &field[..]));
+        shard.record_effect(&effect);
+    }
     shard.mark_dirty(1);
     shard.notify(EventClass::Stream, "xadd", key);
     if let Some(exact) = trimmed_to {
         record_trim(shard, key, &exact);
         shard.notify(EventClass::Stream, "xtrim", key);
     }
-    Ok(id_reply(id))
+    Ok(Reply::Bulk(text))
 }
 
 /// The exact trim arguments that leave `stream` as a trim just left it: `MAXLEN =

@@ -2,8 +2,10 @@
 //! groups.
 //!
 //! Entries live in [`node`]s of up to `stream-node-max-entries` entries or
-//! `stream-node-max-bytes` bytes, kept in a B-tree by their first ID, the way Redis keeps
-//! listpacks in a radix tree; an entry costs a few bytes besides its values. Deletion
+//! `stream-node-max-bytes` bytes, kept in order of their first ID in a ring buffer (the
+//! tail, where entries are added, and the head, where trims remove, are O(1); a lookup
+//! is a binary search), as Redis keeps listpacks in a radix tree; an entry costs a few
+//! bytes besides its values. Deletion
 //! leaves a tombstone until the node empties, trimming drops whole nodes first, and both
 //! follow Redis's rules exactly (see `node`), so replies that depend on the layout
 //! (approximate trims, XINFO's node count) match Redis's. The structure knows nothing of
@@ -18,7 +20,7 @@ pub use group::{Consumer, ConsumerGroup, PendingEntry};
 pub use id::StreamId;
 
 use node::Node;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Redis's node limits: `stream-node-max-bytes` and `stream-node-max-entries`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +73,8 @@ pub struct Trim {
 /// A stream value. See the module documentation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stream {
-    nodes: BTreeMap<StreamId, Node>,
+    /// The nodes, by their first ID, in order.
+    nodes: VecDeque<(StreamId, Node)>,
     length: u64,
     last_id: StreamId,
     max_deleted_id: StreamId,
@@ -131,8 +134,8 @@ impl Stream {
     /// Bytes of memory the entries hold (for MEMORY USAGE and the like).
     pub fn heap_bytes(&self) -> usize {
         self.nodes
-            .values()
-            .map(|node| node.heap_bytes() + std::mem::size_of::<Node>() + 16)
+            .iter()
+            .map(|(_, node)| node.heap_bytes() + std::mem::size_of::<(StreamId, Node)>())
             .sum()
     }
 
@@ -140,7 +143,7 @@ impl Stream {
     pub fn first_id(&self) -> StreamId {
         self.nodes
             .iter()
-            .find_map(|(&master_id, node)| node.first_live_id(master_id))
+            .find_map(|(master_id, node)| node.first_live_id(*master_id))
             .unwrap_or(StreamId::MIN)
     }
 
@@ -149,7 +152,7 @@ impl Stream {
         self.nodes
             .iter()
             .rev()
-            .find_map(|(&master_id, node)| node.last_live_id(master_id))
+            .find_map(|(master_id, node)| node.last_live_id(*master_id))
             .unwrap_or(StreamId::MIN)
     }
 
@@ -157,21 +160,21 @@ impl Stream {
     pub fn append(&mut self, id: StreamId, pairs: &[(&[u8], &[u8])], limits: StreamLimits) {
         debug_assert!(id > self.last_id);
         let element_bytes: usize = pairs.iter().map(|(f, v)| f.len() + v.len()).sum();
-        match self.nodes.iter_mut().next_back() {
-            Some((&master_id, node))
+        match self.nodes.back_mut() {
+            Some((master_id, node))
                 if !node.is_full_for(
                     element_bytes,
                     limits.node_max_bytes,
                     limits.node_max_entries,
                 ) =>
             {
-                node.append(master_id, id, pairs);
+                node.append(*master_id, id, pairs);
             }
             tail => {
                 if let Some((_, node)) = tail {
                     node.shrink();
                 }
-                self.nodes.insert(id, Node::new(id, pairs));
+                self.nodes.push_back((id, Node::new(id, pairs)));
             }
         }
         self.length += 1;
@@ -187,10 +190,13 @@ impl Stream {
             start,
             end,
             reverse,
-            next_node: Some(if reverse { end } else { start }),
+            next_node: if reverse {
+                self.node_at_or_before(end)
+            } else {
+                Some(self.node_at_or_before(start).unwrap_or(0))
+            },
             current: None,
             pending: Vec::new().into_iter(),
-            first: true,
         }
     }
 
@@ -202,7 +208,7 @@ impl Stream {
     /// The entries of every node from the `skip`-th on, a node at a time, tombstones
     /// included (`true` for a tombstone): how a snapshot recreates the exact node layout.
     pub fn node_entries(&self, skip: usize) -> impl Iterator<Item = Vec<(Entry<'_>, bool)>> + '_ {
-        self.nodes.iter().skip(skip).map(|(&master_id, node)| {
+        self.nodes.iter().skip(skip).map(|&(master_id, ref node)| {
             let mut entries = node.entries(master_id);
             let mut decoded = Vec::new();
             while let Some(raw) = entries.next() {
@@ -216,9 +222,11 @@ impl Stream {
     /// Deletes the entry with `id`; false when there is none. Records the greatest
     /// deleted ID, as XDEL does.
     pub fn delete(&mut self, id: StreamId) -> bool {
-        let Some((&master_id, node)) = self.nodes.range_mut(..=id).next_back() else {
+        let Some(index) = self.node_at_or_before(id) else {
             return false;
         };
+        let (master_id, node) = &mut self.nodes[index];
+        let master_id = *master_id;
         let Some(at) = node
             .entries(master_id)
             .find(|raw| raw.id == id && !raw.deleted)
@@ -227,7 +235,7 @@ impl Stream {
             return false;
         };
         if node.live == 1 {
-            self.nodes.remove(&master_id);
+            self.nodes.remove(index);
         } else {
             node.mark_deleted(at);
         }
@@ -241,7 +249,8 @@ impl Stream {
     /// Trims as Redis's `streamTrim` does; returns the number of entries removed.
     pub fn trim(&mut self, trim: Trim) -> u64 {
         let mut removed = 0u64;
-        while let Some((&master_id, node)) = self.nodes.iter_mut().next() {
+        while let Some((master_id, node)) = self.nodes.front_mut() {
+            let master_id = *master_id;
             if let TrimStrategy::MaxLen(max) = trim.strategy {
                 if self.length <= max {
                     break;
@@ -259,7 +268,7 @@ impl Stream {
                     .is_some_and(|raw| raw.id < min),
             };
             if whole {
-                self.nodes.remove(&master_id);
+                self.nodes.pop_front();
                 self.length -= entries;
                 removed += entries;
                 continue;
@@ -290,6 +299,13 @@ impl Stream {
             break;
         }
         removed
+    }
+
+    /// The index of the node that would hold `id`: the last one starting at or before it.
+    fn node_at_or_before(&self, id: StreamId) -> Option<usize> {
+        self.nodes
+            .partition_point(|(master_id, _)| *master_id <= id)
+            .checked_sub(1)
     }
 
     /// The consumer groups, by name.
@@ -376,8 +392,8 @@ impl Stream {
     pub fn radix_tree_nodes(&self) -> usize {
         let keys: Vec<[u8; 16]> = self
             .nodes
-            .keys()
-            .map(|id| {
+            .iter()
+            .map(|(id, _)| {
                 let mut key = [0u8; 16];
                 key[..8].copy_from_slice(&id.ms.to_be_bytes());
                 key[8..].copy_from_slice(&id.seq.to_be_bytes());
@@ -426,39 +442,25 @@ pub struct Range<'a> {
     start: StreamId,
     end: StreamId,
     reverse: bool,
-    /// The key at or before which the next node to visit starts (`None`: done).
-    next_node: Option<StreamId>,
+    /// The index of the next node to visit (`None`: done).
+    next_node: Option<usize>,
     /// Forward: the node being walked.
     current: Option<node::NodeEntries<'a>>,
     /// Backward: the rest of the node being walked.
     pending: std::vec::IntoIter<Entry<'a>>,
-    first: bool,
 }
 
 impl<'a> Range<'a> {
     /// Moves to the next node; false when none is left.
     fn load(&mut self) -> bool {
-        let Some(bound) = self.next_node else {
+        let Some(index) = self.next_node else {
             return false;
         };
-        let nodes = &self.stream.nodes;
-        let found = if self.reverse {
-            nodes.range(..=bound).next_back()
-        } else if self.first {
-            // The node holding `start` may begin before it.
-            nodes
-                .range(..=bound)
-                .next_back()
-                .or_else(|| nodes.range(bound..).next())
-        } else {
-            nodes.range(bound..).next()
-        };
-        self.first = false;
-        let Some((&master_id, node)) = found else {
+        let Some((master_id, node)) = self.stream.nodes.get(index) else {
             self.next_node = None;
             return false;
         };
-        let (start, end) = (self.start, self.end);
+        let (master_id, start, end) = (*master_id, self.start, self.end);
         if self.reverse {
             let mut entries = node.entries(master_id);
             let mut in_range = Vec::new();
@@ -470,11 +472,14 @@ impl<'a> Range<'a> {
             }
             in_range.reverse();
             self.pending = in_range.into_iter();
-            self.next_node = master_id.predecessor().filter(|_| master_id > start);
+            self.next_node = index.checked_sub(1).filter(|_| master_id > start);
         } else {
+            if master_id > end {
+                self.next_node = None;
+                return false;
+            }
             self.current = Some(node.entries(master_id));
-            // The next node starts after this one's key; stop past the end.
-            self.next_node = master_id.successor().filter(|&next| next <= end);
+            self.next_node = Some(index + 1);
         }
         true
     }
