@@ -219,13 +219,24 @@ fn read_database(
         .zip(&readers)
         .filter_map(|(key, reader)| reader.map(|reader| command(reader.command, Some(key))))
         .collect();
-    let mut values = connection.pipeline(&reads)?.into_iter();
+    let values = connection.pipeline(&reads)?;
+    assign_values(&mut states, &readers, values);
+    Ok(keys.into_iter().zip(states).collect())
+}
+
+/// Puts `values`, the replies to the read commands of the keys that have a reader
+/// (in key order), into those keys' states; a key without a reader has no reply
+/// there and keeps its state.
+fn assign_values(states: &mut [KeyState], readers: &[Option<&ValueReader>], values: Vec<RawReply>) {
+    let mut values = values.into_iter();
     for (state, reader) in states.iter_mut().zip(readers) {
-        if let (Some(reader), Some(reply)) = (reader, values.next()) {
+        let Some(reader) = reader else {
+            continue;
+        };
+        if let Some(reply) = values.next() {
             state.value = canonical(reader.order, reply.value);
         }
     }
-    Ok(keys.into_iter().zip(states).collect())
 }
 
 /// Selects `database` and lists its keys.
@@ -387,6 +398,31 @@ mod tests {
         assert_eq!(
             canonical(Order::SortedPairs, pairs),
             Reply::Array(vec![bulk("f1"), bulk("2"), bulk("f2"), bulk("1")])
+        );
+    }
+
+    #[test]
+    fn a_key_without_a_reader_takes_no_reply() {
+        // Regression: the reply meant for the key after a stream went to the stream,
+        // and every later key of the database got its neighbour's value.
+        let unread =
+            |key_type: &str| state(key_type, Reply::Simple(b"(value not read)".to_vec()), -1);
+        let mut states = vec![unread("string"), unread("stream"), unread("string")];
+        let get = VALUE_READERS.first();
+        let readers = vec![get, None, get];
+        let values = vec![
+            RawReply::from_value(bulk("a")),
+            RawReply::from_value(bulk("b")),
+        ];
+        assign_values(&mut states, &readers, values);
+        let read: Vec<&Reply> = states.iter().map(|state| &state.value).collect();
+        assert_eq!(
+            read,
+            [
+                &bulk("a"),
+                &Reply::Simple(b"(value not read)".to_vec()),
+                &bulk("b")
+            ]
         );
     }
 
