@@ -123,10 +123,13 @@ fn print_report(report: &DiffReport, config: &DiffConfig) {
     for mismatch in &report.mismatches {
         println!("{mismatch}\n");
     }
-    println!("coverage (times sent per command):");
+    println!(
+        "coverage (times sent per command, and how many of those Redis answered with an error):"
+    );
     let width = report.coverage.keys().map(String::len).max().unwrap_or(0);
     for (name, count) in &report.coverage {
-        println!("  {name:<width$}  {count}");
+        let errors = report.errors.get(name).copied().unwrap_or(0);
+        println!("  {name:<width$}  {count:>7}  {errors:>7} errors");
     }
     if report.stream_intervals > 0 {
         println!(
