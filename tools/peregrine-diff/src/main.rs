@@ -30,7 +30,8 @@ usage: peregrine-diff --peregrine PATH [--redis PATH] [--seeds A..B] [--commands
   --shards N        shards for peregrine-server (default 4)
   --families LIST   comma-separated command families to generate (default all):
                     strings, keys, server, lists, hashes, sets, sorted-sets,
-                    geo, transactions, scripting, pubsub, hyperloglog, sort, bitmaps
+                    geo, transactions, scripting, pubsub, hyperloglog, sort, bitmaps,
+                    streams
   --restart-every N every N commands of a seed, kill -9 peregrine-server, restart it on
                     its data directory (it runs with appendfsync always) and compare
                     the datasets before and after; 0 (the default) never restarts
