@@ -39,8 +39,9 @@
 //!    reports small ones as `listpack`. The runner asks the same server for the
 //!    key's TYPE and [`encoding_result`] merges exactly those two pairs; every
 //!    other encoding (intset, skiplist, hash listpack/hashtable, ...) must match. In
-//!    crash-restart mode `raw` and `embstr` strings are one encoding too
-//!    ([`restarted_string_encoding`]): a restart reloads short strings as embstr.
+//!    crash-restart mode `raw`, `embstr` and `int` strings are one encoding too
+//!    ([`restarted_string_encoding`]): a restart reloads short strings as embstr, and
+//!    integer-looking ones as int.
 //! 9. **Score formatting** ([`scores_equivalent`]): Redis 7.0 prints doubles with
 //!    `%.17g`, 7.2 with the shortest text that reads back to the same double; in the
 //!    replies of sorted-set commands, bulk strings that parse to the same double match.
@@ -55,6 +56,25 @@
 //!     order of its pattern hash table, and Peregrine runs a multi-key command on
 //!     each shard of its keys, so the keyspace events of keys on different shards
 //!     may come in another order. A missing, extra or different frame is a mismatch.
+//! 12. **Generated stream IDs** ([`Comparison::StreamId`]): `XADD key *` makes the ID
+//!     from each server's clock. Two bulk strings of the form `digits-digits` match
+//!     ([`is_stream_id`]); any other reply (nil, errors) must match exactly.
+//! 13. **Idle times of pending entries** ([`Comparison::PendingIdle`]): each entry of
+//!     an extended XPENDING reply is `[id, consumer, idle ms, deliveries]`; the idle
+//!     time depends on when each server delivered the entry, so it is masked on both
+//!     sides ([`pending_idle_masked`]) and the rest compared exactly.
+//! 14. **Stream and group introspection** ([`Comparison::StreamInfo`]): XINFO replies
+//!     carry clock readings and layout details, masked on both sides
+//!     ([`stream_info_masked`]): in every field-value list, the fields `idle` (XINFO
+//!     CONSUMERS), `inactive` (7.2 only), `seen-time` (XINFO STREAM FULL) and
+//!     `active-time` (7.2 only) are dropped, so 7.0's replies and 7.2's longer ones
+//!     compare; the values of `radix-tree-keys` and `radix-tree-nodes` (how the
+//!     server cut the stream into listpack nodes, an implementation detail like an
+//!     encoding) are masked; and in a `pending` list of entries (XINFO STREAM FULL:
+//!     `[id, consumer, delivery time, deliveries]` per group, `[id, delivery time,
+//!     deliveries]` per consumer) the delivery time, an absolute clock reading, is
+//!     masked. Everything else (lengths, IDs, counters, lag, names, delivery counts,
+//!     entries) must match exactly.
 //!
 //! Nothing else is forgiven.
 
@@ -83,6 +103,12 @@ pub enum Comparison {
     Encoding,
     /// The frames of an UNSUBSCRIBE (PUNSUBSCRIBE, SUNSUBSCRIBE) without names; see rule 10.
     UnsubscribeAll,
+    /// An ID made from the server's clock (`XADD key *`), compared by shape; see rule 12.
+    StreamId,
+    /// An extended XPENDING reply, compared with idle times masked; see rule 13.
+    PendingIdle,
+    /// An XINFO reply, compared with clock readings and layout details masked; see rule 14.
+    StreamInfo,
 }
 
 /// Tolerance for TTL and EXPIRETIME, in seconds.
@@ -161,7 +187,124 @@ pub fn replies_match(
         Comparison::UnsubscribeAll => {
             unsubscribed_all(&redis.value) == unsubscribed_all(&peregrine.value)
         }
+        Comparison::StreamId => is_stream_id(&redis.value) && is_stream_id(&peregrine.value),
+        Comparison::PendingIdle => {
+            pending_idle_masked(&redis.value) == pending_idle_masked(&peregrine.value)
+        }
+        Comparison::StreamInfo => {
+            stream_info_masked(&redis.value) == stream_info_masked(&peregrine.value)
+        }
     }
+}
+
+/// Rule 12: whether `reply` is a bulk string `<digits>-<digits>`, the form of a stream ID.
+pub fn is_stream_id(reply: &Reply) -> bool {
+    let Reply::Bulk(text) = reply else {
+        return false;
+    };
+    let digits = |part: &[u8]| !part.is_empty() && part.iter().all(u8::is_ascii_digit);
+    let mut parts = text.splitn(2, |byte| *byte == b'-');
+    match (parts.next(), parts.next()) {
+        (Some(milliseconds), Some(sequence)) => digits(milliseconds) && digits(sequence),
+        _ => false,
+    }
+}
+
+/// What a masked value is replaced with (rules 13 and 14).
+fn masked(what: &str) -> Reply {
+    Reply::Simple(format!("({what} masked)").into_bytes())
+}
+
+/// Rule 13: an extended XPENDING reply with the idle time of each entry (an array
+/// `[id, consumer, idle, deliveries]`) masked; any other reply unchanged.
+pub fn pending_idle_masked(reply: &Reply) -> Reply {
+    let Reply::Array(entries) = reply else {
+        return reply.clone();
+    };
+    let entries = entries
+        .iter()
+        .map(|entry| match entry {
+            Reply::Array(parts) => match parts.as_slice() {
+                [id, consumer, Reply::Integer(_), deliveries] => Reply::Array(vec![
+                    id.clone(),
+                    consumer.clone(),
+                    masked("idle time"),
+                    deliveries.clone(),
+                ]),
+                _ => entry.clone(),
+            },
+            other => other.clone(),
+        })
+        .collect();
+    Reply::Array(entries)
+}
+
+/// Fields of XINFO replies that read a clock, dropped with their values (rule 14).
+/// `inactive` and `active-time` exist in Redis 7.2 only.
+const CLOCK_FIELDS: &[&[u8]] = &[b"idle", b"inactive", b"seen-time", b"active-time"];
+
+/// Fields of XINFO STREAM whose values describe the node layout, masked (rule 14).
+const LAYOUT_FIELDS: &[&[u8]] = &[b"radix-tree-keys", b"radix-tree-nodes"];
+
+/// Rule 14: an XINFO reply with the clock fields dropped, the layout fields and
+/// the delivery times of `pending` entry lists masked, at any depth.
+pub fn stream_info_masked(reply: &Reply) -> Reply {
+    let Reply::Array(items) = reply else {
+        return reply.clone();
+    };
+    let is_field_list = items.len() % 2 == 0
+        && items
+            .iter()
+            .step_by(2)
+            .all(|name| matches!(name, Reply::Bulk(_)));
+    if !is_field_list {
+        return Reply::Array(items.iter().map(stream_info_masked).collect());
+    }
+    let mut fields = Vec::with_capacity(items.len());
+    for pair in items.chunks(2) {
+        let [name @ Reply::Bulk(field), value] = pair else {
+            continue;
+        };
+        if CLOCK_FIELDS.contains(&field.as_slice()) {
+            continue;
+        }
+        let value = if LAYOUT_FIELDS.contains(&field.as_slice()) {
+            masked("node layout")
+        } else if field == b"pending" {
+            delivery_times_masked(value)
+        } else {
+            stream_info_masked(value)
+        };
+        fields.push(name.clone());
+        fields.push(value);
+    }
+    Reply::Array(fields)
+}
+
+/// A `pending` list of XINFO STREAM FULL with the delivery time of each entry (the
+/// integer before the last element: `[id, consumer, time, deliveries]` or `[id, time,
+/// deliveries]`) masked; a count (XINFO GROUPS, XINFO CONSUMERS) unchanged.
+fn delivery_times_masked(value: &Reply) -> Reply {
+    let Reply::Array(entries) = value else {
+        return value.clone();
+    };
+    let entries = entries
+        .iter()
+        .map(|entry| {
+            let Reply::Array(parts) = entry else {
+                return entry.clone();
+            };
+            let mut parts = parts.clone();
+            let time_at = parts.len().checked_sub(2).filter(|_| parts.len() >= 3);
+            if let Some(slot) = time_at.and_then(|at| parts.get_mut(at)) {
+                if matches!(slot, Reply::Integer(_)) {
+                    *slot = masked("delivery time");
+                }
+            }
+            Reply::Array(parts)
+        })
+        .collect();
+    Reply::Array(entries)
 }
 
 /// The raw bytes of `frames`, sorted.
@@ -324,14 +467,18 @@ pub fn encoding_result(reply: &RawReply, key_type: &[u8]) -> RawReply {
 }
 
 /// Rule 8, in crash-restart mode: a short string that an in-place write (APPEND,
-/// SETRANGE, SETBIT ...) made `raw` is reloaded as `embstr` after a restart, as
-/// redis-server loads it from an RDB file; the oracle never restarts, so the two string
-/// encodings are one there.
+/// SETRANGE, SETBIT ...) made `raw` is reloaded as `embstr` after a restart, and one
+/// that looks like an integer as `int` (INCRBYFLOAT's `"2"` is `embstr` until then), as
+/// redis-server loads them from an RDB or append-only file; the oracle never restarts,
+/// so the three string encodings are one there.
 pub fn restarted_string_encoding(reply: &RawReply) -> RawReply {
     match &reply.value {
-        Reply::Bulk(encoding) if encoding == b"raw" || encoding == b"embstr" => {
+        Reply::Bulk(encoding)
+            if encoding == b"raw" || encoding == b"embstr" || encoding == b"int" =>
+        {
             RawReply::from_value(Reply::Simple(
-                b"(a string: embstr or raw; a restart reloads short strings as embstr)".to_vec(),
+                b"(a string: embstr, raw or int; a restart reloads short strings as embstr, integers as int)"
+                    .to_vec(),
             ))
         }
         _ => reply.clone(),
@@ -385,13 +532,18 @@ pub fn version_equivalent(
 mod tests {
 
     #[test]
-    fn restarts_make_raw_and_embstr_one_string_encoding() {
+    fn restarts_make_raw_embstr_and_int_one_string_encoding() {
         let bulk = |text: &[u8]| RawReply::from_value(Reply::Bulk(text.to_vec()));
         assert_eq!(
             restarted_string_encoding(&bulk(b"raw")),
             restarted_string_encoding(&bulk(b"embstr"))
         );
-        assert_eq!(restarted_string_encoding(&bulk(b"int")), bulk(b"int"));
+        // INCRBYFLOAT leaves "2" embstr; a reload makes it int (checked on redis-server
+        // 7.0.15 with DEBUG RELOAD).
+        assert_eq!(
+            restarted_string_encoding(&bulk(b"int")),
+            restarted_string_encoding(&bulk(b"embstr"))
+        );
         assert_ne!(
             restarted_string_encoding(&bulk(b"listpack")),
             restarted_string_encoding(&bulk(b"raw"))
@@ -653,5 +805,160 @@ mod tests {
         assert!(!version_equivalent(&table, "GET", &old, &new));
         assert!(!version_equivalent(&table, "SET", &old, &other));
         assert!(!version_equivalent(&table, "SET", &Reply::Nil, &new));
+    }
+
+    #[test]
+    fn generated_stream_ids_compare_by_shape() {
+        let id = |text: &str| RawReply::from_value(bulk(text));
+        let shape = Comparison::StreamId;
+        assert!(replies_match(
+            shape,
+            "XADD",
+            &id("1700000000000-0"),
+            &id("1700000000003-1")
+        ));
+        assert!(!replies_match(shape, "XADD", &id("1-0"), &id("1")));
+        assert!(!replies_match(shape, "XADD", &id("1-0"), &id("-0")));
+        assert!(!replies_match(shape, "XADD", &id("1-0"), &id("1-0-0")));
+        assert!(!replies_match(shape, "XADD", &id("1-0"), &id("1-x")));
+        let nil = RawReply::from_value(Reply::Nil);
+        assert!(replies_match(shape, "XADD", &nil, &nil.clone()));
+        assert!(!replies_match(shape, "XADD", &nil, &id("1-0")));
+        let error = RawReply::from_value(Reply::Error(b"ERR x".to_vec()));
+        assert!(!replies_match(shape, "XADD", &error, &id("1-0")));
+    }
+
+    fn entry(id: &str, consumer: &str, idle: i64, deliveries: i64) -> Reply {
+        Reply::Array(vec![
+            bulk(id),
+            bulk(consumer),
+            Reply::Integer(idle),
+            Reply::Integer(deliveries),
+        ])
+    }
+
+    #[test]
+    fn pending_entries_compare_without_idle_times() {
+        let reply = |entries: Vec<Reply>| RawReply::from_value(Reply::Array(entries));
+        let idle = Comparison::PendingIdle;
+        let redis = reply(vec![entry("1-0", "c1", 5, 1), entry("2-0", "c2", 0, 3)]);
+        let later = reply(vec![entry("1-0", "c1", 9, 1), entry("2-0", "c2", 4, 3)]);
+        assert!(replies_match(idle, "XPENDING", &redis, &later));
+        let recounted = reply(vec![entry("1-0", "c1", 5, 2), entry("2-0", "c2", 0, 3)]);
+        assert!(!replies_match(idle, "XPENDING", &redis, &recounted));
+        let other_owner = reply(vec![entry("1-0", "c2", 5, 1), entry("2-0", "c2", 0, 3)]);
+        assert!(!replies_match(idle, "XPENDING", &redis, &other_owner));
+        // The summary form has no idle time and stays exact.
+        let summary = |count| {
+            RawReply::from_value(Reply::Array(vec![
+                Reply::Integer(count),
+                bulk("1-0"),
+                bulk("2-0"),
+                Reply::NilArray,
+            ]))
+        };
+        assert!(!replies_match(idle, "XPENDING", &summary(2), &summary(3)));
+    }
+
+    /// A flat RESP2 field-value list.
+    fn fields(pairs: Vec<(&str, Reply)>) -> Reply {
+        Reply::Array(
+            pairs
+                .into_iter()
+                .flat_map(|(name, value)| [bulk(name), value])
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn consumer_lists_drop_clock_fields_of_either_version() {
+        let consumer_7_0 = |pending, idle| {
+            fields(vec![
+                ("name", bulk("c1")),
+                ("pending", Reply::Integer(pending)),
+                ("idle", Reply::Integer(idle)),
+            ])
+        };
+        let consumer_7_2 = |pending, idle, inactive| {
+            fields(vec![
+                ("name", bulk("c1")),
+                ("pending", Reply::Integer(pending)),
+                ("idle", Reply::Integer(idle)),
+                ("inactive", Reply::Integer(inactive)),
+            ])
+        };
+        let info = Comparison::StreamInfo;
+        let redis = RawReply::from_value(Reply::Array(vec![consumer_7_0(2, 100)]));
+        let peregrine = RawReply::from_value(Reply::Array(vec![consumer_7_2(2, 7, -1)]));
+        assert!(replies_match(info, "XINFO CONSUMERS", &redis, &peregrine));
+        let more_pending = RawReply::from_value(Reply::Array(vec![consumer_7_2(3, 7, -1)]));
+        assert!(!replies_match(
+            info,
+            "XINFO CONSUMERS",
+            &redis,
+            &more_pending
+        ));
+    }
+
+    #[test]
+    fn full_stream_info_masks_layout_and_delivery_times_only() {
+        let full = |nodes, time, seen, deliveries, extra: bool| {
+            let mut consumer = vec![("name", bulk("c1")), ("seen-time", Reply::Integer(seen))];
+            if extra {
+                consumer.push(("active-time", Reply::Integer(seen)));
+            }
+            consumer.push(("pel-count", Reply::Integer(1)));
+            consumer.push((
+                "pending",
+                Reply::Array(vec![Reply::Array(vec![
+                    bulk("1-0"),
+                    Reply::Integer(time),
+                    Reply::Integer(deliveries),
+                ])]),
+            ));
+            let group = fields(vec![
+                ("name", bulk("g1")),
+                ("pel-count", Reply::Integer(1)),
+                (
+                    "pending",
+                    Reply::Array(vec![Reply::Array(vec![
+                        bulk("1-0"),
+                        bulk("c1"),
+                        Reply::Integer(time),
+                        Reply::Integer(deliveries),
+                    ])]),
+                ),
+                ("consumers", Reply::Array(vec![fields(consumer)])),
+            ]);
+            RawReply::from_value(fields(vec![
+                ("length", Reply::Integer(1)),
+                ("radix-tree-keys", Reply::Integer(1)),
+                ("radix-tree-nodes", Reply::Integer(nodes)),
+                ("groups", Reply::Array(vec![group])),
+            ]))
+        };
+        let info = Comparison::StreamInfo;
+        let redis = full(2, 1_000, 1_000, 1, false);
+        assert!(replies_match(
+            info,
+            "XINFO STREAM",
+            &redis,
+            &full(5, 2_000, 3_000, 1, true)
+        ));
+        assert!(!replies_match(
+            info,
+            "XINFO STREAM",
+            &redis,
+            &full(2, 1_000, 1_000, 2, false)
+        ));
+        // The same masks leave a group list's pending count alone.
+        let groups = |pending| {
+            RawReply::from_value(Reply::Array(vec![fields(vec![
+                ("name", bulk("g1")),
+                ("pending", Reply::Integer(pending)),
+            ])]))
+        };
+        assert!(!replies_match(info, "XINFO GROUPS", &groups(1), &groups(2)));
+        assert_eq!(stream_info_masked(&groups(1).value), groups(1).value);
     }
 }

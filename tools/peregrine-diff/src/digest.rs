@@ -3,7 +3,17 @@
 //! [`Digest::take`] reads every key of the databases the generator can reach,
 //! over a connection of its own: the key's TYPE, its value in a canonical form
 //! (table [`VALUE_READERS`]: GET, LRANGE 0 -1, sorted SMEMBERS, HGETALL as
-//! sorted pairs, ZRANGE 0 -1 WITHSCORES) and its PEXPIRETIME.
+//! sorted pairs, ZRANGE 0 -1 WITHSCORES; a stream as [`read_streams`] tells) and
+//! its PEXPIRETIME.
+//!
+//! A stream's value is its entries (`XRANGE key - +`), the fields of `XINFO
+//! STREAM` that follow from the commands alone (length, last-generated-id,
+//! max-deleted-entry-id, entries-added, recorded-first-entry-id; not the node
+//! layout), and for each consumer group (`XINFO GROUPS`) its name, consumers,
+//! pending, last-delivered-id, entries-read and lag, each consumer's name and
+//! pending count (`XINFO CONSUMERS`, without idle times) and the whole pending
+//! entries list (`XPENDING key group - + N`, idle times masked as `compare` rule 13
+//! does).
 //!
 //! Two digests are compared with one of two strictnesses ([`Strictness`]):
 //! a server against itself (Peregrine before the kill against Peregrine after
@@ -42,8 +52,8 @@ enum Order {
     SortedPairs,
 }
 
-/// The value readers, by type. A type missing here (streams, which the
-/// generator never creates) is compared by its TYPE and expiry only.
+/// The value readers, by type. Streams are read by [`read_streams`]; a type
+/// missing from both is compared by its TYPE and expiry only.
 #[rustfmt::skip]
 const VALUE_READERS: &[ValueReader] = &[
     ValueReader { key_type: b"string", command: &["GET"],                                order: Order::AsSent },
@@ -55,6 +65,36 @@ const VALUE_READERS: &[ValueReader] = &[
 
 /// The type whose values carry scores (rule 9 of `compare`).
 const SORTED_SET_TYPE: &[u8] = b"zset";
+
+/// The stream type, read by [`read_streams`].
+const STREAM_TYPE: &[u8] = b"stream";
+
+/// The fields of `XINFO STREAM` a stream's state keeps: those that follow from the
+/// commands alone (not `radix-tree-keys` and `radix-tree-nodes`, the node layout,
+/// nor `groups`, `first-entry` and `last-entry`, which the rest of the state holds).
+const STREAM_FIELDS: &[&str] = &[
+    "length",
+    "last-generated-id",
+    "max-deleted-entry-id",
+    "entries-added",
+    "recorded-first-entry-id",
+];
+
+/// The fields of an `XINFO GROUPS` entry a stream's state keeps (all of 7.0 and 7.2's).
+const GROUP_FIELDS: &[&str] = &[
+    "name",
+    "consumers",
+    "pending",
+    "last-delivered-id",
+    "entries-read",
+    "lag",
+];
+
+/// The fields of an `XINFO CONSUMERS` entry a stream's state keeps (not the idle times).
+const CONSUMER_FIELDS: &[&str] = &["name", "pending"];
+
+/// The COUNT of the XPENDING that reads a group's whole pending entries list.
+const PENDING_COUNT: &str = "1000000000";
 
 /// One key's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,13 +259,169 @@ fn read_database(
         .zip(&readers)
         .filter_map(|(key, reader)| reader.map(|reader| command(reader.command, Some(key))))
         .collect();
-    let mut values = connection.pipeline(&reads)?.into_iter();
-    for (state, reader) in states.iter_mut().zip(readers) {
-        if let (Some(reader), Some(reply)) = (reader, values.next()) {
-            state.value = canonical(reader.order, reply.value);
+    let values = connection.pipeline(&reads)?;
+    assign_values(&mut states, &readers, values);
+    let streams: Vec<(&Vec<u8>, &mut KeyState)> = keys
+        .iter()
+        .zip(states.iter_mut())
+        .filter(|(_, state)| state.key_type == STREAM_TYPE)
+        .collect();
+    if !streams.is_empty() {
+        let stream_keys: Vec<&[u8]> = streams.iter().map(|(key, _)| key.as_slice()).collect();
+        let stream_values = read_streams(connection, &stream_keys)?;
+        for ((_, state), value) in streams.into_iter().zip(stream_values) {
+            state.value = value;
         }
     }
     Ok(keys.into_iter().zip(states).collect())
+}
+
+/// Puts `values`, the replies to the read commands of the keys that have a reader
+/// (in key order), into those keys' states; a key without a reader has no reply
+/// there and keeps its state.
+fn assign_values(states: &mut [KeyState], readers: &[Option<&ValueReader>], values: Vec<RawReply>) {
+    let mut values = values.into_iter();
+    for (state, reader) in states.iter_mut().zip(readers) {
+        let Some(reader) = reader else {
+            continue;
+        };
+        if let Some(reply) = values.next() {
+            state.value = canonical(reader.order, reply.value);
+        }
+    }
+}
+
+/// The canonical values of the streams at `keys` (in the selected database), in two
+/// pipelined round trips: each stream's entries, `XINFO STREAM` and `XINFO GROUPS`,
+/// then each group's consumers and pending entries. A value is
+/// `[entries, [stream fields], [group, ...]]`, a group `[group fields...,
+/// "consumer-list", [[consumer fields...], ...], "pel", pending entries]`; a read
+/// that fails keeps its error reply in its place.
+fn read_streams(connection: &mut Connection, keys: &[&[u8]]) -> Result<Vec<Reply>, ClientError> {
+    let reads: Vec<Vec<Vec<u8>>> = keys
+        .iter()
+        .flat_map(|key| {
+            [
+                command(&["XRANGE", "-", "+"], Some(key)),
+                subcommand("XINFO", "STREAM", key, &[]),
+                subcommand("XINFO", "GROUPS", key, &[]),
+            ]
+        })
+        .collect();
+    let replies = connection.pipeline(&reads)?;
+    let mut streams: Vec<(Reply, Reply, Vec<Reply>)> = Vec::with_capacity(keys.len());
+    for answers in replies.chunks(3) {
+        let [entries, info, groups] = answers else {
+            continue;
+        };
+        let groups = match &groups.value {
+            Reply::Array(groups) => groups.clone(),
+            other => vec![other.clone()],
+        };
+        streams.push((entries.value.clone(), info.value.clone(), groups));
+    }
+    let group_reads: Vec<Vec<Vec<u8>>> = keys
+        .iter()
+        .zip(&streams)
+        .flat_map(|(key, (_, _, groups))| {
+            groups.iter().filter_map(field_name).flat_map(move |name| {
+                [
+                    subcommand("XINFO", "CONSUMERS", key, &[name]),
+                    subcommand(
+                        "XPENDING",
+                        "",
+                        key,
+                        &[name, b"-", b"+", PENDING_COUNT.as_bytes()],
+                    ),
+                ]
+            })
+        })
+        .collect();
+    let mut group_replies = connection.pipeline(&group_reads)?.into_iter();
+    let mut values = Vec::with_capacity(streams.len());
+    for (entries, info, groups) in streams {
+        let mut group_states = Vec::with_capacity(groups.len());
+        for group in groups {
+            let mut state = match field_name(&group) {
+                Some(_) => picked(&group, GROUP_FIELDS),
+                None => vec![group.clone()],
+            };
+            if field_name(&group).is_some() {
+                let consumers = group_replies.next().map(|reply| reply.value);
+                let pending = group_replies.next().map(|reply| reply.value);
+                let consumers = match consumers {
+                    Some(Reply::Array(consumers)) => Reply::Array(
+                        consumers
+                            .iter()
+                            .map(|consumer| Reply::Array(picked(consumer, CONSUMER_FIELDS)))
+                            .collect(),
+                    ),
+                    other => other.unwrap_or(Reply::Nil),
+                };
+                let pending =
+                    pending.map_or(Reply::Nil, |pending| compare::pending_idle_masked(&pending));
+                state.extend([
+                    Reply::Bulk(b"consumer-list".to_vec()),
+                    consumers,
+                    Reply::Bulk(b"pel".to_vec()),
+                    pending,
+                ]);
+            }
+            group_states.push(Reply::Array(state));
+        }
+        let info = match &info {
+            Reply::Array(_) => Reply::Array(picked(&info, STREAM_FIELDS)),
+            other => other.clone(),
+        };
+        values.push(Reply::Array(vec![
+            entries,
+            info,
+            Reply::Array(group_states),
+        ]));
+    }
+    Ok(values)
+}
+
+/// The value of field `name` in a RESP2 field-value list.
+fn field<'a>(list: &'a Reply, name: &str) -> Option<&'a Reply> {
+    let Reply::Array(items) = list else {
+        return None;
+    };
+    items.chunks(2).find_map(|pair| match pair {
+        [Reply::Bulk(field), value] if field == name.as_bytes() => Some(value),
+        _ => None,
+    })
+}
+
+/// The `name` of an `XINFO GROUPS` entry, when it has one.
+fn field_name(list: &Reply) -> Option<&[u8]> {
+    match field(list, "name") {
+        Some(Reply::Bulk(name)) => Some(name),
+        _ => None,
+    }
+}
+
+/// The fields `names` of a field-value list, in that order, as a flat list of
+/// those it has.
+fn picked(list: &Reply, names: &[&str]) -> Vec<Reply> {
+    names
+        .iter()
+        .filter_map(|name| {
+            field(list, name).map(|value| [Reply::Bulk(name.as_bytes().to_vec()), value.clone()])
+        })
+        .flatten()
+        .collect()
+}
+
+/// `name` (then `sub`, unless empty), `key`, then `rest`.
+fn subcommand(name: &str, sub: &str, key: &[u8], rest: &[&[u8]]) -> Vec<Vec<u8>> {
+    let mut args = vec![name.as_bytes().to_vec()];
+    if !sub.is_empty() {
+        args.push(sub.as_bytes().to_vec());
+    }
+    args.push(key.to_vec());
+    args.extend(rest.iter().map(|part| part.to_vec()));
+    args
 }
 
 /// Selects `database` and lists its keys.
@@ -392,14 +588,67 @@ mod tests {
 
     #[test]
     fn every_generated_type_has_a_reader() {
-        for key_type in ["string", "list", "set", "hash", "zset"] {
+        for key_type in ["string", "list", "set", "hash", "zset", "stream"] {
             assert!(
-                VALUE_READERS
-                    .iter()
-                    .any(|reader| reader.key_type == key_type.as_bytes()),
+                key_type.as_bytes() == STREAM_TYPE
+                    || VALUE_READERS
+                        .iter()
+                        .any(|reader| reader.key_type == key_type.as_bytes()),
                 "{key_type}"
             );
         }
+    }
+
+    #[test]
+    fn a_key_without_a_reader_takes_no_reply() {
+        // Regression: the reply meant for the key after a stream went to the stream,
+        // and every later key of the database got its neighbour's value.
+        let unread =
+            |key_type: &str| state(key_type, Reply::Simple(b"(value not read)".to_vec()), -1);
+        let mut states = vec![unread("string"), unread("stream"), unread("string")];
+        let get = VALUE_READERS.first();
+        let readers = vec![get, None, get];
+        let values = vec![
+            RawReply::from_value(bulk("a")),
+            RawReply::from_value(bulk("b")),
+        ];
+        assign_values(&mut states, &readers, values);
+        let read: Vec<&Reply> = states.iter().map(|state| &state.value).collect();
+        assert_eq!(
+            read,
+            [
+                &bulk("a"),
+                &Reply::Simple(b"(value not read)".to_vec()),
+                &bulk("b")
+            ]
+        );
+    }
+
+    #[test]
+    fn picked_fields_keep_the_asked_order_and_skip_missing_ones() {
+        let list = Reply::Array(vec![
+            bulk("idle"),
+            Reply::Integer(5),
+            bulk("pending"),
+            Reply::Integer(2),
+            bulk("name"),
+            bulk("c1"),
+        ]);
+        assert_eq!(
+            picked(&list, &["name", "pending", "inactive"]),
+            vec![bulk("name"), bulk("c1"), bulk("pending"), Reply::Integer(2)]
+        );
+        assert_eq!(field_name(&list), Some(b"c1".as_slice()));
+        assert_eq!(field_name(&Reply::Error(b"ERR no such key".to_vec())), None);
+        assert_eq!(
+            subcommand("XPENDING", "", b"s", &[b"g", b"-"]),
+            vec![
+                b"XPENDING".to_vec(),
+                b"s".to_vec(),
+                b"g".to_vec(),
+                b"-".to_vec()
+            ]
+        );
     }
 
     #[test]

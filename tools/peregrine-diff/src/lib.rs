@@ -118,6 +118,8 @@ pub struct DiffReport {
     pub mismatches: Vec<Mismatch>,
     /// How many times each command name (upper case) was sent.
     pub coverage: BTreeMap<String, u64>,
+    /// How many of those Redis answered with an error, by the same names (absent: none).
+    pub errors: BTreeMap<String, u64>,
     /// How many times the candidate was killed and came back (crash-restart mode).
     pub restarts: u64,
     /// Stream intervals (one stream, one command) compared.
@@ -364,6 +366,9 @@ fn run_seed(
             Ok(redis_reply) => redis_reply,
             Err(outcome) => return Ok(outcome),
         };
+        if matches!(redis_reply.value, resp::Reply::Error(_)) {
+            *report.errors.entry(command.name()).or_insert(0) += 1;
+        }
         if let Some(listening) = command.listening {
             second_listening = listening;
         }

@@ -30,7 +30,8 @@ usage: peregrine-diff --peregrine PATH [--redis PATH] [--seeds A..B] [--commands
   --shards N        shards for peregrine-server (default 4)
   --families LIST   comma-separated command families to generate (default all):
                     strings, keys, server, lists, hashes, sets, sorted-sets,
-                    geo, transactions, scripting, pubsub, hyperloglog, sort, bitmaps
+                    geo, transactions, scripting, pubsub, hyperloglog, sort, bitmaps,
+                    streams
   --restart-every N every N commands of a seed, kill -9 peregrine-server, restart it on
                     its data directory (it runs with appendfsync always) and compare
                     the datasets before and after; 0 (the default) never restarts
@@ -123,10 +124,13 @@ fn print_report(report: &DiffReport, config: &DiffConfig) {
     for mismatch in &report.mismatches {
         println!("{mismatch}\n");
     }
-    println!("coverage (times sent per command):");
+    println!(
+        "coverage (times sent per command, and how many of those Redis answered with an error):"
+    );
     let width = report.coverage.keys().map(String::len).max().unwrap_or(0);
     for (name, count) in &report.coverage {
-        println!("  {name:<width$}  {count}");
+        let errors = report.errors.get(name).copied().unwrap_or(0);
+        println!("  {name:<width$}  {count:>7}  {errors:>7} errors");
     }
     if report.stream_intervals > 0 {
         println!(

@@ -186,6 +186,66 @@ fn collection_families_agree_with_themselves_and_cover_every_command() {
     }
 }
 
+/// Every stream command, and each XGROUP and XINFO subcommand but HELP (sent with a
+/// wrong arity only), as coverage counts them.
+const STREAM_COMMANDS: &[&str] = &[
+    "XADD",
+    "XLEN",
+    "XRANGE",
+    "XREVRANGE",
+    "XDEL",
+    "XTRIM",
+    "XREAD",
+    "XGROUP CREATE",
+    "XGROUP SETID",
+    "XGROUP DESTROY",
+    "XGROUP CREATECONSUMER",
+    "XGROUP DELCONSUMER",
+    "XREADGROUP",
+    "XACK",
+    "XPENDING",
+    "XCLAIM",
+    "XAUTOCLAIM",
+    "XINFO STREAM",
+    "XINFO GROUPS",
+    "XINFO CONSUMERS",
+    "XSETID",
+];
+
+#[test]
+fn streams_family_agrees_with_itself_and_covers_every_command() {
+    let Some(redis_bin) = redis_or_skip() else {
+        return;
+    };
+    let config = DiffConfig {
+        peregrine_bin: PathBuf::new(),
+        redis_bin,
+        seeds: 30..34,
+        commands_per_seed: 1500,
+        shards: 1,
+        families: vec!["streams".to_owned()],
+        restart_every: 0,
+        subscribers: false,
+        notify_keyspace_events: None,
+    };
+    let report = match self_check(&config) {
+        Ok(report) => report,
+        Err(error) => panic!("self-check could not run: {error:#}"),
+    };
+    let details: Vec<String> = report.mismatches.iter().map(ToString::to_string).collect();
+    assert!(report.mismatches.is_empty(), "{}", details.join("\n\n"));
+    for name in STREAM_COMMANDS {
+        let sent = report.coverage.get(*name).copied().unwrap_or(0);
+        let errors = report.errors.get(*name).copied().unwrap_or(0);
+        assert!(sent > 0, "{name} was never sent: {:?}", report.coverage);
+        // Each command succeeds often and fails sometimes.
+        assert!(
+            errors > 0 && errors * 10 < sent * 7,
+            "{name}: {errors} errors in {sent} sent"
+        );
+    }
+}
+
 /// Crash-restart mode with redis-server as the candidate, restarted from its own
 /// append-only file (`appendfsync always`): checks the restart machinery and the
 /// dataset comparison themselves.
@@ -200,13 +260,19 @@ fn redis_agrees_with_itself_across_kill_9() {
         seeds: 20..22,
         commands_per_seed: 1000,
         shards: 1,
-        // Every family but HyperLogLog: one of its recipes changes hll-sparse-max-bytes
-        // for a while, which Redis's append-only file does not record, so a restarted
-        // redis-server replays those PFADDs under the default and keeps HLLs sparse
-        // that were dense before the kill (Peregrine logs such writes by their result).
+        // Every family but HyperLogLog and streams. One HyperLogLog recipe changes
+        // hll-sparse-max-bytes for a while, which Redis's append-only file does not
+        // record, so a restarted redis-server replays those PFADDs under the default and
+        // keeps HLLs sparse that were dense before the kill. Nor does the file replay
+        // consumer groups exactly: a history read (XREADGROUP with an ID) adds to an
+        // entry's delivery count without being written, and deliveries are replayed as
+        // XCLAIM ... LASTID, which leaves the group's entries-read unknown. Peregrine
+        // logs such writes by their result. (The transactions and scripting families
+        // still borrow stream commands, so another seed whose transactions read a
+        // stream by consumer group can meet the same gap; these seeds do not.)
         families: peregrine_diff::family_names()
             .into_iter()
-            .filter(|family| *family != "hyperloglog")
+            .filter(|family| *family != "hyperloglog" && *family != "streams")
             .map(str::to_owned)
             .collect(),
         restart_every: 250,

@@ -28,6 +28,7 @@ pub mod server;
 pub mod sets;
 pub mod sort;
 pub mod sorted_sets;
+pub mod streams;
 pub mod strings;
 pub mod transactions;
 pub mod values;
@@ -66,6 +67,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "sort",        recipes: sort::RECIPES },
     Family { name: "hyperloglog", recipes: hyperloglogs::RECIPES },
     Family { name: "bitmaps",     recipes: bitmaps::RECIPES },
+    Family { name: "streams",     recipes: streams::RECIPES },
 ];
 
 /// The families named in `names`, in [`FAMILIES`] order; every family when
@@ -475,14 +477,14 @@ pub(crate) mod tests {
     fn recipe_boundaries_fall_between_a_command_and_its_follow_up() {
         let mut sequence = Sequence::new(21);
         let mut follow_ups = 0;
-        for _ in 0..6000 {
+        for _ in 0..20_000 {
             let command = sequence.next_command(1_700_000_000_000);
             if command.pause_after.is_some() {
                 assert!(!sequence.at_recipe_boundary(), "{}", command.printable());
                 follow_ups += 1;
             }
         }
-        assert!(follow_ups > 0, "no tiny expiry in 6000 commands");
+        assert!(follow_ups > 0, "no tiny expiry in 20000 commands");
     }
 
     #[test]

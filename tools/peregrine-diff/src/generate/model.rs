@@ -10,17 +10,30 @@
 //! cover a whole collection (SPOP, SRANDMEMBER, HRANDFIELD, ZRANDMEMBER return
 //! all of it then). An upper bound is enough: every update takes the maximum,
 //! or adds, unless the command certainly removed the value.
+//!
+//! For streams it keeps one more upper bound, shared by every key and database:
+//! the largest millisecond part of any stream ID a command may have written
+//! ([`Model::stream_clock`]). An ID past it is greater than the top item of every
+//! stream, so XADD with it succeeds wherever the key holds a stream. It also
+//! remembers the last few IDs XADD may have added to each key
+//! ([`Model::recent_stream_ids`]): guesses that make XACK, XCLAIM and XDEL hit
+//! entries more often than random IDs would, never a claim that they exist.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Number of databases a default server has (`databases 16`).
 pub const DATABASES: usize = 16;
+
+/// How many recent stream IDs the model remembers per key.
+const RECENT_STREAM_IDS: usize = 12;
 
 /// Upper bounds on value sizes, per database and key, plus the selected database.
 #[derive(Debug, Clone)]
 pub struct Model {
     selected: usize,
     bounds: Vec<BTreeMap<Vec<u8>, usize>>,
+    stream_clock: u64,
+    recent_stream_ids: BTreeMap<(usize, Vec<u8>), VecDeque<Vec<u8>>>,
 }
 
 impl Default for Model {
@@ -28,6 +41,8 @@ impl Default for Model {
         Self {
             selected: 0,
             bounds: vec![BTreeMap::new(); DATABASES],
+            stream_clock: 0,
+            recent_stream_ids: BTreeMap::new(),
         }
     }
 }
@@ -109,6 +124,38 @@ impl Model {
                 self.raise_in(database, key, *length);
             }
         }
+        self.may_write_stream_id(earlier.stream_clock);
+    }
+
+    /// Upper bound on the millisecond part of every stream ID written so far, in
+    /// any key and database.
+    pub fn stream_clock(&self) -> u64 {
+        self.stream_clock
+    }
+
+    /// A command may have written a stream ID whose millisecond part is `milliseconds`.
+    pub fn may_write_stream_id(&mut self, milliseconds: u64) {
+        self.stream_clock = self.stream_clock.max(milliseconds);
+    }
+
+    /// XADD may have added the entry `id` to `key` in the selected database.
+    pub fn may_add_stream_id(&mut self, key: &[u8], id: &[u8]) {
+        let ids = self
+            .recent_stream_ids
+            .entry((self.selected, key.to_vec()))
+            .or_default();
+        if ids.len() == RECENT_STREAM_IDS {
+            ids.pop_front();
+        }
+        ids.push_back(id.to_vec());
+    }
+
+    /// The last IDs XADD may have added to `key` in the selected database, oldest first.
+    pub fn recent_stream_ids(&self, key: &[u8]) -> Vec<Vec<u8>> {
+        self.recent_stream_ids
+            .get(&(self.selected, key.to_vec()))
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// FLUSHDB: the selected database is empty.
@@ -165,5 +212,34 @@ mod tests {
         model.select(0);
         assert_eq!(model.bound(b"k"), 10);
         assert_eq!(model.bound(b"j"), 4);
+    }
+
+    #[test]
+    fn the_stream_clock_only_moves_forward() {
+        let mut earlier = Model::default();
+        earlier.may_write_stream_id(40);
+        let mut model = earlier.clone();
+        model.may_write_stream_id(7);
+        assert_eq!(model.stream_clock(), 40);
+        model.flush_selected();
+        model.keep_bounds_of(&earlier);
+        assert_eq!(model.stream_clock(), 40);
+        model.may_write_stream_id(41);
+        model.keep_bounds_of(&earlier);
+        assert_eq!(model.stream_clock(), 41);
+    }
+
+    #[test]
+    fn recent_stream_ids_keep_the_last_few_per_key_and_database() {
+        let mut model = Model::default();
+        for sequence in 0..20 {
+            model.may_add_stream_id(b"s", format!("5-{sequence}").as_bytes());
+        }
+        let ids = model.recent_stream_ids(b"s");
+        assert_eq!(ids.len(), RECENT_STREAM_IDS);
+        assert_eq!(ids.last().map(Vec::as_slice), Some(b"5-19".as_slice()));
+        assert!(model.recent_stream_ids(b"t").is_empty());
+        model.select(1);
+        assert!(model.recent_stream_ids(b"s").is_empty());
     }
 }

@@ -18,7 +18,9 @@
 //! `script: <sha>, on @user_script:N.` suffix, which is compared. Only commands
 //! compared exactly and that a script may run are borrowed (no SELECT, FLUSHDB,
 //! blocking or sorted-set commands, nor a command the server family generates:
-//! Peregrine refuses FLUSHALL, DBSIZE and such inside scripts, a known difference).
+//! Peregrine refuses FLUSHALL, DBSIZE and such inside scripts, a known difference;
+//! nor an XGROUP or XINFO whose subcommand lookup fails,
+//! [`streams::fails_subcommand_lookup`]).
 //! Whether a script's writes ran is not known to the generator (a raised error
 //! stops it, EVAL_RO refuses writes), so the model keeps the larger bound of
 //! before and after it, as for a transaction.
@@ -36,6 +38,7 @@
 //! its script cache (neither does Redis), between recipes while the oracle keeps
 //! running.
 
+use super::streams;
 use super::values::{key, value};
 use super::{Client, Command, Context, Recipe, FAMILIES};
 use crate::compare::{Comparison, VERSION_DIFFERENCES};
@@ -375,6 +378,7 @@ fn may_run_in_script(command: &Command) -> bool {
         && command.client == Client::First
         && !command.keys.is_empty()
         && name != "OBJECT"
+        && !streams::fails_subcommand_lookup(command)
         && name != "SORT"
         && !name.starts_with('Z')
         && !name.starts_with('B')

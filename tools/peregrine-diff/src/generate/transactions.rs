@@ -7,7 +7,9 @@
 //! `compare` applies by command name and so not inside an EXEC reply; and no
 //! OBJECT: Redis checks a container's subcommand and its arity when queuing,
 //! Peregrine only when the handler runs, so `OBJECT NOSUCHSUB` inside MULTI
-//! dooms the transaction in Redis and not in Peregrine, a known difference), plus
+//! dooms the transaction in Redis and not in Peregrine, a known difference; the same
+//! for XGROUP and XINFO with an unknown subcommand or a wrong subcommand arity,
+//! [`streams::fails_subcommand_lookup`]), plus
 //! commands that fail when EXEC runs them (INCR of a non-number, WRONGTYPE) and,
 //! sometimes, a queuing error (wrong arity, unknown command) that makes EXEC
 //! answer EXECABORT. Keys are not hash-tagged, so one transaction spans shards.
@@ -32,6 +34,7 @@
 //! [`Model::keep_bounds_of`]: super::model::Model::keep_bounds_of
 
 use super::server;
+use super::streams;
 use super::values::{self, key, value};
 use super::{Client, Command, Context, Recipe, FAMILIES};
 use crate::compare::{Comparison, VERSION_DIFFERENCES};
@@ -377,6 +380,7 @@ fn may_be_queued(command: &Command) -> bool {
         && command.frames == 1
         && command.listening.is_none()
         && name != "OBJECT"
+        && !streams::fails_subcommand_lookup(command)
         && !name.starts_with('Z')
         && !name.starts_with("BZ")
         && !VERSION_DIFFERENCES
