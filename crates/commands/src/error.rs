@@ -42,6 +42,9 @@ pub enum CommandError {
     /// Any other error; the text starts with its code.
     #[error("{0}")]
     Other(Cow<'static, str>),
+    /// An error whose text echoes client bytes that are not UTF-8.
+    #[error("{}", String::from_utf8_lossy(.0))]
+    Binary(bytes::Bytes),
 }
 
 impl CommandError {
@@ -50,10 +53,29 @@ impl CommandError {
         CommandError::Other(text.into())
     }
 
+    /// An error whose text is `pieces` joined, every odd piece a client-given name
+    /// printed as Redis's `%s` prints it: up to its first NUL byte.
+    pub fn naming(pieces: &[&[u8]]) -> CommandError {
+        let mut text = Vec::new();
+        for (index, piece) in pieces.iter().enumerate() {
+            let shown = if index % 2 == 1 {
+                piece.split(|&byte| byte == 0).next().unwrap_or_default()
+            } else {
+                piece
+            };
+            text.extend_from_slice(shown);
+        }
+        match String::from_utf8(text) {
+            Ok(text) => CommandError::Other(Cow::Owned(text)),
+            Err(error) => CommandError::Binary(bytes::Bytes::from(error.into_bytes())),
+        }
+    }
+
     /// The reply that carries this error.
     pub fn into_reply(self) -> Reply {
         match self {
             CommandError::Other(text) => Reply::Error(text),
+            CommandError::Binary(text) => Reply::BinaryError(text),
             other => Reply::Error(Cow::Owned(other.to_string())),
         }
     }

@@ -234,6 +234,8 @@ pub struct ParkRequest {
     pub keys: Vec<Bytes>,
     /// `Some` for a served waiter: the command and the client's options.
     pub serve: Option<(KeyedCommand, ClientOptions)>,
+    /// For woken waiters: the command, to tell whether a key can serve it.
+    pub command: Option<KeyedCommand>,
     /// For served waiters: how long to wait (`None`: forever).
     pub timeout_ms: Option<u64>,
 }
@@ -259,7 +261,16 @@ impl ShardState {
                 let now = crate::shard_state::unix_millis();
                 let mut keyspace = self.keyspace.borrow_mut();
                 let database = keyspace.db(request.db);
-                if request.keys.iter().any(|key| database.contains(key, now)) {
+                let ready = |key: &Bytes| {
+                    let value = database.get_live(key, now).map(|entry| &entry.value);
+                    match &request.command {
+                        Some((spec, argv)) => {
+                            peregrine_commands::blocking::key_ready(spec, argv, key, value)
+                        }
+                        None => value.is_some(),
+                    }
+                };
+                if request.keys.iter().any(ready) {
                     return Outcome::Woken;
                 }
             }
@@ -619,6 +630,7 @@ impl Session {
             db: self.db,
             keys,
             serve: Some(((spec, argv), self.options)),
+            command: None,
             timeout_ms,
         };
         let outcome = self
@@ -657,6 +669,7 @@ impl Session {
                     db: self.db,
                     keys,
                     serve: None,
+                    command: Some((spec, argv.clone())),
                     timeout_ms: None,
                 };
                 parked.push(Box::pin(

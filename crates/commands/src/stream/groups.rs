@@ -42,31 +42,35 @@ const XGROUP_HELP: &[&str] = &[
 
 /// Redis's `addReplySubcommandSyntaxError` for container `container`.
 pub(super) fn subcommand_syntax(argv: &[Bytes], container: &str) -> CommandError {
-    let shown: String = String::from_utf8_lossy(&argv[1])
-        .chars()
-        .take(128)
-        .collect();
-    CommandError::other(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{shown}'. Try {container} HELP."
-    ))
+    let name = &argv[1][..argv[1].len().min(128)];
+    let tail = format!("'. Try {container} HELP.");
+    CommandError::naming(&[
+        b"ERR unknown subcommand or wrong number of arguments for '",
+        name,
+        tail.as_bytes(),
+    ])
 }
 
 /// A NOGROUP error naming the group and key, as XGROUP and XINFO word it.
 pub(super) fn no_such_group(group: &[u8], key: &[u8]) -> CommandError {
-    CommandError::other(format!(
-        "NOGROUP No such consumer group '{}' for key name '{}'",
-        String::from_utf8_lossy(group),
-        String::from_utf8_lossy(key)
-    ))
+    CommandError::naming(&[
+        b"NOGROUP No such consumer group '",
+        group,
+        b"' for key name '",
+        key,
+        b"'",
+    ])
 }
 
 /// The NOGROUP error of XPENDING, XCLAIM and XAUTOCLAIM.
 fn no_such_key_or_group(key: &[u8], group: &[u8]) -> CommandError {
-    CommandError::other(format!(
-        "NOGROUP No such key '{}' or consumer group '{}'",
-        String::from_utf8_lossy(key),
-        String::from_utf8_lossy(group)
-    ))
+    CommandError::naming(&[
+        b"NOGROUP No such key '",
+        key,
+        b"' or consumer group '",
+        group,
+        b"'",
+    ])
 }
 
 /// ENTRIESREAD's value: a counter, or -1 for "unknown".
@@ -92,10 +96,10 @@ pub(super) fn xgroup(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdR
     let (key, group) = (&argv[2], &argv[3][..]);
     let mut mkstream = false;
     let mut entries_read = None;
-    if subcommand == "create" {
+    if subcommand == "create" || subcommand == "setid" {
         let mut at = 5;
         while at < argv.len() {
-            if is_keyword(&argv[at], "mkstream") {
+            if subcommand == "create" && is_keyword(&argv[at], "mkstream") {
                 mkstream = true;
                 at += 1;
             } else if is_keyword(&argv[at], "entriesread") && at + 1 < argv.len() {
@@ -147,14 +151,6 @@ pub(super) fn xgroup(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdR
             let id = match &argv[4][..] {
                 b"$" => stream.last_id(),
                 other => parse_id(other, 0)?,
-            };
-            let entries_read = if argv.len() == 7 {
-                if !is_keyword(&argv[5], "entriesread") {
-                    return Err(subcommand_syntax(argv, "XGROUP"));
-                }
-                parse_entries_read(&argv[6])?
-            } else {
-                None
             };
             let state = stream.groups_mut().get_mut(group).expect("checked");
             state.last_id = id;
@@ -399,10 +395,11 @@ pub(super) fn xclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdR
             options.last_id = parse_strict_id(&argv[at + 1], 0)?;
             at += 1;
         } else {
-            return Err(CommandError::other(format!(
-                "ERR Unrecognized XCLAIM option '{}'",
-                String::from_utf8_lossy(option)
-            )));
+            return Err(CommandError::naming(&[
+                b"ERR Unrecognized XCLAIM option '",
+                option,
+                b"'",
+            ]));
         }
         at += 1;
     }
@@ -488,7 +485,8 @@ pub(super) fn xautoclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> 
         if is_keyword(&argv[at], "count") && at + 1 < argv.len() {
             count = parse_integer(&argv[at + 1])
                 .ok()
-                .filter(|&count| (1..=i64::MAX / 10).contains(&count))
+                // Redis caps COUNT so that COUNT x 16 bytes of deleted IDs cannot overflow.
+                .filter(|&count| (1..=i64::MAX / 16).contains(&count))
                 .ok_or_else(|| CommandError::other("ERR COUNT must be > 0"))?;
             at += 2;
         } else if is_keyword(&argv[at], "justid") {

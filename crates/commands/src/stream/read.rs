@@ -13,6 +13,7 @@ use crate::args::{is_keyword, parse_integer};
 use crate::{ArgReader, CmdResult, CommandError, EventClass, ShardCtx};
 use bytes::Bytes;
 use peregrine_keyspace::collections::stream::{ConsumerGroup, Stream, StreamId};
+use peregrine_keyspace::Value;
 use peregrine_resp::Reply;
 
 /// The key positions of XREAD and XREADGROUP: the first half of what follows STREAMS
@@ -165,11 +166,40 @@ pub fn pin_last_ids(shard: &mut ShardCtx<'_>, argv: &mut [Bytes], local: &dyn Fn
         }
         let key = argv[key_at].clone();
         let last = match shard.peek(&key) {
-            Some(peregrine_keyspace::Value::Stream(stream)) => stream.last_id(),
+            Some(Value::Stream(stream)) => stream.last_id(),
             _ => StreamId::MIN,
         };
         argv[id_at] = Bytes::from(last.to_string());
     }
+}
+
+/// Whether `value`, at one of the keys of an XREAD (`group` false) or XREADGROUP
+/// `argv`, has something for it: entries after the ID given for the key (`$` already
+/// pinned), or after the group's last ID for `>`. A history read, a group that is gone
+/// or a value of another type can always "serve": the retry replies at once.
+pub(crate) fn can_serve(group: bool, argv: &[Bytes], key: &[u8], value: &Value) -> bool {
+    let Value::Stream(stream) = value else {
+        return true;
+    };
+    let Ok(request) = parse_request(argv, group) else {
+        return true;
+    };
+    let Some(index) = request.keys.iter().position(|candidate| &candidate[..] == key) else {
+        return false;
+    };
+    let id = &request.ids[index][..];
+    let after = match (request.group, id) {
+        (Some((name, _)), b">") => match stream.groups().get(name) {
+            Some(state) => state.last_id,
+            None => return true,
+        },
+        (Some(_), _) => return true,
+        (None, _) => match StreamId::parse(id, 0) {
+            Some(after) => after,
+            None => return true,
+        },
+    };
+    !stream.is_empty() && stream.last_entry_id() > after
 }
 
 /// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
@@ -249,11 +279,13 @@ pub(super) fn xreadgroup(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> 
             .read_collection::<Stream>(key)?
             .is_some_and(|stream| stream.groups().contains_key(group_name));
         if !has_group {
-            return Err(CommandError::other(format!(
-                "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
-                String::from_utf8_lossy(key),
-                String::from_utf8_lossy(group_name)
-            )));
+            return Err(CommandError::naming(&[
+                b"NOGROUP No such key '",
+                key,
+                b"' or consumer group '",
+                group_name,
+                b"' in XREADGROUP with GROUP option",
+            ]));
         }
         sources.push(match &id[..] {
             b"$" => {

@@ -161,7 +161,9 @@ pub(super) fn range_end(context: &mut Context<'_>, key: &[u8], low: bool) -> Vec
     }
 }
 
-/// An ID XREAD reads after: `0`, a recent ID, `$`, partial, or one it rejects.
+/// An ID XREAD reads after: `0`, a recent ID, `$`, partial, or one it rejects. Never
+/// `+`: Redis 7.4 reads the last entry with it (as Peregrine does), the 7.0 oracle
+/// rejects it.
 pub(super) fn xread_id(context: &mut Context<'_>, key: &[u8]) -> Vec<u8> {
     match context.rng.below(100) {
         0..=29 => b"0".to_vec(),
@@ -169,7 +171,7 @@ pub(super) fn xread_id(context: &mut Context<'_>, key: &[u8]) -> Vec<u8> {
         65..=79 => b"$".to_vec(),
         80..=89 => old_milliseconds(context).to_string().into_bytes(),
         90..=94 => b"0-0".to_vec(),
-        _ => context.pick(&["+", ">", "-", "abc", "(1-0"]).into(),
+        _ => context.pick(&["++", ">", "-", "abc", "(1-0"]).into(),
     }
 }
 
