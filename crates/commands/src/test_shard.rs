@@ -23,6 +23,8 @@ pub struct TestShard {
     pub now: UnixMillis,
     /// The selected database.
     pub db: DbIndex,
+    /// The client's switches (`restoring` to run a snapshot's rebuild commands).
+    pub client: ClientOptions,
 }
 
 impl TestShard {
@@ -38,6 +40,7 @@ impl TestShard {
             notifier: Notifier::new(),
             now: 1_700_000_000_000,
             db: DbIndex(0),
+            client: ClientOptions::default(),
         }
     }
 
@@ -61,7 +64,7 @@ impl TestShard {
             db: self.db,
             now: self.now,
             stats: &mut self.stats,
-            client: ClientOptions::default(),
+            client: self.client,
             limits: CommandLimits::default(),
             random: &mut self.random,
             journal: &mut self.journal,

@@ -70,10 +70,12 @@ const SORTED_SET_TYPE: &[u8] = b"zset";
 const STREAM_TYPE: &[u8] = b"stream";
 
 /// The fields of `XINFO STREAM` a stream's state keeps: those that follow from the
-/// commands alone (not `radix-tree-keys` and `radix-tree-nodes`, the node layout,
-/// nor `groups`, `first-entry` and `last-entry`, which the rest of the state holds).
+/// commands alone, the node layout included (not `groups`, `first-entry` and
+/// `last-entry`, which the rest of the state holds).
 const STREAM_FIELDS: &[&str] = &[
     "length",
+    "radix-tree-keys",
+    "radix-tree-nodes",
     "last-generated-id",
     "max-deleted-entry-id",
     "entries-added",

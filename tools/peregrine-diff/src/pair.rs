@@ -489,6 +489,23 @@ impl ServerPair {
         Digest::take(&mut connection, DATABASES).map_err(|error| self.peregrine.broken(&error))
     }
 
+    /// Has the candidate take a snapshot (SAVE) over a connection of its own: a restart
+    /// after it recovers from the snapshot, then the log written since.
+    pub fn snapshot_candidate(&mut self) -> Result<(), String> {
+        let mut connection = self
+            .peregrine
+            .process
+            .connect()
+            .map_err(|error| format!("<{error:#}>"))?;
+        let reply = connection
+            .call(&[b"SAVE".to_vec()])
+            .map_err(|error| self.peregrine.broken(&error))?;
+        if reply.value != Reply::Simple(b"OK".to_vec()) {
+            return Err(format!("<SAVE answered {}>", reply.value.printable()));
+        }
+        Ok(())
+    }
+
     /// Kills the candidate with SIGKILL between two commands (no request is
     /// outstanding, so no client is blocked), starts it again on the same data
     /// directory, reconnects, and selects `database` again: the only

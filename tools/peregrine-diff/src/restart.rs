@@ -6,9 +6,12 @@
 //!
 //! 1. reads both datasets and compares them ([`Strictness::Oracle`]): the live
 //!    states must agree before anything is killed;
-//! 2. kills the candidate with SIGKILL and starts it again on the same data
-//!    directory (it runs with `appendfsync always`, so every acknowledged
-//!    write must come back), reconnects and selects the current database again;
+//! 2. at every second restart point has the candidate take a snapshot (SAVE), so
+//!    that recovery starts from a snapshot and replays the log written after it
+//!    (the other points recover from the log alone); then kills the candidate with
+//!    SIGKILL and starts it again on the same data directory (it runs with
+//!    `appendfsync always`, so every acknowledged write must come back),
+//!    reconnects and selects the current database again;
 //! 3. reads the candidate's dataset again, which must equal the one before the
 //!    kill exactly: types, values, and PEXPIRETIME to the millisecond;
 //! 4. goes on with the sequence, whose later replies catch what a dataset
@@ -133,6 +136,14 @@ pub fn restart_and_check(
             report.mismatches.push(mismatch);
         }
         return Ok(Err(SeedOutcome::Failed));
+    }
+    if report.restarts % 2 == 1 {
+        if let Err(failure) = servers.snapshot_candidate() {
+            report
+                .mismatches
+                .push(point.broken("SAVE before kill -9", failure));
+            return Ok(Err(SeedOutcome::ConnectionLost));
+        }
     }
     if let Err(failure) = servers.restart_candidate(point.database) {
         report.mismatches.push(point.broken(RESTART, failure));

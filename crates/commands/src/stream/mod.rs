@@ -239,7 +239,7 @@ fn xadd(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let argv = args.argv();
     let options = parse_add_options(argv, true, shard.limits.stream.node_max_entries)?;
     let fields = &argv[options.fields_at.min(argv.len())..];
-    if fields.len() < 2 || fields.len() % 2 == 1 {
+    if fields.len() < 2 || !fields.len().is_multiple_of(2) {
         return Err(CommandError::other(
             "ERR wrong number of arguments for 'xadd' command",
         ));

@@ -40,7 +40,7 @@ pub fn read_keys(argv: &[Bytes]) -> Vec<usize> {
         return Vec::new();
     };
     let rest = argv.len() - streams - 1;
-    if rest == 0 || rest % 2 != 0 {
+    if rest == 0 || !rest.is_multiple_of(2) {
         return Vec::new();
     }
     (streams + 1..=streams + rest / 2).collect()
@@ -79,7 +79,7 @@ fn parse_request(argv: &[Bytes], xreadgroup: bool) -> Result<ReadRequest<'_>, Co
             at += 2;
         } else if is_keyword(arg, "streams") && more > 0 {
             let rest = argv.len() - at - 1;
-            if rest % 2 != 0 {
+            if !rest.is_multiple_of(2) {
                 return Err(CommandError::other(
                     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 ));
@@ -184,7 +184,11 @@ pub(crate) fn can_serve(group: bool, argv: &[Bytes], key: &[u8], value: &Value) 
     let Ok(request) = parse_request(argv, group) else {
         return true;
     };
-    let Some(index) = request.keys.iter().position(|candidate| &candidate[..] == key) else {
+    let Some(index) = request
+        .keys
+        .iter()
+        .position(|candidate| &candidate[..] == key)
+    else {
         return false;
     };
     let id = &request.ids[index][..];

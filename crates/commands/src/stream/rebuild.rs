@@ -14,8 +14,10 @@ const SCAFFOLD_GROUP: &[u8] = b"__peregrine_rebuild__";
 ///
 /// Every entry is added with XADD in order, deleted ones too, so nodes split where they
 /// did; then come the groups (XGROUP CREATE with ENTRIESREAD), their consumers (XGROUP
-/// CREATECONSUMER) and pending entries (XCLAIM ... TIME RETRYCOUNT FORCE JUSTID, while
-/// the entries they refer to exist); then the deletions (the tombstones before the first
+/// CREATECONSUMER) and pending entries (XCLAIM ... TIME RETRYCOUNT FORCE JUSTID plus the
+/// replay-only option that keeps an entry whose message is gone, see
+/// [`super::groups::RESTORE_OPTION`]);
+/// then the deletions (the tombstones before the first
 /// entry as an exact MINID trim, which leaves the deleted-ID counter alone, the others
 /// with XDEL) and XSETID restores the counters. Consumers' seen times become the time
 /// of the rebuild.
@@ -92,6 +94,7 @@ fn rebuild_groups(key: &[u8], stream: &Stream, sink: &mut dyn RebuildSink) {
                 count.as_bytes(),
                 b"FORCE",
                 b"JUSTID",
+                super::groups::RESTORE_OPTION.as_bytes(),
             ]);
         }
     }

@@ -78,6 +78,31 @@ fn xread_and_xreadgroup_reply_per_stream() {
 }
 
 #[test]
+fn the_restore_option_is_for_replays_only() {
+    let mut shard = TestShard::new();
+    shard.run(&["XADD", "s", "1-1", "f", "v"]);
+    shard.run(&["XGROUP", "CREATE", "s", "g", "0"]);
+    let claim = [
+        "XCLAIM",
+        "s",
+        "g",
+        "c",
+        "0",
+        "5-0",
+        "FORCE",
+        "JUSTID",
+        "PEREGRINE-RESTORE",
+    ];
+    assert_eq!(
+        shard.error(&claim),
+        "ERR Unrecognized XCLAIM option 'PEREGRINE-RESTORE'"
+    );
+    shard.client.restoring = true;
+    assert_eq!(shard.wire(&claim), "*1\r\n$3\r\n5-0\r\n");
+    assert!(shard.wire(&["XPENDING", "s", "g"]).contains("5-0"));
+}
+
+#[test]
 fn rebuild_recreates_entries_tombstones_groups_and_counters() {
     let mut source = TestShard::new();
     for ms in 1..=250 {
@@ -111,10 +136,25 @@ fn rebuild_recreates_entries_tombstones_groups_and_counters() {
         "MAXDELETEDID",
         "245-0",
     ]);
+    // Pending entries whose message went with a whole node (trimmed) or was deleted.
+    source.run(&["XGROUP", "CREATE", "s", "old", "0"]);
+    source.run(&[
+        "XREADGROUP",
+        "GROUP",
+        "old",
+        "bob",
+        "COUNT",
+        "2",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+    source.run(&["XTRIM", "s", "MINID", "~", "150"]);
     source.run(&["XGROUP", "CREATE", "empty", "g", "$", "MKSTREAM"]);
     source.run(&["XGROUP", "CREATE", "bare", "g", "$", "MKSTREAM"]);
     source.run(&["XGROUP", "DESTROY", "bare", "g"]);
     let mut target = TestShard::new();
+    target.client.restoring = true;
     for key in ["s", "empty", "bare"] {
         let now = source.now;
         let value = source
@@ -138,6 +178,7 @@ fn rebuild_recreates_entries_tombstones_groups_and_counters() {
         vec!["XINFO", "GROUPS", "s"],
         vec!["XINFO", "CONSUMERS", "s", "g"],
         vec!["XPENDING", "s", "g", "-", "+", "1000"],
+        vec!["XPENDING", "s", "old", "-", "+", "1000"],
         vec!["XINFO", "STREAM", "empty"],
         vec!["XINFO", "GROUPS", "empty"],
         vec!["XINFO", "STREAM", "bare"],
