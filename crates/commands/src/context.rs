@@ -28,6 +28,9 @@ pub struct ClientOptions {
     pub home: Option<u16>,
     /// CLIENT TRACKING: who reads and writes, for the shard's tracking table.
     pub tracking: Option<crate::TrackingClient>,
+    /// The command runs from a Lua script or function (XREAD's BLOCK is refused there,
+    /// as in Redis).
+    pub script: bool,
     /// The commands replay a journal or a snapshot: options that restore state no
     /// client command can make are accepted (XCLAIM's snapshot option that recreates a
     /// pending entry whose message is gone, as loading an RDB does).

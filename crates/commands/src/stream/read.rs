@@ -58,7 +58,11 @@ struct ReadRequest<'a> {
 }
 
 /// Parses the options in Redis's order, with its errors.
-fn parse_request(argv: &[Bytes], xreadgroup: bool) -> Result<ReadRequest<'_>, CommandError> {
+fn parse_request(
+    argv: &[Bytes],
+    xreadgroup: bool,
+    in_script: bool,
+) -> Result<ReadRequest<'_>, CommandError> {
     let mut request = ReadRequest {
         count: 0,
         group: None,
@@ -72,6 +76,13 @@ fn parse_request(argv: &[Bytes], xreadgroup: bool) -> Result<ReadRequest<'_>, Co
         let more = argv.len() - at - 1;
         let arg = &argv[at][..];
         if is_keyword(arg, "block") && more > 0 {
+            if in_script {
+                return Err(CommandError::naming(&[
+                    b"ERR ",
+                    &argv[0],
+                    b" command is not allowed with BLOCK option from scripts",
+                ]));
+            }
             parse_block_timeout(&argv[at + 1])?;
             at += 2;
         } else if is_keyword(arg, "count") && more > 0 {
@@ -181,7 +192,7 @@ pub(crate) fn can_serve(group: bool, argv: &[Bytes], key: &[u8], value: &Value) 
     let Value::Stream(stream) = value else {
         return true;
     };
-    let Ok(request) = parse_request(argv, group) else {
+    let Ok(request) = parse_request(argv, group, false) else {
         return true;
     };
     let Some(index) = request
@@ -211,7 +222,7 @@ pub(crate) fn can_serve(group: bool, argv: &[Bytes], key: &[u8], value: &Value) 
 /// O(log N + returned) per stream. Reply: per stream with entries after its ID, the key
 /// and those entries (a map in RESP3); a null array when there are none.
 pub(super) fn xread(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
-    let request = parse_request(args.argv(), false)?;
+    let request = parse_request(args.argv(), false, shard.client.script)?;
     let mut after = Vec::with_capacity(request.keys.len());
     for (key, id) in request.keys.iter().zip(request.ids) {
         let stream = shard.read_collection::<Stream>(key)?;
@@ -275,7 +286,7 @@ enum ReadFrom {
 /// O(log N + returned) per stream. Reply: as XREAD; history reads reply for every stream,
 /// with `[id, nil]` for pending entries deleted since.
 pub(super) fn xreadgroup(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
-    let request = parse_request(args.argv(), true)?;
+    let request = parse_request(args.argv(), true, shard.client.script)?;
     let (group_name, consumer) = request.group.expect("checked by parse_request");
     let mut sources = Vec::with_capacity(request.keys.len());
     for (key, id) in request.keys.iter().zip(request.ids) {

@@ -269,7 +269,10 @@ impl ShardHost {
         ShardHost {
             state,
             db: Cell::new(db),
-            options,
+            options: ClientOptions {
+                script: true,
+                ..options
+            },
             databases,
             shard_count,
             escalated: Cell::new(false),
@@ -394,7 +397,10 @@ impl GlobalHost {
             router,
             client,
             db: Cell::new(db),
-            options,
+            options: ClientOptions {
+                script: true,
+                ..options
+            },
             owner,
             databases,
             home,

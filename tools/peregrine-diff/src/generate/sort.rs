@@ -147,7 +147,16 @@ fn sort_any(context: &mut Context<'_>) -> Vec<Command> {
     let pool = context.pick(&[LISTS, SETS, SORTED_SETS]);
     let key = collections::read_key(context, pool);
     // The key may be of another family than the pool's: its kind is unknown.
-    vec![errno_reset(), sort_command(context, &key, None)]
+    let mut command = sort_command(context, &key, None);
+    // The sorted-sets family stores subnormal scores (5e-324): the first numeric SORT
+    // of such a sorted set fails in Redis whatever the elements, an ERANGE left in
+    // `errno` by SORT itself that no reset before it clears. Sorted sets of the other
+    // families are sorted ALPHA (no number is parsed, `errno` is not read).
+    let alpha = command.args.iter().any(|arg| arg.eq_ignore_ascii_case(b"alpha"));
+    if pool == SORTED_SETS && !alpha {
+        command = command.arg("ALPHA");
+    }
+    vec![errno_reset(), command]
 }
 
 fn sort_command(context: &mut Context<'_>, key: &[u8], kind: Option<Kind>) -> Command {
