@@ -123,6 +123,26 @@ fn a_push_in_a_pipeline_serves_the_waiter_first(server: &TestServer) {
     );
 }
 
+/// A transaction is one command to the clients it feeds: they see its outcome, not the
+/// steps (Redis serves blocked clients after EXEC).
+fn a_transaction_serves_waiters_with_its_outcome(server: &TestServer) {
+    let waiter = spawn_command(server, &["BLPOP", "atomic", "0"]);
+    await_blocked(server, 1);
+    let mut raw = server.raw();
+    raw.cmd(&["MULTI"]);
+    raw.cmd(&["RPUSH", "atomic", "taken"]);
+    raw.cmd(&["LPOP", "atomic"]);
+    raw.cmd(&["RPUSH", "atomic", "left"]);
+    assert_eq!(
+        show(&raw.cmd(&["EXEC"])),
+        "*3\r\n:1\r\n$5\r\ntaken\r\n:1\r\n"
+    );
+    assert_eq!(
+        strings(waiter.join().expect("thread").expect("reply")),
+        vec!["atomic", "left"]
+    );
+}
+
 fn multi_key_waits_span_shards(server: &TestServer) {
     let shards = server.shards();
     let keys = keys_on_shards("multi", 2, shards);
@@ -331,6 +351,7 @@ with_1_and_4_shards! {
     a_push_from_any_shard_wakes_the_waiter,
     waiters_are_served_in_blocking_order,
     a_push_in_a_pipeline_serves_the_waiter_first,
+    a_transaction_serves_waiters_with_its_outcome,
     multi_key_waits_span_shards,
     blmove_across_shards_is_atomic,
     blmpop_and_bzpopmin_wake,

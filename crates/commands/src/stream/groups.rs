@@ -11,7 +11,7 @@ use peregrine_resp::Reply;
 
 /// XGROUP's subcommands.
 #[rustfmt::skip]
-const XGROUP_SUBCOMMANDS: &[Subcommand] = &[
+pub const XGROUP_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "create",         full_name: "xgroup|create", arity: AtLeast(5) },
     Subcommand { name: "setid",          full_name: "xgroup|setid", arity: AtLeast(5) },
     Subcommand { name: "destroy",        full_name: "xgroup|destroy", arity: Exactly(4) },
