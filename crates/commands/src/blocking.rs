@@ -77,27 +77,6 @@ pub fn shape(spec: &CommandSpec, argv: &[Bytes]) -> Result<Option<BlockShape>, C
     }))
 }
 
-/// Whether `value` (at `key`, `None`: missing) can serve blocking command `spec`
-/// given `argv`: a client woken by a key retries its command, and parks again only
-/// while none of its keys is ready (a key that got data in between must not be missed,
-/// and one that cannot serve must not wake it again at once). A list, set or sorted set
-/// can serve as soon as it exists (empty ones do not); a stream only with entries the
-/// reader has not seen (see [`crate::stream::read::can_serve`]).
-pub fn key_ready(
-    spec: &CommandSpec,
-    argv: &[Bytes],
-    key: &[u8],
-    value: Option<&peregrine_keyspace::Value>,
-) -> bool {
-    match (spec.name, value) {
-        (_, None) => false,
-        ("xread" | "xreadgroup", Some(value)) => {
-            crate::stream::read::can_serve(spec.name == "xreadgroup", argv, key, value)
-        }
-        _ => true,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,10 +31,6 @@ pub struct ClientOptions {
     /// The command runs from a Lua script or function (XREAD's BLOCK is refused there,
     /// as in Redis).
     pub script: bool,
-    /// The commands replay a journal or a snapshot: options that restore state no
-    /// client command can make are accepted (XCLAIM's snapshot option that recreates a
-    /// pending entry whose message is gone, as loading an RDB does).
-    pub restoring: bool,
 }
 
 /// Limits and policies from the configuration that commands consult.

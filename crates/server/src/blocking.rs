@@ -17,11 +17,20 @@
 //!   cross-shard path, parking again (with its original place in line) if another client
 //!   was faster. Nothing is popped on its behalf, so nothing can be lost or doubled.
 //!
+//! Stream reads (XREAD, XREADGROUP) are released by news rather than by any write: a
+//! stream exists while empty and is written without news for a given reader (XACK,
+//! another group's read, a consumer's seen time), so a waiter's key is tested with
+//! [`peregrine_commands::stream::read::has_news`] before it is served or woken, and a
+//! stream reader that finds nothing does not stop the queue (the ones behind may read
+//! another group). A transaction serves the clients it feeds once, after its last
+//! command ([`Serving`]); FLUSHALL, FLUSHDB and SWAPDB re-examine every waiter of the
+//! databases they change.
+//!
 //! While a shard's keys are locked by a multi-shard operation, serving waits for the
 //! locks in a background task rather than running inline.
 
 use crate::dispatch::Session;
-use crate::shard_state::{KeyedCommand, ShardRouter, ShardState};
+use crate::shard_state::{KeyedCommand, Serving, ShardRouter, ShardState};
 use bytes::Bytes;
 use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
@@ -34,7 +43,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -121,6 +131,9 @@ struct Waiter {
     db: DbIndex,
     keys: Vec<Bytes>,
     release: Release,
+    /// XREAD/XREADGROUP's arguments: a write to a stream key releases the client only
+    /// when it brings news for it ([`peregrine_commands::stream::read::has_news`]).
+    stream_read: Option<Argv>,
     slot: Slot<Outcome>,
 }
 
@@ -234,23 +247,41 @@ pub struct ParkRequest {
     pub keys: Vec<Bytes>,
     /// `Some` for a served waiter: the command and the client's options.
     pub serve: Option<(KeyedCommand, ClientOptions)>,
-    /// For woken waiters: the command, to tell whether a key can serve it.
-    pub command: Option<KeyedCommand>,
     /// For served waiters: how long to wait (`None`: forever).
     pub timeout_ms: Option<u64>,
+    /// XREAD/XREADGROUP's arguments (see [`Waiter`]).
+    pub stream_read: Option<Argv>,
+}
+
+/// Runs its last argument in a context of this shard's keyspace, for database `db` and a
+/// client with `options`: how waiters are served in the step of the write that fed them,
+/// whose caller may hold the keyspace already.
+pub type InContext<'a> = dyn FnMut(DbIndex, ClientOptions, &mut dyn FnMut(&mut ShardCtx<'_>)) + 'a;
+
+/// Whether `key` (holding whatever it holds in `ctx`) releases a client blocked in
+/// XREAD/XREADGROUP `argv`.
+fn has_news(ctx: &mut ShardCtx<'_>, argv: &[Bytes], key: &[u8]) -> bool {
+    let value = ctx.peek(key).map(|value| &*value);
+    peregrine_commands::stream::read::has_news(argv, key, value)
 }
 
 impl ShardState {
     /// Parks a client on this shard until it is served, woken, unblocked, cancelled or
     /// (served waiters only) timed out. A served waiter first runs its command, and parks
     /// only when that found nothing (no data, no error); a woken waiter returns at once
-    /// when a watched key exists (it may have received data since the client looked).
+    /// when a watched key exists, or for a stream read has news for it (it may have
+    /// received data since the client looked).
     pub async fn park(self: Rc<Self>, request: ParkRequest) -> Outcome {
         match &request.serve {
             Some(((spec, argv), options)) => {
                 let replies = self
                     .clone()
-                    .run_batch(request.db, *options, vec![(spec, argv.clone())])
+                    .run_batch(
+                        request.db,
+                        *options,
+                        vec![(spec, argv.clone())],
+                        Serving::AfterEachWrite,
+                    )
                     .await;
                 let reply = replies.into_iter().next().unwrap_or(Reply::Nil);
                 if reply != nothing_reply(spec) {
@@ -258,19 +289,18 @@ impl ShardState {
                 }
             }
             None => {
-                let now = crate::shard_state::unix_millis();
-                let mut keyspace = self.keyspace.borrow_mut();
-                let database = keyspace.db(request.db);
-                let ready = |key: &Bytes| {
-                    let value = database.get_live(key, now).map(|entry| &entry.value);
-                    match &request.command {
-                        Some((spec, argv)) => {
-                            peregrine_commands::blocking::key_ready(spec, argv, key, value)
-                        }
-                        None => value.is_some(),
+                let ready = match &request.stream_read {
+                    Some(argv) => self.with_ctx(request.db, ClientOptions::default(), |ctx| {
+                        request.keys.iter().any(|key| has_news(ctx, argv, key))
+                    }),
+                    None => {
+                        let now = crate::shard_state::unix_millis();
+                        let mut keyspace = self.keyspace.borrow_mut();
+                        let database = keyspace.db(request.db);
+                        request.keys.iter().any(|key| database.contains(key, now))
                     }
                 };
-                if request.keys.iter().any(ready) {
+                if ready {
                     return Outcome::Woken;
                 }
             }
@@ -286,6 +316,7 @@ impl ShardState {
                 Some((command, options)) => Release::Serve(command, options),
                 None => Release::Wake,
             },
+            stream_read: request.stream_read,
             slot: slot.clone(),
         };
         let index = self.blocked.borrow_mut().park(waiter);
@@ -360,10 +391,29 @@ impl ShardState {
         !self.blocked.borrow().ready.is_empty()
     }
 
+    /// Notes that every key of databases `dbs` with parked clients may have changed
+    /// wholesale (FLUSHALL, FLUSHDB, SWAPDB) and serves them when possible: a consumer
+    /// whose group went away gets NOGROUP, as in Redis 7.2.
+    pub fn signal_databases(&self, dbs: &[DbIndex]) {
+        {
+            let mut blocked = self.blocked.borrow_mut();
+            let keys: Vec<(DbIndex, Bytes)> = blocked
+                .by_key
+                .keys()
+                .filter(|(db, _)| dbs.contains(db))
+                .cloned()
+                .collect();
+            for (db, key) in keys {
+                blocked.signal(db, &key);
+            }
+        }
+        serve_ready_now(self);
+    }
+
     /// Serves the clients parked on keys that received data, in blocking order, running
-    /// their commands in `ctx`'s keyspace. When multi-shard operations hold locks here,
+    /// their commands through `in_context`. When multi-shard operations hold locks here,
     /// hands the work to the deferred server instead (it waits for the locks).
-    pub fn serve_ready(&self, run: &mut dyn FnMut(DbIndex, ClientOptions, &KeyedCommand) -> Reply) {
+    pub fn serve_ready(&self, in_context: &mut InContext<'_>) {
         if !self.locks.borrow().is_idle() {
             if let Some(waker) = self.blocked.borrow().deferred.take() {
                 waker.wake();
@@ -371,7 +421,7 @@ impl ShardState {
             return;
         }
         while let Some((db, key)) = self.pop_ready() {
-            self.serve_key(db, &key, &mut *run);
+            self.serve_key(db, &key, &mut *in_context);
         }
     }
 
@@ -379,13 +429,11 @@ impl ShardState {
         self.blocked.borrow_mut().ready.pop_front()
     }
 
-    /// Serves the waiters of one key in order until one finds nothing.
-    fn serve_key(
-        &self,
-        db: DbIndex,
-        key: &Bytes,
-        run: &mut dyn FnMut(DbIndex, ClientOptions, &KeyedCommand) -> Reply,
-    ) {
+    /// Serves the waiters of one key in order, until one finds nothing (a list, a sorted
+    /// set: nothing is left for the ones behind). Stream readers whose stream brought
+    /// them nothing keep waiting, and do not stop the queue: the ones behind may read
+    /// another group, or another position.
+    fn serve_key(&self, db: DbIndex, key: &Bytes, in_context: &mut InContext<'_>) {
         let queue: Vec<usize> = self
             .blocked
             .borrow()
@@ -394,57 +442,69 @@ impl ShardState {
             .map(|queue| queue.iter().copied().collect())
             .unwrap_or_default();
         for index in queue {
-            let command = {
+            let (command, stream_read) = {
                 let blocked = self.blocked.borrow();
                 let Some(waiter) = blocked.waiters.get(index) else {
                     continue;
                 };
-                match &waiter.release {
+                let command = match &waiter.release {
                     Release::Serve(command, options) => Some((command.clone(), *options)),
                     Release::Wake => None,
-                }
+                };
+                (command, waiter.stream_read.clone())
             };
+            if let Some(argv) = &stream_read {
+                let mut news = false;
+                in_context(db, ClientOptions::default(), &mut |ctx| {
+                    news = has_news(ctx, argv, key);
+                });
+                if !news {
+                    continue;
+                }
+            }
             match command {
                 None => {
                     if let Some(waiter) = self.blocked.borrow_mut().unpark(index) {
                         waiter.slot.fill(Outcome::Woken);
                     }
                 }
-                Some((command, options)) => {
-                    let reply = run(db, options, &command);
-                    let stream_error = reply.is_error() && command.0.group == Group::Stream;
-                    if reply == nothing_reply(command.0) || (reply.is_error() && !stream_error) {
-                        if !command.0.has(Flag::Write) {
-                            // A reader (XREAD) took nothing: the ones behind may still
-                            // find what they wait for.
+                Some(((spec, argv), options)) => {
+                    let mut reply = Reply::Nil;
+                    in_context(db, options, &mut |ctx| {
+                        reply = peregrine_commands::run_keyed(ctx, spec, &argv)
+                            .unwrap_or_else(|error| error.into_reply());
+                    });
+                    if reply == nothing_reply(spec) {
+                        if stream_read.is_some() {
                             continue;
                         }
-                        // Nothing for this waiter (the key is empty again, or now holds
-                        // another type): the ones behind it get nothing either.
+                        // Nothing for this waiter (the key is empty again): the ones behind
+                        // it get nothing either.
+                        break;
+                    }
+                    if reply.is_error() && stream_read.is_none() {
+                        // The key now holds another type: Redis keeps such waiters waiting.
                         break;
                     }
                     if let Some(waiter) = self.blocked.borrow_mut().unpark(index) {
                         waiter.slot.fill(Outcome::Served(reply));
                     }
                     // What the served command wrote (BLMOVE's destination) may serve others.
-                    self.signal_written(db, command.0, &command.1);
+                    self.signal_written(db, spec, &argv);
                 }
             }
         }
     }
 }
 
-/// Runs `command` for a waiter directly against the shard's state.
-fn run_for_waiter(
+/// Runs `work` directly against the shard's state.
+fn in_state_context(
     state: &ShardState,
     db: DbIndex,
     options: ClientOptions,
-    command: &KeyedCommand,
-) -> Reply {
-    let (spec, argv) = command;
-    state.with_ctx(db, options, |ctx: &mut ShardCtx<'_>| {
-        peregrine_commands::run_keyed(ctx, spec, argv).unwrap_or_else(|error| error.into_reply())
-    })
+    work: &mut dyn FnMut(&mut ShardCtx<'_>),
+) {
+    state.with_ctx(db, options, |ctx: &mut ShardCtx<'_>| work(ctx));
 }
 
 /// Serves waiters whose keys received data while multi-shard operations held locks
@@ -469,8 +529,8 @@ pub async fn serve_deferred(state: Rc<ShardState>) {
         // until nothing on this shard is locked.
         let request = LockRequest::everything(None);
         LockTable::acquire(&state.locks, request.clone()).await;
-        state.serve_key(db, &key, &mut |db, options, command| {
-            run_for_waiter(&state, db, options, command)
+        state.serve_key(db, &key, &mut |db, options, work| {
+            in_state_context(&state, db, options, work)
         });
         state.locks.borrow_mut().release(&request);
     }
@@ -479,7 +539,7 @@ pub async fn serve_deferred(state: Rc<ShardState>) {
 /// Serves ready waiters outside a command batch (after a coordinator wrote keys here).
 pub fn serve_ready_now(state: &ShardState) {
     if state.has_ready() {
-        state.serve_ready(&mut |db, options, command| run_for_waiter(state, db, options, command));
+        state.serve_ready(&mut |db, options, work| in_state_context(state, db, options, work));
     }
 }
 
@@ -487,9 +547,66 @@ pub fn serve_ready_now(state: &ShardState) {
 /// the connection is open, including when the client sent more commands meanwhile.
 async fn disconnected(stream: &TcpStream) {
     let mut probe = [0u8; 1];
-    match stream.peek(&mut probe).await {
+    match PolledWhenWoken::new(stream.peek(&mut probe)).await {
         Ok(0) | Err(_) => {}
         Ok(_) => std::future::pending::<()>().await,
+    }
+}
+
+/// A future polled only once it asked to be woken (and at first). glommio's socket
+/// futures keep every waker they are polled with until they complete, and a blocked
+/// client's task is polled on every message of its wait (each retry of a wait spanning
+/// shards): polled with all of them, a long wait would pile up wakers until the task's
+/// reference count overflows.
+struct PolledWhenWoken<F> {
+    inner: Pin<Box<F>>,
+    signal: Arc<WakeSignal>,
+}
+
+/// What the inner future's waker does: notes the wake-up and wakes the outer task.
+struct WakeSignal {
+    woken: AtomicBool,
+    outer: Mutex<Option<Waker>>,
+}
+
+impl std::task::Wake for WakeSignal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        let outer = self.outer.lock().ok().and_then(|mut outer| outer.take());
+        if let Some(outer) = outer {
+            outer.wake();
+        }
+    }
+}
+
+impl<F: Future> PolledWhenWoken<F> {
+    fn new(inner: F) -> PolledWhenWoken<F> {
+        PolledWhenWoken {
+            inner: Box::pin(inner),
+            signal: Arc::new(WakeSignal {
+                woken: AtomicBool::new(true),
+                outer: Mutex::new(None),
+            }),
+        }
+    }
+}
+
+impl<F: Future> Future for PolledWhenWoken<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<F::Output> {
+        if let Ok(mut outer) = self.signal.outer.lock() {
+            *outer = Some(context.waker().clone());
+        }
+        if !self.signal.woken.swap(false, Ordering::AcqRel) {
+            return Poll::Pending;
+        }
+        let waker = Waker::from(self.signal.clone());
+        self.inner.as_mut().poll(&mut Context::from_waker(&waker))
     }
 }
 
@@ -601,7 +718,7 @@ impl Session {
                 let (db, options) = (self.db, self.options);
                 self.router
                     .invoke_on(shard, move |state: Rc<ShardState>| {
-                        state.run_batch(db, options, vec![(spec, argv)])
+                        state.run_batch(db, options, vec![(spec, argv)], Serving::AfterEachWrite)
                     })
                     .await
                     .pop()
@@ -629,8 +746,8 @@ impl Session {
             sequence,
             db: self.db,
             keys,
+            stream_read: (spec.group == Group::Stream).then(|| argv.clone()),
             serve: Some(((spec, argv), self.options)),
-            command: None,
             timeout_ms,
         };
         let outcome = self
@@ -669,8 +786,8 @@ impl Session {
                     db: self.db,
                     keys,
                     serve: None,
-                    command: Some((spec, argv.clone())),
                     timeout_ms: None,
+                    stream_read: (spec.group == Group::Stream).then(|| argv.clone()),
                 };
                 parked.push(Box::pin(
                     self.router
@@ -738,4 +855,64 @@ pub async fn unblock_client(router: &ShardRouter, client: u64, error: bool) -> b
             .await;
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Wake;
+
+    /// A future that stays pending and counts its polls, keeping the last waker.
+    struct Pending {
+        polls: Rc<Cell<u32>>,
+        waker: Rc<RefCell<Option<Waker>>>,
+    }
+
+    impl Future for Pending {
+        type Output = ();
+
+        fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<()> {
+            self.polls.set(self.polls.get() + 1);
+            *self.waker.borrow_mut() = Some(context.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    struct CountWakes(std::sync::atomic::AtomicU32);
+
+    impl Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Regression: a blocked client's peer-close probe was polled on every wake-up of
+    /// its task, and glommio's socket future kept a waker per poll until the task's
+    /// reference count overflowed (a shard panicked under a stream-consumer stress).
+    #[test]
+    fn the_inner_future_is_polled_only_when_it_was_woken() {
+        let polls = Rc::new(Cell::new(0));
+        let inner_waker = Rc::new(RefCell::new(None));
+        let mut future = Box::pin(PolledWhenWoken::new(Pending {
+            polls: polls.clone(),
+            waker: inner_waker.clone(),
+        }));
+        let outer = Arc::new(CountWakes(std::sync::atomic::AtomicU32::new(0)));
+        let waker = Waker::from(outer.clone());
+        let mut context = Context::from_waker(&waker);
+        for _ in 0..1000 {
+            assert!(future.as_mut().poll(&mut context).is_pending());
+        }
+        assert_eq!(polls.get(), 1);
+        inner_waker.borrow_mut().take().expect("a waker").wake();
+        assert_eq!(
+            outer.0.load(Ordering::Relaxed),
+            1,
+            "the outer task is woken"
+        );
+        for _ in 0..1000 {
+            assert!(future.as_mut().poll(&mut context).is_pending());
+        }
+        assert_eq!(polls.get(), 2);
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::config::Settings;
 use crate::coordinator::{run_coordinated, run_segment, run_split, single_shard};
-use crate::shard_state::{ClientInfo, KeyedCommand, ShardRouter, ShardState};
+use crate::shard_state::{ClientInfo, KeyedCommand, Serving, ShardRouter, ShardState};
 use peregrine_commands::{lookup, ClientOptions, CommandSpec, CrossShard, Exec, Flag};
 use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Protocol, Reply};
@@ -378,7 +378,7 @@ impl Session {
                     .collect();
                 self.router
                     .invoke_on(shard, move |state: Rc<ShardState>| {
-                        state.run_batch(db, options, commands)
+                        state.run_batch(db, options, commands, Serving::AfterEachWrite)
                     })
                     .await
             }

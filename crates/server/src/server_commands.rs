@@ -357,6 +357,7 @@ async fn swapdb(session: &mut Session, argv: &Argv) -> Outcome {
         state.touch_watched_databases(&[(first, second), (second, first)]);
         state.keyspace.borrow_mut().swap(first, second);
         state.stats.borrow_mut().dirty += 1;
+        state.signal_databases(&[first, second]);
     })
     .await;
     reply(Reply::Ok)
@@ -392,6 +393,7 @@ async fn flush(session: &mut Session, argv: &Argv, all: bool) -> Outcome {
         crate::expiry::free_in_background(tables);
         drop(keyspace);
         crate::tracking::flushed(state);
+        state.signal_databases(&flushed);
     })
     .await;
     reply(Reply::Ok)
@@ -604,8 +606,8 @@ fn on_off(arg: Option<&Bytes>) -> Option<bool> {
 }
 
 /// The subcommand table of a container command (CLIENT, CONFIG, COMMAND, OBJECT, SCRIPT,
-/// FUNCTION), so that MULTI can refuse an unknown subcommand or a wrong arity while
-/// queuing, as Redis does.
+/// FUNCTION, PUBSUB, XGROUP, XINFO), so that MULTI can refuse an unknown subcommand or a
+/// wrong arity while queuing, as Redis does.
 pub fn subcommands(spec: &CommandSpec) -> Option<(&'static str, &'static [Subcommand])> {
     Some(match spec.name {
         "client" => ("client", CLIENT_SUBCOMMANDS),
@@ -615,6 +617,11 @@ pub fn subcommands(spec: &CommandSpec) -> Option<(&'static str, &'static [Subcom
         "script" => ("script", crate::scripting::SCRIPT_SUBCOMMANDS),
         "function" => ("function", crate::scripting::FUNCTION_SUBCOMMANDS),
         "pubsub" => ("pubsub", crate::pubsub::PUBSUB_SUBCOMMANDS),
+        "xgroup" => (
+            "xgroup",
+            peregrine_commands::stream::groups::XGROUP_SUBCOMMANDS,
+        ),
+        "xinfo" => ("xinfo", peregrine_commands::stream::info::XINFO_SUBCOMMANDS),
         _ => return None,
     })
 }

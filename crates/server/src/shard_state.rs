@@ -315,6 +315,17 @@ pub type ShardRouter = Router<ShardState>;
 /// A keyed command ready to run on its shard.
 pub type KeyedCommand = (&'static CommandSpec, Argv);
 
+/// When a batch of commands serves the clients parked on the keys it writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Serving {
+    /// After each write, before the next command: a pipeline, as Redis serves blocked
+    /// clients after every command.
+    AfterEachWrite,
+    /// Once, after the last command: a transaction is one command to the clients it
+    /// feeds, which see its outcome only (EXEC's XADD then XDEL serves no reader).
+    AfterLast,
+}
+
 impl ShardState {
     /// A shard with `databases` empty databases.
     pub fn new(id: ShardId, server: Arc<ServerShared>) -> ShardState {
@@ -514,7 +525,9 @@ impl ShardState {
         commands: &[KeyedCommand],
         tx: Option<(u64, u32)>,
     ) -> Vec<Reply> {
-        self.in_tx(tx, || self.execute_unlocked(db, client, commands))
+        self.in_tx(tx, || {
+            self.execute_serving(db, client, commands, Serving::AfterLast)
+        })
     }
 
     /// Runs `work` with its records bracketed as part of multi-shard write `tx`.
@@ -606,13 +619,25 @@ impl ShardState {
     }
 
     /// Executes commands whose keys this shard owns, in order, ignoring locks (the caller
-    /// either checked there is no conflict or holds the locks). Each command gets its own
-    /// clock reading; a panicking command is answered with an error and the rest run.
+    /// either checked there is no conflict or holds the locks), serving the clients parked
+    /// on the keys they write after each write. Each command gets its own clock reading; a
+    /// panicking command is answered with an error and the rest run.
     pub fn execute_unlocked(
         &self,
         db: DbIndex,
         client: ClientOptions,
         commands: &[KeyedCommand],
+    ) -> Vec<Reply> {
+        self.execute_serving(db, client, commands, Serving::AfterEachWrite)
+    }
+
+    /// [`ShardState::execute_unlocked`], serving parked clients when `serving` says.
+    pub fn execute_serving(
+        &self,
+        db: DbIndex,
+        client: ClientOptions,
+        commands: &[KeyedCommand],
+        serving: Serving,
     ) -> Vec<Reply> {
         let limits = self.limits();
         let mut replies = Vec::with_capacity(commands.len());
@@ -629,7 +654,7 @@ impl ShardState {
         let now = unix_millis();
         // Statistics of a run of the same command are added up before touching the map.
         let mut run: Option<(&'static str, CommandStat)> = None;
-        for (spec, argv) in commands {
+        for (index, (spec, argv)) in commands.iter().enumerate() {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let mut ctx = ShardCtx {
                     keyspace: &mut keyspace,
@@ -664,25 +689,29 @@ impl ShardState {
             };
             if spec.has(Flag::Write) {
                 self.signal_written(db, spec, argv);
-                if self.has_ready() {
-                    self.serve_ready(&mut |db, options, (spec, argv)| {
-                        let mut ctx = ShardCtx {
-                            keyspace: &mut keyspace,
-                            db,
-                            now,
-                            stats: &mut stats,
-                            client: options,
-                            limits,
-                            random: &mut random,
-                            journal: &mut journal,
-                            capture: &mut capture,
-                            watched: &mut watched,
-                            effect_recorded: false,
-                            notifier: &mut notifier,
-                        };
-                        run_keyed(&mut ctx, spec, argv).unwrap_or_else(|error| error.into_reply())
-                    });
-                }
+            }
+            let serve_now = match serving {
+                Serving::AfterEachWrite => spec.has(Flag::Write),
+                Serving::AfterLast => index + 1 == commands.len(),
+            };
+            if serve_now && self.has_ready() {
+                self.serve_ready(&mut |db, options, work| {
+                    let mut ctx = ShardCtx {
+                        keyspace: &mut keyspace,
+                        db,
+                        now,
+                        stats: &mut stats,
+                        client: options,
+                        limits,
+                        random: &mut random,
+                        journal: &mut journal,
+                        capture: &mut capture,
+                        watched: &mut watched,
+                        effect_recorded: false,
+                        notifier: &mut notifier,
+                    };
+                    work(&mut ctx);
+                });
             }
             let finished = Instant::now();
             if run.is_some_and(|(name, _)| !std::ptr::eq(name, spec.name)) {
@@ -737,22 +766,24 @@ impl ShardState {
     }
 
     /// Runs a batch of single-shard commands here, waiting in line behind multi-shard
-    /// operations that hold any of its keys. Costs nothing extra when no lock is held.
+    /// operations that hold any of its keys, and serving parked clients when `serving`
+    /// says. Costs nothing extra when no lock is held.
     pub async fn run_batch(
         self: Rc<Self>,
         db: DbIndex,
         client: ClientOptions,
         commands: Vec<KeyedCommand>,
+        serving: Serving,
     ) -> Vec<Reply> {
         if self.locks.borrow().is_idle() {
-            return self.execute_unlocked(db, client, &commands);
+            return self.execute_serving(db, client, &commands, serving);
         }
         let request = ShardState::lock_request(db, &commands);
         if !self.locks.borrow().conflicts(&request) {
-            return self.execute_unlocked(db, client, &commands);
+            return self.execute_serving(db, client, &commands, serving);
         }
         LockTable::acquire(&self.locks, request.clone()).await;
-        let replies = self.execute_unlocked(db, client, &commands);
+        let replies = self.execute_serving(db, client, &commands, serving);
         self.locks.borrow_mut().release(&request);
         replies
     }

@@ -23,7 +23,7 @@ use crate::coordinator::{
     hold_everything, lock_in_order, release_everything, run_then_release, single_shard,
 };
 use crate::dispatch::Session;
-use crate::shard_state::{unix_millis, KeyedCommand, ShardState};
+use crate::shard_state::{unix_millis, KeyedCommand, Serving, ShardState};
 use bytes::Bytes;
 use peregrine_commands::{
     check_subcommand, lookup, CommandSpec, Exec, Flag, ServerCommand, Watcher,
@@ -301,7 +301,7 @@ pub async fn exec(session: &mut Session) -> Reply {
             let replies = session
                 .router
                 .invoke_on(shard, move |state: Rc<ShardState>| {
-                    state.run_batch(db, options, queued)
+                    state.run_batch(db, options, queued, Serving::AfterLast)
                 })
                 .await;
             return Reply::Array(replies);

@@ -5,8 +5,8 @@
 //! sleeping; every read has a timeout so a lost wake-up fails instead of hanging.
 
 use peregrine_testkit::{
-    error_text, key_on_shard, keys_on_shards, poll_until, run, show, with_1_and_4_shards,
-    TestServer,
+    await_blocked, blocked_clients, error_text, key_on_shard, keys_on_shards, run, show,
+    spawn_command, with_1_and_4_shards, TestServer,
 };
 use std::collections::BTreeMap;
 use std::thread;
@@ -21,39 +21,6 @@ fn client(server: &TestServer) -> redis::Connection {
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("read timeout");
     connection
-}
-
-fn blocked_clients(server: &TestServer) -> u64 {
-    let info: String = run(&mut server.client(), &["INFO", "clients"]);
-    info.lines()
-        .find_map(|line| line.strip_prefix("blocked_clients:"))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// Waits until `count` clients are blocked.
-fn await_blocked(server: &TestServer, count: u64) {
-    assert!(
-        poll_until(Duration::from_secs(30), || blocked_clients(server) == count),
-        "expected {count} blocked clients, INFO says {}",
-        blocked_clients(server)
-    );
-}
-
-/// Runs `args` on a fresh client in a thread; the handle yields the reply.
-fn spawn_command(
-    server: &TestServer,
-    args: &[&str],
-) -> thread::JoinHandle<redis::RedisResult<redis::Value>> {
-    let mut connection = client(server);
-    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
-    thread::spawn(move || {
-        let mut command = redis::cmd(&args[0]);
-        for arg in &args[1..] {
-            command.arg(arg);
-        }
-        command.query(&mut connection)
-    })
 }
 
 fn strings(value: redis::Value) -> Vec<String> {
@@ -153,6 +120,26 @@ fn a_push_in_a_pipeline_serves_the_waiter_first(server: &TestServer) {
     assert_eq!(
         strings(waiter.join().expect("thread").expect("reply")),
         vec!["pipelined", "x"]
+    );
+}
+
+/// A transaction is one command to the clients it feeds: they see its outcome, not the
+/// steps (Redis serves blocked clients after EXEC).
+fn a_transaction_serves_waiters_with_its_outcome(server: &TestServer) {
+    let waiter = spawn_command(server, &["BLPOP", "atomic", "0"]);
+    await_blocked(server, 1);
+    let mut raw = server.raw();
+    raw.cmd(&["MULTI"]);
+    raw.cmd(&["RPUSH", "atomic", "taken"]);
+    raw.cmd(&["LPOP", "atomic"]);
+    raw.cmd(&["RPUSH", "atomic", "left"]);
+    assert_eq!(
+        show(&raw.cmd(&["EXEC"])),
+        "*3\r\n:1\r\n$5\r\ntaken\r\n:1\r\n"
+    );
+    assert_eq!(
+        strings(waiter.join().expect("thread").expect("reply")),
+        vec!["atomic", "left"]
     );
 }
 
@@ -364,6 +351,7 @@ with_1_and_4_shards! {
     a_push_from_any_shard_wakes_the_waiter,
     waiters_are_served_in_blocking_order,
     a_push_in_a_pipeline_serves_the_waiter_first,
+    a_transaction_serves_waiters_with_its_outcome,
     multi_key_waits_span_shards,
     blmove_across_shards_is_atomic,
     blmpop_and_bzpopmin_wake,

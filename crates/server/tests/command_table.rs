@@ -30,6 +30,16 @@ const EXPLAINED: &[(&str, &str, &str)] = &[
         "Redis declares them on each OBJECT subcommand; our table routes OBJECT by the key at position 2",
     ),
     (
+        "xgroup",
+        "key position 2 and write declared on the container",
+        "Redis declares keys and flags on each XGROUP subcommand; our table routes XGROUP by the key at position 2",
+    ),
+    (
+        "xinfo",
+        "key position 2 and readonly declared on the container",
+        "Redis declares keys and flags on each XINFO subcommand; our table routes XINFO by the key at position 2",
+    ),
+    (
         "zrank",
         "arity -3 instead of 3",
         "Redis 7.2 added ZRANK's WITHSCORE option; the oracle here may be 7.0",

@@ -768,6 +768,37 @@ pub fn poll_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool 
     }
 }
 
+/// The number of clients blocked in a blocking command (INFO's `blocked_clients`).
+pub fn blocked_clients(server: &TestServer) -> u64 {
+    let info: String = run(&mut server.client(), &["INFO", "clients"]);
+    info.lines()
+        .find_map(|line| line.strip_prefix("blocked_clients:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits until exactly `count` clients are blocked (the way to know that a blocking
+/// command is parked before writing what wakes it); panics after [`IO_TIMEOUT`].
+pub fn await_blocked(server: &TestServer, count: u64) {
+    assert!(
+        poll_until(IO_TIMEOUT, || blocked_clients(server) == count),
+        "expected {count} blocked clients, INFO says {}",
+        blocked_clients(server)
+    );
+}
+
+/// Runs `args` on a fresh connection in a thread (for a command that blocks); the handle
+/// yields the reply. The connection's reads time out after [`IO_TIMEOUT`], so a wake-up
+/// that never comes fails the test.
+pub fn spawn_command(
+    server: &TestServer,
+    args: &[&str],
+) -> JoinHandle<redis::RedisResult<redis::Value>> {
+    let mut connection = server.client();
+    let command = command(args);
+    std::thread::spawn(move || command.query(&mut connection))
+}
+
 /// Raises this process's soft RLIMIT_NOFILE to at least `wanted` (bounded by the hard
 /// limit) and returns the soft limit in force afterwards.
 pub fn raise_open_files_limit(wanted: u64) -> u64 {

@@ -11,7 +11,7 @@ use peregrine_resp::Reply;
 
 /// XGROUP's subcommands.
 #[rustfmt::skip]
-const XGROUP_SUBCOMMANDS: &[Subcommand] = &[
+pub const XGROUP_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "create",         full_name: "xgroup|create", arity: AtLeast(5) },
     Subcommand { name: "setid",          full_name: "xgroup|setid", arity: AtLeast(5) },
     Subcommand { name: "destroy",        full_name: "xgroup|destroy", arity: Exactly(4) },
@@ -327,19 +327,11 @@ fn pending_summary(group: &ConsumerGroup) -> Reply {
     ])
 }
 
-/// The XCLAIM option only a replay accepts (see [`crate::ClientOptions::restoring`]):
-/// snapshots keep pending entries whose message was trimmed or deleted, which no client
-/// command can create (Redis keeps them in its RDB the same way). A client sending it
-/// gets Redis's unknown-option error.
-pub(crate) const RESTORE_OPTION: &str = "peregrine-restore";
-
 /// XCLAIM's options after the IDs.
 struct ClaimOptions {
     delivery_time: Option<i64>,
     retry_count: Option<i64>,
     force: bool,
-    /// A snapshot's rebuild: FORCE recreates the entry even when its message is gone.
-    restore: bool,
     just_id: bool,
     last_id: StreamId,
 }
@@ -371,12 +363,10 @@ pub(super) fn xclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdR
         at += 1;
     }
     let now = shard.now as i64;
-    let restoring = shard.client.restoring;
     let mut options = ClaimOptions {
         delivery_time: None,
         retry_count: None,
         force: false,
-        restore: false,
         just_id: false,
         last_id: StreamId::MIN,
     };
@@ -390,8 +380,6 @@ pub(super) fn xclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdR
         };
         if is_keyword(option, "force") {
             options.force = true;
-        } else if restoring && is_keyword(option, RESTORE_OPTION) {
-            options.restore = true;
         } else if is_keyword(option, "justid") {
             options.just_id = true;
         } else if is_keyword(option, "idle") && more {
@@ -429,7 +417,7 @@ pub(super) fn xclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdR
             let mut created = false;
             for id in ids {
                 let entry = stream.get(id);
-                if entry.is_none() && !(options.restore && options.force) {
+                if entry.is_none() {
                     // The message is gone: its pending entry goes too.
                     state.acknowledge(id);
                     continue;

@@ -10,7 +10,7 @@ use peregrine_resp::Reply;
 
 /// XINFO's subcommands.
 #[rustfmt::skip]
-const XINFO_SUBCOMMANDS: &[Subcommand] = &[
+pub const XINFO_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "consumers", full_name: "xinfo|consumers", arity: Exactly(4) },
     Subcommand { name: "groups",    full_name: "xinfo|groups", arity: Exactly(3) },
     Subcommand { name: "stream",    full_name: "xinfo|stream", arity: AtLeast(3) },

@@ -4,9 +4,9 @@
 //! Both are blocking commands with BLOCK: without BLOCK, or when data is there, the
 //! handler replies at once; otherwise it replies a null array, as Redis does for a
 //! timed-out wait, and the server parks the client (see [`crate::blocking`]) until a
-//! stream key is written, then runs the handler again. XREAD's `$` is resolved by the
-//! server to the stream's last ID before it parks ([`pin_last_ids`]), so the re-run reads
-//! what arrived after the wait began.
+//! stream key is written with something for it ([`has_news`]), then runs the handler
+//! again. XREAD's `$` is resolved by the server to the stream's last ID before it parks
+//! ([`pin_last_ids`]), so the re-run reads what arrived after the wait began.
 
 use super::{entry_reply, id_reply, invalid_id, parse_strict_id};
 use crate::args::{is_keyword, parse_integer};
@@ -39,10 +39,9 @@ pub fn read_keys(argv: &[Bytes]) -> Vec<usize> {
     let Some(streams) = streams else {
         return Vec::new();
     };
+    // Redis's key spec: the first half of what follows, rounded down (an unbalanced
+    // list is the handler's error, not a lack of keys).
     let rest = argv.len() - streams - 1;
-    if rest == 0 || !rest.is_multiple_of(2) {
-        return Vec::new();
-    }
     (streams + 1..=streams + rest / 2).collect()
 }
 
@@ -177,44 +176,11 @@ pub fn pin_last_ids(shard: &mut ShardCtx<'_>, argv: &mut [Bytes], local: &dyn Fn
         }
         let key = argv[key_at].clone();
         let last = match shard.peek(&key) {
-            Some(Value::Stream(stream)) => stream.last_id(),
+            Some(peregrine_keyspace::Value::Stream(stream)) => stream.last_id(),
             _ => StreamId::MIN,
         };
         argv[id_at] = Bytes::from(last.to_string());
     }
-}
-
-/// Whether `value`, at one of the keys of an XREAD (`group` false) or XREADGROUP
-/// `argv`, has something for it: entries after the ID given for the key (`$` already
-/// pinned), or after the group's last ID for `>`. A history read, a group that is gone
-/// or a value of another type can always "serve": the retry replies at once.
-pub(crate) fn can_serve(group: bool, argv: &[Bytes], key: &[u8], value: &Value) -> bool {
-    let Value::Stream(stream) = value else {
-        return true;
-    };
-    let Ok(request) = parse_request(argv, group, false) else {
-        return true;
-    };
-    let Some(index) = request
-        .keys
-        .iter()
-        .position(|candidate| &candidate[..] == key)
-    else {
-        return false;
-    };
-    let id = &request.ids[index][..];
-    let after = match (request.group, id) {
-        (Some((name, _)), b">") => match stream.groups().get(name) {
-            Some(state) => state.last_id,
-            None => return true,
-        },
-        (Some(_), _) => return true,
-        (None, _) => match StreamId::parse(id, 0) {
-            Some(after) => after,
-            None => return true,
-        },
-    };
-    !stream.is_empty() && stream.last_entry_id() > after
 }
 
 /// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
@@ -314,17 +280,20 @@ pub(super) fn xreadgroup(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> 
     }
     let now = shard.now;
     let mut records = Vec::new();
+    let mut created_in = Vec::new();
     for (key, from) in request.keys.iter().zip(sources) {
         let Some(stream) = shard.write_collection::<Stream>(key)? else {
             continue;
         };
         let served = stream.with_group(group_name, |stream, group| {
-            let has_new = !stream.is_empty() && stream.last_entry_id() > group.last_id;
-            if matches!(from, ReadFrom::New) && !has_new {
-                return None;
-            }
+            // As Redis 7.2: the consumer exists from its first read, one that finds
+            // nothing (and waits) included.
             let (consumer_state, created) = group.consumer_or_create(consumer, now);
             consumer_state.seen_time = now;
+            let has_new = !stream.is_empty() && stream.last_entry_id() > group.last_id;
+            if matches!(from, ReadFrom::New) && !has_new {
+                return (None, created);
+            }
             let entries = match from {
                 ReadFrom::New => deliver_new(stream, group, consumer, &request, now),
                 ReadFrom::History(after) => {
@@ -336,22 +305,67 @@ pub(super) fn xreadgroup(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> 
                     state.active_time = Some(now);
                 }
             }
-            Some((entries, created))
+            (Some(entries), created)
         });
-        let Some(Some((entries, created))) = served else {
+        let Some((entries, created)) = served else {
             continue;
         };
+        if created || entries.is_some() {
+            shard.mark_dirty(1);
+        }
         if created {
             shard.notify(EventClass::Stream, "xgroup-createconsumer", key);
+            created_in.push(key);
         }
-        shard.mark_dirty(1);
-        records.push((Reply::Bulk(key.clone()), Reply::Array(entries)));
+        if let Some(entries) = entries {
+            records.push((Reply::Bulk(key.clone()), Reply::Array(entries)));
+        }
     }
     if records.is_empty() {
+        // Nothing read: what is left to replay is the consumers' creation.
         shard.record_nothing();
+        for key in created_in {
+            shard.record_effect(&[&b"XGROUP"[..], b"CREATECONSUMER", key, group_name, consumer]);
+        }
         return Ok(Reply::NilArray);
     }
     Ok(Reply::Records(records))
+}
+
+/// Whether a client blocked in XREAD or XREADGROUP `argv` has reason to run again now
+/// that `key` holds `value` (`None`: no key): entries after the ID it waits on, or, for
+/// XREADGROUP, an error to report (the key or the group gone, the key no longer a
+/// stream). A plain reader waits through a type change, as in Redis. Existence says
+/// nothing here, unlike for a list: a stream exists while empty, and is written without
+/// news for a reader (XACK, another group's read).
+pub fn has_news(argv: &[Bytes], key: &[u8], value: Option<&Value>) -> bool {
+    let xreadgroup = argv
+        .first()
+        .is_some_and(|name| is_keyword(name, "xreadgroup"));
+    let Ok(request) = parse_request(argv, xreadgroup, false) else {
+        return true;
+    };
+    let news_after =
+        |stream: &Stream, after: StreamId| !stream.is_empty() && stream.last_entry_id() > after;
+    request
+        .keys
+        .iter()
+        .zip(request.ids)
+        .filter(|(named, _)| &named[..] == key)
+        .any(|(_, id)| match (value, request.group) {
+            (Some(Value::Stream(stream)), Some((group, _))) => match stream.groups().get(group) {
+                Some(state) if &id[..] == b">" => news_after(stream, state.last_id),
+                // A history read never waits; a missing group is NOGROUP to report.
+                _ => true,
+            },
+            (Some(Value::Stream(stream)), None) => match &id[..] {
+                b"+" => !stream.is_empty(),
+                b"$" => false,
+                after => StreamId::parse(after, 0).is_none_or(|after| news_after(stream, after)),
+            },
+            (_, Some(_)) => true,
+            (_, None) => false,
+        })
 }
 
 /// Delivers the entries after the group's last ID to `consumer`: advances the group

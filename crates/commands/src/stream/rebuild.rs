@@ -3,6 +3,7 @@
 
 use crate::rebuild::RebuildSink;
 use peregrine_keyspace::collections::stream::{Stream, StreamId};
+use std::collections::BTreeSet;
 
 /// A group that exists only while an empty stream is recreated (XGROUP CREATE MKSTREAM
 /// is the one command that creates a stream without entries).
@@ -12,15 +13,16 @@ const SCAFFOLD_GROUP: &[u8] = b"__peregrine_rebuild__";
 /// starting at `cursor` (0 at first: a count of nodes done), and returns the cursor to
 /// continue from, or `None` when the stream is complete.
 ///
-/// Every entry is added with XADD in order, deleted ones too, so nodes split where they
-/// did; then come the groups (XGROUP CREATE with ENTRIESREAD), their consumers (XGROUP
-/// CREATECONSUMER) and pending entries (XCLAIM ... TIME RETRYCOUNT FORCE JUSTID plus the
-/// replay-only option that keeps an entry whose message is gone, see
-/// [`super::groups::RESTORE_OPTION`]);
-/// then the deletions (the tombstones before the first
-/// entry as an exact MINID trim, which leaves the deleted-ID counter alone, the others
-/// with XDEL) and XSETID restores the counters. Consumers' seen times become the time
-/// of the rebuild.
+/// The first part creates the groups (XGROUP CREATE with ENTRIESREAD) and their consumers
+/// (XGROUP CREATECONSUMER), and the pending entries whose entries are gone (trimmed, or
+/// deleted with their whole node): no command creates a pending entry without its entry,
+/// so those entries are added, claimed (XCLAIM ... TIME RETRYCOUNT FORCE JUSTID) and
+/// trimmed away again, and XSETID takes the last ID back. Then every entry is added with
+/// XADD in order, deleted ones too, so nodes split where they did; then the other pending
+/// entries are claimed, while their entries exist; then come the deletions (the
+/// tombstones before the first entry as an exact MINID trim, which leaves the deleted-ID
+/// counter alone, the others with XDEL) and XSETID restores the counters. Consumers'
+/// seen and active times become the time of the rebuild.
 pub fn rebuild_stream(
     key: &[u8],
     stream: &Stream,
@@ -28,6 +30,9 @@ pub fn rebuild_stream(
     budget: usize,
     sink: &mut dyn RebuildSink,
 ) -> Option<u64> {
+    if cursor == 0 {
+        rebuild_groups(key, stream, sink);
+    }
     let mut nodes_done = cursor as usize;
     let mut added = 0;
     for node in stream.node_entries(nodes_done) {
@@ -50,12 +55,13 @@ pub fn rebuild_stream(
         sink.command(&[b"XGROUP", b"CREATE", key, SCAFFOLD_GROUP, b"0", b"MKSTREAM"]);
         sink.command(&[b"XGROUP", b"DESTROY", key, SCAFFOLD_GROUP]);
     }
-    rebuild_groups(key, stream, sink);
+    claim_pending(key, stream, sink, &|id| stream.holds(id));
     rebuild_deletions(key, stream, sink);
     rebuild_counters(key, stream, sink);
     None
 }
 
+/// The groups and their consumers, and the pending entries whose entries are gone.
 fn rebuild_groups(key: &[u8], stream: &Stream, sink: &mut dyn RebuildSink) {
     for (name, group) in stream.groups() {
         let last = group.last_id.to_string();
@@ -75,7 +81,35 @@ fn rebuild_groups(key: &[u8], stream: &Stream, sink: &mut dyn RebuildSink) {
         for consumer in group.consumers.keys() {
             sink.command(&[b"XGROUP", b"CREATECONSUMER", key, name, consumer]);
         }
-        for (id, pending) in &group.pending {
+    }
+    let gone: BTreeSet<StreamId> = stream
+        .groups()
+        .values()
+        .flat_map(|group| group.pending.keys().copied())
+        .filter(|&id| !stream.holds(id))
+        .collect();
+    if gone.is_empty() {
+        return;
+    }
+    for id in &gone {
+        let id = id.to_string();
+        sink.command(&[b"XADD", key, id.as_bytes(), b"x", b"y"]);
+    }
+    claim_pending(key, stream, sink, &|id| gone.contains(&id));
+    sink.command(&[b"XTRIM", key, b"MAXLEN", b"0"]);
+    sink.command(&[b"XSETID", key, b"0-0"]);
+}
+
+/// Claims the pending entries whose IDs `which` selects for their consumers, with their
+/// delivery times and counts.
+fn claim_pending(
+    key: &[u8],
+    stream: &Stream,
+    sink: &mut dyn RebuildSink,
+    which: &dyn Fn(StreamId) -> bool,
+) {
+    for (name, group) in stream.groups() {
+        for (id, pending) in group.pending.iter().filter(|(&id, _)| which(id)) {
             let (id, time, count) = (
                 id.to_string(),
                 pending.delivery_time.to_string(),
@@ -94,7 +128,6 @@ fn rebuild_groups(key: &[u8], stream: &Stream, sink: &mut dyn RebuildSink) {
                 count.as_bytes(),
                 b"FORCE",
                 b"JUSTID",
-                super::groups::RESTORE_OPTION.as_bytes(),
             ]);
         }
     }

@@ -61,7 +61,6 @@ impl<'k> Replayer<'k> {
                     stats: &mut self.stats,
                     client: ClientOptions {
                         no_touch: true,
-                        restoring: true,
                         ..ClientOptions::default()
                     },
                     limits: self.limits,

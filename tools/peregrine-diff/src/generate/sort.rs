@@ -152,7 +152,10 @@ fn sort_any(context: &mut Context<'_>) -> Vec<Command> {
     // of such a sorted set fails in Redis whatever the elements, an ERANGE left in
     // `errno` by SORT itself that no reset before it clears. Sorted sets of the other
     // families are sorted ALPHA (no number is parsed, `errno` is not read).
-    let alpha = command.args.iter().any(|arg| arg.eq_ignore_ascii_case(b"alpha"));
+    let alpha = command
+        .args
+        .iter()
+        .any(|arg| arg.eq_ignore_ascii_case(b"alpha"));
     if pool == SORTED_SETS && !alpha {
         command = command.arg("ALPHA");
     }

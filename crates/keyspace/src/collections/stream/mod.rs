@@ -205,6 +205,14 @@ impl Stream {
         self.range(id, id, false).next()
     }
 
+    /// True when a node holds an entry with `id`, live or deleted (a tombstone).
+    pub fn holds(&self, id: StreamId) -> bool {
+        self.node_at_or_before(id).is_some_and(|index| {
+            let (master_id, node) = &self.nodes[index];
+            node.entries(*master_id).any(|raw| raw.id == id)
+        })
+    }
+
     /// The entries of every node from the `skip`-th on, a node at a time, tombstones
     /// included (`true` for a tombstone): how a snapshot recreates the exact node layout.
     pub fn node_entries(&self, skip: usize) -> impl Iterator<Item = Vec<(Entry<'_>, bool)>> + '_ {
