@@ -1,12 +1,14 @@
 //! Consumer groups: XGROUP (CREATE SETID DESTROY CREATECONSUMER DELCONSUMER HELP), XACK,
 //! XPENDING, XCLAIM and XAUTOCLAIM.
 
-use super::{entry_reply, id_reply, parse_bound, parse_id, parse_strict_id};
+use super::{count_applied, entry_reply, id_reply, parse_bound, parse_id, parse_strict_id};
 use crate::args::{is_keyword, parse_integer};
 use crate::spec::{check_subcommand, Arity::*, Subcommand};
 use crate::{ArgReader, CmdResult, CommandError, EventClass, ShardCtx};
 use bytes::Bytes;
-use peregrine_keyspace::collections::stream::{ConsumerGroup, PendingEntry, Stream, StreamId};
+use peregrine_keyspace::collections::stream::{
+    ConsumerGroup, DeliveryCount, PendingEntry, Stream, StreamId,
+};
 use peregrine_resp::Reply;
 
 /// XGROUP's subcommands.
@@ -84,9 +86,43 @@ fn parse_entries_read(arg: &[u8]) -> Result<Option<u64>, CommandError> {
     }
 }
 
+/// XGROUP CREATE and SETID's options: MKSTREAM (CREATE only) and ENTRIESREAD.
+#[derive(Default)]
+struct GroupOptions {
+    mkstream: bool,
+    entries_read: Option<u64>,
+}
+
+impl GroupOptions {
+    /// Parses the options after XGROUP `subcommand`'s ID (none for the others).
+    fn parse(argv: &[Bytes], subcommand: &str) -> Result<GroupOptions, CommandError> {
+        let mut options = GroupOptions::default();
+        if subcommand != "create" && subcommand != "setid" {
+            return Ok(options);
+        }
+        let mut at = 5;
+        while let Some(arg) = argv.get(at) {
+            if subcommand == "create" && is_keyword(arg, "mkstream") {
+                options.mkstream = true;
+                at += 1;
+            } else if let (true, Some(value)) = (is_keyword(arg, "entriesread"), argv.get(at + 1)) {
+                options.entries_read = parse_entries_read(value)?;
+                at += 2;
+            } else {
+                return Err(subcommand_syntax(argv, "XGROUP"));
+            }
+        }
+        Ok(options)
+    }
+}
+
 /// XGROUP CREATE key group id|$ [MKSTREAM] [ENTRIESREAD n] | SETID key group id|$
 /// [ENTRIESREAD n] | DESTROY key group | CREATECONSUMER key group consumer | DELCONSUMER
 /// key group consumer | HELP
+///
+/// O(1) but DELCONSUMER, O(pending of the consumer). Checks, in Redis's order: the
+/// options, the key (unless MKSTREAM), the group (but for CREATE and DESTROY), then the
+/// subcommand's own arguments.
 pub(super) fn xgroup(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let argv = args.argv();
     let subcommand = check_subcommand("xgroup", XGROUP_SUBCOMMANDS, argv)?.name;
@@ -94,106 +130,142 @@ pub(super) fn xgroup(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdR
         return Ok(Reply::help(XGROUP_HELP));
     }
     let (key, group) = (&argv[2], &argv[3][..]);
-    let mut mkstream = false;
-    let mut entries_read = None;
-    if subcommand == "create" || subcommand == "setid" {
-        let mut at = 5;
-        while at < argv.len() {
-            if subcommand == "create" && is_keyword(&argv[at], "mkstream") {
-                mkstream = true;
-                at += 1;
-            } else if is_keyword(&argv[at], "entriesread") && at + 1 < argv.len() {
-                entries_read = parse_entries_read(&argv[at + 1])?;
-                at += 2;
-            } else {
-                return Err(subcommand_syntax(argv, "XGROUP"));
-            }
-        }
+    let options = GroupOptions::parse(argv, subcommand)?;
+    let stream = shard.write_collection::<Stream>(key)?;
+    if stream.is_none() && !options.mkstream {
+        return Err(CommandError::other(
+            "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
+        ));
     }
-    let exists = shard.write_collection::<Stream>(key)?.is_some();
-    if !mkstream {
-        if !exists {
-            return Err(CommandError::other(
-                "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
-            ));
-        }
-        let has_group = shard
-            .write_collection::<Stream>(key)?
-            .is_some_and(|stream| stream.groups().contains_key(group));
-        if !has_group && matches!(subcommand, "setid" | "createconsumer" | "delconsumer") {
-            return Err(no_such_group(group, key));
-        }
+    let has_group = stream.is_some_and(|stream| stream.groups().contains_key(group));
+    if !has_group && matches!(subcommand, "setid" | "createconsumer" | "delconsumer") {
+        return Err(no_such_group(group, key));
     }
-    let now = shard.now;
     match subcommand {
-        "create" if argv.len() <= 8 => {
-            let id = match &argv[4][..] {
-                b"$" => shard
-                    .write_collection::<Stream>(key)?
-                    .map_or(StreamId::MIN, |stream| stream.last_id()),
-                other => parse_strict_id(other, 0)?,
-            };
-            let stream = shard.collection_or_create(key, Stream::new)?;
-            if stream.groups().contains_key(group) {
-                return Err(CommandError::other(
-                    "BUSYGROUP Consumer Group name already exists",
-                ));
-            }
-            stream
-                .groups_mut()
-                .insert(group.into(), ConsumerGroup::new(id, entries_read));
-            shard.mark_dirty(1);
-            shard.notify(EventClass::Stream, "xgroup-create", key);
-            Ok(Reply::Ok)
-        }
+        "create" if argv.len() <= 8 => xgroup_create(shard, key, group, &argv[4], options),
         "setid" if argv.len() == 5 || argv.len() == 7 => {
-            let stream = shard.write_collection::<Stream>(key)?.expect("checked");
-            let id = match &argv[4][..] {
-                b"$" => stream.last_id(),
-                other => parse_id(other, 0)?,
-            };
-            let state = stream.groups_mut().get_mut(group).expect("checked");
-            state.last_id = id;
-            state.entries_read = entries_read;
-            shard.mark_dirty(1);
-            shard.notify(EventClass::Stream, "xgroup-setid", key);
-            Ok(Reply::Ok)
+            xgroup_setid(shard, key, group, &argv[4], options.entries_read)
         }
-        "destroy" => {
-            let stream = shard.write_collection::<Stream>(key)?.expect("checked");
-            if stream.groups_mut().remove(group).is_none() {
-                shard.record_nothing();
-                return Ok(Reply::Integer(0));
-            }
-            shard.mark_dirty(1);
-            shard.notify(EventClass::Stream, "xgroup-destroy", key);
-            Ok(Reply::Integer(1))
-        }
-        "createconsumer" => {
-            let stream = shard.write_collection::<Stream>(key)?.expect("checked");
-            let state = stream.groups_mut().get_mut(group).expect("checked");
-            let (_, created) = state.consumer_or_create(&argv[4], now);
-            if !created {
-                shard.record_nothing();
-                return Ok(Reply::Integer(0));
-            }
-            shard.mark_dirty(1);
-            shard.notify(EventClass::Stream, "xgroup-createconsumer", key);
-            Ok(Reply::Integer(1))
-        }
-        "delconsumer" => {
-            let stream = shard.write_collection::<Stream>(key)?.expect("checked");
-            let state = stream.groups_mut().get_mut(group).expect("checked");
-            let Some(pending) = state.delete_consumer(&argv[4]) else {
-                shard.record_nothing();
-                return Ok(Reply::Integer(0));
-            };
-            shard.mark_dirty(1);
-            shard.notify(EventClass::Stream, "xgroup-delconsumer", key);
-            Ok(Reply::Integer(pending as i64))
-        }
+        "destroy" => xgroup_destroy(shard, key, group),
+        "createconsumer" => xgroup_createconsumer(shard, key, group, &argv[4]),
+        "delconsumer" => xgroup_delconsumer(shard, key, group, &argv[4]),
         _ => Err(subcommand_syntax(argv, "XGROUP")),
     }
+}
+
+/// XGROUP CREATE once checked: creates the stream with MKSTREAM, then the group.
+fn xgroup_create(
+    shard: &mut ShardCtx<'_>,
+    key: &Bytes,
+    group: &[u8],
+    id: &[u8],
+    options: GroupOptions,
+) -> CmdResult {
+    let id = match id {
+        b"$" => shard
+            .write_collection::<Stream>(key)?
+            .map_or(StreamId::MIN, |stream| stream.last_id()),
+        other => parse_strict_id(other, 0)?,
+    };
+    let stream = shard.collection_or_create(key, Stream::new)?;
+    if stream.groups().contains_key(group) {
+        return Err(CommandError::other(
+            "BUSYGROUP Consumer Group name already exists",
+        ));
+    }
+    stream
+        .groups_mut()
+        .insert(group.into(), ConsumerGroup::new(id, options.entries_read));
+    shard.mark_dirty(1);
+    shard.notify(EventClass::Stream, "xgroup-create", key);
+    Ok(Reply::Ok)
+}
+
+/// The stream at `key` and its group `group`, or NOGROUP.
+fn existing_group<'a>(
+    shard: &'a mut ShardCtx<'_>,
+    key: &[u8],
+    group: &[u8],
+) -> Result<(StreamId, &'a mut ConsumerGroup), CommandError> {
+    shard
+        .write_collection::<Stream>(key)?
+        .and_then(|stream| {
+            let last_id = stream.last_id();
+            stream
+                .groups_mut()
+                .get_mut(group)
+                .map(|state| (last_id, state))
+        })
+        .ok_or_else(|| no_such_group(group, key))
+}
+
+/// XGROUP SETID once checked: moves the group's last delivered ID and read counter.
+fn xgroup_setid(
+    shard: &mut ShardCtx<'_>,
+    key: &Bytes,
+    group: &[u8],
+    id: &[u8],
+    entries_read: Option<u64>,
+) -> CmdResult {
+    let (last_id, state) = existing_group(shard, key, group)?;
+    state.last_id = match id {
+        b"$" => last_id,
+        other => parse_id(other, 0)?,
+    };
+    state.entries_read = entries_read;
+    shard.mark_dirty(1);
+    shard.notify(EventClass::Stream, "xgroup-setid", key);
+    Ok(Reply::Ok)
+}
+
+/// XGROUP DESTROY once checked: 1 when the group existed.
+fn xgroup_destroy(shard: &mut ShardCtx<'_>, key: &Bytes, group: &[u8]) -> CmdResult {
+    let removed = shard
+        .write_collection::<Stream>(key)?
+        .is_some_and(|stream| stream.groups_mut().remove(group).is_some());
+    if !removed {
+        shard.record_nothing();
+        return Ok(Reply::Integer(0));
+    }
+    shard.mark_dirty(1);
+    shard.notify(EventClass::Stream, "xgroup-destroy", key);
+    Ok(Reply::Integer(1))
+}
+
+/// XGROUP CREATECONSUMER once checked: 1 when the consumer is new.
+fn xgroup_createconsumer(
+    shard: &mut ShardCtx<'_>,
+    key: &Bytes,
+    group: &[u8],
+    consumer: &[u8],
+) -> CmdResult {
+    let now = shard.now;
+    let (_, state) = existing_group(shard, key, group)?;
+    let (_, created) = state.consumer_or_create(consumer, now);
+    if !created {
+        shard.record_nothing();
+        return Ok(Reply::Integer(0));
+    }
+    shard.mark_dirty(1);
+    shard.notify(EventClass::Stream, "xgroup-createconsumer", key);
+    Ok(Reply::Integer(1))
+}
+
+/// XGROUP DELCONSUMER once checked: the number of entries the consumer had pending.
+fn xgroup_delconsumer(
+    shard: &mut ShardCtx<'_>,
+    key: &Bytes,
+    group: &[u8],
+    consumer: &[u8],
+) -> CmdResult {
+    let (_, state) = existing_group(shard, key, group)?;
+    let Some(pending) = state.delete_consumer(consumer) else {
+        shard.record_nothing();
+        return Ok(Reply::Integer(0));
+    };
+    shard.mark_dirty(1);
+    shard.notify(EventClass::Stream, "xgroup-delconsumer", key);
+    Ok(Reply::Integer(pending as i64))
 }
 
 /// XACK key group id [id ...]
@@ -211,11 +283,7 @@ pub(super) fn xack(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdRes
         shard.record_nothing();
         return Ok(Reply::Integer(0));
     };
-    let ids = rest
-        .iter()
-        .map(|arg| parse_strict_id(arg, 0))
-        .collect::<Result<Vec<_>, _>>()?;
-    let acknowledged = ids.into_iter().filter(|&id| state.acknowledge(id)).count();
+    let acknowledged = count_applied(rest, |id| state.acknowledge(id))?;
     if acknowledged == 0 {
         shard.record_nothing();
     } else {
@@ -383,7 +451,9 @@ pub(super) fn xclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdR
         } else if is_keyword(option, "justid") {
             options.just_id = true;
         } else if is_keyword(option, "idle") && more {
-            options.delivery_time = Some(now - number("IDLE")?);
+            // Saturating: IDLE -9223372036854775808 must not overflow (the time is then
+            // out of range and becomes now, as in Redis).
+            options.delivery_time = Some(now.saturating_sub(number("IDLE")?));
             at += 1;
         } else if is_keyword(option, "time") && more {
             options.delivery_time = Some(number("TIME")?);
@@ -407,9 +477,13 @@ pub(super) fn xclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdR
         Some(time) if (0..=now).contains(&time) => time as u64,
         _ => now as u64,
     };
-    let stream = shard.write_collection::<Stream>(key)?.expect("checked");
-    let outcome = stream
-        .with_group(group, |stream, state| {
+    let count = match options.retry_count {
+        Some(retries) if retries >= 0 => DeliveryCount::Set(retries as u64),
+        _ if options.just_id => DeliveryCount::Keep,
+        _ => DeliveryCount::Increment,
+    };
+    let outcome = shard.write_collection::<Stream>(key)?.and_then(|stream| {
+        stream.with_group(group, |stream, state| {
             if options.last_id > state.last_id {
                 state.last_id = options.last_id;
             }
@@ -439,19 +513,7 @@ pub(super) fn xclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdR
                         }
                     }
                 }
-                let (owner, new) = state.consumer_or_create(consumer, now as u64);
-                owner.seen_time = now as u64;
-                owner.active_time = Some(now as u64);
-                created |= new;
-                state.reassign(id, consumer);
-                if let Some(pending) = state.pending.get_mut(&id) {
-                    pending.delivery_time = delivery_time;
-                    match options.retry_count {
-                        Some(retries) if retries >= 0 => pending.delivery_count = retries as u64,
-                        _ if !options.just_id => pending.delivery_count += 1,
-                        _ => {}
-                    }
-                }
+                created |= state.claim(id, consumer, now as u64, delivery_time, count);
                 replies.push(match &entry {
                     Some(entry) if !options.just_id => entry_reply(entry),
                     _ => id_reply(id),
@@ -459,8 +521,10 @@ pub(super) fn xclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdR
             }
             (replies, created)
         })
-        .expect("checked");
-    let (replies, created) = outcome;
+    });
+    let Some((replies, created)) = outcome else {
+        return Err(no_such_key_or_group(key, group));
+    };
     if created {
         shard.notify(EventClass::Stream, "xgroup-createconsumer", key);
     }
@@ -497,16 +561,14 @@ pub(super) fn xautoclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> 
             return Err(CommandError::Syntax);
         }
     }
-    let has_group = shard
-        .read_collection::<Stream>(key)?
-        .is_some_and(|stream| stream.groups().contains_key(group));
-    if !has_group {
-        return Err(no_such_key_or_group(key, group));
-    }
     let now = shard.now;
-    let stream = shard.write_collection::<Stream>(key)?.expect("checked");
-    let (cursor, claimed, deleted, created) = stream
-        .with_group(group, |stream, state| {
+    let count_change = if just_id {
+        DeliveryCount::Keep
+    } else {
+        DeliveryCount::Increment
+    };
+    let outcome = shard.write_collection::<Stream>(key)?.and_then(|stream| {
+        stream.with_group(group, |stream, state| {
             let mut attempts = count * 10;
             let mut claimed = Vec::new();
             let mut deleted = Vec::new();
@@ -537,24 +599,17 @@ pub(super) fn xautoclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> 
                     }
                     continue;
                 };
-                let delivery_time = state.pending[&id].delivery_time;
+                let delivery_time = state
+                    .pending
+                    .get(&id)
+                    .map_or(now, |entry| entry.delivery_time);
                 if min_idle > 0 && idle(now, delivery_time) < min_idle {
                     if exhausted {
                         break;
                     }
                     continue;
                 }
-                let (owner, new) = state.consumer_or_create(consumer, now);
-                owner.seen_time = now;
-                owner.active_time = Some(now);
-                created |= new;
-                state.reassign(id, consumer);
-                if let Some(pending) = state.pending.get_mut(&id) {
-                    pending.delivery_time = now;
-                    if !just_id {
-                        pending.delivery_count += 1;
-                    }
-                }
+                created |= state.claim(id, consumer, now, now, count_change);
                 claimed.push(if just_id {
                     id_reply(id)
                 } else {
@@ -580,7 +635,10 @@ pub(super) fn xautoclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> 
             };
             (cursor, claimed, deleted, created)
         })
-        .expect("checked");
+    });
+    let Some((cursor, claimed, deleted, created)) = outcome else {
+        return Err(no_such_key_or_group(key, group));
+    };
     if created {
         shard.notify(EventClass::Stream, "xgroup-createconsumer", key);
     }

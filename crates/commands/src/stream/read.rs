@@ -8,7 +8,7 @@
 //! again. XREAD's `$` is resolved by the server to the stream's last ID before it parks
 //! ([`pin_last_ids`]), so the re-run reads what arrived after the wait began.
 
-use super::{entry_reply, id_reply, invalid_id, parse_strict_id};
+use super::{entry_reply, id_reply, parse_strict_id};
 use crate::args::{is_keyword, parse_integer};
 use crate::{ArgReader, CmdResult, CommandError, EventClass, ShardCtx};
 use bytes::Bytes;
@@ -119,11 +119,6 @@ fn parse_request(
     let Some(streams) = streams else {
         return Err(CommandError::Syntax);
     };
-    if xreadgroup && request.group.is_none() {
-        return Err(CommandError::other(
-            "ERR Missing GROUP option for XREADGROUP",
-        ));
-    }
     let half = (argv.len() - streams) / 2;
     request.keys = &argv[streams..streams + half];
     request.ids = &argv[streams + half..];
@@ -246,6 +241,20 @@ enum ReadFrom {
     History(StreamId),
 }
 
+impl ReadFrom {
+    /// XREADGROUP's ID argument: `>`, or a strict ID. Redis marks `>` internally as the
+    /// largest ID, so that ID given in full reads new entries too.
+    fn parse(arg: &[u8]) -> Result<ReadFrom, CommandError> {
+        if arg == b">" {
+            return Ok(ReadFrom::New);
+        }
+        Ok(match parse_strict_id(arg, 0)? {
+            StreamId::MAX => ReadFrom::New,
+            id => ReadFrom::History(id),
+        })
+    }
+}
+
 /// XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key
 /// [key ...] id [id ...]
 ///
@@ -253,7 +262,11 @@ enum ReadFrom {
 /// with `[id, nil]` for pending entries deleted since.
 pub(super) fn xreadgroup(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let request = parse_request(args.argv(), true, shard.client.script)?;
-    let (group_name, consumer) = request.group.expect("checked by parse_request");
+    let Some((group_name, consumer)) = request.group else {
+        return Err(CommandError::other(
+            "ERR Missing GROUP option for XREADGROUP",
+        ));
+    };
     let mut sources = Vec::with_capacity(request.keys.len());
     for (key, id) in request.keys.iter().zip(request.ids) {
         let has_group = shard
@@ -274,8 +287,7 @@ pub(super) fn xreadgroup(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> 
                     "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.",
                 ))
             }
-            b">" => ReadFrom::New,
-            _ => ReadFrom::History(StreamId::parse(id, 0).ok_or_else(invalid_id)?),
+            _ => ReadFrom::parse(id)?,
         });
     }
     let now = shard.now;
@@ -354,7 +366,9 @@ pub fn has_news(argv: &[Bytes], key: &[u8], value: Option<&Value>) -> bool {
         .filter(|(named, _)| &named[..] == key)
         .any(|(_, id)| match (value, request.group) {
             (Some(Value::Stream(stream)), Some((group, _))) => match stream.groups().get(group) {
-                Some(state) if &id[..] == b">" => news_after(stream, state.last_id),
+                Some(state) if matches!(ReadFrom::parse(id), Ok(ReadFrom::New)) => {
+                    news_after(stream, state.last_id)
+                }
                 // A history read never waits; a missing group is NOGROUP to report.
                 _ => true,
             },
@@ -390,7 +404,8 @@ fn deliver_new(
     for entry in stream.range(start, StreamId::MAX, false).take(limit) {
         if entry.id > group.last_id {
             group.entries_read = match group.entries_read {
-                Some(read) if !stream.has_tombstones_from(entry.id) => Some(read + 1),
+                // Wrapping as Redis's C counter does past ENTRIESREAD's i64::MAX.
+                Some(read) if !stream.has_tombstones_from(entry.id) => Some(read.wrapping_add(1)),
                 _ if stream.entries_added() > 0 => stream.entries_read_at(entry.id),
                 unchanged => unchanged,
             };

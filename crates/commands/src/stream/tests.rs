@@ -227,3 +227,89 @@ fn rebuild_keeps_pending_entries_whose_entries_are_gone() {
         }
     }
 }
+
+/// Regression: XCLAIM's IDLE was subtracted from the time unchecked, so IDLE
+/// -9223372036854775808 overflowed (a panic: overflow checks are on in release too).
+#[test]
+fn xclaim_idle_out_of_range_claims_as_now() {
+    let mut shard = TestShard::new();
+    shard.run(&["XADD", "s", "1-0", "f", "v"]);
+    shard.run(&["XGROUP", "CREATE", "s", "g", "0"]);
+    shard.run(&["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", ">"]);
+    assert_eq!(
+        shard.wire(&[
+            "XCLAIM",
+            "s",
+            "g",
+            "bob",
+            "0",
+            "1-0",
+            "IDLE",
+            "-9223372036854775808",
+            "JUSTID"
+        ]),
+        "*1\r\n$3\r\n1-0\r\n"
+    );
+    assert_eq!(
+        shard.wire(&["XPENDING", "s", "g", "-", "+", "10"]),
+        "*1\r\n*4\r\n$3\r\n1-0\r\n$3\r\nbob\r\n:0\r\n:1\r\n"
+    );
+}
+
+/// Regression: a group's read counter set to i64::MAX with ENTRIESREAD and then read on
+/// overflowed when XINFO computed its lag. Redis's C counter wraps; so do ours.
+#[test]
+fn entries_read_past_i64_max_wraps_as_redis() {
+    let mut shard = TestShard::new();
+    shard.run(&["XADD", "s", "1-0", "f", "v"]);
+    shard.run(&[
+        "XGROUP",
+        "CREATE",
+        "s",
+        "g",
+        "0",
+        "ENTRIESREAD",
+        "9223372036854775807",
+    ]);
+    shard.run(&["XADD", "s", "2-0", "f", "v"]);
+    shard.run(&["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", ">"]);
+    let groups = shard.wire(&["XINFO", "GROUPS", "s"]);
+    assert!(
+        groups.ends_with(
+            "$12\r\nentries-read\r\n:-9223372036854775807\r\n$3\r\nlag\r\n:-9223372036854775807\r\n"
+        ),
+        "{groups}"
+    );
+}
+
+/// Regression: Redis marks XREADGROUP's `>` as the largest ID, so that ID given in full
+/// reads new entries; we read the (empty) history instead.
+#[test]
+fn xreadgroup_largest_id_reads_new_entries() {
+    let mut shard = TestShard::new();
+    shard.run(&["XADD", "s", "1-0", "f", "v"]);
+    shard.run(&["XGROUP", "CREATE", "s", "g", "0"]);
+    assert_eq!(
+        shard.wire(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "STREAMS",
+            "s",
+            "18446744073709551615-18446744073709551615"
+        ]),
+        "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    );
+}
+
+/// Regression: an approximate trim without LIMIT is capped at 100 nodes' worth of
+/// entries, and Redis caps it at 10000 when `stream-node-max-entries` is 0; we did not
+/// cap it at all then (and overflowed for a huge setting).
+#[test]
+fn approximate_trims_default_limit_as_redis() {
+    assert_eq!(super::default_trim_limit(100), 10_000);
+    assert_eq!(super::default_trim_limit(7), 700);
+    assert_eq!(super::default_trim_limit(0), 10_000);
+    assert_eq!(super::default_trim_limit(i64::MAX as usize), 10_000);
+}

@@ -39,6 +39,17 @@ pub struct Consumer {
     pub pending: BTreeSet<StreamId>,
 }
 
+/// What a claim (XCLAIM, XAUTOCLAIM) does to a pending entry's delivery count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryCount {
+    /// Sets it (XCLAIM's RETRYCOUNT).
+    Set(u64),
+    /// Counts one more delivery.
+    Increment,
+    /// Leaves it (JUSTID).
+    Keep,
+}
+
 impl Consumer {
     /// A consumer seen first at `now`.
     pub fn new(now: u64) -> Consumer {
@@ -118,6 +129,33 @@ impl ConsumerGroup {
         if let Some(owner) = self.consumers.get_mut(consumer) {
             owner.pending.insert(id);
         }
+    }
+
+    /// Gives pending entry `id` to `consumer`, as XCLAIM and XAUTOCLAIM do once they
+    /// chose to claim it: the consumer (created when missing) is seen and active at `now`,
+    /// the entry was delivered at `delivery_time` and its count changes as `count` says.
+    /// True when the consumer was created.
+    pub fn claim(
+        &mut self,
+        id: StreamId,
+        consumer: &[u8],
+        now: u64,
+        delivery_time: u64,
+        count: DeliveryCount,
+    ) -> bool {
+        let (owner, created) = self.consumer_or_create(consumer, now);
+        owner.seen_time = now;
+        owner.active_time = Some(now);
+        self.reassign(id, consumer);
+        if let Some(pending) = self.pending.get_mut(&id) {
+            pending.delivery_time = delivery_time;
+            match count {
+                DeliveryCount::Set(count) => pending.delivery_count = count,
+                DeliveryCount::Increment => pending.delivery_count += 1,
+                DeliveryCount::Keep => {}
+            }
+        }
+        created
     }
 
     /// Deletes consumer `name` and its pending entries; the number it had, or `None`

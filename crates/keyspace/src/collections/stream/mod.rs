@@ -16,7 +16,7 @@ mod id;
 mod node;
 mod redis_size;
 
-pub use group::{Consumer, ConsumerGroup, PendingEntry};
+pub use group::{Consumer, ConsumerGroup, DeliveryCount, PendingEntry};
 pub use id::StreamId;
 
 use node::Node;
@@ -270,10 +270,8 @@ impl Stream {
             }
             let whole = match trim.strategy {
                 TrimStrategy::MaxLen(max) => self.length - entries >= max,
-                TrimStrategy::MinId(min) => node
-                    .entries(master_id)
-                    .last()
-                    .is_some_and(|raw| raw.id < min),
+                // The node's last ID, tombstone or not, as Redis's `lpGetEdgeStreamID`.
+                TrimStrategy::MinId(min) => node.last_id() < min,
             };
             if whole {
                 self.nodes.pop_front();
@@ -385,7 +383,9 @@ impl Stream {
         if self.entries_added == 0 {
             return Some(0);
         }
-        let lag = |read: u64| self.entries_added as i64 - read as i64;
+        // Wrapping as in Redis's C: ENTRIESREAD may set the counter near i64::MAX and
+        // reads keep counting past it.
+        let lag = |read: u64| (self.entries_added as i64).wrapping_sub(read as i64);
         if let Some(read) = group.entries_read {
             if !self.has_tombstones_from(group.last_id) {
                 return Some(lag(read));

@@ -212,6 +212,11 @@ impl Node {
         self.deleted += 1;
     }
 
+    /// The last entry's ID, tombstone or not.
+    pub(super) fn last_id(&self) -> StreamId {
+        self.last
+    }
+
     /// The first live entry's ID, if any.
     pub(super) fn first_live_id(&self, master_id: StreamId) -> Option<StreamId> {
         self.entries(master_id)
