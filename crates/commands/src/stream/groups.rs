@@ -147,8 +147,19 @@ pub(super) fn xgroup(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdR
             xgroup_setid(shard, key, group, &argv[4], options.entries_read)
         }
         "destroy" => xgroup_destroy(shard, key, group),
-        "createconsumer" => xgroup_createconsumer(shard, key, group, &argv[4]),
-        "delconsumer" => xgroup_delconsumer(shard, key, group, &argv[4]),
+        "createconsumer" => {
+            xgroup_consumer_change(shard, key, group, "xgroup-createconsumer", |state, now| {
+                let (_, created) = state.consumer_or_create(&argv[4], now);
+                created.then_some(1)
+            })
+        }
+        "delconsumer" => {
+            xgroup_consumer_change(shard, key, group, "xgroup-delconsumer", |state, _| {
+                state
+                    .delete_consumer(&argv[4])
+                    .map(|pending| pending as i64)
+            })
+        }
         _ => Err(subcommand_syntax(argv, "XGROUP")),
     }
 }
@@ -232,40 +243,25 @@ fn xgroup_destroy(shard: &mut ShardCtx<'_>, key: &Bytes, group: &[u8]) -> CmdRes
     Ok(Reply::Integer(1))
 }
 
-/// XGROUP CREATECONSUMER once checked: 1 when the consumer is new.
-fn xgroup_createconsumer(
+/// XGROUP CREATECONSUMER and DELCONSUMER once checked: `change` alters the group at a
+/// time and says what to reply (`None`: it changed nothing, reply 0); a change is
+/// announced as `event`.
+fn xgroup_consumer_change(
     shard: &mut ShardCtx<'_>,
     key: &Bytes,
     group: &[u8],
-    consumer: &[u8],
+    event: &'static str,
+    change: impl FnOnce(&mut ConsumerGroup, u64) -> Option<i64>,
 ) -> CmdResult {
     let now = shard.now;
     let (_, state) = existing_group(shard, key, group)?;
-    let (_, created) = state.consumer_or_create(consumer, now);
-    if !created {
-        shard.record_nothing();
-        return Ok(Reply::Integer(0));
-    }
-    shard.mark_dirty(1);
-    shard.notify(EventClass::Stream, "xgroup-createconsumer", key);
-    Ok(Reply::Integer(1))
-}
-
-/// XGROUP DELCONSUMER once checked: the number of entries the consumer had pending.
-fn xgroup_delconsumer(
-    shard: &mut ShardCtx<'_>,
-    key: &Bytes,
-    group: &[u8],
-    consumer: &[u8],
-) -> CmdResult {
-    let (_, state) = existing_group(shard, key, group)?;
-    let Some(pending) = state.delete_consumer(consumer) else {
+    let Some(reply) = change(state, now) else {
         shard.record_nothing();
         return Ok(Reply::Integer(0));
     };
     shard.mark_dirty(1);
-    shard.notify(EventClass::Stream, "xgroup-delconsumer", key);
-    Ok(Reply::Integer(pending as i64))
+    shard.notify(EventClass::Stream, event, key);
+    Ok(Reply::Integer(reply))
 }
 
 /// XACK key group id [id ...]
