@@ -7,6 +7,7 @@
 //! stream key is written with something for it ([`has_news`]), then runs the handler
 //! again. XREAD's `$` is resolved by the server to the stream's last ID before it parks
 //! ([`pin_last_ids`]), so the re-run reads what arrived after the wait began.
+//! XREAD also takes `+` (the last entry), as Redis 7.4 does; Redis 7.2 refuses it.
 
 use super::{entry_reply, id_reply, parse_strict_id};
 use crate::args::{is_keyword, parse_integer};
@@ -56,7 +57,8 @@ struct ReadRequest<'a> {
     ids: &'a [Bytes],
 }
 
-/// Parses the options in Redis's order, with its errors.
+/// Parses the options in Redis's order, with its errors; XREADGROUP's missing GROUP,
+/// Redis's next error, is left to [`xreadgroup`] (a blocked reader is re-parsed too).
 fn parse_request(
     argv: &[Bytes],
     xreadgroup: bool,
