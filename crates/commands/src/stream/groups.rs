@@ -535,113 +535,136 @@ pub(super) fn xclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdR
 pub(super) fn xautoclaim(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
     let argv = args.argv();
     let (key, group, consumer) = (&argv[1][..], &argv[2][..], &argv[3][..]);
-    let min_idle = parse_integer(&argv[4])
-        .map_err(|_| CommandError::other("ERR Invalid min-idle-time argument for XAUTOCLAIM"))?
-        .max(0);
-    let start = parse_bound(&argv[5], true)?;
-    let mut count = 100i64;
-    let mut just_id = false;
-    let mut at = 6;
-    while at < argv.len() {
-        if is_keyword(&argv[at], "count") && at + 1 < argv.len() {
-            count = parse_integer(&argv[at + 1])
-                .ok()
-                // Redis caps COUNT so that COUNT x 16 bytes of deleted IDs cannot overflow.
-                .filter(|&count| (1..=i64::MAX / 16).contains(&count))
-                .ok_or_else(|| CommandError::other("ERR COUNT must be > 0"))?;
-            at += 2;
-        } else if is_keyword(&argv[at], "justid") {
-            just_id = true;
-            at += 1;
-        } else {
-            return Err(CommandError::Syntax);
-        }
-    }
+    let request = AutoClaimRequest::parse(argv)?;
     let now = shard.now;
-    let count_change = if just_id {
-        DeliveryCount::Keep
-    } else {
-        DeliveryCount::Increment
-    };
     let outcome = shard.write_collection::<Stream>(key)?.and_then(|stream| {
         stream.with_group(group, |stream, state| {
-            let mut attempts = count * 10;
-            let mut claimed = Vec::new();
-            let mut deleted = Vec::new();
-            let mut created = false;
-            let mut last_visited = None;
-            let mut exhausted = false;
-            let mut next_from = start;
-            while attempts > 0 && count > 0 {
-                attempts -= 1;
-                let Some(id) = state.pending.range(next_from..).next().map(|(&id, _)| id) else {
-                    exhausted = true;
-                    break;
-                };
-                last_visited = Some(id);
-                next_from = match id.successor() {
-                    Some(next) => next,
-                    None => {
-                        exhausted = true;
-                        StreamId::MAX
-                    }
-                };
-                let Some(entry) = stream.get(id) else {
-                    state.acknowledge(id);
-                    deleted.push(id_reply(id));
-                    count -= 1;
-                    if exhausted {
-                        break;
-                    }
-                    continue;
-                };
-                let delivery_time = state
-                    .pending
-                    .get(&id)
-                    .map_or(now, |entry| entry.delivery_time);
-                if min_idle > 0 && idle(now, delivery_time) < min_idle {
-                    if exhausted {
-                        break;
-                    }
-                    continue;
-                }
-                created |= state.claim(id, consumer, now, now, count_change);
-                claimed.push(if just_id {
-                    id_reply(id)
-                } else {
-                    entry_reply(&entry)
-                });
-                count -= 1;
-                if exhausted {
-                    break;
-                }
-            }
-            let cursor = match (exhausted, last_visited) {
-                (true, _) => StreamId::MIN,
-                (false, None) => state
-                    .pending
-                    .range(start..)
-                    .next()
-                    .map_or(StreamId::MIN, |(&id, _)| id),
-                (false, Some(_)) => state
-                    .pending
-                    .range(next_from..)
-                    .next()
-                    .map_or(StreamId::MIN, |(&id, _)| id),
-            };
-            (cursor, claimed, deleted, created)
+            autoclaim(stream, state, consumer, &request, now)
         })
     });
-    let Some((cursor, claimed, deleted, created)) = outcome else {
+    let Some(outcome) = outcome else {
         return Err(no_such_key_or_group(key, group));
     };
-    if created {
+    if outcome.created {
         shard.notify(EventClass::Stream, "xgroup-createconsumer", key);
     }
     shard.mark_dirty(1);
     Ok(Reply::Array(vec![
-        id_reply(cursor),
-        Reply::Array(claimed),
-        Reply::Array(deleted),
+        id_reply(outcome.cursor),
+        Reply::Array(outcome.claimed),
+        Reply::Array(outcome.deleted),
     ]))
+}
+
+/// XAUTOCLAIM's arguments after the consumer.
+struct AutoClaimRequest {
+    min_idle: i64,
+    start: StreamId,
+    count: i64,
+    just_id: bool,
+}
+
+impl AutoClaimRequest {
+    /// Parses `min-idle-time start [COUNT count] [JUSTID]` with Redis's errors.
+    fn parse(argv: &[Bytes]) -> Result<AutoClaimRequest, CommandError> {
+        let min_idle = parse_integer(&argv[4])
+            .map_err(|_| CommandError::other("ERR Invalid min-idle-time argument for XAUTOCLAIM"))?
+            .max(0);
+        let start = parse_bound(&argv[5], true)?;
+        let mut request = AutoClaimRequest {
+            min_idle,
+            start,
+            count: 100,
+            just_id: false,
+        };
+        let mut at = 6;
+        while at < argv.len() {
+            if is_keyword(&argv[at], "count") && at + 1 < argv.len() {
+                request.count = parse_integer(&argv[at + 1])
+                    .ok()
+                    // Redis caps COUNT so that COUNT x 16 bytes of deleted IDs cannot
+                    // overflow.
+                    .filter(|&count| (1..=i64::MAX / 16).contains(&count))
+                    .ok_or_else(|| CommandError::other("ERR COUNT must be > 0"))?;
+                at += 2;
+            } else if is_keyword(&argv[at], "justid") {
+                request.just_id = true;
+                at += 1;
+            } else {
+                return Err(CommandError::Syntax);
+            }
+        }
+        Ok(request)
+    }
+}
+
+/// What one XAUTOCLAIM did.
+struct AutoClaimed {
+    /// Where the next call should start (`0-0`: the PEL was scanned to its end).
+    cursor: StreamId,
+    claimed: Vec<Reply>,
+    /// Pending IDs whose message was gone (dropped from the PEL).
+    deleted: Vec<Reply>,
+    /// Whether the consumer was created.
+    created: bool,
+}
+
+/// Walks `state`'s PEL from the request's start as Redis does: at most COUNT x 10
+/// entries looked at, COUNT claimed or found deleted; idle ones go to `consumer`.
+fn autoclaim(
+    stream: &Stream,
+    state: &mut ConsumerGroup,
+    consumer: &[u8],
+    request: &AutoClaimRequest,
+    now: u64,
+) -> AutoClaimed {
+    let first_pending = |state: &ConsumerGroup, from: StreamId| {
+        state.pending.range(from..).next().map(|(&id, _)| id)
+    };
+    let count_change = if request.just_id {
+        DeliveryCount::Keep
+    } else {
+        DeliveryCount::Increment
+    };
+    let mut outcome = AutoClaimed {
+        cursor: StreamId::MIN,
+        claimed: Vec::new(),
+        deleted: Vec::new(),
+        created: false,
+    };
+    let (mut attempts, mut count) = (request.count * 10, request.count);
+    // The next ID to look from; `None` once the PEL is exhausted.
+    let mut next_from = Some(request.start);
+    while attempts > 0 && count > 0 {
+        attempts -= 1;
+        let Some(id) = next_from.and_then(|from| first_pending(state, from)) else {
+            next_from = None;
+            break;
+        };
+        next_from = id.successor();
+        let Some(entry) = stream.get(id) else {
+            state.acknowledge(id);
+            outcome.deleted.push(id_reply(id));
+            count -= 1;
+            continue;
+        };
+        let delivery_time = state
+            .pending
+            .get(&id)
+            .map_or(now, |entry| entry.delivery_time);
+        if request.min_idle > 0 && idle(now, delivery_time) < request.min_idle {
+            continue;
+        }
+        outcome.created |= state.claim(id, consumer, now, now, count_change);
+        outcome.claimed.push(if request.just_id {
+            id_reply(id)
+        } else {
+            entry_reply(&entry)
+        });
+        count -= 1;
+    }
+    outcome.cursor = next_from
+        .and_then(|from| first_pending(state, from))
+        .unwrap_or(StreamId::MIN);
+    outcome
 }

@@ -156,75 +156,99 @@ fn stream_full(stream: &Stream, count: usize) -> Reply {
     let groups = stream
         .groups()
         .iter()
-        .map(|(group_name, group)| {
-            let pending = group
-                .pending
-                .iter()
-                .take(limit)
-                .map(|(&id, entry)| {
-                    Reply::Array(vec![
-                        id_reply(id),
-                        Reply::bulk(&entry.consumer),
-                        Reply::Integer(entry.delivery_time as i64),
-                        Reply::Integer(entry.delivery_count as i64),
-                    ])
-                })
-                .collect();
-            let consumers = group
-                .consumers
-                .iter()
-                .map(|(consumer_name, consumer)| {
-                    let pending = consumer
-                        .pending
-                        .iter()
-                        .take(limit)
-                        .filter_map(|id| group.pending.get(id).map(|entry| (id, entry)))
-                        .map(|(&id, entry)| {
-                            Reply::Array(vec![
-                                id_reply(id),
-                                Reply::Integer(entry.delivery_time as i64),
-                                Reply::Integer(entry.delivery_count as i64),
-                            ])
-                        })
-                        .collect();
-                    Reply::Map(vec![
-                        (name("name"), Reply::bulk(consumer_name)),
-                        (name("seen-time"), Reply::Integer(consumer.seen_time as i64)),
-                        (
-                            name("active-time"),
-                            Reply::Integer(consumer.active_time.map_or(-1, |time| time as i64)),
-                        ),
-                        (
-                            name("pel-count"),
-                            Reply::Integer(consumer.pending.len() as i64),
-                        ),
-                        (name("pending"), Reply::Array(pending)),
-                    ])
-                })
-                .collect();
-            Reply::Map(vec![
-                (name("name"), Reply::bulk(group_name)),
-                (name("last-delivered-id"), id_reply(group.last_id)),
-                (
-                    name("entries-read"),
-                    optional(group.entries_read.map(|read| read as i64)),
-                ),
-                (name("lag"), optional(stream.group_lag(group))),
-                (
-                    name("pel-count"),
-                    Reply::Integer(group.pending.len() as i64),
-                ),
-                (name("pending"), Reply::Array(pending)),
-                (name("consumers"), Reply::Array(consumers)),
-            ])
-        })
+        .map(|(group_name, group)| group_full(stream, group_name, group, limit))
         .collect();
     fields.push((name("groups"), Reply::Array(groups)));
     Reply::Map(fields)
 }
 
+/// One group of XINFO STREAM FULL: its position and counters, up to `limit` pending
+/// entries (`[id, consumer, delivery time, deliveries]`) and its consumers.
+fn group_full(stream: &Stream, group_name: &[u8], group: &ConsumerGroup, limit: usize) -> Reply {
+    let pending = group
+        .pending
+        .iter()
+        .take(limit)
+        .map(|(&id, entry)| {
+            Reply::Array(vec![
+                id_reply(id),
+                Reply::bulk(&entry.consumer),
+                Reply::Integer(entry.delivery_time as i64),
+                Reply::Integer(entry.delivery_count as i64),
+            ])
+        })
+        .collect();
+    let consumers = group
+        .consumers
+        .iter()
+        .map(|(consumer_name, consumer)| consumer_full(group, consumer_name, consumer, limit))
+        .collect();
+    let [entries_read, lag] = read_counters(stream, group);
+    Reply::Map(vec![
+        (name("name"), Reply::bulk(group_name)),
+        (name("last-delivered-id"), id_reply(group.last_id)),
+        entries_read,
+        lag,
+        (
+            name("pel-count"),
+            Reply::Integer(group.pending.len() as i64),
+        ),
+        (name("pending"), Reply::Array(pending)),
+        (name("consumers"), Reply::Array(consumers)),
+    ])
+}
+
+/// One consumer of XINFO STREAM FULL: its times and up to `limit` of its pending
+/// entries (`[id, delivery time, deliveries]`).
+fn consumer_full(
+    group: &ConsumerGroup,
+    consumer_name: &[u8],
+    consumer: &Consumer,
+    limit: usize,
+) -> Reply {
+    let pending = consumer
+        .pending
+        .iter()
+        .take(limit)
+        .filter_map(|id| group.pending.get(id).map(|entry| (id, entry)))
+        .map(|(&id, entry)| {
+            Reply::Array(vec![
+                id_reply(id),
+                Reply::Integer(entry.delivery_time as i64),
+                Reply::Integer(entry.delivery_count as i64),
+            ])
+        })
+        .collect();
+    Reply::Map(vec![
+        (name("name"), Reply::bulk(consumer_name)),
+        (name("seen-time"), Reply::Integer(consumer.seen_time as i64)),
+        (
+            name("active-time"),
+            Reply::Integer(consumer.active_time.map_or(-1, |time| time as i64)),
+        ),
+        (
+            name("pel-count"),
+            Reply::Integer(consumer.pending.len() as i64),
+        ),
+        (name("pending"), Reply::Array(pending)),
+    ])
+}
+
+/// A group's `entries-read` and `lag` fields (nil when unknown), as XINFO GROUPS and
+/// STREAM FULL give them.
+fn read_counters(stream: &Stream, group: &ConsumerGroup) -> [(Reply, Reply); 2] {
+    [
+        (
+            name("entries-read"),
+            optional(group.entries_read.map(|read| read as i64)),
+        ),
+        (name("lag"), optional(stream.group_lag(group))),
+    ]
+}
+
 /// One group of XINFO GROUPS.
 fn group_summary(stream: &Stream, group_name: &[u8], group: &ConsumerGroup) -> Reply {
+    let [entries_read, lag] = read_counters(stream, group);
     Reply::Map(vec![
         (name("name"), Reply::bulk(group_name)),
         (
@@ -233,11 +257,8 @@ fn group_summary(stream: &Stream, group_name: &[u8], group: &ConsumerGroup) -> R
         ),
         (name("pending"), Reply::Integer(group.pending.len() as i64)),
         (name("last-delivered-id"), id_reply(group.last_id)),
-        (
-            name("entries-read"),
-            optional(group.entries_read.map(|read| read as i64)),
-        ),
-        (name("lag"), optional(stream.group_lag(group))),
+        entries_read,
+        lag,
     ])
 }
 
