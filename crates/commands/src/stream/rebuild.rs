@@ -65,8 +65,11 @@ pub fn rebuild_stream(
 fn rebuild_groups(key: &[u8], stream: &Stream, sink: &mut dyn RebuildSink) {
     for (name, group) in stream.groups() {
         let last = group.last_id.to_string();
+        // A counter carried past i64::MAX by deliveries (it wraps, as Redis's does)
+        // cannot be set by any command: it is rebuilt as unknown.
         let read = group
             .entries_read
+            .filter(|&read| i64::try_from(read).is_ok())
             .map_or_else(|| "-1".to_owned(), |read| read.to_string());
         sink.command(&[
             b"XGROUP",

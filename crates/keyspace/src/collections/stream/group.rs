@@ -3,6 +3,7 @@
 
 use super::StreamId;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// A consumer group.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,15 +14,16 @@ pub struct ConsumerGroup {
     pub entries_read: Option<u64>,
     /// Entries delivered and not yet acknowledged, by ID.
     pub pending: BTreeMap<StreamId, PendingEntry>,
-    /// The consumers, by name.
-    pub consumers: BTreeMap<Box<[u8]>, Consumer>,
+    /// The consumers, by name (shared with their pending entries: a delivery copies no
+    /// name).
+    pub consumers: BTreeMap<Arc<[u8]>, Consumer>,
 }
 
 /// One delivered, unacknowledged entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingEntry {
     /// The consumer it was last delivered to.
-    pub consumer: Box<[u8]>,
+    pub consumer: Arc<[u8]>,
     /// When it was last delivered (unix milliseconds).
     pub delivery_time: u64,
     /// How many times it was delivered.
@@ -92,13 +94,22 @@ impl ConsumerGroup {
         self.pending.insert(
             id,
             PendingEntry {
-                consumer: consumer.into(),
+                consumer: self.shared_name(consumer),
                 delivery_time: now,
                 delivery_count: 1,
             },
         );
         if let Some(owner) = self.consumers.get_mut(consumer) {
             owner.pending.insert(id);
+        }
+    }
+
+    /// `consumer`'s name as the consumer map holds it (a copy only for a consumer that
+    /// does not exist).
+    pub fn shared_name(&self, consumer: &[u8]) -> Arc<[u8]> {
+        match self.consumers.get_key_value(consumer) {
+            Some((name, _)) => name.clone(),
+            None => consumer.into(),
         }
     }
 
@@ -117,11 +128,12 @@ impl ConsumerGroup {
 
     /// Moves pending entry `id` (which must exist) to `consumer` (which must exist).
     pub fn reassign(&mut self, id: StreamId, consumer: &[u8]) {
+        let name = self.shared_name(consumer);
         let Some(entry) = self.pending.get_mut(&id) else {
             return;
         };
         if *entry.consumer != *consumer {
-            let previous = std::mem::replace(&mut entry.consumer, consumer.into());
+            let previous = std::mem::replace(&mut entry.consumer, name);
             if let Some(owner) = self.consumers.get_mut(&previous) {
                 owner.pending.remove(&id);
             }
