@@ -12,23 +12,19 @@
 //! * every worker takes part, and the queue ends with nothing waiting, active, stalled
 //!   or failed, every job succeeded, and the jobs removed afterwards gone.
 //!
-//! bee-queue's pub/sub features (job events, delayed jobs) stay off: the server has no
-//! PUBLISH/SUBSCRIBE yet. BullMQ cannot run here at all: its scripts write events with
-//! XADD/XTRIM (streams).
+//! bee-queue's pub/sub features (job events, delayed jobs) stay off here. `bullmq.rs`
+//! runs BullMQ, whose scripts keep a queue's events in a stream.
 //!
 //! The dependencies are installed once with `npm ci` under the target directory. Without
 //! node or npm (or when `npm ci` fails) the test says it did not run and passes, except
 //! under CI (`CI=true`), where it fails.
 
 use peregrine_shard::ShardId;
-use peregrine_testkit::{poll_until, required_tool, run, under_ci, TestServer};
+use peregrine_testkit::node::{install_npm_packages, NodeProcess};
+use peregrine_testkit::{required_tool, run, TestServer};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::process::Command;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
@@ -72,22 +68,30 @@ fn bee_queue_workers_run_every_job_exactly_once() {
 
     let mut workers: Vec<NodeProcess> = WORKERS
         .iter()
-        .map(|name| NodeProcess::spawn(node_command(&["work", &port, QUEUE, name]), name))
+        .map(|name| {
+            NodeProcess::spawn(
+                node_command(&["work", &port, QUEUE, name]),
+                name,
+                PROCESS_LIMIT,
+            )
+        })
         .collect();
     for worker in &mut workers {
-        worker.wait_for_stderr_line(&format!("worker {} ready", worker.name));
+        let ready = format!("worker {} ready", worker.name());
+        worker.wait_for_stderr_line(&ready);
     }
     let jobs_text = JOBS.to_string();
     let removed_text = REMOVED.to_string();
     let producer = NodeProcess::spawn(
         node_command(&["produce", &port, QUEUE, &jobs_text, &removed_text]),
         "producer",
+        PROCESS_LIMIT,
     )
     .finish();
     let mut ran_by_worker = BTreeMap::new();
     for mut worker in workers {
         worker.close_stdin();
-        let name = worker.name.clone();
+        let name = worker.name().to_owned();
         let output = worker.finish();
         let ran: usize = output
             .strip_prefix(&format!("worker {name} ran "))
@@ -204,155 +208,9 @@ fn bee_queue_workers_run_every_job_exactly_once() {
     assert_eq!(last_id, JOBS - own_ids, "the id counter");
 }
 
-/// Installs `job_queue/package-lock.json` with `npm ci` into a directory under the target
-/// directory, unless the same lock file is installed there already; returns its
-/// `node_modules`. `None` (after a note) when npm fails outside CI.
+/// Installs `job_queue/package-lock.json` under the target directory; its `node_modules`.
 fn install_dependencies(npm: &Path) -> Option<PathBuf> {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/job_queue");
     let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("job_queue");
-    let lock = std::fs::read(source.join("package-lock.json")).expect("package-lock.json");
-    let stamp = prefix.join("installed-package-lock.json");
-    let modules = prefix.join("node_modules");
-    if std::fs::read(&stamp).is_ok_and(|installed| installed == lock) && modules.is_dir() {
-        return Some(modules);
-    }
-    std::fs::create_dir_all(&prefix).expect("create the npm prefix");
-    for file in ["package.json", "package-lock.json"] {
-        std::fs::copy(source.join(file), prefix.join(file)).expect("copy the npm manifest");
-    }
-    let output = Command::new(npm)
-        .args([
-            "ci",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-        ])
-        .arg(&prefix)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run npm ci");
-    if !output.status.success() {
-        let text = format!(
-            "npm ci in {} failed ({}):\n{}{}",
-            prefix.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(!under_ci(), "{text}");
-        println!("{WHAT} did NOT run: {text}");
-        return None;
-    }
-    std::fs::write(&stamp, &lock).expect("write the install stamp");
-    Some(modules)
-}
-
-/// A node process whose stdout is collected and whose stderr lines are collected and
-/// passed on, killed when dropped.
-struct NodeProcess {
-    name: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Arc<Mutex<String>>,
-    stderr_lines: mpsc::Receiver<String>,
-}
-
-impl NodeProcess {
-    fn spawn(mut command: Command, name: &str) -> NodeProcess {
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|error| panic!("can't start {name}: {error}"));
-        let stdin = child.stdin.take();
-        let mut stdout = child.stdout.take().expect("piped stdout");
-        let stdout = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stdout.read_to_string(&mut text);
-            text
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (sender, stderr_lines) = mpsc::channel();
-        let reader = BufReader::new(child.stderr.take().expect("piped stderr"));
-        let collected = stderr.clone();
-        std::thread::spawn(move || {
-            for line in reader.lines().map_while(Result::ok) {
-                if let Ok(mut text) = collected.lock() {
-                    text.push_str(&line);
-                    text.push('\n');
-                }
-                let _ = sender.send(line);
-            }
-        });
-        NodeProcess {
-            name: name.to_owned(),
-            child,
-            stdin,
-            stdout: Some(stdout),
-            stderr,
-            stderr_lines,
-        }
-    }
-
-    fn wait_for_stderr_line(&mut self, wanted: &str) {
-        loop {
-            match self.stderr_lines.recv_timeout(PROCESS_LIMIT) {
-                Ok(line) if line == wanted => return,
-                Ok(_) => {}
-                Err(_) => panic!(
-                    "{} did not log {wanted:?}; stderr:\n{}",
-                    self.name,
-                    self.stderr()
-                ),
-            }
-        }
-    }
-
-    fn close_stdin(&mut self) {
-        drop(self.stdin.take());
-    }
-
-    /// Waits for the process to exit successfully and returns its stdout.
-    fn finish(mut self) -> String {
-        let mut status = None;
-        let exited = poll_until(PROCESS_LIMIT, || {
-            status = self.child.try_wait().ok().flatten();
-            status.is_some()
-        });
-        assert!(
-            exited,
-            "{} did not exit within {PROCESS_LIMIT:?}; stderr:\n{}",
-            self.name,
-            self.stderr()
-        );
-        let stdout = self
-            .stdout
-            .take()
-            .and_then(|handle| handle.join().ok())
-            .unwrap_or_default();
-        assert!(
-            status.is_some_and(|status| status.success()),
-            "{} failed ({status:?}); stdout:\n{stdout}\nstderr:\n{}",
-            self.name,
-            self.stderr()
-        );
-        stdout
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr
-            .lock()
-            .map(|text| text.clone())
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    install_npm_packages(npm, &source, &prefix, WHAT)
 }

@@ -10,6 +10,8 @@
 //!   wire-level assertions.
 //! * Lookup of the Redis tools (`redis-server`, `redis-cli`, `redis-benchmark`) on
 //!   `PATH`, with the suite's policy for missing tools ([`required_tool`]).
+//! * [`node`]: npm dependencies pinned by a lock file, and node processes with time
+//!   limits, for suites that drive a real client library.
 //!
 //! Invariants: no fixed ports and no sleeps to wait for readiness; every blocking read
 //! has a timeout ([`IO_TIMEOUT`]), so a hung server fails a test instead of hanging it.
@@ -17,6 +19,7 @@
 //! It is not: a Redis client library (tests use the `redis` crate for meaning and
 //! [`RawClient`] for framing), or a model of the server's semantics.
 
+pub mod node;
 pub mod scenario;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};

@@ -19,7 +19,7 @@ use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Reply};
 use peregrine_script::errors::{UNKNOWN_COMMAND, WRONG_ARITY};
 use peregrine_script::{HostCall, LogLevel, ScriptHost, Tick};
-use peregrine_shard::{LockKey, LockMode, LockOwner, LockRequest, LockTable, ShardId};
+use peregrine_shard::{LockKey, LockMode, LockOwner, LockRequest, ShardId};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -330,11 +330,17 @@ impl ScriptHost for ShardHost {
                             vec![(LockKey::for_key(db.0, key), LockMode::Exclusive)],
                             None,
                         );
-                        if self.state.locks.borrow().conflicts(&request) {
+                        // The run never waits, so it may pass waiters (a blocked
+                        // client's wake-up queued behind the declared keys' locks, say);
+                        // only another holder of the key makes it escalate.
+                        if !self
+                            .state
+                            .locks
+                            .borrow_mut()
+                            .try_grant_ahead_of_waiters(&request)
+                        {
                             return self.escalate();
                         }
-                        // Granted at once: nothing conflicts.
-                        drop(LockTable::acquire(&self.state.locks, request.clone()));
                         self.undeclared_locks
                             .borrow_mut()
                             .push((db, key.clone(), request));
