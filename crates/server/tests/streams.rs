@@ -281,37 +281,11 @@ fn readers_do_not_stop_the_queue(server: &TestServer) {
     run::<String>(&mut c, &["XGROUP", "CREATE", &key, "g", "$", "MKSTREAM"]);
     let first_reader = spawn_command(server, &["XREAD", "BLOCK", "0", "STREAMS", &key, "$"]);
     await_blocked(server, 1);
-    let alice = spawn_command(
-        server,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "alice",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            &key,
-            ">",
-        ],
-    );
+    let alice = spawn_command(server, &group_wait("g", "alice", &key));
     await_blocked(server, 2);
     let second_reader = spawn_command(server, &["XREAD", "BLOCK", "0", "STREAMS", &key, "$"]);
     await_blocked(server, 3);
-    let bob = spawn_command(
-        server,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "bob",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            &key,
-            ">",
-        ],
-    );
+    let bob = spawn_command(server, &group_wait("g", "bob", &key));
     await_blocked(server, 4);
     run::<String>(&mut c, &["XADD", &key, "1-0", "n", "1"]);
     let first = vec![(key.clone(), vec![entry("1-0", &["n", "1"])])];
@@ -343,22 +317,7 @@ fn consumers_are_served_in_blocking_order(server: &TestServer) {
     let key = key_on_shard("fifo", server.shards() - 1, server.shards());
     let mut c = server.client();
     run::<String>(&mut c, &["XGROUP", "CREATE", &key, "g", "$", "MKSTREAM"]);
-    let block = |consumer: &str| {
-        spawn_command(
-            server,
-            &[
-                "XREADGROUP",
-                "GROUP",
-                "g",
-                consumer,
-                "BLOCK",
-                "0",
-                "STREAMS",
-                &key,
-                ">",
-            ],
-        )
-    };
+    let block = |consumer: &str| spawn_command(server, &group_wait("g", consumer, &key));
     let names = ["c0", "c1", "c2"];
     let mut waiters = Vec::new();
     for (index, name) in names.iter().enumerate() {
@@ -495,20 +454,7 @@ fn each_group_serves_its_first_consumer(server: &TestServer) {
     run::<String>(&mut c, &["XGROUP", "CREATE", &key, "g2", "$"]);
     let mut waiters = Vec::new();
     for (index, (group, consumer)) in [("g1", "a"), ("g1", "b"), ("g2", "c")].iter().enumerate() {
-        waiters.push(spawn_command(
-            server,
-            &[
-                "XREADGROUP",
-                "GROUP",
-                group,
-                consumer,
-                "BLOCK",
-                "0",
-                "STREAMS",
-                &key,
-                ">",
-            ],
-        ));
+        waiters.push(spawn_command(server, &group_wait(group, consumer, &key)));
         await_blocked(server, index as u64 + 1);
     }
     run::<String>(&mut c, &["XADD", &key, "1-0", "n", "1"]);
@@ -608,20 +554,7 @@ fn a_waiting_consumer_exists_before_it_gets_anything(server: &TestServer) {
         ],
     );
     assert_eq!(reply, Value::Nil);
-    let waiter = spawn_command(
-        server,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "bob",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            &key,
-            ">",
-        ],
-    );
+    let waiter = spawn_command(server, &group_wait("g", "bob", &key));
     await_blocked(server, 1);
     let consumers: Vec<Value> = run(&mut c, &["XINFO", "CONSUMERS", &key, "g"]);
     let listed: Vec<(String, i64, i64)> = consumers
@@ -792,20 +725,7 @@ fn xgroup_destroy_ends_the_wait_with_nogroup(server: &TestServer) {
     let key = key_on_shard("destroyed", server.shards() - 1, server.shards());
     let mut c = server.client();
     run::<String>(&mut c, &["XGROUP", "CREATE", &key, "g", "$", "MKSTREAM"]);
-    let waiter = spawn_command(
-        server,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "alice",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            &key,
-            ">",
-        ],
-    );
+    let waiter = spawn_command(server, &group_wait("g", "alice", &key));
     await_blocked(server, 1);
     assert_eq!(run::<i64>(&mut c, &["XGROUP", "DESTROY", &key, "g"]), 1);
     assert_eq!(error_of(waiter), nogroup(&key, "g"));
@@ -825,20 +745,7 @@ fn del_ends_group_waits_but_not_plain_reads(server: &TestServer) {
     run::<String>(&mut c, &["XGROUP", "CREATE", &key, "g", "$"]);
     let reader = spawn_command(server, &["XREAD", "BLOCK", "0", "STREAMS", &key, "$"]);
     await_blocked(server, 1);
-    let consumer = spawn_command(
-        server,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "alice",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            &key,
-            ">",
-        ],
-    );
+    let consumer = spawn_command(server, &group_wait("g", "alice", &key));
     await_blocked(server, 2);
     assert_eq!(run::<i64>(&mut c, &["DEL", &key]), 1);
     assert_eq!(error_of(consumer), nogroup(&key, "g"));
@@ -860,20 +767,7 @@ fn a_type_change_ends_group_waits_but_not_plain_reads(server: &TestServer) {
     run::<String>(&mut c, &["XGROUP", "CREATE", &key, "g", "$"]);
     let reader = spawn_command(server, &["XREAD", "BLOCK", "0", "STREAMS", &key, "$"]);
     await_blocked(server, 1);
-    let consumer = spawn_command(
-        server,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "alice",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            &key,
-            ">",
-        ],
-    );
+    let consumer = spawn_command(server, &group_wait("g", "alice", &key));
     await_blocked(server, 2);
     run::<String>(&mut c, &["SET", &key, "val1"]);
     assert_eq!(
@@ -912,20 +806,7 @@ fn flushall_ends_group_waits(server: &TestServer) {
         .iter()
         .enumerate()
         .map(|(index, key)| {
-            let waiter = spawn_command(
-                server,
-                &[
-                    "XREADGROUP",
-                    "GROUP",
-                    "g",
-                    "alice",
-                    "BLOCK",
-                    "0",
-                    "STREAMS",
-                    key,
-                    ">",
-                ],
-            );
+            let waiter = spawn_command(server, &group_wait("g", "alice", key));
             await_blocked(server, index as u64 + 2);
             waiter
         })
@@ -940,6 +821,22 @@ fn flushall_ends_group_waits(server: &TestServer) {
         records(reply_of(reader)),
         vec![(keys[0].clone(), vec![entry("1-0", &["f", "v"])])]
     );
+}
+
+/// `XREADGROUP GROUP group consumer BLOCK 0 STREAMS key >`: a consumer waiting for new
+/// entries.
+fn group_wait<'a>(group: &'a str, consumer: &'a str, key: &'a str) -> [&'a str; 9] {
+    [
+        "XREADGROUP",
+        "GROUP",
+        group,
+        consumer,
+        "BLOCK",
+        "0",
+        "STREAMS",
+        key,
+        ">",
+    ]
 }
 
 /// Runs `args` in a thread on a fresh connection to database `db`.
@@ -1007,20 +904,7 @@ fn rename_serves_or_ends_group_waits(server: &TestServer) {
     let (waited, source) = (&keys[0], &keys[1]);
     let mut c = server.client();
     run::<String>(&mut c, &["XGROUP", "CREATE", waited, "g", "$", "MKSTREAM"]);
-    let waiter = spawn_command(
-        server,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "alice",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            waited,
-            ">",
-        ],
-    );
+    let waiter = spawn_command(server, &group_wait("g", "alice", waited));
     await_blocked(server, 1);
     run::<String>(&mut c, &["XGROUP", "CREATE", source, "g", "$", "MKSTREAM"]);
     run::<String>(&mut c, &["XADD", source, "100-0", "f1", "v1"]);
@@ -1029,20 +913,7 @@ fn rename_serves_or_ends_group_waits(server: &TestServer) {
         records(reply_of(waiter)),
         vec![(waited.clone(), vec![entry("100-0", &["f1", "v1"])])]
     );
-    let waiter = spawn_command(
-        server,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "alice",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            waited,
-            ">",
-        ],
-    );
+    let waiter = spawn_command(server, &group_wait("g", "alice", waited));
     await_blocked(server, 1);
     run::<String>(&mut c, &["XADD", source, "100-0", "f1", "v1"]);
     run::<String>(&mut c, &["RENAME", source, waited]);

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use peregrine_diff::{find_redis_server, run, self_check, DiffConfig};
+use peregrine_diff::{find_redis_server, run, self_check, DiffConfig, DiffReport};
 
 fn redis_or_skip() -> Option<PathBuf> {
     let found = find_redis_server();
@@ -16,6 +16,18 @@ fn redis_or_skip() -> Option<PathBuf> {
         eprintln!("redis-server not found; self-check skipped");
     }
     found
+}
+
+/// Runs the self-check of `config` and asserts that redis-server agreed with itself
+/// on every command; the report is for the caller's further checks.
+fn self_check_without_mismatches(config: &DiffConfig) -> DiffReport {
+    let report = match self_check(config) {
+        Ok(report) => report,
+        Err(error) => panic!("self-check could not run: {error:#}"),
+    };
+    let details: Vec<String> = report.mismatches.iter().map(ToString::to_string).collect();
+    assert!(report.mismatches.is_empty(), "{}", details.join("\n\n"));
+    report
 }
 
 #[test]
@@ -34,12 +46,7 @@ fn redis_agrees_with_itself() {
         subscribers: false,
         notify_keyspace_events: None,
     };
-    let report = match self_check(&config) {
-        Ok(report) => report,
-        Err(error) => panic!("self-check could not run: {error:#}"),
-    };
-    let details: Vec<String> = report.mismatches.iter().map(ToString::to_string).collect();
-    assert!(report.mismatches.is_empty(), "{}", details.join("\n\n"));
+    let report = self_check_without_mismatches(&config);
     assert_eq!(report.compared, 1600);
     for name in [
         "SET", "GET", "SCAN", "EXPIRE", "LCS", "TTL", "RPUSH", "LRANGE", "HSET", "HGETALL", "SADD",
@@ -166,12 +173,7 @@ fn collection_families_agree_with_themselves_and_cover_every_command() {
         subscribers: false,
         notify_keyspace_events: None,
     };
-    let report = match self_check(&config) {
-        Ok(report) => report,
-        Err(error) => panic!("self-check could not run: {error:#}"),
-    };
-    let details: Vec<String> = report.mismatches.iter().map(ToString::to_string).collect();
-    assert!(report.mismatches.is_empty(), "{}", details.join("\n\n"));
+    let report = self_check_without_mismatches(&config);
     let missing: Vec<&str> = COLLECTION_COMMANDS
         .iter()
         .copied()
@@ -228,12 +230,7 @@ fn streams_family_agrees_with_itself_and_covers_every_command() {
         subscribers: false,
         notify_keyspace_events: None,
     };
-    let report = match self_check(&config) {
-        Ok(report) => report,
-        Err(error) => panic!("self-check could not run: {error:#}"),
-    };
-    let details: Vec<String> = report.mismatches.iter().map(ToString::to_string).collect();
-    assert!(report.mismatches.is_empty(), "{}", details.join("\n\n"));
+    let report = self_check_without_mismatches(&config);
     for name in STREAM_COMMANDS {
         let sent = report.coverage.get(*name).copied().unwrap_or(0);
         let errors = report.errors.get(*name).copied().unwrap_or(0);
@@ -279,12 +276,7 @@ fn redis_agrees_with_itself_across_kill_9() {
         subscribers: false,
         notify_keyspace_events: None,
     };
-    let report = match self_check(&config) {
-        Ok(report) => report,
-        Err(error) => panic!("self-check could not run: {error:#}"),
-    };
-    let details: Vec<String> = report.mismatches.iter().map(ToString::to_string).collect();
-    assert!(report.mismatches.is_empty(), "{}", details.join("\n\n"));
+    let report = self_check_without_mismatches(&config);
     assert_eq!(report.compared, 2000);
     // Restarts after commands 250, 500 and 750 of each seed at least (the one due at
     // the end waits for the recipe under way, which the seed may not finish).

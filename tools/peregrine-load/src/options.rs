@@ -222,20 +222,11 @@ where
 
     let mut arguments = arguments.into_iter();
     while let Some(argument) = arguments.next() {
-        if argument == "--help" || argument == "-h" {
-            return Ok(Invocation::Help);
-        }
-        let (name, inline_value) = match argument.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => {
-                (name.to_owned(), Some(value.to_owned()))
-            }
-            _ => (argument, None),
+        let (flag, name, inline_value) = match read_flag(argument, FLAGS)? {
+            FlagArgument::Help => return Ok(Invocation::Help),
+            FlagArgument::Flag(flag, name, inline_value) => (flag, name, inline_value),
         };
-        let (flag, name) = known_flag(&name).ok_or(UsageError::UnknownFlag(name))?;
-        let value = match inline_value {
-            Some(value) => value,
-            None => arguments.next().ok_or(UsageError::MissingValue(name))?,
-        };
+        let value = flag_value(name, inline_value, &mut arguments)?;
         match flag {
             Flag::Host => host = non_empty(name, value)?,
             Flag::Port => port = Some(number(name, &value, 1, u16::MAX)?),
@@ -336,12 +327,45 @@ const FLAGS: &[(&str, Flag)] = &[
     ("--seed", Flag::Seed),
 ];
 
-/// The flag spelled `name`, with its spelling as a `'static` string for errors.
-fn known_flag(name: &str) -> Option<(Flag, &'static str)> {
-    FLAGS
+/// One argument of a command line, as [`read_flag`] reads it.
+pub(crate) enum FlagArgument<F> {
+    /// `--help` or `-h`.
+    Help,
+    /// A flag of the table, its spelling (`'static`, for errors) and its value when
+    /// given inline (`--flag=value`, memtier's spelling).
+    Flag(F, &'static str, Option<String>),
+}
+
+/// Reads `argument` against the flag table `flags` (spelling, flag): the help switch,
+/// or a known flag with its inline value if any; an unknown flag is a usage error.
+pub(crate) fn read_flag<F: Copy>(
+    argument: String,
+    flags: &'static [(&'static str, F)],
+) -> Result<FlagArgument<F>, UsageError> {
+    if argument == "--help" || argument == "-h" {
+        return Ok(FlagArgument::Help);
+    }
+    let (name, inline_value) = match argument.split_once('=') {
+        Some((name, value)) if name.starts_with("--") => (name.to_owned(), Some(value.to_owned())),
+        _ => (argument, None),
+    };
+    let &(spelling, flag) = flags
         .iter()
         .find(|(spelling, _)| *spelling == name)
-        .map(|&(spelling, flag)| (flag, spelling))
+        .ok_or(UsageError::UnknownFlag(name))?;
+    Ok(FlagArgument::Flag(flag, spelling, inline_value))
+}
+
+/// A flag's value: the inline one, else the next argument.
+pub(crate) fn flag_value(
+    name: &'static str,
+    inline_value: Option<String>,
+    arguments: &mut impl Iterator<Item = String>,
+) -> Result<String, UsageError> {
+    match inline_value {
+        Some(value) => Ok(value),
+        None => arguments.next().ok_or(UsageError::MissingValue(name)),
+    }
 }
 
 pub(crate) fn non_empty(flag: &'static str, value: String) -> Result<String, UsageError> {

@@ -2,7 +2,7 @@
 //! pure function. Flags take their value as the next argument or after `=`, like the
 //! main mode's; `--pattern` and `--resp3` are switches and take none.
 
-use crate::options::{non_empty, number, UsageError};
+use crate::options::{flag_value, non_empty, number, read_flag, FlagArgument, UsageError};
 use crate::pubsub::push::{MAX_PUBLISHER, MAX_SEQUENCE, PAYLOAD_HEADER};
 
 /// The usage text printed by `pubsub --help` and after a usage error.
@@ -138,16 +138,10 @@ where
     let mut port = None;
     let mut arguments = arguments.into_iter();
     while let Some(argument) = arguments.next() {
-        if argument == "--help" || argument == "-h" {
-            return Ok(PubSubInvocation::Help);
-        }
-        let (name, inline_value) = match argument.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => {
-                (name.to_owned(), Some(value.to_owned()))
-            }
-            _ => (argument, None),
+        let (flag, name, inline_value) = match read_flag(argument, FLAGS)? {
+            FlagArgument::Help => return Ok(PubSubInvocation::Help),
+            FlagArgument::Flag(flag, name, inline_value) => (flag, name, inline_value),
         };
-        let (flag, name) = known_flag(&name).ok_or(UsageError::UnknownFlag(name))?;
         if let Flag::Pattern | Flag::Resp3 = flag {
             if inline_value.is_some() {
                 return Err(UsageError::SwitchWithValue(name));
@@ -158,10 +152,7 @@ where
             }
             continue;
         }
-        let value = match inline_value {
-            Some(value) => value,
-            None => arguments.next().ok_or(UsageError::MissingValue(name))?,
-        };
+        let value = flag_value(name, inline_value, &mut arguments)?;
         match flag {
             Flag::Host => options.host = non_empty(name, value)?,
             Flag::Port => port = Some(number(name, &value, 1, u16::MAX)?),
@@ -240,14 +231,6 @@ const FLAGS: &[(&str, Flag)] = &[
     ("--resp3", Flag::Resp3),
     ("--drain-timeout-ms", Flag::DrainTimeoutMs),
 ];
-
-/// The flag spelled `name`, with its spelling as a `'static` string for errors.
-fn known_flag(name: &str) -> Option<(Flag, &'static str)> {
-    FLAGS
-        .iter()
-        .find(|(spelling, _)| *spelling == name)
-        .map(|&(spelling, flag)| (flag, spelling))
-}
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::options::{non_empty, number, UsageError};
+use crate::options::{flag_value, non_empty, number, read_flag, FlagArgument, UsageError};
 
 /// The usage text printed by `streams --help` and after a usage error.
 pub const STREAMS_USAGE: &str = "\
@@ -169,20 +169,11 @@ where
     let mut port = None;
     let mut arguments = arguments.into_iter();
     while let Some(argument) = arguments.next() {
-        if argument == "--help" || argument == "-h" {
-            return Ok(StreamsInvocation::Help);
-        }
-        let (name, inline_value) = match argument.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => {
-                (name.to_owned(), Some(value.to_owned()))
-            }
-            _ => (argument, None),
+        let (flag, name, inline_value) = match read_flag(argument, FLAGS)? {
+            FlagArgument::Help => return Ok(StreamsInvocation::Help),
+            FlagArgument::Flag(flag, name, inline_value) => (flag, name, inline_value),
         };
-        let (flag, name) = known_flag(&name).ok_or(UsageError::UnknownFlag(name))?;
-        let value = match inline_value {
-            Some(value) => value,
-            None => arguments.next().ok_or(UsageError::MissingValue(name))?,
-        };
+        let value = flag_value(name, inline_value, &mut arguments)?;
         match flag {
             Flag::Host => options.host = non_empty(name, value)?,
             Flag::Port => port = Some(number(name, &value, 1, u16::MAX)?),
@@ -241,14 +232,6 @@ const FLAGS: &[(&str, Flag)] = &[
     ("--data-size", Flag::DataSize),
     ("--phase", Flag::Phase),
 ];
-
-/// The flag spelled `name`, with its spelling as a `'static` string for errors.
-fn known_flag(name: &str) -> Option<(Flag, &'static str)> {
-    FLAGS
-        .iter()
-        .find(|(spelling, _)| *spelling == name)
-        .map(|&(spelling, flag)| (flag, spelling))
-}
 
 #[cfg(test)]
 mod tests {
