@@ -131,14 +131,6 @@ impl Stream {
         self.nodes.len()
     }
 
-    /// Bytes of memory the entries hold (for MEMORY USAGE and the like).
-    pub fn heap_bytes(&self) -> usize {
-        self.nodes
-            .iter()
-            .map(|(_, node)| node.heap_bytes() + std::mem::size_of::<(StreamId, Node)>())
-            .sum()
-    }
-
     /// The first entry's ID, `0-0` when empty (Redis's `first_id`).
     pub fn first_id(&self) -> StreamId {
         self.nodes

@@ -240,11 +240,6 @@ impl Node {
         self.data.shrink_to_fit();
     }
 
-    /// Bytes of memory the node holds besides its own struct.
-    pub(super) fn heap_bytes(&self) -> usize {
-        self.master.len() + self.data.capacity()
-    }
-
     /// Every entry in order, tombstones included; `master_id` is the node's key.
     pub(super) fn entries(&self, master_id: StreamId) -> NodeEntries<'_> {
         let mut at = 0;
