@@ -321,6 +321,47 @@ fn a_shard_local_script_that_reaches_another_shard_runs_again_globally() {
     assert_eq!(raw.cmd(&["GET", &home]), b"$9\r\nfar-value\r\n");
 }
 
+/// A shard-local script may write a key of its shard that it did not declare even while
+/// a multi-shard write holds that key: the script waits for its whole shard, as Redis
+/// runs scripts alone, instead of failing after its first write.
+#[test]
+fn a_local_script_writes_undeclared_keys_that_multi_shard_writes_hold() {
+    let server = TestServer::start(BIN, SHARDS);
+    let declared = peregrine_testkit::key_on_shard("declared:", 0, SHARDS);
+    let shared = peregrine_testkit::key_on_shard("shared:", 0, SHARDS);
+    let far = peregrine_testkit::key_on_shard("far:", 1, SHARDS);
+    let script = "redis.call('INCR', KEYS[1]) redis.call('INCR', ARGV[1]) return 1";
+    let rounds = 300;
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let (address, shared, far) = (server.addr(), shared.clone(), far.clone());
+            std::thread::spawn(move || {
+                let mut client = RawClient::connect(address);
+                for _ in 0..rounds {
+                    assert_eq!(client.cmd(&["MSET", &shared, "0", &far, "0"]), b"+OK\r\n");
+                }
+            })
+        })
+        .collect();
+    let scripts: Vec<_> = (0..2)
+        .map(|_| {
+            let (address, declared, shared) = (server.addr(), declared.clone(), shared.clone());
+            std::thread::spawn(move || {
+                let mut client = RawClient::connect(address);
+                for _ in 0..rounds {
+                    let reply = client.cmd(&["EVAL", script, "1", &declared, &shared]);
+                    assert_eq!(reply, b":1\r\n", "{}", text(&reply));
+                }
+            })
+        })
+        .collect();
+    for thread in writers.into_iter().chain(scripts) {
+        thread.join().expect("no assertion failed");
+    }
+    let mut client = RawClient::connect(server.addr());
+    assert_eq!(client.cmd(&["GET", &declared]), b"$3\r\n600\r\n");
+}
+
 fn text(reply: &[u8]) -> String {
     String::from_utf8_lossy(reply).into_owned()
 }

@@ -207,19 +207,6 @@ impl LockTable {
         }
     }
 
-    /// Grants `request` at once unless a holder conflicts, ahead of any waiter; returns
-    /// whether it was granted. Only for an operation that holds its locks without ever
-    /// waiting (a script on its shard taking a key it did not declare): a waiter it
-    /// passes waits at most until the operation ends, and a waiter cannot deadlock
-    /// with what never waits. Release it with [`LockTable::release`].
-    pub fn try_grant_ahead_of_waiters(&mut self, request: &LockRequest) -> bool {
-        if self.is_reentry(request) || self.conflicts_with_holders(request) {
-            return false;
-        }
-        self.grant(request);
-        true
-    }
-
     /// Releases the locks of `request` and grants waiters that can now proceed.
     pub fn release(&mut self, request: &LockRequest) {
         if self.is_reentry(request) {
@@ -354,34 +341,6 @@ mod tests {
         assert!(!ready(&mut fourth));
         table.borrow_mut().release(&reader);
         assert!(ready(&mut fourth));
-    }
-
-    #[test]
-    fn a_grant_ahead_of_waiters_passes_waiters_but_not_holders() {
-        let table = Rc::new(RefCell::new(LockTable::new()));
-        let holder = request(&[("a", LockMode::Exclusive)]);
-        assert!(ready(&mut LockTable::acquire(&table, holder.clone())));
-        // Waits for the holder of "a"; it also wants "b".
-        let everything = LockRequest::everything(None);
-        let mut waiter = LockTable::acquire(&table, everything.clone());
-        assert!(!ready(&mut waiter));
-        let undeclared = request(&[("b", LockMode::Exclusive)]);
-        assert!(
-            table.borrow().conflicts(&undeclared),
-            "FIFO: it queues behind the waiter"
-        );
-        assert!(table.borrow_mut().try_grant_ahead_of_waiters(&undeclared));
-        assert!(
-            !table.borrow_mut().try_grant_ahead_of_waiters(&holder),
-            "a holder conflicts"
-        );
-        table.borrow_mut().release(&holder);
-        assert!(
-            !ready(&mut waiter),
-            "the waiter also waits for the passed grant"
-        );
-        table.borrow_mut().release(&undeclared);
-        assert!(ready(&mut waiter));
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! * [`ShardHost`]: the script's declared keys all live on one shard and the script is
 //!   known to stay there; it runs on that shard's core and every call is a direct,
-//!   synchronous call into the shard. A call that needs another shard (or a key another
-//!   operation holds) *escalates*: the run is abandoned if it has not written yet and is
+//!   synchronous call into the shard, which the run holds whole (so keys it did not
+//!   declare are safe to touch). A call that needs another shard *escalates*: the run is abandoned if it has not written yet and is
 //!   run again under the global lock (see [`super`]).
 //! * [`GlobalHost`]: the script holds every shard (its own lock owner); calls for the
 //!   local shard are direct, calls for other shards travel as messages, calls whose keys
@@ -19,7 +19,7 @@ use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Reply};
 use peregrine_script::errors::{UNKNOWN_COMMAND, WRONG_ARITY};
 use peregrine_script::{HostCall, LogLevel, ScriptHost, Tick};
-use peregrine_shard::{LockKey, LockMode, LockOwner, LockRequest, ShardId};
+use peregrine_shard::{LockOwner, ShardId};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -249,9 +249,6 @@ pub struct ShardHost {
     shard_count: u16,
     /// Set when a call needed more than this shard.
     escalated: Cell<bool>,
-    /// Locks taken on undeclared keys as the script touched them (released with the
-    /// declared keys' when the run ends), so nothing changes them if the script pauses.
-    undeclared_locks: std::cell::RefCell<Vec<(DbIndex, Bytes, LockRequest)>>,
     /// The run's control.
     pub control: RunControl,
 }
@@ -276,16 +273,7 @@ impl ShardHost {
             databases,
             shard_count,
             escalated: Cell::new(false),
-            undeclared_locks: std::cell::RefCell::default(),
             control,
-        }
-    }
-
-    /// Releases the locks taken on undeclared keys.
-    pub fn release_undeclared(&self) {
-        let mut locks = self.state.locks.borrow_mut();
-        for (_, _, request) in self.undeclared_locks.borrow_mut().drain(..) {
-            locks.release(&request);
         }
     }
 
@@ -316,35 +304,15 @@ impl ScriptHost for ShardHost {
                 if shards > 1 && spec.references_other_keys(&argv) {
                     return self.escalate();
                 }
-                for key in spec.keys.positions(&argv).filter_map(|at| argv.get(at)) {
-                    if ShardId::for_key(key, shards) != self.state.id {
-                        return self.escalate();
-                    }
-                    let locked = self
-                        .undeclared_locks
-                        .borrow()
-                        .iter()
-                        .any(|(locked_db, locked, _)| *locked_db == db && locked == key);
-                    if !self.control.declared.contains(key) && !locked {
-                        let request = LockRequest::new(
-                            vec![(LockKey::for_key(db.0, key), LockMode::Exclusive)],
-                            None,
-                        );
-                        // The run never waits, so it may pass waiters (a blocked
-                        // client's wake-up queued behind the declared keys' locks, say);
-                        // only another holder of the key makes it escalate.
-                        if !self
-                            .state
-                            .locks
-                            .borrow_mut()
-                            .try_grant_ahead_of_waiters(&request)
-                        {
-                            return self.escalate();
-                        }
-                        self.undeclared_locks
-                            .borrow_mut()
-                            .push((db, key.clone(), request));
-                    }
+                // The run holds its whole shard, so any key here is its to touch,
+                // declared or not.
+                let elsewhere = spec
+                    .keys
+                    .positions(&argv)
+                    .filter_map(|at| argv.get(at))
+                    .any(|key| ShardId::for_key(key, shards) != self.state.id);
+                if elsewhere {
+                    return self.escalate();
                 }
                 let mut replies = self
                     .state

@@ -2,8 +2,8 @@
 //! Lua engine (`peregrine-script`): where a script runs and what it locks.
 //!
 //! Placement (DESIGN.md §2): a script whose declared keys all live on one shard, and that
-//! is known to stay on them, runs on that shard's core in one hop, its keys locked there
-//! for the run. Any other script (keys on several shards, or a script seen touching keys
+//! is known to stay on them, runs on that shard's core in one hop, holding that shard
+//! (the lock on everything there) for the run. Any other script (keys on several shards, or a script seen touching keys
 //! it did not declare) runs on the client's core holding every shard under its own lock
 //! owner, with one log bracket per shard so that its writes survive a crash all or none.
 //! What a script touches is learned per SHA (per function name): the first run of a
@@ -218,12 +218,9 @@ async fn run_on_shard(session: &Session, shard: ShardId, run: Run) -> Option<Rep
             } else {
                 LockMode::Exclusive
             };
-            let request = LockRequest::new(
-                keys.iter()
-                    .map(|key| (LockKey::for_key(db.0, key), mode))
-                    .collect(),
-                None,
-            );
+            // The whole shard, not only the declared keys: scripts touch keys they did
+            // not declare, which another operation may hold until it runs.
+            let request = LockRequest::new(vec![(LockKey::Everything, mode)], None);
             LockTable::acquire(&state.locks, request.clone()).await;
             let control = RunControl::new(
                 state.server.clone(),
@@ -245,7 +242,6 @@ async fn run_on_shard(session: &Session, shard: ShardId, run: Run) -> Option<Rep
                 Err(reply) => reply,
             };
             state.locks.borrow_mut().release(&request);
-            host.release_undeclared();
             host.control.finish();
             (!host.escalated() || host.control.wrote()).then_some(reply)
         })
