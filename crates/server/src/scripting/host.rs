@@ -3,8 +3,9 @@
 //! * [`ShardHost`]: the script's declared keys all live on one shard and the script is
 //!   known to stay there; it runs on that shard's core and every call is a direct,
 //!   synchronous call into the shard, which the run holds whole (so keys it did not
-//!   declare are safe to touch). A call that needs another shard *escalates*: the run is abandoned if it has not written yet and is
-//!   run again under the global lock (see [`super`]).
+//!   declare are safe to touch). A call that needs another shard *escalates*: the run
+//!   is abandoned if it has not written yet and is run again under the global lock (see
+//!   [`super`]).
 //! * [`GlobalHost`]: the script holds every shard (its own lock owner); calls for the
 //!   local shard are direct, calls for other shards travel as messages, calls whose keys
 //!   span shards use the ordinary multi-shard plans, whose locks pass the script's own.
