@@ -147,6 +147,10 @@ pub struct BlockedClients {
     ready: VecDeque<(DbIndex, Bytes)>,
     /// Wakes the deferred server (serving while keys are locked).
     deferred: Cell<Option<Waker>>,
+    /// Clients whose parking is under way here (their command waits for locks before it
+    /// runs and parks), and whether they withdrew meanwhile: such a client must neither
+    /// run nor park once its turn comes.
+    parking: HashMap<u64, bool, ahash::RandomState>,
 }
 
 impl BlockedClients {
@@ -235,6 +239,26 @@ impl Drop for Parked<'_> {
     }
 }
 
+/// A client's parking under way on a shard (see `BlockedClients::parking`), ended however
+/// the parking ends.
+struct Parking<'a> {
+    state: &'a ShardState,
+    client: u64,
+}
+
+impl Parking<'_> {
+    fn begin(state: &ShardState, client: u64) -> Parking<'_> {
+        state.blocked.borrow_mut().parking.insert(client, false);
+        Parking { state, client }
+    }
+}
+
+impl Drop for Parking<'_> {
+    fn drop(&mut self) {
+        self.state.blocked.borrow_mut().parking.remove(&self.client);
+    }
+}
+
 /// What a parking request says about its client and command.
 pub struct ParkRequest {
     /// The client's id.
@@ -274,15 +298,22 @@ impl ShardState {
     pub async fn park(self: Rc<Self>, request: ParkRequest) -> Outcome {
         match &request.serve {
             Some(((spec, argv), options)) => {
+                let client = request.client;
+                let _parking = Parking::begin(&self, client);
+                let withdrawn = || self.blocked.borrow().parking.get(&client) == Some(&true);
                 let replies = self
                     .clone()
-                    .run_batch(
+                    .run_batch_if(
                         request.db,
                         *options,
                         vec![(spec, argv.clone())],
                         Serving::AfterEachWrite,
+                        || !withdrawn(),
                     )
                     .await;
+                let Some(replies) = replies else {
+                    return Outcome::Cancelled;
+                };
                 let reply = replies.into_iter().next().unwrap_or(Reply::Nil);
                 if reply != nothing_reply(spec) {
                     return Outcome::Served(reply);
@@ -349,6 +380,11 @@ impl ShardState {
     /// to withdraw (the client was woken elsewhere or went away). True when it waited here.
     pub fn unpark_client(&self, client: u64, unblock: Option<bool>) -> bool {
         let mut blocked = self.blocked.borrow_mut();
+        if unblock.is_none() {
+            if let Some(withdrawn) = blocked.parking.get_mut(&client) {
+                *withdrawn = true;
+            }
+        }
         let indexes = blocked.of_client(client);
         for &index in &indexes {
             if let Some(waiter) = blocked.unpark(index) {

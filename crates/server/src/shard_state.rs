@@ -775,15 +775,31 @@ impl ShardState {
         commands: Vec<KeyedCommand>,
         serving: Serving,
     ) -> Vec<Reply> {
+        self.run_batch_if(db, client, commands, serving, || true)
+            .await
+            .unwrap_or_default()
+    }
+
+    /// [`ShardState::run_batch`], unless `still_wanted` says otherwise when the batch's
+    /// turn comes (its client withdrew while it waited in line): then `None`, and
+    /// nothing ran.
+    pub async fn run_batch_if(
+        self: Rc<Self>,
+        db: DbIndex,
+        client: ClientOptions,
+        commands: Vec<KeyedCommand>,
+        serving: Serving,
+        still_wanted: impl FnOnce() -> bool,
+    ) -> Option<Vec<Reply>> {
         if self.locks.borrow().is_idle() {
-            return self.execute_serving(db, client, &commands, serving);
+            return Some(self.execute_serving(db, client, &commands, serving));
         }
         let request = ShardState::lock_request(db, &commands);
         if !self.locks.borrow().conflicts(&request) {
-            return self.execute_serving(db, client, &commands, serving);
+            return Some(self.execute_serving(db, client, &commands, serving));
         }
         LockTable::acquire(&self.locks, request.clone()).await;
-        let replies = self.execute_serving(db, client, &commands, serving);
+        let replies = still_wanted().then(|| self.execute_serving(db, client, &commands, serving));
         self.locks.borrow_mut().release(&request);
         replies
     }

@@ -344,6 +344,47 @@ fn every_pushed_element_is_popped_exactly_once(server: &TestServer) {
     assert_eq!(blocked_clients(server), 0);
 }
 
+/// Clients that go away while their blocking command still waits in line for keys that a
+/// script holds leave nothing behind: no lock kept by a wait that will never run, no
+/// waiter parked afterwards for a client that is gone to take the next pushed element.
+#[test]
+fn a_client_gone_while_its_wait_queued_behind_a_script_takes_nothing() {
+    let shards = 2;
+    let server = TestServer::start_with(BIN, shards, &["--busy-reply-threshold", "500"]);
+    let keys = keys_on_shards("queued:", 8, shards);
+    // A keyless script runs holding every shard; it becomes busy after 500 ms.
+    let mut script = server.raw();
+    script.send_command(&[b"EVAL", b"while true do end", b"0"]);
+    thread::sleep(Duration::from_millis(50));
+    // Waits sent meanwhile queue behind the script's locks (those dispatched by the
+    // script's own core wait for its first pause, and get -BUSY then); the clients leave.
+    let waiters: Vec<_> = keys
+        .iter()
+        .map(|key| {
+            let mut raw = server.raw();
+            raw.send_command(&[b"BLPOP", key.as_bytes(), b"0"]);
+            raw
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    drop(waiters);
+    let mut killer = server.raw();
+    while killer.cmd(&["SCRIPT", "KILL"]) != b"+OK\r\n" {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(show(&script.read_reply()).contains("killed"));
+    let mut c = client(&server);
+    for key in &keys {
+        run::<i64>(&mut c, &["RPUSH", key, "kept"]);
+        assert_eq!(
+            run::<Vec<String>>(&mut c, &["LRANGE", key, "0", "-1"]),
+            vec!["kept"],
+            "{key}"
+        );
+    }
+    assert_eq!(blocked_clients(&server), 0);
+}
+
 with_1_and_4_shards! {
     bin = BIN;
     returns_at_once_when_data_is_there,

@@ -191,20 +191,32 @@ impl LockTable {
             if let Some((_, depth)) = &mut this.reentrant {
                 *depth += 1;
             }
-            return LockAcquisition { state: None };
+            return LockAcquisition { waiting: None };
         }
         if !this.conflicts(&request) {
             this.grant(&request);
-            return LockAcquisition { state: None };
+            return LockAcquisition { waiting: None };
         }
         let granted = Rc::new(RefCell::new(GrantState::default()));
         this.waiters.push_back(Waiter {
-            request,
+            request: request.clone(),
             granted: granted.clone(),
         });
         LockAcquisition {
-            state: Some(granted),
+            waiting: Some(Waiting {
+                table: table.clone(),
+                request,
+                granted,
+            }),
         }
+    }
+
+    /// Forgets a waiter whose acquisition was dropped before it was granted, and grants
+    /// the ones it held up.
+    fn withdraw(&mut self, granted: &Rc<RefCell<GrantState>>) {
+        self.waiters
+            .retain(|waiter| !Rc::ptr_eq(&waiter.granted, granted));
+        self.grant_waiters();
     }
 
     /// Releases the locks of `request` and grants waiters that can now proceed.
@@ -277,23 +289,53 @@ fn requests_conflict(first: &LockRequest, second: &LockRequest) -> bool {
 }
 
 /// Resolves once the locks are granted.
+///
+/// Dropped before it resolved (its task was cancelled: a client went away while its
+/// command waited in line), it leaves the line, or gives back what was granted, so that
+/// nothing stays locked for an operation that will never run.
 pub struct LockAcquisition {
-    state: Option<Rc<RefCell<GrantState>>>,
+    waiting: Option<Waiting>,
+}
+
+/// A request in line: where, what, and its grant.
+struct Waiting {
+    table: Rc<RefCell<LockTable>>,
+    request: LockRequest,
+    granted: Rc<RefCell<GrantState>>,
 }
 
 impl Future for LockAcquisition {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<()> {
-        let Some(state) = &self.state else {
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<()> {
+        let Some(waiting) = &self.waiting else {
             return Poll::Ready(());
         };
-        let mut state = state.borrow_mut();
+        let mut state = waiting.granted.borrow_mut();
         if state.granted {
+            drop(state);
+            // The caller holds the locks now and releases them itself.
+            self.waiting = None;
             Poll::Ready(())
         } else {
             state.waker = Some(context.waker().clone());
             Poll::Pending
+        }
+    }
+}
+
+impl Drop for LockAcquisition {
+    fn drop(&mut self) {
+        let Some(waiting) = self.waiting.take() else {
+            return;
+        };
+        let Ok(mut table) = waiting.table.try_borrow_mut() else {
+            return;
+        };
+        if waiting.granted.borrow().granted {
+            table.release(&waiting.request);
+        } else {
+            table.withdraw(&waiting.granted);
         }
     }
 }
@@ -341,6 +383,32 @@ mod tests {
         assert!(!ready(&mut fourth));
         table.borrow_mut().release(&reader);
         assert!(ready(&mut fourth));
+    }
+
+    #[test]
+    fn a_dropped_acquisition_leaves_the_line_or_gives_back_its_grant() {
+        let table = Rc::new(RefCell::new(LockTable::new()));
+        let holder = request(&[("a", LockMode::Exclusive)]);
+        assert!(ready(&mut LockTable::acquire(&table, holder.clone())));
+        // Dropped while waiting: it leaves the line, and the one behind it is not held up.
+        let mut gone = LockTable::acquire(&table, request(&[("a", LockMode::Exclusive)]));
+        assert!(!ready(&mut gone));
+        let mut behind = LockTable::acquire(&table, request(&[("a", LockMode::Shared)]));
+        assert!(!ready(&mut behind));
+        drop(gone);
+        table.borrow_mut().release(&holder);
+        assert!(ready(&mut behind));
+        table
+            .borrow_mut()
+            .release(&request(&[("a", LockMode::Shared)]));
+        assert!(table.borrow().is_idle());
+        // Granted, then dropped before it was polled again: the grant is given back.
+        assert!(ready(&mut LockTable::acquire(&table, holder.clone())));
+        let granted_unseen = LockTable::acquire(&table, holder.clone());
+        table.borrow_mut().release(&holder);
+        assert!(!table.borrow().is_idle());
+        drop(granted_unseen);
+        assert!(table.borrow().is_idle());
     }
 
     #[test]
