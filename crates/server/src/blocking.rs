@@ -95,6 +95,11 @@ impl<T> Slot<T> {
         }
     }
 
+    /// True when `other` is this very slot (a clone of it).
+    pub fn is(&self, other: &Slot<T>) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Takes the value if the slot was filled.
     pub fn take(&self) -> Option<T> {
         self.inner.borrow_mut().0.take()
@@ -225,17 +230,35 @@ fn timeout_reply() -> Reply {
     Reply::NilArray
 }
 
-/// Removes the waiter when its future is dropped (the client went away mid-wait).
+/// A waiter's place in the registry, left when the wait ends however it ends (its
+/// future dropped: the client went away mid-wait).
 struct Parked<'a> {
     state: &'a ShardState,
     index: Cell<Option<usize>>,
+    slot: Slot<Outcome>,
+}
+
+impl Parked<'_> {
+    /// Removes the waiter from the registry if it is still there. A waiter served or
+    /// unparked was removed already, and its index may hold another waiter by now.
+    fn leave(&self) {
+        let Some(index) = self.index.take() else {
+            return;
+        };
+        let mut blocked = self.state.blocked.borrow_mut();
+        if blocked
+            .waiters
+            .get(index)
+            .is_some_and(|waiter| waiter.slot.is(&self.slot))
+        {
+            blocked.unpark(index);
+        }
+    }
 }
 
 impl Drop for Parked<'_> {
     fn drop(&mut self) {
-        if let Some(index) = self.index.take() {
-            self.state.blocked.borrow_mut().unpark(index);
-        }
+        self.leave();
     }
 }
 
@@ -354,6 +377,7 @@ impl ShardState {
         let parked = Parked {
             state: &self,
             index: Cell::new(Some(index)),
+            slot: slot.clone(),
         };
         let outcome = match timeout_ms {
             None => slot.clone().await,
@@ -367,9 +391,7 @@ impl ShardState {
         };
         // Whatever ended the wait, the waiter leaves the registry now; a reply that raced
         // the timer is kept (the element was popped for this client).
-        if let Some(index) = parked.index.take() {
-            self.blocked.borrow_mut().unpark(index);
-        }
+        parked.leave();
         match (outcome, slot.take()) {
             (Outcome::TimedOut, Some(raced)) => raced,
             (outcome, _) => outcome,

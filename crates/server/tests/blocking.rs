@@ -123,6 +123,33 @@ fn a_push_in_a_pipeline_serves_the_waiter_first(server: &TestServer) {
     );
 }
 
+/// A client that blocks right after feeding another (its push and its BLPOP in one
+/// pipeline) may take the registry place the served client just left; the served
+/// client's leaving must not take the newcomer's place with it.
+fn a_waiter_parked_where_a_served_one_was_is_still_served(server: &TestServer) {
+    let fed = spawn_command(server, &["BLPOP", "{reuse}fed", "0"]);
+    await_blocked(server, 1);
+    let mut raw = server.raw();
+    raw.send(
+        &[
+            peregrine_testkit::encode(&["RPUSH", "{reuse}fed", "x"]),
+            peregrine_testkit::encode(&["BLPOP", "{reuse}next", "5"]),
+        ]
+        .concat(),
+    );
+    assert_eq!(show(&raw.read_reply()), ":1\r\n");
+    assert_eq!(
+        strings(fed.join().expect("thread").expect("reply")),
+        vec!["{reuse}fed", "x"]
+    );
+    await_blocked(server, 1);
+    run::<i64>(&mut client(server), &["RPUSH", "{reuse}next", "y"]);
+    assert_eq!(
+        show(&raw.read_reply()),
+        "*2\r\n$11\r\n{reuse}next\r\n$1\r\ny\r\n"
+    );
+}
+
 /// A transaction is one command to the clients it feeds: they see its outcome, not the
 /// steps (Redis serves blocked clients after EXEC).
 fn a_transaction_serves_waiters_with_its_outcome(server: &TestServer) {
@@ -392,6 +419,7 @@ with_1_and_4_shards! {
     a_push_from_any_shard_wakes_the_waiter,
     waiters_are_served_in_blocking_order,
     a_push_in_a_pipeline_serves_the_waiter_first,
+    a_waiter_parked_where_a_served_one_was_is_still_served,
     a_transaction_serves_waiters_with_its_outcome,
     multi_key_waits_span_shards,
     blmove_across_shards_is_atomic,
