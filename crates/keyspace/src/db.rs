@@ -95,6 +95,11 @@ impl Db {
         }
     }
 
+    /// Starts loading what a lookup of `key` reads (see [`Table::prefetch`]).
+    pub fn prefetch(&self, key: &[u8], reach: crate::Reach) {
+        self.table.prefetch(key, reach);
+    }
+
     /// The live entry under `key` at `now` (expired entries are removed on the way), without
     /// recording an access.
     pub fn get(&mut self, key: &[u8], now: UnixMillis) -> Option<&Entry> {

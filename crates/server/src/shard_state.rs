@@ -6,7 +6,7 @@ use crate::persistence::{ShardPersistence, SharedPersistence};
 use peregrine_commands::{
     run_keyed, ClientOptions, CommandSpec, Flag, KeyEvent, Notifier, Random, ShardCtx, ShardStats,
 };
-use peregrine_keyspace::{DbIndex, Keyspace, UnixMillis};
+use peregrine_keyspace::{DbIndex, Keyspace, Reach, UnixMillis};
 use peregrine_persist::Journal;
 use peregrine_resp::{Argv, Reply};
 use peregrine_shard::{LockKey, LockMode, LockRequest, LockTable, Router, ShardId};
@@ -314,6 +314,12 @@ pub type ShardRouter = Router<ShardState>;
 
 /// A keyed command ready to run on its shard.
 pub type KeyedCommand = (&'static CommandSpec, Argv);
+
+/// The first key a command names, if any.
+fn first_key((spec, argv): &KeyedCommand) -> Option<&[u8]> {
+    let position = spec.keys.positions(argv).next()?;
+    argv.get(position).map(|key| &key[..])
+}
 
 /// When a batch of commands serves the clients parked on the keys it writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -654,7 +660,21 @@ impl ShardState {
         let now = unix_millis();
         // Statistics of a run of the same command are added up before touching the map.
         let mut run: Option<(&'static str, CommandStat)> = None;
+        // A pipeline's keys are loaded ahead: every bucket first, then each entry one
+        // command ahead, so that their cache misses overlap the commands' work.
+        let prefetching = commands.len() > 1;
+        if prefetching {
+            let database = keyspace.db_ref(db);
+            for key in commands.iter().filter_map(first_key) {
+                database.prefetch(key, Reach::Bucket);
+            }
+        }
         for (index, (spec, argv)) in commands.iter().enumerate() {
+            if prefetching {
+                if let Some(key) = commands.get(index + 1).and_then(first_key) {
+                    keyspace.db_ref(db).prefetch(key, Reach::Entry);
+                }
+            }
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let mut ctx = ShardCtx {
                     keyspace: &mut keyspace,
