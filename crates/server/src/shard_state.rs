@@ -660,21 +660,17 @@ impl ShardState {
         let now = unix_millis();
         // Statistics of a run of the same command are added up before touching the map.
         let mut run: Option<(&'static str, CommandStat)> = None;
-        // A pipeline's keys are loaded ahead: every bucket first, then each entry one
-        // command ahead, so that their cache misses overlap the commands' work.
-        let prefetching = commands.len() > 1;
-        if prefetching {
+        // A pipeline's keys are loaded ahead, every bucket and then every entry, so that
+        // their cache misses overlap instead of stalling one lookup after another.
+        if commands.len() > 1 {
             let database = keyspace.db_ref(db);
-            for key in commands.iter().filter_map(first_key) {
-                database.prefetch(key, Reach::Bucket);
+            for reach in [Reach::Bucket, Reach::Entry] {
+                for key in commands.iter().filter_map(first_key) {
+                    database.prefetch(key, reach);
+                }
             }
         }
         for (index, (spec, argv)) in commands.iter().enumerate() {
-            if prefetching {
-                if let Some(key) = commands.get(index + 1).and_then(first_key) {
-                    keyspace.db_ref(db).prefetch(key, Reach::Entry);
-                }
-            }
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let mut ctx = ShardCtx {
                     keyspace: &mut keyspace,
