@@ -660,11 +660,12 @@ impl ShardState {
         let now = unix_millis();
         // Statistics of a run of the same command are added up before touching the map.
         let mut run: Option<(&'static str, CommandStat)> = None;
-        // A pipeline's keys are loaded ahead, every bucket and then every entry, so that
-        // their cache misses overlap instead of stalling one lookup after another.
+        // A pipeline's keys are loaded ahead (every bucket, then every bucket's first
+        // entry, then its second) so that their cache misses overlap instead of stalling
+        // one lookup after another.
         if commands.len() > 1 {
             let database = keyspace.db_ref(db);
-            for reach in [Reach::Bucket, Reach::Entry] {
+            for reach in [Reach::Bucket, Reach::Entry, Reach::Chain] {
                 for key in commands.iter().filter_map(first_key) {
                     database.prefetch(key, reach);
                 }
