@@ -95,9 +95,9 @@ impl Db {
         }
     }
 
-    /// Starts loading what a lookup of `key` reads (see [`Table::prefetch`]).
-    pub fn prefetch(&self, key: &[u8], reach: crate::Reach) {
-        self.table.prefetch(key, reach);
+    /// Starts loading what lookups of `keys` read (see [`Table::prefetch`]).
+    pub fn prefetch<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) {
+        self.table.prefetch(keys);
     }
 
     /// The live entry under `key` at `now` (expired entries are removed on the way), without

@@ -19,9 +19,12 @@ struct Node<V> {
 
 type Bucket<V> = Option<Box<Node<V>>>;
 
-/// How far [`Table::prefetch`] reaches for a key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reach {
+/// Keys whose hashes [`Table::prefetch`] keeps at once.
+const PREFETCH_BATCH: usize = 16;
+
+/// One step of a lookup, as [`Table::prefetch`] loads it.
+#[derive(Clone, Copy)]
+enum Reach {
     /// The bucket slot.
     Bucket,
     /// The first entry the bucket slot points to.
@@ -137,29 +140,52 @@ impl<V> Table<V> {
         None
     }
 
-    /// Asks the CPU to start loading what a lookup of `key` will read, so that a batch of
-    /// commands overlaps its keys' cache misses instead of paying them one after another.
-    /// A hint only: nothing observable changes. [`Reach::Bucket`] loads the key's bucket
-    /// slot; [`Reach::Entry`] reads that slot (cheap once it was prefetched) and loads
-    /// the first entry of its chain; [`Reach::Chain`] reads that entry and loads the
-    /// next one (a third of hits at full load need it).
-    pub fn prefetch(&self, key: &[u8], reach: Reach) {
-        let hash = self.hash(key);
-        for buckets in &self.buckets {
-            if buckets.is_empty() {
+    /// Asks the CPU to start loading what lookups of `keys` will read (each key's bucket,
+    /// the first entry of its chain, then the second, which a third of hits at full load
+    /// need), so that a batch of commands overlaps its keys' cache misses instead of
+    /// paying them one lookup after another. A hint only: nothing observable changes. A
+    /// key repeating the one before it is skipped (a pipeline on one key).
+    pub fn prefetch<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) {
+        let mut hashes = [0u64; PREFETCH_BATCH];
+        let mut count = 0;
+        let mut previous: Option<&[u8]> = None;
+        for key in keys {
+            if previous == Some(key) {
                 continue;
             }
-            let bucket = &buckets[(hash as usize) & (buckets.len() - 1)];
-            match reach {
-                Reach::Bucket => prefetch_line(std::ptr::from_ref(bucket).cast()),
-                Reach::Entry => {
-                    if let Some(node) = bucket.as_deref() {
-                        prefetch_line(std::ptr::from_ref(node).cast());
+            previous = Some(key);
+            hashes[count] = self.hash(key);
+            count += 1;
+            if count == PREFETCH_BATCH {
+                self.prefetch_hashes(&hashes);
+                count = 0;
+            }
+        }
+        self.prefetch_hashes(&hashes[..count]);
+    }
+
+    /// One pass per step of a lookup over every hash, so that each pass reads what the
+    /// previous one started loading, by then (mostly) arrived.
+    fn prefetch_hashes(&self, hashes: &[u64]) {
+        for reach in [Reach::Bucket, Reach::Entry, Reach::Chain] {
+            for &hash in hashes {
+                for buckets in &self.buckets {
+                    if buckets.is_empty() {
+                        continue;
                     }
-                }
-                Reach::Chain => {
-                    if let Some(next) = bucket.as_deref().and_then(|node| node.next.as_deref()) {
-                        prefetch_line(std::ptr::from_ref(next).cast());
+                    let bucket = &buckets[(hash as usize) & (buckets.len() - 1)];
+                    let line: Option<*const u8> = match reach {
+                        Reach::Bucket => Some(std::ptr::from_ref(bucket).cast()),
+                        Reach::Entry => bucket
+                            .as_deref()
+                            .map(|node| std::ptr::from_ref(node).cast()),
+                        Reach::Chain => bucket
+                            .as_deref()
+                            .and_then(|node| node.next.as_deref())
+                            .map(|next| std::ptr::from_ref(next).cast()),
+                    };
+                    if let Some(line) = line {
+                        prefetch_line(line);
                     }
                 }
             }
@@ -583,19 +609,16 @@ mod tests {
     #[test]
     fn prefetching_changes_nothing_empty_growing_or_full() {
         let mut table: Table<Entry> = Table::new();
-        table.prefetch(b"absent", Reach::Bucket);
-        table.prefetch(b"absent", Reach::Entry);
-        for index in 0..1000 {
-            let key = format!("key:{index}");
-            // Half-way through growth the key may sit on either side: both are reached.
-            for reach in [Reach::Bucket, Reach::Entry, Reach::Chain] {
-                table.prefetch(key.as_bytes(), reach);
-            }
-            table.insert(key.as_bytes(), entry(index));
-            table.prefetch(key.as_bytes(), Reach::Chain);
+        table.prefetch([&b"absent"[..], b"absent", b"other"]);
+        let keys: Vec<String> = (0..1000).map(|index| format!("key:{index}")).collect();
+        for (index, key) in keys.iter().enumerate() {
+            // Half-way through growth a key may sit on either side: both are reached.
+            table.prefetch(keys.iter().take(40).map(|key| key.as_bytes()));
+            table.insert(key.as_bytes(), entry(index as i64));
         }
+        table.prefetch(keys.iter().map(|key| key.as_bytes()));
         assert_eq!(table.len(), 1000);
-        assert!(table.get(b"key:999").is_some());
+        assert!(keys.iter().all(|key| table.get(key.as_bytes()).is_some()));
     }
 
     #[test]

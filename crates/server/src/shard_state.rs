@@ -6,7 +6,7 @@ use crate::persistence::{ShardPersistence, SharedPersistence};
 use peregrine_commands::{
     run_keyed, ClientOptions, CommandSpec, Flag, KeyEvent, Notifier, Random, ShardCtx, ShardStats,
 };
-use peregrine_keyspace::{DbIndex, Keyspace, Reach, UnixMillis};
+use peregrine_keyspace::{DbIndex, Keyspace, UnixMillis};
 use peregrine_persist::Journal;
 use peregrine_resp::{Argv, Reply};
 use peregrine_shard::{LockKey, LockMode, LockRequest, LockTable, Router, ShardId};
@@ -660,16 +660,11 @@ impl ShardState {
         let now = unix_millis();
         // Statistics of a run of the same command are added up before touching the map.
         let mut run: Option<(&'static str, CommandStat)> = None;
-        // A pipeline's keys are loaded ahead (every bucket, then every bucket's first
-        // entry, then its second) so that their cache misses overlap instead of stalling
-        // one lookup after another.
+        // A pipeline's keys are loaded ahead, so that their cache misses overlap.
         if commands.len() > 1 {
-            let database = keyspace.db_ref(db);
-            for reach in [Reach::Bucket, Reach::Entry, Reach::Chain] {
-                for key in commands.iter().filter_map(first_key) {
-                    database.prefetch(key, reach);
-                }
-            }
+            keyspace
+                .db_ref(db)
+                .prefetch(commands.iter().filter_map(first_key));
         }
         for (index, (spec, argv)) in commands.iter().enumerate() {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
