@@ -8,6 +8,7 @@ use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Protocol, Reply};
 use peregrine_shard::{LockOwner, ShardId};
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// Whether the connection goes on after a batch.
@@ -49,7 +50,8 @@ pub struct Session {
     /// CLIENT NO-EVICT.
     pub no_evict: bool,
     settings: Rc<Settings>,
-    settings_read: Instant,
+    /// The `settings_generation` that `settings` was read at.
+    settings_generation: u64,
     /// The transaction being queued (after MULTI).
     pub multi: Option<crate::transaction::Transaction>,
     /// WATCHed keys.
@@ -78,6 +80,12 @@ struct PendingBatch {
 impl Session {
     /// A fresh session; `authenticated` when no password is required.
     pub fn new(router: Rc<ShardRouter>, info: Rc<ClientInfo>, authenticated: bool) -> Session {
+        // The generation first: a CONFIG SET in between makes the first use re-read.
+        let settings_generation = router
+            .state()
+            .server
+            .settings_generation
+            .load(Ordering::Relaxed);
         let settings = Rc::new(router.state().server.settings());
         let options = ClientOptions {
             home: Some(router.me().0),
@@ -93,7 +101,7 @@ impl Session {
             options,
             no_evict: false,
             settings,
-            settings_read: Instant::now(),
+            settings_generation,
             multi: None,
             watches: Default::default(),
             lock_owner: None,
@@ -156,20 +164,21 @@ impl Session {
         }
     }
 
-    /// The settings, refreshed at most every 100 ms (CONFIG SET takes effect promptly
-    /// without a lock on every command).
+    /// The settings, re-read only when CONFIG SET changed them (an atomic load per call,
+    /// no lock and no clock reading on every command).
     pub fn settings(&mut self) -> Rc<Settings> {
-        if self.settings_read.elapsed().as_millis() >= 100 {
-            self.settings = Rc::new(self.router.state().server.settings());
-            self.settings_read = Instant::now();
+        let server = &self.router.state().server;
+        let generation = server.settings_generation.load(Ordering::Relaxed);
+        if generation != self.settings_generation {
+            self.settings = Rc::new(server.settings());
+            self.settings_generation = generation;
         }
         self.settings.clone()
     }
 
     /// Forces the next [`Session::settings`] to re-read (after CONFIG SET).
     pub fn refresh_settings(&mut self) {
-        self.settings = Rc::new(self.router.state().server.settings());
-        self.settings_read = Instant::now();
+        self.settings_generation = u64::MAX;
     }
 
     /// The protocol version in use.
