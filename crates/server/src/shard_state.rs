@@ -655,7 +655,7 @@ impl ShardState {
         let mut watched = self.watched.borrow_mut();
         let mut notifier = self.notifier.borrow_mut();
         let mut command_stats = self.command_stats.borrow_mut();
-        // One clock reading per command: it ends the previous command's timing.
+        // One clock reading per run of the same command: it ends the run's timing.
         let mut started = Instant::now();
         let now = unix_millis();
         // Statistics of a run of the same command are added up before touching the map.
@@ -725,21 +725,23 @@ impl ShardState {
                     work(&mut ctx);
                 });
             }
-            let finished = Instant::now();
-            if run.is_some_and(|(name, _)| !std::ptr::eq(name, spec.name)) {
+            let stat = &mut run.get_or_insert((spec.name, CommandStat::default())).1;
+            stat.calls += 1;
+            stat.failed += u64::from(reply.is_error());
+            // A run of the same command is timed as a whole: its time is the sum of its
+            // commands' times, and a clock reading per command cost as much as a GET.
+            let run_ends = commands
+                .get(index + 1)
+                .is_none_or(|(next, _)| !std::ptr::eq(next.name, spec.name));
+            if run_ends {
+                let finished = Instant::now();
+                stat.usec += finished.duration_since(started).as_micros() as u64;
+                started = finished;
                 if let Some((name, stat)) = run.take() {
                     command_stats.entry(name).or_default().add(&stat);
                 }
             }
-            let stat = &mut run.get_or_insert((spec.name, CommandStat::default())).1;
-            stat.calls += 1;
-            stat.usec += finished.duration_since(started).as_micros() as u64;
-            stat.failed += u64::from(reply.is_error());
-            started = finished;
             replies.push(reply);
-        }
-        if let Some((name, stat)) = run {
-            command_stats.entry(name).or_default().add(&stat);
         }
         if journal.buffered() > 0 {
             self.persistence.notify_writer();

@@ -194,6 +194,46 @@ fn pipeline_of_10k_commands_in_one_write(server: &TestServer) {
     assert_eq!(show(&raw.cmd(&["DBSIZE"])), format!(":{}\r\n", cycles + 1));
 }
 
+/// INFO commandstats counts every command of a pipeline, runs of the same command and
+/// mixed ones alike, with its failures, and times them.
+fn commandstats_count_every_command_of_a_pipeline(server: &TestServer) {
+    let mut raw = server.raw();
+    let mut request = Vec::new();
+    for index in 0..5 {
+        request.extend(encode(&["SET", &format!("stat:{index}"), "v"]));
+    }
+    for index in 0..3 {
+        request.extend(encode(&["GET", &format!("stat:{index}")]));
+        request.extend(encode(&["INCR", &format!("stat:{index}")]));
+    }
+    request.extend(encode(&["SET", "stat:last", "v"]));
+    raw.send(&request);
+    raw.read_replies(12);
+    let info = show(&raw.cmd(&["INFO", "commandstats"]));
+    let stat = |name: &str| {
+        info.lines()
+            .find_map(|line| line.strip_prefix(&format!("cmdstat_{name}:")))
+            .unwrap_or_else(|| panic!("no cmdstat_{name} in {info}"))
+            .to_owned()
+    };
+    let field = |line: &str, name: &str| -> f64 {
+        line.split(',')
+            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {line}"))
+    };
+    for (name, calls, failed) in [("set", 6.0, 0.0), ("get", 3.0, 0.0), ("incr", 3.0, 3.0)] {
+        let line = stat(name);
+        assert_eq!(field(&line, "calls"), calls, "{line}");
+        assert_eq!(field(&line, "failed_calls"), failed, "{line}");
+        assert_eq!(
+            field(&line, "usec_per_call"),
+            (field(&line, "usec") / calls * 100.0).round() / 100.0,
+            "{line}"
+        );
+    }
+}
+
 fn commands_split_byte_by_byte(server: &TestServer) {
     let mut raw = server.raw();
     let mut request = encode(&["SET", "split", "hello\r\nworld"]);
@@ -778,6 +818,7 @@ with_1_and_4_shards! {
     config_get_port_reports_the_listening_port,
     inline_commands,
     pipeline_of_10k_commands_in_one_write,
+    commandstats_count_every_command_of_a_pipeline,
     commands_split_byte_by_byte,
     binary_safe_keys_and_values,
     invalid_bulk_length_closes_only_that_connection,
