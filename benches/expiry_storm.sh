@@ -61,7 +61,7 @@ until redis-cli -p "$port" ping > /dev/null 2>&1; do sleep 0.05; done
 measure peregrine "$port"
 
 port=$(free_port)
-taskset -c 0 redis-server --port "$port" --save "" --appendonly no > "$WORK/redis.log" 2>&1 &
+taskset -c 0 redis-server --port "$port" --save "" --appendonly no --dir "$WORK" > "$WORK/redis.log" 2>&1 &
 PIDS+=($!)
 until redis-cli -p "$port" ping > /dev/null 2>&1; do sleep 0.05; done
 measure redis "$port"
