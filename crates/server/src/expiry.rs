@@ -5,8 +5,9 @@
 //! steps, so requests never wait behind it for more than about a millisecond.
 
 use crate::shard_state::{unix_millis, ShardState};
+use bytes::Bytes;
 use peregrine_commands::EventClass;
-use peregrine_keyspace::Table;
+use peregrine_keyspace::{DbIndex, Table};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,9 @@ fn step(state: &ShardState) -> bool {
 
 fn expire_step(state: &ShardState) -> bool {
     let more = expire_some(state);
+    // A key that expired under a blocked XREADGROUP ends its wait with NOGROUP, as a DEL
+    // would (Redis 7.2 re-runs the command of a client blocked on a deleted key).
+    crate::blocking::serve_ready_now(state);
     crate::pubsub::publish_key_events(state, None);
     more
 }
@@ -66,6 +70,7 @@ fn expire_some(state: &ShardState) -> bool {
     let mut watched = state.watched.borrow_mut();
     let tracking = &mut watched.tracking;
     let mut backlog = false;
+    let anyone_blocked = !state.blocked.borrow().is_empty();
     for (index, db) in keyspace.iter_mut().enumerate() {
         let index = index as u32;
         loop {
@@ -86,6 +91,9 @@ fn expire_some(state: &ShardState) -> bool {
                     journal.append(now, |record| record.expire(now, index, key));
                     notifier.notify(EventClass::Expired, "expired", index, key);
                     tracking.invalidate(key, None);
+                    if anyone_blocked {
+                        state.signal_key(DbIndex(index), &Bytes::copy_from_slice(key));
+                    }
                 })
             } else {
                 0

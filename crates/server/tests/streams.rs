@@ -758,6 +758,28 @@ fn del_ends_group_waits_but_not_plain_reads(server: &TestServer) {
     );
 }
 
+/// A stream that expires ends a consumer's wait as DEL does (active expiry removes it
+/// while the consumer waits); a plain reader keeps waiting.
+fn expiry_ends_group_waits_but_not_plain_reads(server: &TestServer) {
+    let key = key_on_shard("expiring", server.shards() - 1, server.shards());
+    let mut c = server.client();
+    run::<String>(&mut c, &["XADD", &key, "5-0", "f", "v"]);
+    run::<String>(&mut c, &["XGROUP", "CREATE", &key, "g", "$"]);
+    let reader = spawn_command(server, &["XREAD", "BLOCK", "0", "STREAMS", &key, "$"]);
+    await_blocked(server, 1);
+    let consumer = spawn_command(server, &group_wait("g", "alice", &key));
+    await_blocked(server, 2);
+    assert_eq!(run::<i64>(&mut c, &["PEXPIRE", &key, "50"]), 1);
+    assert_eq!(error_of(consumer), nogroup(&key, "g"));
+    assert_eq!(run::<i64>(&mut c, &["EXISTS", &key]), 0);
+    assert_eq!(blocked_clients(server), 1);
+    run::<String>(&mut c, &["XADD", &key, "6-0", "after", "expiry"]);
+    assert_eq!(
+        records(reply_of(reader)),
+        vec![(key, vec![entry("6-0", &["after", "expiry"])])]
+    );
+}
+
 /// A key that becomes another type ends a consumer's wait with WRONGTYPE; a plain
 /// reader keeps waiting (Redis 7.2's "key type changed with SET" tests).
 fn a_type_change_ends_group_waits_but_not_plain_reads(server: &TestServer) {
@@ -997,6 +1019,7 @@ with_1_and_4_shards! {
     every_entry_is_delivered_exactly_once,
     xgroup_destroy_ends_the_wait_with_nogroup,
     del_ends_group_waits_but_not_plain_reads,
+    expiry_ends_group_waits_but_not_plain_reads,
     a_type_change_ends_group_waits_but_not_plain_reads,
     flushall_ends_group_waits,
     swapdb_serves_and_ends_waits,
