@@ -421,9 +421,14 @@ impl ShardState {
 
     /// After a write command ran here: notes which of its keys parked clients wait for.
     pub fn signal_written(&self, db: DbIndex, spec: &CommandSpec, argv: &[Bytes]) {
-        if !spec.has(Flag::Write) {
-            return;
+        if spec.has(Flag::Write) {
+            self.signal_keys(db, spec, argv);
         }
+    }
+
+    /// Notes which keys of a command (a write, or one whose keys expired on access)
+    /// parked clients wait for.
+    pub fn signal_keys(&self, db: DbIndex, spec: &CommandSpec, argv: &[Bytes]) {
         let mut blocked = self.blocked.borrow_mut();
         if blocked.is_empty() {
             return;

@@ -667,6 +667,7 @@ impl ShardState {
                 .prefetch(commands.iter().filter_map(first_key));
         }
         for (index, (spec, argv)) in commands.iter().enumerate() {
+            let expired_before = keyspace.db_ref(db).expired_keys;
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let mut ctx = ShardCtx {
                     keyspace: &mut keyspace,
@@ -699,11 +700,14 @@ impl ShardState {
                     ))
                 }
             };
-            if spec.has(Flag::Write) {
-                self.signal_written(db, spec, argv);
+            // A command that found its key past its deadline removed it (lazy expiry):
+            // clients waiting on the key learn of it as of a DEL, read or write.
+            let lazily_expired = keyspace.db_ref(db).expired_keys != expired_before;
+            if spec.has(Flag::Write) || lazily_expired {
+                self.signal_keys(db, spec, argv);
             }
             let serve_now = match serving {
-                Serving::AfterEachWrite => spec.has(Flag::Write),
+                Serving::AfterEachWrite => spec.has(Flag::Write) || lazily_expired,
                 Serving::AfterLast => index + 1 == commands.len(),
             };
             if serve_now && self.has_ready() {

@@ -780,6 +780,24 @@ fn expiry_ends_group_waits_but_not_plain_reads(server: &TestServer) {
     );
 }
 
+/// A stream found past its deadline by a reader (lazy expiry, active expiry off) ends a
+/// consumer's wait as DEL does.
+fn lazy_expiry_ends_group_waits(server: &TestServer) {
+    let key = key_on_shard("lazily", 0, server.shards());
+    let mut c = server.client();
+    run::<String>(&mut c, &["XGROUP", "CREATE", &key, "g", "$", "MKSTREAM"]);
+    run::<String>(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    let consumer = spawn_command(server, &group_wait("g", "alice", &key));
+    await_blocked(server, 1);
+    assert_eq!(run::<i64>(&mut c, &["PEXPIRE", &key, "1"]), 1);
+    // Reads see the stream until its deadline; the first read after it removes it.
+    while run::<i64>(&mut c, &["EXISTS", &key]) == 1 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(error_of(consumer), nogroup(&key, "g"));
+    run::<String>(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+}
+
 /// A key that becomes another type ends a consumer's wait with WRONGTYPE; a plain
 /// reader keeps waiting (Redis 7.2's "key type changed with SET" tests).
 fn a_type_change_ends_group_waits_but_not_plain_reads(server: &TestServer) {
@@ -1020,6 +1038,7 @@ with_1_and_4_shards! {
     xgroup_destroy_ends_the_wait_with_nogroup,
     del_ends_group_waits_but_not_plain_reads,
     expiry_ends_group_waits_but_not_plain_reads,
+    lazy_expiry_ends_group_waits,
     a_type_change_ends_group_waits_but_not_plain_reads,
     flushall_ends_group_waits,
     swapdb_serves_and_ends_waits,
