@@ -176,11 +176,6 @@ impl Session {
         self.settings.clone()
     }
 
-    /// Forces the next [`Session::settings`] to re-read (after CONFIG SET).
-    pub fn refresh_settings(&mut self) {
-        self.settings_generation = u64::MAX;
-    }
-
     /// The protocol version in use.
     pub fn protocol(&self) -> Protocol {
         self.protocol

@@ -1076,9 +1076,9 @@ async fn config(session: &mut Session, argv: &Argv) -> Outcome {
             if let Ok(mut settings) = server.settings.write() {
                 *settings = config.settings();
             }
+            // Every session, this one included, re-reads the settings on its next use.
             server.settings_generation.fetch_add(1, Ordering::Relaxed);
             drop(config);
-            session.refresh_settings();
             reply(Reply::Ok)
         }
         "resetstat" => {

@@ -3,13 +3,14 @@
 //!
 //! Placement (DESIGN.md §2): a script whose declared keys all live on one shard, and that
 //! is known to stay on them, runs on that shard's core in one hop, holding that shard
-//! (the lock on everything there) for the run. Any other script (keys on several shards, or a script seen touching keys
-//! it did not declare) runs on the client's core holding every shard under its own lock
-//! owner, with one log bracket per shard so that its writes survive a crash all or none.
-//! What a script touches is learned per SHA (per function name): the first run of a
-//! script is global, and one that stayed on its declared keys' shard runs there next
-//! time. A shard-local run that meets a key elsewhere before writing is dropped and run
-//! again globally; `script-undeclared-keys deny` turns undeclared keys into Redis
+//! (the lock on everything there) for the run, so it may touch any key of that shard,
+//! declared or not. Any other script (declared keys on several shards, or a script seen
+//! touching a key of another shard) runs on the client's core holding every shard under
+//! its own lock owner, with one log bracket per shard so that its writes survive a crash
+//! all or none. What a script touches is learned per SHA (per function name): the first
+//! run of a script is global, and one that stayed on its declared keys' shard runs there
+//! next time. A shard-local run that meets a key elsewhere before writing is dropped and
+//! run again globally; `script-undeclared-keys deny` turns undeclared keys into Redis
 //! cluster's error instead.
 //!
 //! Scripts are replicated and logged by effect: every command they run is recorded by
