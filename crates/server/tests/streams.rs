@@ -41,13 +41,16 @@ fn records(value: Value) -> Records {
         .unwrap_or_else(|error| panic!("not an XREAD reply: {value:?} ({error})"))
 }
 
+/// A waiting client's command, running in its own thread.
+type Waiting = thread::JoinHandle<redis::RedisResult<Value>>;
+
 /// The reply of a command spawned with [`spawn_command`].
-fn reply_of(handle: thread::JoinHandle<redis::RedisResult<Value>>) -> Value {
+fn reply_of(handle: Waiting) -> Value {
     handle.join().expect("thread").expect("reply")
 }
 
 /// The error a command spawned with [`spawn_command`] ended with.
-fn error_of(handle: thread::JoinHandle<redis::RedisResult<Value>>) -> String {
+fn error_of(handle: Waiting) -> String {
     match handle.join().expect("thread") {
         Ok(value) => panic!("expected an error, got {value:?}"),
         Err(error) => error_text(&error),
@@ -72,6 +75,40 @@ fn integer(value: &Value) -> i64 {
 
 fn text(value: &Value) -> String {
     redis::from_redis_value(value.clone()).expect("a string")
+}
+
+/// Adds entry `id` with one `field` and `value` to `key` and checks that it is all
+/// `reader`, blocked on `key`, receives.
+fn xadd_serves(
+    c: &mut redis::Connection,
+    reader: Waiting,
+    key: &str,
+    id: &str,
+    [field, value]: [&str; 2],
+) {
+    run::<String>(c, &["XADD", key, id, field, value]);
+    assert_eq!(
+        records(reply_of(reader)),
+        vec![(key.to_owned(), vec![entry(id, &[field, value])])]
+    );
+}
+
+/// A stream `key` holding entry `id` and group `g` at its end, a plain reader blocked on
+/// it with `$` and then consumer `alice` of `g`: the two kinds of waiter that a key's
+/// removal treats differently.
+fn reader_and_consumer_waiting(
+    server: &TestServer,
+    c: &mut redis::Connection,
+    key: &str,
+    id: &str,
+) -> (Waiting, Waiting) {
+    run::<String>(c, &["XADD", key, id, "f", "v"]);
+    run::<String>(c, &["XGROUP", "CREATE", key, "g", "$"]);
+    let reader = spawn_command(server, &["XREAD", "BLOCK", "0", "STREAMS", key, "$"]);
+    await_blocked(server, 1);
+    let consumer = spawn_command(server, &group_wait("g", "alice", key));
+    await_blocked(server, 2);
+    (reader, consumer)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -99,11 +136,7 @@ fn xread_dollar_is_woken_by_an_xadd_on_any_shard(server: &TestServer) {
         &["XREAD", "COUNT", "5", "BLOCK", "0", "STREAMS", &key, "$"],
     );
     await_blocked(server, 1);
-    run::<String>(&mut c, &["XADD", &key, "7-3", "a", "b"]);
-    assert_eq!(
-        records(reply_of(reader)),
-        vec![(key, vec![entry("7-3", &["a", "b"])])]
-    );
+    xadd_serves(&mut c, reader, &key, "7-3", ["a", "b"]);
     assert_eq!(blocked_clients(server), 0);
 }
 
@@ -200,11 +233,7 @@ fn block_0_waits_through_writes_that_bring_nothing_new(server: &TestServer) {
     raw.cmd(&["DEL", &key]);
     raw.cmd(&["EXEC"]);
     assert_eq!(blocked_clients(server), 1);
-    run::<String>(&mut c, &["XADD", &key, "8-0", "new", "3"]);
-    assert_eq!(
-        records(reply_of(reader)),
-        vec![(key, vec![entry("8-0", &["new", "3"])])]
-    );
+    xadd_serves(&mut c, reader, &key, "8-0", ["new", "3"]);
 }
 
 fn xread_on_keys_of_two_shards_is_woken_by_either(server: &TestServer) {
@@ -741,21 +770,12 @@ fn xgroup_destroy_ends_the_wait_with_nogroup(server: &TestServer) {
 fn del_ends_group_waits_but_not_plain_reads(server: &TestServer) {
     let key = key_on_shard("deleted", 0, server.shards());
     let mut c = server.client();
-    run::<String>(&mut c, &["XADD", &key, "5-0", "f", "v"]);
-    run::<String>(&mut c, &["XGROUP", "CREATE", &key, "g", "$"]);
-    let reader = spawn_command(server, &["XREAD", "BLOCK", "0", "STREAMS", &key, "$"]);
-    await_blocked(server, 1);
-    let consumer = spawn_command(server, &group_wait("g", "alice", &key));
-    await_blocked(server, 2);
+    let (reader, consumer) = reader_and_consumer_waiting(server, &mut c, &key, "5-0");
     assert_eq!(run::<i64>(&mut c, &["DEL", &key]), 1);
     assert_eq!(error_of(consumer), nogroup(&key, "g"));
     await_blocked(server, 1);
     run::<String>(&mut c, &["XADD", &key, "1-0", "before", "dollar"]);
-    run::<String>(&mut c, &["XADD", &key, "6-0", "after", "dollar"]);
-    assert_eq!(
-        records(reply_of(reader)),
-        vec![(key, vec![entry("6-0", &["after", "dollar"])])]
-    );
+    xadd_serves(&mut c, reader, &key, "6-0", ["after", "dollar"]);
 }
 
 /// A stream that expires ends a consumer's wait as DEL does (active expiry removes it
@@ -763,21 +783,12 @@ fn del_ends_group_waits_but_not_plain_reads(server: &TestServer) {
 fn expiry_ends_group_waits_but_not_plain_reads(server: &TestServer) {
     let key = key_on_shard("expiring", server.shards() - 1, server.shards());
     let mut c = server.client();
-    run::<String>(&mut c, &["XADD", &key, "5-0", "f", "v"]);
-    run::<String>(&mut c, &["XGROUP", "CREATE", &key, "g", "$"]);
-    let reader = spawn_command(server, &["XREAD", "BLOCK", "0", "STREAMS", &key, "$"]);
-    await_blocked(server, 1);
-    let consumer = spawn_command(server, &group_wait("g", "alice", &key));
-    await_blocked(server, 2);
+    let (reader, consumer) = reader_and_consumer_waiting(server, &mut c, &key, "5-0");
     assert_eq!(run::<i64>(&mut c, &["PEXPIRE", &key, "50"]), 1);
     assert_eq!(error_of(consumer), nogroup(&key, "g"));
     assert_eq!(run::<i64>(&mut c, &["EXISTS", &key]), 0);
     assert_eq!(blocked_clients(server), 1);
-    run::<String>(&mut c, &["XADD", &key, "6-0", "after", "expiry"]);
-    assert_eq!(
-        records(reply_of(reader)),
-        vec![(key, vec![entry("6-0", &["after", "expiry"])])]
-    );
+    xadd_serves(&mut c, reader, &key, "6-0", ["after", "expiry"]);
 }
 
 /// A stream found past its deadline by a reader (lazy expiry, active expiry off) ends a
@@ -803,12 +814,7 @@ fn lazy_expiry_ends_group_waits(server: &TestServer) {
 fn a_type_change_ends_group_waits_but_not_plain_reads(server: &TestServer) {
     let key = key_on_shard("retyped", server.shards() - 1, server.shards());
     let mut c = server.client();
-    run::<String>(&mut c, &["XADD", &key, "666-0", "f", "v"]);
-    run::<String>(&mut c, &["XGROUP", "CREATE", &key, "g", "$"]);
-    let reader = spawn_command(server, &["XREAD", "BLOCK", "0", "STREAMS", &key, "$"]);
-    await_blocked(server, 1);
-    let consumer = spawn_command(server, &group_wait("g", "alice", &key));
-    await_blocked(server, 2);
+    let (reader, consumer) = reader_and_consumer_waiting(server, &mut c, &key, "666-0");
     run::<String>(&mut c, &["SET", &key, "val1"]);
     assert_eq!(
         error_of(consumer),
@@ -825,11 +831,7 @@ fn a_type_change_ends_group_waits_but_not_plain_reads(server: &TestServer) {
     raw.cmd(&["EXEC"]);
     assert_eq!(blocked_clients(server), 1);
     run::<i64>(&mut c, &["DEL", &key]);
-    run::<String>(&mut c, &["XADD", &key, "667-0", "f", "v"]);
-    assert_eq!(
-        records(reply_of(reader)),
-        vec![(key, vec![entry("667-0", &["f", "v"])])]
-    );
+    xadd_serves(&mut c, reader, &key, "667-0", ["f", "v"]);
 }
 
 /// FLUSHALL takes every group with it: consumers waiting anywhere get NOGROUP, plain
@@ -856,11 +858,7 @@ fn flushall_ends_group_waits(server: &TestServer) {
         assert_eq!(error_of(consumer), nogroup(key, "g"));
     }
     await_blocked(server, 1);
-    run::<String>(&mut c, &["XADD", &keys[0], "1-0", "f", "v"]);
-    assert_eq!(
-        records(reply_of(reader)),
-        vec![(keys[0].clone(), vec![entry("1-0", &["f", "v"])])]
-    );
+    xadd_serves(&mut c, reader, &keys[0], "1-0", ["f", "v"]);
 }
 
 /// `XREADGROUP GROUP group consumer BLOCK 0 STREAMS key >`: a consumer waiting for new
@@ -880,11 +878,7 @@ fn group_wait<'a>(group: &'a str, consumer: &'a str, key: &'a str) -> [&'a str; 
 }
 
 /// Runs `args` in a thread on a fresh connection to database `db`.
-fn spawn_in_db(
-    server: &TestServer,
-    db: u32,
-    args: &[&str],
-) -> thread::JoinHandle<redis::RedisResult<Value>> {
+fn spawn_in_db(server: &TestServer, db: u32, args: &[&str]) -> Waiting {
     let mut connection = server.client_from_url(&format!("{}{db}", server.url()));
     let mut command = redis::cmd(args[0]);
     for arg in &args[1..] {
