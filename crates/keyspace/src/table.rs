@@ -360,7 +360,9 @@ impl<V> Table<V> {
             break;
         }
         if self.rehash_index >= self.buckets[0].len() {
-            self.buckets[0] = std::mem::take(&mut self.buckets[1]);
+            let grown = std::mem::take(&mut self.buckets[1]);
+            let moved_out = std::mem::replace(&mut self.buckets[0], grown);
+            free_emptied(moved_out);
             self.used[0] = self.used[1];
             self.used[1] = 0;
             self.rehash_index = 0;
@@ -489,7 +491,9 @@ impl<V> Table<V> {
                 }
             }
         }
-        self.buckets = [Vec::new(), Vec::new()];
+        for side in 0..2 {
+            free_emptied(std::mem::take(&mut self.buckets[side]));
+        }
         true
     }
 }
@@ -574,6 +578,49 @@ fn empty_buckets<V>(size: usize) -> Vec<Bucket<V>> {
     }
 }
 
+/// Bucket arrays at least this big give their pages back to the kernel when freed.
+const RELEASE_PAGES_FROM: usize = 256 * 1024;
+
+/// Frees a bucket array whose buckets are all empty (moved out by a finished rehash, or
+/// popped by [`Table::drop_some`]). The allocator keeps freed pages of a big block for
+/// seconds before returning them, and cannot reuse them for the small blocks keys live in
+/// (a growing table freed its 4, 2, 1 … MiB arrays: 8 MiB of RSS beyond what the data uses
+/// after loading 1M keys), so a big array's pages go back to the kernel at once.
+fn free_emptied<V>(mut buckets: Vec<Bucket<V>>) {
+    debug_assert!(buckets.iter().all(Option::is_none));
+    let bytes = buckets.capacity() * std::mem::size_of::<Bucket<V>>();
+    if bytes < RELEASE_PAGES_FROM {
+        return;
+    }
+    // SAFETY: shortening the length only forgets elements; they are all `None` (nothing to
+    // drop), and the vector then drops without reading its buckets.
+    unsafe { buckets.set_len(0) };
+    let start = buckets.as_mut_ptr().cast::<u8>();
+    let page = page_size();
+    let first_page = start.align_offset(page);
+    let whole_pages = (bytes.saturating_sub(first_page) / page) * page;
+    if whole_pages > 0 {
+        // SAFETY: the range lies inside the array's own allocation, whole pages of private
+        // anonymous heap memory that nothing reads again before the allocator reuses it:
+        // MADV_DONTNEED drops the pages, and a later touch maps zero pages, which is
+        // valid content for memory the allocator hands out uninitialized.
+        unsafe {
+            libc::madvise(
+                start.add(first_page).cast(),
+                whole_pages,
+                libc::MADV_DONTNEED,
+            );
+        }
+    }
+}
+
+/// The kernel's page size.
+fn page_size() -> usize {
+    // SAFETY: sysconf reads a constant of the system; it has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size).unwrap_or(4096).max(1)
+}
+
 /// The buckets one SCAN step visits: one bucket unless a resize is in progress (no
 /// allocation on the common path).
 enum ScanSteps {
@@ -650,6 +697,30 @@ mod tests {
         for key in keys {
             assert!(table.remove(&key).is_some());
         }
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn arrays_released_by_resizing_leave_every_entry_intact() {
+        // Arrays of 2 MiB and more have their pages dropped when freed: a range reaching
+        // past the array would zero live entries or allocator state.
+        let key = |index: u32| format!("key:{index:09}").into_bytes();
+        let mut table = Table::new();
+        for round in 0..2 {
+            for index in 0..300_000 {
+                table.insert(&key(index), u64::from(index) + round);
+            }
+            for index in 10_000..300_000 {
+                assert_eq!(table.remove(&key(index)), Some(u64::from(index) + round));
+            }
+            for _ in 0..100_000 {
+                table.rehash_step();
+            }
+            for index in 0..10_000 {
+                assert_eq!(table.get(&key(index)), Some(&(u64::from(index) + round)));
+            }
+        }
+        assert!(table.drop_some(usize::MAX));
         assert!(table.is_empty());
     }
 
