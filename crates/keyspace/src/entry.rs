@@ -1,5 +1,6 @@
 //! A key's value with its metadata: deadline and last access time, packed in one word.
 
+use crate::table::Prefetch;
 use crate::{UnixMillis, Value};
 
 /// Deadlines are stored in 44 bits (enough until the year 2527); a later one is kept by
@@ -96,5 +97,15 @@ impl Entry {
         } else {
             clock + (ACCESS_CLOCK_MASK + 1) - last
         }
+    }
+}
+
+impl Prefetch for Entry {
+    fn heap_address(&self) -> Option<*const u8> {
+        self.value.heap_address()
+    }
+
+    fn contents_address(&self) -> Option<*const u8> {
+        self.value.contents_address()
     }
 }

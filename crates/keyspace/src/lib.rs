@@ -31,7 +31,7 @@ pub use glob::{glob_match, glob_match_nocase};
 pub use lazy_free::{
     free_maybe_later, lazyfree_pending_objects, lazyfreed_objects, LAZYFREE_THRESHOLD,
 };
-pub use table::Table;
+pub use table::{Prefetch, Table};
 pub use value::{Collection, Value, ValueType, EMBSTR_SIZE_LIMIT};
 
 /// Milliseconds since the Unix epoch: the unit of every deadline in the keyspace.

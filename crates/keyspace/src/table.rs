@@ -29,8 +29,10 @@ enum Reach {
     Bucket,
     /// The first entry the bucket slot points to.
     Entry,
-    /// The second entry of the bucket's chain.
+    /// The second entry of the bucket's chain, and the first entry's value block.
     Chain,
+    /// The block behind the first entry's value block.
+    Contents,
 }
 
 /// Starts loading the cache line at `address` into every cache level.
@@ -138,58 +140,6 @@ impl<V> Table<V> {
             node = current.next.as_deref_mut();
         }
         None
-    }
-
-    /// Asks the CPU to start loading what lookups of `keys` will read (each key's bucket,
-    /// the first entry of its chain, then the second, which a third of hits at full load
-    /// need), so that a batch of commands overlaps its keys' cache misses instead of
-    /// paying them one lookup after another. A hint only: nothing observable changes. A
-    /// key repeating the one before it is skipped (a pipeline on one key).
-    pub fn prefetch<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) {
-        let mut hashes = [0u64; PREFETCH_BATCH];
-        let mut count = 0;
-        let mut previous: Option<&[u8]> = None;
-        for key in keys {
-            if previous == Some(key) {
-                continue;
-            }
-            previous = Some(key);
-            hashes[count] = self.hash(key);
-            count += 1;
-            if count == PREFETCH_BATCH {
-                self.prefetch_hashes(&hashes);
-                count = 0;
-            }
-        }
-        self.prefetch_hashes(&hashes[..count]);
-    }
-
-    /// One pass per step of a lookup over every hash, so that each pass reads what the
-    /// previous one started loading, by then (mostly) arrived.
-    fn prefetch_hashes(&self, hashes: &[u64]) {
-        for reach in [Reach::Bucket, Reach::Entry, Reach::Chain] {
-            for &hash in hashes {
-                for buckets in &self.buckets {
-                    if buckets.is_empty() {
-                        continue;
-                    }
-                    let bucket = &buckets[(hash as usize) & (buckets.len() - 1)];
-                    let line: Option<*const u8> = match reach {
-                        Reach::Bucket => Some(std::ptr::from_ref(bucket).cast()),
-                        Reach::Entry => bucket
-                            .as_deref()
-                            .map(|node| std::ptr::from_ref(node).cast()),
-                        Reach::Chain => bucket
-                            .as_deref()
-                            .and_then(|node| node.next.as_deref())
-                            .map(|next| std::ptr::from_ref(next).cast()),
-                    };
-                    if let Some(line) = line {
-                        prefetch_line(line);
-                    }
-                }
-            }
-        }
     }
 
     fn side_of(&self, key: &[u8], hash: u64) -> Option<usize> {
@@ -498,6 +448,90 @@ impl<V> Table<V> {
     }
 }
 
+/// A table value that [`Table::prefetch`] follows past its entry.
+pub trait Prefetch {
+    /// The heap block a command reads first, found in the value itself.
+    fn heap_address(&self) -> Option<*const u8>;
+    /// The block a command reads next, found in the [`Prefetch::heap_address`] block.
+    fn contents_address(&self) -> Option<*const u8>;
+}
+
+impl<V: Prefetch> Table<V> {
+    /// Asks the CPU to start loading what lookups of `keys` and the commands on their
+    /// values will read: each key's bucket, the first entry of its chain, then the second
+    /// (which a third of hits at full load need) together with the first entry's value
+    /// block, then what that block points to (a raw string's bytes), so that a batch of
+    /// commands overlaps its keys' cache misses instead of paying them one lookup after
+    /// another. A hint only: nothing observable changes. A key repeating the one before it
+    /// is skipped (a pipeline on one key).
+    pub fn prefetch<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) {
+        let mut hashes = [0u64; PREFETCH_BATCH];
+        let mut count = 0;
+        let mut previous: Option<&[u8]> = None;
+        for key in keys {
+            if previous == Some(key) {
+                continue;
+            }
+            previous = Some(key);
+            hashes[count] = self.hash(key);
+            count += 1;
+            if count == PREFETCH_BATCH {
+                self.prefetch_hashes(&hashes);
+                count = 0;
+            }
+        }
+        self.prefetch_hashes(&hashes[..count]);
+    }
+
+    /// One pass per step of a lookup over every hash, so that each pass reads what the
+    /// previous one started loading, by then (mostly) arrived. The last pass runs only
+    /// when some value has a block behind its first.
+    fn prefetch_hashes(&self, hashes: &[u64]) {
+        let mut deep = false;
+        for reach in [Reach::Bucket, Reach::Entry, Reach::Chain, Reach::Contents] {
+            if matches!(reach, Reach::Contents) && !deep {
+                return;
+            }
+            for &hash in hashes {
+                for buckets in &self.buckets {
+                    if buckets.is_empty() {
+                        continue;
+                    }
+                    let bucket = &buckets[(hash as usize) & (buckets.len() - 1)];
+                    match reach {
+                        Reach::Bucket => prefetch_line(std::ptr::from_ref(bucket).cast()),
+                        Reach::Entry => {
+                            if let Some(node) = bucket.as_deref() {
+                                prefetch_line(std::ptr::from_ref(node).cast());
+                            }
+                        }
+                        Reach::Chain => {
+                            let Some(node) = bucket.as_deref() else {
+                                continue;
+                            };
+                            if let Some(next) = node.next.as_deref() {
+                                prefetch_line(std::ptr::from_ref(next).cast());
+                            }
+                            if let Some(block) = node.entry.heap_address() {
+                                prefetch_line(block);
+                                deep = true;
+                            }
+                        }
+                        Reach::Contents => {
+                            let block = bucket
+                                .as_deref()
+                                .and_then(|node| node.entry.contents_address());
+                            if let Some(block) = block {
+                                prefetch_line(block);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl<V> Table<V> {
     /// Every key and value, in bucket order (no particular order for the caller).
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
@@ -666,6 +700,40 @@ mod tests {
         table.prefetch(keys.iter().map(|key| key.as_bytes()));
         assert_eq!(table.len(), 1000);
         assert!(keys.iter().all(|key| table.get(key.as_bytes()).is_some()));
+    }
+
+    #[test]
+    fn prefetching_follows_every_kind_of_value() {
+        use crate::collections::{End, Hash, List, Set, SortedSet, Stream};
+        let mut list = List::new();
+        list.push(End::Back, &[b"element"], &crate::EncodingLimits::default());
+        let values = [
+            Value::Int(7),
+            Value::Embedded(CompactBytes::new(b"short")),
+            Value::Raw(Box::default()),
+            Value::Raw(Box::new(vec![1; 300])),
+            Value::List(Box::new(list)),
+            Value::List(Box::default()),
+            Value::Hash(Hash::default()),
+            Value::Set(Set::default()),
+            Value::SortedSet(SortedSet::default()),
+            Value::Stream(Box::default()),
+        ];
+        let mut table: Table<Entry> = Table::new();
+        for (index, value) in values.iter().enumerate() {
+            table.insert(
+                format!("key:{index}").as_bytes(),
+                Entry::new(value.clone(), 0),
+            );
+        }
+        let keys: Vec<String> = (0..values.len() + 2)
+            .map(|index| format!("key:{index}"))
+            .collect();
+        table.prefetch(keys.iter().map(|key| key.as_bytes()));
+        for (index, value) in values.iter().enumerate() {
+            let entry = table.get(format!("key:{index}").as_bytes());
+            assert_eq!(entry.map(|entry| &entry.value), Some(value));
+        }
     }
 
     #[test]

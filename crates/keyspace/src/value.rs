@@ -48,6 +48,33 @@ pub enum ValueType {
     Stream,
 }
 
+impl Value {
+    /// The heap block a command on this value reads first (a raw string's or a list's
+    /// header, a small collection's encoding), for prefetching; none for a value stored
+    /// inline.
+    pub fn heap_address(&self) -> Option<*const u8> {
+        match self {
+            Value::Int(_) | Value::Embedded(_) => None,
+            Value::Raw(bytes) => Some(std::ptr::from_ref(&**bytes).cast()),
+            Value::List(list) => Some(std::ptr::from_ref(&**list).cast()),
+            Value::Hash(hash) => Some(hash.address()),
+            Value::Set(set) => Some(set.address()),
+            Value::SortedSet(sorted_set) => Some(sorted_set.address()),
+            Value::Stream(stream) => Some(std::ptr::from_ref(&**stream).cast()),
+        }
+    }
+
+    /// The block a command reads next, whose address is in the [`Value::heap_address`]
+    /// block (so this reads that block): a raw string's bytes, a small list's elements.
+    pub fn contents_address(&self) -> Option<*const u8> {
+        match self {
+            Value::Raw(bytes) if bytes.capacity() > 0 => Some(bytes.as_ptr()),
+            Value::List(list) => list.contents_address(),
+            _ => None,
+        }
+    }
+}
+
 impl ValueType {
     /// The name TYPE replies with.
     pub fn name(self) -> &'static str {

@@ -89,6 +89,15 @@ impl Hash {
         Some(Hash { repr })
     }
 
+    /// The heap block a command reads first (small encoding or big one's header), for
+    /// prefetching.
+    pub(crate) fn address(&self) -> *const u8 {
+        match &self.repr {
+            Repr::Pairs(entries) | Repr::Triples(entries) => entries.address(),
+            Repr::Table(big) => std::ptr::from_ref(&**big).cast(),
+        }
+    }
+
     /// Number of fields (expired ones not yet removed included).
     pub fn len(&self) -> usize {
         match &self.repr {

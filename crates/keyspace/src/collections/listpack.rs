@@ -115,6 +115,11 @@ impl Listpack {
         }
     }
 
+    /// Where the encoded entries start, for prefetching.
+    pub(crate) fn address(&self) -> *const u8 {
+        self.buffer.address()
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         let bytes = self.buffer.as_slice();

@@ -63,6 +63,16 @@ impl Set {
         }
     }
 
+    /// The heap block a command reads first (small encoding or big one's header), for
+    /// prefetching.
+    pub(crate) fn address(&self) -> *const u8 {
+        match self {
+            Set::IntSet(ints) => ints.buffer.address(),
+            Set::Listpack(entries) => entries.address(),
+            Set::Table(table) => std::ptr::from_ref(&**table).cast(),
+        }
+    }
+
     /// Number of members.
     pub fn len(&self) -> usize {
         match self {

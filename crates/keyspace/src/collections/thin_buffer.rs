@@ -59,6 +59,11 @@ impl ThinBuffer {
         buffer
     }
 
+    /// Where the block starts, for prefetching.
+    pub(crate) fn address(&self) -> *const u8 {
+        self.block.as_ptr()
+    }
+
     /// Number of bytes.
     pub fn len(&self) -> usize {
         let mut prefix = [0u8; PREFIX];

@@ -73,6 +73,15 @@ impl List {
         }
     }
 
+    /// A small list's encoded elements, for prefetching (a big list's nodes are found
+    /// through their deque).
+    pub(crate) fn contents_address(&self) -> Option<*const u8> {
+        match &self.repr {
+            Repr::Listpack(node) => Some(node.entries.address()),
+            Repr::Quicklist { .. } => None,
+        }
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
         match &self.repr {

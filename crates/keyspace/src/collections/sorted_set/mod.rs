@@ -211,6 +211,15 @@ impl SortedSet {
         SortedSet::Skiplist(Box::new(skiplist))
     }
 
+    /// The heap block a command reads first (small encoding or big one's header), for
+    /// prefetching.
+    pub(crate) fn address(&self) -> *const u8 {
+        match self {
+            SortedSet::Listpack(listpack) => listpack.address(),
+            SortedSet::Skiplist(skiplist) => std::ptr::from_ref(&**skiplist).cast(),
+        }
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
         match self {
