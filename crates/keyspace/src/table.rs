@@ -704,7 +704,7 @@ mod tests {
 
     #[test]
     fn prefetching_follows_every_kind_of_value() {
-        use crate::collections::{End, Hash, List, Set, SortedSet, Stream};
+        use crate::collections::{End, Hash, List, Set, SortedSet};
         let mut list = List::new();
         list.push(End::Back, &[b"element"], &crate::EncodingLimits::default());
         let values = [
