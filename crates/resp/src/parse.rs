@@ -184,15 +184,21 @@ impl RequestParser {
         start: usize,
         args: &mut Vec<ArgSpan>,
     ) -> Result<Step, ProtocolError> {
-        let Some((line, mut position)) = read_line(input, start + 1) else {
-            if input.len() - start > PROTO_INLINE_MAX_SIZE {
-                return Err(ProtocolError::TooBigMultibulkCount);
+        let (count, mut position) = match read_plain_length(input, start + 1) {
+            Some(plain) => plain,
+            None => {
+                let Some((line, end)) = read_line(input, start + 1) else {
+                    if input.len() - start > PROTO_INLINE_MAX_SIZE {
+                        return Err(ProtocolError::TooBigMultibulkCount);
+                    }
+                    return Ok(Step::Incomplete {
+                        needed: input.len() + 1,
+                    });
+                };
+                let count = parse_length(line).ok_or(ProtocolError::InvalidMultibulkLength)?;
+                (count, end)
             }
-            return Ok(Step::Incomplete {
-                needed: input.len() + 1,
-            });
         };
-        let count = parse_length(line).ok_or(ProtocolError::InvalidMultibulkLength)?;
         if count > self.limits.max_multibulk_len as i64 {
             return Err(ProtocolError::InvalidMultibulkLength);
         }
@@ -211,15 +217,21 @@ impl RequestParser {
             if marker != b'$' {
                 return Err(ProtocolError::ExpectedBulk(marker as char));
             }
-            let Some((line, data_start)) = read_line(input, position + 1) else {
-                if input.len() - position > PROTO_INLINE_MAX_SIZE {
-                    return Err(ProtocolError::TooBigBulkCount);
+            let (length, data_start) = match read_plain_length(input, position + 1) {
+                Some(plain) => plain,
+                None => {
+                    let Some((line, end)) = read_line(input, position + 1) else {
+                        if input.len() - position > PROTO_INLINE_MAX_SIZE {
+                            return Err(ProtocolError::TooBigBulkCount);
+                        }
+                        return Ok(Step::Incomplete {
+                            needed: input.len() + 1,
+                        });
+                    };
+                    let length = parse_length(line).ok_or(ProtocolError::InvalidBulkLength)?;
+                    (length, end)
                 }
-                return Ok(Step::Incomplete {
-                    needed: input.len() + 1,
-                });
             };
-            let length = parse_length(line).ok_or(ProtocolError::InvalidBulkLength)?;
             if length < 0 || length as u64 > self.limits.max_bulk_len {
                 return Err(ProtocolError::InvalidBulkLength);
             }
@@ -241,6 +253,28 @@ impl RequestParser {
     }
 }
 
+/// Reads a length line of the shape every client sends, `<digits>\r\n` with at most 18
+/// digits and no leading zero, at `from` in one pass: the length and the index after the line. Anything else
+/// (a sign, no digit, more digits, a line not complete yet) gives None and is read by
+/// [`read_line`] and [`parse_length`], which agree with this on every line it accepts.
+#[inline]
+fn read_plain_length(input: &[u8], from: usize) -> Option<(i64, usize)> {
+    const MAX_DIGITS: usize = 18;
+    let mut value: i64 = 0;
+    for (offset, &byte) in input.get(from..)?.iter().enumerate().take(MAX_DIGITS + 1) {
+        if byte.is_ascii_digit() {
+            value = value * 10 + i64::from(byte - b'0');
+        } else {
+            let position = from + offset;
+            // A leading zero is only valid as `0` itself.
+            let well_formed = offset == 1 || (offset > 1 && input[from] != b'0');
+            let complete = byte == b'\r' && input.get(position + 1) == Some(&b'\n');
+            return (well_formed && complete).then_some((value, position + 2));
+        }
+    }
+    None
+}
+
 /// Finds the `\r\n`-terminated line starting at `from`: its content and the index after it.
 fn read_line(input: &[u8], from: usize) -> Option<(&[u8], usize)> {
     let rest = input.get(from..)?;
@@ -250,25 +284,34 @@ fn read_line(input: &[u8], from: usize) -> Option<(&[u8], usize)> {
     Some((line, from + newline + 1))
 }
 
-/// Parses a RESP length: an optional minus sign and decimal digits, as Redis's `string2ll`.
+/// Parses a RESP length as Redis's `string2ll` does: `0`, or an optional minus sign and
+/// decimal digits without a leading zero, within `i64`. Anything else (`04`, `-0`, `+4`,
+/// spaces) is not a length.
 fn parse_length(line: &[u8]) -> Option<i64> {
+    if line == b"0" {
+        return Some(0);
+    }
     let (negative, digits) = match line.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, line),
     };
-    if digits.is_empty() || digits.len() > 19 {
+    if !matches!(digits.first(), Some(b'1'..=b'9')) || digits.len() > 19 {
         return None;
     }
-    let mut value: i64 = 0;
+    let mut magnitude: u64 = 0;
     for &digit in digits {
         if !digit.is_ascii_digit() {
             return None;
         }
-        value = value
+        magnitude = magnitude
             .checked_mul(10)?
-            .checked_add(i64::from(digit - b'0'))?;
+            .checked_add(u64::from(digit - b'0'))?;
     }
-    Some(if negative { -value } else { value })
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
 }
 
 /// Parses one inline (telnet-style) request: space-separated words with Redis's quoting.
@@ -499,6 +542,48 @@ mod tests {
         }
         let long = vec![b'a'; PROTO_INLINE_MAX_SIZE + 1];
         assert_eq!(parse(&long).error, Some(ProtocolError::TooBigInlineRequest));
+    }
+
+    #[test]
+    fn lengths_are_read_as_redis_string2ll_reads_them() {
+        // Regression: `$04`, `*01` and `$-0` were taken as lengths; Redis rejects them.
+        let invalid: [(&[u8], &str); 6] = [
+            (
+                b"*1\r\n$04\r\nPING\r\n",
+                "Protocol error: invalid bulk length",
+            ),
+            (
+                b"*01\r\n$4\r\nPING\r\n",
+                "Protocol error: invalid multibulk length",
+            ),
+            (
+                b"*1\r\n$-0\r\nPING\r\n",
+                "Protocol error: invalid bulk length",
+            ),
+            (b"*-0\r\n", "Protocol error: invalid multibulk length"),
+            (
+                b"*1\r\n$+4\r\nPING\r\n",
+                "Protocol error: invalid bulk length",
+            ),
+            (
+                b"*1\r\n$4 \r\nPING\r\n",
+                "Protocol error: invalid bulk length",
+            ),
+        ];
+        for (input, text) in invalid {
+            let batch = parse(input);
+            assert!(batch.commands.is_empty(), "{input:?}");
+            assert_eq!(batch.error.expect("error").to_string(), text, "{input:?}");
+        }
+        let batch =
+            parse(b"*0\r\n*-1\r\n*-9223372036854775808\r\n*2\r\n$0\r\n\r\n$10\r\n0123456789\r\n");
+        assert_eq!(batch.error, None);
+        assert_eq!(strings(&batch), vec![vec![&b""[..], b"0123456789"]]);
+        let long = format!("*1\r\n${}\r\n", "1".repeat(19));
+        assert_eq!(
+            parse(long.as_bytes()).error,
+            Some(ProtocolError::InvalidBulkLength)
+        );
     }
 
     #[test]
