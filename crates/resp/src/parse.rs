@@ -254,9 +254,10 @@ impl RequestParser {
 }
 
 /// Reads a length line of the shape every client sends, `<digits>\r\n` with at most 18
-/// digits and no leading zero, at `from` in one pass: the length and the index after the line. Anything else
-/// (a sign, no digit, more digits, a line not complete yet) gives None and is read by
-/// [`read_line`] and [`parse_length`], which agree with this on every line it accepts.
+/// digits and no leading zero, at `from` in one pass: the length and the index after the
+/// line. Anything else (a sign, no digit, more digits, a line not complete yet) gives
+/// None and is read by [`read_line`] and [`parse_length`], which agree with this on every
+/// line it accepts.
 #[inline]
 fn read_plain_length(input: &[u8], from: usize) -> Option<(i64, usize)> {
     const MAX_DIGITS: usize = 18;
@@ -275,13 +276,24 @@ fn read_plain_length(input: &[u8], from: usize) -> Option<(i64, usize)> {
     None
 }
 
-/// Finds the `\r\n`-terminated line starting at `from`: its content and the index after it.
+/// Finds the length line starting at `from` as Redis does: its content runs to the first
+/// `\r`, the line ends one byte after it (Redis skips two bytes without looking), and the
+/// index after it is returned. None while incomplete, including when a NUL comes first
+/// (Redis's `strchr` stops there).
 fn read_line(input: &[u8], from: usize) -> Option<(&[u8], usize)> {
     let rest = input.get(from..)?;
-    let newline = memchr::memchr(b'\n', rest)?;
-    let line = rest.get(..newline)?;
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    Some((line, from + newline + 1))
+    let carriage_return = find_before_nul(rest, b'\r')?;
+    if carriage_return + 2 > rest.len() {
+        return None;
+    }
+    Some((&rest[..carriage_return], from + carriage_return + 2))
+}
+
+/// The index of the first `byte` in `bytes`, if no NUL comes before it: Redis finds line
+/// ends with `strchr`, which does not look past a NUL.
+fn find_before_nul(bytes: &[u8], byte: u8) -> Option<usize> {
+    let found = memchr::memchr2(byte, 0, bytes)?;
+    (bytes[found] == byte).then_some(found)
 }
 
 /// Parses a RESP length as Redis's `string2ll` does: `0`, or an optional minus sign and
@@ -321,7 +333,7 @@ fn parse_inline(
     spans: &mut Vec<ArgSpan>,
 ) -> Result<Step, ProtocolError> {
     let rest = input.get(start..).unwrap_or_default();
-    let Some(newline) = memchr::memchr(b'\n', rest) else {
+    let Some(newline) = find_before_nul(rest, b'\n') else {
         if rest.len() > PROTO_INLINE_MAX_SIZE {
             return Err(ProtocolError::TooBigInlineRequest);
         }
@@ -545,8 +557,9 @@ mod tests {
     }
 
     #[test]
-    fn lengths_are_read_as_redis_string2ll_reads_them() {
-        // Regression: `$04`, `*01` and `$-0` were taken as lengths; Redis rejects them.
+    fn lengths_and_lines_are_read_as_redis_reads_them() {
+        // Regression: `$04`, `*01` and `$-0` were taken as lengths, and a length line
+        // ended at `\n`; Redis rejects the first and ends lines at `\r`.
         let invalid: [(&[u8], &str); 6] = [
             (
                 b"*1\r\n$04\r\nPING\r\n",
@@ -579,6 +592,20 @@ mod tests {
             parse(b"*0\r\n*-1\r\n*-9223372036854775808\r\n*2\r\n$0\r\n\r\n$10\r\n0123456789\r\n");
         assert_eq!(batch.error, None);
         assert_eq!(strings(&batch), vec![vec![&b""[..], b"0123456789"]]);
+        // Lines end at the first `\r` and one byte after it, whatever that byte is.
+        assert_eq!(
+            parse(b"*1\n$4\nPING\r\n").error,
+            Some(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            strings(&parse(b"*1\rx$4\r\nPING\r\n")),
+            vec![vec![&b"PING"[..]]]
+        );
+        // A NUL before the line's end hides it, as from Redis's strchr.
+        for hidden in [&b"\x00\x01\r\n"[..], b"*1\r\n$4\x00\r\nPING\r\n"] {
+            let batch = parse(hidden);
+            assert!(batch.commands.is_empty() && batch.error.is_none() && batch.needed > 0);
+        }
         let long = format!("*1\r\n${}\r\n", "1".repeat(19));
         assert_eq!(
             parse(long.as_bytes()).error,
