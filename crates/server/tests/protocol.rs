@@ -1,6 +1,7 @@
 //! End-to-end tests of the wire protocol and the connection commands: RESP2/RESP3 framing,
 //! inline commands, pipelining, fragmented input, binary safety, protocol errors, AUTH,
-//! HELLO, CLIENT, CONFIG, QUIT and RESET. Every test runs with 1 and 4 shards.
+//! HELLO, CLIENT, CONFIG, QUIT and RESET, and malformed requests compared byte for byte with
+//! redis-server's answers. Every test runs with 1 and 4 shards.
 
 use peregrine_testkit::{
     encode, encode_command, error_text, keys_on_shards, run, show, with_1_and_4_shards, RawClient,
@@ -823,6 +824,7 @@ with_1_and_4_shards! {
     binary_safe_keys_and_values,
     invalid_bulk_length_closes_only_that_connection,
     invalid_multibulk_length_and_other_framing_errors,
+    malformed_requests_get_what_redis_server_answers,
     proto_max_bulk_len_limits_bulks ["--proto-max-bulk-len", "1mb"],
     config_set_keeps_proto_max_bulk_len_in_range,
     config_set_errors_as_redis,
@@ -860,4 +862,64 @@ fn config_file_then_flags() {
     );
     drop(server);
     let _ = std::fs::remove_dir_all(&directory);
+}
+
+/// Sends `request` on a new connection to `port`, closes the sending side and returns
+/// everything received until the server closes the connection (which it does at the end
+/// of the input, having answered every complete request in it).
+fn exchange_until_closed(port: u16, request: &[u8]) -> Vec<u8> {
+    let mut client = RawClient::connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    client.send(request);
+    client
+        .stream()
+        .shutdown(std::net::Shutdown::Write)
+        .expect("half-close");
+    client.read_until_closed().received
+}
+
+fn malformed_requests_get_what_redis_server_answers(server: &TestServer) {
+    // Regression: `$04`, `*01` and `$-0` were taken as lengths and `*1\n$4\n` as a
+    // multibulk; redis-server rejects all four.
+    let Some(redis) = peregrine_testkit::RedisOracle::start("the malformed request comparison")
+    else {
+        return;
+    };
+    let requests: &[&[u8]] = &[
+        b"*1\r\n$04\r\nPING\r\n",
+        b"*01\r\n$4\r\nPING\r\n",
+        b"*1\r\n$-0\r\nPING\r\n",
+        b"*-0\r\n",
+        b"*1\r\n$+4\r\nPING\r\n",
+        b"*+1\r\n$4\r\nPING\r\n",
+        b"*1\r\n$4 \r\nPING\r\n",
+        b"*1 \r\n$4\r\nPING\r\n",
+        b"*1\n$4\nPING\r\n",
+        b"*1\rx$4\r\nPING\r\n",
+        b"*1\r\n$4\r\nPINGxx*1\r\n$4\r\nPING\r\n",
+        b"*1\r\n$4\r\nPING\n\n",
+        b"*\r\n",
+        b"*3000000000\r\n",
+        b"*1\r\n$18446744073709551616\r\nPING\r\n",
+        b"*1\r\n:4\r\n",
+        b"*0\r\n*-1\r\nPING\r\n",
+        b"*2\r\n$4\r\necho\r\n$0\r\n\r\n",
+        b"$4\r\nPING\r\n",
+        b"PING\n",
+        b"PING\r\r\n",
+        b"\r\n\r\n  PING  \r\n",
+        b"\x00\x01\r\nPING\r\n",
+        b"ECHO \"a\\x41b\"\r\n",
+        b"ECHO \"unbalanced\r\n",
+        b"ECHO 'a\\'b'\r\n",
+        b"ECHO \"a\"b\r\n",
+        b"ping\r\nPiNg\r\n",
+    ];
+    for request in requests {
+        assert_eq!(
+            show(&exchange_until_closed(server.port(), request)),
+            show(&exchange_until_closed(redis.port(), request)),
+            "request {:?}",
+            show(request)
+        );
+    }
 }
