@@ -45,7 +45,9 @@
 #   CLIENTS [50]             connections of the load generator (one thread)
 #   KEYSPACE [100000]        hash tags tx:1..=KEYSPACE
 #   WORKLOADS ["multi evalsha"] / PIPELINES ["1 16"]; also setbit bitcount pfadd pfcount
-#                            geoadd (issue 7's data types, one command each)
+#                            geoadd geosearch (issue 7's data types, one command each;
+#                            geosearch: `GEOSEARCH geo:points FROMMEMBER tx:N BYRADIUS 1 km
+#                            ASC COUNT 10 WITHDIST` over KEYSPACE points loaded first)
 #   SEED [1]                 seed of every load run
 #   SERVER_CPU [0] / CLIENT_CPU [1]   CPUs for taskset
 #   SKIP_BUILD [0]           1: use the existing binaries
@@ -103,15 +105,43 @@ sequence() {
     multi) echo 'MULTI;INCR {__key__}:a;GET {__key__}:a;SET {__key__}:b v;INCR {__key__}:a;GET {__key__}:a;EXEC' ;;
     evalsha) echo "EVALSHA $SHA 1 {__key__}:k" ;;
     # Issue 7's data types (run setbit before bitcount and pfadd before pfcount: the
-    # readers read what the writers left). GEOADD puts every member on one point, so no
-    # GEOSEARCH workload: it would measure sorting the whole set.
+    # readers read what the writers left). GEOADD puts every member on one point;
+    # GEOSEARCH searches the spread-out set that prepare_workload loads.
     setbit) echo 'SETBIT {__key__}:bits 1000 1' ;;
     bitcount) echo 'BITCOUNT {__key__}:bits' ;;
     pfadd) echo 'PFADD {__key__}:hll a b c __key__' ;;
     pfcount) echo 'PFCOUNT {__key__}:hll' ;;
     geoadd) echo 'GEOADD geo 13.361389 38.115556 __key__' ;;
-    *) die "unknown workload $1 (WORKLOADS takes multi, evalsha, setbit, bitcount, pfadd, pfcount, geoadd)" ;;
+    geosearch) echo 'GEOSEARCH geo:points FROMMEMBER __key__ BYRADIUS 1 km ASC COUNT 10 WITHDIST' ;;
+    *) die "unknown workload $1 (WORKLOADS takes multi, evalsha, setbit, bitcount, pfadd, pfcount, geoadd, geosearch)" ;;
     esac
+}
+
+# The commands the smoke test of WORKLOAD runs before it (the data it reads).
+smoke_prelude() {
+    case $1 in
+    geosearch) echo 'GEOADD geo:points 13.361389 38.115556 smoke 13.365 38.118 near 13.4 38.2 far' ;;
+    esac
+}
+
+# prepare_workload WORKLOAD — loads the data WORKLOAD reads, the same on both servers:
+# for geosearch, KEYSPACE members tx:1..=KEYSPACE (the keys the load draws) spread over a 1 x 1 degree square
+# of Sicily (about 10 per square km, so a 1 km radius holds about 30 of them).
+prepare_workload() {
+    [[ $1 == geosearch ]] || return 0
+    local out
+    awk -v n="$KEYSPACE" 'BEGIN {
+        for (i = 1; i <= n; i++) {
+            member = "tx:" i
+            lon = sprintf("%.6f", 13 + ((i * 7919) % 1000003) / 1000003)
+            lat = sprintf("%.6f", 37.5 + ((i * 104729) % 999983) / 999983)
+            printf "*5\r\n$6\r\nGEOADD\r\n$10\r\ngeo:points\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n",
+                length(lon), lon, length(lat), lat, length(member), member
+        }
+    }' >"$WORK/geo.resp"
+    out=$(redis-cli -h "$HOST" -p "$SERVER_PORT" --pipe <"$WORK/geo.resp" 2>&1) || true
+    grep -q "errors: 0," <<<"$out" || anomaly "$SERVER_LABEL: loading the geosearch points: $(tail -n 1 <<<"$out")"
+    [[ $(cli ZCARD geo:points) == "$KEYSPACE" ]] || anomaly "$SERVER_LABEL: geo:points does not hold $KEYSPACE members"
 }
 
 # Replies per operation: one per command of the sequence.
@@ -134,7 +164,7 @@ smoke_test() {
     cli FLUSHALL >/dev/null
     for workload in $WORKLOADS; do
         out=$WORK/smoke.$SERVER_LABEL.$workload
-        sequence "$workload" | sed 's/__key__/smoke/g' | tr ';' '\n' |
+        { smoke_prelude "$workload"; sequence "$workload" | sed 's/__key__/smoke/g' | tr ';' '\n'; } |
             redis-cli -h "$HOST" -p "$SERVER_PORT" >"$out" 2>&1 ||
             anomaly "$SERVER_LABEL: the $workload smoke test failed: $(tail -n 2 "$out" | tr '\n' ' ')"
         if grep -q 'ERR' "$out"; then
@@ -198,6 +228,7 @@ load_pass() {
     smoke_test
     local workload pipeline operations
     for workload in $WORKLOADS; do
+        prepare_workload "$workload"
         # Unmeasured warm-up: connections, buffers, the allocator's first pages.
         load "$workload" 16 $((N / 10 > 0 ? N / 10 : 1)) >/dev/null
         for pipeline in $PIPELINES; do

@@ -243,6 +243,12 @@ pub fn latitude_distance(lat1: f64, lat2: f64) -> f64 {
 
 /// `geohashGetDistance`: the haversine great-circle distance in meters.
 pub fn distance(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
+    distance_with_cosine(lon1, lat1, degrees_to_radians(lat1).cos(), lon2, lat2)
+}
+
+/// [`distance`] given the cosine of `lat1` (in radians), computed once for many points
+/// from one centre: the same operations in the same order, so the same bits.
+fn distance_with_cosine(lon1: f64, lat1: f64, lat1_cosine: f64, lon2: f64, lat2: f64) -> f64 {
     let lon1 = degrees_to_radians(lon1);
     let lon2 = degrees_to_radians(lon2);
     let v = ((lon2 - lon1) / 2.0).sin();
@@ -252,9 +258,14 @@ pub fn distance(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
     let lat1 = degrees_to_radians(lat1);
     let lat2 = degrees_to_radians(lat2);
     let u = ((lat2 - lat1) / 2.0).sin();
-    let a = u * u + lat1.cos() * lat2.cos() * v * v;
+    let a = u * u + lat1_cosine * lat2.cos() * v * v;
     2.0 * EARTH_RADIUS_IN_METERS * a.sqrt().asin()
 }
+
+/// Relative margin by which a point's latitude distance must exceed a radius before the
+/// point is rejected without computing its distance: far above any rounding error, so
+/// the shortcut never turns away a point that the full formula would accept.
+const LATITUDE_SHORTCUT_MARGIN: f64 = 1.0 + 1e-9;
 
 /// The area a search covers: a circle or an axis-aligned box around a centre.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -282,9 +293,21 @@ pub struct Search {
     pub shape: Shape,
     /// Meters per unit.
     pub to_meters: f64,
+    /// The cosine of the centre's latitude, which every distance from it uses.
+    center_latitude_cosine: f64,
 }
 
 impl Search {
+    /// A search of `shape` (in units of `to_meters` meters) around `center`.
+    pub fn new(center: [f64; 2], shape: Shape, to_meters: f64) -> Search {
+        Search {
+            center,
+            shape,
+            to_meters,
+            center_latitude_cosine: degrees_to_radians(center[1]).cos(),
+        }
+    }
+
     /// `geoWithinShape`'s test for a decoded point: its distance from the centre in
     /// meters when the point is inside.
     pub fn distance_if_within(&self, point: [f64; 2]) -> Option<f64> {
@@ -292,9 +315,14 @@ impl Search {
         let [x2, y2] = point;
         match self.shape {
             Shape::Circle { radius } => {
-                let found = distance(x1, y1, x2, y2);
+                let radius = radius * self.to_meters;
+                // The distance is at least the latitude distance.
+                if latitude_distance(y1, y2) > radius * LATITUDE_SHORTCUT_MARGIN {
+                    return None;
+                }
+                let found = distance_with_cosine(x1, y1, self.center_latitude_cosine, x2, y2);
                 // A NaN distance is not greater than the radius: inside, as in Redis.
-                let outside = found > radius * self.to_meters;
+                let outside = found > radius;
                 (!outside).then_some(found)
             }
             Shape::Box { width, height } => {
@@ -541,6 +569,40 @@ mod tests {
         let meters = distance(palermo[0], palermo[1], catania[0], catania[1]);
         assert_eq!(format!("{meters:.4}"), "166274.1516");
         assert_eq!(distance(10.0, 0.0, 10.0, 1.0), latitude_distance(0.0, 1.0));
+    }
+
+    #[test]
+    fn a_search_measures_and_bounds_exactly_as_the_full_formula() {
+        let mut state = 0x853c_49e6_748f_ea9bu64;
+        let mut unit = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for round in 0..20_000 {
+            let center = [unit() * 360.0 - 180.0, unit() * 170.0 - 85.0];
+            let mut point = [
+                center[0] + (unit() - 0.5) * 0.2,
+                (center[1] + (unit() - 0.5) * 0.2).clamp(-85.0, 85.0),
+            ];
+            // On the centre's meridian the distance is the latitude distance itself: the
+            // latitude shortcut's margin must keep a point at exactly the radius inside.
+            if round % 4 == 0 {
+                point[0] = center[0];
+            }
+            let exact = distance(center[0], center[1], point[0], point[1]);
+            // Radii just above, at and just below the point's distance.
+            for radius in [exact * (1.0 + 1e-12), exact, exact * (1.0 - 1e-12)] {
+                let search = Search::new(center, Shape::Circle { radius }, 1.0);
+                let expected = (exact <= radius).then_some(exact);
+                assert_eq!(
+                    search.distance_if_within(point),
+                    expected,
+                    "{center:?} {point:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -312,11 +312,7 @@ fn search_generic(
     if request.count != 0 && request.sort == Sort::None && !request.any {
         request.sort = Sort::Ascending;
     }
-    let search = Search {
-        center,
-        shape,
-        to_meters,
-    };
+    let search = Search::new(center, shape, to_meters);
     let limit = if request.any { request.count } else { 0 };
     let mut points = Vec::new();
     for cell in search.cells() {
@@ -370,21 +366,15 @@ fn points_in_cell<'a>(
         step: cell.step,
     }
     .align52() as f64;
-    let ranks = set.score_range(
-        ScoreBound {
-            value: min,
-            exclusive: false,
-        },
-        ScoreBound {
-            value: max,
-            exclusive: true,
-        },
-    );
-    let mut done = false;
-    set.walk(ranks, false, |member, score| {
-        if done {
-            return;
-        }
+    let min = ScoreBound {
+        value: min,
+        exclusive: false,
+    };
+    let max = ScoreBound {
+        value: max,
+        exclusive: true,
+    };
+    set.walk_scores(min, max, |member, score| {
         let position = geohash::decode_score(score);
         if let Some(distance) = search.distance_if_within(position) {
             points.push(Point {
@@ -394,7 +384,7 @@ fn points_in_cell<'a>(
                 distance,
             });
         }
-        done = limit != 0 && points.len() >= limit;
+        limit == 0 || points.len() < limit
     });
 }
 

@@ -402,6 +402,30 @@ impl SortedSet {
         }
     }
 
+    /// Calls `visit` in order on the elements with scores between `min` and `max` until it
+    /// returns false: [`SortedSet::score_range`] and [`SortedSet::walk`] in one pass, for a
+    /// reader that needs no ranks.
+    pub fn walk_scores<'a>(
+        &'a self,
+        min: ScoreBound,
+        max: ScoreBound,
+        mut visit: impl FnMut(&'a [u8], f64) -> bool,
+    ) {
+        match self {
+            SortedSet::Listpack(listpack) => {
+                let _ = pairs(listpack)
+                    .skip_while(|&(_, score)| min.is_below_min(score))
+                    .take_while(|&(_, score)| max.is_within_max(score))
+                    .all(|(member, score)| visit(member, score));
+            }
+            SortedSet::Skiplist(skiplist) => skiplist.tree.walk_between(
+                |element| min.is_below_min(element.score),
+                |element| max.is_within_max(element.score),
+                |element| visit(&element.member, element.score),
+            ),
+        }
+    }
+
     /// Removes the elements whose ranks are in `ranks` (clamped); returns how many.
     pub fn remove_ranks(&mut self, ranks: Range<usize>) -> usize {
         let end = ranks.end.min(self.len());
