@@ -330,14 +330,21 @@ fn sort_generic(shard: &mut ShardCtx<'_>, argv: &[Bytes], allow_store: bool) -> 
     let mut options = SortOptions::parse(argv, allow_store)?;
     let storing = options.store.is_some();
     let key = &argv[1];
-    let value = if storing {
+    let in_script = shard.client.script;
+    let mut value = if storing {
         shard.lookup_read(key)
     } else {
         shard.lookup_write(key)
     };
+    // Redis's SORT converts a small sorted set to the big encoding before reading it (and
+    // SORT_RO too): OBJECT ENCODING says `skiplist` afterwards.
+    if let Some(Value::SortedSet(sorted)) = value.as_deref_mut() {
+        sorted.convert_to_skiplist();
+    }
     let is_set = matches!(value.as_deref(), Some(Value::Set(_)));
-    // A set has no order of its own: stored results must not depend on it.
-    if options.dont_sort && is_set && storing {
+    // A set has no order of its own: results that are stored or that a script reads must
+    // not depend on it.
+    if options.dont_sort && is_set && (storing || in_script) {
         options.dont_sort = false;
         options.alpha = true;
         options.by = None;
@@ -613,5 +620,42 @@ mod tests {
             shard.wire(&["LRANGE", "d", "0", "-1"]),
             "*3\r\n$1\r\nw\r\n$1\r\nx\r\n$1\r\ny\r\n"
         );
+    }
+
+    #[test]
+    fn sorting_converts_sorted_sets_and_orders_sets_for_scripts_as_redis() {
+        // Regression: a small sorted set stayed a listpack after SORT (Redis converts it),
+        // and a script's SORT of a set BY nosort returned the set's own order (Redis
+        // sorts it ALPHA, so the script's result is deterministic).
+        let mut shard = TestShard::new();
+        for command in ["SORT", "SORT_RO"] {
+            shard.run(&["ZADD", "z", "2", "b", "1", "a"]);
+            assert_eq!(
+                shard.wire(&["OBJECT", "ENCODING", "z"]),
+                "$8\r\nlistpack\r\n"
+            );
+            shard.run(&[command, "z", "BY", "nosort"]);
+            assert_eq!(
+                shard.wire(&["OBJECT", "ENCODING", "z"]),
+                "$8\r\nskiplist\r\n"
+            );
+            assert_eq!(
+                shard.wire(&["ZRANGE", "z", "0", "-1"]),
+                "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+            );
+            shard.run(&["DEL", "z"]);
+        }
+        let members = ["3", "1", "b", "10", "a", "2"];
+        let mut sadd = vec!["SADD", "s"];
+        sadd.extend(members);
+        shard.run(&sadd);
+        let unsorted = shard.wire(&["SORT", "s", "BY", "nosort"]);
+        shard.client.script = true;
+        let from_script = shard.wire(&["SORT", "s", "BY", "nosort"]);
+        assert_eq!(
+            from_script,
+            "*6\r\n$1\r\n1\r\n$2\r\n10\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\na\r\n$1\r\nb\r\n"
+        );
+        assert_ne!(unsorted, from_script, "the set's own order is another");
     }
 }

@@ -479,7 +479,9 @@ impl SortedSet {
         }
     }
 
-    fn convert_to_skiplist(&mut self) {
+    /// Converts a small sorted set to the big encoding (a no-op for a big one), as Redis's
+    /// SORT does to the sorted set it sorts and conversions past the limits do.
+    pub fn convert_to_skiplist(&mut self) {
         if let SortedSet::Listpack(listpack) = self {
             let mut skiplist = Skiplist::default();
             for (member, score) in pairs(listpack) {
