@@ -44,7 +44,9 @@
 //!    integer-looking ones as int.
 //! 9. **Score formatting** ([`scores_equivalent`]): Redis 7.0 prints doubles with
 //!    `%.17g`, 7.2 with the shortest text that reads back to the same double; in the
-//!    replies of sorted-set commands, bulk strings that parse to the same double match.
+//!    replies of sorted-set commands, and of scripts (a double reply a script got under
+//!    `redis.setresp(3)`, such as a GEO coordinate, is printed the same way when the
+//!    script returns it), bulk strings that parse to the same double match.
 //! 10. **UNSUBSCRIBE without names** ([`Comparison::UnsubscribeAll`]): the
 //!     confirmations come in the order of the client's own hash table of names, each
 //!     with the count left after it. The frames are compared as the set of
@@ -169,7 +171,7 @@ pub fn replies_match(
     if version_equivalent(VERSION_DIFFERENCES, command, &redis.value, &peregrine.value) {
         return true;
     }
-    if is_sorted_set_command(command) && scores_equivalent(&redis.value, &peregrine.value) {
+    if prints_doubles(command) && scores_equivalent(&redis.value, &peregrine.value) {
         return true;
     }
     match comparison {
@@ -362,10 +364,14 @@ pub fn streams_match(redis: &[RawReply], peregrine: &[RawReply]) -> StreamVerdic
     }
 }
 
-/// Sorted-set commands, whose replies carry scores.
-fn is_sorted_set_command(command: &str) -> bool {
+/// Commands whose replies may carry doubles printed by `addReplyDouble` (rule 9):
+/// sorted-set commands and scripts.
+fn prints_doubles(command: &str) -> bool {
     let upper = command.to_ascii_uppercase();
-    upper.starts_with('Z') || upper.starts_with("BZ")
+    upper.starts_with('Z')
+        || upper.starts_with("BZ")
+        || upper.starts_with("EVAL")
+        || upper.starts_with("FCALL")
 }
 
 /// Rule 9: scores are printed with `%.17g` by Redis 7.0 and in the shortest form that

@@ -14,6 +14,7 @@
 use super::collections::{self, Pool};
 use super::values::{self, option};
 use super::{Command, Context, Recipe};
+use crate::compare::Comparison;
 
 /// HyperLogLog keys.
 pub const HLLS: Pool = Pool {
@@ -138,7 +139,14 @@ fn pfadd_then_get(context: &mut Context<'_>) -> Vec<Command> {
     }
     commands.push(Command::new("GET").key(&key));
     if context.chance(30) {
-        commands.push(Command::new("OBJECT").arg("ENCODING").key(&key));
+        // The key may hold a list or set of another family: 7.0 names their small
+        // encodings otherwise (rule 8).
+        commands.push(
+            Command::new("OBJECT")
+                .arg("ENCODING")
+                .key(&key)
+                .compared(Comparison::Encoding),
+        );
     }
     commands
 }

@@ -128,7 +128,20 @@ fn get_pattern(context: &mut Context<'_>) -> &'static str {
 
 fn sort(context: &mut Context<'_>) -> Vec<Command> {
     let (key, kind) = context.pick(SOURCES);
-    vec![errno_reset(), sort_command(context, key, Some(kind))]
+    vec![
+        errno_reset(),
+        sort_command(context, key, Some(kind), Alpha::Sometimes),
+    ]
+}
+
+/// Whether a generated SORT sorts ALPHA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Alpha {
+    /// At random.
+    Sometimes,
+    /// Always (the comparison and the choice of STORE and LIMIT depend on it, so it is
+    /// decided before them).
+    Always,
 }
 
 /// Redis's SORT tests `errno` for ERANGE after `strtod` without clearing it first, so an
@@ -146,27 +159,31 @@ fn errno_reset() -> Command {
 fn sort_any(context: &mut Context<'_>) -> Vec<Command> {
     let pool = context.pick(&[LISTS, SETS, SORTED_SETS]);
     let key = collections::read_key(context, pool);
-    // The key may be of another family than the pool's: its kind is unknown.
-    let mut command = sort_command(context, &key, None);
     // The sorted-sets family stores subnormal scores (5e-324): the first numeric SORT
     // of such a sorted set fails in Redis whatever the elements, an ERANGE left in
     // `errno` by SORT itself that no reset before it clears. Sorted sets of the other
     // families are sorted ALPHA (no number is parsed, `errno` is not read).
-    let alpha = command
-        .args
-        .iter()
-        .any(|arg| arg.eq_ignore_ascii_case(b"alpha"));
-    if pool == SORTED_SETS && !alpha {
-        command = command.arg("ALPHA");
-    }
-    vec![errno_reset(), command]
+    let alpha = if pool == SORTED_SETS {
+        Alpha::Always
+    } else {
+        Alpha::Sometimes
+    };
+    // The key may be of another family than the pool's: its kind is unknown.
+    vec![errno_reset(), sort_command(context, &key, None, alpha)]
 }
 
-fn sort_command(context: &mut Context<'_>, key: &[u8], kind: Option<Kind>) -> Command {
+fn sort_command(
+    context: &mut Context<'_>,
+    key: &[u8],
+    kind: Option<Kind>,
+    alpha: Alpha,
+) -> Command {
     let read_only = context.chance(25);
     let mut command = Command::new(if read_only { "SORT_RO" } else { "SORT" }).key(key);
     let by = context.chance(55).then(|| by_pattern(context));
-    let alpha = context.chance(35);
+    // (Drawn even when always ALPHA, so the rest of the sequence stays as it was.)
+    let random_alpha = context.chance(35);
+    let alpha = alpha == Alpha::Always || random_alpha;
     let constant_by = by.is_some_and(|by| !by.contains('*'));
     let pattern_by = by.is_some_and(|by| by.contains('*'));
     let store = !read_only && context.chance(30) && !(alpha && pattern_by);
