@@ -43,7 +43,7 @@ mod test_shard;
 pub mod tracking;
 mod watch;
 
-pub use args::ArgReader;
+pub use args::{parse_integer, ArgReader};
 pub use capture::Capture;
 pub use context::{
     string_ref, ClientOptions, CommandLimits, Random, ShardCtx, ShardStats, StringRef,

@@ -255,11 +255,19 @@ impl Future for Guarded {
     }
 }
 
+/// A script compiled on this core, with the registry's record of it.
+struct CompiledScript {
+    script: Arc<Script>,
+    function: Function,
+}
+
 /// Compiled copies of the registry's scripts and libraries, valid for one generation.
 #[derive(Default)]
 struct Compiled {
     script_generation: u64,
-    scripts: HashMap<String, Function>,
+    /// By lowercase SHA-1: `EVALSHA` finds its script here without the shared registry's
+    /// lock.
+    scripts: HashMap<String, CompiledScript, ahash::RandomState>,
     library_generation: u64,
     libraries: HashMap<String, CompiledLibrary>,
 }
@@ -276,6 +284,9 @@ pub struct ScriptEngine {
     runs: Cell<u32>,
     limits: EngineLimits,
 }
+
+/// Characters of a hex SHA-1: `EVALSHA` finds no script under any other length.
+const SHA_HEX_LEN: usize = 40;
 
 /// Runs between two incremental garbage-collection steps (Redis: 50).
 const GC_PERIOD: u32 = 50;
@@ -357,10 +368,8 @@ impl ScriptEngine {
     pub fn load_script(&self, body: Bytes) -> Result<Arc<Script>, ScriptError> {
         let sha = sha1_smol::Sha1::from(&body).digest().to_string();
         self.refresh();
-        if let Some(script) = self.registry.script(sha.as_bytes()) {
-            if self.compiled.borrow().scripts.contains_key(&sha) {
-                return Ok(script);
-            }
+        if let Some(compiled) = self.compiled.borrow().scripts.get(&sha) {
+            return Ok(compiled.script.clone());
         }
         let (flags, shebang_len) = shebang::script_flags(&body)?;
         let script = Script {
@@ -371,11 +380,37 @@ impl ScriptEngine {
         };
         let function = self.compile_script(&script)?;
         let script = self.registry.insert_script(script);
-        self.compiled
-            .borrow_mut()
-            .scripts
-            .insert(script.sha.clone(), function);
+        self.remember(&script, function);
         Ok(script)
+    }
+
+    /// Keeps `function`, compiled from `script`, for this generation's runs.
+    fn remember(&self, script: &Arc<Script>, function: Function) {
+        self.compiled.borrow_mut().scripts.insert(
+            script.sha.clone(),
+            CompiledScript {
+                script: script.clone(),
+                function,
+            },
+        );
+    }
+
+    /// `EVALSHA`'s lookup: the script whose SHA-1 is `sha` (either case), from this
+    /// core's compiled copies or else the shared registry.
+    pub fn find_script(&self, sha: &[u8]) -> Option<Arc<Script>> {
+        let mut lowercase = [0u8; SHA_HEX_LEN];
+        if sha.len() != SHA_HEX_LEN {
+            return None;
+        }
+        for (to, from) in lowercase.iter_mut().zip(sha) {
+            *to = from.to_ascii_lowercase();
+        }
+        let lowercase = std::str::from_utf8(&lowercase).ok()?;
+        self.refresh();
+        if let Some(compiled) = self.compiled.borrow().scripts.get(lowercase) {
+            return Some(compiled.script.clone());
+        }
+        self.registry.script(lowercase.as_bytes())
     }
 
     fn compile_script(&self, script: &Script) -> Result<Function, ScriptError> {
@@ -396,16 +431,13 @@ impl ScriptEngine {
         Ok(bytecode::keep_frames(&self.lua, function))
     }
 
-    fn script_function(&self, script: &Script) -> Result<Function, ScriptError> {
+    fn script_function(&self, script: &Arc<Script>) -> Result<Function, ScriptError> {
         self.refresh();
-        if let Some(function) = self.compiled.borrow().scripts.get(&script.sha) {
-            return Ok(function.clone());
+        if let Some(compiled) = self.compiled.borrow().scripts.get(&script.sha) {
+            return Ok(compiled.function.clone());
         }
         let function = self.compile_script(script)?;
-        self.compiled
-            .borrow_mut()
-            .scripts
-            .insert(script.sha.clone(), function.clone());
+        self.remember(script, function.clone());
         Ok(function)
     }
 
@@ -414,9 +446,9 @@ impl ScriptEngine {
     pub async fn run_script(
         &self,
         host: Rc<dyn ScriptHost>,
-        script: &Script,
-        keys: Vec<Bytes>,
-        args: Vec<Bytes>,
+        script: &Arc<Script>,
+        keys: &[Bytes],
+        args: &[Bytes],
     ) -> Reply {
         let function = match self.script_function(script) {
             Ok(function) => function,
@@ -431,8 +463,8 @@ impl ScriptEngine {
         &self,
         host: Rc<dyn ScriptHost>,
         body: Bytes,
-        keys: Vec<Bytes>,
-        args: Vec<Bytes>,
+        keys: &[Bytes],
+        args: &[Bytes],
     ) -> Reply {
         match self.load_script(body) {
             Ok(script) => self.run_script(host, &script, keys, args).await,
@@ -445,10 +477,10 @@ impl ScriptEngine {
         &self,
         host: Rc<dyn ScriptHost>,
         sha: &[u8],
-        keys: Vec<Bytes>,
-        args: Vec<Bytes>,
+        keys: &[Bytes],
+        args: &[Bytes],
     ) -> Reply {
-        match self.registry.script(sha) {
+        match self.find_script(sha) {
             Some(script) => self.run_script(host, &script, keys, args).await,
             None => ScriptError::NoScript.into(),
         }
@@ -460,8 +492,8 @@ impl ScriptEngine {
         &self,
         host: Rc<dyn ScriptHost>,
         name: &[u8],
-        keys: Vec<Bytes>,
-        args: Vec<Bytes>,
+        keys: &[Bytes],
+        args: &[Bytes],
     ) -> Reply {
         let Some((library, info)) = self.registry.function(name) else {
             return ScriptError::FunctionNotFound.into();
@@ -582,12 +614,12 @@ impl ScriptEngine {
         host: Rc<dyn ScriptHost>,
         function: Function,
         name: &str,
-        keys: Vec<Bytes>,
-        args: Vec<Bytes>,
+        keys: &[Bytes],
+        args: &[Bytes],
         eval: bool,
     ) -> Reply {
         let _turn = self.gate.enter().await;
-        let run = RunScope::begin(&self.state, host, &keys, &args);
+        let run = RunScope::begin(&self.state, host, keys, args);
         let result = self
             .sandbox
             .run

@@ -233,10 +233,10 @@ fn script_loaded_on_one_engine_runs_on_another() {
         ScriptEngine::new(first.engine.registry().clone(), EngineLimits::default()).unwrap();
     let script = first.engine.load_script("return 'hi'".into()).unwrap();
     let host = Rc::new(TestHost::default());
-    let (reply, _) = block_on(second.evalsha(host.clone(), script.sha.as_bytes(), vec![], vec![]));
+    let (reply, _) = block_on(second.evalsha(host.clone(), script.sha.as_bytes(), &[], &[]));
     assert_eq!(reply, Reply::bulk("hi"));
     first.engine.registry().flush_scripts();
-    let (reply, _) = block_on(second.evalsha(host, script.sha.as_bytes(), vec![], vec![]));
+    let (reply, _) = block_on(second.evalsha(host, script.sha.as_bytes(), &[], &[]));
     assert_eq!(
         reply,
         Reply::error("NOSCRIPT No matching script. Please use EVAL.")

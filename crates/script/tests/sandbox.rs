@@ -242,8 +242,8 @@ fn pending_host_calls_yield_to_the_executor() {
     let (reply, pending) = block_on(fixture.engine.eval(
         fixture.host.clone(),
         body.into(),
-        vec![],
-        vec![],
+        &[],
+        &[],
     ));
     assert_eq!(
         reply,
@@ -258,8 +258,8 @@ fn ready_host_calls_do_not_yield() {
     let (reply, pending) = block_on(fixture.engine.eval(
         fixture.host.clone(),
         "return redis.call('ping')".into(),
-        vec![],
-        vec![],
+        &[],
+        &[],
     ));
     assert_eq!(reply, Reply::Status("PONG".into()));
     assert_eq!(pending, 0);

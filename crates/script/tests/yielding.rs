@@ -39,13 +39,13 @@ fn eval_counting(fixture: &Fixture, body: &str, keys: &[&str], args: &[&str]) ->
         items
             .iter()
             .map(|item| Bytes::copy_from_slice(item.as_bytes()))
-            .collect()
+            .collect::<Vec<_>>()
     };
     block_on(fixture.engine.eval(
         fixture.host.clone(),
         Bytes::copy_from_slice(body.as_bytes()),
-        to_bytes(keys),
-        to_bytes(args),
+        &to_bytes(keys),
+        &to_bytes(args),
     ))
 }
 
@@ -336,8 +336,8 @@ fn busy_function_yields() {
     let (reply, pending) = block_on(fixture.engine.call_function(
         fixture.host.clone(),
         b"spin",
-        vec![],
-        vec![Bytes::from_static(b"2000000")],
+        &[],
+        &[Bytes::from_static(b"2000000")],
     ));
     assert_eq!(reply, Reply::Integer(2_000_000));
     assert!(pending >= 1);
@@ -348,12 +348,10 @@ fn busy_function_yields() {
 fn run_dropped_while_suspended_leaves_the_engine_usable() {
     let fixture = yielding_fixture();
     {
-        let mut run = pin!(fixture.engine.eval(
-            fixture.host.clone(),
-            "while true do end".into(),
-            vec![],
-            vec![],
-        ));
+        let mut run =
+            pin!(fixture
+                .engine
+                .eval(fixture.host.clone(), "while true do end".into(), &[], &[],));
         let mut context = Context::from_waker(Waker::noop());
         for _ in 0..5 {
             assert!(run.as_mut().poll(&mut context).is_pending());
@@ -363,8 +361,8 @@ fn run_dropped_while_suspended_leaves_the_engine_usable() {
     let (reply, pending) = block_on(fixture.engine.eval(
         fresh.host.clone(),
         "local i = 0 while i < 1e5 do i = i + 1 end return i".into(),
-        vec![],
-        vec![],
+        &[],
+        &[],
     ));
     assert_eq!(reply, Reply::Integer(100_000));
     assert_eq!(pending, 0);

@@ -56,7 +56,7 @@ pub struct ServerShared {
     pub scripts: Arc<peregrine_script::ScriptRegistry>,
     /// Scripts (SHA) and functions (`function:name`) seen to stay on their declared keys'
     /// shard: they run there (see `scripting`).
-    pub local_scripts: RwLock<std::collections::HashSet<String>>,
+    pub local_scripts: RwLock<std::collections::HashSet<String, ahash::RandomState>>,
     /// Scripts past `busy-reply-threshold`.
     pub busy_scripts: crate::scripting::busy::BusyScripts,
     /// Counts CONFIG SET changes, so that per-core caches of settings know when to re-read.
@@ -297,6 +297,9 @@ pub struct ShardState {
     pub open_tx: Cell<Option<u64>>,
     /// This core's Lua engine, created by the first script that runs here.
     script_engine: RefCell<Option<Rc<peregrine_script::ScriptEngine>>>,
+    /// This core's copy of [`ServerShared::local_scripts`] (what it has seen there), read
+    /// by every script run without the shared lock.
+    pub local_scripts: RefCell<std::collections::HashSet<String, ahash::RandomState>>,
     /// Subscribers on this core and this core's copy of the pub/sub directory.
     pub pubsub: RefCell<crate::pubsub::PubSubCore>,
     /// This core's clients that CLIENT TRACKING may name by id.
@@ -361,6 +364,7 @@ impl ShardState {
             lazy_expiry_reported: Cell::new(false),
             open_tx: Cell::new(None),
             script_engine: RefCell::new(None),
+            local_scripts: RefCell::default(),
             pubsub: RefCell::default(),
             tracking: RefCell::default(),
             pubsub_output_limit: Cell::new((u64::MAX, Default::default())),
@@ -637,6 +641,20 @@ impl ShardState {
         self.execute_serving(db, client, commands, Serving::AfterEachWrite)
     }
 
+    /// [`ShardState::execute_unlocked`] at time `now` instead of the clock's: a script's
+    /// calls all run at the time the script started, as Redis 7.2 freezes the clock for a
+    /// script (a key cannot expire half-way through it, and `SET .. PX` inside counts from
+    /// its start).
+    pub fn execute_at(
+        &self,
+        db: DbIndex,
+        client: ClientOptions,
+        commands: &[KeyedCommand],
+        now: UnixMillis,
+    ) -> Vec<Reply> {
+        self.execute_timed(db, client, commands, Serving::AfterEachWrite, now)
+    }
+
     /// [`ShardState::execute_unlocked`], serving parked clients when `serving` says.
     pub fn execute_serving(
         &self,
@@ -644,6 +662,17 @@ impl ShardState {
         client: ClientOptions,
         commands: &[KeyedCommand],
         serving: Serving,
+    ) -> Vec<Reply> {
+        self.execute_timed(db, client, commands, serving, unix_millis())
+    }
+
+    fn execute_timed(
+        &self,
+        db: DbIndex,
+        client: ClientOptions,
+        commands: &[KeyedCommand],
+        serving: Serving,
+        now: UnixMillis,
     ) -> Vec<Reply> {
         let limits = self.limits();
         let mut replies = Vec::with_capacity(commands.len());
@@ -657,7 +686,6 @@ impl ShardState {
         let mut command_stats = self.command_stats.borrow_mut();
         // One clock reading per run of the same command: it ends the run's timing.
         let mut started = Instant::now();
-        let now = unix_millis();
         // Statistics of a run of the same command are added up before touching the map.
         let mut run: Option<(&'static str, CommandStat)> = None;
         // A pipeline's keys are loaded ahead, so that their cache misses overlap.

@@ -29,6 +29,12 @@ fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
                 Args(0, &["EVAL", "return 'x'", "-1"]),
                 Args(0, &["EVAL", "return 'x'", "3", "a"]),
                 Args(0, &["EVAL", "return 'x'", "nan"]),
+                // numkeys is read as Redis reads integers (string2ll): no sign, no
+                // leading zero, no spaces.
+                Args(0, &["EVAL", "return KEYS[1]", "+1", "{0}"]),
+                Args(0, &["EVAL", "return KEYS[1]", "01", "{0}"]),
+                Args(0, &["EVAL", "return #KEYS", "-0"]),
+                Args(0, &["EVAL", "return KEYS[1]", " 1", "{0}"]),
                 Args(0, &["EVAL", "return redis.sha1hex('abc')", "0"]),
                 Args(0, &["EVAL", "local t = cjson.decode('{\"a\":[1,2,3]}') return cjson.encode(t.a)", "0"]),
                 Args(0, &["EVAL", "return {bit.band(0xff, 0x0f), struct.pack('>I2', 258), cmsgpack.unpack(cmsgpack.pack(7))}", "0"]),
@@ -56,6 +62,9 @@ fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
                 Args(0, &["EVALSHA", "d4a6126fdb33f5ded47cae17d1fd8a2f18b9dfaf", "0"]),
                 Args(0, &["EVALSHA", "D4A6126FDB33F5DED47CAE17D1FD8A2F18B9DFAF", "0"]),
                 Args(1, &["EVALSHA", "d4a6126fdb33f5ded47cae17d1fd8a2f18b9dfaf", "0"]),
+                Args(1, &["EVALSHA", "d4A6126fdB33f5ded47cae17d1fd8a2f18b9dfaf", "0"]),
+                Args(0, &["EVALSHA", "d4a6126fdb33f5ded47cae17d1fd8a2f18b9dfa", "0"]),
+                Args(0, &["EVALSHA", "d4a6126fdb33f5ded47cae17d1fd8a2f18b9dfafa", "0"]),
                 Args(0, &["SCRIPT", "EXISTS", "d4a6126fdb33f5ded47cae17d1fd8a2f18b9dfaf", "ffffffffffffffffffffffffffffffffffffffff"]),
                 Send(0, "SCRIPT FLUSH"),
                 Args(0, &["EVALSHA", "d4a6126fdb33f5ded47cae17d1fd8a2f18b9dfaf", "0"]),
@@ -290,6 +299,39 @@ fn strict_mode_refuses_undeclared_keys() {
         "k",
     ]);
     assert_eq!(allowed, b"$-1\r\n");
+}
+
+/// A script runs at the time it started, as Redis 7.2 freezes the clock for a script: a
+/// key it sets to expire in 1 ms is still there, with its whole TTL, however long the
+/// script runs on (Redis 7.0, the oracle here, already keeps the key but counts the TTL
+/// on the moving clock, so this asserts Redis 7.2's documented behaviour instead). Both
+/// the shard-local run and the global one (keys on two shards) keep the clock.
+#[test]
+fn a_script_sees_the_clock_stopped_at_its_start() {
+    let server = TestServer::start(BIN, SHARDS);
+    let keys = keys_on_shards("frozen:", 2, SHARDS);
+    let mut raw = RawClient::connect(server.addr());
+    let script = "redis.call('SET', KEYS[1], 'v', 'PX', 1) \
+         local start = redis.call('TIME') \
+         repeat local now = redis.call('TIME') \
+         until (now[1] - start[1]) * 1000000 + (now[2] - start[2]) >= 5000 \
+         return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), \
+                 redis.call('EXISTS', KEYS[1])}";
+    let expected = b"*3\r\n$1\r\nv\r\n:1\r\n:1\r\n";
+    // One key: twice, so that the second run is the learned shard-local one.
+    for _ in 0..2 {
+        assert_eq!(
+            text(&raw.cmd(&["EVAL", script, "1", &keys[0]])),
+            text(expected)
+        );
+        // Afterwards the clock has moved on (5 ms by the script's own TIME readings).
+        assert_eq!(raw.cmd(&["GET", &keys[0]]), b"$-1\r\n");
+    }
+    assert_eq!(
+        text(&raw.cmd(&["EVAL", script, "2", &keys[0], &keys[1]])),
+        text(expected)
+    );
+    assert_eq!(raw.cmd(&["GET", &keys[0]]), b"$-1\r\n");
 }
 
 /// A script learned to stay on its declared key's shard that one day needs a key of

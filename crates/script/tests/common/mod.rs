@@ -249,13 +249,13 @@ impl Fixture {
             items
                 .iter()
                 .map(|item| Bytes::copy_from_slice(item.as_bytes()))
-                .collect()
+                .collect::<Vec<_>>()
         };
         block_on(self.engine.eval(
             self.host.clone(),
             Bytes::copy_from_slice(body.as_bytes()),
-            to_bytes(keys),
-            to_bytes(args),
+            &to_bytes(keys),
+            &to_bytes(args),
         ))
         .0
     }
@@ -269,13 +269,13 @@ impl Fixture {
             items
                 .iter()
                 .map(|item| Bytes::copy_from_slice(item.as_bytes()))
-                .collect()
+                .collect::<Vec<_>>()
         };
         block_on(self.engine.call_function(
             self.host.clone(),
             name.as_bytes(),
-            to_bytes(keys),
-            to_bytes(args),
+            &to_bytes(keys),
+            &to_bytes(args),
         ))
         .0
     }

@@ -13,10 +13,12 @@
 use super::busy::ScriptSignals;
 use crate::dispatch::run_cross;
 use crate::dispatch::Session;
-use crate::shard_state::{ClientInfo, ServerShared, ShardRouter, ShardState};
+use crate::shard_state::{unix_millis, ClientInfo, ServerShared, ShardRouter, ShardState};
 use bytes::Bytes;
-use peregrine_commands::{lookup, ClientOptions, CommandSpec, Exec, Flag, ServerCommand};
-use peregrine_keyspace::DbIndex;
+use peregrine_commands::{
+    lookup, parse_integer, ClientOptions, CommandSpec, Exec, Flag, ServerCommand,
+};
+use peregrine_keyspace::{DbIndex, UnixMillis};
 use peregrine_resp::{Argv, Reply};
 use peregrine_script::errors::{UNKNOWN_COMMAND, WRONG_ARITY};
 use peregrine_script::{HostCall, LogLevel, ScriptHost, Tick};
@@ -58,6 +60,45 @@ impl ScriptSettings {
     }
 }
 
+/// A client's `EVAL`/`EVALSHA`/`FCALL` command, split into its keys and arguments without
+/// copying them: one is shared by every attempt at running it.
+pub struct Invocation {
+    /// The client's command (FUNCTION STATS, busy reports).
+    pub command: Argv,
+    /// How many arguments after `numkeys` are keys.
+    key_count: usize,
+}
+
+impl Invocation {
+    /// Splits `command` (`<name> <script|sha|function> numkeys key... arg...`), with
+    /// Redis's errors for a bad `numkeys`.
+    pub fn new(command: &Argv) -> Result<Invocation, Reply> {
+        let count = parse_integer(&command[2]).map_err(|error| error.into_reply())?;
+        if count < 0 {
+            return Err(Reply::error("ERR Number of keys can't be negative"));
+        }
+        if count as u64 > (command.len() - 3) as u64 {
+            return Err(Reply::error(
+                "ERR Number of keys can't be greater than number of args",
+            ));
+        }
+        Ok(Invocation {
+            command: command.clone(),
+            key_count: count as usize,
+        })
+    }
+
+    /// The declared keys (`KEYS`).
+    pub fn keys(&self) -> &[Bytes] {
+        &self.command[3..3 + self.key_count]
+    }
+
+    /// The arguments after the keys (`ARGV`).
+    pub fn args(&self) -> &[Bytes] {
+        &self.command[3 + self.key_count..]
+    }
+}
+
 /// What every run shares: its command, limits, busy registration and signals.
 pub struct RunControl {
     server: Arc<ServerShared>,
@@ -66,25 +107,27 @@ pub struct RunControl {
     /// The shards it holds (`None`: all).
     shards: Option<Vec<ShardId>>,
     function: bool,
-    command: Argv,
+    invocation: Arc<Invocation>,
     started: Instant,
+    /// The time every call of the run sees (Redis 7.2 freezes the clock for a script);
+    /// multi-shard calls read the clock as any multi-shard command does.
+    now: UnixMillis,
     settings: ScriptSettings,
     read_only: bool,
-    declared: Vec<Bytes>,
     signals: Arc<ScriptSignals>,
 }
 
 impl RunControl {
-    /// The control of a run of `command` holding `shards`.
+    /// The control of a run of `invocation` holding `shards`.
     pub fn new(
         server: Arc<ServerShared>,
-        command: Argv,
+        invocation: Arc<Invocation>,
         shards: Option<Vec<ShardId>>,
         read_only: bool,
-        declared: Vec<Bytes>,
         settings: ScriptSettings,
     ) -> RunControl {
-        let function = command
+        let function = invocation
+            .command
             .first()
             .is_some_and(|name| name.len() >= 5 && name[..5].eq_ignore_ascii_case(b"fcall"));
         RunControl {
@@ -92,11 +135,11 @@ impl RunControl {
             busy_id: Cell::new(None),
             shards,
             function,
-            command,
+            invocation,
             started: Instant::now(),
+            now: unix_millis(),
             settings,
             read_only,
-            declared,
             signals: Arc::default(),
         }
     }
@@ -126,7 +169,7 @@ impl RunControl {
                 self.shards.clone(),
                 self.function,
                 self.signals.clone(),
-                self.command.clone(),
+                self.invocation.command.clone(),
                 self.started,
             );
         }
@@ -182,7 +225,7 @@ impl RunControl {
                 .keys
                 .positions(argv)
                 .filter_map(|position| argv.get(position))
-                .any(|key| !self.declared.contains(key));
+                .any(|key| !self.invocation.keys().contains(key));
             if undeclared {
                 return Err(Reply::error(UNDECLARED));
             }
@@ -315,9 +358,9 @@ impl ScriptHost for ShardHost {
                 if elsewhere {
                     return self.escalate();
                 }
-                let mut replies = self
-                    .state
-                    .execute_unlocked(db, self.options, &[(spec, argv)]);
+                let mut replies =
+                    self.state
+                        .execute_at(db, self.options, &[(spec, argv)], self.control.now);
                 HostCall::Ready(replies.pop().unwrap_or(Reply::Nil))
             }
             Exec::Server(command) => match server_call(command, &argv, &self.db, self.databases) {
@@ -380,7 +423,7 @@ impl GlobalHost {
             databases,
             home,
             stayed_home: Cell::new(true),
-            keyless: control.declared.is_empty(),
+            keyless: control.invocation.keys().is_empty(),
             control,
         }
     }
@@ -411,15 +454,17 @@ impl ScriptHost for GlobalHost {
                 match crate::coordinator::single_shard(spec, &argv, count, me) {
                     Some(shard) if shard == me => {
                         let state = self.router.state();
-                        let mut replies = state.execute_unlocked(db, options, &[(spec, argv)]);
+                        let now = self.control.now;
+                        let mut replies = state.execute_at(db, options, &[(spec, argv)], now);
                         HostCall::Ready(replies.pop().unwrap_or(Reply::Nil))
                     }
                     Some(shard) => {
                         let router = self.router.clone();
+                        let now = self.control.now;
                         HostCall::Pending(Box::pin(async move {
                             router
                                 .invoke_on(shard, move |state: Rc<ShardState>| async move {
-                                    state.execute_unlocked(db, options, &[(spec, argv)])
+                                    state.execute_at(db, options, &[(spec, argv)], now)
                                 })
                                 .await
                                 .pop()

@@ -25,12 +25,11 @@ use crate::coordinator::{hold_everything, release_everything};
 use crate::dispatch::Session;
 use crate::shard_state::ShardState;
 use bytes::Bytes;
-use host::{GlobalHost, RunControl, ScriptSettings, ShardHost};
+use host::{GlobalHost, Invocation, RunControl, ScriptSettings, ShardHost};
 use peregrine_commands::{check_subcommand, Arity::*, ServerCommand, Subcommand};
 use peregrine_resp::{Argv, Reply};
 use peregrine_script::{RestorePolicy, Script, ScriptEngine, ScriptFlags, ScriptHost};
 use peregrine_shard::{LockKey, LockMode, LockOwner, LockRequest, LockTable, ShardId};
-use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -46,34 +45,14 @@ impl Target {
         &self,
         engine: &ScriptEngine,
         host: Rc<dyn ScriptHost>,
-        keys: Vec<Bytes>,
-        args: Vec<Bytes>,
+        invocation: &Invocation,
     ) -> Reply {
+        let (keys, args) = (invocation.keys(), invocation.args());
         match self {
             Target::Script(script) => engine.run_script(host, script, keys, args).await,
             Target::Function(name) => engine.call_function(host, name, keys, args).await,
         }
     }
-}
-
-/// The keys and arguments after `numkeys`, with Redis's errors for a bad count.
-fn split_keys(argv: &Argv) -> Result<(Vec<Bytes>, Vec<Bytes>), Reply> {
-    let count = std::str::from_utf8(&argv[2])
-        .ok()
-        .and_then(|text| text.parse::<i64>().ok())
-        .ok_or_else(|| Reply::error("ERR value is not an integer or out of range"))?;
-    if count < 0 {
-        return Err(Reply::error("ERR Number of keys can't be negative"));
-    }
-    let count = count as usize;
-    if count > argv.len() - 3 {
-        return Err(Reply::error(
-            "ERR Number of keys can't be greater than number of args",
-        ));
-    }
-    let keys = argv[3..3 + count].to_vec();
-    let args = argv[3 + count..].to_vec();
-    Ok((keys, args))
 }
 
 /// This core's engine, created on first use.
@@ -83,8 +62,8 @@ fn engine(session: &Session) -> Result<Rc<ScriptEngine>, Reply> {
 
 /// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, FCALL, FCALL_RO.
 pub async fn run(session: &mut Session, command: ServerCommand, argv: &Argv) -> Reply {
-    let (keys, args) = match split_keys(argv) {
-        Ok(split) => split,
+    let invocation = match Invocation::new(argv) {
+        Ok(invocation) => Arc::new(invocation),
         Err(reply) => return reply,
     };
     let read_only_command = matches!(
@@ -107,8 +86,11 @@ pub async fn run(session: &mut Session, command: ServerCommand, argv: &Argv) -> 
             }
         }
         ServerCommand::EvalSha | ServerCommand::EvalShaRo => {
-            let sha = argv[1].to_ascii_lowercase();
-            match registry.script(&sha) {
+            let engine = match engine(session) {
+                Ok(engine) => engine,
+                Err(reply) => return reply,
+            };
+            match engine.find_script(&argv[1]) {
                 Some(script) => {
                     let name = script.sha.clone();
                     (Target::Script(script.clone()), script.flags, name)
@@ -133,26 +115,26 @@ pub async fn run(session: &mut Session, command: ServerCommand, argv: &Argv) -> 
     let read_only = read_only_command || no_writes;
     let count = session.router.shard_count();
     let me = session.router.me();
-    let shards: BTreeSet<ShardId> = keys
+    // The one shard of every declared key (`None`: no keys, or several shards).
+    let mut key_shards = invocation
+        .keys()
         .iter()
-        .map(|key| ShardId::for_key(key, count))
-        .collect();
-    let home = match shards.len() {
-        0 => None,
-        1 => shards.first().copied(),
-        _ => None,
+        .map(|key| ShardId::for_key(key, count));
+    let home = key_shards
+        .next()
+        .filter(|first| key_shards.all(|shard| shard == *first));
+    let local = if invocation.keys().is_empty() {
+        Some(me)
+    } else {
+        home
     };
-    let local = if keys.is_empty() { Some(me) } else { home };
     if !read_only {
-        session.note_written_on(local.filter(|_| shards.len() <= 1));
+        session.note_written_on(local);
     }
-    let server = session.shard().server.clone();
     let settings = ScriptSettings::from_settings(&session.settings());
     let run = Run {
         target,
-        keys,
-        args,
-        command: argv.clone(),
+        invocation,
         read_only,
         settings,
     };
@@ -160,40 +142,65 @@ pub async fn run(session: &mut Session, command: ServerCommand, argv: &Argv) -> 
         // Inside EXEC, which already holds every shard.
         return run_global(session, owner, run, home).await.0;
     }
-    let learned_local = local.is_some()
-        && server
-            .local_scripts
-            .read()
-            .is_ok_and(|known| known.contains(&learned_as));
+    let learned_local = local.is_some() && known_local(session.shard(), &learned_as);
     if let Some(shard) = local.filter(|_| learned_local) {
         if let Some(reply) = run_on_shard(session, shard, run.clone()).await {
             return reply;
         }
-        if let Ok(mut known) = server.local_scripts.write() {
-            known.remove(&learned_as);
-        }
+        forget_local(session.shard(), &learned_as);
     }
-    let owner = LockOwner(server.persistence.tx_id());
+    let owner = LockOwner(session.shard().server.persistence.tx_id());
     let router = session.router.clone();
     let locks = hold_everything(&router, owner).await;
     let (reply, stayed_home) = run_global(session, owner, run, home).await;
     release_everything(&router, owner, locks).await;
     if stayed_home && local.is_some() {
-        if let Ok(mut known) = server.local_scripts.write() {
-            known.insert(learned_as);
-        }
+        learn_local(session.shard(), learned_as);
     }
     reply
 }
 
-/// One run of a script or function, as the client asked for it.
+/// Whether the script or function `name` is known to stay on its declared keys' shard:
+/// this core's copy answers without the shared lock; a miss asks the shared set and
+/// copies a yes here.
+fn known_local(state: &ShardState, name: &str) -> bool {
+    if state.local_scripts.borrow().contains(name) {
+        return true;
+    }
+    let shared = state
+        .server
+        .local_scripts
+        .read()
+        .is_ok_and(|known| known.contains(name));
+    if shared {
+        state.local_scripts.borrow_mut().insert(name.to_string());
+    }
+    shared
+}
+
+/// `name` left its shard: it runs under the global lock from now on, on every core (a
+/// core that still holds a stale copy tries once more locally, then forgets it too).
+fn forget_local(state: &ShardState, name: &str) {
+    state.local_scripts.borrow_mut().remove(name);
+    if let Ok(mut known) = state.server.local_scripts.write() {
+        known.remove(name);
+    }
+}
+
+/// `name` stayed on its shard under the global lock: it runs there from now on.
+fn learn_local(state: &ShardState, name: String) {
+    if let Ok(mut known) = state.server.local_scripts.write() {
+        known.insert(name.clone());
+    }
+    state.local_scripts.borrow_mut().insert(name);
+}
+
+/// One run of a script or function, as the client asked for it (cheap to clone: a
+/// shard-local attempt that escalates leaves it to the global run).
 #[derive(Clone)]
 struct Run {
     target: Target,
-    keys: Vec<Bytes>,
-    args: Vec<Bytes>,
-    /// The client's command (FUNCTION STATS, busy reports).
-    command: Argv,
+    invocation: Arc<Invocation>,
     read_only: bool,
     settings: ScriptSettings,
 }
@@ -208,9 +215,7 @@ async fn run_on_shard(session: &Session, shard: ShardId, run: Run) -> Option<Rep
         .invoke_on(shard, move |state: Rc<ShardState>| async move {
             let Run {
                 target,
-                keys,
-                args,
-                command,
+                invocation,
                 read_only,
                 settings,
             } = run;
@@ -225,10 +230,9 @@ async fn run_on_shard(session: &Session, shard: ShardId, run: Run) -> Option<Rep
             LockTable::acquire(&state.locks, request.clone()).await;
             let control = RunControl::new(
                 state.server.clone(),
-                command,
+                invocation.clone(),
                 Some(vec![shard]),
                 read_only,
-                keys.clone(),
                 settings,
             );
             let host = Rc::new(ShardHost::new(
@@ -239,7 +243,7 @@ async fn run_on_shard(session: &Session, shard: ShardId, run: Run) -> Option<Rep
                 control,
             ));
             let reply = match state.script_engine() {
-                Ok(engine) => target.run(&engine, host.clone(), keys, args).await,
+                Ok(engine) => target.run(&engine, host.clone(), &invocation).await,
                 Err(reply) => reply,
             };
             state.locks.borrow_mut().release(&request);
@@ -260,19 +264,16 @@ async fn run_global(
 ) -> (Reply, bool) {
     let Run {
         target,
-        keys,
-        args,
-        command,
+        invocation,
         read_only,
         settings,
     } = run;
     let state = session.shard().clone();
     let control = RunControl::new(
         state.server.clone(),
-        command,
+        invocation.clone(),
         None,
         read_only,
-        keys.clone(),
         settings,
     );
     let host = Rc::new(GlobalHost::new(
@@ -285,7 +286,7 @@ async fn run_global(
         control,
     ));
     let reply = match state.script_engine() {
-        Ok(engine) => target.run(&engine, host.clone(), keys, args).await,
+        Ok(engine) => target.run(&engine, host.clone(), &invocation).await,
         Err(reply) => reply,
     };
     host.control.finish();
