@@ -61,25 +61,10 @@ impl<'a> ArgReader<'a> {
     }
 }
 
-/// Parses an integer argument as Redis does (`ERR value is not an integer or out of range`).
+/// Parses an integer argument as Redis does (`ERR value is not an integer or out of range`):
+/// `string2ll`'s canonical decimal only.
 pub fn parse_integer(bytes: &[u8]) -> Result<i64, CommandError> {
-    peregrine_keyspace_integer(bytes).ok_or(CommandError::NotInteger)
-}
-
-fn peregrine_keyspace_integer(bytes: &[u8]) -> Option<i64> {
-    // Redis's string2ll: canonical decimal only.
-    let text = std::str::from_utf8(bytes).ok()?;
-    if text.is_empty() || text.len() > 20 {
-        return None;
-    }
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
-        return None;
-    }
-    if digits.len() > 1 && digits.starts_with('0') || (digits == "0" && text.starts_with('-')) {
-        return None;
-    }
-    text.parse().ok()
+    peregrine_keyspace::canonical_integer(bytes).ok_or(CommandError::NotInteger)
 }
 
 /// True when `arg` equals `keyword` ignoring ASCII case.

@@ -32,7 +32,7 @@ pub use lazy_free::{
     free_maybe_later, lazyfree_pending_objects, lazyfreed_objects, LAZYFREE_THRESHOLD,
 };
 pub use table::{Prefetch, Table};
-pub use value::{Collection, Value, ValueType, EMBSTR_SIZE_LIMIT};
+pub use value::{canonical_integer, Collection, Value, ValueType, EMBSTR_SIZE_LIMIT};
 
 /// Milliseconds since the Unix epoch: the unit of every deadline in the keyspace.
 pub type UnixMillis = u64;
