@@ -675,18 +675,13 @@ impl Drop for RunScope<'_> {
 }
 
 /// The reply of a finished run: `true` (the script's value, read by `read_result`, is
-/// `value`), `(nil, error)` when making the arguments or reading the value failed, or
-/// `(false, error, source, line)`.
+/// `value`) or `(false, error, source, line)`.
 fn finish(values: MultiValue, value: Option<Reply>, name: &str, killed: bool) -> Reply {
     let mut values = values.into_iter();
     let first = values.next();
     let error = values.next().unwrap_or(Value::Nil);
-    match first {
-        Some(Value::Boolean(true)) => {
-            return value.unwrap_or(Reply::Nil);
-        }
-        Some(Value::Nil) => return Reply::error(error_message(&error)),
-        _ => {}
+    if let Some(Value::Boolean(true)) = first {
+        return value.unwrap_or(Reply::Nil);
     }
     let value = error;
     let message = if killed {

@@ -460,13 +460,24 @@ local function settle(co, ok, ...)
   return ok, (...)
 end
 
+-- Whether the globals KEYS and ARGV hold the last script's: a function run or a library
+-- load clears them (functions have none), a script run replaces them.
+local arguments_set = false
+local function clear_arguments()
+  if arguments_set then
+    rawset(backing, 'KEYS', nil)
+    rawset(backing, 'ARGV', nil)
+    arguments_set = false
+  end
+end
+
 -- Runs a script body (eval: the run's keys and args are KEYS and ARGV) or a function
--- (its arguments) in a coroutine; returns true (the value stored by read_result),
--- (nil, error) when the arguments or the reply could not be made, or (false, error,
--- source, line). It is the first function of mlua's thread, so it can always yield.
+-- (its arguments) in a coroutine; returns true (the value stored by read_result) or
+-- (false, error, source, line). It is the first function of mlua's thread, so it can
+-- always yield. `arguments` and `read_result` raise nothing but memory errors, which end
+-- the run with mlua's error (no pcall for them: they run on every call).
 local function run(f, eval)
-  local made, keys, args = native_pcall(arguments)
-  if not made then return nil, keys end
+  local keys, args = arguments()
   local co = spare
   spare = nil
   if not (co and recycle(co, f)) then co = co_create(f) end
@@ -474,16 +485,15 @@ local function run(f, eval)
   if eval then
     rawset(backing, 'KEYS', keys)
     rawset(backing, 'ARGV', args)
+    arguments_set = true
     ok, value = settle(co, co_resume(co))
-    rawset(backing, 'KEYS', nil)
-    rawset(backing, 'ARGV', nil)
   else
+    clear_arguments()
     ok, value = settle(co, co_resume(co, keys, args))
   end
   if ok then
     if not thread_seen() then spare = co end
-    local read, e = native_pcall(read_result, value)
-    if not read then return nil, e end
+    read_result(value)
     return true
   end
   local source, line = location(co)
@@ -493,6 +503,7 @@ end
 -- Runs a library body with the load-time API (register_function and logging only).
 -- Returns (true, functions) or (false, error).
 local function load_library(chunk)
+  clear_arguments()
   backing.redis = load_redis
   registered = {}
   local ok, e = native_pcall(chunk)

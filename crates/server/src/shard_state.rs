@@ -57,6 +57,8 @@ pub struct ServerShared {
     /// Scripts (SHA) and functions (`function:name`) seen to stay on their declared keys'
     /// shard: they run there (see `scripting`).
     pub local_scripts: RwLock<std::collections::HashSet<String, ahash::RandomState>>,
+    /// Bumped by every removal from `local_scripts`: cores then drop their copies.
+    pub local_scripts_forgotten: AtomicU64,
     /// Scripts past `busy-reply-threshold`.
     pub busy_scripts: crate::scripting::busy::BusyScripts,
     /// Counts CONFIG SET changes, so that per-core caches of settings know when to re-read.
@@ -87,6 +89,7 @@ impl ServerShared {
             active_expire: AtomicBool::new(true),
             scripts: Arc::new(peregrine_script::ScriptRegistry::new()),
             local_scripts: RwLock::default(),
+            local_scripts_forgotten: AtomicU64::new(0),
             busy_scripts: Default::default(),
             settings_generation: AtomicU64::new(0),
             persistence: SharedPersistence {
@@ -297,9 +300,9 @@ pub struct ShardState {
     pub open_tx: Cell<Option<u64>>,
     /// This core's Lua engine, created by the first script that runs here.
     script_engine: RefCell<Option<Rc<peregrine_script::ScriptEngine>>>,
-    /// This core's copy of [`ServerShared::local_scripts`] (what it has seen there), read
-    /// by every script run without the shared lock.
-    pub local_scripts: RefCell<std::collections::HashSet<String, ahash::RandomState>>,
+    /// This core's copy of [`ServerShared::local_scripts`], read by every script run
+    /// without the shared lock.
+    pub local_scripts: RefCell<crate::scripting::KnownLocal>,
     /// Subscribers on this core and this core's copy of the pub/sub directory.
     pub pubsub: RefCell<crate::pubsub::PubSubCore>,
     /// This core's clients that CLIENT TRACKING may name by id.

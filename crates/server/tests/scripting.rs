@@ -142,6 +142,16 @@ fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
                 Args(0, &["FUNCTION", "LOAD", "#!lua\nredis.register_function('f', function() end)"]),
                 Send(0, "FUNCTION FLUSH"),
                 Send(0, "FUNCTION LIST"),
+                // A script's KEYS and ARGV are not globals of the functions that run or
+                // load after it (Redis keeps functions in a Lua state of their own).
+                Args(0, &["EVAL", "return {KEYS[1], ARGV[1]}", "1", "{0}", "a"]),
+                Args(0, &["FUNCTION", "LOAD", "#!lua name=peek\nlocal k = KEYS\nredis.register_function('f', function() return 1 end)"]),
+                Args(0, &["FUNCTION", "LOAD", "#!lua name=peek\nredis.register_function('g', function() return {type(KEYS), type(ARGV)} end)"]),
+                Send(0, "FCALL g 1 {0}"),
+                Args(0, &["EVAL", "return {KEYS[1], ARGV[1]}", "1", "{0}", "a"]),
+                Send(0, "FCALL g 0"),
+                Args(0, &["EVAL", "return {#KEYS, #ARGV}", "0"]),
+                Send(0, "FUNCTION FLUSH"),
             ],
         ),
     ]
@@ -361,6 +371,35 @@ fn a_shard_local_script_that_reaches_another_shard_runs_again_globally() {
         b"$9\r\nfar-value\r\n"
     );
     assert_eq!(raw.cmd(&["GET", &home]), b"$9\r\nfar-value\r\n");
+    // A first call that is itself a write elsewhere (a key of the other shard, or a
+    // server-wide FLUSHDB) has written nothing yet either: the run moves, no error.
+    let writer = "if ARGV[2] == 'flush' then return redis.call('FLUSHDB') end \
+                  return redis.call('SET', ARGV[1], KEYS[1])";
+    for _ in 0..2 {
+        assert_eq!(
+            raw.cmd(&["EVAL", writer, "1", &home, &near, "set"]),
+            b"+OK\r\n"
+        );
+    }
+    assert_eq!(
+        raw.cmd(&["EVAL", writer, "1", &home, &far, "set"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        text(&raw.cmd(&["GET", &far])),
+        text(format!("${}\r\n{home}\r\n", home.len()).as_bytes())
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            raw.cmd(&["EVAL", writer, "1", &home, &near, "set"]),
+            b"+OK\r\n"
+        );
+    }
+    assert_eq!(
+        raw.cmd(&["EVAL", writer, "1", &home, &near, "flush"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(raw.cmd(&["DBSIZE"]), b":0\r\n");
 }
 
 /// A shard-local script may write a key of its shard that it did not declare even while

@@ -187,6 +187,16 @@ impl RunControl {
         }
     }
 
+    /// Notes that the run is about to execute `spec`: once it runs a write, the run can
+    /// no longer be killed or abandoned (a shard-local run that then escalates keeps its
+    /// writes and answers the escalation's error). Called after every check that may
+    /// refuse or escalate the call, right before it executes.
+    fn executing(&self, spec: &CommandSpec) {
+        if spec.has(Flag::Write) {
+            self.signals.wrote.store(true, Ordering::SeqCst);
+        }
+    }
+
     /// Lookup, arity and the scripting gates, with Redis's errors.
     fn check(&self, argv: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
         let name = argv.first().map(|name| name.as_ref()).unwrap_or_default();
@@ -218,7 +228,6 @@ impl RunControl {
             if let Some(refusal) = self.server.persistence.write_refusal() {
                 return Err(Reply::error(refusal));
             }
-            self.signals.wrote.store(true, Ordering::SeqCst);
         }
         if !self.settings.undeclared_keys {
             let undeclared = spec
@@ -358,6 +367,7 @@ impl ScriptHost for ShardHost {
                 if elsewhere {
                     return self.escalate();
                 }
+                self.control.executing(spec);
                 let mut replies =
                     self.state
                         .execute_at(db, self.options, &[(spec, argv)], self.control.now);
@@ -441,6 +451,7 @@ impl ScriptHost for GlobalHost {
             Ok(spec) => spec,
             Err(reply) => return HostCall::Ready(reply),
         };
+        self.control.executing(spec);
         let (db, options) = (self.db.get(), self.options);
         match spec.exec {
             Exec::Keyed { cross, .. } => {

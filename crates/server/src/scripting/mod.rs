@@ -30,7 +30,9 @@ use peregrine_commands::{check_subcommand, Arity::*, ServerCommand, Subcommand};
 use peregrine_resp::{Argv, Reply};
 use peregrine_script::{RestorePolicy, Script, ScriptEngine, ScriptFlags, ScriptHost};
 use peregrine_shard::{LockKey, LockMode, LockOwner, LockRequest, LockTable, ShardId};
+use std::collections::HashSet;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// What a run executes.
@@ -160,11 +162,27 @@ pub async fn run(session: &mut Session, command: ServerCommand, argv: &Argv) -> 
     reply
 }
 
+/// This core's copy of [`ServerShared::local_scripts`](crate::shard_state::ServerShared):
+/// the names it has seen there, valid while the shared set forgets nothing (a forget
+/// anywhere empties every copy, so no core runs a forgotten script locally again).
+#[derive(Default)]
+pub struct KnownLocal {
+    names: HashSet<String, ahash::RandomState>,
+    /// The shared forget count these names were copied under.
+    forgets_seen: u64,
+}
+
 /// Whether the script or function `name` is known to stay on its declared keys' shard:
 /// this core's copy answers without the shared lock; a miss asks the shared set and
 /// copies a yes here.
 fn known_local(state: &ShardState, name: &str) -> bool {
-    if state.local_scripts.borrow().contains(name) {
+    let forgets = state.server.local_scripts_forgotten.load(Ordering::Acquire);
+    let mut copy = state.local_scripts.borrow_mut();
+    if copy.forgets_seen != forgets {
+        copy.names.clear();
+        copy.forgets_seen = forgets;
+    }
+    if copy.names.contains(name) {
         return true;
     }
     let shared = state
@@ -173,17 +191,20 @@ fn known_local(state: &ShardState, name: &str) -> bool {
         .read()
         .is_ok_and(|known| known.contains(name));
     if shared {
-        state.local_scripts.borrow_mut().insert(name.to_string());
+        copy.names.insert(name.to_string());
     }
     shared
 }
 
-/// `name` left its shard: it runs under the global lock from now on, on every core (a
-/// core that still holds a stale copy tries once more locally, then forgets it too).
+/// `name` left its shard: it runs under the global lock from now on, on every core.
 fn forget_local(state: &ShardState, name: &str) {
-    state.local_scripts.borrow_mut().remove(name);
+    state.local_scripts.borrow_mut().names.remove(name);
     if let Ok(mut known) = state.server.local_scripts.write() {
         known.remove(name);
+        state
+            .server
+            .local_scripts_forgotten
+            .fetch_add(1, Ordering::Release);
     }
 }
 
@@ -192,7 +213,7 @@ fn learn_local(state: &ShardState, name: String) {
     if let Ok(mut known) = state.server.local_scripts.write() {
         known.insert(name.clone());
     }
-    state.local_scripts.borrow_mut().insert(name);
+    state.local_scripts.borrow_mut().names.insert(name);
 }
 
 /// One run of a script or function, as the client asked for it (cheap to clone: a
