@@ -300,6 +300,8 @@ pub struct ShardState {
     pub open_tx: Cell<Option<u64>>,
     /// This core's Lua engine, created by the first script that runs here.
     script_engine: RefCell<Option<Rc<peregrine_script::ScriptEngine>>>,
+    /// [`ShardState::limits`] as last read, with the settings generation it was read at.
+    limits_seen: Cell<Option<(u64, peregrine_commands::CommandLimits)>>,
     /// This core's copy of [`ServerShared::local_scripts`], read by every script run
     /// without the shared lock.
     pub local_scripts: RefCell<crate::scripting::KnownLocal>,
@@ -367,6 +369,7 @@ impl ShardState {
             lazy_expiry_reported: Cell::new(false),
             open_tx: Cell::new(None),
             script_engine: RefCell::new(None),
+            limits_seen: Cell::new(None),
             local_scripts: RefCell::default(),
             pubsub: RefCell::default(),
             tracking: RefCell::default(),
@@ -414,21 +417,31 @@ impl ShardState {
     }
 
     /// The limits commands consult, from the current settings; also brings the shard's
-    /// notifier flags up to date with `notify-keyspace-events`.
+    /// notifier flags up to date with `notify-keyspace-events`. Re-read only when CONFIG
+    /// SET changed the settings: every batch asks, and the shared settings' lock is a
+    /// cache line every core would otherwise write.
     pub fn limits(&self) -> peregrine_commands::CommandLimits {
-        match self.server.settings.read() {
-            Ok(settings) => {
-                self.apply_notify_flags(settings.notify_keyspace_events);
-                peregrine_commands::CommandLimits {
-                    proto_max_bulk_len: settings.proto_max_bulk_len,
-                    lfu_policy: settings.lfu_policy,
-                    encoding: settings.encoding,
-                    hll_sparse_max_bytes: settings.hll_sparse_max_bytes,
-                    stream: settings.stream,
-                }
+        let generation = self.server.settings_generation.load(Ordering::Relaxed);
+        if let Some((seen, limits)) = self.limits_seen.get() {
+            if seen == generation {
+                return limits;
             }
-            Err(_) => peregrine_commands::CommandLimits::default(),
         }
+        let Ok(settings) = self.server.settings.read() else {
+            return peregrine_commands::CommandLimits::default();
+        };
+        let limits = peregrine_commands::CommandLimits {
+            proto_max_bulk_len: settings.proto_max_bulk_len,
+            lfu_policy: settings.lfu_policy,
+            encoding: settings.encoding,
+            hll_sparse_max_bytes: settings.hll_sparse_max_bytes,
+            stream: settings.stream,
+        };
+        // Kept only once the notifier took the flags (it may be borrowed right now).
+        if self.apply_notify_flags(settings.notify_keyspace_events) {
+            self.limits_seen.set(Some((generation, limits)));
+        }
+        limits
     }
 
     /// Brings the notifier's flags up to date with `notify-keyspace-events` (for work
@@ -443,18 +456,27 @@ impl ShardState {
 
     /// Gives the notifier `flags`; when they stop wanting `expired` events, stops the
     /// keyspace keeping lazily expired keys (which nothing would take any more).
-    fn apply_notify_flags(&self, flags: peregrine_commands::EventFlags) {
-        if let Ok(mut notifier) = self.notifier.try_borrow_mut() {
-            notifier.set_flags(flags);
-        }
+    /// Returns whether the notifier took them (it is not borrowed).
+    fn apply_notify_flags(&self, flags: peregrine_commands::EventFlags) -> bool {
+        let applied = match self.notifier.try_borrow_mut() {
+            Ok(mut notifier) => {
+                notifier.set_flags(flags);
+                true
+            }
+            Err(_) => false,
+        };
         if flags.wants(peregrine_commands::EventClass::Expired) {
             self.lazy_expiry_reported.set(true);
         } else if self.lazy_expiry_reported.get() {
-            if let Ok(mut keyspace) = self.keyspace.try_borrow_mut() {
-                keyspace.report_lazy_expiry(false);
-                self.lazy_expiry_reported.set(false);
+            match self.keyspace.try_borrow_mut() {
+                Ok(mut keyspace) => {
+                    keyspace.report_lazy_expiry(false);
+                    self.lazy_expiry_reported.set(false);
+                }
+                Err(_) => return false,
             }
         }
+        applied
     }
 
     /// The keyspace events recorded since the last call, oldest first: each is published
