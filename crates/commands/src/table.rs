@@ -81,6 +81,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
 
 type Index = HashMap<&'static [u8], &'static CommandSpec, ahash::RandomState>;
 
+/// Every command by name (the lookup of names too long to pack).
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
@@ -90,8 +91,98 @@ fn index() -> &'static Index {
     })
 }
 
+/// The longest name [`PackedNames`] holds: nearly every command's (one lookup per command a
+/// client sends, so it has to be cheaper than hashing the name).
+const PACKED_LEN: usize = 16;
+
+/// A name of up to [`PACKED_LEN`] bytes, lowercased into two little-endian words.
+type Packed = [u64; 2];
+
+/// Lowercases `name` into two words; `None` when it is longer than [`PACKED_LEN`]. Two
+/// names of the same length pack alike exactly when they are equal ignoring ASCII case.
+fn pack(name: &[u8]) -> Option<Packed> {
+    let mut bytes = [0u8; PACKED_LEN];
+    bytes.get_mut(..name.len())?.copy_from_slice(name);
+    let [b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15] = bytes;
+    Some([
+        ascii_lowercase(u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7])),
+        ascii_lowercase(u64::from_le_bytes([b8, b9, b10, b11, b12, b13, b14, b15])),
+    ])
+}
+
+/// `to_ascii_lowercase` of eight bytes at once: the bytes in `A..=Z` (and only those) get
+/// bit 0x20.
+fn ascii_lowercase(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Each byte's low seven bits plus an offset that carries into its high bit exactly
+    // when it is at least 'A' (at least one past 'Z'); no byte carries into the next.
+    let low = word & !HIGH;
+    let from_a = low + ONES * u64::from(0x80 - b'A');
+    let past_z = low + ONES * u64::from(0x80 - b'Z' - 1);
+    let upper = from_a & !past_z & !word & HIGH;
+    word | (upper >> 2)
+}
+
+/// Commands by packed name in an open-addressing table: a lookup is a multiply and a probe
+/// or two, comparing two words and a length.
+struct PackedNames {
+    /// A power-of-two count, at most a quarter full.
+    slots: Box<[Option<PackedEntry>]>,
+}
+
+/// A command in [`PackedNames`]: its packed name and the name's length.
+type PackedEntry = (Packed, usize, &'static CommandSpec);
+
+impl PackedNames {
+    fn build() -> PackedNames {
+        let count = all_commands().count();
+        let mut slots = vec![None; (count * 4).next_power_of_two()].into_boxed_slice();
+        for spec in all_commands() {
+            let name = spec.name.as_bytes();
+            let Some(packed) = pack(name) else {
+                continue;
+            };
+            let mut slot = Self::home(&slots, packed, name.len());
+            while slots[slot].is_some() {
+                slot = (slot + 1) & (slots.len() - 1);
+            }
+            slots[slot] = Some((packed, name.len(), spec));
+        }
+        PackedNames { slots }
+    }
+
+    /// The first slot to probe for a packed name of `len` bytes.
+    fn home<T>(slots: &[T], packed: Packed, len: usize) -> usize {
+        let mixed = (packed[0] ^ packed[1].rotate_left(29) ^ len as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (mixed >> 32) as usize & (slots.len() - 1)
+    }
+
+    fn get(&self, packed: Packed, len: usize) -> Option<&'static CommandSpec> {
+        let mut slot = Self::home(&self.slots, packed, len);
+        loop {
+            match self.slots[slot] {
+                None => return None,
+                Some((held, held_len, spec)) if held == packed && held_len == len => {
+                    return Some(spec);
+                }
+                Some(_) => slot = (slot + 1) & (self.slots.len() - 1),
+            }
+        }
+    }
+}
+
+fn packed_names() -> &'static PackedNames {
+    static NAMES: OnceLock<PackedNames> = OnceLock::new();
+    NAMES.get_or_init(PackedNames::build)
+}
+
 /// Finds a command by name, ignoring ASCII case, without allocating.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    if let Some(packed) = pack(name) {
+        return packed_names().get(packed, name.len());
+    }
     let mut lowercase = [0u8; 32];
     let folded = lowercase.get_mut(..name.len())?;
     for (target, byte) in folded.iter_mut().zip(name) {
@@ -103,6 +194,57 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_command_is_found_in_any_case_and_nothing_else_is() {
+        for spec in all_commands() {
+            let upper = spec.name.to_ascii_uppercase();
+            let mixed: String = spec
+                .name
+                .chars()
+                .enumerate()
+                .map(|(at, c)| {
+                    if at % 2 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            for name in [spec.name, upper.as_str(), mixed.as_str()] {
+                assert!(
+                    lookup(name.as_bytes()).is_some_and(|found| std::ptr::eq(found, spec)),
+                    "{name}"
+                );
+            }
+            // A NUL packs as the padding does: the length tells them apart.
+            let padded = format!("{}\0", spec.name);
+            assert!(lookup(padded.as_bytes()).is_none(), "{}", spec.name);
+            let shorter = &spec.name.as_bytes()[..spec.name.len() - 1];
+            assert!(lookup(shorter).is_none_or(|found| found.name.len() == shorter.len()));
+        }
+        assert!(lookup(b"").is_none());
+        assert!(lookup(b"getx").is_none());
+        assert!(lookup(b"g\xc5t").is_none());
+        assert!(lookup(&[b'x'; 17]).is_none());
+        assert!(
+            all_commands().any(|spec| spec.name.len() > PACKED_LEN),
+            "the fallback for long names is exercised"
+        );
+    }
+
+    #[test]
+    fn words_lowercase_as_bytes_do() {
+        for byte in 0..=u8::MAX {
+            for at in 0..8 {
+                let word = u64::from_le_bytes([b'Q', 0x7f, byte, b'z', b'@', b'[', 0xc1, b'_'])
+                    .rotate_left(8 * at);
+                let expected =
+                    u64::from_le_bytes(word.to_le_bytes().map(|b| b.to_ascii_lowercase()));
+                assert_eq!(ascii_lowercase(word), expected, "{byte:#x} at {at}");
+            }
+        }
+    }
 
     #[test]
     fn lookup_ignores_case_and_names_are_unique() {
