@@ -120,7 +120,7 @@ impl RequestParser {
     /// The returned arguments share one copy of the consumed bytes, so a pipeline of many
     /// commands costs one allocation for its data.
     pub fn parse_batch(&self, input: &[u8]) -> ParsedBatch {
-        let mut spans: Vec<ArgSpan> = Vec::with_capacity(32);
+        let mut spans: Vec<ArgSpan> = Vec::with_capacity(64);
         let mut counts: Vec<usize> = Vec::with_capacity(16);
         let mut position = 0;
         let mut batch = ParsedBatch::default();
@@ -148,19 +148,17 @@ impl RequestParser {
         if !counts.is_empty() {
             let chunk = Bytes::copy_from_slice(input.get(..position).unwrap_or_default());
             let mut spans = spans.into_iter();
-            batch.commands = counts
-                .into_iter()
-                .map(|count| {
-                    spans
-                        .by_ref()
-                        .take(count)
-                        .map(|span| match span {
-                            ArgSpan::Range(start, end) => chunk.slice(start..end),
-                            ArgSpan::Owned(bytes) => Bytes::from(bytes),
-                        })
-                        .collect()
-                })
-                .collect();
+            batch.commands.reserve_exact(counts.len());
+            for count in counts {
+                let mut argv = Vec::with_capacity(count);
+                for span in spans.by_ref().take(count) {
+                    argv.push(match span {
+                        ArgSpan::Range(start, end) => chunk.slice(start..end),
+                        ArgSpan::Owned(bytes) => Bytes::from(bytes),
+                    });
+                }
+                batch.commands.push(argv);
+            }
         }
         batch
     }
