@@ -295,8 +295,14 @@ fn call_outcome(lua_state: *mut ffi::lua_State) -> Outcome {
     let resp3 = state.resp3();
     let is_error = reply.is_error();
     prepare(&mut reply, resp3);
-    // SAFETY: three pushes within LUA_MINSTACK that allocate nothing, then `lua_pcall`,
-    // which catches every error of `push_reply`; the reply outlives the call.
+    // SAFETY: a push within LUA_MINSTACK, only of what allocates nothing; otherwise three
+    // pushes within LUA_MINSTACK that allocate nothing, then `lua_pcall`, which catches
+    // every error of `push_reply`; the reply outlives the call.
+    if unsafe { push_unallocated(lua_state, &reply, resp3) } {
+        // SAFETY: one push within LUA_MINSTACK that allocates nothing.
+        unsafe { ffi::lua_pushboolean(lua_state, c_int::from(is_error)) };
+        return Outcome::Return(2);
+    }
     let status = unsafe {
         ffi::lua_pushvalue(lua_state, ffi::lua_upvalueindex(1));
         ffi::lua_pushlightuserdata(lua_state, std::ptr::addr_of!(reply).cast_mut().cast());
@@ -396,6 +402,25 @@ unsafe extern "C-unwind" fn push_reply(lua_state: *mut ffi::lua_State) -> c_int 
     1
 }
 
+/// Pushes `reply` when its Lua value takes no allocation (a number, `nil` or `false`), as
+/// [`push`] converts it, and says whether it did: such a reply cannot raise, so
+/// `redis.call` needs no protected call for it (the common integer replies).
+///
+/// # Safety
+/// One free stack slot.
+unsafe fn push_unallocated(lua_state: *mut ffi::lua_State, reply: &Reply, resp3: bool) -> bool {
+    // SAFETY: per the contract; none of these pushes allocates.
+    unsafe {
+        match reply {
+            Reply::Integer(value) => ffi::lua_pushnumber(lua_state, *value as f64),
+            Reply::Nil | Reply::NilArray if resp3 => ffi::lua_pushnil(lua_state),
+            Reply::Nil | Reply::NilArray => ffi::lua_pushboolean(lua_state, 0),
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Pushes `reply` as a Lua value (see `reply_to_lua` in Redis's `script_lua.c`).
 ///
 /// # Safety
@@ -405,15 +430,16 @@ unsafe fn push(lua_state: *mut ffi::lua_State, reply: &Reply, resp3: bool) {
     // SAFETY: per the contract; every function called may raise, which `lua_pcall` catches.
     unsafe {
         ffi::luaL_checkstack(lua_state, 4, c"reply nested too deeply".as_ptr());
+        if push_unallocated(lua_state, reply, resp3) {
+            return;
+        }
         match reply {
+            Reply::Integer(_) | Reply::Nil | Reply::NilArray => {}
             Reply::Ok => push_wrapped_bytes(lua_state, OK, b"OK"),
             Reply::Status(text) => push_wrapped_bytes(lua_state, OK, text.as_bytes()),
             Reply::Error(text) => push_error(lua_state, text.as_bytes()),
             Reply::BinaryError(text) => push_error(lua_state, text),
-            Reply::Integer(value) => ffi::lua_pushnumber(lua_state, *value as f64),
             Reply::Bulk(bytes) => push_bytes(lua_state, bytes),
-            Reply::Nil | Reply::NilArray if resp3 => ffi::lua_pushnil(lua_state),
-            Reply::Nil | Reply::NilArray => ffi::lua_pushboolean(lua_state, 0),
             Reply::Array(items) | Reply::Push(items) => push_array(lua_state, items.iter(), resp3),
             Reply::Set(items) if resp3 => {
                 ffi::lua_pushvalue(lua_state, ffi::lua_upvalueindex(SET));
