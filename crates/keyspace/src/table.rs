@@ -770,8 +770,8 @@ mod tests {
 
     #[test]
     fn arrays_released_by_resizing_leave_every_entry_intact() {
-        // Arrays of 2 MiB and more have their pages dropped when freed: a range reaching
-        // past the array would zero live entries or allocator state.
+        // Arrays of RELEASE_PAGES_FROM bytes and more have their pages dropped when freed:
+        // a range reaching past the array would zero live entries or allocator state.
         let key = |index: u32| format!("key:{index:09}").into_bytes();
         let mut table = Table::new();
         for round in 0..2 {

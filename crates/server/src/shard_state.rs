@@ -447,11 +447,8 @@ impl ShardState {
     /// Brings the notifier's flags up to date with `notify-keyspace-events` (for work
     /// outside commands, which do it through [`ShardState::limits`]).
     pub fn sync_notify_flags(&self) {
-        let flags = match self.server.settings.read() {
-            Ok(settings) => settings.notify_keyspace_events,
-            Err(_) => return,
-        };
-        self.apply_notify_flags(flags);
+        // `limits` applies the flags whenever the settings changed since it last did.
+        let _ = self.limits();
     }
 
     /// Gives the notifier `flags`; when they stop wanting `expired` events, stops the

@@ -375,30 +375,23 @@ fn a_shard_local_script_that_reaches_another_shard_runs_again_globally() {
     // server-wide FLUSHDB) has written nothing yet either: the run moves, no error.
     let writer = "if ARGV[2] == 'flush' then return redis.call('FLUSHDB') end \
                   return redis.call('SET', ARGV[1], KEYS[1])";
-    for _ in 0..2 {
-        assert_eq!(
-            raw.cmd(&["EVAL", writer, "1", &home, &near, "set"]),
-            b"+OK\r\n"
-        );
-    }
-    assert_eq!(
-        raw.cmd(&["EVAL", writer, "1", &home, &far, "set"]),
-        b"+OK\r\n"
-    );
+    let write = |raw: &mut RawClient, target: &str, action: &str| {
+        raw.cmd(&["EVAL", writer, "1", &home, target, action])
+    };
+    // Two runs writing home teach that the script stays there.
+    let learn = |raw: &mut RawClient| {
+        for _ in 0..2 {
+            assert_eq!(write(raw, &near, "set"), b"+OK\r\n");
+        }
+    };
+    learn(&mut raw);
+    assert_eq!(write(&mut raw, &far, "set"), b"+OK\r\n");
     assert_eq!(
         text(&raw.cmd(&["GET", &far])),
         text(format!("${}\r\n{home}\r\n", home.len()).as_bytes())
     );
-    for _ in 0..2 {
-        assert_eq!(
-            raw.cmd(&["EVAL", writer, "1", &home, &near, "set"]),
-            b"+OK\r\n"
-        );
-    }
-    assert_eq!(
-        raw.cmd(&["EVAL", writer, "1", &home, &near, "flush"]),
-        b"+OK\r\n"
-    );
+    learn(&mut raw);
+    assert_eq!(write(&mut raw, &near, "flush"), b"+OK\r\n");
     assert_eq!(raw.cmd(&["DBSIZE"]), b":0\r\n");
 }
 
