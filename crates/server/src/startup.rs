@@ -119,6 +119,7 @@ fn reserve_port(address: SocketAddr) -> anyhow::Result<(socket2::Socket, u16)> {
         socket2::Domain::IPV4
     };
     let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     socket.bind(&address.into())?;
     let port = socket
@@ -128,6 +129,43 @@ fn reserve_port(address: SocketAddr) -> anyhow::Result<(socket2::Socket, u16)> {
         .context("the reserved socket has no port")?;
     Ok((socket, port))
 }
+
+/// Fails when another process listens on `address`. The shards' listeners share their
+/// port through SO_REUSEPORT, which would as gladly share it with another server of the
+/// same user (each getting some of the connections); a socket bound without it conflicts
+/// with any listener there, as redis-server's bind does. The probe is closed at once: the
+/// shards bind a few milliseconds later.
+///
+/// A process that has just exited may hold its listener a little longer: the kernel closes
+/// the sockets of an io_uring ring in the background after the process is gone (a
+/// supervisor restarting Peregrine after a crash meets this). So a taken port is tried
+/// again for up to [`PORT_RELEASE_WAIT`] before start-up fails.
+fn refuse_a_taken_port(address: SocketAddr) -> anyhow::Result<()> {
+    let domain = if address.is_ipv6() {
+        socket2::Domain::IPV6
+    } else {
+        socket2::Domain::IPV4
+    };
+    let deadline = std::time::Instant::now() + PORT_RELEASE_WAIT;
+    loop {
+        let probe = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+        probe.set_reuse_address(true)?;
+        match probe.bind(&address.into()) {
+            Ok(()) => return Ok(()),
+            Err(error)
+                if error.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(error) => return Err(error).with_context(|| format!("can't listen on {address}")),
+        }
+    }
+}
+
+/// How long start-up waits for a port held by a process that has exited (see
+/// [`refuse_a_taken_port`]).
+const PORT_RELEASE_WAIT: Duration = Duration::from_secs(2);
 
 /// Runs the server until SHUTDOWN, SIGTERM or SIGINT.
 pub fn run(config: Config) -> anyhow::Result<()> {
@@ -204,6 +242,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         shard_count,
         listening.join(" ")
     );
+    if reservation.is_none() {
+        addresses
+            .iter()
+            .try_for_each(|&address| refuse_a_taken_port(address))?;
+    }
     let builder = RouterBuilder::<ShardState>::new(shard_count);
     let dedicated_cores = usize::from(shard_count) <= cpus.len();
     let (ready_sender, ready_receiver) = mpsc::channel::<Result<(), String>>();

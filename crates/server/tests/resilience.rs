@@ -1,7 +1,8 @@
 //! End-to-end tests of how the server survives bad or unlucky clients: disconnects in the
 //! middle of a request, garbage, clients that never read, thousands of idle connections,
 //! over-long query buffers, and a command that panics. In each, another client must keep
-//! getting correct replies. Tests run with 1 and 4 shards.
+//! getting correct replies. Tests run with 1 and 4 shards. Also how a server takes its
+//! port: at once after another's, and never when another still listens there.
 
 use peregrine_testkit::{
     encode, keys_on_shards, poll_until, raise_open_files_limit, reply_len, run, show,
@@ -385,4 +386,71 @@ fn ten_thousand_idle_connections_one_shard() {
 #[test]
 fn ten_thousand_idle_connections_four_shards() {
     ten_thousand_idle_connections(4);
+}
+
+/// Whether a TCP socket on 127.0.0.1:`port` is in TIME_WAIT (/proc/net/tcp state 06).
+fn time_wait_on(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).any(|line| {
+        let mut fields = line.split_whitespace().skip(1);
+        fields.next() == Some(local.as_str()) && fields.nth(1) == Some("06")
+    })
+}
+
+/// A server started right after another program's server stopped on the same port, while
+/// that one's closed connections still linger in TIME_WAIT (as when Peregrine replaces a
+/// redis-server, or restarts under a supervisor), listens at once, as redis-server does.
+#[test]
+fn a_port_left_in_time_wait_can_be_listened_on_at_once() {
+    let previous = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = previous.local_addr().expect("local address").port();
+    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let (accepted, _) = previous.accept().expect("accept");
+    // The server side closes first, so its end of the connection waits out TIME_WAIT.
+    drop(accepted);
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut client, &mut rest).expect("read to the close");
+    drop(client);
+    drop(previous);
+    assert!(
+        poll_until(Duration::from_secs(5), || time_wait_on(port)),
+        "no TIME_WAIT socket on port {port}: the test would prove nothing"
+    );
+    // The second start also comes right after the first server was killed, whose
+    // listener the kernel may still be closing.
+    for shards in [1, 4] {
+        let server = TestServer::start_with(BIN, shards, &["--port", &port.to_string()]);
+        assert_eq!(server.port(), port);
+        assert_serving(&server, &format!("time-wait-{shards}"));
+    }
+}
+
+/// A second server on a port another one listens on refuses to start, as redis-server
+/// does, rather than sharing the connections with it; the first keeps serving them all.
+#[test]
+fn a_second_server_on_a_taken_port_refuses_to_start() {
+    for shards in [1, 4] {
+        let first = TestServer::start(BIN, shards);
+        let port = first.port().to_string();
+        let second =
+            std::panic::catch_unwind(|| TestServer::start_with(BIN, shards, &["--port", &port]));
+        let Err(failure) = second else {
+            panic!("a second server started on port {port}, taken by the first");
+        };
+        let message = failure
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            message.contains("Address already in use"),
+            "unexpected failure: {message}"
+        );
+        // Every new connection reaches the first server.
+        for _ in 0..8 {
+            let pid = info_field(&mut first.client(), "server", "process_id");
+            assert_eq!(pid, first.pid().to_string());
+        }
+        assert_serving(&first, &format!("taken-{shards}"));
+    }
 }

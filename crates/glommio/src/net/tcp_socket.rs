@@ -124,6 +124,10 @@ impl TcpListener {
         };
         let sk = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
         let addr = socket2::SockAddr::from(addr);
+        // As every server does (Redis's anetSetReuseAddr): a port whose earlier
+        // connections linger in TIME_WAIT, a previous server's included, can be listened
+        // on again at once.
+        sk.set_reuse_address(true)?;
         sk.set_reuse_port(true)?;
         sk.bind(&addr)?;
         sk.listen(1024)?;
