@@ -135,6 +135,14 @@ pub(crate) struct InnerSource {
 }
 
 impl InnerSource {
+    /// Whether this source's I/O latencies are collected (`record_io_latencies`): only
+    /// then are its queue, submission and completion times read from the clock, which
+    /// costs a few percent of a busy server's time otherwise.
+    pub(crate) fn records_latency(&self) -> bool {
+        self.stats_collection
+            .is_some_and(|stats| stats.latency.is_some())
+    }
+
     pub(crate) fn update_source_type(&mut self, source_type: SourceType) -> SourceType {
         std::mem::replace(&mut self.source_type, source_type)
     }
