@@ -72,9 +72,17 @@ const MAX_BATCH: usize = 128;
 /// A run of consecutive single-shard commands of one read, each tagged with the shard
 /// that owns its keys. A run on one shard travels as one batch; a run spanning shards runs
 /// as one locked segment (see [`crate::coordinator::run_segment`]).
-#[derive(Default)]
 struct PendingBatch {
     commands: Vec<(ShardId, KeyedCommand)>,
+}
+
+impl PendingBatch {
+    /// An empty batch with room for `expected` commands (at most [`MAX_BATCH`]).
+    fn with_capacity(expected: usize) -> PendingBatch {
+        PendingBatch {
+            commands: Vec::with_capacity(expected.min(MAX_BATCH)),
+        }
+    }
 }
 
 impl Session {
@@ -202,7 +210,8 @@ impl Session {
         let count = commands.len() as u64;
         // Set while the command that used CLIENT CACHING's one-command switch finishes.
         let mut caching_used = false;
-        for argv in commands {
+        let mut commands = commands.into_iter();
+        while let Some(argv) = commands.next() {
             if std::mem::take(&mut caching_used) {
                 crate::tracking::caching_used(self);
             }
@@ -259,8 +268,11 @@ impl Session {
                     let shard_count = self.router.shard_count();
                     match single_shard(spec, &argv, shard_count, self.router.me()) {
                         Some(shard) => {
+                            // Sized for the rest of the read: a pipeline's batch is
+                            // allocated once, not grown as it fills.
+                            let rest = commands.len() + 1;
                             pending
-                                .get_or_insert_with(PendingBatch::default)
+                                .get_or_insert_with(|| PendingBatch::with_capacity(rest))
                                 .commands
                                 .push((shard, (spec, argv)));
                             // Bound the keys one segment locks (and the work between
