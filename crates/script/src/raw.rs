@@ -241,8 +241,12 @@ fn prepare(reply: &mut Reply, resp3: bool) {
         Reply::HumanDouble(value) if !resp3 => {
             *reply = Reply::Bulk(peregrine_resp::format_human_double(*value).into())
         }
-        // The script reads the printed text back as a number: the same double.
-        Reply::HumanDouble(value) => *reply = Reply::Double(*value),
+        // The script reads the printed text back as a number, as Redis's script sees
+        // the RESP3 double it printed: `%.17f` drops the digits of a small value.
+        Reply::HumanDouble(value) => {
+            let printed = peregrine_resp::format_human_double(*value);
+            *reply = Reply::Double(printed.parse().unwrap_or(*value));
+        }
         _ => {}
     }
 }
