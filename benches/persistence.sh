@@ -72,7 +72,7 @@ start() {
     if [[ $name == redis ]]; then
         taskset -c "$cpus" redis-server --port "$PORT" --bind 127.0.0.1 --enable-debug-command local "$@" >"$WORK/$name.log" 2>&1 &
     else
-        taskset -c "$cpus" "$PEREGRINE_BIN" --port "$PORT" --bind 127.0.0.1 "$@" >"$WORK/$name.log" 2>&1 &
+        taskset -c "$cpus" "$PEREGRINE_BIN" --port "$PORT" --bind 127.0.0.1 --enable-debug-command local "$@" >"$WORK/$name.log" 2>&1 &
     fi
     local pid=$!
     PIDS+=("$pid")

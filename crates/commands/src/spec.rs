@@ -64,6 +64,9 @@ pub enum Flag {
     /// May propagate an effect though it does not write (PUBLISH, PFCOUNT's cache):
     /// refused in read-only scripts, as Redis does.
     MayReplicate,
+    /// Refused unless `enable-debug-command` allows the client (DEBUG), as Redis's
+    /// protected commands.
+    Protected,
 }
 
 impl Flag {
@@ -84,6 +87,7 @@ impl Flag {
             Flag::Blocking => "blocking",
             Flag::PubSub => "pubsub",
             Flag::MayReplicate => "may_replicate",
+            Flag::Protected => "protected",
         }
     }
 }

@@ -67,7 +67,8 @@ impl ReadBuffer {
     }
 }
 
-fn is_loopback(address: &std::net::SocketAddr) -> bool {
+/// Whether `address` is on the loopback interface (IPv4, IPv6, or IPv4 mapped in IPv6).
+pub(crate) fn is_loopback(address: &std::net::SocketAddr) -> bool {
     match address.ip() {
         std::net::IpAddr::V4(ip) => ip.is_loopback(),
         std::net::IpAddr::V6(ip) => {

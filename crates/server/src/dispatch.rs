@@ -64,7 +64,12 @@ pub struct Session {
     /// Shards that ran writes for the current read (with `appendfsync always`, its
     /// replies wait until those shards' logs are durable).
     wrote_on: Vec<bool>,
+    /// `enable-debug-command` lets this client run DEBUG (it cannot change at run time).
+    debug_allowed: bool,
 }
+
+/// Redis's refusal of DEBUG to a client `enable-debug-command` does not allow.
+const DEBUG_NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 
 /// Most commands run as one batch or segment.
 const MAX_BATCH: usize = 128;
@@ -95,6 +100,11 @@ impl Session {
             .settings_generation
             .load(Ordering::Relaxed);
         let settings = Rc::new(router.state().server.settings());
+        let local = info
+            .addr
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|address| crate::connection::is_loopback(&address));
+        let debug_allowed = settings.debug_command.allows(local);
         let options = ClientOptions {
             home: Some(router.me().0),
             ..ClientOptions::default()
@@ -115,6 +125,7 @@ impl Session {
             lock_owner: None,
             subscriptions: Default::default(),
             wrote_on: Vec::new(),
+            debug_allowed,
         }
     }
 
@@ -432,6 +443,9 @@ impl Session {
         }
         if !self.authenticated && !spec.has(Flag::NoAuth) {
             return Err(Reply::error("NOAUTH Authentication required."));
+        }
+        if !self.debug_allowed && spec.has(Flag::Protected) {
+            return Err(Reply::error(DEBUG_NOT_ALLOWED));
         }
         if self.protocol == Protocol::Resp2
             && self.subscriptions.any()

@@ -21,6 +21,7 @@ mod expiry;
 mod info;
 mod outbox;
 pub mod persistence;
+pub mod process;
 mod pubsub;
 mod scratch;
 mod scripting;

@@ -22,6 +22,12 @@ fn main() {
             std::process::exit(1);
         }
     };
+    if config.settings().daemonize {
+        if let Err(error) = peregrine_server::process::daemonize() {
+            eprintln!("peregrine-server: can't daemonize: {error}");
+            std::process::exit(1);
+        }
+    }
     // As redis-server does, let jemalloc return freed memory to the system from a
     // background thread instead of only during allocation calls.
     let _ = tikv_jemalloc_ctl::background_thread::write(true);

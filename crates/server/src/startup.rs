@@ -301,10 +301,18 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     }
     drop(reservation);
     tracing::info!("Ready to accept connections tcp port={port} shards={shard_count}");
+    let pidfile = crate::process::PidFile::create(&settings.pidfile, settings.daemonize);
+    // The supervisor hears "ready" once the data set is loaded, as from redis-server.
+    let mut supervisor_told = false;
     while !SIGNALLED.load(Ordering::SeqCst) && !server.shutting_down.load(Ordering::SeqCst) {
+        if !supervisor_told && !server.persistence.loading() {
+            settings.supervised.notify_ready();
+            supervisor_told = true;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     tracing::info!("Received shutdown request, shutting down.");
+    settings.supervised.notify_stopping();
     server.shutting_down.store(true, Ordering::SeqCst);
     let persistence = &server.persistence;
     let flushing = std::time::Instant::now();
@@ -314,6 +322,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     {
         std::thread::sleep(Duration::from_millis(5));
     }
+    drop(pidfile);
     tracing::info!("Peregrine is now ready to exit, bye bye...");
     Ok(())
 }
@@ -327,9 +336,10 @@ async fn shard_main(
 ) {
     let router = builder.join(|id| ShardState::new(id, server.clone())).await;
     router.state().set_router(&router);
+    let backlog = server.settings().tcp_backlog;
     let mut listeners = Vec::new();
     for address in &addresses {
-        match glommio::net::TcpListener::bind(address) {
+        match glommio::net::TcpListener::bind_with_backlog(address, backlog) {
             Ok(listener) => listeners.push(listener),
             Err(error) => {
                 let _ = ready.send(Err(format!("can't listen on {address}: {error}")));

@@ -88,6 +88,8 @@ impl Launch {
             command.arg(file);
         }
         command
+            // Tests use DEBUG (RELOAD, SLEEP, POPULATE ...); Redis's default refuses it.
+            .args(["--enable-debug-command", "local"])
             .args(["--port", "0", "--bind", "127.0.0.1", "--shards"])
             .arg(shards.to_string())
             .args(&self.args)

@@ -335,7 +335,9 @@ pub fn launch_arguments(
         }
         ServerKind::Peregrine { shards: count } => {
             shards = count.to_string();
+            // DEBUG (RELOAD, SET-ACTIVE-EXPIRE) is refused by default, as by Redis.
             arguments.extend(["--shards", &shards, "--dir", &data_dir]);
+            arguments.extend(["--enable-debug-command", "local"]);
             if durability == Durability::EveryWrite {
                 arguments.extend(["--appendfsync", "always"]);
             }
@@ -421,7 +423,9 @@ mod tests {
                 "--shards",
                 "4",
                 "--dir",
-                "/tmp/d"
+                "/tmp/d",
+                "--enable-debug-command",
+                "local"
             ]
         );
     }
@@ -437,9 +441,16 @@ mod tests {
         assert_eq!(
             peregrine.get(6..),
             Some(
-                ["--dir", "/tmp/d", "--appendfsync", "always"]
-                    .map(String::from)
-                    .as_slice()
+                [
+                    "--dir",
+                    "/tmp/d",
+                    "--enable-debug-command",
+                    "local",
+                    "--appendfsync",
+                    "always"
+                ]
+                .map(String::from)
+                .as_slice()
             )
         );
         let redis = launch_arguments(

@@ -111,6 +111,12 @@ impl TcpListener {
     /// });
     /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> Result<TcpListener> {
+        Self::bind_with_backlog(addr, 1024)
+    }
+
+    /// As [`TcpListener::bind`], with a listen queue of `backlog` connections (the
+    /// kernel caps it at `net.core.somaxconn`).
+    pub fn bind_with_backlog<A: ToSocketAddrs>(addr: A, backlog: u32) -> Result<TcpListener> {
         let addr = addr
             .to_socket_addrs()
             .unwrap()
@@ -130,7 +136,7 @@ impl TcpListener {
         sk.set_reuse_address(true)?;
         sk.set_reuse_port(true)?;
         sk.bind(&addr)?;
-        sk.listen(1024)?;
+        sk.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
         let listener = sk.into();
 
         Ok(TcpListener {

@@ -1,8 +1,11 @@
 //! Server configuration: redis.conf-style files, `--name value` flags, CONFIG GET/SET.
 //!
 //! Every parameter is one row of [`PARAMETERS`] (name, default, kind, whether CONFIG SET
-//! may change it at run time). Values are validated when set; [`Settings`] is the typed
+//! may change it at run time), or of [`redis_only::PARAMETERS`] for Redis's parameters
+//! that change nothing here. Values are validated when set; [`Settings`] is the typed
 //! snapshot the rest of the server reads.
+
+mod redis_only;
 
 use peregrine_keyspace::glob_match_nocase;
 use std::collections::BTreeMap;
@@ -22,6 +25,8 @@ enum Kind {
     Text,
     /// One of the listed words.
     OneOf(&'static [&'static str]),
+    /// One or more of the listed words, separated by spaces.
+    Words(&'static [&'static str]),
 }
 
 /// One configuration parameter.
@@ -74,6 +79,9 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "timeout",                    default: "0",           kind: Kind::Integer, mutable: true },
     Parameter { name: "tcp-keepalive",              default: "300",         kind: Kind::Integer, mutable: true },
     Parameter { name: "daemonize",                  default: "no",          kind: Kind::Bool,    mutable: false },
+    Parameter { name: "pidfile",                    default: "",            kind: Kind::Text,    mutable: false },
+    Parameter { name: "enable-debug-command",       default: "no",          kind: Kind::OneOf(&["no", "yes", "local"]), mutable: false },
+    Parameter { name: "supervised",                 default: "no",          kind: Kind::OneOf(&["upstart", "systemd", "auto", "no"]), mutable: false },
     Parameter { name: "dbfilename",                 default: "dump.rdb",    kind: Kind::Text,    mutable: true },
     Parameter { name: "appendfilename",             default: "appendonly.aof", kind: Kind::Text, mutable: false },
     Parameter { name: "cluster-enabled",            default: "no",          kind: Kind::Bool,    mutable: false },
@@ -159,8 +167,40 @@ pub struct Settings {
     pub pubsub_output_limit: crate::outbox::OutputLimit,
     /// Where and how data is persisted.
     pub persistence: crate::persistence::PersistenceSettings,
+    /// `daemonize`: run in the background.
+    pub daemonize: bool,
+    /// `pidfile`: where to write the pid ("" = nowhere unless daemonized).
+    pub pidfile: String,
+    /// `supervised`: whom to tell that the server is ready.
+    pub supervised: crate::process::Supervision,
+    /// `tcp-backlog`: the listen queue of every shard's listener.
+    pub tcp_backlog: u32,
+    /// `enable-debug-command`: which clients may run DEBUG.
+    pub debug_command: ProtectedAccess,
     /// When snapshots are taken automatically.
     pub auto_snapshot: crate::persistence::schedule::AutoSnapshot,
+}
+
+/// Who may run a protected command (`enable-debug-command no|yes|local`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtectedAccess {
+    /// No client (`no`, Redis's default).
+    Nobody,
+    /// Every client (`yes`).
+    Everyone,
+    /// Clients on the loopback interface (`local`).
+    Local,
+}
+
+impl ProtectedAccess {
+    /// Whether a client connected from a loopback address (`local`) or not may run it.
+    pub fn allows(self, local: bool) -> bool {
+        match self {
+            ProtectedAccess::Nobody => false,
+            ProtectedAccess::Everyone => true,
+            ProtectedAccess::Local => local,
+        }
+    }
 }
 
 /// The configuration: every parameter's current text.
@@ -171,11 +211,15 @@ pub struct Config {
     pub file: Option<String>,
 }
 
+/// Every parameter: Peregrine's, then Redis's that change nothing here.
+fn all_parameters() -> impl Iterator<Item = &'static Parameter> {
+    PARAMETERS.iter().chain(redis_only::PARAMETERS)
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
-            values: PARAMETERS
-                .iter()
+            values: all_parameters()
                 .map(|parameter| (parameter.name, parameter.default.to_owned()))
                 .collect(),
             file: None,
@@ -191,6 +235,22 @@ const ALIASES: &[(&str, &str)] = &[
     ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
     ("lua-time-limit", "busy-reply-threshold"),
+    ("slaveof", "replicaof"),
+    ("slave-read-only", "replica-read-only"),
+    ("slave-serve-stale-data", "replica-serve-stale-data"),
+    ("slave-ignore-maxmemory", "replica-ignore-maxmemory"),
+    ("slave-lazy-flush", "replica-lazy-flush"),
+    ("slave-priority", "replica-priority"),
+    ("slave-announce-ip", "replica-announce-ip"),
+    ("slave-announce-port", "replica-announce-port"),
+    ("min-slaves-to-write", "min-replicas-to-write"),
+    ("min-slaves-max-lag", "min-replicas-max-lag"),
+    ("repl-ping-slave-period", "repl-ping-replica-period"),
+    (
+        "cluster-slave-validity-factor",
+        "cluster-replica-validity-factor",
+    ),
+    ("cluster-slave-no-failover", "cluster-replica-no-failover"),
 ];
 
 fn find(name: &str) -> Option<&'static Parameter> {
@@ -199,9 +259,7 @@ fn find(name: &str) -> Option<&'static Parameter> {
         .iter()
         .find(|(old, _)| *old == lower)
         .map_or(lower.as_str(), |(_, new)| new);
-    PARAMETERS
-        .iter()
-        .find(|parameter| parameter.name == canonical)
+    all_parameters().find(|parameter| parameter.name == canonical)
 }
 
 /// Parses a memory size as redis.conf does: a number with an optional unit (k, kb, m, mb,
@@ -267,7 +325,10 @@ impl Config {
                     ConfigError(format!("Bad option '--{name}': {reason}"))
                 })?;
         }
-        Ok(config)
+        match config.unsupported() {
+            Some(error) => Err(error),
+            None => Ok(config),
+        }
     }
 
     /// Loads redis.conf-style text: one `name value...` per line, `#` comments.
@@ -340,17 +401,45 @@ impl Config {
         find(name).is_some()
     }
 
-    /// CONFIG GET: every (name, value) whose name matches one of `patterns`.
+    /// CONFIG GET: every (name, value) whose name matches one of `patterns`; an old name
+    /// is listed too, with its parameter's value, as Redis lists it.
     pub fn get_matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
+        let aliases = ALIASES.iter().map(|&(old, new)| (old, self.get(new)));
         self.values
             .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .chain(aliases)
             .filter(|(name, _)| {
                 patterns
                     .iter()
                     .any(|pattern| glob_match_nocase(pattern, name.as_bytes()))
             })
-            .map(|(name, value)| (*name, value.clone()))
+            .map(|(name, value)| (name, value.to_owned()))
             .collect()
+    }
+
+    /// A setting Peregrine cannot honour yet (it would need replication, TLS, cluster mode
+    /// or a Unix socket): start-up refuses it rather than run without what it asks for.
+    pub fn unsupported(&self) -> Option<ConfigError> {
+        let refuse = |name: &str, missing: &str| {
+            Some(ConfigError(format!(
+                "option '{name}' is set to '{}', but {missing}",
+                self.get(name)
+            )))
+        };
+        if !self.get("replicaof").is_empty() {
+            return refuse("replicaof", "Peregrine has no replication yet");
+        }
+        if self.get("tls-port") != "0" {
+            return refuse("tls-port", "Peregrine has no TLS yet");
+        }
+        if !self.get("unixsocket").is_empty() {
+            return refuse("unixsocket", "Peregrine listens on TCP only yet");
+        }
+        if self.get("cluster-enabled") == "yes" {
+            return refuse("cluster-enabled", "Peregrine has no cluster mode yet");
+        }
+        None
     }
 
     /// The current text of `name`.
@@ -423,6 +512,15 @@ impl Config {
                 .unwrap_or_default(),
                 growth_percentage: self.number("auto-aof-rewrite-percentage"),
                 growth_min_size: self.number("auto-aof-rewrite-min-size"),
+            },
+            daemonize: self.get("daemonize") == "yes",
+            pidfile: self.get("pidfile").to_owned(),
+            supervised: crate::process::Supervision::parse(self.get("supervised")),
+            tcp_backlog: self.number("tcp-backlog").clamp(1, i32::MAX as u64) as u32,
+            debug_command: match self.get("enable-debug-command") {
+                "yes" => ProtectedAccess::Everyone,
+                "local" => ProtectedAccess::Local,
+                _ => ProtectedAccess::Nobody,
             },
             persistence: crate::persistence::PersistenceSettings {
                 enabled: self.get("appendonly") == "yes",
@@ -509,13 +607,27 @@ fn validate(parameter: &Parameter, value: &str) -> Result<String, ConfigError> {
             if words.contains(&lower.as_str()) {
                 Ok(lower)
             } else {
-                Err(ConfigError(format!(
-                    "argument(s) must be one of the following: {}",
-                    words.join(", ")
-                )))
+                Err(one_of(words))
+            }
+        }
+        Kind::Words(words) => {
+            let lower = value.to_ascii_lowercase();
+            let given: Vec<&str> = lower.split_whitespace().collect();
+            if !given.is_empty() && given.iter().all(|word| words.contains(word)) {
+                Ok(given.join(" "))
+            } else {
+                Err(one_of(words))
             }
         }
     }
+}
+
+/// Redis's error for a value outside an enumeration.
+fn one_of(words: &[&str]) -> ConfigError {
+    ConfigError(format!(
+        "argument(s) must be one of the following: {}",
+        words.join(", ")
+    ))
 }
 
 #[cfg(test)]
@@ -611,10 +723,52 @@ mod tests {
     fn config_get_uses_globs() {
         let config = Config::default();
         let names: Vec<_> = config
-            .get_matching(&[b"max*"])
+            .get_matching(&[b"maxmemory*", b"maxclients"])
             .into_iter()
             .map(|(name, _)| name)
             .collect();
-        assert_eq!(names, vec!["maxclients", "maxmemory", "maxmemory-policy"]);
+        assert_eq!(
+            names,
+            vec![
+                "maxclients",
+                "maxmemory",
+                "maxmemory-clients",
+                "maxmemory-eviction-tenacity",
+                "maxmemory-policy",
+                "maxmemory-samples"
+            ]
+        );
+    }
+
+    #[test]
+    fn old_names_are_listed_and_set_through_their_parameter() {
+        let mut config = Config::default();
+        config.set("slave-read-only", "no").unwrap();
+        assert_eq!(config.get("replica-read-only"), "no");
+        let listed = config.get_matching(&[b"*-read-only"]);
+        assert_eq!(
+            listed,
+            vec![
+                ("replica-read-only", "no".to_owned()),
+                ("slave-read-only", "no".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn word_lists_take_only_their_words() {
+        let mut config = Config::default();
+        config.set("shutdown-on-sigterm", "NOW  force").unwrap();
+        assert_eq!(config.get("shutdown-on-sigterm"), "now force");
+        assert!(config.set("shutdown-on-sigterm", "later").is_err());
+        assert!(config.set("shutdown-on-sigterm", "").is_err());
+    }
+
+    #[test]
+    fn settings_needing_missing_features_are_refused() {
+        assert!(Config::default().unsupported().is_none());
+        let error = Config::from_args(&strings(&["--replicaof", "10.0.0.1", "6379"])).unwrap_err();
+        assert!(error.0.contains("'replicaof'"), "{error}");
+        assert!(Config::from_args(&strings(&["--tls-port", "0"])).is_ok());
     }
 }
