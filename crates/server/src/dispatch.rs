@@ -428,6 +428,16 @@ impl Session {
         }
     }
 
+    /// Counts `reply` in this shard's error statistics when it is an error.
+    pub fn count_error(&self, reply: &Reply) {
+        let text: &[u8] = match reply {
+            Reply::Error(text) => text.as_bytes(),
+            Reply::BinaryError(text) => text,
+            _ => return,
+        };
+        self.shard().errors.borrow_mut().record(text);
+    }
+
     /// Lookup, arity and authentication, with Redis's errors.
     fn check(&self, argv: &Argv) -> Result<&'static CommandSpec, Reply> {
         let name = argv.first().map(|name| name.as_ref()).unwrap_or_default();
@@ -487,6 +497,7 @@ impl Session {
                     stats.keyspace_hits = 0;
                     stats.keyspace_misses = 0;
                     state.commands_processed.set(0);
+                    state.errors.borrow_mut().clear();
                     state.connections_received.set(0);
                     state.rejected_connections.set(0);
                     state.net_input_bytes.set(0);
@@ -501,6 +512,7 @@ impl Session {
 
     /// Encodes `reply` unless CLIENT REPLY suppresses it.
     pub fn emit(&mut self, reply: Reply, out: &mut Vec<u8>) {
+        self.count_error(&reply);
         match self.reply_mode {
             ReplyMode::On => reply.encode(self.protocol, out),
             ReplyMode::Off => {}

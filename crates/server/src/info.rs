@@ -31,8 +31,12 @@ struct ShardFigures {
     tracking_prefixes: usize,
     busy_seconds: f64,
     log: crate::persistence::info::ShardLogFigures,
+    rates: crate::metrics::RateFigures,
+    errors_total: u64,
+    errors_by_code: Vec<(Box<str>, u64)>,
 }
 
+/// INFO's sections without arguments, in Redis's order (`shards` is Peregrine's).
 const DEFAULT_SECTIONS: &[&str] = &[
     "server",
     "clients",
@@ -41,9 +45,13 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
     "keyspace",
     "shards",
 ];
+/// INFO ALL's sections.
 const ALL_SECTIONS: &[&str] = &[
     "server",
     "clients",
@@ -52,15 +60,31 @@ const ALL_SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "modules",
     "commandstats",
+    "errorstats",
+    "cluster",
     "keyspace",
     "shards",
 ];
 
-fn memory_stats() -> (u64, u64) {
+/// The allocator's and the kernel's view of the server's memory, in bytes.
+pub struct MemorySample {
+    /// Bytes allocated (`used_memory`).
+    pub allocated: u64,
+    /// Bytes in the allocator's active pages.
+    active: u64,
+    /// Bytes the allocator holds resident.
+    allocator_resident: u64,
+    /// The process's resident set (`used_memory_rss`).
+    rss: u64,
+}
+
+/// Reads the memory figures and raises the recorded peak to the allocated bytes.
+pub fn sample_memory(server: &crate::shard_state::ServerShared) -> MemorySample {
     let _ = tikv_jemalloc_ctl::epoch::advance();
-    let allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
-    let resident = std::fs::read_to_string("/proc/self/statm")
+    let read = |value: tikv_jemalloc_ctl::Result<usize>| value.unwrap_or(0) as u64;
+    let rss = std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|text| {
             text.split_whitespace()
@@ -68,7 +92,37 @@ fn memory_stats() -> (u64, u64) {
                 .and_then(|pages| pages.parse::<u64>().ok())
         })
         .map_or(0, |pages| pages * 4096);
-    (allocated, resident)
+    let sample = MemorySample {
+        allocated: read(tikv_jemalloc_ctl::stats::allocated::read()),
+        active: read(tikv_jemalloc_ctl::stats::active::read()),
+        allocator_resident: read(tikv_jemalloc_ctl::stats::resident::read()),
+        rss,
+    };
+    server
+        .memory_peak
+        .fetch_max(sample.allocated, Ordering::Relaxed);
+    sample
+}
+
+/// The machine's physical memory (`total_system_memory`).
+fn total_system_memory() -> u64 {
+    // SAFETY: sysconf only reads system parameters.
+    let (pages, page_size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    (pages.max(0) as u64).saturating_mul(page_size.max(0) as u64)
+}
+
+/// `part / whole`, 0 when `whole` is 0.
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole > 0 {
+        part as f64 / whole as f64
+    } else {
+        0.0
+    }
 }
 
 fn human(bytes: u64) -> String {
@@ -81,10 +135,12 @@ fn human(bytes: u64) -> String {
     format!("{bytes}B")
 }
 
-fn cpu_times() -> (f64, f64) {
+/// (user, system) CPU seconds of the process (`RUSAGE_SELF`) or of the calling thread
+/// (`RUSAGE_THREAD`).
+fn cpu_times(who: libc::c_int) -> (f64, f64) {
     // SAFETY: getrusage only writes into the zeroed struct we pass.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    unsafe { libc::getrusage(who, &mut usage) };
     let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
     (seconds(usage.ru_utime), seconds(usage.ru_stime))
 }
@@ -147,6 +203,9 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
             tracking_items: state.watched.borrow().tracking.item_count(),
             tracking_prefixes: state.watched.borrow().tracking.prefix_count(),
             busy_seconds: busy,
+            rates: state.rates.borrow().figures(),
+            errors_total: state.errors.borrow().total,
+            errors_by_code: state.errors.borrow().by_code.clone(),
             log: crate::persistence::info::ShardLogFigures {
                 pending: state.journal.borrow().buffered() as u64,
                 unsynced: state
@@ -171,7 +230,7 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
             "server" => {
                 let _ = write!(
                     out,
-                    "# Server\r\nredis_version:{REDIS_VERSION}\r\nperegrine_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nshards:{}\r\n",
+                    "# Server\r\nredis_version:{REDIS_VERSION}\r\nperegrine_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nredis_build_id:0\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nmonotonic_clock:POSIX clock_gettime\r\nprocess_supervised:{}\r\nshards:{}\r\n",
                     env!("CARGO_PKG_VERSION"),
                     std::env::consts::OS,
                     std::env::consts::ARCH,
@@ -181,8 +240,12 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                     crate::shard_state::unix_millis() * 1000,
                     uptime / 86400,
                     settings.hz,
+                    settings.hz,
+                    // Redis's LRU clock: seconds, in 24 bits.
+                    (crate::shard_state::unix_millis() / 1000) & ((1 << 24) - 1),
                     std::env::current_exe().map(|path| path.display().to_string()).unwrap_or_default(),
                     server.config.read().ok().and_then(|config| config.file.clone()).unwrap_or_default(),
+                    settings.supervised.name(),
                     figures.len(),
                 );
             }
@@ -197,7 +260,12 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                 );
             }
             "memory" => {
-                let (allocated, resident) = memory_stats();
+                let memory = sample_memory(&server);
+                let (allocated, resident) = (memory.allocated, memory.rss);
+                let peak = server.memory_peak.load(Ordering::Relaxed);
+                let startup = server.memory_startup.load(Ordering::Relaxed);
+                let system = total_system_memory();
+                let pending_log: u64 = figures.iter().map(|shard| shard.log.pending).sum();
                 let maxmemory = server
                     .config
                     .read()
@@ -210,10 +278,23 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                     .unwrap_or_default();
                 let _ = write!(
                     out,
-                    "# Memory\r\nused_memory:{allocated}\r\nused_memory_human:{}\r\nused_memory_rss:{resident}\r\nused_memory_rss_human:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_policy:{policy}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\n",
+                    "# Memory\r\nused_memory:{allocated}\r\nused_memory_human:{}\r\nused_memory_rss:{resident}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{startup}\r\ntotal_system_memory:{system}\r\ntotal_system_memory_human:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nallocator_allocated:{allocated}\r\nallocator_active:{}\r\nallocator_resident:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_aof_buffer:{pending_log}\r\nmem_allocator:jemalloc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\n",
                     human(allocated),
                     human(resident),
-                    if allocated > 0 { resident as f64 / allocated as f64 } else { 0.0 },
+                    human(peak),
+                    ratio(allocated * 100, peak),
+                    human(system),
+                    human(maxmemory.parse().unwrap_or(0)),
+                    memory.active,
+                    memory.allocator_resident,
+                    ratio(memory.active, allocated),
+                    memory.active.saturating_sub(allocated),
+                    ratio(memory.allocator_resident, memory.active),
+                    memory.allocator_resident.saturating_sub(memory.active),
+                    ratio(resident, memory.allocator_resident),
+                    resident as i64 - memory.allocator_resident as i64,
+                    ratio(resident, allocated),
+                    resident as i64 - allocated as i64,
                     peregrine_keyspace::lazyfree_pending_objects(),
                     peregrine_keyspace::lazyfreed_objects(),
                     server.scripts.script_count(),
@@ -240,7 +321,7 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                 let pubsub = session.shard().pubsub.borrow();
                 let _ = write!(
                     out,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ncommand_panics:{}\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ncommand_panics:{}\r\ninstantaneous_ops_per_sec:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nevicted_clients:0\r\ntotal_forks:0\r\nlatest_fork_usec:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:0\r\n",
                     sum(|shard| shard.connections),
                     sum(|shard| shard.commands),
                     sum(|shard| shard.input_bytes),
@@ -257,18 +338,41 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                     // Every core holds every prefix.
                     figures.iter().map(|shard| shard.tracking_prefixes).max().unwrap_or(0),
                     sum(|shard| shard.panics),
+                    sum(|shard| shard.rates.ops_per_sec),
+                    sum(|shard| shard.rates.input_bytes_per_sec) as f64 / 1024.0,
+                    sum(|shard| shard.rates.output_bytes_per_sec) as f64 / 1024.0,
+                    sum(|shard| shard.errors_total),
                 );
             }
             "replication" => {
-                let _ = write!(out, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_replid:{}\r\nmaster_repl_offset:0\r\n", server.run_id);
+                let backlog = server
+                    .config
+                    .read()
+                    .map(|config| config.get("repl-backlog-size").to_owned())
+                    .unwrap_or_default();
+                let _ = write!(out, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:{backlog}\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n", server.run_id);
             }
             "cpu" => {
-                let (user, system) = cpu_times();
+                let (user, system) = cpu_times(libc::RUSAGE_SELF);
+                // The thread answering: this connection's shard.
+                let (thread_user, thread_system) = cpu_times(libc::RUSAGE_THREAD);
                 let _ = write!(
                     out,
-                    "# CPU\r\nused_cpu_sys:{system:.6}\r\nused_cpu_user:{user:.6}\r\n"
+                    "# CPU\r\nused_cpu_sys:{system:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:{thread_system:.6}\r\nused_cpu_user_main_thread:{thread_user:.6}\r\n"
                 );
             }
+            "modules" => out.push_str("# Modules\r\n"),
+            "errorstats" => {
+                out.push_str("# Errorstats\r\n");
+                let mut merged: BTreeMap<&str, u64> = BTreeMap::new();
+                for (code, count) in figures.iter().flat_map(|shard| &shard.errors_by_code) {
+                    *merged.entry(code).or_default() += count;
+                }
+                for (code, count) in merged {
+                    let _ = write!(out, "errorstat_{code}:count={count}\r\n");
+                }
+            }
+            "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             "commandstats" => {
                 out.push_str("# Commandstats\r\n");
                 let mut merged: BTreeMap<&str, CommandStat> = BTreeMap::new();

@@ -19,6 +19,7 @@ mod debug_populate;
 mod dispatch;
 mod expiry;
 mod info;
+mod metrics;
 mod outbox;
 pub mod persistence;
 pub mod process;

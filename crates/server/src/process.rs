@@ -31,6 +31,15 @@ impl Supervision {
         }
     }
 
+    /// INFO's `process_supervised`: the supervisor in effect.
+    pub fn name(self) -> &'static str {
+        match self.resolved() {
+            Supervision::Systemd => "systemd",
+            Supervision::Upstart => "upstart",
+            Supervision::No | Supervision::Auto => "no",
+        }
+    }
+
     /// The supervisor actually present.
     fn resolved(self) -> Supervision {
         match self {

@@ -86,7 +86,14 @@ pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv)
         },
         ServerCommand::BgRewriteAof => reply(crate::persistence::commands::bgrewriteaof(session)),
         ServerCommand::Multi => reply(crate::transaction::multi(session)),
-        ServerCommand::Exec => reply(crate::transaction::exec(session).await),
+        ServerCommand::Exec => {
+            let replies = crate::transaction::exec(session).await;
+            // Each queued command's error counts, as Redis counts it when it runs.
+            if let Reply::Array(items) = &replies {
+                items.iter().for_each(|item| session.count_error(item));
+            }
+            reply(replies)
+        }
         ServerCommand::Discard => reply(crate::transaction::discard(session).await),
         ServerCommand::Watch => reply(crate::transaction::watch(session, argv).await),
         ServerCommand::Eval

@@ -46,6 +46,10 @@ pub struct ServerShared {
     pub last_save: AtomicU64,
     /// Clients currently parked by a blocking command (INFO `blocked_clients`).
     pub blocked_clients: AtomicU64,
+    /// The most memory allocated at any sample (INFO's `used_memory_peak`).
+    pub memory_peak: AtomicU64,
+    /// Memory allocated once the server was ready (INFO's `used_memory_startup`).
+    pub memory_startup: AtomicU64,
     /// Orders blocked clients across shards: who blocked first is served first.
     pub block_sequence: AtomicU64,
     /// Loading progress, log failures, operation ids.
@@ -85,6 +89,8 @@ impl ServerShared {
             run_id,
             last_save: AtomicU64::new(unix_millis() / 1000),
             blocked_clients: AtomicU64::new(0),
+            memory_peak: AtomicU64::new(0),
+            memory_startup: AtomicU64::new(0),
             block_sequence: AtomicU64::new(0),
             active_expire: AtomicBool::new(true),
             scripts: Arc::new(peregrine_script::ScriptRegistry::new()),
@@ -279,6 +285,10 @@ pub struct ShardState {
     pub net_input_bytes: Cell<u64>,
     /// Bytes written to clients.
     pub net_output_bytes: Cell<u64>,
+    /// Instantaneous rates of the counters above (INFO's `instantaneous_*`).
+    pub rates: RefCell<crate::metrics::Rates>,
+    /// Error replies sent to this shard's clients (INFO's `errorstats`).
+    pub errors: RefCell<crate::metrics::ErrorStats>,
     /// Clients parked by blocking commands on this shard's keys.
     pub blocked: RefCell<crate::blocking::BlockedClients>,
     /// Effect records of applied writes not yet handed to the log writer.
@@ -359,6 +369,8 @@ impl ShardState {
             rejected_connections: Cell::new(0),
             command_panics: Cell::new(0),
             net_input_bytes: Cell::new(0),
+            rates: RefCell::default(),
+            errors: RefCell::default(),
             net_output_bytes: Cell::new(0),
             blocked: RefCell::new(crate::blocking::BlockedClients::default()),
             journal: RefCell::new(Journal::disabled()),

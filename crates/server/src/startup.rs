@@ -302,9 +302,14 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     drop(reservation);
     tracing::info!("Ready to accept connections tcp port={port} shards={shard_count}");
     let pidfile = crate::process::PidFile::create(&settings.pidfile, settings.daemonize);
+    server.memory_startup.store(
+        crate::info::sample_memory(&server).allocated,
+        Ordering::Relaxed,
+    );
     // The supervisor hears "ready" once the data set is loaded, as from redis-server.
     let mut supervisor_told = false;
     while !SIGNALLED.load(Ordering::SeqCst) && !server.shutting_down.load(Ordering::SeqCst) {
+        crate::info::sample_memory(&server);
         if !supervisor_told && !server.persistence.loading() {
             settings.supervised.notify_ready();
             supervisor_told = true;
@@ -381,6 +386,8 @@ async fn shard_main(
         .fetch_sub(1, Ordering::Relaxed);
     // Active expiry starts once the data is loaded: replay applies the expiries the log
     // recorded, at the times they happened.
+    let _ = glommio::spawn_local_into(crate::metrics::sample_rates(state.clone()), background)
+        .map(|task| task.detach());
     let _ = glommio::spawn_local_into(crate::expiry::run_background(state.clone()), background)
         .map(|task| task.detach());
     if state.id.0 == 0 {
