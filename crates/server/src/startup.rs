@@ -94,20 +94,37 @@ fn init_logging(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The addresses of `bind` on `port`. An address written with a leading `-` is optional,
+/// as in Redis: skipped (with a warning) when this host does not have it, e.g. `-::1`
+/// where IPv6 is disabled.
 fn resolve(settings: &Settings, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
     let mut addresses = Vec::new();
-    for host in &settings.bind {
-        let host = host.trim_start_matches('-');
+    for written in &settings.bind {
+        let host = written.trim_start_matches('-');
+        let optional = host.len() < written.len();
         let host = if host == "*" { "0.0.0.0" } else { host };
         let found = (host, port)
             .to_socket_addrs()
             .with_context(|| format!("can't resolve bind address '{host}'"))?;
-        addresses.extend(found);
+        for address in found {
+            if optional && !host_has(address) {
+                tracing::warn!("skipping the optional bind address {host}: not available here");
+                continue;
+            }
+            addresses.push(address);
+        }
     }
     if addresses.is_empty() {
         anyhow::bail!("no address to bind: check the 'bind' option");
     }
     Ok(addresses)
+}
+
+/// Whether this host can bind `address`'s IP (tried on a free port).
+fn host_has(address: SocketAddr) -> bool {
+    let mut probe = address;
+    probe.set_port(0);
+    std::net::TcpListener::bind(probe).is_ok()
 }
 
 /// Reserves a free port (for `--port 0`) with a bound, non-listening SO_REUSEPORT socket

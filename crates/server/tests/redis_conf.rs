@@ -311,3 +311,27 @@ fn debug_needs_enable_debug_command() {
         );
     }
 }
+
+/// A bind address written with a leading `-` is optional, as in Redis (the stock
+/// redis.conf binds `127.0.0.1 -::1`): one this host does not have is skipped; without
+/// the `-` it stops start-up.
+#[test]
+fn optional_bind_addresses_are_skipped_when_missing() {
+    // 192.0.2.1 is TEST-NET-1: documentation only, never a host's address.
+    let server = TestServer::start_with(BIN, 1, &["--bind", "127.0.0.1", "-192.0.2.1"]);
+    let pong: String = redis::cmd("PING")
+        .query(&mut server.client())
+        .expect("PING");
+    assert_eq!(pong, "PONG");
+    let output = Command::new(BIN)
+        .args(["--port", "0", "--bind", "127.0.0.1", "192.0.2.1"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run peregrine-server");
+    assert!(!output.status.success(), "started without 192.0.2.1");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("192.0.2.1"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
