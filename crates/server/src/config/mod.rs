@@ -227,6 +227,9 @@ impl Default for Config {
     }
 }
 
+/// How deep `include` files may nest.
+const MAX_INCLUDE_DEPTH: usize = 16;
+
 /// Redis's pre-7.0 names, still accepted (Redis 7 keeps them as aliases).
 const ALIASES: &[(&str, &str)] = &[
     ("list-max-ziplist-size", "list-max-listpack-size"),
@@ -331,8 +334,13 @@ impl Config {
         }
     }
 
-    /// Loads redis.conf-style text: one `name value...` per line, `#` comments.
+    /// Loads redis.conf-style text: one `name value...` per line, `#` comments, and
+    /// `include path` lines read in place (see [`Config::include`]).
     pub fn load_text(&mut self, text: &str) -> Result<(), ConfigError> {
+        self.load_nested(text, 0)
+    }
+
+    fn load_nested(&mut self, text: &str, depth: usize) -> Result<(), ConfigError> {
         for (number, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -345,9 +353,67 @@ impl Config {
                 .map(|word| String::from_utf8_lossy(&word).into_owned());
             let Some(name) = words.next() else { continue };
             let value = words.collect::<Vec<_>>().join(" ");
-            self.set(&name, &value).map_err(|ConfigError(reason)| {
+            let applied = if name.eq_ignore_ascii_case("include") {
+                self.include(&value, depth)
+            } else {
+                self.set(&name, &value)
+            };
+            applied.map_err(|ConfigError(reason)| {
                 ConfigError(format!("line {}: option '{name}': {reason}", number + 1))
             })?;
+        }
+        Ok(())
+    }
+
+    /// `include path`: loads another file there, as Redis does; a path with `*`, `?` or
+    /// `[` in its file name loads every matching file in name order (none matching is no
+    /// error). Includes nest up to [`MAX_INCLUDE_DEPTH`] deep (a loop is an error).
+    fn include(&mut self, pattern: &str, depth: usize) -> Result<(), ConfigError> {
+        if depth >= MAX_INCLUDE_DEPTH {
+            return Err(ConfigError(format!(
+                "includes nest deeper than {MAX_INCLUDE_DEPTH} (a file including itself?)"
+            )));
+        }
+        let path = std::path::Path::new(pattern);
+        let file_name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let files: Vec<std::path::PathBuf> = if file_name.contains(['*', '?', '[']) {
+            let directory = path
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let mut matching: Vec<_> = std::fs::read_dir(directory)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .filter(|entry| {
+                            peregrine_keyspace::glob_match(
+                                file_name.as_bytes(),
+                                entry.file_name().as_encoded_bytes(),
+                            )
+                        })
+                        .map(|entry| entry.path())
+                        .collect()
+                })
+                .unwrap_or_default();
+            matching.sort();
+            matching
+        } else {
+            vec![path.to_path_buf()]
+        };
+        for file in files {
+            let text = std::fs::read_to_string(&file).map_err(|error| {
+                ConfigError(format!(
+                    "can't open the included file '{}': {error}",
+                    file.display()
+                ))
+            })?;
+            self.load_nested(&text, depth + 1)
+                .map_err(|ConfigError(reason)| {
+                    ConfigError(format!("in '{}': {reason}", file.display()))
+                })?;
         }
         Ok(())
     }
@@ -762,6 +828,40 @@ mod tests {
         assert_eq!(config.get("shutdown-on-sigterm"), "now force");
         assert!(config.set("shutdown-on-sigterm", "later").is_err());
         assert!(config.set("shutdown-on-sigterm", "").is_err());
+    }
+
+    #[test]
+    fn include_reads_files_in_place_and_wildcards_in_name_order() {
+        let directory = tempfile::tempdir().unwrap();
+        let dir = directory.path();
+        std::fs::write(dir.join("a.conf"), "maxclients 100\nhz 20\n").unwrap();
+        std::fs::write(dir.join("b.conf"), "maxclients 200\n").unwrap();
+        std::fs::write(dir.join("other.txt"), "maxclients 300\n").unwrap();
+        let mut config = Config::default();
+        config
+            .load_text(&format!("hz 5\ninclude {}/*.conf\n", dir.display()))
+            .unwrap();
+        // b.conf comes after a.conf; the .txt file does not match.
+        assert_eq!(config.get("maxclients"), "200");
+        assert_eq!(config.get("hz"), "20");
+        // A line after the include overrides it.
+        config
+            .load_text(&format!("include {}/a.conf\nhz 7\n", dir.display()))
+            .unwrap();
+        assert_eq!((config.get("maxclients"), config.get("hz")), ("100", "7"));
+        // No match is no error; a missing plain file and a loop are.
+        assert!(config
+            .load_text(&format!("include {}/*.none\n", dir.display()))
+            .is_ok());
+        assert!(config
+            .load_text(&format!("include {}/missing.conf\n", dir.display()))
+            .is_err());
+        let looping = dir.join("loop.conf");
+        std::fs::write(&looping, format!("include {}\n", looping.display())).unwrap();
+        let error = config
+            .load_text(&format!("include {}\n", looping.display()))
+            .unwrap_err();
+        assert!(error.0.contains("nest deeper"), "{error}");
     }
 
     #[test]
