@@ -3,7 +3,7 @@
 use crate::config::Settings;
 use crate::coordinator::{run_coordinated, run_segment, run_split, single_shard};
 use crate::shard_state::{ClientInfo, KeyedCommand, Serving, ShardRouter, ShardState};
-use peregrine_commands::{lookup, ClientOptions, CommandSpec, CrossShard, Exec, Flag};
+use peregrine_commands::{ClientOptions, CommandSpec, CrossShard, Exec, Flag};
 use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Protocol, Reply};
 use peregrine_shard::{LockOwner, ShardId};
@@ -222,13 +222,16 @@ impl Session {
         // Set while the command that used CLIENT CACHING's one-command switch finishes.
         let mut caching_used = false;
         let mut commands = commands.into_iter();
-        while let Some(argv) = commands.next() {
+        while let Some(mut argv) = commands.next() {
             if std::mem::take(&mut caching_used) {
                 crate::tracking::caching_used(self);
             }
             caching_used = crate::tracking::uses_caching(self, &argv);
             let spec = match self.check(&argv) {
-                Ok(spec) => spec,
+                Ok(spec) => {
+                    crate::command_names::restore_name(&mut argv, spec);
+                    spec
+                }
                 Err(reply) => {
                     self.flush(&mut pending, out).await;
                     let reply = crate::transaction::refuse(self, &argv, reply).await;
@@ -442,7 +445,7 @@ impl Session {
     fn check(&self, argv: &Argv) -> Result<&'static CommandSpec, Reply> {
         let name = argv.first().map(|name| name.as_ref()).unwrap_or_default();
         // Redis's order: unknown command, then arity, then authentication.
-        let Some(spec) = lookup(name) else {
+        let Some(spec) = crate::command_names::resolve(name) else {
             return Err(Reply::BinaryError(unknown_command(argv).into()));
         };
         if !spec.arity.accepts(argv.len()) {

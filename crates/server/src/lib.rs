@@ -12,6 +12,7 @@
 
 mod blocking;
 mod chunked;
+mod command_names;
 pub mod config;
 mod connection;
 mod coordinator;

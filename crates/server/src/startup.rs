@@ -187,6 +187,7 @@ const PORT_RELEASE_WAIT: Duration = Duration::from_secs(2);
 /// Runs the server until SHUTDOWN, SIGTERM or SIGINT.
 pub fn run(config: Config) -> anyhow::Result<()> {
     let settings = config.settings();
+    crate::command_names::install(&config.renames);
     init_logging(&settings)?;
     install_signal_handlers();
     let files = raise_open_files_limit(settings.maxclients);

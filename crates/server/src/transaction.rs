@@ -25,9 +25,7 @@ use crate::coordinator::{
 use crate::dispatch::Session;
 use crate::shard_state::{unix_millis, KeyedCommand, Serving, ShardState};
 use bytes::Bytes;
-use peregrine_commands::{
-    check_subcommand, lookup, CommandSpec, Exec, Flag, ServerCommand, Watcher,
-};
+use peregrine_commands::{check_subcommand, CommandSpec, Exec, Flag, ServerCommand, Watcher};
 use peregrine_keyspace::{DbIndex, UnixMillis};
 use peregrine_resp::{Argv, Reply};
 use peregrine_shard::{LockKey, LockMode, LockOwner, LockRequest, LockTable, ShardId};
@@ -139,8 +137,8 @@ pub fn abort_queuing(session: &mut Session) {
 pub async fn refuse(session: &mut Session, argv: &Argv, refusal: Reply) -> Reply {
     abort_queuing(session);
     let name = argv.first().map(|name| name.as_ref()).unwrap_or_default();
-    let refused_exec =
-        lookup(name).is_some_and(|spec| matches!(spec.exec, Exec::Server(ServerCommand::Exec)));
+    let refused_exec = crate::command_names::resolve(name)
+        .is_some_and(|spec| matches!(spec.exec, Exec::Server(ServerCommand::Exec)));
     let reason = match &refusal {
         Reply::Error(text) if refused_exec => text.strip_prefix("ERR ").unwrap_or(text),
         _ => return refusal,

@@ -335,3 +335,92 @@ fn optional_bind_addresses_are_skipped_when_missing() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `rename-command` as in Redis: the new name reaches the command (from clients, MULTI
+/// and scripts), the old one is unknown, an empty new name disables it; replies are
+/// byte-compared with a redis-server configured the same way, and a write made under
+/// the new name survives a restart (the log holds the command's own name).
+#[test]
+fn rename_command_renames_and_disables() {
+    let Some(redis_bin) =
+        peregrine_testkit::required_tool("redis-server", "the rename-command comparison")
+    else {
+        return;
+    };
+    let renames = [
+        "--rename-command",
+        "SET",
+        "myset",
+        "--rename-command",
+        "FLUSHALL",
+        "",
+    ];
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let redis = Command::new(redis_bin)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(renames)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    let _redis = ChildGuard(redis);
+    let redis_address: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(redis_address).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut args = renames.to_vec();
+    args.extend(["--appendonly", "yes", "--appendfsync", "always"]);
+    let server = TestServer::start_with(BIN, 2, &args);
+    let steps: &[&[&str]] = &[
+        &["SET", "k", "v"],
+        &["myset", "k", "v"],
+        &["MYSET", "k2", "w"],
+        &["GET", "k"],
+        &["FLUSHALL"],
+        &["MULTI"],
+        &["myset", "k3", "x"],
+        &["EXEC"],
+        &[
+            "EVAL",
+            "return redis.call('myset', KEYS[1], 'y')",
+            "1",
+            "k4",
+        ],
+        &[
+            "EVAL",
+            "return redis.pcall('set', KEYS[1], 'y')['err'] ~= nil",
+            "1",
+            "k4",
+        ],
+        &["MGET", "k", "k2", "k3", "k4"],
+    ];
+    let mut ours = server.raw();
+    let mut theirs = peregrine_testkit::RawClient::connect(redis_address);
+    for step in steps {
+        assert_eq!(ours.cmd(step), theirs.cmd(step), "{step:?}");
+    }
+    drop(ours);
+    let mut server = server;
+    server.crash();
+    let restarted = server.restart();
+    let values: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(&["k", "k2", "k3", "k4"])
+        .query(&mut restarted.client())
+        .expect("MGET");
+    let expected = ["v", "w", "x", "y"].map(|value| Some(value.to_owned()));
+    assert_eq!(values, expected);
+}

@@ -209,6 +209,8 @@ pub struct Config {
     values: BTreeMap<&'static str, String>,
     /// The config file it was loaded from, if any.
     pub file: Option<String>,
+    /// `rename-command old new` lines, in order (see [`crate::command_names`]).
+    pub renames: Vec<(String, String)>,
 }
 
 /// Every parameter: Peregrine's, then Redis's that change nothing here.
@@ -223,6 +225,7 @@ impl Default for Config {
                 .map(|parameter| (parameter.name, parameter.default.to_owned()))
                 .collect(),
             file: None,
+            renames: Vec::new(),
         }
     }
 }
@@ -418,8 +421,14 @@ impl Config {
         Ok(())
     }
 
-    /// Sets a parameter at start-up (any parameter may be set).
+    /// Sets a parameter at start-up (any parameter may be set), or records a
+    /// `rename-command`.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        if name.eq_ignore_ascii_case("rename-command") {
+            let rename = crate::command_names::parse(value).map_err(ConfigError)?;
+            self.renames.push(rename);
+            return Ok(());
+        }
         let parameter = find(name).ok_or_else(|| ConfigError("unknown option".to_owned()))?;
         let normalized = self.validate_against_current(parameter, value)?;
         self.values.insert(parameter.name, normalized);

@@ -15,9 +15,7 @@ use crate::dispatch::run_cross;
 use crate::dispatch::Session;
 use crate::shard_state::{unix_millis, ClientInfo, ServerShared, ShardRouter, ShardState};
 use bytes::Bytes;
-use peregrine_commands::{
-    lookup, parse_integer, ClientOptions, CommandSpec, Exec, Flag, ServerCommand,
-};
+use peregrine_commands::{parse_integer, ClientOptions, CommandSpec, Exec, Flag, ServerCommand};
 use peregrine_keyspace::{DbIndex, UnixMillis};
 use peregrine_resp::{Argv, Reply};
 use peregrine_script::errors::{UNKNOWN_COMMAND, WRONG_ARITY};
@@ -200,7 +198,8 @@ impl RunControl {
     /// Lookup, arity and the scripting gates, with Redis's errors.
     fn check(&self, argv: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
         let name = argv.first().map(|name| name.as_ref()).unwrap_or_default();
-        let spec = lookup(name).ok_or_else(|| Reply::error(UNKNOWN_COMMAND))?;
+        let spec =
+            crate::command_names::resolve(name).ok_or_else(|| Reply::error(UNKNOWN_COMMAND))?;
         if !spec.arity.accepts(argv.len()) {
             return Err(Reply::error(WRONG_ARITY));
         }
@@ -342,7 +341,7 @@ impl ShardHost {
 }
 
 impl ScriptHost for ShardHost {
-    fn call(&self, argv: Vec<Bytes>) -> HostCall {
+    fn call(&self, mut argv: Vec<Bytes>) -> HostCall {
         if self.escalated.get() {
             return HostCall::Ready(Reply::error(ESCALATED));
         }
@@ -350,6 +349,7 @@ impl ScriptHost for ShardHost {
             Ok(spec) => spec,
             Err(reply) => return HostCall::Ready(reply),
         };
+        crate::command_names::restore_name(&mut argv, spec);
         match spec.exec {
             Exec::Keyed { .. } => {
                 let shards = self.shard_count;
@@ -446,11 +446,12 @@ impl GlobalHost {
 }
 
 impl ScriptHost for GlobalHost {
-    fn call(&self, argv: Vec<Bytes>) -> HostCall {
+    fn call(&self, mut argv: Vec<Bytes>) -> HostCall {
         let spec = match self.control.check(&argv) {
             Ok(spec) => spec,
             Err(reply) => return HostCall::Ready(reply),
         };
+        crate::command_names::restore_name(&mut argv, spec);
         self.control.executing(spec);
         let (db, options) = (self.db.get(), self.options);
         match spec.exec {
