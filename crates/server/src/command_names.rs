@@ -64,11 +64,19 @@ pub fn install(renames: &[(String, String)]) {
 pub fn resolve(name: &[u8]) -> Option<&'static CommandSpec> {
     match RENAMES.get() {
         None => lookup(name),
-        Some(renames) => renames
-            .by_new_name
+        Some(renames) => renames.resolve(name),
+    }
+}
+
+impl Renames {
+    /// Out of line: configurations without renames never come here.
+    #[cold]
+    #[inline(never)]
+    fn resolve(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        self.by_new_name
             .get(&name.to_ascii_lowercase())
             .copied()
-            .or_else(|| lookup(name).filter(|spec| !renames.hidden.contains(&spec.name))),
+            .or_else(|| lookup(name).filter(|spec| !self.hidden.contains(&spec.name)))
     }
 }
 

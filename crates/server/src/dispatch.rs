@@ -3,7 +3,7 @@
 use crate::config::Settings;
 use crate::coordinator::{run_coordinated, run_segment, run_split, single_shard};
 use crate::shard_state::{ClientInfo, KeyedCommand, Serving, ShardRouter, ShardState};
-use peregrine_commands::{ClientOptions, CommandSpec, CrossShard, Exec, Flag};
+use peregrine_commands::{ClientOptions, CommandSpec, CrossShard, Exec, Flag, ServerCommand};
 use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Protocol, Reply};
 use peregrine_shard::{LockOwner, ShardId};
@@ -432,6 +432,7 @@ impl Session {
     }
 
     /// Counts `reply` in this shard's error statistics when it is an error.
+    #[cold]
     pub fn count_error(&self, reply: &Reply) {
         let text: &[u8] = match reply {
             Reply::Error(text) => text.as_bytes(),
@@ -457,7 +458,9 @@ impl Session {
         if !self.authenticated && !spec.has(Flag::NoAuth) {
             return Err(Reply::error("NOAUTH Authentication required."));
         }
-        if !self.debug_allowed && spec.has(Flag::Protected) {
+        // DEBUG is the one protected command (Flag::Protected): an enum test, not a scan
+        // of every command's flags.
+        if matches!(spec.exec, Exec::Server(ServerCommand::Debug)) && !self.debug_allowed {
             return Err(Reply::error(DEBUG_NOT_ALLOWED));
         }
         if self.protocol == Protocol::Resp2
@@ -515,7 +518,9 @@ impl Session {
 
     /// Encodes `reply` unless CLIENT REPLY suppresses it.
     pub fn emit(&mut self, reply: Reply, out: &mut Vec<u8>) {
-        self.count_error(&reply);
+        if reply.is_error() {
+            self.count_error(&reply);
+        }
         match self.reply_mode {
             ReplyMode::On => reply.encode(self.protocol, out),
             ReplyMode::Off => {}
