@@ -331,7 +331,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let mut turn = 0_u64;
     while !SIGNALLED.load(Ordering::SeqCst) && !server.shutting_down.load(Ordering::SeqCst) {
         turn += 1;
-        if turn % 2 == 0 {
+        if turn.is_multiple_of(2) {
             crate::info::sample_memory(&server);
         }
         if !supervisor_told && !server.persistence.loading() {
