@@ -29,6 +29,7 @@ mod scratch;
 mod scripting;
 mod server_commands;
 pub mod shard_state;
+mod shutdown;
 pub mod startup;
 mod tracking;
 mod transaction;

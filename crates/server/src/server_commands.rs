@@ -71,7 +71,7 @@ pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv)
                 Reply::bulk((micros % 1_000_000).to_string()),
             ]))
         }
-        ServerCommand::Shutdown => shutdown(session, argv),
+        ServerCommand::Shutdown => shutdown(session, argv).await,
         ServerCommand::Debug => debug(session, argv).await,
         ServerCommand::Keys => keys_command(session, argv).await,
         ServerCommand::Scan => scan(session, argv).await,
@@ -550,20 +550,20 @@ async fn random_key(session: &mut Session) -> Outcome {
     reply(Reply::Nil)
 }
 
-fn shutdown(session: &mut Session, argv: &Argv) -> Outcome {
-    for arg in argv.iter().skip(1) {
-        let known = ["nosave", "save", "now", "force"];
-        if arg.eq_ignore_ascii_case(b"abort") {
-            return error("ERR No shutdown in progress.");
-        }
-        if !known
-            .iter()
-            .any(|word| arg.eq_ignore_ascii_case(word.as_bytes()))
-        {
-            return error("ERR syntax error");
-        }
+async fn shutdown(session: &mut Session, argv: &Argv) -> Outcome {
+    let options = match crate::shutdown::parse(argv) {
+        Ok(options) => options,
+        Err(text) => return error(text),
+    };
+    if options.abort {
+        // Peregrine's shutdown never waits (no replicas to catch up): nothing to abort.
+        return error("ERR No shutdown in progress.");
     }
     tracing::warn!("User requested shutdown...");
+    let snapshot = crate::shutdown::final_snapshot(&session.router, options.save).await;
+    if snapshot.is_err() && !options.force {
+        return error("ERR Errors trying to SHUTDOWN. Check logs.");
+    }
     session
         .shard()
         .server

@@ -7,17 +7,23 @@ use anyhow::Context as _;
 use glommio::{LocalExecutorBuilder, Placement, Shares};
 use peregrine_shard::RouterBuilder;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-static SIGNALLED: AtomicBool = AtomicBool::new(false);
+/// SIGTERM and SIGINT received so far.
+static SIGNALS: AtomicU32 = AtomicU32::new(0);
+
+/// How many SIGTERM or SIGINT signals the process has received.
+pub(crate) fn signals_received() -> u32 {
+    SIGNALS.load(Ordering::SeqCst)
+}
 
 /// How long start-up (loading the data included) may take before it is reported as failed.
 const STARTUP_LIMIT: Duration = Duration::from_secs(3600);
 
 extern "C" fn on_signal(_signal: libc::c_int) {
-    SIGNALLED.store(true, Ordering::SeqCst);
+    SIGNALS.fetch_add(1, Ordering::SeqCst);
 }
 
 fn install_signal_handlers() {
@@ -300,7 +306,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let mut ready = 0;
     while ready < shard_count {
-        if SIGNALLED.load(Ordering::SeqCst) {
+        if signals_received() > 0 {
             anyhow::bail!("interrupted during start-up");
         }
         if started.elapsed() > STARTUP_LIMIT {
@@ -329,7 +335,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     // The memory peak is sampled every other turn (100 ms, as Redis's cron): reading
     // jemalloc's statistics merges every arena's.
     let mut turn = 0_u64;
-    while !SIGNALLED.load(Ordering::SeqCst) && !server.shutting_down.load(Ordering::SeqCst) {
+    // Shard 0 answers the first signal (a final snapshot, then the stop); a second one
+    // while it runs stops the server at once.
+    while signals_received() < 2 && !server.shutting_down.load(Ordering::SeqCst) {
         turn += 1;
         if turn.is_multiple_of(2) {
             crate::info::sample_memory(&server);
@@ -415,6 +423,7 @@ async fn shard_main(
     let _ = glommio::spawn_local_into(crate::expiry::run_background(state.clone()), background)
         .map(|task| task.detach());
     if state.id.0 == 0 {
+        glommio::spawn_local(crate::shutdown::on_signals(router.clone())).detach();
         crate::persistence::finish_loading(router.clone()).await;
         glommio::spawn_local(crate::persistence::schedule::run(router.clone())).detach();
     }

@@ -63,6 +63,77 @@ fn a_clean_shutdown_keeps_everything_with_everysec() {
     assert_eq!(dump(&server.restart()), before);
 }
 
+/// Waits (up to 20 s) until `server`'s process has exited.
+fn wait_for_exit(server: &mut TestServer) {
+    assert!(
+        poll_until(Duration::from_secs(20), || !server.is_running()),
+        "the server did not stop"
+    );
+}
+
+/// Without the log (`appendonly no`), stopping saves as redis-server does: SHUTDOWN and
+/// SIGTERM take a final snapshot when save points are configured (the default), SHUTDOWN
+/// NOSAVE does not, SHUTDOWN SAVE does even without save points; a malformed SHUTDOWN is a
+/// syntax error and stops nothing.
+#[test]
+fn stopping_saves_per_the_save_points_without_the_log() {
+    let mut server = TestServer::start_with(BIN, 2, &["--appendonly", "no"]);
+    let set = |server: &TestServer, key: &str| {
+        let _: () = run(&mut server.client(), &["SET", key, "1"]);
+    };
+    let exists =
+        |server: &TestServer, key: &str| -> i64 { run(&mut server.client(), &["EXISTS", key]) };
+    let mut raw = server.raw();
+    for malformed in [
+        &["SHUTDOWN", "SAVE", "NOSAVE"][..],
+        &["SHUTDOWN", "NOW", "ABORT"],
+        &["SHUTDOWN", "LATER"],
+    ] {
+        assert_eq!(
+            raw.command(
+                &malformed
+                    .iter()
+                    .map(|word| word.as_bytes())
+                    .collect::<Vec<_>>()
+            ),
+            b"-ERR syntax error\r\n"
+        );
+    }
+    assert_eq!(
+        raw.cmd(&["SHUTDOWN", "ABORT"]),
+        b"-ERR No shutdown in progress.\r\n"
+    );
+    drop(raw);
+    set(&server, "by-shutdown");
+    let _ = redis::cmd("SHUTDOWN").query::<redis::Value>(&mut server.client());
+    wait_for_exit(&mut server);
+    let mut server = server.restart();
+    assert_eq!(exists(&server, "by-shutdown"), 1);
+    set(&server, "by-sigterm");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    wait_for_exit(&mut server);
+    let mut server = server.restart();
+    assert_eq!(exists(&server, "by-sigterm"), 1);
+    set(&server, "nosave");
+    let _ = redis::cmd("SHUTDOWN")
+        .arg("NOSAVE")
+        .query::<redis::Value>(&mut server.client());
+    wait_for_exit(&mut server);
+    let mut server = server.restart_with(2, &["--save", ""]);
+    assert_eq!(exists(&server, "nosave"), 0);
+    set(&server, "forced-save");
+    let _ = redis::cmd("SHUTDOWN")
+        .arg("SAVE")
+        .query::<redis::Value>(&mut server.client());
+    wait_for_exit(&mut server);
+    let server = server.restart_with(2, &["--save", ""]);
+    assert_eq!(exists(&server, "forced-save"), 1);
+}
+
 /// Writers record each acknowledged write; the server is killed mid-load; after restart
 /// every acknowledged write must be there.
 #[test]
