@@ -559,6 +559,11 @@ async fn shutdown(session: &mut Session, argv: &Argv) -> Outcome {
         // Peregrine's shutdown never waits (no replicas to catch up): nothing to abort.
         return error("ERR No shutdown in progress.");
     }
+    if options.save != Some(false) {
+        if let Some(busy) = session.shard().server.busy_scripts.any_busy() {
+            return reply(busy);
+        }
+    }
     tracing::warn!("User requested shutdown...");
     let snapshot = crate::shutdown::final_snapshot(&session.router, options.save).await;
     if snapshot.is_err() && !options.force {

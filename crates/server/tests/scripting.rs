@@ -518,6 +518,11 @@ fn busy_scripts_answer_busy_and_can_be_killed() {
         ),
         "{refused:?}"
     );
+    // SHUTDOWN that would save is refused while the script runs, as by Redis.
+    assert_eq!(
+        text(&killer.cmd(&["SHUTDOWN"])),
+        "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
     killer.send_command(&[b"SHUTDOWN", b"NOSAVE"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while server.is_running() {

@@ -117,14 +117,17 @@ impl BusyScripts {
                 (None, _) | (_, None) => true,
                 (Some(held), Some(needed)) => needed.iter().any(|shard| held.contains(shard)),
             })?;
-        let kill = if blocking.function {
-            "FUNCTION KILL"
-        } else {
-            "SCRIPT KILL"
-        };
-        Some(Reply::error(format!(
-            "BUSY Redis is busy running a script. You can only call {kill} or SHUTDOWN NOSAVE."
-        )))
+        Some(busy_reply(blocking.function))
+    }
+
+    /// The `-BUSY` error while any script is busy: SHUTDOWN without NOSAVE gets it, as
+    /// from Redis (its final snapshot would wait for the script).
+    pub fn any_busy(&self) -> Option<Reply> {
+        if !self.any.load(Ordering::Relaxed) {
+            return None;
+        }
+        let scripts = self.scripts();
+        scripts.first().map(|script| busy_reply(script.function))
     }
 
     /// SCRIPT KILL (`function` false) or FUNCTION KILL (true).
@@ -159,4 +162,16 @@ impl BusyScripts {
             ),
         ])
     }
+}
+
+/// Redis's `-BUSY` error, naming the command that stops a function or a script.
+fn busy_reply(function: bool) -> Reply {
+    let kill = if function {
+        "FUNCTION KILL"
+    } else {
+        "SCRIPT KILL"
+    };
+    Reply::error(format!(
+        "BUSY Redis is busy running a script. You can only call {kill} or SHUTDOWN NOSAVE."
+    ))
 }
