@@ -61,6 +61,12 @@ pub async fn final_snapshot(router: &Rc<ShardRouter>, save: Option<bool>) -> Res
     if !wanted {
         return Ok(());
     }
+    // Never while loading, as Redis: a snapshot of part of the data would replace the
+    // files that hold all of it.
+    if server.persistence.loading() {
+        tracing::warn!("Not saving the final snapshot: the data set is still loading.");
+        return Ok(());
+    }
     // A background snapshot in progress finishes first; the final one follows it.
     while server.persistence.snapshot_running.load(Ordering::SeqCst) {
         glommio::timer::sleep(Duration::from_millis(10)).await;
