@@ -134,6 +134,74 @@ fn stopping_saves_per_the_save_points_without_the_log() {
     assert_eq!(exists(&server, "forced-save"), 1);
 }
 
+/// SHUTDOWN while the data set is still loading takes no final snapshot (it would hold
+/// part of the data and replace the files that hold all of it): after the next start,
+/// every key is there.
+#[test]
+fn shutdown_while_loading_keeps_the_data() {
+    const KEYS: u64 = 2_000_000;
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let data = directory.path().to_path_buf();
+    let dir = data.display().to_string();
+    let server = TestServer::start_with(BIN, 1, &["--appendonly", "no", "--dir", &dir]);
+    let populated: String = run(
+        &mut server.client(),
+        &["DEBUG", "POPULATE", &KEYS.to_string()],
+    );
+    assert_eq!(populated, "OK");
+    let saved: String = run(&mut server.client(), &["SAVE"]);
+    assert_eq!(saved, "OK");
+    drop(server);
+    // Started by hand: the test harness waits for the Ready line, which follows loading.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let log = data.join("loading.log");
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--shards",
+            "1",
+        ])
+        .args([
+            "--appendonly",
+            "no",
+            "--enable-debug-command",
+            "local",
+            "--dir",
+        ])
+        .arg(&data)
+        .arg("--logfile")
+        .arg(&log)
+        .env("NO_COLOR", "1")
+        .spawn()
+        .expect("start peregrine-server");
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut client = loop {
+        if let Ok(stream) = std::net::TcpStream::connect(address) {
+            break peregrine_testkit::RawClient::from_stream(stream);
+        }
+        assert!(Instant::now() < deadline, "the server did not listen");
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    client.send(b"SHUTDOWN\r\n");
+    let _ = client.read_until_closed();
+    let _ = child.wait();
+    let restarted = TestServer::start_with(BIN, 1, &["--appendonly", "no", "--dir", &dir]);
+    let keys: u64 = run(&mut restarted.client(), &["DBSIZE"]);
+    assert_eq!(keys, KEYS);
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        logged.contains("Not saving the final snapshot: the data set is still loading."),
+        "SHUTDOWN did not arrive while loading (the test proves nothing):\n{logged}"
+    );
+}
+
 /// Writers record each acknowledged write; the server is killed mid-load; after restart
 /// every acknowledged write must be there.
 #[test]
