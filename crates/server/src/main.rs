@@ -22,7 +22,8 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if config.settings().daemonize {
+    let settings = config.settings();
+    if settings.daemonize && !settings.supervised.is_supervised() {
         if let Err(error) = peregrine_server::process::daemonize() {
             eprintln!("peregrine-server: can't daemonize: {error}");
             std::process::exit(1);

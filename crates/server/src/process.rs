@@ -40,6 +40,12 @@ impl Supervision {
         }
     }
 
+    /// Whether a supervisor is present: then `daemonize` has no effect, as in Redis (the
+    /// supervisor tracks the process it started).
+    pub fn is_supervised(self) -> bool {
+        self.resolved() != Supervision::No
+    }
+
     /// The supervisor actually present.
     fn resolved(self) -> Supervision {
         match self {
