@@ -348,6 +348,8 @@ pub enum ServerCommand {
     FlushAll,
     /// TIME
     Time,
+    /// ROLE
+    Role,
     /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
     Shutdown,
     /// DEBUG SLEEP|OBJECT ...

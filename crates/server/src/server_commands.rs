@@ -72,6 +72,13 @@ pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv)
             ]))
         }
         ServerCommand::Shutdown => shutdown(session, argv).await,
+        // A master without replicas (replication is still to come), as INFO replication
+        // reports it.
+        ServerCommand::Role => reply(Reply::Array(vec![
+            Reply::bulk("master"),
+            Reply::Integer(0),
+            Reply::Array(Vec::new()),
+        ])),
         ServerCommand::Debug => debug(session, argv).await,
         ServerCommand::Keys => keys_command(session, argv).await,
         ServerCommand::Scan => scan(session, argv).await,

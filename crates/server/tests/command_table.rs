@@ -131,3 +131,20 @@ fn command_info_matches_redis() {
         differences.join("\n")
     );
 }
+
+/// ROLE answers as redis-server does for a master without replicas (and its arity error
+/// is Redis's).
+#[test]
+fn role_matches_redis() {
+    let Some(redis) = RedisOracle::start("the ROLE comparison") else {
+        return;
+    };
+    let peregrine = TestServer::start(BIN, 2);
+    let mut ours = peregrine.raw();
+    let mut theirs = peregrine_testkit::RawClient::connect(([127, 0, 0, 1], redis.port()).into());
+    for request in [&["ROLE"][..], &["role"], &["ROLE", "extra"]] {
+        let reply = ours.cmd(request);
+        assert_eq!(reply, theirs.cmd(request), "{request:?}");
+        assert!(!reply.is_empty());
+    }
+}
