@@ -69,9 +69,9 @@ const ALL_SECTIONS: &[&str] = &[
 ];
 
 /// The allocator's and the kernel's view of the server's memory, in bytes.
-pub struct MemorySample {
+struct MemorySample {
     /// Bytes allocated (`used_memory`).
-    pub allocated: u64,
+    allocated: u64,
     /// Bytes in the allocator's active pages.
     active: u64,
     /// Bytes the allocator holds resident.
@@ -80,9 +80,18 @@ pub struct MemorySample {
     rss: u64,
 }
 
-/// Reads the memory figures and raises the recorded peak to the allocated bytes.
-pub fn sample_memory(server: &crate::shard_state::ServerShared) -> MemorySample {
+/// Reads the allocated bytes, raises the recorded peak to them, and returns them (the
+/// main thread's 100 ms sample; INFO memory reads the rest with [`sample_memory`]).
+pub fn record_memory_peak(server: &crate::shard_state::ServerShared) -> u64 {
     let _ = tikv_jemalloc_ctl::epoch::advance();
+    let allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
+    server.memory_peak.fetch_max(allocated, Ordering::Relaxed);
+    allocated
+}
+
+/// Reads every memory figure INFO reports, raising the recorded peak on the way.
+fn sample_memory(server: &crate::shard_state::ServerShared) -> MemorySample {
+    let allocated = record_memory_peak(server);
     let read = |value: tikv_jemalloc_ctl::Result<usize>| value.unwrap_or(0) as u64;
     let rss = std::fs::read_to_string("/proc/self/statm")
         .ok()
@@ -92,16 +101,12 @@ pub fn sample_memory(server: &crate::shard_state::ServerShared) -> MemorySample 
                 .and_then(|pages| pages.parse::<u64>().ok())
         })
         .map_or(0, |pages| pages * 4096);
-    let sample = MemorySample {
-        allocated: read(tikv_jemalloc_ctl::stats::allocated::read()),
+    MemorySample {
+        allocated,
         active: read(tikv_jemalloc_ctl::stats::active::read()),
         allocator_resident: read(tikv_jemalloc_ctl::stats::resident::read()),
         rss,
-    };
-    server
-        .memory_peak
-        .fetch_max(sample.allocated, Ordering::Relaxed);
-    sample
+    }
 }
 
 /// The machine's physical memory (`total_system_memory`).

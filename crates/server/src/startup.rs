@@ -133,9 +133,9 @@ fn host_has(address: SocketAddr) -> bool {
     std::net::TcpListener::bind(probe).is_ok()
 }
 
-/// Reserves a free port (for `--port 0`) with a bound, non-listening SO_REUSEPORT socket
-/// that the shards' listeners can share; it is dropped once they are listening.
-fn reserve_port(address: SocketAddr) -> anyhow::Result<(socket2::Socket, u16)> {
+/// A TCP socket for `address`'s family with SO_REUSEADDR, as listeners have it (a port
+/// whose earlier connections linger in TIME_WAIT can be bound at once).
+fn reusable_socket(address: SocketAddr) -> std::io::Result<socket2::Socket> {
     let domain = if address.is_ipv6() {
         socket2::Domain::IPV6
     } else {
@@ -143,6 +143,13 @@ fn reserve_port(address: SocketAddr) -> anyhow::Result<(socket2::Socket, u16)> {
     };
     let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
+    Ok(socket)
+}
+
+/// Reserves a free port (for `--port 0`) with a bound, non-listening SO_REUSEPORT socket
+/// that the shards' listeners can share; it is dropped once they are listening.
+fn reserve_port(address: SocketAddr) -> anyhow::Result<(socket2::Socket, u16)> {
+    let socket = reusable_socket(address)?;
     socket.set_reuse_port(true)?;
     socket.bind(&address.into())?;
     let port = socket
@@ -164,16 +171,9 @@ fn reserve_port(address: SocketAddr) -> anyhow::Result<(socket2::Socket, u16)> {
 /// supervisor restarting Peregrine after a crash meets this). So a taken port is tried
 /// again for up to [`PORT_RELEASE_WAIT`] before start-up fails.
 fn refuse_a_taken_port(address: SocketAddr) -> anyhow::Result<()> {
-    let domain = if address.is_ipv6() {
-        socket2::Domain::IPV6
-    } else {
-        socket2::Domain::IPV4
-    };
     let deadline = std::time::Instant::now() + PORT_RELEASE_WAIT;
     loop {
-        let probe = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
-        probe.set_reuse_address(true)?;
-        match probe.bind(&address.into()) {
+        match reusable_socket(address)?.bind(&address.into()) {
             Ok(()) => return Ok(()),
             Err(error)
                 if error.kind() == std::io::ErrorKind::AddrInUse
@@ -207,14 +207,16 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     } else {
         settings.shards
     };
-    let first = resolve(&settings, settings.port)?[0];
+    let mut addresses = resolve(&settings, settings.port)?;
     let (reservation, port) = if settings.port == 0 {
-        let (socket, port) = reserve_port(first)?;
+        let (socket, port) = reserve_port(addresses[0])?;
+        addresses
+            .iter_mut()
+            .for_each(|address| address.set_port(port));
         (Some(socket), port)
     } else {
         (None, settings.port)
     };
-    let addresses = resolve(&settings, port)?;
     let mut config = config;
     // CONFIG GET port reports the port actually bound (it differs with --port 0).
     config
@@ -326,10 +328,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     drop(reservation);
     tracing::info!("Ready to accept connections tcp port={port} shards={shard_count}");
     let pidfile = crate::process::PidFile::create(&settings.pidfile, settings.daemonize);
-    server.memory_startup.store(
-        crate::info::sample_memory(&server).allocated,
-        Ordering::Relaxed,
-    );
+    server
+        .memory_startup
+        .store(crate::info::record_memory_peak(&server), Ordering::Relaxed);
     // The supervisor hears "ready" once the data set is loaded, as from redis-server.
     let mut supervisor_told = false;
     // The memory peak is sampled every other turn (100 ms, as Redis's cron): reading
@@ -340,7 +341,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     while signals_received() < 2 && !server.shutting_down.load(Ordering::SeqCst) {
         turn += 1;
         if turn.is_multiple_of(2) {
-            crate::info::sample_memory(&server);
+            crate::info::record_memory_peak(&server);
         }
         if !supervisor_told && !server.persistence.loading() {
             settings.supervised.notify_ready();

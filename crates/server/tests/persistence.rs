@@ -153,10 +153,7 @@ fn shutdown_while_loading_keeps_the_data() {
     assert_eq!(saved, "OK");
     drop(server);
     // Started by hand: the test harness waits for the Ready line, which follows loading.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
+    let port = peregrine_testkit::free_port();
     let log = data.join("loading.log");
     let mut child = std::process::Command::new(BIN)
         .args([
@@ -721,11 +718,7 @@ fn clients_get_loading_until_the_data_is_loaded() {
     let _: () = run(&mut server.client(), &["DEBUG", "POPULATE", "400000"]);
     let _: () = run(&mut server.client(), &["SAVE"]);
     server.crash();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = peregrine_testkit::free_port();
     let dir = server.data_dir().display().to_string();
     let mut child = std::process::Command::new(BIN)
         .args(["--port", &port.to_string(), "--shards", "1", "--dir", &dir])

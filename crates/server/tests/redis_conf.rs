@@ -173,6 +173,21 @@ fn wait_for_removal(path: &Path) -> bool {
     true
 }
 
+/// A 1-shard server on a free port without the log, keeping its data in `directory` and
+/// its log in `logfile` (where [`port_from_log`] finds the port), started by hand.
+fn logging_server(directory: &Path, logfile: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(["--port", "0", "--bind", "127.0.0.1", "--shards", "1"])
+        .args(["--appendonly", "no", "--dir"])
+        .arg(directory)
+        .arg("--logfile")
+        .arg(logfile)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    command
+}
+
 /// Kills the daemon named by a pid file if the test ends before shutting it down.
 struct DaemonGuard<'a>(&'a Path);
 
@@ -203,25 +218,9 @@ fn daemonize_runs_in_the_background_with_a_pid_file() {
         directory.path().join("peregrine.pid"),
         directory.path().join("peregrine.log"),
     );
-    let status = Command::new(BIN)
-        .args([
-            "--port",
-            "0",
-            "--bind",
-            "127.0.0.1",
-            "--shards",
-            "1",
-            "--daemonize",
-            "yes",
-        ])
-        .args(["--appendonly", "no", "--dir"])
-        .arg(directory.path())
-        .arg("--pidfile")
+    let status = logging_server(directory.path(), &logfile)
+        .args(["--daemonize", "yes", "--pidfile"])
         .arg(&pidfile)
-        .arg("--logfile")
-        .arg(&logfile)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
         .status()
         .expect("run peregrine-server");
     assert!(
@@ -251,26 +250,11 @@ fn supervised_systemd_hears_ready_and_stopping() {
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
     let logfile = directory.path().join("peregrine.log");
-    let child = Command::new(BIN)
-        .args([
-            "--port",
-            "0",
-            "--bind",
-            "127.0.0.1",
-            "--shards",
-            "1",
-            "--appendonly",
-            "no",
-        ])
+    let child = logging_server(directory.path(), &logfile)
         // daemonize has no effect under a supervisor, as in Redis: the server stays the
         // process systemd started (checked by its pid below).
-        .args(["--supervised", "systemd", "--daemonize", "yes", "--dir"])
-        .arg(directory.path())
-        .arg("--logfile")
-        .arg(&logfile)
+        .args(["--supervised", "systemd", "--daemonize", "yes"])
         .env("NOTIFY_SOCKET", &socket_path)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
         .spawn()
         .expect("run peregrine-server");
     let mut child = ChildGuard(child);
@@ -344,11 +328,6 @@ fn optional_bind_addresses_are_skipped_when_missing() {
 /// the new name survives a restart (the log holds the command's own name).
 #[test]
 fn rename_command_renames_and_disables() {
-    let Some(redis_bin) =
-        peregrine_testkit::required_tool("redis-server", "the rename-command comparison")
-    else {
-        return;
-    };
     let renames = [
         "--rename-command",
         "SET",
@@ -357,33 +336,10 @@ fn rename_command_renames_and_disables() {
         "FLUSHALL",
         "",
     ];
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
-    let redis = Command::new(redis_bin)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .args(renames)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server starts");
-    let _redis = ChildGuard(redis);
-    let redis_address: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(redis_address).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let Some(redis) = RedisOracle::start_with("the rename-command comparison", &renames) else {
+        return;
+    };
+    let redis_address: std::net::SocketAddr = ([127, 0, 0, 1], redis.port()).into();
     let mut args = renames.to_vec();
     args.extend(["--appendonly", "yes", "--appendfsync", "always"]);
     let server = TestServer::start_with(BIN, 2, &args);

@@ -672,6 +672,15 @@ pub fn redis_benchmark() -> Option<PathBuf> {
     find_program("redis-benchmark")
 }
 
+/// A loopback port that was free a moment ago (bound on port 0, then released), for a
+/// server a test starts by hand.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
 /// A real redis-server on a free loopback port (no persistence), the oracle of
 /// comparison tests; killed when dropped.
 pub struct RedisOracle {
@@ -683,14 +692,18 @@ impl RedisOracle {
     /// Starts redis-server, or returns `None` (after [`required_tool`]'s note, or its panic
     /// under CI) when it is not installed.
     pub fn start(what: &str) -> Option<RedisOracle> {
+        RedisOracle::start_with(what, &[])
+    }
+
+    /// As [`RedisOracle::start`], with extra command-line arguments (e.g.
+    /// `&["--rename-command", "SET", "myset"]`).
+    pub fn start_with(what: &str, extra_args: &[&str]) -> Option<RedisOracle> {
         let binary = required_tool("redis-server", what)?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|address| address.port())
-            .expect("a free port");
+        let port = free_port();
         let child = Command::new(binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(extra_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
