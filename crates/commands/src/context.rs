@@ -20,6 +20,8 @@ pub struct ShardStats {
 /// Per-client switches that change how commands behave.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ClientOptions {
+    /// The client's id (0 for work of no client): the slow log names who ran a command.
+    pub id: u64,
     /// CLIENT NO-TOUCH: reads do not update the access time.
     pub no_touch: bool,
     /// The core of the client's connection (`None` for work of no client): keyspace
@@ -31,6 +33,9 @@ pub struct ClientOptions {
     /// The command runs from a Lua script or function (XREAD's BLOCK is refused there,
     /// as in Redis).
     pub script: bool,
+    /// The command is one shard's part of a multi-shard command: the statistics and the
+    /// slow log count the whole command, on the client's core, not its parts.
+    pub part: bool,
 }
 
 /// Limits and policies from the configuration that commands consult.

@@ -67,6 +67,10 @@ pub enum Flag {
     /// Refused unless `enable-debug-command` allows the client (DEBUG), as Redis's
     /// protected commands.
     Protected,
+    /// Not shown to MONITOR clients as itself (scripts: MONITOR shows their calls).
+    SkipMonitor,
+    /// Not kept by the slow log (EXEC: the slow log keeps its commands).
+    SkipSlowlog,
 }
 
 impl Flag {
@@ -88,6 +92,8 @@ impl Flag {
             Flag::PubSub => "pubsub",
             Flag::MayReplicate => "may_replicate",
             Flag::Protected => "protected",
+            Flag::SkipMonitor => "skip_monitor",
+            Flag::SkipSlowlog => "skip_slowlog",
         }
     }
 }
@@ -362,6 +368,8 @@ pub enum ServerCommand {
     RandomKey,
     /// LASTSAVE
     LastSave,
+    /// SLOWLOG GET|LEN|RESET|HELP
+    SlowLog,
     /// SAVE
     Save,
     /// BGSAVE [SCHEDULE]

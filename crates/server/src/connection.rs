@@ -191,6 +191,7 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
     ));
     let slot = state.clients.borrow_mut().insert(info.clone());
     let mut session = Session::new(router.clone(), info.clone(), settings.requirepass.is_none());
+    session.publish_identity();
     let mut buffer = ReadBuffer::new();
     let mut output: Vec<u8> = Vec::with_capacity(1024);
     let mut needed = 0usize;
@@ -292,6 +293,7 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
     crate::pubsub::forget_all(&mut session).await;
     crate::tracking::forget_client(&mut session).await;
     state.clients.borrow_mut().remove(slot);
+    server.client_identities.remove(info.id);
     let _ = stream.close().await;
 }
 

@@ -3,6 +3,7 @@
 use crate::config::Settings;
 use crate::coordinator::{run_coordinated, run_segment, run_split, single_shard};
 use crate::shard_state::{ClientInfo, KeyedCommand, Serving, ShardRouter, ShardState};
+use crate::ticks::Ticks;
 use peregrine_commands::{ClientOptions, CommandSpec, CrossShard, Exec, Flag, ServerCommand};
 use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Protocol, Reply};
@@ -106,6 +107,7 @@ impl Session {
             .is_ok_and(|address| crate::connection::is_loopback(&address));
         let debug_allowed = settings.debug_command.allows(local);
         let options = ClientOptions {
+            id: info.id,
             home: Some(router.me().0),
             ..ClientOptions::default()
         };
@@ -257,11 +259,11 @@ impl Session {
             }
             if crate::chunked::handles(spec) {
                 self.flush(&mut pending, out).await;
-                let started = Instant::now();
+                let started = Ticks::now();
                 if let Some(reply) =
                     crate::chunked::run_if_huge(&self.router, self.db, spec, &argv).await
                 {
-                    self.shard().record(spec.name, started, reply.is_error());
+                    self.finish(spec, Some(&argv), started, reply.is_error());
                     self.emit(reply, out);
                     continue;
                 }
@@ -269,13 +271,15 @@ impl Session {
             match spec.exec {
                 Exec::Keyed { .. } if spec.has(Flag::Blocking) => {
                     self.flush(&mut pending, out).await;
-                    let started = Instant::now();
+                    let started = Ticks::now();
                     let Some(reply) = self.run_blocking(spec, argv, out, stream).await else {
                         return Flow::Close;
                     };
                     // Waits spanning shards pop through a plan that records on this core.
                     crate::pubsub::publish_key_events(self.shard(), None);
-                    self.shard().record(spec.name, started, reply.is_error());
+                    // The slow log has it from the shard that ran it: its wait is no
+                    // execution time.
+                    self.finish(spec, None, started, reply.is_error());
                     self.emit(reply, out);
                 }
                 Exec::Keyed { cross, .. } => {
@@ -302,11 +306,12 @@ impl Session {
                         }
                         None => {
                             self.flush(&mut pending, out).await;
-                            let started = Instant::now();
+                            let started = Ticks::now();
+                            let logged = self.slowlog_on().then(|| argv.clone());
                             let reply = self.run_cross(spec, argv, cross).await;
                             // Cross-shard plans record their events on this core.
                             crate::pubsub::publish_key_events(self.shard(), None);
-                            self.shard().record(spec.name, started, reply.is_error());
+                            self.finish(spec, logged.as_ref(), started, reply.is_error());
                             self.emit(reply, out);
                             self.emit_own_pushes(out);
                         }
@@ -314,14 +319,11 @@ impl Session {
                 }
                 Exec::Server(command) => {
                     self.flush(&mut pending, out).await;
-                    let started = Instant::now();
+                    let started = Ticks::now();
                     let (reply, flow) = crate::server_commands::execute(self, command, &argv).await;
                     crate::pubsub::publish_key_events(self.shard(), None);
-                    self.shard().record(
-                        spec.name,
-                        started,
-                        reply.as_ref().is_some_and(Reply::is_error),
-                    );
+                    let failed = reply.as_ref().is_some_and(Reply::is_error);
+                    self.finish(spec, Some(&argv), started, failed);
                     if let Some(reply) = reply {
                         self.emit(reply, out);
                     }
@@ -358,8 +360,7 @@ impl Session {
     /// [`crate::transaction`]): keyed commands run without taking locks, blocking ones
     /// without blocking, server commands as usual.
     pub async fn run_queued(&mut self, spec: &'static CommandSpec, argv: Argv) -> Reply {
-        let started = Instant::now();
-        let reply = match spec.exec {
+        match spec.exec {
             Exec::Keyed { cross, .. } => {
                 let shards = self.router.shard_count();
                 match single_shard(spec, &argv, shards, self.router.me()) {
@@ -377,16 +378,41 @@ impl Session {
                 }
             }
             Exec::Server(command) => {
+                let started = Ticks::now();
                 // Boxed: EXEC runs server commands, and a server command is EXEC.
                 let execution = Box::pin(crate::server_commands::execute(self, command, &argv));
                 let (reply, _) = execution.await;
-                reply.unwrap_or(Reply::Nil)
+                let reply = reply.unwrap_or(Reply::Nil);
+                self.finish(spec, Some(&argv), started, reply.is_error());
+                reply
             }
-        };
-        if !matches!(spec.exec, Exec::Keyed { .. }) {
-            self.shard().record(spec.name, started, reply.is_error());
         }
-        reply
+    }
+
+    /// Tells other cores this client's address and current name (the slow log records
+    /// them with the commands it runs there).
+    pub fn publish_identity(&self) {
+        let name = self.info.name.borrow();
+        self.shard()
+            .server
+            .client_identities
+            .set(self.info.id, &self.info.addr, &name);
+    }
+
+    /// Whether the slow log is on (a command run away from its arguments keeps a copy).
+    fn slowlog_on(&self) -> bool {
+        self.shard().slowlog_settings().threshold_ticks().is_some()
+    }
+
+    /// Adds a command run from this core to the command statistics and, when `argv` is
+    /// given and the command was slow, to the slow log.
+    fn finish(&self, spec: &CommandSpec, argv: Option<&Argv>, started: Ticks, failed: bool) {
+        let ticks = started.until(Ticks::now());
+        self.shard()
+            .record(spec.name, crate::ticks::micros(ticks), failed);
+        if let Some(argv) = argv.filter(|_| !spec.has(Flag::SkipSlowlog)) {
+            crate::slowlog::record_for_session(self, spec, argv, ticks);
+        }
     }
 
     /// Runs the pending commands and emits their replies in order: on their shard in one
@@ -540,6 +566,10 @@ pub async fn run_cross(
     argv: Argv,
     cross: CrossShard,
 ) -> Reply {
+    let options = ClientOptions {
+        part: true,
+        ..options
+    };
     match cross {
         CrossShard::Split(merge) => run_split(router, db, options, owner, spec, argv, merge).await,
         CrossShard::Coordinated(plan) => {

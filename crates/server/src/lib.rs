@@ -30,7 +30,9 @@ mod scripting;
 mod server_commands;
 pub mod shard_state;
 mod shutdown;
+mod slowlog;
 pub mod startup;
+mod ticks;
 mod tracking;
 mod transaction;
 

@@ -134,6 +134,7 @@ pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv)
             reply(pubsub::publish_command(session, Kind::ShardChannel, argv))
         }
         ServerCommand::PubSub => reply(pubsub::pubsub_command(session, argv)),
+        ServerCommand::SlowLog => reply(crate::slowlog::command(session, argv).await),
         ServerCommand::LastSave => reply(Reply::Integer(
             session.shard().server.last_save.load(Ordering::Relaxed) as i64,
         )),
@@ -166,12 +167,14 @@ async fn reset(session: &mut Session) -> Outcome {
     session.protocol = Protocol::Resp2;
     session.reply_mode = ReplyMode::On;
     session.options = peregrine_commands::ClientOptions {
+        id: session.options.id,
         home: session.options.home,
         ..Default::default()
     };
     session.no_evict = false;
     session.authenticated = session.settings().requirepass.is_none();
     session.info.name.borrow_mut().clear();
+    session.publish_identity();
     session.info.resp.set(2);
     reply(Reply::status("RESET"))
 }
@@ -591,6 +594,7 @@ fn set_client_name(session: &mut Session, name: &[u8]) -> Result<(), Reply> {
         ));
     }
     *session.info.name.borrow_mut() = text(name);
+    session.publish_identity();
     Ok(())
 }
 
@@ -632,6 +636,7 @@ pub fn subcommands(spec: &CommandSpec) -> Option<(&'static str, &'static [Subcom
         "client" => ("client", CLIENT_SUBCOMMANDS),
         "command" => ("command", COMMAND_SUBCOMMANDS),
         "config" => ("config", CONFIG_SUBCOMMANDS),
+        "slowlog" => ("slowlog", crate::slowlog::SLOWLOG_SUBCOMMANDS),
         "object" => ("object", peregrine_commands::keys::OBJECT_SUBCOMMANDS),
         "script" => ("script", crate::scripting::SCRIPT_SUBCOMMANDS),
         "function" => ("function", crate::scripting::FUNCTION_SUBCOMMANDS),

@@ -3,6 +3,7 @@
 
 use crate::config::{Config, Settings};
 use crate::persistence::{ShardPersistence, SharedPersistence};
+use crate::ticks::Ticks;
 use peregrine_commands::{
     run_keyed, ClientOptions, CommandSpec, Flag, KeyEvent, Notifier, Random, ShardCtx, ShardStats,
 };
@@ -67,6 +68,10 @@ pub struct ServerShared {
     pub busy_scripts: crate::scripting::busy::BusyScripts,
     /// Counts CONFIG SET changes, so that per-core caches of settings know when to re-read.
     pub settings_generation: AtomicU64,
+    /// The next slow log entry's id.
+    pub slowlog_next_id: AtomicU64,
+    /// Connected clients' addresses and names, for slow log entries made on other cores.
+    pub client_identities: crate::slowlog::ClientIdentities,
 }
 
 impl ServerShared {
@@ -98,6 +103,8 @@ impl ServerShared {
             local_scripts_forgotten: AtomicU64::new(0),
             busy_scripts: Default::default(),
             settings_generation: AtomicU64::new(0),
+            slowlog_next_id: AtomicU64::new(0),
+            client_identities: Default::default(),
             persistence: SharedPersistence {
                 next_tx_id: AtomicU64::new(unix_millis() << 16),
                 ..SharedPersistence::default()
@@ -321,6 +328,10 @@ pub struct ShardState {
     pub tracking: RefCell<crate::tracking::TrackingCore>,
     /// The `pubsub` output limit, with the settings generation it was read at.
     pubsub_output_limit: Cell<(u64, crate::outbox::OutputLimit)>,
+    /// Slow commands executed here (SLOWLOG).
+    pub slowlog: RefCell<crate::slowlog::SlowLog>,
+    /// The slow log's settings, with the settings generation they were read at.
+    slowlog_settings: Cell<(u64, crate::slowlog::SlowLogSettings)>,
     /// This core's router (set once the mesh is joined): shard code that publishes needs it.
     router: std::cell::OnceCell<std::rc::Weak<ShardRouter>>,
     /// State shared by all shards.
@@ -386,6 +397,8 @@ impl ShardState {
             pubsub: RefCell::default(),
             tracking: RefCell::default(),
             pubsub_output_limit: Cell::new((u64::MAX, Default::default())),
+            slowlog: RefCell::default(),
+            slowlog_settings: Cell::new((u64::MAX, Default::default())),
             router: std::cell::OnceCell::new(),
             server,
         }
@@ -411,6 +424,19 @@ impl ShardState {
         let limit = self.server.settings().pubsub_output_limit;
         self.pubsub_output_limit.set((generation, limit));
         limit
+    }
+
+    /// `slowlog-log-slower-than` and `slowlog-max-len`, re-read only when the settings
+    /// changed.
+    pub fn slowlog_settings(&self) -> crate::slowlog::SlowLogSettings {
+        let generation = self.server.settings_generation.load(Ordering::Relaxed);
+        let (seen, settings) = self.slowlog_settings.get();
+        if seen == generation {
+            return settings;
+        }
+        let settings = self.server.settings().slowlog;
+        self.slowlog_settings.set((generation, settings));
+        settings
     }
 
     /// This core's Lua engine (created on first use: a Lua state costs memory).
@@ -718,10 +744,18 @@ impl ShardState {
         let mut watched = self.watched.borrow_mut();
         let mut notifier = self.notifier.borrow_mut();
         let mut command_stats = self.command_stats.borrow_mut();
-        // One clock reading per run of the same command: it ends the run's timing.
-        let mut started = Instant::now();
-        // Statistics of a run of the same command are added up before touching the map.
-        let mut run: Option<(&'static str, CommandStat)> = None;
+        // Commands of clients and of their scripts are logged when slow (not the parts
+        // of a multi-shard command: the whole is logged).
+        let slow_threshold = if client.part || (client.id == 0 && !client.script) {
+            None
+        } else {
+            self.slowlog_settings().threshold_ticks()
+        };
+        // One clock reading per command: it ends the command's time and starts the next's.
+        let mut begun = Ticks::now();
+        // Statistics of a run of the same command are added up before touching the map,
+        // its time in clock ticks.
+        let mut run: Option<(&'static str, CommandStat, u64)> = None;
         // A pipeline's keys are loaded ahead, so that their cache misses overlap.
         if commands.len() > 1 {
             keyspace
@@ -762,6 +796,12 @@ impl ShardState {
                     ))
                 }
             };
+            let ended = Ticks::now();
+            let ticks = begun.until(ended);
+            begun = ended;
+            if slow_threshold.is_some_and(|threshold| ticks >= threshold) {
+                crate::slowlog::record(self, client, spec.name, argv, ticks);
+            }
             // A command that found its key past its deadline removed it (lazy expiry):
             // clients waiting on the key learn of it as of a DEL, read or write.
             let lazily_expired = keyspace.db_ref(db).expired_keys != expired_before;
@@ -790,20 +830,19 @@ impl ShardState {
                     };
                     work(&mut ctx);
                 });
+                // Serving other clients is not the next command's time.
+                begun = Ticks::now();
             }
-            let stat = &mut run.get_or_insert((spec.name, CommandStat::default())).1;
+            let (_, stat, run_ticks) = run.get_or_insert((spec.name, CommandStat::default(), 0));
             stat.calls += 1;
             stat.failed += u64::from(reply.is_error());
-            // A run of the same command is timed as a whole: its time is the sum of its
-            // commands' times, and a clock reading per command cost as much as a GET.
+            *run_ticks += ticks;
             let run_ends = commands
                 .get(index + 1)
                 .is_none_or(|(next, _)| !std::ptr::eq(next.name, spec.name));
             if run_ends {
-                let finished = Instant::now();
-                stat.usec += finished.duration_since(started).as_micros() as u64;
-                started = finished;
-                if let Some((name, stat)) = run.take() {
+                if let Some((name, mut stat, run_ticks)) = run.take().filter(|_| !client.part) {
+                    stat.usec += crate::ticks::micros(run_ticks);
                     command_stats.entry(name).or_default().add(&stat);
                 }
             }
@@ -818,12 +857,12 @@ impl ShardState {
         replies
     }
 
-    /// Adds one call to the command statistics.
-    pub fn record(&self, name: &'static str, started: Instant, failed: bool) {
+    /// Adds one call that took `micros` to the command statistics.
+    pub fn record(&self, name: &'static str, micros: u64, failed: bool) {
         let mut stats = self.command_stats.borrow_mut();
         let stat = stats.entry(name).or_default();
         stat.calls += 1;
-        stat.usec += started.elapsed().as_micros() as u64;
+        stat.usec += micros;
         stat.failed += u64::from(failed);
     }
 

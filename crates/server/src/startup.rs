@@ -194,6 +194,7 @@ const PORT_RELEASE_WAIT: Duration = Duration::from_secs(2);
 pub fn run(config: Config) -> anyhow::Result<()> {
     let settings = config.settings();
     crate::command_names::install(&config.renames);
+    crate::ticks::init();
     init_logging(&settings)?;
     install_signal_handlers();
     let files = raise_open_files_limit(settings.maxclients);

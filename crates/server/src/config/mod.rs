@@ -85,7 +85,7 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "dbfilename",                 default: "dump.rdb",    kind: Kind::Text,    mutable: true },
     Parameter { name: "appendfilename",             default: "appendonly.aof", kind: Kind::Text, mutable: false },
     Parameter { name: "cluster-enabled",            default: "no",          kind: Kind::Bool,    mutable: false },
-    Parameter { name: "slowlog-log-slower-than",    default: "10000",       kind: Kind::Integer, mutable: true },
+    Parameter { name: "slowlog-log-slower-than",    default: "10000",       kind: Kind::SignedInteger, mutable: true },
     Parameter { name: "slowlog-max-len",            default: "128",         kind: Kind::Integer, mutable: true },
     Parameter { name: "busy-reply-threshold",       default: "5000",        kind: Kind::Integer, mutable: true },
     Parameter { name: "script-undeclared-keys",     default: "allow",       kind: Kind::OneOf(&["allow", "deny"]), mutable: true },
@@ -179,6 +179,8 @@ pub struct Settings {
     pub debug_command: ProtectedAccess,
     /// When snapshots are taken automatically.
     pub auto_snapshot: crate::persistence::schedule::AutoSnapshot,
+    /// `slowlog-log-slower-than` and `slowlog-max-len`: which commands the slow log keeps.
+    pub slowlog: crate::slowlog::SlowLogSettings,
 }
 
 /// Who may run a protected command (`enable-debug-command no|yes|local`).
@@ -587,6 +589,13 @@ impl Config {
                 .unwrap_or_default(),
                 growth_percentage: self.number("auto-aof-rewrite-percentage"),
                 growth_min_size: self.number("auto-aof-rewrite-min-size"),
+            },
+            slowlog: crate::slowlog::SlowLogSettings {
+                slower_than_us: self
+                    .get("slowlog-log-slower-than")
+                    .parse()
+                    .unwrap_or(10_000),
+                max_len: self.number("slowlog-max-len") as usize,
             },
             daemonize: self.get("daemonize") == "yes",
             pidfile: self.get("pidfile").to_owned(),
