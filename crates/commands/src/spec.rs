@@ -370,6 +370,8 @@ pub enum ServerCommand {
     LastSave,
     /// SLOWLOG GET|LEN|RESET|HELP
     SlowLog,
+    /// MONITOR
+    Monitor,
     /// SAVE
     Save,
     /// BGSAVE [SCHEDULE]

@@ -681,7 +681,27 @@ impl Session {
     /// parks the client until data arrives, the timeout passes or CLIENT UNBLOCK. The
     /// replies of earlier commands in `out` are written first, as Redis sends them before
     /// the client blocks. Returns `None` when the client disconnected while waiting.
+    ///
+    /// The shards that try it take no note of the tries (statistics, slow log, MONITOR):
+    /// the caller counts the command once, as Redis does.
     pub async fn run_blocking(
+        &mut self,
+        spec: &'static CommandSpec,
+        argv: Argv,
+        out: &mut Vec<u8>,
+        stream: &mut TcpStream,
+    ) -> Option<Reply> {
+        let own = self.options;
+        self.options.part = true;
+        let reply = self.run_blocking_tries(spec, argv, out, stream).await;
+        self.options = ClientOptions {
+            part: own.part,
+            ..self.options
+        };
+        reply
+    }
+
+    async fn run_blocking_tries(
         &mut self,
         spec: &'static CommandSpec,
         argv: Argv,

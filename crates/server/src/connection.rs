@@ -205,6 +205,7 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
         // RESP3 clients client-side caching invalidations (also as another client's
         // REDIRECT target, which this client does not know about).
         let read = if session.subscriptions.any()
+            || info.monitor.get()
             || !info.outbox.is_empty()
             || session.protocol == Protocol::Resp3
         {
@@ -292,6 +293,7 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
     crate::transaction::reset(&mut session).await;
     crate::pubsub::forget_all(&mut session).await;
     crate::tracking::forget_client(&mut session).await;
+    crate::monitor::stop(&session);
     state.clients.borrow_mut().remove(slot);
     server.client_identities.remove(info.id);
     let _ = stream.close().await;

@@ -272,14 +272,18 @@ impl Session {
                 Exec::Keyed { .. } if spec.has(Flag::Blocking) => {
                     self.flush(&mut pending, out).await;
                     let started = Ticks::now();
+                    let logged = crate::monitor::anyone(self.shard()).then(|| argv.clone());
                     let Some(reply) = self.run_blocking(spec, argv, out, stream).await else {
                         return Flow::Close;
                     };
                     // Waits spanning shards pop through a plan that records on this core.
                     crate::pubsub::publish_key_events(self.shard(), None);
-                    // The slow log has it from the shard that ran it: its wait is no
-                    // execution time.
+                    // Not in the slow log: its wait is no execution time, and the shards
+                    // that ran it took no note (see `run_blocking`).
                     self.finish(spec, None, started, reply.is_error());
+                    if let Some(argv) = &logged {
+                        crate::monitor::feed_from_session(self, spec, argv);
+                    }
                     self.emit(reply, out);
                 }
                 Exec::Keyed { cross, .. } => {
@@ -307,11 +311,14 @@ impl Session {
                         None => {
                             self.flush(&mut pending, out).await;
                             let started = Ticks::now();
-                            let logged = self.slowlog_on().then(|| argv.clone());
+                            let logged = self.keeps_notes().then(|| argv.clone());
                             let reply = self.run_cross(spec, argv, cross).await;
                             // Cross-shard plans record their events on this core.
                             crate::pubsub::publish_key_events(self.shard(), None);
                             self.finish(spec, logged.as_ref(), started, reply.is_error());
+                            if let Some(argv) = &logged {
+                                crate::monitor::feed_from_session(self, spec, argv);
+                            }
                             self.emit(reply, out);
                             self.emit_own_pushes(out);
                         }
@@ -320,10 +327,12 @@ impl Session {
                 Exec::Server(command) => {
                     self.flush(&mut pending, out).await;
                     let started = Ticks::now();
+                    crate::monitor::feed_script(self, spec, &argv);
                     let (reply, flow) = crate::server_commands::execute(self, command, &argv).await;
                     crate::pubsub::publish_key_events(self.shard(), None);
                     let failed = reply.as_ref().is_some_and(Reply::is_error);
                     self.finish(spec, Some(&argv), started, failed);
+                    crate::monitor::feed_from_session(self, spec, &argv);
                     if let Some(reply) = reply {
                         self.emit(reply, out);
                     }
@@ -379,11 +388,13 @@ impl Session {
             }
             Exec::Server(command) => {
                 let started = Ticks::now();
+                crate::monitor::feed_script(self, spec, &argv);
                 // Boxed: EXEC runs server commands, and a server command is EXEC.
                 let execution = Box::pin(crate::server_commands::execute(self, command, &argv));
                 let (reply, _) = execution.await;
                 let reply = reply.unwrap_or(Reply::Nil);
                 self.finish(spec, Some(&argv), started, reply.is_error());
+                crate::monitor::feed_from_session(self, spec, &argv);
                 reply
             }
         }
@@ -399,9 +410,11 @@ impl Session {
             .set(self.info.id, &self.info.addr, &name);
     }
 
-    /// Whether the slow log is on (a command run away from its arguments keeps a copy).
-    fn slowlog_on(&self) -> bool {
-        self.shard().slowlog_settings().threshold_ticks().is_some()
+    /// Whether the slow log or MONITOR may want a command's arguments (a command run
+    /// away from its arguments then keeps a copy).
+    fn keeps_notes(&self) -> bool {
+        let state = self.shard();
+        state.slowlog_settings().threshold_ticks().is_some() || crate::monitor::anyone(state)
     }
 
     /// Adds a command run from this core to the command statistics and, when `argv` is

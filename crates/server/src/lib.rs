@@ -21,6 +21,7 @@ mod dispatch;
 mod expiry;
 mod info;
 mod metrics;
+mod monitor;
 mod outbox;
 pub mod persistence;
 pub mod process;

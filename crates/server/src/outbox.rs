@@ -64,12 +64,21 @@ pub fn merge_output_limits(current: &str, text: &str) -> Result<String, String> 
 
 /// The `pubsub` class's limit in a normalized `client-output-buffer-limit` setting.
 pub fn pubsub_output_limit(setting: &str) -> OutputLimit {
+    class_output_limit(setting, "pubsub")
+}
+
+/// The `slave` class's limit, which MONITOR clients are held to, as in Redis.
+pub fn replica_output_limit(setting: &str) -> OutputLimit {
+    class_output_limit(setting, "slave")
+}
+
+fn class_output_limit(setting: &str, wanted: &str) -> OutputLimit {
     parse_groups(setting)
         .ok()
         .and_then(|groups| {
             groups
                 .into_iter()
-                .find(|(class, _)| *class == "pubsub")
+                .find(|(class, _)| *class == wanted)
                 .map(|(_, limit)| limit)
         })
         .unwrap_or_default()

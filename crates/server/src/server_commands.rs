@@ -134,6 +134,7 @@ pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv)
             reply(pubsub::publish_command(session, Kind::ShardChannel, argv))
         }
         ServerCommand::PubSub => reply(pubsub::pubsub_command(session, argv)),
+        ServerCommand::Monitor => reply(crate::monitor::start(session)),
         ServerCommand::SlowLog => reply(crate::slowlog::command(session, argv).await),
         ServerCommand::LastSave => reply(Reply::Integer(
             session.shard().server.last_save.load(Ordering::Relaxed) as i64,

@@ -68,6 +68,8 @@ pub struct ServerShared {
     pub busy_scripts: crate::scripting::busy::BusyScripts,
     /// Counts CONFIG SET changes, so that per-core caches of settings know when to re-read.
     pub settings_generation: AtomicU64,
+    /// Cores with MONITOR clients, a bit each (see [`crate::monitor`]).
+    pub monitor_cores: AtomicU64,
     /// The next slow log entry's id.
     pub slowlog_next_id: AtomicU64,
     /// Connected clients' addresses and names, for slow log entries made on other cores.
@@ -103,6 +105,7 @@ impl ServerShared {
             local_scripts_forgotten: AtomicU64::new(0),
             busy_scripts: Default::default(),
             settings_generation: AtomicU64::new(0),
+            monitor_cores: AtomicU64::new(0),
             slowlog_next_id: AtomicU64::new(0),
             client_identities: Default::default(),
             persistence: SharedPersistence {
@@ -147,6 +150,8 @@ pub struct ClientInfo {
     pub killed: Cell<bool>,
     /// Parked by a blocking command (CLIENT LIST's `b` flag).
     pub blocked: Cell<bool>,
+    /// Receives every command (MONITOR; CLIENT LIST's `O` flag).
+    pub monitor: Cell<bool>,
     /// Commands queued in MULTI, or -1 outside a transaction (CLIENT LIST's `multi`).
     pub multi: Cell<i64>,
     /// CLIENT SETINFO LIB-NAME / LIB-VER.
@@ -176,6 +181,7 @@ impl ClientInfo {
             resp: Cell::new(2),
             killed: Cell::new(false),
             blocked: Cell::new(false),
+            monitor: Cell::new(false),
             multi: Cell::new(-1),
             library: RefCell::new((String::new(), String::new())),
             subscriptions: Cell::new([0; 3]),
@@ -206,6 +212,9 @@ impl ClientInfo {
         let tracking = self.tracking.borrow();
         // Redis's letters, in its order.
         let mut flags = String::new();
+        if self.monitor.get() {
+            flags.push('O');
+        }
         if subscriptions.iter().any(|count| *count > 0) {
             flags.push('P');
         }
@@ -328,6 +337,10 @@ pub struct ShardState {
     pub tracking: RefCell<crate::tracking::TrackingCore>,
     /// The `pubsub` output limit, with the settings generation it was read at.
     pubsub_output_limit: Cell<(u64, crate::outbox::OutputLimit)>,
+    /// This core's MONITOR clients.
+    pub monitors: RefCell<Vec<Rc<ClientInfo>>>,
+    /// The MONITOR clients' output limit, with the settings generation it was read at.
+    monitor_output_limit: Cell<(u64, crate::outbox::OutputLimit)>,
     /// Slow commands executed here (SLOWLOG).
     pub slowlog: RefCell<crate::slowlog::SlowLog>,
     /// The slow log's settings, with the settings generation they were read at.
@@ -397,6 +410,8 @@ impl ShardState {
             pubsub: RefCell::default(),
             tracking: RefCell::default(),
             pubsub_output_limit: Cell::new((u64::MAX, Default::default())),
+            monitors: RefCell::default(),
+            monitor_output_limit: Cell::new((u64::MAX, Default::default())),
             slowlog: RefCell::default(),
             slowlog_settings: Cell::new((u64::MAX, Default::default())),
             router: std::cell::OnceCell::new(),
@@ -423,6 +438,19 @@ impl ShardState {
         }
         let limit = self.server.settings().pubsub_output_limit;
         self.pubsub_output_limit.set((generation, limit));
+        limit
+    }
+
+    /// `client-output-buffer-limit slave` (MONITOR clients'), re-read only when the
+    /// settings changed.
+    pub fn monitor_output_limit(&self) -> crate::outbox::OutputLimit {
+        let generation = self.server.settings_generation.load(Ordering::Relaxed);
+        let (seen, limit) = self.monitor_output_limit.get();
+        if seen == generation {
+            return limit;
+        }
+        let limit = self.server.settings().replica_output_limit;
+        self.monitor_output_limit.set((generation, limit));
         limit
     }
 
@@ -751,6 +779,9 @@ impl ShardState {
         } else {
             self.slowlog_settings().threshold_ticks()
         };
+        // MONITOR shows what clients and scripts ran here (not parts of a whole).
+        let monitored =
+            !client.part && (client.id != 0 || client.script) && crate::monitor::anyone(self);
         // One clock reading per command: it ends the command's time and starts the next's.
         let mut begun = Ticks::now();
         // Statistics of a run of the same command are added up before touching the map,
@@ -801,6 +832,9 @@ impl ShardState {
             begun = ended;
             if slow_threshold.is_some_and(|threshold| ticks >= threshold) {
                 crate::slowlog::record(self, client, spec.name, argv, ticks);
+            }
+            if monitored {
+                crate::monitor::feed_keyed(self, db, client, spec, argv);
             }
             // A command that found its key past its deadline removed it (lazy expiry):
             // clients waiting on the key learn of it as of a DEL, read or write.

@@ -90,6 +90,15 @@ impl ClientIdentities {
         }
     }
 
+    /// A client's address ("" once it is gone).
+    pub fn address(&self, id: u64) -> String {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|identities| identities.get(&id).map(|(addr, _)| addr.clone()))
+            .unwrap_or_default()
+    }
+
     fn get(&self, id: u64) -> (String, String) {
         self.0
             .lock()
@@ -188,6 +197,18 @@ pub fn logged_args(name: &str, argv: &Argv) -> Vec<Bytes> {
         }
     }
     args
+}
+
+/// A command's arguments with its secrets replaced by `(redacted)`, as MONITOR shows them.
+pub fn redacted_args(name: &str, argv: &Argv) -> Vec<Bytes> {
+    let redacted = redacted_positions(name, argv);
+    argv.iter()
+        .enumerate()
+        .map(|(index, arg)| match redacted.contains(&index) {
+            true => Bytes::from_static(b"(redacted)"),
+            false => arg.clone(),
+        })
+        .collect()
 }
 
 /// Positions of `argv` that hold secrets.

@@ -165,6 +165,8 @@ pub struct Settings {
     pub undeclared_keys: bool,
     /// `client-output-buffer-limit`'s `pubsub` class.
     pub pubsub_output_limit: crate::outbox::OutputLimit,
+    /// `client-output-buffer-limit`'s `slave` class (MONITOR clients').
+    pub replica_output_limit: crate::outbox::OutputLimit,
     /// Where and how data is persisted.
     pub persistence: crate::persistence::PersistenceSettings,
     /// `daemonize`: run in the background.
@@ -565,6 +567,9 @@ impl Config {
             busy_reply_threshold_ms: self.number("busy-reply-threshold"),
             undeclared_keys: self.get("script-undeclared-keys") == "allow",
             pubsub_output_limit: crate::outbox::pubsub_output_limit(
+                self.get("client-output-buffer-limit"),
+            ),
+            replica_output_limit: crate::outbox::replica_output_limit(
                 self.get("client-output-buffer-limit"),
             ),
             encoding: peregrine_keyspace::EncodingLimits {

@@ -350,7 +350,7 @@ pub(crate) fn push(client: &ClientInfo, frame: &[u8], limit: crate::outbox::Outp
 }
 
 /// [`push`] of a frame other clients may share.
-fn push_shared(client: &ClientInfo, frame: &Bytes, limit: crate::outbox::OutputLimit) {
+pub(crate) fn push_shared(client: &ClientInfo, frame: &Bytes, limit: crate::outbox::OutputLimit) {
     if client.killed.get() {
         return;
     }
