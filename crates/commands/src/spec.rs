@@ -372,6 +372,10 @@ pub enum ServerCommand {
     SlowLog,
     /// MONITOR
     Monitor,
+    /// WAIT numreplicas timeout
+    Wait,
+    /// WAITAOF numlocal numreplicas timeout
+    WaitAof,
     /// SAVE
     Save,
     /// BGSAVE [SCHEDULE]

@@ -36,6 +36,7 @@ pub mod startup;
 mod ticks;
 mod tracking;
 mod transaction;
+mod wait;
 
 pub use config::{Config, Settings};
 pub use info::REDIS_VERSION;

@@ -134,6 +134,8 @@ pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv)
             reply(pubsub::publish_command(session, Kind::ShardChannel, argv))
         }
         ServerCommand::PubSub => reply(pubsub::pubsub_command(session, argv)),
+        ServerCommand::Wait => reply(crate::wait::wait(session, argv).await),
+        ServerCommand::WaitAof => reply(crate::wait::waitaof(session, argv).await),
         ServerCommand::Monitor => reply(crate::monitor::start(session)),
         ServerCommand::SlowLog => reply(crate::slowlog::command(session, argv).await),
         ServerCommand::LastSave => reply(Reply::Integer(
