@@ -372,6 +372,8 @@ pub enum ServerCommand {
     SlowLog,
     /// MONITOR
     Monitor,
+    /// MEMORY DOCTOR|MALLOC-STATS|PURGE|STATS|USAGE|HELP
+    Memory,
     /// WAIT numreplicas timeout
     Wait,
     /// WAITAOF numlocal numreplicas timeout

@@ -4,7 +4,7 @@ use std::borrow::Borrow;
 use std::fmt;
 
 /// Bytes stored inline up to this length.
-const INLINE_CAPACITY: usize = 22;
+pub(crate) const INLINE_CAPACITY: usize = 22;
 
 /// An immutable byte string of 24 bytes: up to 22 bytes live inline (no allocation),
 /// longer ones in one exact-size heap block. Keys and short string values use it so a

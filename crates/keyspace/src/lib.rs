@@ -20,6 +20,7 @@ mod db;
 mod entry;
 mod glob;
 mod lazy_free;
+pub mod memory;
 mod table;
 mod value;
 

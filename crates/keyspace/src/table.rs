@@ -19,6 +19,11 @@ struct Node<V> {
 
 type Bucket<V> = Option<Box<Node<V>>>;
 
+/// The bytes one key costs the table besides its key's and value's own heap: its node
+/// and (at a load factor of one) a bucket pointer.
+pub const KEY_SLOT_BYTES: usize =
+    std::mem::size_of::<Node<Entry>>() + std::mem::size_of::<Bucket<Entry>>();
+
 /// Keys whose hashes [`Table::prefetch`] keeps at once.
 const PREFETCH_BATCH: usize = 16;
 

@@ -69,15 +69,15 @@ const ALL_SECTIONS: &[&str] = &[
 ];
 
 /// The allocator's and the kernel's view of the server's memory, in bytes.
-struct MemorySample {
+pub(crate) struct MemorySample {
     /// Bytes allocated (`used_memory`).
-    allocated: u64,
+    pub allocated: u64,
     /// Bytes in the allocator's active pages.
-    active: u64,
+    pub active: u64,
     /// Bytes the allocator holds resident.
-    allocator_resident: u64,
+    pub allocator_resident: u64,
     /// The process's resident set (`used_memory_rss`).
-    rss: u64,
+    pub rss: u64,
 }
 
 /// Reads the allocated bytes, raises the recorded peak to them, and returns them (the
@@ -90,7 +90,7 @@ pub fn record_memory_peak(server: &crate::shard_state::ServerShared) -> u64 {
 }
 
 /// Reads every memory figure INFO reports, raising the recorded peak on the way.
-fn sample_memory(server: &crate::shard_state::ServerShared) -> MemorySample {
+pub(crate) fn sample_memory(server: &crate::shard_state::ServerShared) -> MemorySample {
     let allocated = record_memory_peak(server);
     let read = |value: tikv_jemalloc_ctl::Result<usize>| value.unwrap_or(0) as u64;
     let rss = std::fs::read_to_string("/proc/self/statm")

@@ -136,6 +136,7 @@ pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv)
         ServerCommand::PubSub => reply(pubsub::pubsub_command(session, argv)),
         ServerCommand::Wait => reply(crate::wait::wait(session, argv).await),
         ServerCommand::WaitAof => reply(crate::wait::waitaof(session, argv).await),
+        ServerCommand::Memory => reply(crate::memory::command(session, argv).await),
         ServerCommand::Monitor => reply(crate::monitor::start(session)),
         ServerCommand::SlowLog => reply(crate::slowlog::command(session, argv).await),
         ServerCommand::LastSave => reply(Reply::Integer(
@@ -640,6 +641,7 @@ pub fn subcommands(spec: &CommandSpec) -> Option<(&'static str, &'static [Subcom
         "command" => ("command", COMMAND_SUBCOMMANDS),
         "config" => ("config", CONFIG_SUBCOMMANDS),
         "slowlog" => ("slowlog", crate::slowlog::SLOWLOG_SUBCOMMANDS),
+        "memory" => ("memory", crate::memory::MEMORY_SUBCOMMANDS),
         "object" => ("object", peregrine_commands::keys::OBJECT_SUBCOMMANDS),
         "script" => ("script", crate::scripting::SCRIPT_SUBCOMMANDS),
         "function" => ("function", crate::scripting::FUNCTION_SUBCOMMANDS),

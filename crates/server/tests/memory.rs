@@ -1,0 +1,121 @@
+//! MEMORY as redis-cli and memory dashboards use it: USAGE estimates wherever the key
+//! lives, STATS and DOCTOR report the whole server, HELP and errors are Redis's.
+
+use peregrine_testkit::{RedisOracle, TestServer};
+use redis::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
+
+fn query<T: redis::FromRedisValue>(
+    connection: &mut redis::Connection,
+    words: &[&str],
+) -> redis::RedisResult<T> {
+    let mut command = redis::cmd(words[0]);
+    for word in &words[1..] {
+        command.arg(*word);
+    }
+    command.query(connection)
+}
+
+fn usage(connection: &mut redis::Connection, key: &str) -> Option<i64> {
+    query(connection, &["MEMORY", "USAGE", key]).unwrap()
+}
+
+/// Bigger values are estimated bigger, on either shard; missing keys are nil.
+#[test]
+fn usage_grows_with_the_value() {
+    let server = TestServer::start(BIN, 2);
+    let mut connection = server.client();
+    let long = "x".repeat(10_000);
+    for index in 0..6 {
+        let _: () = query(&mut connection, &["SET", &format!("short:{index}"), "v"]).unwrap();
+        let _: () = query(&mut connection, &["SET", &format!("long:{index}"), &long]).unwrap();
+        let small = usage(&mut connection, &format!("short:{index}")).unwrap();
+        let large = usage(&mut connection, &format!("long:{index}")).unwrap();
+        assert!(small > 0 && large >= small + 10_000, "{small} vs {large}");
+    }
+    assert_eq!(usage(&mut connection, "missing"), None);
+
+    let members: Vec<String> = (0..2000)
+        .map(|index| format!("member:{index:06}"))
+        .collect();
+    let mut sadd = vec!["SADD", "set"];
+    sadd.extend(members.iter().map(String::as_str));
+    let _: i64 = query(&mut connection, &sadd).unwrap();
+    let all: i64 = query(&mut connection, &["MEMORY", "USAGE", "set", "SAMPLES", "0"]).unwrap();
+    let sampled = usage(&mut connection, "set").unwrap();
+    assert!(all >= 2000 * 13, "{all}");
+    // Members of one length: five samples scale to about the whole.
+    assert!((sampled - all).abs() * 10 < all, "{sampled} vs {all}");
+
+    for (words, text) in [
+        (
+            &["MEMORY", "USAGE", "set", "SAMPLES", "-1"][..],
+            "syntax error",
+        ),
+        (&["MEMORY", "USAGE", "set", "SAMPLES"][..], "syntax error"),
+        (&["MEMORY", "USAGE", "set", "FOO", "1"][..], "syntax error"),
+        (
+            &["MEMORY", "USAGE", "set", "SAMPLES", "x"][..],
+            "not an integer",
+        ),
+        (&["MEMORY", "NOSUCH"][..], "unknown subcommand"),
+    ] {
+        let error = query::<Value>(&mut connection, words)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(text), "{words:?}: {error}");
+    }
+}
+
+/// STATS counts every shard's keys; DOCTOR, PURGE and MALLOC-STATS answer as Redis's.
+#[test]
+fn stats_doctor_purge_and_allocator_report() {
+    let server = TestServer::start(BIN, 2);
+    let mut connection = server.client();
+    for index in 0..50 {
+        let _: () = query(&mut connection, &["SET", &format!("key:{index}"), "v"]).unwrap();
+    }
+    let _: () = query(&mut connection, &["SELECT", "3"]).unwrap();
+    let _: () = query(&mut connection, &["SET", "other", "v"]).unwrap();
+    let stats: Vec<(String, Value)> = query(&mut connection, &["MEMORY", "STATS"]).unwrap();
+    let field = |name: &str| {
+        stats
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_else(|| panic!("no {name} in {stats:?}"))
+    };
+    assert_eq!(field("keys.count"), Value::Int(51));
+    assert!(matches!(field("db.0"), Value::Array(_) | Value::Map(_)));
+    assert!(matches!(field("db.3"), Value::Array(_) | Value::Map(_)));
+    let Value::Int(allocated) = field("total.allocated") else {
+        panic!("total.allocated")
+    };
+    assert!(allocated > 0);
+
+    let doctor: String = query(&mut connection, &["MEMORY", "DOCTOR"]).unwrap();
+    assert!(doctor.starts_with("Hi Sam"), "{doctor}");
+    let purged: String = query(&mut connection, &["MEMORY", "PURGE"]).unwrap();
+    assert_eq!(purged, "OK");
+    let report: String = query(&mut connection, &["MEMORY", "MALLOC-STATS"]).unwrap();
+    assert!(report.contains("jemalloc statistics"), "{report}");
+}
+
+/// MEMORY HELP and the STATS field names match redis-server's.
+#[test]
+fn help_and_stats_fields_match_redis_server() {
+    let Some(oracle) = RedisOracle::start("the MEMORY comparison") else {
+        return;
+    };
+    let server = TestServer::start(BIN, 1);
+    let mut answers = Vec::new();
+    for mut connection in [oracle.client(), server.client()] {
+        let _: () = query(&mut connection, &["SET", "k", "v"]).unwrap();
+        let help: Vec<String> = query(&mut connection, &["MEMORY", "HELP"]).unwrap();
+        let stats: Vec<(String, Value)> = query(&mut connection, &["MEMORY", "STATS"]).unwrap();
+        let names: Vec<String> = stats.into_iter().map(|(name, _)| name).collect();
+        answers.push((help, names));
+    }
+    assert_eq!(answers[1], answers[0], "Peregrine's, then redis-server's");
+}
