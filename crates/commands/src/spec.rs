@@ -374,6 +374,8 @@ pub enum ServerCommand {
     Monitor,
     /// MEMORY DOCTOR|MALLOC-STATS|PURGE|STATS|USAGE|HELP
     Memory,
+    /// LATENCY DOCTOR|GRAPH|HISTORY|LATEST|RESET|HISTOGRAM|HELP
+    Latency,
     /// WAIT numreplicas timeout
     Wait,
     /// WAITAOF numlocal numreplicas timeout

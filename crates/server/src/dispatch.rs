@@ -421,8 +421,13 @@ impl Session {
     /// given and the command was slow, to the slow log.
     fn finish(&self, spec: &CommandSpec, argv: Option<&Argv>, started: Ticks, failed: bool) {
         let ticks = started.until(Ticks::now());
+        // A container's statistics are its subcommand's (`config|get`), as in Redis 7.
+        let name = match crate::server_commands::subcommands(spec) {
+            Some(_) => self.info.last_command.get(),
+            None => spec.name,
+        };
         self.shard()
-            .record(spec.name, crate::ticks::micros(ticks), failed);
+            .record(name, spec.has(Flag::Fast), ticks, failed);
         if let Some(argv) = argv.filter(|_| !spec.has(Flag::SkipSlowlog)) {
             crate::slowlog::record_for_session(self, spec, argv, ticks);
         }

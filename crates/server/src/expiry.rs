@@ -48,7 +48,10 @@ fn step(state: &ShardState) -> bool {
 }
 
 fn expire_step(state: &ShardState) -> bool {
+    let started = Instant::now();
     let more = expire_some(state);
+    let took = started.elapsed().as_micros() as u64;
+    crate::latency::add_if_needed(state, "expire-cycle", took);
     // A key that expired under a blocked XREADGROUP ends its wait with NOGROUP, as a DEL
     // would (Redis 7.2 re-runs the command of a client blocked on a deleted key).
     crate::blocking::serve_ready_now(state);

@@ -63,6 +63,7 @@ const ALL_SECTIONS: &[&str] = &[
     "modules",
     "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
     "shards",
@@ -200,7 +201,13 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                 .command_stats
                 .borrow()
                 .iter()
-                .map(|(name, stat)| (*name, *stat))
+                .map(|(name, stat)| {
+                    let counts = CommandStat {
+                        latency: Default::default(),
+                        ..*stat
+                    };
+                    (*name, counts)
+                })
                 .collect(),
             clients: state.clients.borrow().len(),
             tracking_clients: state.tracking.borrow().tracking_clients(),
@@ -224,6 +231,10 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
     .await;
     let server = session.shard().server.clone();
     let settings = session.settings();
+    let histograms = match sections.contains(&"latencystats") {
+        true => crate::latency::all_histograms(session).await,
+        false => Default::default(),
+    };
     let mut out = String::new();
     let uptime = server.started.elapsed().as_secs();
     let sum = |pick: fn(&ShardFigures) -> u64| figures.iter().map(pick).sum::<u64>();
@@ -235,7 +246,7 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
             "server" => {
                 let _ = write!(
                     out,
-                    "# Server\r\nredis_version:{REDIS_VERSION}\r\nperegrine_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nredis_build_id:0\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nmonotonic_clock:POSIX clock_gettime\r\nprocess_supervised:{}\r\nshards:{}\r\n",
+                    "# Server\r\nredis_version:{REDIS_VERSION}\r\nperegrine_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:io_uring\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nredis_build_id:0\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nmonotonic_clock:{}\r\nprocess_supervised:{}\r\nshards:{}\r\n",
                     env!("CARGO_PKG_VERSION"),
                     std::env::consts::OS,
                     std::env::consts::ARCH,
@@ -250,6 +261,7 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                     (crate::shard_state::unix_millis() / 1000) & ((1 << 24) - 1),
                     std::env::current_exe().map(|path| path.display().to_string()).unwrap_or_default(),
                     server.config.read().ok().and_then(|config| config.file.clone()).unwrap_or_default(),
+                    crate::ticks::describe(),
                     settings.supervised.name(),
                     figures.len(),
                 );
@@ -378,6 +390,9 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                 }
             }
             "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            "latencystats" => {
+                crate::latency::info_section(&mut out, &histograms, &settings.latency.percentiles)
+            }
             "commandstats" => {
                 out.push_str("# Commandstats\r\n");
                 let mut merged: BTreeMap<&str, CommandStat> = BTreeMap::new();

@@ -20,6 +20,7 @@ mod debug_populate;
 mod dispatch;
 mod expiry;
 mod info;
+mod latency;
 mod memory;
 mod metrics;
 mod monitor;

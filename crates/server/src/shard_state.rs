@@ -253,8 +253,75 @@ impl ClientInfo {
     }
 }
 
-/// Per-command statistics (INFO commandstats).
-#[derive(Clone, Copy, Debug, Default)]
+/// Latencies a [`RunTally`] holds before adding them to the histogram.
+const RUN_LATENCIES: usize = 32;
+
+/// The statistics of a run of the same command in a batch, added to the command's entry
+/// when the run ends or holds [`RUN_LATENCIES`] latencies: one map lookup per run instead
+/// of one per command.
+struct RunTally {
+    name: &'static str,
+    fast: bool,
+    calls: u64,
+    failed: u64,
+    ticks: u64,
+    latencies: [u64; RUN_LATENCIES],
+    pending: usize,
+}
+
+impl RunTally {
+    fn new(spec: &'static CommandSpec) -> RunTally {
+        RunTally {
+            name: spec.name,
+            fast: spec.has(Flag::Fast),
+            calls: 0,
+            failed: 0,
+            ticks: 0,
+            latencies: [0; RUN_LATENCIES],
+            pending: 0,
+        }
+    }
+
+    /// Adds a call that took `ticks`; true when the tally must be flushed.
+    #[inline]
+    fn add(&mut self, ticks: u64, failed: bool) -> bool {
+        self.calls += 1;
+        self.failed += u64::from(failed);
+        self.ticks += ticks;
+        self.latencies[self.pending] = ticks;
+        self.pending += 1;
+        self.pending == RUN_LATENCIES
+    }
+
+    /// Moves what the tally holds into the command's statistics.
+    fn flush(
+        &mut self,
+        state: &ShardState,
+        stats: &mut HashMap<&'static str, CommandStat, ahash::RandomState>,
+        limits: LatencyLimits,
+    ) {
+        let stat = stats.entry(self.name).or_default();
+        for ticks in &self.latencies[..self.pending] {
+            state.note_latency(stat, self.fast, *ticks, limits);
+        }
+        stat.calls += self.calls;
+        stat.failed += self.failed;
+        stat.usec += crate::ticks::micros(self.ticks);
+        (self.calls, self.failed, self.ticks, self.pending) = (0, 0, 0, 0);
+    }
+}
+
+/// The latency settings every command consults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LatencyLimits {
+    /// `latency-monitor-threshold` in milliseconds (0: off).
+    pub monitor_threshold_ms: u64,
+    /// `latency-tracking`.
+    pub tracking: bool,
+}
+
+/// Per-command statistics (INFO commandstats and latencystats).
+#[derive(Clone, Debug, Default)]
 pub struct CommandStat {
     /// Calls.
     pub calls: u64,
@@ -262,6 +329,8 @@ pub struct CommandStat {
     pub usec: u64,
     /// Calls that replied with an error.
     pub failed: u64,
+    /// The calls' latencies (with `latency-tracking yes`).
+    pub latency: crate::latency::LatencyHistogram,
 }
 
 impl CommandStat {
@@ -341,6 +410,11 @@ pub struct ShardState {
     pub monitors: RefCell<Vec<Rc<ClientInfo>>>,
     /// The MONITOR clients' output limit, with the settings generation it was read at.
     monitor_output_limit: Cell<(u64, crate::outbox::OutputLimit)>,
+    /// Latency monitor events that happened here (LATENCY LATEST ...).
+    pub latency_events: RefCell<crate::latency::LatencyEvents>,
+    /// (`latency-monitor-threshold` ms, `latency-tracking`), with the settings generation
+    /// they were read at.
+    latency_settings: Cell<(u64, LatencyLimits)>,
     /// Slow commands executed here (SLOWLOG).
     pub slowlog: RefCell<crate::slowlog::SlowLog>,
     /// The slow log's settings, with the settings generation they were read at.
@@ -412,6 +486,8 @@ impl ShardState {
             pubsub_output_limit: Cell::new((u64::MAX, Default::default())),
             monitors: RefCell::default(),
             monitor_output_limit: Cell::new((u64::MAX, Default::default())),
+            latency_events: RefCell::default(),
+            latency_settings: Cell::new((u64::MAX, LatencyLimits::default())),
             slowlog: RefCell::default(),
             slowlog_settings: Cell::new((u64::MAX, Default::default())),
             router: std::cell::OnceCell::new(),
@@ -452,6 +528,42 @@ impl ShardState {
         let limit = self.server.settings().replica_output_limit;
         self.monitor_output_limit.set((generation, limit));
         limit
+    }
+
+    /// The latency monitor's threshold and whether commands' latencies are tracked,
+    /// re-read only when the settings changed.
+    pub fn latency_settings(&self) -> LatencyLimits {
+        let generation = self.server.settings_generation.load(Ordering::Relaxed);
+        let (seen, limits) = self.latency_settings.get();
+        if seen == generation {
+            return limits;
+        }
+        let latency = self.server.settings().latency;
+        let limits = LatencyLimits {
+            monitor_threshold_ms: latency.monitor_threshold_ms,
+            tracking: latency.tracking,
+        };
+        self.latency_settings.set((generation, limits));
+        limits
+    }
+
+    /// Adds one command's latency of `ticks` to `stat` and, past the monitor's threshold,
+    /// to the latency events.
+    #[inline]
+    pub fn note_latency(
+        &self,
+        stat: &mut CommandStat,
+        fast: bool,
+        ticks: u64,
+        limits: LatencyLimits,
+    ) {
+        if limits.tracking {
+            stat.latency.record(crate::ticks::nanos(ticks));
+        }
+        if limits.monitor_threshold_ms > 0 {
+            let event = if fast { "fast-command" } else { "command" };
+            crate::latency::add_if_needed(self, event, crate::ticks::micros(ticks));
+        }
     }
 
     /// `slowlog-log-slower-than` and `slowlog-max-len`, re-read only when the settings
@@ -784,9 +896,9 @@ impl ShardState {
             !client.part && (client.id != 0 || client.script) && crate::monitor::anyone(self);
         // One clock reading per command: it ends the command's time and starts the next's.
         let mut begun = Ticks::now();
-        // Statistics of a run of the same command are added up before touching the map,
-        // its time in clock ticks.
-        let mut run: Option<(&'static str, CommandStat, u64)> = None;
+        // Statistics of a run of the same command are added up before touching the map.
+        let mut run: Option<RunTally> = None;
+        let latency_limits = self.latency_settings();
         // A pipeline's keys are loaded ahead, so that their cache misses overlap.
         if commands.len() > 1 {
             keyspace
@@ -867,17 +979,18 @@ impl ShardState {
                 // Serving other clients is not the next command's time.
                 begun = Ticks::now();
             }
-            let (_, stat, run_ticks) = run.get_or_insert((spec.name, CommandStat::default(), 0));
-            stat.calls += 1;
-            stat.failed += u64::from(reply.is_error());
-            *run_ticks += ticks;
-            let run_ends = commands
-                .get(index + 1)
-                .is_none_or(|(next, _)| !std::ptr::eq(next.name, spec.name));
-            if run_ends {
-                if let Some((name, mut stat, run_ticks)) = run.take().filter(|_| !client.part) {
-                    stat.usec += crate::ticks::micros(run_ticks);
-                    command_stats.entry(name).or_default().add(&stat);
+            if !client.part {
+                let tally = run.get_or_insert_with(|| RunTally::new(spec));
+                if tally.add(ticks, reply.is_error()) {
+                    tally.flush(self, &mut command_stats, latency_limits);
+                }
+                let run_ends = commands
+                    .get(index + 1)
+                    .is_none_or(|(next, _)| !std::ptr::eq(next.name, spec.name));
+                if run_ends {
+                    if let Some(mut tally) = run.take() {
+                        tally.flush(self, &mut command_stats, latency_limits);
+                    }
                 }
             }
             replies.push(reply);
@@ -891,12 +1004,14 @@ impl ShardState {
         replies
     }
 
-    /// Adds one call that took `micros` to the command statistics.
-    pub fn record(&self, name: &'static str, micros: u64, failed: bool) {
+    /// Adds one call that took `ticks` to the command statistics and latencies.
+    pub fn record(&self, name: &'static str, fast: bool, ticks: u64, failed: bool) {
+        let limits = self.latency_settings();
         let mut stats = self.command_stats.borrow_mut();
         let stat = stats.entry(name).or_default();
+        self.note_latency(stat, fast, ticks, limits);
         stat.calls += 1;
-        stat.usec += micros;
+        stat.usec += crate::ticks::micros(ticks);
         stat.failed += u64::from(failed);
     }
 

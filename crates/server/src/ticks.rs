@@ -67,9 +67,25 @@ impl Ticks {
     }
 }
 
+/// The clock as INFO's `monotonic_clock` names it, in Redis's words.
+pub fn describe() -> String {
+    let source = source();
+    if source.tsc {
+        format!("X86 TSC @ {:.0} ticks/us", source.per_micro)
+    } else {
+        "POSIX clock_gettime".to_owned()
+    }
+}
+
 /// Microseconds in `ticks` (rounded down).
 pub fn micros(ticks: u64) -> u64 {
     (ticks as f64 / source().per_micro) as u64
+}
+
+/// Nanoseconds in `ticks` (rounded down).
+#[inline]
+pub fn nanos(ticks: u64) -> u64 {
+    (ticks as f64 * 1000.0 / source().per_micro) as u64
 }
 
 /// Ticks in `micros` microseconds (rounded up, so that a tick count compared with it is

@@ -87,6 +87,9 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "cluster-enabled",            default: "no",          kind: Kind::Bool,    mutable: false },
     Parameter { name: "slowlog-log-slower-than",    default: "10000",       kind: Kind::SignedInteger, mutable: true },
     Parameter { name: "slowlog-max-len",            default: "128",         kind: Kind::Integer, mutable: true },
+    Parameter { name: "latency-monitor-threshold",  default: "0",           kind: Kind::Integer, mutable: true },
+    Parameter { name: "latency-tracking",           default: "yes",         kind: Kind::Bool,    mutable: true },
+    Parameter { name: "latency-tracking-info-percentiles", default: "50 99 99.9", kind: Kind::Text, mutable: true },
     Parameter { name: "busy-reply-threshold",       default: "5000",        kind: Kind::Integer, mutable: true },
     Parameter { name: "script-undeclared-keys",     default: "allow",       kind: Kind::OneOf(&["allow", "deny"]), mutable: true },
     Parameter { name: "client-output-buffer-limit", default: crate::outbox::DEFAULT_OUTPUT_LIMITS, kind: Kind::Text, mutable: true },
@@ -183,6 +186,8 @@ pub struct Settings {
     pub auto_snapshot: crate::persistence::schedule::AutoSnapshot,
     /// `slowlog-log-slower-than` and `slowlog-max-len`: which commands the slow log keeps.
     pub slowlog: crate::slowlog::SlowLogSettings,
+    /// The latency monitor and per-command latency tracking.
+    pub latency: crate::latency::LatencySettings,
 }
 
 /// Who may run a protected command (`enable-debug-command no|yes|local`).
@@ -602,6 +607,14 @@ impl Config {
                     .unwrap_or(10_000),
                 max_len: self.number("slowlog-max-len") as usize,
             },
+            latency: crate::latency::LatencySettings {
+                monitor_threshold_ms: self.number("latency-monitor-threshold"),
+                tracking: self.get("latency-tracking") == "yes",
+                percentiles: crate::latency::parse_percentiles(
+                    self.get("latency-tracking-info-percentiles"),
+                )
+                .unwrap_or_default(),
+            },
             daemonize: self.get("daemonize") == "yes",
             pidfile: self.get("pidfile").to_owned(),
             supervised: crate::process::Supervision::parse(self.get("supervised")),
@@ -625,6 +638,11 @@ impl Config {
 }
 
 fn validate(parameter: &Parameter, value: &str) -> Result<String, ConfigError> {
+    if parameter.name == "latency-tracking-info-percentiles" {
+        return crate::latency::parse_percentiles(value)
+            .map(|_| value.split_whitespace().collect::<Vec<_>>().join(" "))
+            .map_err(|text| ConfigError(text.to_owned()));
+    }
     if parameter.name == "notify-keyspace-events" {
         // Stored as CONFIG GET shows it (Redis's `keyspaceEventsFlagsToString`).
         return peregrine_commands::EventFlags::parse(value)

@@ -85,9 +85,6 @@ pub(super) const PARAMETERS: &[Parameter] = &[
     Parameter { name: "lfu-log-factor",                   default: "10",            kind: Kind::Integer, mutable: true },
     Parameter { name: "lfu-decay-time",                   default: "1",             kind: Kind::Integer, mutable: true },
     // Latency monitoring.
-    Parameter { name: "latency-monitor-threshold",        default: "0",             kind: Kind::Integer, mutable: true },
-    Parameter { name: "latency-tracking",                 default: "yes",           kind: Kind::Bool,    mutable: true },
-    Parameter { name: "latency-tracking-info-percentiles", default: "50 99 99.9",   kind: Kind::Text,    mutable: true },
     // ACLs.
     Parameter { name: "aclfile",                          default: "",              kind: Kind::Text,    mutable: false },
     Parameter { name: "acllog-max-len",                   default: "128",           kind: Kind::Integer, mutable: true },

@@ -139,8 +139,11 @@ pub async fn run(state: Rc<ShardState>, settings: PersistenceSettings, mut targe
                 persistence.written_lsn.get(),
             );
             glommio::spawn_local(async move {
+                let started = Instant::now();
                 match syncer.sync().await {
                     Ok(()) => {
+                        let took = started.elapsed().as_micros() as u64;
+                        crate::latency::add_if_needed(&state, "aof-fsync-always", took);
                         state.persistence.mark_durable(lsn);
                         clear_failure(&state);
                     }
