@@ -80,8 +80,17 @@ impl LatencyHistogram {
         let counts = self
             .counts
             .get_or_insert_with(|| vec![0; COUNTS].into_boxed_slice());
-        counts[counts_index(nanos.clamp(1, HIGHEST))] += 1;
+        if let Some(count) = counts.get_mut(counts_index(nanos.clamp(1, HIGHEST))) {
+            *count += 1;
+        }
         self.total += 1;
+    }
+
+    /// Counts latencies measured in clock ticks.
+    pub fn record_ticks(&mut self, latencies: &[u64]) {
+        for ticks in latencies {
+            self.record(crate::ticks::nanos(*ticks));
+        }
     }
 
     /// Adds another histogram's counts to this one.

@@ -301,8 +301,14 @@ impl RunTally {
         limits: LatencyLimits,
     ) {
         let stat = stats.entry(self.name).or_default();
-        for ticks in &self.latencies[..self.pending] {
-            state.note_latency(stat, self.fast, *ticks, limits);
+        let latencies = &self.latencies[..self.pending];
+        if limits.tracking {
+            stat.latency.record_ticks(latencies);
+        }
+        if limits.monitor_threshold_ms > 0 {
+            for ticks in latencies {
+                state.note_event(self.fast, *ticks);
+            }
         }
         stat.calls += self.calls;
         stat.failed += self.failed;
@@ -558,12 +564,17 @@ impl ShardState {
         limits: LatencyLimits,
     ) {
         if limits.tracking {
-            stat.latency.record(crate::ticks::nanos(ticks));
+            stat.latency.record_ticks(&[ticks]);
         }
         if limits.monitor_threshold_ms > 0 {
-            let event = if fast { "fast-command" } else { "command" };
-            crate::latency::add_if_needed(self, event, crate::ticks::micros(ticks));
+            self.note_event(fast, ticks);
         }
+    }
+
+    /// A command that took `ticks` is a latency monitor event if it reached the threshold.
+    fn note_event(&self, fast: bool, ticks: u64) {
+        let event = if fast { "fast-command" } else { "command" };
+        crate::latency::add_if_needed(self, event, crate::ticks::micros(ticks));
     }
 
     /// `slowlog-log-slower-than` and `slowlog-max-len`, re-read only when the settings

@@ -18,8 +18,22 @@ struct Source {
     tsc: bool,
     /// Ticks per microsecond.
     per_micro: f64,
+    /// Nanoseconds per tick in 32.32 fixed point: the per-command conversion is then one
+    /// multiplication.
+    nanos_per_tick_q32: u64,
     /// The origin of `Instant` readings.
     epoch: Instant,
+}
+
+impl Source {
+    fn new(tsc: bool, per_micro: f64) -> Source {
+        Source {
+            tsc,
+            per_micro,
+            nanos_per_tick_q32: (1000.0 / per_micro * (1u64 << 32) as f64) as u64,
+            epoch: Instant::now(),
+        }
+    }
 }
 
 static SOURCE: OnceLock<Source> = OnceLock::new();
@@ -31,20 +45,9 @@ pub fn init() {
 }
 
 fn source() -> &'static Source {
-    SOURCE.get_or_init(|| {
-        let epoch = Instant::now();
-        match tsc_per_micro() {
-            Some(per_micro) => Source {
-                tsc: true,
-                per_micro,
-                epoch,
-            },
-            None => Source {
-                tsc: false,
-                per_micro: 1000.0,
-                epoch,
-            },
-        }
+    SOURCE.get_or_init(|| match tsc_per_micro() {
+        Some(per_micro) => Source::new(true, per_micro),
+        None => Source::new(false, 1000.0),
     })
 }
 
@@ -85,7 +88,7 @@ pub fn micros(ticks: u64) -> u64 {
 /// Nanoseconds in `ticks` (rounded down).
 #[inline]
 pub fn nanos(ticks: u64) -> u64 {
-    (ticks as f64 * 1000.0 / source().per_micro) as u64
+    ((u128::from(ticks) * u128::from(source().nanos_per_tick_q32)) >> 32) as u64
 }
 
 /// Ticks in `micros` microseconds (rounded up, so that a tick count compared with it is
@@ -142,6 +145,19 @@ mod tests {
             (20_000..10_000_000).contains(&elapsed),
             "a 20 ms sleep measured {elapsed} µs"
         );
+    }
+
+    #[test]
+    fn nanoseconds_agree_with_microseconds() {
+        init();
+        for micros_in in [1, 10, 1000, 2_000_000] {
+            let ticks = from_micros(micros_in);
+            let nanos = nanos(ticks);
+            assert!(
+                nanos.abs_diff(micros_in * 1000) <= micros_in + 1,
+                "{nanos} ns for {micros_in} µs"
+            );
+        }
     }
 
     #[test]
