@@ -3,6 +3,7 @@
 //! per-shard parts of KEYS, SCAN and RANDOMKEY.
 
 use crate::args::{is_keyword, parse_integer};
+use crate::spec::Flag;
 use crate::spec::{
     check_subcommand, coordinated, keyed, Arity::*, CommandSpec, Coordinated, CrossShard, Exec,
     Flag::*, Group, Handler, KeySpec, Merge, Subcommand,
@@ -471,11 +472,11 @@ fn persist(shard: &mut ShardCtx<'_>, args: &mut ArgReader<'_>) -> CmdResult {
 /// OBJECT's subcommands.
 #[rustfmt::skip]
 pub const OBJECT_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "encoding", full_name: "object|encoding", arity: Exactly(3) },
-    Subcommand { name: "freq",     full_name: "object|freq", arity: Exactly(3) },
-    Subcommand { name: "idletime", full_name: "object|idletime", arity: Exactly(3) },
-    Subcommand { name: "refcount", full_name: "object|refcount", arity: Exactly(3) },
-    Subcommand { name: "help",     full_name: "object|help", arity: Exactly(2) },
+    Subcommand { name: "encoding", full_name: "object|encoding", arity: Exactly(3), flags: &[Flag::ReadOnly], keys: KeySpec { first: 2, last: 2, step: 1, find: None } },
+    Subcommand { name: "freq",     full_name: "object|freq", arity: Exactly(3), flags: &[Flag::ReadOnly], keys: KeySpec { first: 2, last: 2, step: 1, find: None } },
+    Subcommand { name: "idletime", full_name: "object|idletime", arity: Exactly(3), flags: &[Flag::ReadOnly], keys: KeySpec { first: 2, last: 2, step: 1, find: None } },
+    Subcommand { name: "refcount", full_name: "object|refcount", arity: Exactly(3), flags: &[Flag::ReadOnly], keys: KeySpec { first: 2, last: 2, step: 1, find: None } },
+    Subcommand { name: "help",     full_name: "object|help", arity: Exactly(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
 ];
 
 const OBJECT_HELP: &[&str] = &[

@@ -372,6 +372,8 @@ pub enum ServerCommand {
     SlowLog,
     /// MONITOR
     Monitor,
+    /// MODULE LIST|LOAD|LOADEX|UNLOAD|HELP
+    Module,
     /// MEMORY DOCTOR|MALLOC-STATS|PURGE|STATS|USAGE|HELP
     Memory,
     /// LATENCY DOCTOR|GRAPH|HISTORY|LATEST|RESET|HISTOGRAM|HELP
@@ -611,6 +613,17 @@ pub struct Subcommand {
     pub full_name: &'static str,
     /// Argument count, container name included.
     pub arity: Arity,
+    /// Redis's flags of the subcommand (COMMAND INFO; MONITOR hides `admin` ones).
+    pub flags: &'static [Flag],
+    /// Where its keys are (COMMAND INFO), counted from the container's name.
+    pub keys: KeySpec,
+}
+
+impl Subcommand {
+    /// Whether the subcommand has `flag`.
+    pub fn has(&self, flag: Flag) -> bool {
+        self.flags.contains(&flag)
+    }
 }
 
 /// Finds `argv[1]` in a container's subcommand table and checks its arity, with Redis's

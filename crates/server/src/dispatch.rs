@@ -69,6 +69,14 @@ pub struct Session {
     debug_allowed: bool,
 }
 
+/// Whether a client connected over the loopback interface (`local` in
+/// `enable-debug-command` and `enable-module-command`).
+pub fn is_local(info: &ClientInfo) -> bool {
+    info.addr
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|address| crate::connection::is_loopback(&address))
+}
+
 /// Redis's refusal of DEBUG to a client `enable-debug-command` does not allow.
 const DEBUG_NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 
@@ -101,10 +109,7 @@ impl Session {
             .settings_generation
             .load(Ordering::Relaxed);
         let settings = Rc::new(router.state().server.settings());
-        let local = info
-            .addr
-            .parse::<std::net::SocketAddr>()
-            .is_ok_and(|address| crate::connection::is_loopback(&address));
+        let local = is_local(&info);
         let debug_allowed = settings.debug_command.allows(local);
         let options = ClientOptions {
             id: info.id,

@@ -13,6 +13,7 @@ use crate::server_commands::collect_from_shards;
 use crate::shard_state::ShardState;
 use bytes::Bytes;
 use peregrine_commands::{check_subcommand, Arity::*, Subcommand};
+use peregrine_commands::{Flag, KeySpec};
 use peregrine_resp::{Argv, Reply};
 use std::collections::BTreeMap;
 
@@ -271,13 +272,13 @@ pub struct LatencySettings {
 /// LATENCY's subcommands.
 #[rustfmt::skip]
 pub const LATENCY_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "doctor",    full_name: "latency|doctor",    arity: Exactly(2) },
-    Subcommand { name: "graph",     full_name: "latency|graph",     arity: Exactly(3) },
-    Subcommand { name: "history",   full_name: "latency|history",   arity: Exactly(3) },
-    Subcommand { name: "latest",    full_name: "latency|latest",    arity: Exactly(2) },
-    Subcommand { name: "reset",     full_name: "latency|reset",     arity: AtLeast(2) },
-    Subcommand { name: "histogram", full_name: "latency|histogram", arity: AtLeast(2) },
-    Subcommand { name: "help",      full_name: "latency|help",      arity: Exactly(2) },
+    Subcommand { name: "doctor",    full_name: "latency|doctor",    arity: Exactly(2), flags: &[Flag::Admin, Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "graph",     full_name: "latency|graph",     arity: Exactly(3), flags: &[Flag::Admin, Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "history",   full_name: "latency|history",   arity: Exactly(3), flags: &[Flag::Admin, Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "latest",    full_name: "latency|latest",    arity: Exactly(2), flags: &[Flag::Admin, Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "reset",     full_name: "latency|reset",     arity: AtLeast(2), flags: &[Flag::Admin, Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "histogram", full_name: "latency|histogram", arity: AtLeast(2), flags: &[Flag::Admin, Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "help",      full_name: "latency|help",      arity: Exactly(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
 ];
 
 const HELP: &[&str] = &[

@@ -23,6 +23,7 @@ mod info;
 mod latency;
 mod memory;
 mod metrics;
+mod module;
 mod monitor;
 mod outbox;
 pub mod persistence;

@@ -9,6 +9,7 @@ use crate::server_commands::collect_from_shards;
 use crate::shard_state::ShardState;
 use bytes::Bytes;
 use peregrine_commands::{check_subcommand, Arity::*, Subcommand};
+use peregrine_commands::{Flag, KeySpec};
 use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Reply};
 use peregrine_shard::ShardId;
@@ -24,12 +25,12 @@ const DOCTOR_MINIMUM: u64 = 5 * 1024 * 1024;
 /// MEMORY's subcommands.
 #[rustfmt::skip]
 pub const MEMORY_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "doctor",       full_name: "memory|doctor",       arity: Exactly(2) },
-    Subcommand { name: "malloc-stats", full_name: "memory|malloc-stats", arity: Exactly(2) },
-    Subcommand { name: "purge",        full_name: "memory|purge",        arity: Exactly(2) },
-    Subcommand { name: "stats",        full_name: "memory|stats",        arity: Exactly(2) },
-    Subcommand { name: "usage",        full_name: "memory|usage",        arity: AtLeast(3) },
-    Subcommand { name: "help",         full_name: "memory|help",         arity: Exactly(2) },
+    Subcommand { name: "doctor",       full_name: "memory|doctor",       arity: Exactly(2), flags: &[], keys: KeySpec::NONE },
+    Subcommand { name: "malloc-stats", full_name: "memory|malloc-stats", arity: Exactly(2), flags: &[], keys: KeySpec::NONE },
+    Subcommand { name: "purge",        full_name: "memory|purge",        arity: Exactly(2), flags: &[], keys: KeySpec::NONE },
+    Subcommand { name: "stats",        full_name: "memory|stats",        arity: Exactly(2), flags: &[], keys: KeySpec::NONE },
+    Subcommand { name: "usage",        full_name: "memory|usage",        arity: AtLeast(3), flags: &[Flag::ReadOnly], keys: KeySpec { first: 2, last: 2, step: 1, find: None } },
+    Subcommand { name: "help",         full_name: "memory|help",         arity: Exactly(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
 ];
 
 const HELP: &[&str] = &[

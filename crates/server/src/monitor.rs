@@ -57,24 +57,17 @@ pub fn stop(session: &Session) {
     }
 }
 
-/// Whether MONITOR shows `spec` run as `argv`: not administrative commands (nor the
-/// administrative subcommands of CLIENT), not scripts (shown before they run), not a
-/// container whose subcommand was refused.
+/// Whether MONITOR shows `spec` run as `argv`: not administrative commands or
+/// subcommands, not scripts (shown before they run), not a container whose subcommand
+/// was refused.
 pub fn shows(spec: &CommandSpec, argv: &Argv) -> bool {
     if spec.has(Flag::Admin) || spec.has(Flag::SkipMonitor) {
         return false;
     }
-    let subcommand = argv.get(1).map(|arg| arg.to_ascii_lowercase());
-    match (spec.name, subcommand.as_deref()) {
-        ("config" | "slowlog" | "monitor", _) => false,
-        ("client", Some(name)) => !matches!(
-            name,
-            b"list" | b"kill" | b"pause" | b"unpause" | b"no-evict" | b"unblock"
-        ),
-        _ => crate::server_commands::subcommands(spec).is_none_or(|(container, table)| {
-            peregrine_commands::check_subcommand(container, table, argv).is_ok()
-        }),
-    }
+    crate::server_commands::subcommands(spec).is_none_or(|(container, table)| {
+        peregrine_commands::check_subcommand(container, table, argv)
+            .is_ok_and(|subcommand| !subcommand.has(Flag::Admin))
+    })
 }
 
 /// Shows a command run by `session`'s client on its core.

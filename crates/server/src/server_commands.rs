@@ -8,6 +8,7 @@ use bytes::Bytes;
 use peregrine_commands::{
     all_commands, check_subcommand, keys, lookup, Arity::*, CommandSpec, ServerCommand, Subcommand,
 };
+use peregrine_commands::{Flag, KeySpec};
 use peregrine_keyspace::{DbIndex, ValueType};
 use peregrine_resp::{Argv, Protocol, Reply};
 use peregrine_shard::{LockRequest, LockTable, ShardId};
@@ -138,6 +139,7 @@ pub async fn execute(session: &mut Session, command: ServerCommand, argv: &Argv)
         ServerCommand::WaitAof => reply(crate::wait::waitaof(session, argv).await),
         ServerCommand::Latency => reply(crate::latency::command(session, argv).await),
         ServerCommand::Memory => reply(crate::memory::command(session, argv).await),
+        ServerCommand::Module => reply(crate::module::command(session, argv)),
         ServerCommand::Monitor => reply(crate::monitor::start(session)),
         ServerCommand::SlowLog => reply(crate::slowlog::command(session, argv).await),
         ServerCommand::LastSave => reply(Reply::Integer(
@@ -643,6 +645,7 @@ pub fn subcommands(spec: &CommandSpec) -> Option<(&'static str, &'static [Subcom
         "config" => ("config", CONFIG_SUBCOMMANDS),
         "slowlog" => ("slowlog", crate::slowlog::SLOWLOG_SUBCOMMANDS),
         "memory" => ("memory", crate::memory::MEMORY_SUBCOMMANDS),
+        "module" => ("module", crate::module::MODULE_SUBCOMMANDS),
         "latency" => ("latency", crate::latency::LATENCY_SUBCOMMANDS),
         "object" => ("object", peregrine_commands::keys::OBJECT_SUBCOMMANDS),
         "script" => ("script", crate::scripting::SCRIPT_SUBCOMMANDS),
@@ -660,22 +663,22 @@ pub fn subcommands(spec: &CommandSpec) -> Option<(&'static str, &'static [Subcom
 /// CLIENT's subcommands.
 #[rustfmt::skip]
 const CLIENT_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "id",       full_name: "client|id", arity: Exactly(2) },
-    Subcommand { name: "getname",  full_name: "client|getname", arity: Exactly(2) },
-    Subcommand { name: "setname",  full_name: "client|setname", arity: Exactly(3) },
-    Subcommand { name: "info",     full_name: "client|info", arity: Exactly(2) },
-    Subcommand { name: "list",     full_name: "client|list", arity: AtLeast(2) },
-    Subcommand { name: "kill",     full_name: "client|kill", arity: AtLeast(3) },
-    Subcommand { name: "setinfo",  full_name: "client|setinfo", arity: Exactly(4) },
-    Subcommand { name: "no-evict", full_name: "client|no-evict", arity: Exactly(3) },
-    Subcommand { name: "no-touch", full_name: "client|no-touch", arity: Exactly(3) },
-    Subcommand { name: "reply",    full_name: "client|reply", arity: Exactly(3) },
-    Subcommand { name: "unblock",  full_name: "client|unblock", arity: AtLeast(3) },
-    Subcommand { name: "tracking", full_name: "client|tracking", arity: AtLeast(3) },
-    Subcommand { name: "caching",  full_name: "client|caching", arity: Exactly(3) },
-    Subcommand { name: "getredir", full_name: "client|getredir", arity: Exactly(2) },
-    Subcommand { name: "trackinginfo", full_name: "client|trackinginfo", arity: Exactly(2) },
-    Subcommand { name: "help",     full_name: "client|help", arity: Exactly(2) },
+    Subcommand { name: "id",       full_name: "client|id", arity: Exactly(2), flags: &[Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "getname",  full_name: "client|getname", arity: Exactly(2), flags: &[Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "setname",  full_name: "client|setname", arity: Exactly(3), flags: &[Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "info",     full_name: "client|info", arity: Exactly(2), flags: &[Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "list",     full_name: "client|list", arity: AtLeast(2), flags: &[Flag::Admin, Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "kill",     full_name: "client|kill", arity: AtLeast(3), flags: &[Flag::Admin, Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "setinfo",  full_name: "client|setinfo", arity: Exactly(4), flags: &[Flag::Loading, Flag::NoScript, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "no-evict", full_name: "client|no-evict", arity: Exactly(3), flags: &[Flag::Admin, Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "no-touch", full_name: "client|no-touch", arity: Exactly(3), flags: &[Flag::Loading, Flag::NoScript, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "reply",    full_name: "client|reply", arity: Exactly(3), flags: &[Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "unblock",  full_name: "client|unblock", arity: AtLeast(3), flags: &[Flag::Admin, Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "tracking", full_name: "client|tracking", arity: AtLeast(3), flags: &[Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "caching",  full_name: "client|caching", arity: Exactly(3), flags: &[Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "getredir", full_name: "client|getredir", arity: Exactly(2), flags: &[Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "trackinginfo", full_name: "client|trackinginfo", arity: Exactly(2), flags: &[Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "help",     full_name: "client|help", arity: Exactly(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
 ];
 
 /// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
@@ -901,16 +904,22 @@ async fn client_kill(session: &mut Session, argv: &Argv) -> Outcome {
 }
 
 fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
-    use peregrine_commands::{Flag, Group};
+    categories_of(spec.flags, spec.group)
+}
+
+/// The ACL categories Redis derives from a command's (or subcommand's) flags and group.
+fn categories_of(flags: &[Flag], group: peregrine_commands::Group) -> Vec<Reply> {
+    use peregrine_commands::Group;
+    let has = |flag: Flag| flags.contains(&flag);
     let mut categories = Vec::new();
     let mut push = |name: &'static str| categories.push(Reply::status(name));
-    if spec.has(Flag::Write) {
+    if has(Flag::Write) {
         push("@write");
     }
-    if spec.has(Flag::ReadOnly) {
+    if has(Flag::ReadOnly) {
         push("@read");
     }
-    match spec.group {
+    match group {
         Group::String => push("@string"),
         Group::Generic => push("@keyspace"),
         Group::Connection => push("@connection"),
@@ -927,14 +936,14 @@ fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
         Group::Stream => push("@stream"),
         Group::Server => {}
     }
-    if spec.has(Flag::Blocking) {
+    if has(Flag::Blocking) {
         push("@blocking");
     }
-    if spec.has(Flag::Admin) {
+    if has(Flag::Admin) {
         push("@admin");
         push("@dangerous");
     }
-    if spec.has(Flag::Fast) {
+    if has(Flag::Fast) {
         push("@fast");
     } else {
         push("@slow");
@@ -965,8 +974,50 @@ fn command_info(spec: &CommandSpec) -> Reply {
         Reply::Set(acl_categories(spec)),
         Reply::Set(Vec::new()),
         Reply::Array(Vec::new()),
+        Reply::Array(
+            subcommands(spec)
+                .map(|(_, table)| table.iter().map(|sub| subcommand_info(spec, sub)).collect())
+                .unwrap_or_default(),
+        ),
+    ])
+}
+
+/// COMMAND INFO's entry of a container's subcommand (`config|get`), as Redis 7 lists it.
+fn subcommand_info(spec: &CommandSpec, subcommand: &Subcommand) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk(subcommand.full_name),
+        Reply::Integer(subcommand.arity.redis_arity()),
+        Reply::Set(
+            subcommand
+                .flags
+                .iter()
+                .map(|flag| Reply::status(flag.name()))
+                .collect(),
+        ),
+        Reply::Integer(subcommand.keys.first as i64),
+        Reply::Integer(subcommand.keys.last as i64),
+        Reply::Integer(subcommand.keys.step as i64),
+        Reply::Set(categories_of(subcommand.flags, spec.group)),
+        Reply::Set(Vec::new()),
+        Reply::Array(Vec::new()),
         Reply::Array(Vec::new()),
     ])
+}
+
+/// COMMAND INFO of one name: a command, or a container's subcommand (`config|get`).
+fn info_by_name(name: &[u8]) -> Reply {
+    if let Some(spec) = lookup(name) {
+        return command_info(spec);
+    }
+    let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+    name.split_once('|')
+        .and_then(|(container, wanted)| {
+            let spec = lookup(container.as_bytes())?;
+            let (_, table) = subcommands(spec)?;
+            let subcommand = table.iter().find(|sub| sub.name == wanted)?;
+            Some(subcommand_info(spec, subcommand))
+        })
+        .unwrap_or(Reply::NilArray)
 }
 
 fn command_docs(spec: &CommandSpec) -> Reply {
@@ -980,13 +1031,55 @@ fn command_docs(spec: &CommandSpec) -> Reply {
 /// COMMAND's subcommands.
 #[rustfmt::skip]
 const COMMAND_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "count",   full_name: "command|count", arity: Exactly(2) },
-    Subcommand { name: "list",    full_name: "command|list", arity: AtLeast(2) },
-    Subcommand { name: "info",    full_name: "command|info", arity: AtLeast(2) },
-    Subcommand { name: "docs",    full_name: "command|docs", arity: AtLeast(2) },
-    Subcommand { name: "getkeys", full_name: "command|getkeys", arity: AtLeast(3) },
-    Subcommand { name: "help",    full_name: "command|help", arity: Exactly(2) },
+    Subcommand { name: "count",   full_name: "command|count", arity: Exactly(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "list",    full_name: "command|list", arity: AtLeast(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "info",    full_name: "command|info", arity: AtLeast(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "docs",    full_name: "command|docs", arity: AtLeast(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "getkeys", full_name: "command|getkeys", arity: AtLeast(3), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "help",    full_name: "command|help", arity: Exactly(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
 ];
+
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]: every
+/// command and, as in Redis 7, every container's subcommands (`config|get`).
+fn command_list(argv: &Argv) -> Outcome {
+    let names = all_commands().flat_map(|spec| {
+        let subcommands = subcommands(spec).map_or(&[][..], |(_, table)| table);
+        std::iter::once((spec, spec.name)).chain(
+            subcommands
+                .iter()
+                .map(move |subcommand| (spec, subcommand.full_name)),
+        )
+    });
+    let chosen: Vec<Reply> = match argv.get(2..) {
+        Some([]) | None => names.map(|(_, name)| Reply::bulk(name)).collect(),
+        Some([filterby, kind, value]) if filterby.eq_ignore_ascii_case(b"filterby") => {
+            if kind.eq_ignore_ascii_case(b"module") {
+                Vec::new()
+            } else if kind.eq_ignore_ascii_case(b"aclcat") {
+                let wanted = format!("@{}", text(value).to_ascii_lowercase());
+                names
+                    .filter(|(spec, _)| {
+                        acl_categories(spec).iter().any(
+                            |category| matches!(category, Reply::Status(name) if *name == wanted),
+                        )
+                    })
+                    .map(|(_, name)| Reply::bulk(name))
+                    .collect()
+            } else if kind.eq_ignore_ascii_case(b"pattern") {
+                names
+                    .filter(|(_, name)| {
+                        peregrine_keyspace::glob_match_nocase(value, name.as_bytes())
+                    })
+                    .map(|(_, name)| Reply::bulk(name))
+                    .collect()
+            } else {
+                return error("ERR syntax error");
+            }
+        }
+        Some(_) => return error("ERR syntax error"),
+    };
+    reply(Reply::Array(chosen))
+}
 
 fn command_command(argv: &Argv) -> Outcome {
     if argv.len() == 1 {
@@ -998,18 +1091,13 @@ fn command_command(argv: &Argv) -> Outcome {
     };
     match name {
         "count" => reply(Reply::Integer(all_commands().count() as i64)),
-        "list" => reply(Reply::Array(
-            all_commands().map(|spec| Reply::bulk(spec.name)).collect(),
-        )),
+        "list" => command_list(argv),
         "info" => {
             if argv.len() == 2 {
                 return reply(Reply::Array(all_commands().map(command_info).collect()));
             }
             reply(Reply::Array(
-                argv[2..]
-                    .iter()
-                    .map(|name| lookup(name).map_or(Reply::NilArray, command_info))
-                    .collect(),
+                argv[2..].iter().map(|name| info_by_name(name)).collect(),
             ))
         }
         "docs" => {
@@ -1060,11 +1148,11 @@ fn command_command(argv: &Argv) -> Outcome {
 /// CONFIG's subcommands.
 #[rustfmt::skip]
 const CONFIG_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "get",       full_name: "config|get", arity: AtLeast(3) },
-    Subcommand { name: "set",       full_name: "config|set", arity: AtLeast(4) },
-    Subcommand { name: "resetstat", full_name: "config|resetstat", arity: Exactly(2) },
-    Subcommand { name: "rewrite",   full_name: "config|rewrite", arity: Exactly(2) },
-    Subcommand { name: "help",      full_name: "config|help", arity: Exactly(2) },
+    Subcommand { name: "get",       full_name: "config|get", arity: AtLeast(3), flags: &[Flag::Admin, Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "set",       full_name: "config|set", arity: AtLeast(4), flags: &[Flag::Admin, Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "resetstat", full_name: "config|resetstat", arity: Exactly(2), flags: &[Flag::Admin, Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "rewrite",   full_name: "config|rewrite", arity: Exactly(2), flags: &[Flag::Admin, Flag::NoScript, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "help",      full_name: "config|help", arity: Exactly(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
 ];
 
 async fn config(session: &mut Session, argv: &Argv) -> Outcome {

@@ -13,6 +13,7 @@ use crate::server_commands::collect_from_shards;
 use crate::shard_state::ShardState;
 use bytes::Bytes;
 use peregrine_commands::{check_subcommand, Arity::*, ClientOptions, CommandSpec, Subcommand};
+use peregrine_commands::{Flag, KeySpec};
 use peregrine_resp::{Argv, Reply};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -233,10 +234,10 @@ fn redacted_positions(name: &str, argv: &Argv) -> Vec<usize> {
 /// SLOWLOG's subcommands.
 #[rustfmt::skip]
 pub const SLOWLOG_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "get",   full_name: "slowlog|get",   arity: AtLeast(2) },
-    Subcommand { name: "len",   full_name: "slowlog|len",   arity: Exactly(2) },
-    Subcommand { name: "reset", full_name: "slowlog|reset", arity: Exactly(2) },
-    Subcommand { name: "help",  full_name: "slowlog|help",  arity: Exactly(2) },
+    Subcommand { name: "get",   full_name: "slowlog|get",   arity: AtLeast(2), flags: &[Flag::Admin, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "len",   full_name: "slowlog|len",   arity: Exactly(2), flags: &[Flag::Admin, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "reset", full_name: "slowlog|reset", arity: Exactly(2), flags: &[Flag::Admin, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "help",  full_name: "slowlog|help",  arity: Exactly(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
 ];
 
 /// SLOWLOG GET [count] | LEN | RESET | HELP.

@@ -1,6 +1,8 @@
 //! Our command table against a live redis-server's COMMAND INFO: arity, key positions and
 //! the flags clients act on (write, readonly, denyoom, fast, admin, noscript, loading,
-//! stale, blocking, movablekeys) must match, command by command, except for the explained differences below.
+//! stale, blocking, movablekeys) must match, command by command and subcommand by
+//! subcommand (`config|get`, as COMMAND LIST names them), except for the explained
+//! differences below.
 
 use peregrine_testkit::{RedisOracle, TestServer};
 use redis::Value;
@@ -38,6 +40,11 @@ const EXPLAINED: &[(&str, &str, &str)] = &[
         "xinfo",
         "key position 2 and readonly declared on the container",
         "Redis declares keys and flags on each XINFO subcommand; our table routes XINFO by the key at position 2",
+    ),
+    (
+        "command|getkeys",
+        "arity -3 instead of -4",
+        "COMMAND GETKEYS PING answers that PING has no key arguments, as Redis 7.2 does; 7.0 refuses it by arity",
     ),
     (
         "zrank",
@@ -147,4 +154,77 @@ fn role_matches_redis() {
         assert_eq!(reply, theirs.cmd(request), "{request:?}");
         assert!(!reply.is_empty());
     }
+}
+
+/// COMMAND LIST names every subcommand and filters as Redis's; MODULE answers as a
+/// redis-server without modules does.
+#[test]
+fn command_list_and_module_match_redis() {
+    let Some(redis) = RedisOracle::start("the COMMAND LIST comparison") else {
+        return;
+    };
+    let peregrine = TestServer::start(BIN, 2);
+    let mut ours = peregrine.raw();
+    let mut theirs = peregrine_testkit::RawClient::connect(([127, 0, 0, 1], redis.port()).into());
+    let sorted = |reply: Vec<u8>| {
+        let mut lines: Vec<String> = String::from_utf8_lossy(&reply)
+            .split("\r\n")
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    };
+    for request in [
+        &["COMMAND", "LIST", "FILTERBY", "PATTERN", "x*"][..],
+        &["COMMAND", "LIST", "FILTERBY", "PATTERN", "m*|*"],
+        &["COMMAND", "LIST", "FILTERBY", "PATTERN", "latency|*"],
+        &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "hyperloglog"],
+        &["COMMAND", "LIST", "FILTERBY", "MODULE", "json"],
+        &["COMMAND", "LIST", "FILTERBY", "NOSUCH", "x"],
+        &["MODULE", "LIST"],
+        &["MODULE", "HELP"],
+        &["MODULE", "LOAD", "/no/such/module.so"],
+        &["MODULE", "UNLOAD", "json"],
+        &["MODULE", "NOSUCH"],
+    ] {
+        assert_eq!(
+            sorted(ours.cmd(request)),
+            sorted(theirs.cmd(request)),
+            "{request:?}"
+        );
+    }
+    let names = |reply: Vec<u8>| -> BTreeSet<String> {
+        String::from_utf8_lossy(&reply)
+            .split("\r\n")
+            .filter(|line| line.contains('|'))
+            .map(str::to_owned)
+            .collect()
+    };
+    let ours_all = names(ours.cmd(&["COMMAND", "LIST"]));
+    let theirs_all = names(theirs.cmd(&["COMMAND", "LIST"]));
+    assert!(ours_all.contains("config|get") && ours_all.contains("memory|usage"));
+    // Every subcommand of the containers both have (Redis 7.0 lacks a few of 7.2's).
+    let containers: BTreeSet<&str> = ours_all
+        .iter()
+        .filter_map(|name| name.split('|').next())
+        .collect();
+    let missing: Vec<&String> = theirs_all
+        .iter()
+        .filter(|name| containers.contains(name.split('|').next().unwrap_or_default()))
+        .filter(|name| !ours_all.contains(*name))
+        .collect();
+    assert_eq!(
+        missing,
+        [
+            "client|pause",
+            "client|unpause",
+            "command|getkeysandflags",
+            "script|debug"
+        ]
+        .iter()
+        .map(|name| name.to_string())
+        .collect::<Vec<_>>()
+        .iter()
+        .collect::<Vec<_>>()
+    );
 }

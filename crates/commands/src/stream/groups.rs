@@ -4,6 +4,7 @@
 use super::{count_applied, entry_reply, id_reply, parse_bound, parse_id, parse_strict_id};
 use crate::args::{is_keyword, parse_integer};
 use crate::spec::{check_subcommand, Arity::*, Subcommand};
+use crate::spec::{Flag, KeySpec};
 use crate::{ArgReader, CmdResult, CommandError, EventClass, ShardCtx};
 use bytes::Bytes;
 use peregrine_keyspace::collections::stream::{
@@ -14,12 +15,12 @@ use peregrine_resp::Reply;
 /// XGROUP's subcommands.
 #[rustfmt::skip]
 pub const XGROUP_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "create",         full_name: "xgroup|create", arity: AtLeast(5) },
-    Subcommand { name: "setid",          full_name: "xgroup|setid", arity: AtLeast(5) },
-    Subcommand { name: "destroy",        full_name: "xgroup|destroy", arity: Exactly(4) },
-    Subcommand { name: "createconsumer", full_name: "xgroup|createconsumer", arity: Exactly(5) },
-    Subcommand { name: "delconsumer",    full_name: "xgroup|delconsumer", arity: Exactly(5) },
-    Subcommand { name: "help",           full_name: "xgroup|help", arity: Exactly(2) },
+    Subcommand { name: "create",         full_name: "xgroup|create", arity: AtLeast(5), flags: &[Flag::Write, Flag::DenyOom], keys: KeySpec { first: 2, last: 2, step: 1, find: None } },
+    Subcommand { name: "setid",          full_name: "xgroup|setid", arity: AtLeast(5), flags: &[Flag::Write], keys: KeySpec { first: 2, last: 2, step: 1, find: None } },
+    Subcommand { name: "destroy",        full_name: "xgroup|destroy", arity: Exactly(4), flags: &[Flag::Write], keys: KeySpec { first: 2, last: 2, step: 1, find: None } },
+    Subcommand { name: "createconsumer", full_name: "xgroup|createconsumer", arity: Exactly(5), flags: &[Flag::Write, Flag::DenyOom], keys: KeySpec { first: 2, last: 2, step: 1, find: None } },
+    Subcommand { name: "delconsumer",    full_name: "xgroup|delconsumer", arity: Exactly(5), flags: &[Flag::Write], keys: KeySpec { first: 2, last: 2, step: 1, find: None } },
+    Subcommand { name: "help",           full_name: "xgroup|help", arity: Exactly(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
 ];
 
 const XGROUP_HELP: &[&str] = &[

@@ -4,6 +4,7 @@ use super::groups::{no_such_group, subcommand_syntax};
 use super::{entry_reply, id_reply};
 use crate::args::{is_keyword, parse_integer};
 use crate::spec::{check_subcommand, Arity::*, Subcommand};
+use crate::spec::{Flag, KeySpec};
 use crate::{ArgReader, CmdResult, CommandError, ShardCtx};
 use peregrine_keyspace::collections::stream::{Consumer, ConsumerGroup, Stream, StreamId};
 use peregrine_resp::Reply;
@@ -11,10 +12,10 @@ use peregrine_resp::Reply;
 /// XINFO's subcommands.
 #[rustfmt::skip]
 pub const XINFO_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "consumers", full_name: "xinfo|consumers", arity: Exactly(4) },
-    Subcommand { name: "groups",    full_name: "xinfo|groups", arity: Exactly(3) },
-    Subcommand { name: "stream",    full_name: "xinfo|stream", arity: AtLeast(3) },
-    Subcommand { name: "help",      full_name: "xinfo|help", arity: Exactly(2) },
+    Subcommand { name: "consumers", full_name: "xinfo|consumers", arity: Exactly(4), flags: &[Flag::ReadOnly], keys: KeySpec { first: 2, last: 2, step: 1, find: None } },
+    Subcommand { name: "groups",    full_name: "xinfo|groups", arity: Exactly(3), flags: &[Flag::ReadOnly], keys: KeySpec { first: 2, last: 2, step: 1, find: None } },
+    Subcommand { name: "stream",    full_name: "xinfo|stream", arity: AtLeast(3), flags: &[Flag::ReadOnly], keys: KeySpec { first: 2, last: 2, step: 1, find: None } },
+    Subcommand { name: "help",      full_name: "xinfo|help", arity: Exactly(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
 ];
 
 const XINFO_HELP: &[&str] = &[

@@ -80,6 +80,7 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "tcp-keepalive",              default: "300",         kind: Kind::Integer, mutable: true },
     Parameter { name: "daemonize",                  default: "no",          kind: Kind::Bool,    mutable: false },
     Parameter { name: "pidfile",                    default: "",            kind: Kind::Text,    mutable: false },
+    Parameter { name: "enable-module-command",      default: "no",          kind: Kind::OneOf(&["no", "yes", "local"]), mutable: false },
     Parameter { name: "enable-debug-command",       default: "no",          kind: Kind::OneOf(&["no", "yes", "local"]), mutable: false },
     Parameter { name: "supervised",                 default: "no",          kind: Kind::OneOf(&["upstart", "systemd", "auto", "no"]), mutable: false },
     Parameter { name: "dbfilename",                 default: "dump.rdb",    kind: Kind::Text,    mutable: true },
@@ -182,6 +183,8 @@ pub struct Settings {
     pub tcp_backlog: u32,
     /// `enable-debug-command`: which clients may run DEBUG.
     pub debug_command: ProtectedAccess,
+    /// `enable-module-command`: which clients may run MODULE LOAD/LOADEX/UNLOAD.
+    pub module_command: ProtectedAccess,
     /// When snapshots are taken automatically.
     pub auto_snapshot: crate::persistence::schedule::AutoSnapshot,
     /// `slowlog-log-slower-than` and `slowlog-max-len`: which commands the slow log keeps.
@@ -202,6 +205,15 @@ pub enum ProtectedAccess {
 }
 
 impl ProtectedAccess {
+    /// The access `enable-debug-command`'s or `enable-module-command`'s value gives.
+    pub fn parse(text: &str) -> ProtectedAccess {
+        match text {
+            "yes" => ProtectedAccess::Everyone,
+            "local" => ProtectedAccess::Local,
+            _ => ProtectedAccess::Nobody,
+        }
+    }
+
     /// Whether a client connected from a loopback address (`local`) or not may run it.
     pub fn allows(self, local: bool) -> bool {
         match self {
@@ -619,11 +631,8 @@ impl Config {
             pidfile: self.get("pidfile").to_owned(),
             supervised: crate::process::Supervision::parse(self.get("supervised")),
             tcp_backlog: self.number("tcp-backlog").clamp(1, i32::MAX as u64) as u32,
-            debug_command: match self.get("enable-debug-command") {
-                "yes" => ProtectedAccess::Everyone,
-                "local" => ProtectedAccess::Local,
-                _ => ProtectedAccess::Nobody,
-            },
+            debug_command: ProtectedAccess::parse(self.get("enable-debug-command")),
+            module_command: ProtectedAccess::parse(self.get("enable-module-command")),
             persistence: crate::persistence::PersistenceSettings {
                 enabled: self.get("appendonly") == "yes",
                 fsync: crate::persistence::FsyncPolicy::parse(self.get("appendfsync")),

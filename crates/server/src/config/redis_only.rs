@@ -39,7 +39,6 @@ pub(super) const PARAMETERS: &[Parameter] = &[
     Parameter { name: "shutdown-on-sigterm",              default: "default",       kind: Kind::Words(&["default", "save", "nosave", "now", "force"]), mutable: true },
     Parameter { name: "shutdown-timeout",                 default: "10",            kind: Kind::Integer, mutable: true },
     Parameter { name: "enable-protected-configs",         default: "no",            kind: Kind::OneOf(YES_NO_LOCAL), mutable: false },
-    Parameter { name: "enable-module-command",            default: "no",            kind: Kind::OneOf(YES_NO_LOCAL), mutable: false },
     // Threads and CPUs: Peregrine's shards are its threads (see `shards`).
     Parameter { name: "io-threads",                       default: "1",             kind: Kind::Integer, mutable: false },
     Parameter { name: "io-threads-do-reads",              default: "no",            kind: Kind::Bool,    mutable: false },

@@ -20,6 +20,7 @@ use crate::shard_state::{ClientInfo, ShardRouter, ShardState};
 use bytes::Bytes;
 pub use keyspace_events::publish_key_events;
 use peregrine_commands::{check_subcommand, Arity::*, Subcommand};
+use peregrine_commands::{Flag, KeySpec};
 use peregrine_resp::{Argv, Protocol, Reply};
 pub use registry::{Kind, PubSubCore};
 use std::collections::HashSet;
@@ -381,12 +382,12 @@ pub fn publish_command(session: &Session, kind: Kind, argv: &Argv) -> Reply {
 /// PUBSUB's subcommands.
 #[rustfmt::skip]
 pub const PUBSUB_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "channels",      full_name: "pubsub|channels", arity: AtLeast(2) },
-    Subcommand { name: "numsub",        full_name: "pubsub|numsub", arity: AtLeast(2) },
-    Subcommand { name: "numpat",        full_name: "pubsub|numpat", arity: Exactly(2) },
-    Subcommand { name: "shardchannels", full_name: "pubsub|shardchannels", arity: AtLeast(2) },
-    Subcommand { name: "shardnumsub",   full_name: "pubsub|shardnumsub", arity: AtLeast(2) },
-    Subcommand { name: "help",          full_name: "pubsub|help", arity: Exactly(2) },
+    Subcommand { name: "channels",      full_name: "pubsub|channels", arity: AtLeast(2), flags: &[Flag::PubSub, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "numsub",        full_name: "pubsub|numsub", arity: AtLeast(2), flags: &[Flag::PubSub, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "numpat",        full_name: "pubsub|numpat", arity: Exactly(2), flags: &[Flag::PubSub, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "shardchannels", full_name: "pubsub|shardchannels", arity: AtLeast(2), flags: &[Flag::PubSub, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "shardnumsub",   full_name: "pubsub|shardnumsub", arity: AtLeast(2), flags: &[Flag::PubSub, Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "help",          full_name: "pubsub|help", arity: Exactly(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
 ];
 
 /// PUBSUB CHANNELS|NUMSUB|NUMPAT|SHARDCHANNELS|SHARDNUMSUB|HELP, answered from this

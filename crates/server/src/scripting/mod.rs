@@ -27,6 +27,7 @@ use crate::shard_state::ShardState;
 use bytes::Bytes;
 use host::{GlobalHost, Invocation, RunControl, ScriptSettings, ShardHost};
 use peregrine_commands::{check_subcommand, Arity::*, ServerCommand, Subcommand};
+use peregrine_commands::{Flag, KeySpec};
 use peregrine_resp::{Argv, Reply};
 use peregrine_script::{RestorePolicy, Script, ScriptEngine, ScriptFlags, ScriptHost};
 use peregrine_shard::{LockKey, LockMode, LockOwner, LockRequest, LockTable, ShardId};
@@ -337,25 +338,25 @@ const SCRIPT_HELP: &[&str] = &[
 /// SCRIPT's subcommands.
 #[rustfmt::skip]
 pub const SCRIPT_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "load",    full_name: "script|load", arity: Exactly(3) },
-    Subcommand { name: "exists",  full_name: "script|exists", arity: AtLeast(3) },
-    Subcommand { name: "flush",   full_name: "script|flush", arity: AtLeast(2) },
-    Subcommand { name: "kill",    full_name: "script|kill", arity: Exactly(2) },
-    Subcommand { name: "help",    full_name: "script|help", arity: Exactly(2) },
+    Subcommand { name: "load",    full_name: "script|load", arity: Exactly(3), flags: &[Flag::NoScript, Flag::Stale], keys: KeySpec::NONE },
+    Subcommand { name: "exists",  full_name: "script|exists", arity: AtLeast(3), flags: &[Flag::NoScript], keys: KeySpec::NONE },
+    Subcommand { name: "flush",   full_name: "script|flush", arity: AtLeast(2), flags: &[Flag::NoScript], keys: KeySpec::NONE },
+    Subcommand { name: "kill",    full_name: "script|kill", arity: Exactly(2), flags: &[Flag::NoScript, Flag::AllowBusy], keys: KeySpec::NONE },
+    Subcommand { name: "help",    full_name: "script|help", arity: Exactly(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
 ];
 
 /// FUNCTION's subcommands.
 #[rustfmt::skip]
 pub const FUNCTION_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "load",    full_name: "function|load", arity: AtLeast(3) },
-    Subcommand { name: "delete",  full_name: "function|delete", arity: Exactly(3) },
-    Subcommand { name: "flush",   full_name: "function|flush", arity: AtLeast(2) },
-    Subcommand { name: "list",    full_name: "function|list", arity: AtLeast(2) },
-    Subcommand { name: "dump",    full_name: "function|dump", arity: Exactly(2) },
-    Subcommand { name: "restore", full_name: "function|restore", arity: AtLeast(3) },
-    Subcommand { name: "stats",   full_name: "function|stats", arity: Exactly(2) },
-    Subcommand { name: "kill",    full_name: "function|kill", arity: Exactly(2) },
-    Subcommand { name: "help",    full_name: "function|help", arity: Exactly(2) },
+    Subcommand { name: "load",    full_name: "function|load", arity: AtLeast(3), flags: &[Flag::Write, Flag::DenyOom, Flag::NoScript], keys: KeySpec::NONE },
+    Subcommand { name: "delete",  full_name: "function|delete", arity: Exactly(3), flags: &[Flag::Write, Flag::NoScript], keys: KeySpec::NONE },
+    Subcommand { name: "flush",   full_name: "function|flush", arity: AtLeast(2), flags: &[Flag::Write, Flag::NoScript], keys: KeySpec::NONE },
+    Subcommand { name: "list",    full_name: "function|list", arity: AtLeast(2), flags: &[Flag::NoScript], keys: KeySpec::NONE },
+    Subcommand { name: "dump",    full_name: "function|dump", arity: Exactly(2), flags: &[Flag::NoScript], keys: KeySpec::NONE },
+    Subcommand { name: "restore", full_name: "function|restore", arity: AtLeast(3), flags: &[Flag::Write, Flag::DenyOom, Flag::NoScript], keys: KeySpec::NONE },
+    Subcommand { name: "stats",   full_name: "function|stats", arity: Exactly(2), flags: &[Flag::NoScript, Flag::AllowBusy], keys: KeySpec::NONE },
+    Subcommand { name: "kill",    full_name: "function|kill", arity: Exactly(2), flags: &[Flag::NoScript, Flag::AllowBusy], keys: KeySpec::NONE },
+    Subcommand { name: "help",    full_name: "function|help", arity: Exactly(2), flags: &[Flag::Loading, Flag::Stale], keys: KeySpec::NONE },
 ];
 
 fn is_flush_mode(arg: Option<&Bytes>) -> bool {
