@@ -32,7 +32,6 @@
 use crate::dispatch::Session;
 use crate::shard_state::{KeyedCommand, Serving, ShardRouter, ShardState};
 use bytes::Bytes;
-use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 use peregrine_commands::{ClientOptions, CommandSpec, Flag, Group, ShardCtx};
 use peregrine_keyspace::DbIndex;
@@ -720,13 +719,8 @@ impl Session {
         } else {
             argv
         };
-        if !out.is_empty() {
-            let state = self.shard();
-            state
-                .net_output_bytes
-                .set(state.net_output_bytes.get() + out.len() as u64);
-            stream.write_all(out).await.ok()?;
-            out.clear();
+        if !self.send_now(out, stream).await {
+            return None;
         }
         let server = self.shard().server.clone();
         let sequence = server.block_sequence.fetch_add(1, Ordering::Relaxed);

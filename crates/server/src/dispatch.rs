@@ -247,6 +247,15 @@ impl Session {
                 }
             };
             self.info.last_command.set(spec.name);
+            if self.shard().server.client_pause.is_on() && crate::pause::holds(self, spec) {
+                // What came before it runs and is answered; this command and what follows
+                // wait.
+                self.flush(&mut pending, out).await;
+                if !self.send_now(out, stream).await {
+                    return Flow::Close;
+                }
+                crate::pause::wait_while_held(self, spec).await;
+            }
             if self.multi.is_some() && !crate::transaction::controls_transaction(spec) {
                 self.flush(&mut pending, out).await;
                 let reply = crate::transaction::queue(self, spec, argv);
@@ -403,6 +412,23 @@ impl Session {
                 reply
             }
         }
+    }
+
+    /// Writes the replies gathered in `out` now, before the client waits (a blocking
+    /// command, a pause); false when the client is gone.
+    pub async fn send_now(&self, out: &mut Vec<u8>, stream: &mut glommio::net::TcpStream) -> bool {
+        if out.is_empty() {
+            return true;
+        }
+        let state = self.shard();
+        state
+            .net_output_bytes
+            .set(state.net_output_bytes.get() + out.len() as u64);
+        let sent = futures_lite::AsyncWriteExt::write_all(stream, out)
+            .await
+            .is_ok();
+        out.clear();
+        sent
     }
 
     /// Tells other cores this client's address and current name (the slow log records

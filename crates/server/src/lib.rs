@@ -26,6 +26,7 @@ mod metrics;
 mod module;
 mod monitor;
 mod outbox;
+mod pause;
 pub mod persistence;
 pub mod process;
 mod pubsub;

@@ -68,6 +68,8 @@ pub struct ServerShared {
     pub busy_scripts: crate::scripting::busy::BusyScripts,
     /// Counts CONFIG SET changes, so that per-core caches of settings know when to re-read.
     pub settings_generation: AtomicU64,
+    /// CLIENT PAUSE in force, if any.
+    pub client_pause: crate::pause::ClientPause,
     /// Cores with MONITOR clients, a bit each (see [`crate::monitor`]).
     pub monitor_cores: AtomicU64,
     /// The next slow log entry's id.
@@ -105,6 +107,7 @@ impl ServerShared {
             local_scripts_forgotten: AtomicU64::new(0),
             busy_scripts: Default::default(),
             settings_generation: AtomicU64::new(0),
+            client_pause: Default::default(),
             monitor_cores: AtomicU64::new(0),
             slowlog_next_id: AtomicU64::new(0),
             client_identities: Default::default(),

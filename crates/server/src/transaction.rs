@@ -268,6 +268,17 @@ pub async fn reset(session: &mut Session) {
 }
 
 /// EXEC.
+/// Whether the transaction being queued has a command that may write (CLIENT PAUSE WRITE
+/// holds its EXEC).
+pub fn queued_writes(session: &Session) -> bool {
+    session.multi.as_ref().is_some_and(|transaction| {
+        transaction
+            .queued
+            .iter()
+            .any(|(spec, _)| spec.has(Flag::Write) || spec.has(Flag::MayReplicate))
+    })
+}
+
 pub async fn exec(session: &mut Session) -> Reply {
     let Some(transaction) = session.multi.take() else {
         return Reply::error("ERR EXEC without MULTI");

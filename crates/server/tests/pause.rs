@@ -1,0 +1,100 @@
+//! CLIENT PAUSE and UNPAUSE: a WRITE pause holds writes (and what follows them in a
+//! pipeline) on every core while reads go on, an ALL pause holds everything, UNPAUSE or
+//! the timeout releases them, and the errors are Redis's.
+
+use peregrine_testkit::{encode, poll_until, TestServer};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
+
+fn query<T: redis::FromRedisValue>(
+    connection: &mut redis::Connection,
+    words: &[&str],
+) -> redis::RedisResult<T> {
+    let mut command = redis::cmd(words[0]);
+    for word in &words[1..] {
+        command.arg(*word);
+    }
+    command.query(connection)
+}
+
+/// Whether CLIENT LIST shows a client waiting (flag `b`) other than the one asking.
+fn someone_waits(connection: &mut redis::Connection) -> bool {
+    let list: String = query(connection, &["CLIENT", "LIST"]).unwrap();
+    list.lines().any(|line| {
+        line.split(' ').any(|field| {
+            field
+                .strip_prefix("flags=")
+                .is_some_and(|flags| flags.contains('b'))
+        })
+    })
+}
+
+#[test]
+fn a_write_pause_holds_writes_until_unpause() {
+    let server = TestServer::start(BIN, 2);
+    let mut admin = server.client();
+    let _: () = query(&mut admin, &["MSET", "a", "1", "b", "1"]).unwrap();
+    let _: () = query(&mut admin, &["CLIENT", "PAUSE", "60000", "WRITE"]).unwrap();
+    let mut writer = server.raw();
+    let mut request = encode(&["GET", "a"]);
+    request.extend(encode(&["SET", "a", "2"]));
+    request.extend(encode(&["SET", "b", "2"]));
+    writer.send(&request);
+    // The read before the write is answered; the writes wait.
+    assert_eq!(writer.read_reply(), b"$1\r\n1\r\n");
+    assert!(poll_until(Duration::from_secs(10), || someone_waits(
+        &mut admin
+    )));
+    let value: String = query(&mut admin, &["GET", "a"]).unwrap();
+    assert_eq!(value, "1", "a held write did not run");
+    let _: () = query(&mut admin, &["CLIENT", "UNPAUSE"]).unwrap();
+    assert_eq!(
+        writer.read_replies(2),
+        [b"+OK\r\n".to_vec(), b"+OK\r\n".to_vec()]
+    );
+    let values: Vec<String> = query(&mut admin, &["MGET", "a", "b"]).unwrap();
+    assert_eq!(values, ["2", "2"]);
+}
+
+#[test]
+fn an_all_pause_holds_reads_until_it_ends() {
+    let server = TestServer::start(BIN, 2);
+    let mut admin = server.client();
+    let _: () = query(&mut admin, &["SET", "a", "1"]).unwrap();
+    let mut reader = server.raw();
+    let _: () = query(&mut admin, &["CLIENT", "PAUSE", "500", "ALL"]).unwrap();
+    reader.send(&encode(&["GET", "a"]));
+    // Released by the timeout.
+    assert_eq!(reader.read_reply(), b"$1\r\n1\r\n");
+    let value: String = query(&mut admin, &["GET", "a"]).unwrap();
+    assert_eq!(value, "1");
+}
+
+#[test]
+fn pause_errors_are_redis_errors() {
+    let server = TestServer::start(BIN, 1);
+    let mut connection = server.client();
+    for (words, text) in [
+        (
+            &["CLIENT", "PAUSE", "100", "foo"][..],
+            "CLIENT PAUSE mode must be WRITE or ALL",
+        ),
+        (
+            &["CLIENT", "PAUSE", "x"][..],
+            "timeout is not an integer or out of range",
+        ),
+        (&["CLIENT", "PAUSE", "-1"][..], "timeout is negative"),
+        (
+            &["CLIENT", "PAUSE", "10", "write", "extra"][..],
+            "unknown subcommand or wrong number of arguments for 'pause'",
+        ),
+        (
+            &["CLIENT", "UNPAUSE", "x"][..],
+            "wrong number of arguments for 'client|unpause'",
+        ),
+    ] {
+        let error = query::<()>(&mut connection, words).unwrap_err().to_string();
+        assert!(error.contains(text), "{words:?}: {error}");
+    }
+}
