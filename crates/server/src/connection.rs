@@ -91,9 +91,7 @@ async fn write_pushes(
         return true;
     }
     let bytes: usize = chunks.iter().map(bytes::Bytes::len).sum();
-    state
-        .net_output_bytes
-        .set(state.net_output_bytes.get() + bytes as u64);
+    state.count_write(bytes);
     let written = write_chunks(stream, &chunks, bytes).await;
     info.outbox.written();
     written && !info.killed.get()
@@ -237,9 +235,7 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
             break;
         }
         buffer.end += read;
-        state
-            .net_input_bytes
-            .set(state.net_input_bytes.get() + read as u64);
+        state.count_read(read);
         let settings = session.settings();
         if buffer.pending().len() as u64 > settings.client_query_buffer_limit {
             tracing::warn!(
@@ -268,9 +264,7 @@ pub async fn serve(router: Rc<ShardRouter>, mut stream: TcpStream) {
             Reply::error(format!("ERR {error}")).encode(session.protocol(), &mut output);
         }
         if !output.is_empty() {
-            state
-                .net_output_bytes
-                .set(state.net_output_bytes.get() + output.len() as u64);
+            state.count_write(output.len());
             // Let the other clients with requests in this pass run first, as Redis writes
             // its replies after handling every readable client: the replies then leave
             // in one burst, and a load generator woken by the first finds the rest

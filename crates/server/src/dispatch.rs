@@ -420,10 +420,7 @@ impl Session {
         if out.is_empty() {
             return true;
         }
-        let state = self.shard();
-        state
-            .net_output_bytes
-            .set(state.net_output_bytes.get() + out.len() as u64);
+        self.shard().count_write(out.len());
         let sent = futures_lite::AsyncWriteExt::write_all(stream, out)
             .await
             .is_ok();
@@ -583,6 +580,8 @@ impl Session {
                     state.rejected_connections.set(0);
                     state.net_input_bytes.set(0);
                     state.net_output_bytes.set(0);
+                    state.reads_processed.set(0);
+                    state.writes_processed.set(0);
                     for db in state.keyspace.borrow_mut().iter_mut() {
                         db.expired_keys = 0;
                     }

@@ -23,6 +23,8 @@ struct ShardFigures {
     panics: u64,
     input_bytes: u64,
     output_bytes: u64,
+    reads: u64,
+    writes: u64,
     command_stats: Vec<(&'static str, CommandStat)>,
     clients: usize,
     tracking_clients: usize,
@@ -197,6 +199,8 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
             panics: state.command_panics.get(),
             input_bytes: state.net_input_bytes.get(),
             output_bytes: state.net_output_bytes.get(),
+            reads: state.reads_processed.get(),
+            writes: state.writes_processed.get(),
             command_stats: state
                 .command_stats
                 .borrow()
@@ -283,6 +287,12 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                 let startup = server.memory_startup.load(Ordering::Relaxed);
                 let system = total_system_memory();
                 let pending_log: u64 = figures.iter().map(|shard| shard.log.pending).sum();
+                let overhead = crate::memory::overhead(
+                    startup,
+                    pending_log,
+                    figures.iter().flat_map(|shard| shard.keys.iter().copied()),
+                );
+                let dataset = allocated.saturating_sub(overhead);
                 let maxmemory = server
                     .config
                     .read()
@@ -295,11 +305,12 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                     .unwrap_or_default();
                 let _ = write!(
                     out,
-                    "# Memory\r\nused_memory:{allocated}\r\nused_memory_human:{}\r\nused_memory_rss:{resident}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{startup}\r\ntotal_system_memory:{system}\r\ntotal_system_memory_human:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nallocator_allocated:{allocated}\r\nallocator_active:{}\r\nallocator_resident:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_aof_buffer:{pending_log}\r\nmem_allocator:jemalloc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\n",
+                    "# Memory\r\nused_memory:{allocated}\r\nused_memory_human:{}\r\nused_memory_rss:{resident}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{overhead}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\ntotal_system_memory:{system}\r\ntotal_system_memory_human:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nallocator_allocated:{allocated}\r\nallocator_active:{}\r\nallocator_resident:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_aof_buffer:{pending_log}\r\nmem_allocator:jemalloc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\n",
                     human(allocated),
                     human(resident),
                     human(peak),
                     ratio(allocated * 100, peak),
+                    ratio(dataset * 100, allocated.saturating_sub(startup)),
                     human(system),
                     human(maxmemory.parse().unwrap_or(0)),
                     memory.active,
@@ -338,7 +349,7 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                 let pubsub = session.shard().pubsub.borrow();
                 let _ = write!(
                     out,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ncommand_panics:{}\r\ninstantaneous_ops_per_sec:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nevicted_clients:0\r\ntotal_forks:0\r\nlatest_fork_usec:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:0\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ncommand_panics:{}\r\ninstantaneous_ops_per_sec:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nevicted_clients:0\r\ntotal_forks:0\r\nlatest_fork_usec:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:0\r\n",
                     sum(|shard| shard.connections),
                     sum(|shard| shard.commands),
                     sum(|shard| shard.input_bytes),
@@ -358,6 +369,8 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                     sum(|shard| shard.rates.ops_per_sec),
                     sum(|shard| shard.rates.input_bytes_per_sec) as f64 / 1024.0,
                     sum(|shard| shard.rates.output_bytes_per_sec) as f64 / 1024.0,
+                    sum(|shard| shard.reads),
+                    sum(|shard| shard.writes),
                     sum(|shard| shard.errors_total),
                 );
             }

@@ -111,6 +111,26 @@ async fn usage(session: &mut Session, argv: &Argv) -> Reply {
     bytes.map_or(Reply::Nil, |bytes| Reply::Integer(bytes as i64))
 }
 
+/// Bytes of a database's tables themselves: a bucket pointer per key, and per key with a
+/// deadline in the expiry index (at a load factor of one).
+pub fn table_overhead(keys: usize, expires: usize) -> (u64, u64) {
+    let pointer = std::mem::size_of::<usize>() as u64;
+    (keys as u64 * pointer, expires as u64 * pointer)
+}
+
+/// The allocated bytes that are not the dataset, as Redis's `used_memory_overhead`: the
+/// server's own at start-up, the log buffered and the databases' tables.
+pub fn overhead(
+    startup: u64,
+    pending_log: u64,
+    databases: impl Iterator<Item = (usize, usize)>,
+) -> u64 {
+    databases.fold(startup + pending_log, |total, (keys, expires)| {
+        let (main, expiry) = table_overhead(keys, expires);
+        total + main + expiry
+    })
+}
+
 /// One shard's databases: (index, keys, keys with a deadline), and its unwritten log.
 type ShardFigures = (Vec<(DbIndex, usize, usize)>, u64);
 
@@ -137,8 +157,7 @@ async fn stats(session: &Session) -> Vec<(Reply, Reply)> {
     let peak = server.memory_peak.load(Ordering::Relaxed);
     let startup = server.memory_startup.load(Ordering::Relaxed);
     let pending_log: u64 = figures.iter().map(|(_, pending)| pending).sum();
-    let pointer = std::mem::size_of::<usize>() as u64;
-    let mut overhead = startup + pending_log;
+    let overhead = overhead(startup, pending_log, databases.values().copied());
     let mut fields: Vec<(&str, Reply)> = vec![
         ("peak.allocated", Reply::Integer(peak as i64)),
         ("total.allocated", Reply::Integer(memory.allocated as i64)),
@@ -153,10 +172,7 @@ async fn stats(session: &Session) -> Vec<(Reply, Reply)> {
     ];
     let mut per_db = Vec::new();
     for (index, (keys, expires)) in &databases {
-        // The tables' bucket arrays: a pointer per key at a load factor of one.
-        let main = *keys as u64 * pointer;
-        let expiry = *expires as u64 * pointer;
-        overhead += main + expiry;
+        let (main, expiry) = table_overhead(*keys, *expires);
         per_db.push((
             format!("db.{index}"),
             Reply::Map(vec![

@@ -379,6 +379,10 @@ pub struct ShardState {
     pub net_input_bytes: Cell<u64>,
     /// Bytes written to clients.
     pub net_output_bytes: Cell<u64>,
+    /// Reads from clients' sockets (INFO's `total_reads_processed`).
+    pub reads_processed: Cell<u64>,
+    /// Writes to clients' sockets (INFO's `total_writes_processed`).
+    pub writes_processed: Cell<u64>,
     /// Instantaneous rates of the counters above (INFO's `instantaneous_*`).
     pub rates: RefCell<crate::metrics::Rates>,
     /// Error replies sent to this shard's clients (INFO's `errorstats`).
@@ -479,6 +483,8 @@ impl ShardState {
             rates: RefCell::default(),
             errors: RefCell::default(),
             net_output_bytes: Cell::new(0),
+            reads_processed: Cell::new(0),
+            writes_processed: Cell::new(0),
             blocked: RefCell::new(crate::blocking::BlockedClients::default()),
             journal: RefCell::new(Journal::disabled()),
             persistence: ShardPersistence::default(),
@@ -524,6 +530,20 @@ impl ShardState {
         let limit = self.server.settings().pubsub_output_limit;
         self.pubsub_output_limit.set((generation, limit));
         limit
+    }
+
+    /// Counts a read of `bytes` from a client.
+    pub fn count_read(&self, bytes: usize) {
+        self.net_input_bytes
+            .set(self.net_input_bytes.get() + bytes as u64);
+        self.reads_processed.set(self.reads_processed.get() + 1);
+    }
+
+    /// Counts a write of `bytes` to a client.
+    pub fn count_write(&self, bytes: usize) {
+        self.net_output_bytes
+            .set(self.net_output_bytes.get() + bytes as u64);
+        self.writes_processed.set(self.writes_processed.get() + 1);
     }
 
     /// `client-output-buffer-limit slave` (MONITOR clients'), re-read only when the
