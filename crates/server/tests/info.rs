@@ -208,3 +208,48 @@ fn reads_writes_and_memory_split_are_counted() {
         number("used_memory")
     );
 }
+
+/// A multi-shard MSET and a BLPOP that waited each count as one call, as in Redis (their
+/// parts on other shards and the BLPOP's tries are not calls).
+#[test]
+fn commandstats_count_whole_commands() {
+    let server = TestServer::start(BIN, 2);
+    let mut connection = server.client();
+    let _: () = redis::cmd("MSET")
+        .arg(&["a", "1", "b", "2", "c", "3", "d", "4"])
+        .query(&mut connection)
+        .unwrap();
+    let pusher = std::thread::spawn({
+        let mut other = server.client();
+        move || {
+            // Push once the BLPOP waits (CLIENT LIST flag b).
+            let waiting = poll_until(Duration::from_secs(10), || {
+                let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut other).unwrap();
+                list.contains(" flags=b ")
+            });
+            assert!(waiting);
+            let _: i64 = redis::cmd("RPUSH")
+                .arg("list")
+                .arg("x")
+                .query(&mut other)
+                .unwrap();
+        }
+    });
+    let popped: (String, String) = redis::cmd("BLPOP")
+        .arg("list")
+        .arg(10)
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(popped.1, "x");
+    pusher.join().unwrap();
+    let stats = info(&mut connection, "commandstats");
+    let calls = |name: &str| -> String {
+        field(&stats, &format!("cmdstat_{name}"))
+            .split(',')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(calls("mset"), "calls=1");
+    assert_eq!(calls("blpop"), "calls=1");
+}
