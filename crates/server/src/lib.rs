@@ -17,6 +17,7 @@ pub mod config;
 mod connection;
 mod coordinator;
 mod debug_populate;
+mod debug_protocol;
 mod dispatch;
 mod expiry;
 mod info;

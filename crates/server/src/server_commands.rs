@@ -1314,6 +1314,10 @@ async fn debug(session: &mut Session, argv: &Argv) -> Outcome {
                 None => error("ERR no such key"),
             }
         }
+        "protocol" if argv.len() == 3 => reply(crate::debug_protocol::sample(
+            &text(&argv[2]).to_ascii_lowercase(),
+            session.protocol(),
+        )),
         "panic-in-command" if argv.len() == 2 => {
             // Exercises the containment of a panicking command (tests use it).
             let state = session.shard().clone();
@@ -1323,6 +1327,10 @@ async fn debug(session: &mut Session, argv: &Argv) -> Outcome {
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "OBJECT <key>",
             "SLEEP <seconds>",
+            "PROTOCOL <type>",
+            "    Reply with a test value of the specified type. <type> can be: string,",
+            "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+            "    true, false.",
             "PANIC-IN-COMMAND",
             "HELP",
         ])),

@@ -923,3 +923,45 @@ fn malformed_requests_get_what_redis_server_answers(server: &TestServer) {
         );
     }
 }
+
+/// DEBUG PROTOCOL sends each RESP type byte for byte as redis-server does, in RESP2 and
+/// RESP3 (client libraries test their parsers with it).
+#[test]
+fn debug_protocol_matches_redis() {
+    let Some(oracle) = peregrine_testkit::RedisOracle::start_with(
+        "the DEBUG PROTOCOL comparison",
+        &["--enable-debug-command", "yes"],
+    ) else {
+        return;
+    };
+    let server = TestServer::start(BIN, 2);
+    let kinds = [
+        "string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib", "push",
+        "verbatim", "true", "false", "nosuch",
+    ];
+    for resp3 in [false, true] {
+        let mut answers = Vec::new();
+        for address in [([127, 0, 0, 1], oracle.port()).into(), server.addr()] {
+            let mut client = RawClient::connect(address);
+            if resp3 {
+                client.cmd(&["HELLO", "3"]);
+            }
+            let mut replies = Vec::new();
+            for kind in kinds {
+                client.send(&encode(&["DEBUG", "PROTOCOL", kind]));
+                let mut reply = client.read_reply();
+                // A push comes before the reply that follows it (an attribute is read
+                // with the reply it annotates).
+                if reply.first() == Some(&b'>') {
+                    reply.extend(client.read_reply());
+                }
+                replies.push(show(&reply));
+            }
+            answers.push(replies);
+        }
+        assert_eq!(
+            answers[1], answers[0],
+            "RESP3 {resp3}: Peregrine's, then redis-server's"
+        );
+    }
+}
