@@ -61,10 +61,12 @@ fn expire_step(state: &ShardState) -> bool {
 
 fn expire_some(state: &ShardState) -> bool {
     let started = Instant::now();
+    // CLIENT PAUSE holds expiry too, as in Redis: the dataset stays as it was.
     let active = state
         .server
         .active_expire
-        .load(std::sync::atomic::Ordering::Relaxed);
+        .load(std::sync::atomic::Ordering::Relaxed)
+        && !state.server.client_pause.in_force();
     state.sync_notify_flags();
     let mut keyspace = state.keyspace.borrow_mut();
     let mut journal = state.journal.borrow_mut();

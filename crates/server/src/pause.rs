@@ -1,7 +1,7 @@
 //! CLIENT PAUSE timeout [WRITE|ALL] and CLIENT UNPAUSE: every core holds its clients'
 //! commands (all of them, or those that may write: write commands, PUBLISH, EVAL and
-//! FCALL, a transaction with any of them) until the pause ends, as Redis does for a
-//! failover or a consistent snapshot taken from outside.
+//! FCALL, a transaction with any of them) and its active expiry until the pause ends, as
+//! Redis does for a failover or a consistent snapshot taken from outside.
 //!
 //! The pause is two server-wide atomics: its end (0 = none) and whether only writes wait.
 //! Every command looks at the end once (one shared, rarely written cache line); a held
@@ -27,6 +27,12 @@ pub struct ClientPause {
 }
 
 impl ClientPause {
+    /// Whether a pause holds now (active expiry waits for its end).
+    pub fn in_force(&self) -> bool {
+        let until = self.until.load(Ordering::Relaxed);
+        until != 0 && unix_millis() < until
+    }
+
     /// Whether a pause was set and not cleared (it may have run out: the waiters look).
     #[inline]
     pub fn is_on(&self) -> bool {

@@ -98,3 +98,36 @@ fn pause_errors_are_redis_errors() {
         assert!(error.contains(text), "{words:?}: {error}");
     }
 }
+
+/// Keys past their deadline are not expired by the expiry cycle while a pause holds; the
+/// cycle removes them once it ends.
+#[test]
+fn a_pause_holds_active_expiry() {
+    let server = TestServer::start(BIN, 2);
+    let mut connection = server.client();
+    let mut pipeline = redis::pipe();
+    for index in 0..200 {
+        pipeline
+            .cmd("SET")
+            .arg(format!("key:{index}"))
+            .arg("v")
+            .arg("PX")
+            .arg(300)
+            .ignore();
+    }
+    pipeline
+        .cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(60000)
+        .arg("WRITE")
+        .ignore();
+    let _: () = pipeline.query(&mut connection).unwrap();
+    // The keys' deadline passes, then ten expiry cycles (hz 10); none may remove a key.
+    std::thread::sleep(Duration::from_millis(1300));
+    let size: i64 = query(&mut connection, &["DBSIZE"]).unwrap();
+    assert_eq!(size, 200, "keys expired during the pause");
+    let _: () = query(&mut connection, &["CLIENT", "UNPAUSE"]).unwrap();
+    assert!(poll_until(Duration::from_secs(10), || {
+        query::<i64>(&mut connection, &["DBSIZE"]).unwrap() == 0
+    }));
+}
