@@ -8,7 +8,7 @@ use crate::dispatch::Session;
 use crate::server_commands::collect_from_shards;
 use crate::shard_state::ShardState;
 use bytes::Bytes;
-use peregrine_commands::{check_subcommand, Arity::*, Subcommand};
+use peregrine_commands::{check_subcommand, parse_integer, Arity::*, Subcommand};
 use peregrine_commands::{Flag, KeySpec};
 use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Reply};
@@ -85,10 +85,7 @@ async fn usage(session: &mut Session, argv: &Argv) -> Reply {
             Some(count) if option.eq_ignore_ascii_case(b"samples") => count,
             _ => return Reply::error("ERR syntax error"),
         };
-        match std::str::from_utf8(count)
-            .ok()
-            .and_then(|text| text.parse::<i64>().ok())
-        {
+        match parse_integer(count).ok() {
             None => return Reply::error("ERR value is not an integer or out of range"),
             Some(count) if count < 0 => return Reply::error("ERR syntax error"),
             Some(count) => samples = count as usize,

@@ -9,7 +9,7 @@
 
 use crate::dispatch::Session;
 use crate::shard_state::unix_millis;
-use peregrine_commands::{CommandSpec, Flag, ServerCommand};
+use peregrine_commands::{parse_integer, CommandSpec, Flag, ServerCommand};
 use peregrine_resp::{Argv, Reply};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -41,8 +41,7 @@ impl ClientPause {
 
     /// Whether a command that may write (`writes`) waits now.
     fn holds(&self, writes: bool) -> bool {
-        let until = self.until.load(Ordering::Relaxed);
-        until != 0 && (writes || !self.writes_only.load(Ordering::Relaxed)) && unix_millis() < until
+        (writes || !self.writes_only.load(Ordering::Relaxed)) && self.in_force()
     }
 }
 
@@ -95,10 +94,7 @@ pub fn pause(session: &Session, argv: &Argv) -> Reply {
             "ERR unknown subcommand or wrong number of arguments for 'pause'. Try CLIENT HELP.",
         );
     }
-    let millis = match std::str::from_utf8(&argv[2])
-        .ok()
-        .and_then(|text| text.parse::<i64>().ok())
-    {
+    let millis = match parse_integer(&argv[2]).ok() {
         None => return Reply::error("ERR timeout is not an integer or out of range"),
         Some(millis) if millis < 0 => return Reply::error("ERR timeout is negative"),
         Some(millis) => millis as u64,

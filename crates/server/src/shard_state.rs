@@ -256,6 +256,15 @@ impl ClientInfo {
     }
 }
 
+/// The settings every command consults, kept per core (see [`ShardState::hot_settings`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct HotSettings {
+    pubsub_output_limit: crate::outbox::OutputLimit,
+    monitor_output_limit: crate::outbox::OutputLimit,
+    slowlog: crate::slowlog::SlowLogSettings,
+    latency: LatencyLimits,
+}
+
 /// Latencies a [`RunTally`] holds before adding them to the histogram.
 const RUN_LATENCIES: usize = 32;
 
@@ -417,21 +426,14 @@ pub struct ShardState {
     pub pubsub: RefCell<crate::pubsub::PubSubCore>,
     /// This core's clients that CLIENT TRACKING may name by id.
     pub tracking: RefCell<crate::tracking::TrackingCore>,
-    /// The `pubsub` output limit, with the settings generation it was read at.
-    pubsub_output_limit: Cell<(u64, crate::outbox::OutputLimit)>,
     /// This core's MONITOR clients.
     pub monitors: RefCell<Vec<Rc<ClientInfo>>>,
-    /// The MONITOR clients' output limit, with the settings generation it was read at.
-    monitor_output_limit: Cell<(u64, crate::outbox::OutputLimit)>,
+    /// [`HotSettings`] as last read, with the settings generation it was read at.
+    hot_settings: Cell<(u64, HotSettings)>,
     /// Latency monitor events that happened here (LATENCY LATEST ...).
     pub latency_events: RefCell<crate::latency::LatencyEvents>,
-    /// (`latency-monitor-threshold` ms, `latency-tracking`), with the settings generation
-    /// they were read at.
-    latency_settings: Cell<(u64, LatencyLimits)>,
     /// Slow commands executed here (SLOWLOG).
     pub slowlog: RefCell<crate::slowlog::SlowLog>,
-    /// The slow log's settings, with the settings generation they were read at.
-    slowlog_settings: Cell<(u64, crate::slowlog::SlowLogSettings)>,
     /// This core's router (set once the mesh is joined): shard code that publishes needs it.
     router: std::cell::OnceCell<std::rc::Weak<ShardRouter>>,
     /// State shared by all shards.
@@ -498,13 +500,10 @@ impl ShardState {
             local_scripts: RefCell::default(),
             pubsub: RefCell::default(),
             tracking: RefCell::default(),
-            pubsub_output_limit: Cell::new((u64::MAX, Default::default())),
             monitors: RefCell::default(),
-            monitor_output_limit: Cell::new((u64::MAX, Default::default())),
+            hot_settings: Cell::new((u64::MAX, HotSettings::default())),
             latency_events: RefCell::default(),
-            latency_settings: Cell::new((u64::MAX, LatencyLimits::default())),
             slowlog: RefCell::default(),
-            slowlog_settings: Cell::new((u64::MAX, Default::default())),
             router: std::cell::OnceCell::new(),
             server,
         }
@@ -520,16 +519,31 @@ impl ShardState {
         self.router.get().and_then(std::rc::Weak::upgrade)
     }
 
-    /// `client-output-buffer-limit pubsub`, re-read only when the settings changed.
-    pub fn pubsub_output_limit(&self) -> crate::outbox::OutputLimit {
+    /// The settings every command consults, copied from the shared settings only when
+    /// CONFIG SET changed them (an atomic load per call otherwise).
+    fn hot_settings(&self) -> HotSettings {
         let generation = self.server.settings_generation.load(Ordering::Relaxed);
-        let (seen, limit) = self.pubsub_output_limit.get();
+        let (seen, hot) = self.hot_settings.get();
         if seen == generation {
-            return limit;
+            return hot;
         }
-        let limit = self.server.settings().pubsub_output_limit;
-        self.pubsub_output_limit.set((generation, limit));
-        limit
+        let settings = self.server.settings();
+        let hot = HotSettings {
+            pubsub_output_limit: settings.pubsub_output_limit,
+            monitor_output_limit: settings.replica_output_limit,
+            slowlog: settings.slowlog,
+            latency: LatencyLimits {
+                monitor_threshold_ms: settings.latency.monitor_threshold_ms,
+                tracking: settings.latency.tracking,
+            },
+        };
+        self.hot_settings.set((generation, hot));
+        hot
+    }
+
+    /// `client-output-buffer-limit pubsub`.
+    pub fn pubsub_output_limit(&self) -> crate::outbox::OutputLimit {
+        self.hot_settings().pubsub_output_limit
     }
 
     /// Counts a read of `bytes` from a client.
@@ -546,34 +560,14 @@ impl ShardState {
         self.writes_processed.set(self.writes_processed.get() + 1);
     }
 
-    /// `client-output-buffer-limit slave` (MONITOR clients'), re-read only when the
-    /// settings changed.
+    /// `client-output-buffer-limit slave` (MONITOR clients').
     pub fn monitor_output_limit(&self) -> crate::outbox::OutputLimit {
-        let generation = self.server.settings_generation.load(Ordering::Relaxed);
-        let (seen, limit) = self.monitor_output_limit.get();
-        if seen == generation {
-            return limit;
-        }
-        let limit = self.server.settings().replica_output_limit;
-        self.monitor_output_limit.set((generation, limit));
-        limit
+        self.hot_settings().monitor_output_limit
     }
 
-    /// The latency monitor's threshold and whether commands' latencies are tracked,
-    /// re-read only when the settings changed.
+    /// The latency monitor's threshold and whether commands' latencies are tracked.
     pub fn latency_settings(&self) -> LatencyLimits {
-        let generation = self.server.settings_generation.load(Ordering::Relaxed);
-        let (seen, limits) = self.latency_settings.get();
-        if seen == generation {
-            return limits;
-        }
-        let latency = self.server.settings().latency;
-        let limits = LatencyLimits {
-            monitor_threshold_ms: latency.monitor_threshold_ms,
-            tracking: latency.tracking,
-        };
-        self.latency_settings.set((generation, limits));
-        limits
+        self.hot_settings().latency
     }
 
     /// Adds one command's latency of `ticks` to `stat` and, past the monitor's threshold,
@@ -600,17 +594,9 @@ impl ShardState {
         crate::latency::add_if_needed(self, event, crate::ticks::micros(ticks));
     }
 
-    /// `slowlog-log-slower-than` and `slowlog-max-len`, re-read only when the settings
-    /// changed.
+    /// `slowlog-log-slower-than` and `slowlog-max-len`.
     pub fn slowlog_settings(&self) -> crate::slowlog::SlowLogSettings {
-        let generation = self.server.settings_generation.load(Ordering::Relaxed);
-        let (seen, settings) = self.slowlog_settings.get();
-        if seen == generation {
-            return settings;
-        }
-        let settings = self.server.settings().slowlog;
-        self.slowlog_settings.set((generation, settings));
-        settings
+        self.hot_settings().slowlog
     }
 
     /// This core's Lua engine (created on first use: a Lua state costs memory).

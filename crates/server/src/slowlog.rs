@@ -12,7 +12,9 @@ use crate::dispatch::Session;
 use crate::server_commands::collect_from_shards;
 use crate::shard_state::ShardState;
 use bytes::Bytes;
-use peregrine_commands::{check_subcommand, Arity::*, ClientOptions, CommandSpec, Subcommand};
+use peregrine_commands::{
+    check_subcommand, parse_integer, Arity::*, ClientOptions, CommandSpec, Subcommand,
+};
 use peregrine_commands::{Flag, KeySpec};
 use peregrine_resp::{Argv, Reply};
 use std::collections::{HashMap, VecDeque};
@@ -256,7 +258,7 @@ pub async fn command(session: &mut Session, argv: &Argv) -> Reply {
                     String::from_utf8_lossy(&argv[1])
                 ));
             }
-            let count = match argv.get(2).map(|arg| parse_count(arg)) {
+            let count = match argv.get(2).map(|arg| parse_integer(arg).ok()) {
                 None => 10,
                 Some(Some(-1)) => usize::MAX,
                 Some(Some(count)) if count >= 0 => count as usize,
@@ -307,11 +309,6 @@ pub async fn command(session: &mut Session, argv: &Argv) -> Reply {
             "    Prints this help.",
         ]),
     }
-}
-
-/// SLOWLOG GET's count: an integer, or `None` (Redis answers both alike).
-fn parse_count(arg: &[u8]) -> Option<i64> {
-    std::str::from_utf8(arg).ok()?.parse().ok()
 }
 
 fn entry_reply(entry: SlowEntry) -> Reply {

@@ -9,6 +9,7 @@
 
 use crate::dispatch::Session;
 use crate::shard_state::ShardState;
+use peregrine_commands::parse_integer;
 use peregrine_resp::{Argv, Reply};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -16,13 +17,9 @@ use std::time::{Duration, Instant};
 /// How often a waiting client looks whether it was killed.
 const KILL_CHECK: Duration = Duration::from_millis(100);
 
-fn integer(arg: &[u8]) -> Option<i64> {
-    std::str::from_utf8(arg).ok()?.parse().ok()
-}
-
 /// A timeout in milliseconds, with Redis's errors; `None` waits for ever.
 fn timeout(arg: &[u8]) -> Result<Option<Duration>, Reply> {
-    match integer(arg) {
+    match parse_integer(arg).ok() {
         None => Err(Reply::error(
             "ERR timeout is not an integer or out of range",
         )),
@@ -34,7 +31,7 @@ fn timeout(arg: &[u8]) -> Result<Option<Duration>, Reply> {
 
 /// WAIT numreplicas timeout.
 pub async fn wait(session: &mut Session, argv: &Argv) -> Reply {
-    let Some(replicas) = integer(&argv[1]) else {
+    let Some(replicas) = parse_integer(&argv[1]).ok() else {
         return Reply::error("ERR value is not an integer or out of range");
     };
     let timeout = match timeout(&argv[2]) {
@@ -49,12 +46,12 @@ pub async fn wait(session: &mut Session, argv: &Argv) -> Reply {
 
 /// WAITAOF numlocal numreplicas timeout.
 pub async fn waitaof(session: &mut Session, argv: &Argv) -> Reply {
-    let local = match integer(&argv[1]) {
+    let local = match parse_integer(&argv[1]).ok() {
         None => return Reply::error("ERR value is not an integer or out of range"),
         Some(local @ 0..=1) => local,
         Some(_) => return Reply::error("ERR value is out of range, value must between 0 and 1"),
     };
-    let replicas = match integer(&argv[2]) {
+    let replicas = match parse_integer(&argv[2]).ok() {
         None => return Reply::error("ERR value is not an integer or out of range"),
         Some(replicas) if replicas < 0 => {
             return Reply::error("ERR value is out of range, must be positive");
