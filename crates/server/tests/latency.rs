@@ -2,24 +2,13 @@
 //! latencystats) added up over shards, and the latency monitor's events, history, graph
 //! and doctor; texts compared with redis-server's.
 
-use peregrine_testkit::{RedisOracle, TestServer};
+use peregrine_testkit::{run, run_err, RedisOracle, TestServer};
 use redis::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
 
-fn query<T: redis::FromRedisValue>(
-    connection: &mut redis::Connection,
-    words: &[&str],
-) -> redis::RedisResult<T> {
-    let mut command = redis::cmd(words[0]);
-    for word in &words[1..] {
-        command.arg(*word);
-    }
-    command.query(connection)
-}
-
 fn info_line(connection: &mut redis::Connection, prefix: &str) -> Option<String> {
-    let info: String = query(connection, &["INFO", "latencystats"]).unwrap();
+    let info: String = run(connection, &["INFO", "latencystats"]);
     info.lines()
         .find_map(|line| line.strip_prefix(prefix))
         .map(str::to_owned)
@@ -41,7 +30,7 @@ fn histograms_count_every_call_on_every_shard() {
     }
     let _: () = pipeline.query(&mut connection).unwrap();
     let histograms: Vec<(String, Vec<(String, Value)>)> =
-        query(&mut connection, &["LATENCY", "HISTOGRAM", "SET"]).unwrap();
+        run(&mut connection, &["LATENCY", "HISTOGRAM", "SET"]);
     assert_eq!(histograms.len(), 1, "{histograms:?}");
     let (name, fields) = &histograms[0];
     assert_eq!(name, "set");
@@ -59,14 +48,13 @@ fn histograms_count_every_call_on_every_shard() {
         .collect();
     assert_eq!(fields, ["p50", "p99", "p99.9"], "{line}");
 
-    let _: () = query(
+    let _: () = run(
         &mut connection,
         &["CONFIG", "SET", "latency-tracking-info-percentiles", "90"],
-    )
-    .unwrap();
+    );
     let line = info_line(&mut connection, "latency_percentiles_usec_set:").unwrap();
     assert!(line.starts_with("p90=") && !line.contains(','), "{line}");
-    let error = query::<()>(
+    let error = run_err(
         &mut connection,
         &[
             "CONFIG",
@@ -74,19 +62,16 @@ fn histograms_count_every_call_on_every_shard() {
             "latency-tracking-info-percentiles",
             "50 101",
         ],
-    )
-    .unwrap_err()
-    .to_string();
+    );
     assert!(error.contains("should sit between [0.0,100.0]"), "{error}");
 
-    let _: () = query(
+    let _: () = run(
         &mut connection,
         &["CONFIG", "SET", "latency-tracking", "no"],
-    )
-    .unwrap();
-    let _: () = query(&mut connection, &["SET", "key:0", "w"]).unwrap();
+    );
+    let _: () = run(&mut connection, &["SET", "key:0", "w"]);
     let histograms: Vec<(String, Vec<(String, Value)>)> =
-        query(&mut connection, &["LATENCY", "HISTOGRAM", "set"]).unwrap();
+        run(&mut connection, &["LATENCY", "HISTOGRAM", "set"]);
     assert_eq!(histograms[0].1[0], ("calls".to_owned(), Value::Int(100)));
 }
 
@@ -96,15 +81,13 @@ fn histograms_count_every_call_on_every_shard() {
 fn the_monitor_records_slow_commands() {
     let server = TestServer::start(BIN, 2);
     let mut connection = server.client();
-    let _: () = query(
+    let _: () = run(
         &mut connection,
         &["CONFIG", "SET", "latency-monitor-threshold", "20"],
-    )
-    .unwrap();
-    let _: () = query(&mut connection, &["DEBUG", "SLEEP", "0.05"]).unwrap();
-    let _: () = query(&mut connection, &["SET", "fast", "v"]).unwrap();
-    let latest: Vec<(String, i64, i64, i64)> =
-        query(&mut connection, &["LATENCY", "LATEST"]).unwrap();
+    );
+    let _: () = run(&mut connection, &["DEBUG", "SLEEP", "0.05"]);
+    let _: () = run(&mut connection, &["SET", "fast", "v"]);
+    let latest: Vec<(String, i64, i64, i64)> = run(&mut connection, &["LATENCY", "LATEST"]);
     assert_eq!(latest.len(), 1, "{latest:?}");
     let (event, time, latency, max) = &latest[0];
     assert_eq!(event, "command");
@@ -112,26 +95,23 @@ fn the_monitor_records_slow_commands() {
         *time > 1_700_000_000 && *latency >= 50 && max == latency,
         "{latest:?}"
     );
-    let history: Vec<(i64, i64)> =
-        query(&mut connection, &["LATENCY", "HISTORY", "command"]).unwrap();
+    let history: Vec<(i64, i64)> = run(&mut connection, &["LATENCY", "HISTORY", "command"]);
     assert_eq!(history, [(*time, *latency)]);
-    let graph: String = query(&mut connection, &["LATENCY", "GRAPH", "command"]).unwrap();
+    let graph: String = run(&mut connection, &["LATENCY", "GRAPH", "command"]);
     assert!(
         graph.starts_with(&format!("command - high {latency} ms, low {latency} ms")),
         "{graph}"
     );
-    let doctor: String = query(&mut connection, &["LATENCY", "DOCTOR"]).unwrap();
+    let doctor: String = run(&mut connection, &["LATENCY", "DOCTOR"]);
     assert!(doctor.contains("1. command: 1 latency spikes"), "{doctor}");
-    let error = query::<String>(&mut connection, &["LATENCY", "GRAPH", "nosuch"])
-        .unwrap_err()
-        .to_string();
+    let error = run_err(&mut connection, &["LATENCY", "GRAPH", "nosuch"]);
     assert!(
         error.contains("No samples available for event 'nosuch'"),
         "{error}"
     );
-    let reset: i64 = query(&mut connection, &["LATENCY", "RESET", "command", "nosuch"]).unwrap();
+    let reset: i64 = run(&mut connection, &["LATENCY", "RESET", "command", "nosuch"]);
     assert_eq!(reset, 1);
-    let latest: Vec<Value> = query(&mut connection, &["LATENCY", "LATEST"]).unwrap();
+    let latest: Vec<Value> = run(&mut connection, &["LATENCY", "LATEST"]);
     assert!(latest.is_empty());
 }
 
@@ -145,15 +125,14 @@ fn texts_match_redis_server() {
     let server = TestServer::start(BIN, 1);
     let mut answers = Vec::new();
     for mut connection in [oracle.client(), server.client()] {
-        let help: Vec<String> = query(&mut connection, &["LATENCY", "HELP"]).unwrap();
-        let disabled: String = query(&mut connection, &["LATENCY", "DOCTOR"]).unwrap();
-        let _: () = query(
+        let help: Vec<String> = run(&mut connection, &["LATENCY", "HELP"]);
+        let disabled: String = run(&mut connection, &["LATENCY", "DOCTOR"]);
+        let _: () = run(
             &mut connection,
             &["CONFIG", "SET", "latency-monitor-threshold", "1000"],
-        )
-        .unwrap();
-        let calm: String = query(&mut connection, &["LATENCY", "DOCTOR"]).unwrap();
-        let info: String = query(&mut connection, &["INFO", "commandstats"]).unwrap();
+        );
+        let calm: String = run(&mut connection, &["LATENCY", "DOCTOR"]);
+        let info: String = run(&mut connection, &["INFO", "commandstats"]);
         let config_set = info
             .lines()
             .any(|line| line.starts_with("cmdstat_config|set:"));

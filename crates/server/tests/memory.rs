@@ -1,24 +1,13 @@
 //! MEMORY as redis-cli and memory dashboards use it: USAGE estimates wherever the key
 //! lives, STATS and DOCTOR report the whole server, HELP and errors are Redis's.
 
-use peregrine_testkit::{RedisOracle, TestServer};
+use peregrine_testkit::{run, run_err, RedisOracle, TestServer};
 use redis::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
 
-fn query<T: redis::FromRedisValue>(
-    connection: &mut redis::Connection,
-    words: &[&str],
-) -> redis::RedisResult<T> {
-    let mut command = redis::cmd(words[0]);
-    for word in &words[1..] {
-        command.arg(*word);
-    }
-    command.query(connection)
-}
-
 fn usage(connection: &mut redis::Connection, key: &str) -> Option<i64> {
-    query(connection, &["MEMORY", "USAGE", key]).unwrap()
+    run(connection, &["MEMORY", "USAGE", key])
 }
 
 /// Bigger values are estimated bigger, on either shard; missing keys are nil.
@@ -28,8 +17,8 @@ fn usage_grows_with_the_value() {
     let mut connection = server.client();
     let long = "x".repeat(10_000);
     for index in 0..6 {
-        let _: () = query(&mut connection, &["SET", &format!("short:{index}"), "v"]).unwrap();
-        let _: () = query(&mut connection, &["SET", &format!("long:{index}"), &long]).unwrap();
+        let _: () = run(&mut connection, &["SET", &format!("short:{index}"), "v"]);
+        let _: () = run(&mut connection, &["SET", &format!("long:{index}"), &long]);
         let small = usage(&mut connection, &format!("short:{index}")).unwrap();
         let large = usage(&mut connection, &format!("long:{index}")).unwrap();
         assert!(small > 0 && large >= small + 10_000, "{small} vs {large}");
@@ -41,8 +30,8 @@ fn usage_grows_with_the_value() {
         .collect();
     let mut sadd = vec!["SADD", "set"];
     sadd.extend(members.iter().map(String::as_str));
-    let _: i64 = query(&mut connection, &sadd).unwrap();
-    let all: i64 = query(&mut connection, &["MEMORY", "USAGE", "set", "SAMPLES", "0"]).unwrap();
+    let _: i64 = run(&mut connection, &sadd);
+    let all: i64 = run(&mut connection, &["MEMORY", "USAGE", "set", "SAMPLES", "0"]);
     let sampled = usage(&mut connection, "set").unwrap();
     assert!(all >= 2000 * 13, "{all}");
     // Members of one length: five samples scale to about the whole.
@@ -61,9 +50,7 @@ fn usage_grows_with_the_value() {
         ),
         (&["MEMORY", "NOSUCH"][..], "unknown subcommand"),
     ] {
-        let error = query::<Value>(&mut connection, words)
-            .unwrap_err()
-            .to_string();
+        let error = run_err(&mut connection, words);
         assert!(error.contains(text), "{words:?}: {error}");
     }
 }
@@ -74,11 +61,11 @@ fn stats_doctor_purge_and_allocator_report() {
     let server = TestServer::start(BIN, 2);
     let mut connection = server.client();
     for index in 0..50 {
-        let _: () = query(&mut connection, &["SET", &format!("key:{index}"), "v"]).unwrap();
+        let _: () = run(&mut connection, &["SET", &format!("key:{index}"), "v"]);
     }
-    let _: () = query(&mut connection, &["SELECT", "3"]).unwrap();
-    let _: () = query(&mut connection, &["SET", "other", "v"]).unwrap();
-    let stats: Vec<(String, Value)> = query(&mut connection, &["MEMORY", "STATS"]).unwrap();
+    let _: () = run(&mut connection, &["SELECT", "3"]);
+    let _: () = run(&mut connection, &["SET", "other", "v"]);
+    let stats: Vec<(String, Value)> = run(&mut connection, &["MEMORY", "STATS"]);
     let field = |name: &str| {
         stats
             .iter()
@@ -94,11 +81,11 @@ fn stats_doctor_purge_and_allocator_report() {
     };
     assert!(allocated > 0);
 
-    let doctor: String = query(&mut connection, &["MEMORY", "DOCTOR"]).unwrap();
+    let doctor: String = run(&mut connection, &["MEMORY", "DOCTOR"]);
     assert!(doctor.starts_with("Hi Sam"), "{doctor}");
-    let purged: String = query(&mut connection, &["MEMORY", "PURGE"]).unwrap();
+    let purged: String = run(&mut connection, &["MEMORY", "PURGE"]);
     assert_eq!(purged, "OK");
-    let report: String = query(&mut connection, &["MEMORY", "MALLOC-STATS"]).unwrap();
+    let report: String = run(&mut connection, &["MEMORY", "MALLOC-STATS"]);
     assert!(report.contains("jemalloc statistics"), "{report}");
 }
 
@@ -111,9 +98,9 @@ fn help_and_stats_fields_match_redis_server() {
     let server = TestServer::start(BIN, 1);
     let mut answers = Vec::new();
     for mut connection in [oracle.client(), server.client()] {
-        let _: () = query(&mut connection, &["SET", "k", "v"]).unwrap();
-        let help: Vec<String> = query(&mut connection, &["MEMORY", "HELP"]).unwrap();
-        let stats: Vec<(String, Value)> = query(&mut connection, &["MEMORY", "STATS"]).unwrap();
+        let _: () = run(&mut connection, &["SET", "k", "v"]);
+        let help: Vec<String> = run(&mut connection, &["MEMORY", "HELP"]);
+        let stats: Vec<(String, Value)> = run(&mut connection, &["MEMORY", "STATS"]);
         let names: Vec<String> = stats.into_iter().map(|(name, _)| name).collect();
         answers.push((help, names));
     }

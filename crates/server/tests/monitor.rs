@@ -3,21 +3,14 @@
 //! script and its calls, secrets redacted, administrative commands hidden), to every
 //! monitoring client whichever core it is on.
 
-use peregrine_testkit::{RawClient, RedisOracle, TestServer};
+use peregrine_testkit::{run, run_err, RawClient, RedisOracle, TestServer};
+use redis::Value;
 use std::net::SocketAddr;
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
 
 /// Monitoring clients per server: with two shards, some land on each core.
 const MONITORS: usize = 4;
-
-fn run(connection: &mut redis::Connection, words: &[&str]) {
-    let mut command = redis::cmd(words[0]);
-    for word in &words[1..] {
-        command.arg(*word);
-    }
-    let _: redis::RedisResult<redis::Value> = command.query(connection);
-}
 
 /// A monitor line without its time and the client's port:
 /// `[0 127.0.0.1] "set" "k" "v"`.
@@ -46,7 +39,7 @@ fn monitored(address: SocketAddr, mut connection: redis::Connection) -> Vec<Vec<
             monitor
         })
         .collect();
-    run(
+    run::<Value>(
         &mut connection,
         &[
             "EVAL",
@@ -55,18 +48,18 @@ fn monitored(address: SocketAddr, mut connection: redis::Connection) -> Vec<Vec<
             "x",
         ],
     );
-    run(&mut connection, &["SET", "a b", "x\ny\"\x01\u{7f}"]);
+    run::<Value>(&mut connection, &["SET", "a b", "x\ny\"\x01\u{7f}"]);
     for index in 0..6 {
-        run(&mut connection, &["INCR", &format!("counter:{index}")]);
+        run::<Value>(&mut connection, &["INCR", &format!("counter:{index}")]);
     }
-    run(&mut connection, &["MSET", "a", "1", "b", "2", "c", "3"]);
-    run(&mut connection, &["CONFIG", "GET", "maxmemory"]);
-    run(&mut connection, &["CLIENT", "SETNAME", "someone"]);
-    run(&mut connection, &["CLIENT", "LIST"]);
-    run(&mut connection, &["AUTH", "secret"]);
-    run(&mut connection, &["SELECT", "3"]);
-    run(&mut connection, &["LPUSH", "list", "item"]);
-    run(&mut connection, &["BLPOP", "list", "0.1"]);
+    run::<Value>(&mut connection, &["MSET", "a", "1", "b", "2", "c", "3"]);
+    run::<Value>(&mut connection, &["CONFIG", "GET", "maxmemory"]);
+    run::<Value>(&mut connection, &["CLIENT", "SETNAME", "someone"]);
+    run::<Value>(&mut connection, &["CLIENT", "LIST"]);
+    run_err(&mut connection, &["AUTH", "secret"]);
+    run::<Value>(&mut connection, &["SELECT", "3"]);
+    run::<Value>(&mut connection, &["LPUSH", "list", "item"]);
+    run::<Value>(&mut connection, &["BLPOP", "list", "0.1"]);
     let _: Vec<redis::Value> = redis::pipe()
         .atomic()
         .cmd("SET")
@@ -76,9 +69,9 @@ fn monitored(address: SocketAddr, mut connection: redis::Connection) -> Vec<Vec<
         .arg("{t}q")
         .query(&mut connection)
         .unwrap();
-    run(&mut connection, &["GET"]);
-    run(&mut connection, &["NOSUCHCOMMAND"]);
-    run(&mut connection, &["ECHO", "end"]);
+    run_err(&mut connection, &["GET"]);
+    run_err(&mut connection, &["NOSUCHCOMMAND"]);
+    run::<Value>(&mut connection, &["ECHO", "end"]);
     monitors
         .iter_mut()
         .map(|monitor| {
@@ -130,7 +123,7 @@ fn monitors_come_and_go() {
     );
     drop(monitor);
     for index in 0..20 {
-        run(&mut connection, &["SET", &format!("key:{index}"), "v"]);
+        run::<Value>(&mut connection, &["SET", &format!("key:{index}"), "v"]);
     }
     let value: String = redis::cmd("GET")
         .arg("key:7")

@@ -2,25 +2,14 @@
 //! pipeline) on every core while reads go on, an ALL pause holds everything, UNPAUSE or
 //! the timeout releases them, and the errors are Redis's.
 
-use peregrine_testkit::{encode, poll_until, TestServer};
+use peregrine_testkit::{encode, poll_until, run, run_err, TestServer};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
 
-fn query<T: redis::FromRedisValue>(
-    connection: &mut redis::Connection,
-    words: &[&str],
-) -> redis::RedisResult<T> {
-    let mut command = redis::cmd(words[0]);
-    for word in &words[1..] {
-        command.arg(*word);
-    }
-    command.query(connection)
-}
-
 /// Whether CLIENT LIST shows a client waiting (flag `b`) other than the one asking.
 fn someone_waits(connection: &mut redis::Connection) -> bool {
-    let list: String = query(connection, &["CLIENT", "LIST"]).unwrap();
+    let list: String = run(connection, &["CLIENT", "LIST"]);
     list.lines().any(|line| {
         line.split(' ').any(|field| {
             field
@@ -34,8 +23,8 @@ fn someone_waits(connection: &mut redis::Connection) -> bool {
 fn a_write_pause_holds_writes_until_unpause() {
     let server = TestServer::start(BIN, 2);
     let mut admin = server.client();
-    let _: () = query(&mut admin, &["MSET", "a", "1", "b", "1"]).unwrap();
-    let _: () = query(&mut admin, &["CLIENT", "PAUSE", "60000", "WRITE"]).unwrap();
+    let _: () = run(&mut admin, &["MSET", "a", "1", "b", "1"]);
+    let _: () = run(&mut admin, &["CLIENT", "PAUSE", "60000", "WRITE"]);
     let mut writer = server.raw();
     let mut request = encode(&["GET", "a"]);
     request.extend(encode(&["SET", "a", "2"]));
@@ -46,14 +35,14 @@ fn a_write_pause_holds_writes_until_unpause() {
     assert!(poll_until(Duration::from_secs(10), || someone_waits(
         &mut admin
     )));
-    let value: String = query(&mut admin, &["GET", "a"]).unwrap();
+    let value: String = run(&mut admin, &["GET", "a"]);
     assert_eq!(value, "1", "a held write did not run");
-    let _: () = query(&mut admin, &["CLIENT", "UNPAUSE"]).unwrap();
+    let _: () = run(&mut admin, &["CLIENT", "UNPAUSE"]);
     assert_eq!(
         writer.read_replies(2),
         [b"+OK\r\n".to_vec(), b"+OK\r\n".to_vec()]
     );
-    let values: Vec<String> = query(&mut admin, &["MGET", "a", "b"]).unwrap();
+    let values: Vec<String> = run(&mut admin, &["MGET", "a", "b"]);
     assert_eq!(values, ["2", "2"]);
 }
 
@@ -61,13 +50,13 @@ fn a_write_pause_holds_writes_until_unpause() {
 fn an_all_pause_holds_reads_until_it_ends() {
     let server = TestServer::start(BIN, 2);
     let mut admin = server.client();
-    let _: () = query(&mut admin, &["SET", "a", "1"]).unwrap();
+    let _: () = run(&mut admin, &["SET", "a", "1"]);
     let mut reader = server.raw();
-    let _: () = query(&mut admin, &["CLIENT", "PAUSE", "500", "ALL"]).unwrap();
+    let _: () = run(&mut admin, &["CLIENT", "PAUSE", "500", "ALL"]);
     reader.send(&encode(&["GET", "a"]));
     // Released by the timeout.
     assert_eq!(reader.read_reply(), b"$1\r\n1\r\n");
-    let value: String = query(&mut admin, &["GET", "a"]).unwrap();
+    let value: String = run(&mut admin, &["GET", "a"]);
     assert_eq!(value, "1");
 }
 
@@ -94,7 +83,7 @@ fn pause_errors_are_redis_errors() {
             "wrong number of arguments for 'client|unpause'",
         ),
     ] {
-        let error = query::<()>(&mut connection, words).unwrap_err().to_string();
+        let error = run_err(&mut connection, words);
         assert!(error.contains(text), "{words:?}: {error}");
     }
 }
@@ -124,10 +113,10 @@ fn a_pause_holds_active_expiry() {
     let _: () = pipeline.query(&mut connection).unwrap();
     // The keys' deadline passes, then ten expiry cycles (hz 10); none may remove a key.
     std::thread::sleep(Duration::from_millis(1300));
-    let size: i64 = query(&mut connection, &["DBSIZE"]).unwrap();
+    let size: i64 = run(&mut connection, &["DBSIZE"]);
     assert_eq!(size, 200, "keys expired during the pause");
-    let _: () = query(&mut connection, &["CLIENT", "UNPAUSE"]).unwrap();
+    let _: () = run(&mut connection, &["CLIENT", "UNPAUSE"]);
     assert!(poll_until(Duration::from_secs(10), || {
-        query::<i64>(&mut connection, &["DBSIZE"]).unwrap() == 0
+        run::<i64>(&mut connection, &["DBSIZE"]) == 0
     }));
 }

@@ -1,7 +1,7 @@
 //! SLOWLOG as operators read it: which commands are kept and how (compared with
 //! redis-server), thresholds, lengths, and the client of a command run on another core.
 
-use peregrine_testkit::{RedisOracle, TestServer};
+use peregrine_testkit::{run, run_err, RedisOracle, TestServer};
 use redis::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
@@ -25,14 +25,6 @@ fn slowlog(connection: &mut redis::Connection, count: i64) -> Vec<Entry> {
         .collect()
 }
 
-fn run(connection: &mut redis::Connection, words: &[&str]) -> redis::RedisResult<Value> {
-    let mut command = redis::cmd(words[0]);
-    for word in &words[1..] {
-        command.arg(*word);
-    }
-    command.query(connection)
-}
-
 /// The same commands leave the same entries (arguments and client name, newest first) in
 /// Peregrine with two shards as in redis-server: one entry per command of a pipeline,
 /// one for a multi-shard MSET, EXEC's commands but not EXEC, EVAL and its calls (from
@@ -48,26 +40,24 @@ fn entries_match_redis_server() {
     let many: Vec<String> = (0..40).map(|index| format!("m{index}")).collect();
     let mut logs = Vec::new();
     for mut connection in [oracle.client(), server.client()] {
-        run(
+        run::<Value>(
             &mut connection,
             &["CONFIG", "SET", "slowlog-log-slower-than", "0"],
-        )
-        .unwrap();
-        run(&mut connection, &["SLOWLOG", "RESET"]).unwrap();
-        run(&mut connection, &["CLIENT", "SETNAME", "worker"]).unwrap();
+        );
+        run::<Value>(&mut connection, &["SLOWLOG", "RESET"]);
+        run::<Value>(&mut connection, &["CLIENT", "SETNAME", "worker"]);
         let mut pipeline = redis::pipe();
         for key in ["a", "b", "c"] {
             pipeline.cmd("SET").arg(key).arg(&long_value).ignore();
         }
         let _: () = pipeline.query(&mut connection).unwrap();
-        run(
+        run::<Value>(
             &mut connection,
             &["MSET", "a", "1", "b", "2", "c", "3", "d", "4"],
-        )
-        .unwrap();
+        );
         let mut sadd = vec!["SADD", "s"];
         sadd.extend(many.iter().map(String::as_str));
-        run(&mut connection, &sadd).unwrap();
+        run::<Value>(&mut connection, &sadd);
         let _: Vec<Value> = redis::pipe()
             .atomic()
             .cmd("INCR")
@@ -76,20 +66,18 @@ fn entries_match_redis_server() {
             .arg("{t}a")
             .query(&mut connection)
             .unwrap();
-        run(
+        run::<Value>(
             &mut connection,
             &["EVAL", "return redis.call('GET', KEYS[1])", "1", "a"],
-        )
-        .unwrap();
-        assert!(run(&mut connection, &["AUTH", "secret"]).is_err());
-        assert!(run(&mut connection, &["SLOWLOG", "NOSUCH"]).is_err());
-        assert!(run(&mut connection, &["SLOWLOG", "GET", "1", "2"]).is_err());
-        run(
+        );
+        run_err(&mut connection, &["AUTH", "secret"]);
+        run_err(&mut connection, &["SLOWLOG", "NOSUCH"]);
+        run_err(&mut connection, &["SLOWLOG", "GET", "1", "2"]);
+        run::<Value>(
             &mut connection,
             &["CONFIG", "SET", "slowlog-log-slower-than", "-1"],
-        )
-        .unwrap();
-        run(&mut connection, &["PING"]).unwrap();
+        );
+        run::<Value>(&mut connection, &["PING"]);
         let entries: Vec<(Vec<String>, String, bool)> = slowlog(&mut connection, -1)
             .into_iter()
             .map(|(_, _, _, args, peer, name)| (args, name, peer == "?:0"))
@@ -113,12 +101,11 @@ fn entries_match_redis_server() {
 fn thresholds_ids_and_clients() {
     let server = TestServer::start(BIN, 2);
     let mut connection = server.client();
-    run(
+    run::<Value>(
         &mut connection,
         &["CONFIG", "SET", "slowlog-log-slower-than", "0"],
-    )
-    .unwrap();
-    run(&mut connection, &["CLIENT", "SETNAME", "named"]).unwrap();
+    );
+    run::<Value>(&mut connection, &["CLIENT", "SETNAME", "named"]);
     let info: String = redis::cmd("CLIENT")
         .arg("INFO")
         .query(&mut connection)
@@ -130,7 +117,7 @@ fn thresholds_ids_and_clients() {
         .to_owned();
     // Keys of both shards: one of them runs away from the connection's core.
     for index in 0..8 {
-        run(&mut connection, &["SET", &format!("key:{index}"), "v"]).unwrap();
+        run::<Value>(&mut connection, &["SET", &format!("key:{index}"), "v"]);
     }
     let entries = slowlog(&mut connection, 8);
     assert_eq!(entries.len(), 8);
@@ -143,20 +130,19 @@ fn thresholds_ids_and_clients() {
         }
     }
 
-    run(
+    run::<Value>(
         &mut connection,
         &["CONFIG", "SET", "slowlog-log-slower-than", "100000"],
-    )
-    .unwrap();
-    run(&mut connection, &["SLOWLOG", "RESET"]).unwrap();
-    run(&mut connection, &["PING"]).unwrap();
-    run(&mut connection, &["SET", "key:0", "w"]).unwrap();
+    );
+    run::<Value>(&mut connection, &["SLOWLOG", "RESET"]);
+    run::<Value>(&mut connection, &["PING"]);
+    run::<Value>(&mut connection, &["SET", "key:0", "w"]);
     let len: i64 = redis::cmd("SLOWLOG")
         .arg("LEN")
         .query(&mut connection)
         .unwrap();
     assert_eq!(len, 0, "fast commands are not kept");
-    run(&mut connection, &["DEBUG", "SLEEP", "0.2"]).unwrap();
+    run::<Value>(&mut connection, &["DEBUG", "SLEEP", "0.2"]);
     let entries = slowlog(&mut connection, 10);
     assert_eq!(entries.len(), 1);
     let (_, _, micros, args, _, _) = &entries[0];
@@ -169,14 +155,13 @@ fn thresholds_ids_and_clients() {
 fn lengths_and_counts() {
     let server = TestServer::start(BIN, 2);
     let mut connection = server.client();
-    run(
+    run::<Value>(
         &mut connection,
         &["CONFIG", "SET", "slowlog-log-slower-than", "0"],
-    )
-    .unwrap();
-    run(&mut connection, &["CONFIG", "SET", "slowlog-max-len", "10"]).unwrap();
+    );
+    run::<Value>(&mut connection, &["CONFIG", "SET", "slowlog-max-len", "10"]);
     for index in 0..30 {
-        run(&mut connection, &["SET", &format!("k{index}"), "v"]).unwrap();
+        run::<Value>(&mut connection, &["SET", &format!("k{index}"), "v"]);
     }
     let len: i64 = redis::cmd("SLOWLOG")
         .arg("LEN")
@@ -187,8 +172,8 @@ fn lengths_and_counts() {
     assert_eq!(slowlog(&mut connection, 3).len(), 3);
     let newest = &slowlog(&mut connection, 1)[0].3;
     assert_eq!(newest[0], "SLOWLOG", "the GET before this one: {newest:?}");
-    assert!(run(&mut connection, &["SLOWLOG", "GET", "-2"]).is_err());
-    run(&mut connection, &["CONFIG", "SET", "slowlog-max-len", "0"]).unwrap();
-    run(&mut connection, &["SET", "k", "v"]).unwrap();
+    run_err(&mut connection, &["SLOWLOG", "GET", "-2"]);
+    run::<Value>(&mut connection, &["CONFIG", "SET", "slowlog-max-len", "0"]);
+    run::<Value>(&mut connection, &["SET", "k", "v"]);
     assert_eq!(slowlog(&mut connection, -1).len(), 0);
 }

@@ -1,38 +1,16 @@
 //! WAIT and WAITAOF: replies and errors as Redis's, and WAITAOF's promise kept: a write
 //! it acknowledged survives `kill -9` under `appendfsync everysec` and `no`.
 
-use peregrine_testkit::TestServer;
+use peregrine_testkit::{run, run_err, TestServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
-
-fn query<T: redis::FromRedisValue>(
-    connection: &mut redis::Connection,
-    words: &[&str],
-) -> redis::RedisResult<T> {
-    let mut command = redis::cmd(words[0]);
-    for word in &words[1..] {
-        command.arg(*word);
-    }
-    command.query(connection)
-}
-
-fn error(connection: &mut redis::Connection, words: &[&str]) -> String {
-    let failure = query::<redis::Value>(connection, words).expect_err("an error reply");
-    failure.to_string()
-}
 
 #[test]
 fn wait_counts_no_replicas() {
     let server = TestServer::start(BIN, 2);
     let mut connection = server.client();
-    assert_eq!(
-        query::<i64>(&mut connection, &["WAIT", "0", "0"]).unwrap(),
-        0
-    );
-    assert_eq!(
-        query::<i64>(&mut connection, &["WAIT", "1", "50"]).unwrap(),
-        0
-    );
+    assert_eq!(run::<i64>(&mut connection, &["WAIT", "0", "0"]), 0);
+    assert_eq!(run::<i64>(&mut connection, &["WAIT", "1", "50"]), 0);
     for (words, text) in [
         (
             &["WAIT", "x", "0"][..],
@@ -50,7 +28,7 @@ fn wait_counts_no_replicas() {
         (&["WAITAOF", "0", "-1", "0"][..], "must be positive"),
         (&["WAITAOF", "0", "0", "-5"][..], "timeout is negative"),
     ] {
-        let reply = error(&mut connection, words);
+        let reply = run_err(&mut connection, words);
         assert!(reply.contains(text), "{words:?}: {reply}");
     }
     // Inside a transaction neither blocks.
@@ -71,12 +49,12 @@ fn wait_counts_no_replicas() {
 fn waitaof_refuses_numlocal_without_a_log() {
     let server = TestServer::start_with(BIN, 1, &["--appendonly", "no"]);
     let mut connection = server.client();
-    let reply = error(&mut connection, &["WAITAOF", "1", "0", "0"]);
+    let reply = run_err(&mut connection, &["WAITAOF", "1", "0", "0"]);
     assert!(
         reply.contains("WAITAOF cannot be used when numlocal is set but appendonly is disabled"),
         "{reply}"
     );
-    let acks: Vec<i64> = query(&mut connection, &["WAITAOF", "0", "0", "0"]).unwrap();
+    let acks: Vec<i64> = run(&mut connection, &["WAITAOF", "0", "0", "0"]);
     assert_eq!(acks, [0, 0]);
 }
 
@@ -85,13 +63,13 @@ fn acknowledged_writes_survive_a_crash(fsync: &str) {
     let mut server = TestServer::start_with(BIN, 2, &["--appendfsync", fsync]);
     let mut connection = server.client();
     for index in 0..200 {
-        let _: () = query(&mut connection, &["SET", &format!("key:{index}"), "v"]).unwrap();
+        let _: () = run(&mut connection, &["SET", &format!("key:{index}"), "v"]);
     }
-    let acks: Vec<i64> = query(&mut connection, &["WAITAOF", "1", "0", "0"]).unwrap();
+    let acks: Vec<i64> = run(&mut connection, &["WAITAOF", "1", "0", "0"]);
     assert_eq!(acks, [1, 0]);
     server.crash();
     let restarted = server.restart();
-    let size: i64 = query(&mut restarted.client(), &["DBSIZE"]).unwrap();
+    let size: i64 = run(&mut restarted.client(), &["DBSIZE"]);
     assert_eq!(size, 200, "appendfsync {fsync}");
 }
 
