@@ -13,9 +13,11 @@
 //!   The timeout runs on the shard too, so a timeout and a serve can never both happen.
 //! - **Woken**: the command's keys span shards (BLPOP on keys of two shards, BLMOVE to a
 //!   key elsewhere). The shard only tells the client that a key got data; the client
-//!   withdraws from every shard and retries the command through the ordinary atomic
-//!   cross-shard path, parking again (with its original place in line) if another client
-//!   was faster. Nothing is popped on its behalf, so nothing can be lost or doubled.
+//!   retries the command through the ordinary atomic cross-shard path, then withdraws
+//!   from every shard, parking again (with its original place in line) if another client
+//!   was faster. Nothing is popped on its behalf, so nothing can be lost or doubled. The
+//!   key that woke it is *held* until it withdraws: the clients behind it in that key's
+//!   line are served only then, so that it keeps its turn as in Redis.
 //!
 //! Stream reads (XREAD, XREADGROUP) are released by news rather than by any write: a
 //! stream exists while empty and is written without news for a given reader (XACK,
@@ -151,6 +153,9 @@ pub struct BlockedClients {
     ready: VecDeque<(DbIndex, Bytes)>,
     /// Wakes the deferred server (serving while keys are locked).
     deferred: Cell<Option<Waker>>,
+    /// Keys whose line waits for the woken client at its head to retry (key → client):
+    /// released, and served again, when that client withdraws.
+    held: HashMap<(DbIndex, Bytes), u64, ahash::RandomState>,
     /// Clients whose parking is under way here (their command waits for locks before it
     /// runs and parks), and whether they withdrew meanwhile: such a client must neither
     /// run nor park once its turn comes.
@@ -202,6 +207,22 @@ impl BlockedClients {
         {
             self.ready.push_back((db, key.clone()));
         }
+    }
+
+    /// Releases the keys held for `client` and marks them to be served; true when any was.
+    fn release_holds(&mut self, client: u64) -> bool {
+        let mut released = Vec::new();
+        self.held.retain(|key, holder| {
+            let keep = *holder != client;
+            if !keep {
+                released.push(key.clone());
+            }
+            keep
+        });
+        for (db, key) in &released {
+            self.signal(*db, key);
+        }
+        !released.is_empty()
     }
 
     /// The parked clients of `client` (one blocking command at a time: at most one).
@@ -258,6 +279,10 @@ impl Parked<'_> {
 impl Drop for Parked<'_> {
     fn drop(&mut self) {
         self.leave();
+        self.state
+            .server
+            .blocked_clients
+            .fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -281,8 +306,8 @@ impl Drop for Parking<'_> {
     }
 }
 
-/// What a parking request says about its client and command.
-pub struct ParkRequest {
+/// Who waits for which keys of a shard.
+pub struct WaitRequest {
     /// The client's id.
     pub client: u64,
     /// Its place in line (global blocking order).
@@ -291,12 +316,33 @@ pub struct ParkRequest {
     pub db: DbIndex,
     /// The watched keys that live on this shard.
     pub keys: Vec<Bytes>,
-    /// `Some` for a served waiter: the command and the client's options.
-    pub serve: Option<(KeyedCommand, ClientOptions)>,
-    /// For served waiters: how long to wait (`None`: forever).
-    pub timeout_ms: Option<u64>,
     /// XREAD/XREADGROUP's arguments (see [`Waiter`]).
     pub stream_read: Option<Argv>,
+}
+
+/// A served waiter's parking request: the wait, the command the shard runs for it, and
+/// how long it may wait (`None`: forever).
+pub struct ParkRequest {
+    /// Who waits for which keys.
+    pub wait: WaitRequest,
+    /// The command and the client's options.
+    pub serve: (KeyedCommand, ClientOptions),
+    /// How long to wait (`None`: forever).
+    pub timeout_ms: Option<u64>,
+}
+
+impl WaitRequest {
+    fn into_waiter(self, release: Release, slot: Slot<Outcome>) -> Waiter {
+        Waiter {
+            client: self.client,
+            sequence: self.sequence,
+            db: self.db,
+            keys: self.keys,
+            release,
+            stream_read: self.stream_read,
+            slot,
+        }
+    }
 }
 
 /// Runs its last argument in a context of this shard's keyspace, for database `db` and a
@@ -312,67 +358,41 @@ fn has_news(ctx: &mut ShardCtx<'_>, argv: &[Bytes], key: &[u8]) -> bool {
 }
 
 impl ShardState {
-    /// Parks a client on this shard until it is served, woken, unblocked, cancelled or
-    /// (served waiters only) timed out. A served waiter first runs its command, and parks
-    /// only when that found nothing (no data, no error); a woken waiter returns at once
-    /// when a watched key exists, or for a stream read has news for it (it may have
-    /// received data since the client looked).
+    /// Parks a served waiter on this shard until it is served, unblocked, cancelled or
+    /// timed out. It first runs its command, and parks only when that found nothing (no
+    /// data, no error); while parked it counts in INFO's `blocked_clients`.
     pub async fn park(self: Rc<Self>, request: ParkRequest) -> Outcome {
-        match &request.serve {
-            Some(((spec, argv), options)) => {
-                let client = request.client;
-                let _parking = Parking::begin(&self, client);
-                let withdrawn = || self.blocked.borrow().parking.get(&client) == Some(&true);
-                let replies = self
-                    .clone()
-                    .run_batch_if(
-                        request.db,
-                        *options,
-                        vec![(spec, argv.clone())],
-                        Serving::AfterEachWrite,
-                        || !withdrawn(),
-                    )
-                    .await;
-                let Some(replies) = replies else {
-                    return Outcome::Cancelled;
-                };
-                let reply = replies.into_iter().next().unwrap_or(Reply::Nil);
-                if reply != nothing_reply(spec) {
-                    return Outcome::Served(reply);
-                }
-            }
-            None => {
-                let ready = match &request.stream_read {
-                    Some(argv) => self.with_ctx(request.db, ClientOptions::default(), |ctx| {
-                        request.keys.iter().any(|key| has_news(ctx, argv, key))
-                    }),
-                    None => {
-                        let now = crate::shard_state::unix_millis();
-                        let mut keyspace = self.keyspace.borrow_mut();
-                        let database = keyspace.db(request.db);
-                        request.keys.iter().any(|key| database.contains(key, now))
-                    }
-                };
-                if ready {
-                    return Outcome::Woken;
-                }
+        let ((spec, argv), options) = &request.serve;
+        let client = request.wait.client;
+        {
+            let _parking = Parking::begin(&self, client);
+            let withdrawn = || self.blocked.borrow().parking.get(&client) == Some(&true);
+            let replies = self
+                .clone()
+                .run_batch_if(
+                    request.wait.db,
+                    *options,
+                    vec![(spec, argv.clone())],
+                    Serving::AfterEachWrite,
+                    || !withdrawn(),
+                )
+                .await;
+            let Some(replies) = replies else {
+                return Outcome::Cancelled;
+            };
+            let reply = replies.into_iter().next().unwrap_or(Reply::Nil);
+            if reply != nothing_reply(spec) {
+                return Outcome::Served(reply);
             }
         }
         let slot = Slot::new();
         let timeout_ms = request.timeout_ms;
-        let waiter = Waiter {
-            client: request.client,
-            sequence: request.sequence,
-            db: request.db,
-            keys: request.keys,
-            release: match request.serve {
-                Some((command, options)) => Release::Serve(command, options),
-                None => Release::Wake,
-            },
-            stream_read: request.stream_read,
-            slot: slot.clone(),
-        };
+        let waiter = request.wait.into_waiter(
+            Release::Serve(request.serve.0, request.serve.1),
+            slot.clone(),
+        );
         let index = self.blocked.borrow_mut().park(waiter);
+        self.server.blocked_clients.fetch_add(1, Ordering::Relaxed);
         let parked = Parked {
             state: &self,
             index: Cell::new(Some(index)),
@@ -397,9 +417,61 @@ impl ShardState {
         }
     }
 
+    /// Registers a woken waiter (its keys span shards) on this shard, and reports whether
+    /// one of its keys has data already (for a stream read: news for it): the client must
+    /// then retry at once. The waiter keeps its place in line through every retry until
+    /// the client withdraws ([`ShardState::unpark_client`]); [`ShardState::await_woken`]
+    /// waits for it to be woken.
+    pub fn register_woken(&self, request: WaitRequest) -> bool {
+        let ready = match &request.stream_read {
+            Some(argv) => self.with_ctx(request.db, ClientOptions::default(), |ctx| {
+                request.keys.iter().any(|key| has_news(ctx, argv, key))
+            }),
+            None => {
+                let now = crate::shard_state::unix_millis();
+                let mut keyspace = self.keyspace.borrow_mut();
+                let database = keyspace.db(request.db);
+                request.keys.iter().any(|key| database.contains(key, now))
+            }
+        };
+        self.blocked
+            .borrow_mut()
+            .park(request.into_waiter(Release::Wake, Slot::new()));
+        ready
+    }
+
+    /// After a retry of the woken waiter `client` found nothing: serves the keys held for
+    /// it (the clients behind it get their turn; it stays in line for what comes next).
+    pub fn release_holds(&self, client: u64) {
+        if self.blocked.borrow_mut().release_holds(client) {
+            serve_ready_now(self);
+        }
+    }
+
+    /// How the wait of the woken waiter `client` registered here ends: woken, unblocked
+    /// or (when it is not registered here any more) cancelled.
+    pub async fn await_woken(self: Rc<Self>, client: u64) -> Outcome {
+        let slot = {
+            let blocked = self.blocked.borrow();
+            let found = blocked.of_client(client).into_iter().next();
+            found.and_then(|index| blocked.waiters.get(index).map(|waiter| waiter.slot.clone()))
+        };
+        match slot {
+            Some(slot) => slot.await,
+            None => Outcome::Cancelled,
+        }
+    }
+
     /// Ends the wait of `client` on this shard: `Some(error)` for CLIENT UNBLOCK, `None`
-    /// to withdraw (the client was woken elsewhere or went away). True when it waited here.
+    /// to withdraw (the client was woken elsewhere or went away), and serves the keys
+    /// held for it. True when it waited here.
     pub fn unpark_client(&self, client: u64, unblock: Option<bool>) -> bool {
+        let waited = self.unpark_waiters(client, unblock);
+        self.release_holds(client);
+        waited
+    }
+
+    fn unpark_waiters(&self, client: u64, unblock: Option<bool>) -> bool {
         let mut blocked = self.blocked.borrow_mut();
         if unblock.is_none() {
             if let Some(withdrawn) = blocked.parking.get_mut(&client) {
@@ -496,13 +568,19 @@ impl ShardState {
     /// them nothing keep waiting, and do not stop the queue: the ones behind may read
     /// another group, or another position.
     fn serve_key(&self, db: DbIndex, key: &Bytes, in_context: &mut InContext<'_>) {
-        let queue: Vec<usize> = self
-            .blocked
-            .borrow()
-            .by_key
-            .get(&(db, key.clone()))
-            .map(|queue| queue.iter().copied().collect())
-            .unwrap_or_default();
+        let queue: Vec<usize> = {
+            let blocked = self.blocked.borrow();
+            let entry = (db, key.clone());
+            if blocked.held.contains_key(&entry) {
+                // Served when the woken client holding it withdraws.
+                return;
+            }
+            blocked
+                .by_key
+                .get(&entry)
+                .map(|queue| queue.iter().copied().collect())
+                .unwrap_or_default()
+        };
         for index in queue {
             let (command, stream_read) = {
                 let blocked = self.blocked.borrow();
@@ -526,8 +604,33 @@ impl ShardState {
             }
             match command {
                 None => {
-                    if let Some(waiter) = self.blocked.borrow_mut().unpark(index) {
-                        waiter.slot.fill(Outcome::Woken);
+                    if stream_read.is_none() {
+                        let mut exists = false;
+                        in_context(db, ClientOptions::default(), &mut |ctx| {
+                            exists = ctx.peek(key).is_some();
+                        });
+                        if !exists {
+                            // Nothing for it (a write that left the key empty, a
+                            // blocking command's own try): nothing for the ones behind.
+                            break;
+                        }
+                    }
+                    let mut blocked = self.blocked.borrow_mut();
+                    // It stays registered until it withdraws (told once: a second
+                    // fill is ignored).
+                    let Some(waiter) = blocked.waiters.get(index) else {
+                        continue;
+                    };
+                    waiter.slot.fill(Outcome::Woken);
+                    // XREAD takes nothing from the readers behind it: no turn to keep.
+                    let takes = stream_read
+                        .as_ref()
+                        .is_none_or(|argv| !argv[0].eq_ignore_ascii_case(b"xread"));
+                    if takes {
+                        // Its turn: the ones behind wait until it has retried.
+                        let client = waiter.client;
+                        blocked.held.insert((db, key.clone()), client);
+                        break;
                     }
                 }
                 Some(((spec, argv), options)) => {
@@ -672,6 +775,22 @@ impl<F: Future> Future for PolledWhenWoken<F> {
     }
 }
 
+/// A client counted in INFO's `blocked_clients` while this lives.
+struct BlockedCount(Arc<crate::shard_state::ServerShared>);
+
+impl BlockedCount {
+    fn new(server: &Arc<crate::shard_state::ServerShared>) -> BlockedCount {
+        server.blocked_clients.fetch_add(1, Ordering::Relaxed);
+        BlockedCount(server.clone())
+    }
+}
+
+impl Drop for BlockedCount {
+    fn drop(&mut self) {
+        self.0.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The reply CLIENT UNBLOCK ... ERROR gives the unblocked client.
 const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 
@@ -731,7 +850,6 @@ impl Session {
             .iter()
             .filter_map(|&position| argv.get(position).cloned())
             .collect();
-        server.blocked_clients.fetch_add(1, Ordering::Relaxed);
         self.info.blocked.set(true);
         let wait = async {
             match owner {
@@ -750,7 +868,6 @@ impl Session {
             None
         })
         .await;
-        server.blocked_clients.fetch_sub(1, Ordering::Relaxed);
         self.info.blocked.set(false);
         if reply.is_none() {
             self.withdraw(None).await;
@@ -819,12 +936,14 @@ impl Session {
         sequence: u64,
     ) -> Reply {
         let request = ParkRequest {
-            client: self.info.id,
-            sequence,
-            db: self.db,
-            keys,
-            stream_read: (spec.group == Group::Stream).then(|| argv.clone()),
-            serve: Some(((spec, argv), self.options)),
+            wait: WaitRequest {
+                client: self.info.id,
+                sequence,
+                db: self.db,
+                keys,
+                stream_read: (spec.group == Group::Stream).then(|| argv.clone()),
+            },
+            serve: ((spec, argv), self.options),
             timeout_ms,
         };
         let outcome = self
@@ -834,8 +953,11 @@ impl Session {
         outcome_reply(outcome).unwrap_or_else(timeout_reply)
     }
 
-    /// Parks on every shard owning a watched key and retries the command through the
-    /// cross-shard path whenever one of them reports data.
+    /// Registers on every shard owning a watched key and retries the command through
+    /// the cross-shard path whenever one of them reports data (holding that key's line
+    /// until it has, see [`BlockedClients::held`]). The client counts in INFO's
+    /// `blocked_clients` once it is registered everywhere: from then on it has its place
+    /// in every line.
     async fn wait_woken(
         &self,
         spec: &'static CommandSpec,
@@ -845,56 +967,97 @@ impl Session {
         sequence: u64,
     ) -> Reply {
         let deadline = timeout_ms.map(|millis| Instant::now() + Duration::from_millis(millis));
-        loop {
-            let reply = self.run_once(spec, argv.clone()).await;
-            if reply != nothing_reply(spec) {
-                return reply;
-            }
-            let mut keys_by_shard: BTreeMap<ShardId, Vec<Bytes>> = BTreeMap::new();
-            for key in &watched {
-                let shard = ShardId::for_key(key, self.router.shard_count());
-                keys_by_shard.entry(shard).or_default().push(key.clone());
-            }
-            let mut parked: Vec<Pin<Box<dyn Future<Output = Outcome> + '_>>> = Vec::new();
-            for (shard, keys) in keys_by_shard {
-                let request = ParkRequest {
-                    client: self.info.id,
-                    sequence,
-                    db: self.db,
-                    keys,
-                    serve: None,
-                    timeout_ms: None,
-                    stream_read: (spec.group == Group::Stream).then(|| argv.clone()),
-                };
-                parked.push(Box::pin(
-                    self.router
-                        .invoke_on(shard, move |state: Rc<ShardState>| state.park(request)),
-                ));
-            }
-            let first = std::future::poll_fn(|context| {
-                for future in parked.iter_mut() {
-                    if let Poll::Ready(outcome) = future.as_mut().poll(context) {
-                        return Poll::Ready(outcome);
-                    }
-                }
-                Poll::Pending
-            });
-            let outcome = match deadline {
-                None => first.await,
-                Some(deadline) => {
-                    let timer = async {
-                        glommio::timer::sleep(deadline.saturating_duration_since(Instant::now()))
-                            .await;
-                        Outcome::TimedOut
-                    };
-                    futures_lite::future::or(first, timer).await
-                }
+        let mut keys_by_shard: BTreeMap<ShardId, Vec<Bytes>> = BTreeMap::new();
+        for key in &watched {
+            let shard = ShardId::for_key(key, self.router.shard_count());
+            keys_by_shard.entry(shard).or_default().push(key.clone());
+        }
+        let mut reply = self.run_once(spec, argv.clone()).await;
+        if reply != nothing_reply(spec) {
+            return reply;
+        }
+        let mut ready = false;
+        for (&shard, keys) in &keys_by_shard {
+            let request = WaitRequest {
+                client: self.info.id,
+                sequence,
+                db: self.db,
+                keys: keys.clone(),
+                stream_read: (spec.group == Group::Stream).then(|| argv.clone()),
             };
-            drop(parked);
-            self.withdraw(None).await;
-            match outcome {
-                Outcome::Woken => continue,
-                other => return outcome_reply(other).unwrap_or_else(timeout_reply),
+            ready |= self
+                .router
+                .invoke_on(shard, move |state: Rc<ShardState>| async move {
+                    state.register_woken(request)
+                })
+                .await;
+        }
+        let _counted = BlockedCount::new(&self.shard().server);
+        loop {
+            if ready {
+                reply = self.run_once(spec, argv.clone()).await;
+                if reply != nothing_reply(spec) {
+                    break;
+                }
+                self.release_holds(&keys_by_shard).await;
+            }
+            match self.await_woken(&keys_by_shard, deadline).await {
+                Outcome::Woken => ready = true,
+                outcome => {
+                    reply = outcome_reply(outcome).unwrap_or_else(timeout_reply);
+                    break;
+                }
+            }
+        }
+        self.withdraw(None).await;
+        reply
+    }
+
+    /// Releases the keys held for this client on `shards` (see
+    /// [`ShardState::release_holds`]).
+    async fn release_holds(&self, shards: &BTreeMap<ShardId, Vec<Bytes>>) {
+        let client = self.info.id;
+        for &shard in shards.keys() {
+            self.router
+                .invoke_on(shard, move |state: Rc<ShardState>| async move {
+                    state.release_holds(client)
+                })
+                .await;
+        }
+    }
+
+    /// The first outcome of this client's registrations on `shards`, or `TimedOut` at
+    /// `deadline`.
+    async fn await_woken(
+        &self,
+        shards: &BTreeMap<ShardId, Vec<Bytes>>,
+        deadline: Option<Instant>,
+    ) -> Outcome {
+        let client = self.info.id;
+        let mut waits: Vec<Pin<Box<dyn Future<Output = Outcome> + '_>>> = shards
+            .keys()
+            .map(|&shard| {
+                Box::pin(self.router.invoke_on(shard, move |state: Rc<ShardState>| {
+                    state.await_woken(client)
+                })) as Pin<Box<dyn Future<Output = Outcome> + '_>>
+            })
+            .collect();
+        let first = std::future::poll_fn(|context| {
+            for wait in waits.iter_mut() {
+                if let Poll::Ready(outcome) = wait.as_mut().poll(context) {
+                    return Poll::Ready(outcome);
+                }
+            }
+            Poll::Pending
+        });
+        match deadline {
+            None => first.await,
+            Some(deadline) => {
+                let timer = async {
+                    glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
+                    Outcome::TimedOut
+                };
+                futures_lite::future::or(first, timer).await
             }
         }
     }

@@ -183,6 +183,106 @@ fn multi_key_waits_span_shards(server: &TestServer) {
     assert_eq!(blocked_clients(server), 0);
 }
 
+/// A client waiting on keys of several shards keeps its place in line against clients
+/// that blocked after it on one of those keys, as Redis serves waiters in the order they
+/// blocked: before, the shard only told it to retry and served the ones behind it at
+/// once, so they took the element first.
+fn a_wait_spanning_shards_keeps_its_place_in_line(server: &TestServer) {
+    let keys = keys_on_shards("fair", 2, server.shards());
+    let spanning = spawn_command(server, &["BLPOP", &keys[0], &keys[1], "0"]);
+    await_blocked(server, 1);
+    let behind = spawn_command(server, &["BLPOP", &keys[0], "0"]);
+    await_blocked(server, 2);
+    run::<i64>(&mut client(server), &["RPUSH", &keys[0], "a"]);
+    assert_eq!(
+        strings(spanning.join().expect("thread").expect("reply")),
+        vec![keys[0].clone(), "a".to_owned()]
+    );
+    await_blocked(server, 1);
+    run::<i64>(&mut client(server), &["RPUSH", &keys[0], "b"]);
+    assert_eq!(
+        strings(behind.join().expect("thread").expect("reply")),
+        vec![keys[0].clone(), "b".to_owned()]
+    );
+
+    // Woken on both of its keys at once (one transaction feeds both): it takes the first
+    // key's element, and each key then serves the next in its own line.
+    let spanning = spawn_command(server, &["BLPOP", &keys[0], &keys[1], "0"]);
+    await_blocked(server, 1);
+    let on_second = spawn_command(server, &["BLPOP", &keys[1], "0"]);
+    await_blocked(server, 2);
+    let on_first = spawn_command(server, &["BLPOP", &keys[0], "1"]);
+    await_blocked(server, 3);
+    let mut c = client(server);
+    let _: redis::Value = redis::pipe()
+        .atomic()
+        .cmd("RPUSH")
+        .arg(&keys[0])
+        .arg("x")
+        .cmd("RPUSH")
+        .arg(&keys[1])
+        .arg("y")
+        .query(&mut c)
+        .expect("EXEC");
+    assert_eq!(
+        strings(spanning.join().expect("thread").expect("reply")),
+        vec![keys[0].clone(), "x".to_owned()]
+    );
+    assert_eq!(
+        strings(on_second.join().expect("thread").expect("reply")),
+        vec![keys[1].clone(), "y".to_owned()]
+    );
+    let timed_out = on_first.join().expect("thread").expect("reply");
+    assert_eq!(timed_out, redis::Value::Nil, "nothing was left for it");
+
+    // The same for consumers of one group reading streams of several shards.
+    for key in &keys {
+        run::<String>(&mut c, &["XGROUP", "CREATE", key, "group", "$", "MKSTREAM"]);
+    }
+    let spanning = spawn_command(
+        server,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "group",
+            "first",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            &keys[0],
+            &keys[1],
+            ">",
+            ">",
+        ],
+    );
+    await_blocked(server, 1);
+    let behind = spawn_command(
+        server,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "group",
+            "second",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            &keys[0],
+            ">",
+        ],
+    );
+    await_blocked(server, 2);
+    run::<String>(&mut c, &["XADD", &keys[0], "1-1", "field", "one"]);
+    let reply = format!("{:?}", spanning.join().expect("thread").expect("reply"));
+    assert!(
+        reply.contains("one"),
+        "the first consumer to block reads it: {reply}"
+    );
+    await_blocked(server, 1);
+    run::<String>(&mut c, &["XADD", &keys[0], "1-2", "field", "two"]);
+    let reply = format!("{:?}", behind.join().expect("thread").expect("reply"));
+    assert!(reply.contains("two") && !reply.contains("one"), "{reply}");
+}
+
 fn blmove_across_shards_is_atomic(server: &TestServer) {
     let shards = server.shards();
     let keys = keys_on_shards("move", 2, shards);
@@ -422,6 +522,7 @@ with_1_and_4_shards! {
     a_waiter_parked_where_a_served_one_was_is_still_served,
     a_transaction_serves_waiters_with_its_outcome,
     multi_key_waits_span_shards,
+    a_wait_spanning_shards_keeps_its_place_in_line,
     blmove_across_shards_is_atomic,
     blmpop_and_bzpopmin_wake,
     client_unblock_ends_the_wait,
