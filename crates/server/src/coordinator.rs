@@ -134,6 +134,25 @@ pub(crate) async fn release_everything(
     }
 }
 
+/// Publishes the key events of a split command's parts in the order of its keys.
+fn publish_in_key_order(
+    router: &ShardRouter,
+    spec: &CommandSpec,
+    argv: &Argv,
+    events: Vec<peregrine_commands::KeyEvent>,
+) {
+    if events.is_empty() {
+        return;
+    }
+    let keys: Vec<&[u8]> = spec
+        .keys
+        .positions(argv)
+        .filter_map(|position| argv.get(position))
+        .map(|key| &key[..])
+        .collect();
+    crate::pubsub::publish_in_key_order(router.state(), &keys, events);
+}
+
 /// Releases every lock in `parts`.
 pub(crate) async fn release_all(router: &ShardRouter, parts: BTreeMap<ShardId, LockRequest>) {
     for (shard, request) in parts {
@@ -219,27 +238,31 @@ pub async fn run_split(
     let mut values = vec![Reply::Nil; key_count];
     let mut first_error = None;
     let mut parts = Vec::with_capacity(shares.len() + 1);
+    let mut events = Vec::new();
     if let Some((shard, share)) = last {
         let part: Vec<KeyedCommand> = vec![(spec, share.argv)];
         let request = share.request;
-        let replies = router
+        let (replies, part_events) = router
             .invoke_on(shard, move |state| async move {
                 LockTable::acquire(&state.locks, request.clone()).await;
-                let replies = state.execute_part(db, client, &part, tx);
+                let outcome = state.execute_part_keeping_events(db, client, &part, tx);
                 state.locks.borrow_mut().release(&request);
-                replies
+                outcome
             })
             .await;
         parts.push((share.positions, replies));
+        events.extend(part_events);
     }
     for (shard, share) in shares {
         let part: Vec<KeyedCommand> = vec![(spec, share.argv)];
-        let replies = run_then_release(router, shard, share.request, move |state| {
-            state.execute_part(db, client, &part, tx)
+        let (replies, part_events) = run_then_release(router, shard, share.request, move |state| {
+            state.execute_part_keeping_events(db, client, &part, tx)
         })
         .await;
         parts.push((share.positions, replies));
+        events.extend(part_events);
     }
+    publish_in_key_order(router, spec, &argv, events);
     for (positions, mut replies) in parts {
         let reply = replies.pop().unwrap_or(Reply::Nil);
         match (merge, reply) {
@@ -323,14 +346,17 @@ async fn msetnx(
         return Ok(Reply::Integer(0));
     }
     let tx = write_tx(router, mset, shares.len());
+    let mut events = Vec::new();
     for (shard, mut share) in shares {
         share.argv[0] = Bytes::from_static(b"mset");
         let part: Vec<KeyedCommand> = vec![(mset, share.argv)];
-        run_then_release(router, shard, share.request, move |state| {
-            state.execute_part(db, client, &part, tx)
+        let (_, part_events) = run_then_release(router, shard, share.request, move |state| {
+            state.execute_part_keeping_events(db, client, &part, tx)
         })
         .await;
+        events.extend(part_events);
     }
+    publish_in_key_order(router, spec, &argv, events);
     Ok(Reply::Integer(1))
 }
 

@@ -409,6 +409,9 @@ pub struct ShardState {
     /// Keyspace events of this shard's commands and expiry awaiting publication (see
     /// [`ShardState::take_key_events`]); its flags follow `notify-keyspace-events`.
     pub notifier: RefCell<Notifier>,
+    /// Set while a part of a split command runs: its key events are returned to the
+    /// coordinator ([`ShardState::execute_part_keeping_events`]) instead of published.
+    pub keep_key_events: Cell<bool>,
     /// Whether the keyspace may be keeping lazily expired keys for `expired` events (to
     /// stop it when the flags no longer want them).
     lazy_expiry_reported: Cell<bool>,
@@ -493,6 +496,7 @@ impl ShardState {
             capture: RefCell::new(peregrine_commands::Capture::default()),
             watched: RefCell::new(peregrine_commands::WatchedKeys::default()),
             notifier: RefCell::new(Notifier::new()),
+            keep_key_events: Cell::new(false),
             lazy_expiry_reported: Cell::new(false),
             open_tx: Cell::new(None),
             script_engine: RefCell::new(None),
@@ -758,6 +762,23 @@ impl ShardState {
         self.in_tx(tx, || {
             self.execute_serving(db, client, commands, Serving::AfterLast)
         })
+    }
+
+    /// Runs a part of a split command (MSET, DEL ... whose keys span shards) as
+    /// [`ShardState::execute_part`] does, and returns the key events it recorded instead
+    /// of publishing them: the coordinator publishes every part's events in the order of
+    /// the command's keys, as Redis notifies them.
+    pub fn execute_part_keeping_events(
+        &self,
+        db: DbIndex,
+        client: ClientOptions,
+        commands: &[KeyedCommand],
+        tx: Option<(u64, u32)>,
+    ) -> (Vec<Reply>, Vec<peregrine_commands::KeyEvent>) {
+        self.keep_key_events.set(true);
+        let replies = self.execute_part(db, client, commands, tx);
+        self.keep_key_events.set(false);
+        (replies, self.take_key_events())
     }
 
     /// Runs `work` with its records bracketed as part of multi-shard write `tx`.

@@ -18,7 +18,7 @@ use std::rc::Rc;
 /// (`None`: from this core). Costs one flag test while notifications are off.
 pub fn publish_key_events(state: &ShardState, home: Option<u16>) {
     let flags = state.notifier.borrow().flags();
-    if flags.is_empty() {
+    if flags.is_empty() || state.keep_key_events.get() {
         return;
     }
     let events = state.take_key_events();
@@ -34,6 +34,23 @@ pub fn publish_key_events(state: &ShardState, home: Option<u16>) {
         }),
         _ => publish_events(&router, flags, events),
     }
+}
+
+/// Publishes the events of a split command's parts from this core, in the order of the
+/// command's keys `keys` (an event of another key after them), as Redis notifies key by
+/// key in argument order.
+pub fn publish_in_key_order(state: &ShardState, keys: &[&[u8]], mut events: Vec<KeyEvent>) {
+    let flags = state.notifier.borrow().flags();
+    if flags.is_empty() || events.is_empty() {
+        return;
+    }
+    let Some(router) = state.router() else { return };
+    events.sort_by_key(|event| {
+        keys.iter()
+            .position(|key| *key == &event.key[..])
+            .unwrap_or(usize::MAX)
+    });
+    publish_events(&router, flags, events);
 }
 
 fn publish_events(router: &ShardRouter, flags: EventFlags, events: Vec<KeyEvent>) {

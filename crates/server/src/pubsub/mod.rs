@@ -18,7 +18,7 @@ use crate::dispatch::Session;
 use crate::outbox::Pushed;
 use crate::shard_state::{ClientInfo, ShardRouter, ShardState};
 use bytes::Bytes;
-pub use keyspace_events::publish_key_events;
+pub use keyspace_events::{publish_in_key_order, publish_key_events};
 use peregrine_commands::{check_subcommand, Arity::*, Subcommand};
 use peregrine_commands::{Flag, KeySpec};
 use peregrine_resp::{Argv, Protocol, Reply};
