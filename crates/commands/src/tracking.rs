@@ -112,6 +112,11 @@ impl TrackingTable {
             self.changed
                 .insert(Bytes::copy_from_slice(key), noloop_writer);
         }
+        self.owe_readers(key, noloop_writer);
+    }
+
+    /// Forgets `key`, owing its readers (but `noloop_writer`) an invalidation.
+    fn owe_readers(&mut self, key: &[u8], noloop_writer: Option<u64>) {
         if self.readers.is_empty() {
             return;
         }
@@ -122,6 +127,16 @@ impl TrackingTable {
                     self.owed.push((reader.core, reader.client, key.clone()));
                 }
             }
+        }
+    }
+
+    /// Forgets `count` remembered keys (the first in the table's order), owing their
+    /// readers an invalidation (BCAST clients learn nothing: the keys did not change):
+    /// `tracking-table-max-keys`.
+    pub fn invalidate_some(&mut self, count: usize) {
+        let keys: Vec<Bytes> = self.readers.keys().take(count).cloned().collect();
+        for key in keys {
+            self.owe_readers(&key, None);
         }
     }
 

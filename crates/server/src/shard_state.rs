@@ -263,6 +263,7 @@ struct HotSettings {
     monitor_output_limit: crate::outbox::OutputLimit,
     slowlog: crate::slowlog::SlowLogSettings,
     latency: LatencyLimits,
+    tracking_table_max_keys: usize,
 }
 
 /// Latencies a [`RunTally`] holds before adding them to the histogram.
@@ -540,6 +541,7 @@ impl ShardState {
                 monitor_threshold_ms: settings.latency.monitor_threshold_ms,
                 tracking: settings.latency.tracking,
             },
+            tracking_table_max_keys: settings.tracking_table_max_keys,
         };
         self.hot_settings.set((generation, hot));
         hot
@@ -562,6 +564,11 @@ impl ShardState {
         self.net_output_bytes
             .set(self.net_output_bytes.get() + bytes as u64);
         self.writes_processed.set(self.writes_processed.get() + 1);
+    }
+
+    /// `tracking-table-max-keys` (0: no limit).
+    pub fn tracking_table_max_keys(&self) -> usize {
+        self.hot_settings().tracking_table_max_keys
     }
 
     /// `client-output-buffer-limit slave` (MONITOR clients').

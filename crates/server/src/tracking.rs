@@ -35,8 +35,11 @@
 //!   RENAME, COPY and commands run on a scratch copy): the writer gets its invalidation.
 //! * Keys that expire lazily outside keyed commands (SCAN, KEYS, RANDOMKEY, the scratch
 //!   copy of a cross-shard command) are not invalidated until active expiry would have
-//!   removed them; `tracking-table-max-keys` is not implemented (the table is unbounded,
-//!   Redis's default), and neither is eviction (Peregrine does not evict yet).
+//!   removed them; eviction does not invalidate (Peregrine does not evict yet).
+//! * `tracking-table-max-keys` is kept per shard (each keeps its share of the limit, at
+//!   least one key), checked after each batch of commands rather than before each
+//!   command, and the keys forgotten past it are taken in the table's order, not at
+//!   random.
 
 use crate::dispatch::Session;
 use crate::shard_state::{ClientInfo, ShardRouter, ShardState};
@@ -541,6 +544,7 @@ pub fn remember_remote_read(
 /// Sends the invalidations this shard owes, one message per client core. Call after work
 /// that may have changed keys, with the shard's `watched` registry not borrowed.
 pub fn send_owed(state: &ShardState) {
+    keep_to_limit(state);
     let owed = {
         let mut watched = state.watched.borrow_mut();
         if !watched.tracking.has_owed() {
@@ -555,6 +559,34 @@ pub fn send_owed(state: &ShardState) {
         router.post(ShardId(core), move |state: &Rc<ShardState>| {
             deliver(state, invalidations)
         });
+    }
+}
+
+/// Most keys one call of [`keep_to_limit`] forgets: a limit lowered far below the table's
+/// size is reached over several batches instead of in one stall.
+const LIMIT_EFFORT: usize = 1000;
+
+/// `tracking-table-max-keys`: past this shard's share of the limit, forgets keys,
+/// invalidating them for their readers as Redis does (the readers must not keep a copy
+/// nobody will tell them about).
+fn keep_to_limit(state: &ShardState) {
+    let max_keys = state.tracking_table_max_keys();
+    if max_keys == 0 {
+        return;
+    }
+    let mut watched = state.watched.borrow_mut();
+    let remembered = watched.tracking.key_count();
+    if remembered == 0 {
+        return;
+    }
+    let shards = state
+        .router()
+        .map_or(1, |router| usize::from(router.shard_count()));
+    let share = (max_keys / shards.max(1)).max(1);
+    if remembered > share {
+        watched
+            .tracking
+            .invalidate_some((remembered - share).min(LIMIT_EFFORT));
     }
 }
 

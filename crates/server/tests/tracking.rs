@@ -463,6 +463,57 @@ fn optin_and_optout_follow_client_caching(server: &TestServer) {
     ok(&mut writer, &["MSET", "{u}1", "1", "{u}2", "2"]);
     expect(&mut optout, &invalidate(&["{u}2"]));
 }
+/// `tracking-table-max-keys`: past the limit, remembered keys are forgotten and their
+/// readers told to drop them (otherwise they would keep a copy nobody invalidates); 0 is
+/// no limit.
+fn the_table_keeps_to_its_limit(server: &TestServer) {
+    let keys = keys_on_shards("limited:", 12, server.shards());
+    let mut target = server.raw();
+    let target_id = client_id(&mut target);
+    target.cmd(&["SUBSCRIBE", "__redis__:invalidate"]);
+    let mut tracker = server.raw();
+    ok(
+        &mut tracker,
+        &["CLIENT", "TRACKING", "ON", "REDIRECT", &target_id],
+    );
+    let mut admin = server.raw();
+    ok(
+        &mut admin,
+        &["CONFIG", "SET", "tracking-table-max-keys", "4"],
+    );
+    assert_eq!(
+        show(&admin.cmd(&["CONFIG", "GET", "tracking-table-max-keys"])),
+        "*2\r\n$23\r\ntracking-table-max-keys\r\n$1\r\n4\r\n"
+    );
+    for key in &keys {
+        tracker.cmd(&["GET", key]);
+    }
+    let kept: usize = info_field(&mut admin, "stats", "tracking_total_keys")
+        .parse()
+        .expect("a count");
+    assert!((1..=4).contains(&kept), "{kept} keys kept");
+    // Every key forgotten was invalidated, once.
+    let mut forgotten: Vec<String> = (0..keys.len() - kept)
+        .map(|_| show(&target.read_reply()))
+        .collect();
+    forgotten.sort();
+    forgotten.dedup();
+    assert_eq!(forgotten.len(), keys.len() - kept);
+    assert!(forgotten
+        .iter()
+        .all(|frame| keys.iter().any(|key| *frame == message(&[key]))));
+    ok(
+        &mut admin,
+        &["CONFIG", "SET", "tracking-table-max-keys", "0"],
+    );
+    for key in &keys {
+        tracker.cmd(&["GET", key]);
+    }
+    assert_eq!(
+        info_field(&mut admin, "stats", "tracking_total_keys"),
+        keys.len().to_string()
+    );
+}
 
 /// INFO's tracking figures and CLIENT LIST's `redir`.
 fn info_counts_tracking(server: &TestServer) {
@@ -573,6 +624,7 @@ with_1_and_4_shards! {
     noloop_skips_own_writes,
     optin_and_optout_follow_client_caching,
     info_counts_tracking,
+    the_table_keeps_to_its_limit,
     a_real_client_receives_invalidations,
 }
 

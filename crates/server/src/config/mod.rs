@@ -91,6 +91,7 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "latency-monitor-threshold",  default: "0",           kind: Kind::Integer, mutable: true },
     Parameter { name: "latency-tracking",           default: "yes",         kind: Kind::Bool,    mutable: true },
     Parameter { name: "latency-tracking-info-percentiles", default: "50 99 99.9", kind: Kind::Text, mutable: true },
+    Parameter { name: "tracking-table-max-keys",    default: "1000000",     kind: Kind::Integer, mutable: true },
     Parameter { name: "busy-reply-threshold",       default: "5000",        kind: Kind::Integer, mutable: true },
     Parameter { name: "script-undeclared-keys",     default: "allow",       kind: Kind::OneOf(&["allow", "deny"]), mutable: true },
     Parameter { name: "client-output-buffer-limit", default: crate::outbox::DEFAULT_OUTPUT_LIMITS, kind: Kind::Text, mutable: true },
@@ -191,6 +192,8 @@ pub struct Settings {
     pub slowlog: crate::slowlog::SlowLogSettings,
     /// The latency monitor and per-command latency tracking.
     pub latency: crate::latency::LatencySettings,
+    /// `tracking-table-max-keys`: most keys remembered for CLIENT TRACKING (0: no limit).
+    pub tracking_table_max_keys: usize,
 }
 
 /// Who may run a protected command (`enable-debug-command no|yes|local`).
@@ -627,6 +630,7 @@ impl Config {
                 )
                 .unwrap_or_default(),
             },
+            tracking_table_max_keys: self.number("tracking-table-max-keys") as usize,
             daemonize: self.get("daemonize") == "yes",
             pidfile: self.get("pidfile").to_owned(),
             supervised: crate::process::Supervision::parse(self.get("supervised")),

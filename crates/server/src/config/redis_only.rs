@@ -52,7 +52,6 @@ pub(super) const PARAMETERS: &[Parameter] = &[
     Parameter { name: "socket-mark-id",                   default: "0",             kind: Kind::Integer, mutable: true },
     Parameter { name: "bind-source-addr",                 default: "",              kind: Kind::Text,    mutable: true },
     Parameter { name: "maxmemory-clients",                default: "0",             kind: Kind::Text,    mutable: true },
-    Parameter { name: "tracking-table-max-keys",          default: "1000000",       kind: Kind::Integer, mutable: true },
     // RDB and AOF file tuning, and Redis's own memory housekeeping.
     Parameter { name: "stop-writes-on-bgsave-error",      default: "yes",           kind: Kind::Bool,    mutable: true },
     Parameter { name: "rdbcompression",                   default: "yes",           kind: Kind::Bool,    mutable: true },
