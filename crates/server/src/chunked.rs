@@ -5,8 +5,11 @@
 //! all, these commands run here instead: every key is locked (ascending shard order, the
 //! destination exclusively, the sources shared), the sources are read in chunks of
 //! [`CHUNK`] members through their own stable scan cursors, membership tests go to the
-//! owning shards a chunk at a time, and the result is built between chunks on the
-//! connection's core, which serves other clients in between. The locks keep every other
+//! owning shards a chunk at a time, and the result is built on the connection's core in
+//! steps of at most [`STEP_BUDGET`], serving other clients in between: a step's time is
+//! bounded, not only its count of members, because when the result's table grows it is
+//! filled at random places of fresh memory, and the first thousands of inserts after a
+//! growth each fault a page in (4,096 of them took 40 ms at 10M members). The locks keep every other
 //! command off these keys from the first read to the final store, so the result is the
 //! one the ordinary handler would compute at that point in the serial order.
 
@@ -14,17 +17,20 @@ use crate::coordinator::{lock_in_order, run_then_release};
 use crate::shard_state::{unix_millis, ShardRouter, ShardState};
 use bytes::Bytes;
 use peregrine_commands::{CommandError, CommandSpec};
-use peregrine_keyspace::collections::Set;
+use peregrine_keyspace::collections::{EncodingLimits, Set};
 use peregrine_keyspace::{Collection, DbIndex, Value};
 use peregrine_resp::{Argv, Reply};
 use peregrine_shard::{LockKey, LockMode, LockRequest, ShardId};
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 /// Source members (all sources together) above which the chunked path runs.
 pub const CHUNKED_ABOVE: usize = 65_536;
-/// Members read, tested or inserted per step.
+/// Members read or tested per step.
 pub const CHUNK: usize = 4096;
+/// Longest the result is built for before other clients get a turn.
+const STEP_BUDGET: Duration = Duration::from_millis(1);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Operation {
@@ -181,73 +187,107 @@ async fn compute(
     keys: &[Bytes],
 ) -> Result<Set, CommandError> {
     let mut sources = sizes(router, db, keys).await?;
-    let limits = router.state().limits().encoding;
-    let mut result = Set::new();
+    let mut result = ResultSet::new(router.state().limits().encoding);
     match operation {
         Operation::Union => {
             for source in sources.iter().filter(|source| source.len.is_some()) {
-                for_each_chunk(router, db, source, |chunk| {
-                    for member in chunk {
-                        result.insert(&member, &limits);
-                    }
-                })
-                .await;
+                let mut reader = ChunkReader::new(router, db, source);
+                while let Some(chunk) = reader.next().await {
+                    result.insert_all(chunk).await;
+                }
             }
         }
         Operation::Intersection => {
             if sources.iter().any(|source| source.len.is_none()) {
-                return Ok(result);
+                return Ok(Set::new());
             }
             sources.sort_by_key(|source| source.len);
             let (smallest, others) = sources.split_at(1);
-            let mut chunks = Vec::new();
-            for_each_chunk(router, db, &smallest[0], |chunk| chunks.push(chunk)).await;
-            for mut chunk in chunks {
+            let mut reader = ChunkReader::new(router, db, &smallest[0]);
+            while let Some(mut chunk) = reader.next().await {
                 for other in others {
                     chunk = keep_members(router, db, other, chunk, true).await;
                 }
-                for member in chunk {
-                    result.insert(&member, &limits);
-                }
-                crate::expiry::pause_for_io().await;
+                result.insert_all(chunk).await;
             }
         }
         Operation::Difference => {
             let Some((first, others)) = sources.split_first() else {
-                return Ok(result);
+                return Ok(Set::new());
             };
             if first.len.is_none() {
-                return Ok(result);
+                return Ok(Set::new());
             }
-            let mut chunks = Vec::new();
-            for_each_chunk(router, db, first, |chunk| chunks.push(chunk)).await;
-            for mut chunk in chunks {
+            let mut reader = ChunkReader::new(router, db, first);
+            while let Some(mut chunk) = reader.next().await {
                 for other in others.iter().filter(|other| other.len.is_some()) {
                     chunk = keep_members(router, db, other, chunk, false).await;
                 }
-                for member in chunk {
-                    result.insert(&member, &limits);
-                }
-                crate::expiry::pause_for_io().await;
+                result.insert_all(chunk).await;
             }
         }
     }
-    Ok(result)
+    Ok(result.set)
 }
 
-/// Reads the set at `source` a chunk at a time through its scan cursor, handing each
-/// chunk to `visit` and pausing for I/O between chunks.
-async fn for_each_chunk(
-    router: &ShardRouter,
+/// The result set being built, in steps of at most [`STEP_BUDGET`].
+struct ResultSet {
+    set: Set,
+    limits: EncodingLimits,
+    step_began: Instant,
+}
+
+impl ResultSet {
+    fn new(limits: EncodingLimits) -> ResultSet {
+        ResultSet {
+            set: Set::new(),
+            limits,
+            step_began: Instant::now(),
+        }
+    }
+
+    /// Inserts `members`, pausing for other clients whenever a step has run its budget.
+    async fn insert_all(&mut self, members: Vec<Vec<u8>>) {
+        for (count, member) in members.iter().enumerate() {
+            self.set.insert(member, &self.limits);
+            if count % 64 == 63 && self.step_began.elapsed() >= STEP_BUDGET {
+                crate::expiry::pause_for_io().await;
+                self.step_began = Instant::now();
+            }
+        }
+    }
+}
+
+/// Reads the set at a source a chunk at a time through its scan cursor.
+struct ChunkReader<'a> {
+    router: &'a ShardRouter,
     db: DbIndex,
-    source: &Source,
-    mut visit: impl FnMut(Vec<Vec<u8>>),
-) {
-    let mut cursor = 0u64;
-    loop {
-        let key = source.key.clone();
-        let (chunk, next) = router
-            .invoke_on(source.shard, move |state: Rc<ShardState>| async move {
+    source: &'a Source,
+    /// Where the next chunk starts; `None` once the scan is complete.
+    cursor: Option<u64>,
+}
+
+impl<'a> ChunkReader<'a> {
+    fn new(router: &'a ShardRouter, db: DbIndex, source: &'a Source) -> ChunkReader<'a> {
+        ChunkReader {
+            router,
+            db,
+            source,
+            cursor: Some(0),
+        }
+    }
+
+    /// The next chunk of members, pausing for I/O before every chunk but the first;
+    /// `None` when every member was read.
+    async fn next(&mut self) -> Option<Vec<Vec<u8>>> {
+        let cursor = self.cursor?;
+        if cursor != 0 {
+            crate::expiry::pause_for_io().await;
+        }
+        let (key, db) = (self.source.key.clone(), self.db);
+        let (chunk, next) = self
+            .router
+            .invoke_on(self.source.shard, move |state: Rc<ShardState>| async move {
                 let mut keyspace = state.keyspace.borrow_mut();
                 let mut chunk = Vec::with_capacity(CHUNK);
                 let mut next = 0;
@@ -267,12 +307,8 @@ async fn for_each_chunk(
                 (chunk, next)
             })
             .await;
-        visit(chunk);
-        if next == 0 {
-            return;
-        }
-        cursor = next;
-        crate::expiry::pause_for_io().await;
+        self.cursor = (next != 0).then_some(next);
+        Some(chunk)
     }
 }
 
