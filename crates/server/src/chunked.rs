@@ -16,9 +16,9 @@
 use crate::coordinator::{lock_in_order, run_then_release};
 use crate::shard_state::{unix_millis, ShardRouter, ShardState};
 use bytes::Bytes;
-use peregrine_commands::{CommandError, CommandSpec};
+use peregrine_commands::{ClientOptions, CommandError, CommandSpec, EventClass};
 use peregrine_keyspace::collections::{EncodingLimits, Set};
-use peregrine_keyspace::{Collection, DbIndex, Value};
+use peregrine_keyspace::{DbIndex, Value};
 use peregrine_resp::{Argv, Reply};
 use peregrine_shard::{LockKey, LockMode, LockRequest, ShardId};
 use std::collections::BTreeMap;
@@ -37,6 +37,17 @@ enum Operation {
     Union,
     Intersection,
     Difference,
+}
+
+impl Operation {
+    /// The keyspace event of the command.
+    fn event(self) -> &'static str {
+        match self {
+            Operation::Union => "sunionstore",
+            Operation::Intersection => "sinterstore",
+            Operation::Difference => "sdiffstore",
+        }
+    }
 }
 
 /// One source set: its key, its shard and its size (`None`: no such key).
@@ -151,24 +162,24 @@ async fn run_locked(
         Ok(result) => {
             let len = result.len();
             let request = locks.remove(&destination_shard).unwrap_or_default();
-            run_then_release(router, destination_shard, request, move |state| {
-                let now = unix_millis();
+            let event = operation.event();
+            let events = run_then_release(router, destination_shard, request, move |state| {
                 state.capture_before_write(db, &destination);
-                {
-                    let mut keyspace = state.keyspace.borrow_mut();
-                    let database = keyspace.db(db);
-                    if result.is_empty() {
-                        database.remove(&destination);
-                    } else {
-                        database.set(&destination, result.into_value(), None, now);
-                    }
-                }
+                // As the command's handler stores it: `del` for an empty result over an
+                // existing key, else `new` (a new key) and the command's event.
+                state.with_ctx(db, ClientOptions::default(), |ctx| {
+                    ctx.store(&destination, result, EventClass::Set, event)
+                });
                 state.record_key_state(db, &destination);
                 state.stats.borrow_mut().dirty += 1;
                 state.signal_key(db, &destination);
                 crate::blocking::serve_ready_now(state);
+                state.take_key_events()
             })
             .await;
+            // Published from this core after the reply, as the events of the other
+            // multi-shard writes.
+            router.state().notifier.borrow_mut().extend(events);
             Ok(Reply::Integer(len as i64))
         }
         Err(error) => Err(error),

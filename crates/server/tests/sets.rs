@@ -2,7 +2,7 @@
 //! errors, encodings, and multi-key commands whose keys live on different shards. Every
 //! test runs with 1 and 4 shards.
 
-use peregrine_testkit::{keys_on_shards, run, run_err, with_1_and_4_shards, TestServer};
+use peregrine_testkit::{keys_on_shards, run, run_err, show, with_1_and_4_shards, TestServer};
 use std::collections::BTreeSet;
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
@@ -142,6 +142,9 @@ fn huge_stores_run_in_chunks(server: &TestServer) {
             run::<i64>(&mut c, &command);
         }
     }
+    run::<String>(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Egs"]);
+    let mut subscriber = server.raw();
+    subscriber.cmd(&["PSUBSCRIBE", "__keyevent@0__:*"]);
     // Multiples of 2 or 3 below 120,000; of 6; of 2 but not 3.
     assert_eq!(
         run::<i64>(&mut c, &["SUNIONSTORE", destination, evens, threes]),
@@ -166,6 +169,18 @@ fn huge_stores_run_in_chunks(server: &TestServer) {
         0
     );
     assert_eq!(run::<i64>(&mut c, &["EXISTS", destination]), 0);
+    // Their keyspace events, as the ordinary handlers publish them.
+    for event in ["sunionstore", "sinterstore", "sdiffstore", "del"] {
+        let channel = format!("__keyevent@0__:{event}");
+        assert_eq!(
+            show(&subscriber.read_reply()),
+            format!(
+                "*4\r\n$8\r\npmessage\r\n$16\r\n__keyevent@0__:*\r\n${}\r\n{channel}\r\n${}\r\n{destination}\r\n",
+                channel.len(),
+                destination.len()
+            )
+        );
+    }
     run::<String>(&mut c, &["SET", other, "string"]);
     assert!(run_err(&mut c, &["SUNIONSTORE", destination, evens, other]).starts_with("WRONGTYPE"));
 }
