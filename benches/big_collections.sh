@@ -10,6 +10,10 @@
 #   DEL dest                     (freeing 10M members)
 #   UNLINK dest2                 (freeing 10M members)
 #   FLUSHALL ASYNC               (freeing the rest)
+# and the same for a sorted set of MEMBERS members (score = member number):
+#   ZUNIONSTORE zdest 2 zbig small   (a 10M-member union, `small` a plain set)
+#   ZINTERSTORE zdest2 2 zbig zdest  (a 10M x 10M intersection)
+#   DEL zdest                        (freeing 10M members)
 # Runs against peregrine-server (--shards 1) and redis-server in turn, each pinned to
 # CPU 0, clients on CPU 1. Usage: benches/big_collections.sh [MEMBERS]
 set -euo pipefail
@@ -57,6 +61,21 @@ for start in range(0, members, batch):
 out.write(b"*5\r\n$4\r\nSADD\r\n$5\r\nsmall\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n")
 PY
 
+python3 - "$MEMBERS" > "$WORK/zload.resp" <<'PY'
+import sys
+members = int(sys.argv[1])
+out = sys.stdout.buffer
+batch = 1000
+for start in range(0, members, batch):
+    pairs = []
+    for n in range(start, min(start + batch, members)):
+        pairs += [b"%d" % n, b"member:%010d" % n]
+    out.write(b"*%d\r\n$4\r\nZADD\r\n$4\r\nzbig\r\n" % (len(pairs) + 2))
+    for part in pairs:
+        out.write(b"$%d\r\n%s\r\n" % (len(part), part))
+out.write(b"*5\r\n$4\r\nSADD\r\n$5\r\nsmall\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n")
+PY
+
 # operation PORT NAME COMMAND... — runs COMMAND with the probe running; prints a row.
 operation() {
     local port=$1 name=$2 server=$3
@@ -72,7 +91,7 @@ operation() {
     sleep 0.3
     touch "$WORK/stop"
     wait "$probe"
-    printf '| %-10s | %-28s | %12s | %10s | %16s |\n' "$server" "$name" "$reply" "$((ended - started))" "$(cat "$WORK/probe.out")"
+    printf '| %-10s | %-32s | %12s | %10s | %16s |\n' "$server" "$name" "$reply" "$((ended - started))" "$(cat "$WORK/probe.out")"
 }
 
 measure() {
@@ -83,11 +102,15 @@ measure() {
     operation "$port" "DEL dest" "$server" DEL dest
     operation "$port" "UNLINK dest2" "$server" UNLINK dest2
     operation "$port" "FLUSHALL ASYNC" "$server" FLUSHALL ASYNC
+    taskset -c 1 redis-cli -p "$port" --pipe < "$WORK/zload.resp" > /dev/null
+    operation "$port" "ZUNIONSTORE zdest 2 zbig small" "$server" ZUNIONSTORE zdest 2 zbig small
+    operation "$port" "ZINTERSTORE zdest2 2 zbig zdest" "$server" ZINTERSTORE zdest2 2 zbig zdest
+    operation "$port" "DEL zdest" "$server" DEL zdest
 }
 
-echo "Huge collections: one set of $MEMBERS members ($(date -u +%F), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
-printf '| %-10s | %-28s | %12s | %10s | %16s |\n' server operation reply "took ms" "longest PING ms"
-printf '|%s|%s|%s|%s|%s|\n' ------------ ------------------------------ -------------- ------------ ------------------
+echo "Huge collections: one set, then one sorted set, of $MEMBERS members ($(date -u +%F), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
+printf '| %-10s | %-32s | %12s | %10s | %16s |\n' server operation reply "took ms" "longest PING ms"
+printf '|%s|%s|%s|%s|%s|\n' ------------ ---------------------------------- -------------- ------------ ------------------
 
 port=$(free_port)
 taskset -c 0 "$PEREGRINE" --port "$port" --shards 1 --save "" --appendonly no --dir "$WORK" > "$WORK/peregrine.log" 2>&1 &

@@ -1,7 +1,9 @@
 //! End-to-end tests of the sorted-set family through a real client and raw RESP bytes,
 //! each run with 1 and 4 shards (multi-key commands with keys on different shards).
 
-use peregrine_testkit::{keys_on_shards, run, run_err, show, with_1_and_4_shards, TestServer};
+use peregrine_testkit::{
+    keys_on_shards, run, run_err, show, with_1_and_4_shards, RedisOracle, TestServer,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
 
@@ -126,3 +128,103 @@ fn algebra_across_shards(server: &TestServer) {
 }
 
 with_1_and_4_shards!(bin = BIN; add_range_and_scores, big_sets_convert_and_stay_ordered, algebra_across_shards);
+
+/// The stored result of `command` on `connection`: its reply, then every member with its
+/// score (scores as numbers: redis-server 7.0 prints them with `%.17g`).
+fn stored(connection: &mut redis::Connection, command: &[&str]) -> (String, Vec<(String, f64)>) {
+    let mut query = redis::cmd(command[0]);
+    for argument in &command[1..] {
+        query.arg(*argument);
+    }
+    let reply = match query.query::<redis::Value>(connection) {
+        Ok(value) => format!("{value:?}"),
+        Err(error) => peregrine_testkit::error_text(&error),
+    };
+    let elements = run(connection, &["ZRANGE", command[1], "0", "-1", "WITHSCORES"]);
+    (reply, elements)
+}
+
+/// Sources above the chunked threshold (65,536 members in all) take the chunked path:
+/// ZUNIONSTORE, ZINTERSTORE and ZDIFFSTORE with WEIGHTS and AGGREGATE, over sorted sets on
+/// several shards and a plain set, store exactly what redis-server stores (every member
+/// and score, the encoding), and their errors are the handler's.
+#[test]
+fn huge_stores_match_redis() {
+    let Some(redis) = RedisOracle::start("the huge sorted-set store comparison") else {
+        return;
+    };
+    let peregrine = TestServer::start(BIN, 4);
+    let keys = keys_on_shards("zhuge", 5, 4);
+    let (evens, threes, plain, destination, text) =
+        (&keys[0], &keys[1], &keys[2], &keys[3], &keys[4]);
+    let commands: Vec<Vec<String>> = [
+        "ZUNIONSTORE {d} 3 {e} {t} {p} WEIGHTS 1 2.5 3",
+        "ZUNIONSTORE {d} 2 {e} {t} AGGREGATE MIN",
+        "ZINTERSTORE {d} 2 {e} {t} AGGREGATE MAX",
+        "ZINTERSTORE {d} 3 {e} {t} {p} WEIGHTS 2 -1 0.5 AGGREGATE MIN",
+        "ZDIFFSTORE {d} 3 {e} {t} {p}",
+        "ZUNIONSTORE {d} 2 {e} {t} WEIGHTS 1 x",
+        "ZUNIONSTORE {d} 2 {e} {t} AGGREGATE AVG",
+        "ZINTERSTORE {d} 2 {e} nosuchkey",
+        "ZUNIONSTORE {d} 2 {e} {s}",
+    ]
+    .iter()
+    .map(|template| {
+        template
+            .split_whitespace()
+            .map(|word| match word {
+                "{d}" => destination.clone(),
+                "{e}" => evens.clone(),
+                "{t}" => threes.clone(),
+                "{p}" => plain.clone(),
+                "{s}" => text.clone(),
+                other => other.to_owned(),
+            })
+            .collect()
+    })
+    .collect();
+    let mut results = Vec::new();
+    for mut connection in [redis.client(), peregrine.client()] {
+        let mut pipe = redis::pipe();
+        for n in (0..120_000).step_by(2) {
+            pipe.cmd("ZADD")
+                .arg(evens)
+                .arg(n as f64 / 8.0)
+                .arg(format!("m{n}"));
+        }
+        for n in (0..120_000).step_by(3) {
+            pipe.cmd("ZADD")
+                .arg(threes)
+                .arg(n % 1000)
+                .arg(format!("m{n}"));
+        }
+        for n in (0..120_000).step_by(5) {
+            pipe.cmd("SADD").arg(plain).arg(format!("m{n}"));
+        }
+        pipe.cmd("SET").arg(text).arg("string");
+        pipe.query::<()>(&mut connection).expect("load");
+        let mut outcomes = Vec::new();
+        for command in &commands {
+            let command: Vec<&str> = command.iter().map(String::as_str).collect();
+            outcomes.push(stored(&mut connection, &command));
+            if command[0] == "ZUNIONSTORE" && outcomes.len() == 1 {
+                outcomes.push((
+                    run(&mut connection, &["OBJECT", "ENCODING", destination]),
+                    Vec::new(),
+                ));
+            }
+        }
+        results.push(outcomes);
+    }
+    assert_eq!(results[0].len(), results[1].len());
+    for (index, (theirs, ours)) in results[0].iter().zip(&results[1]).enumerate() {
+        assert_eq!(theirs.0, ours.0, "reply {index}");
+        assert_eq!(theirs.1.len(), ours.1.len(), "size after command {index}");
+        let first_difference = theirs.1.iter().zip(&ours.1).position(|(a, b)| a != b);
+        assert_eq!(first_difference, None, "elements after command {index}");
+    }
+    assert!(
+        results[1][0].1.len() > 65_536,
+        "sources above the threshold: the chunked path ran"
+    );
+}

@@ -12,6 +12,8 @@
 mod pop;
 mod range;
 mod store;
+
+pub use store::{store_options, weigh, Aggregate};
 #[cfg(test)]
 mod tests;
 

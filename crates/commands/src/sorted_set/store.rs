@@ -36,16 +36,20 @@ impl Operation {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Aggregate {
+/// How AGGREGATE combines the scores a member has in several sources.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregate {
+    /// `SUM` (the default).
     Sum,
+    /// `MIN`.
     Min,
+    /// `MAX`.
     Max,
 }
 
 impl Aggregate {
     /// Combines `value` into `target` (a NaN sum, from inf + -inf, becomes 0 as in Redis).
-    fn apply(self, target: &mut f64, value: f64) {
+    pub fn apply(self, target: &mut f64, value: f64) {
         match self {
             Aggregate::Sum => {
                 *target += value;
@@ -267,7 +271,7 @@ impl Algebra {
 type Accumulator = AHashMap<CompactBytes, f64>;
 
 /// `score * weight`, with Redis's rule that a NaN product (0 * inf) is 0.
-fn weigh(score: f64, weight: f64) -> f64 {
+pub fn weigh(score: f64, weight: f64) -> f64 {
     let product = score * weight;
     if product.is_nan() {
         0.0
@@ -284,6 +288,45 @@ fn for_each_element(shard: &mut ShardCtx<'_>, key: &[u8], mut visit: impl FnMut(
         Some(Value::Set(set)) => set.for_each_member(|member| visit(member, 1.0)),
         _ => {}
     }
+}
+
+/// The WEIGHTS (one per source, 1 by default) and AGGREGATE of ZUNIONSTORE,
+/// ZINTERSTORE or ZDIFFSTORE (`command`, lower case) with `sources` sources, from the
+/// `options` after its keys; `None` when they are invalid (the command's handler then
+/// replies the error). For the server's path over huge sources, which reads the sources
+/// itself.
+pub fn store_options(
+    command: &str,
+    sources: usize,
+    options: &[Bytes],
+) -> Option<(Vec<f64>, Aggregate)> {
+    let operation = match command {
+        "zunionstore" => Operation::Union,
+        "zinterstore" => Operation::Intersection,
+        "zdiffstore" => Operation::Difference,
+        _ => return None,
+    };
+    let mut algebra = Algebra {
+        operation,
+        sources: (0..sources)
+            .map(|_| Source {
+                key: Bytes::new(),
+                weight: 1.0,
+                len: 0,
+            })
+            .collect(),
+        aggregate: Aggregate::Sum,
+        with_scores: false,
+        limit: 0,
+    };
+    let form = Form {
+        operation,
+        store: true,
+        cardinality: false,
+    };
+    algebra.parse_options(options, form).ok()?;
+    let weights = algebra.sources.iter().map(|source| source.weight).collect();
+    Some((weights, algebra.aggregate))
 }
 
 /// The result as elements, sorted.
