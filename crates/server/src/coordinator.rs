@@ -303,8 +303,8 @@ pub async fn run_coordinated(
 ) -> Reply {
     let outcome = match plan {
         Coordinated::MsetNx => msetnx(router, db, client, owner, spec, argv).await,
-        Coordinated::Rename { nx } => rename(router, db, owner, argv, nx).await,
-        Coordinated::Copy => copy(router, db, owner, argv).await,
+        Coordinated::Rename { nx } => rename(router, db, client, owner, argv, nx).await,
+        Coordinated::Copy => copy(router, db, client, owner, argv).await,
     };
     outcome.unwrap_or_else(CommandError::into_reply)
 }
@@ -405,6 +405,7 @@ async fn lock_pair(
 async fn rename(
     router: &ShardRouter,
     db: DbIndex,
+    client: ClientOptions,
     owner: Option<LockOwner>,
     argv: Argv,
     nx: bool,
@@ -456,7 +457,7 @@ async fn rename(
             .db(db)
             .remove_with_deadline(&source);
         state.stats.borrow_mut().dirty += 1;
-        state.in_tx(tx, || state.record_key_state(db, &source));
+        state.in_tx(tx, || state.record_key_state(db, &source, client));
         moved
     })
     .await;
@@ -469,7 +470,7 @@ async fn rename(
                 .borrow_mut()
                 .db(db)
                 .insert_entry(&destination, entry, deadline);
-            state.in_tx(tx, || state.record_key_state(db, &destination));
+            state.in_tx(tx, || state.record_key_state(db, &destination, client));
             state.signal_key(db, &destination);
             crate::blocking::serve_ready_now(state);
         }
@@ -481,6 +482,7 @@ async fn rename(
 async fn copy(
     router: &ShardRouter,
     db: DbIndex,
+    client: ClientOptions,
     owner: Option<LockOwner>,
     argv: Argv,
 ) -> Result<Reply, CommandError> {
@@ -529,7 +531,7 @@ async fn copy(
         }
         database.insert_entry(&destination, entry, deadline);
         drop(keyspace);
-        state.record_key_state(target_db, &destination);
+        state.record_key_state(target_db, &destination, client);
         state.stats.borrow_mut().dirty += 1;
         state.signal_key(target_db, &destination);
         crate::blocking::serve_ready_now(state);

@@ -275,7 +275,8 @@ impl Session {
                 self.flush(&mut pending, out).await;
                 let started = Ticks::now();
                 if let Some(reply) =
-                    crate::chunked::run_if_huge(&self.router, self.db, spec, &argv).await
+                    crate::chunked::run_if_huge(&self.router, self.db, self.options, spec, &argv)
+                        .await
                 {
                     self.finish(spec, Some(&argv), started, reply.is_error());
                     self.emit(reply, out);

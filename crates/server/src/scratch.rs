@@ -245,7 +245,7 @@ async fn run_scratch_with(
             drop(keyspace);
             state.in_tx(tx, || {
                 for (key, _) in &shard_writes {
-                    state.record_key_state(db, key);
+                    state.record_key_state(db, key, client);
                 }
             });
             for (key, _) in &shard_writes {

@@ -850,10 +850,13 @@ impl ShardState {
     }
 
     /// Records that `key` now holds whatever it holds (or nothing): fails the EXEC of its
-    /// watchers, logs a DEL and the commands that rebuild its entry, and wakes the log
-    /// writer. For writes done outside command handlers (multi-shard write-backs).
-    pub fn record_key_state(&self, db: DbIndex, key: &[u8]) {
-        self.watched.borrow_mut().touch(db.0, key);
+    /// watchers, invalidates it for tracking clients (but `writer`, the tracking client
+    /// that wrote it, when it asked for NOLOOP), logs a DEL and the commands that rebuild
+    /// its entry, and wakes the log writer. For writes done outside command handlers
+    /// (multi-shard write-backs).
+    pub fn record_key_state(&self, db: DbIndex, key: &[u8], writer: ClientOptions) {
+        let noloop_writer = writer.tracking.and_then(|client| client.noloop_writer());
+        self.watched.borrow_mut().touch_by(db.0, key, noloop_writer);
         crate::tracking::send_owed(self);
         let mut journal = self.journal.borrow_mut();
         if !journal.is_enabled() {

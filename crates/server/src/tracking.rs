@@ -31,8 +31,6 @@
 //! * A client's invalidation of its own write follows the replies of the whole batch of
 //!   keyed commands it was pipelined in, not the write's reply alone (it does precede the
 //!   replies of later server, cross-shard and EXEC commands).
-//! * NOLOOP is not honoured for writes done by multi-shard write-backs (cross-shard
-//!   RENAME, COPY and commands run on a scratch copy): the writer gets its invalidation.
 //! * Keys that expire lazily outside keyed commands (SCAN, KEYS, RANDOMKEY, the scratch
 //!   copy of a cross-shard command) are not invalidated until active expiry would have
 //!   removed them; eviction does not invalidate (Peregrine does not evict yet).

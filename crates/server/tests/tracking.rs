@@ -406,6 +406,23 @@ fn noloop_skips_own_writes(server: &TestServer) {
     tracker.cmd(&["GET", "{n}2"]);
     ok(&mut writer, &["SET", "{n}2", "theirs"]);
     expect(&mut tracker, &invalidate(&["{n}2"]));
+    // Its own writes of keys on several shards too (written back by a multi-shard
+    // command: a RENAME, a SUNIONSTORE run on a scratch copy).
+    let keys = keys_on_shards("noloop:", 3, server.shards());
+    ok(&mut writer, &["SET", &keys[0], "v"]);
+    for key in &keys {
+        tracker.cmd(&["GET", key]);
+    }
+    ok(&mut tracker, &["RENAME", &keys[0], &keys[1]]);
+    tracker.cmd(&["SADD", &keys[0], "member"]);
+    tracker.cmd(&["GET", &keys[2]]);
+    assert_eq!(
+        show(&tracker.cmd(&["SUNIONSTORE", &keys[2], &keys[0]])),
+        ":1\r\n"
+    );
+    tracker.cmd(&["GET", "{n}3"]);
+    ok(&mut writer, &["SET", "{n}3", "theirs"]);
+    expect(&mut tracker, &invalidate(&["{n}3"]));
 }
 
 /// OPTIN remembers only the command after CLIENT CACHING YES (all of MULTI ... EXEC when
@@ -463,6 +480,7 @@ fn optin_and_optout_follow_client_caching(server: &TestServer) {
     ok(&mut writer, &["MSET", "{u}1", "1", "{u}2", "2"]);
     expect(&mut optout, &invalidate(&["{u}2"]));
 }
+
 /// `tracking-table-max-keys`: past the limit, remembered keys are forgotten and their
 /// readers told to drop them (otherwise they would keep a copy nobody invalidates); 0 is
 /// no limit.

@@ -50,15 +50,16 @@ pub fn handles(spec: &CommandSpec) -> bool {
 pub async fn run_if_huge(
     router: &ShardRouter,
     db: DbIndex,
+    client: ClientOptions,
     spec: &'static CommandSpec,
     argv: &Argv,
 ) -> Option<Reply> {
     let reply = match spec.name {
         "sunionstore" | "sinterstore" | "sdiffstore" => {
-            sets::run_if_huge(router, db, spec.name, argv).await?
+            sets::run_if_huge(router, db, client, spec.name, argv).await?
         }
         "zunionstore" | "zinterstore" | "zdiffstore" => {
-            sorted_sets::run_if_huge(router, db, spec.name, argv).await?
+            sorted_sets::run_if_huge(router, db, client, spec.name, argv).await?
         }
         _ => return None,
     };
@@ -146,6 +147,7 @@ fn huge(sources: &[Source]) -> bool {
 async fn store_locked<C: Collection + Send + 'static>(
     router: &ShardRouter,
     db: DbIndex,
+    client: ClientOptions,
     destination: &Bytes,
     keys: &[Bytes],
     compute: impl Future<Output = Result<C, CommandError>>,
@@ -187,7 +189,7 @@ async fn store_locked<C: Collection + Send + 'static>(
                 state.with_ctx(db, ClientOptions::default(), |ctx| {
                     ctx.store(&destination, result, class, event)
                 });
-                state.record_key_state(db, &destination);
+                state.record_key_state(db, &destination, client);
                 state.stats.borrow_mut().dirty += 1;
                 state.signal_key(db, &destination);
                 crate::blocking::serve_ready_now(state);

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::shard_state::ShardRouter;
 use bytes::Bytes;
-use peregrine_commands::{CommandError, EventClass};
+use peregrine_commands::{ClientOptions, CommandError, EventClass};
 use peregrine_keyspace::collections::{EncodingLimits, Set};
 use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Reply};
@@ -16,6 +16,7 @@ use peregrine_resp::{Argv, Reply};
 pub(super) async fn run_if_huge(
     router: &ShardRouter,
     db: DbIndex,
+    client: ClientOptions,
     command: &'static str,
     argv: &Argv,
 ) -> Option<Result<Reply, CommandError>> {
@@ -30,6 +31,7 @@ pub(super) async fn run_if_huge(
         store_locked(
             router,
             db,
+            client,
             &argv[1],
             keys,
             compute,

@@ -9,7 +9,7 @@ use super::{
 use crate::shard_state::ShardRouter;
 use bytes::Bytes;
 use peregrine_commands::sorted_set::{store_options, weigh, Aggregate};
-use peregrine_commands::{parse_integer, CommandError, EventClass};
+use peregrine_commands::{parse_integer, ClientOptions, CommandError, EventClass};
 use peregrine_keyspace::collections::{EncodingLimits, SortedSet};
 use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Reply};
@@ -20,6 +20,7 @@ use peregrine_resp::{Argv, Reply};
 pub(super) async fn run_if_huge(
     router: &ShardRouter,
     db: DbIndex,
+    client: ClientOptions,
     command: &'static str,
     argv: &Argv,
 ) -> Option<Result<Reply, CommandError>> {
@@ -45,6 +46,7 @@ pub(super) async fn run_if_huge(
         store_locked(
             router,
             db,
+            client,
             &argv[1],
             keys,
             compute,
