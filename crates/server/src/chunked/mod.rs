@@ -139,6 +139,16 @@ fn huge(sources: &[Source]) -> bool {
         > CHUNKED_ABOVE
 }
 
+/// Where a STORE command stores its result, from which sources, with which event.
+struct Store<'a> {
+    /// The client running the command.
+    client: ClientOptions,
+    destination: &'a Bytes,
+    keys: &'a [Bytes],
+    class: EventClass,
+    event: &'static str,
+}
+
 /// Locks `destination` (exclusively) and `keys` (shared) shard by shard, computes the
 /// result with `compute` (a future not polled yet: it starts under the locks), stores it
 /// as the commands' handlers store theirs (`del` for an empty result over an existing
@@ -147,13 +157,16 @@ fn huge(sources: &[Source]) -> bool {
 async fn store_locked<C: Collection + Send + 'static>(
     router: &ShardRouter,
     db: DbIndex,
-    client: ClientOptions,
-    destination: &Bytes,
-    keys: &[Bytes],
+    store: Store<'_>,
     compute: impl Future<Output = Result<C, CommandError>>,
-    class: EventClass,
-    event: &'static str,
 ) -> Result<Reply, CommandError> {
+    let Store {
+        client,
+        destination,
+        keys,
+        class,
+        event,
+    } = store;
     let mut modes: BTreeMap<ShardId, BTreeMap<Bytes, LockMode>> = BTreeMap::new();
     for key in keys {
         let shard = ShardId::for_key(key, router.shard_count());

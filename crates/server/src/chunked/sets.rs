@@ -2,7 +2,7 @@
 
 use super::{
     each_member, each_member_of_difference, each_member_of_intersection, sources, store_locked,
-    Operation, Source,
+    Operation, Source, Store,
 };
 use crate::shard_state::ShardRouter;
 use bytes::Bytes;
@@ -27,19 +27,14 @@ pub(super) async fn run_if_huge(
     }
     let limits = router.state().limits().encoding;
     let compute = compute(router, db, Operation::of(command), keys, limits);
-    Some(
-        store_locked(
-            router,
-            db,
-            client,
-            &argv[1],
-            keys,
-            compute,
-            EventClass::Set,
-            command,
-        )
-        .await,
-    )
+    let store = Store {
+        client,
+        destination: &argv[1],
+        keys,
+        class: EventClass::Set,
+        event: command,
+    };
+    Some(store_locked(router, db, store, compute).await)
 }
 
 /// The result, computed under the locks.

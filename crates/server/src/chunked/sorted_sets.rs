@@ -4,7 +4,7 @@
 
 use super::{
     each_member, each_member_of_difference, each_member_of_intersection, sources, store_locked,
-    Operation,
+    Operation, Store,
 };
 use crate::shard_state::ShardRouter;
 use bytes::Bytes;
@@ -42,19 +42,14 @@ pub(super) async fn run_if_huge(
         limits,
     };
     let compute = combine.compute(router, db, keys);
-    Some(
-        store_locked(
-            router,
-            db,
-            client,
-            &argv[1],
-            keys,
-            compute,
-            EventClass::SortedSet,
-            command,
-        )
-        .await,
-    )
+    let store = Store {
+        client,
+        destination: &argv[1],
+        keys,
+        class: EventClass::SortedSet,
+        event: command,
+    };
+    Some(store_locked(router, db, store, compute).await)
 }
 
 /// How the sources combine.
