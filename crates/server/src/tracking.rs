@@ -568,13 +568,15 @@ const LIMIT_EFFORT: usize = 1000;
 /// invalidating them for their readers as Redis does (the readers must not keep a copy
 /// nobody will tell them about).
 fn keep_to_limit(state: &ShardState) {
-    let max_keys = state.tracking_table_max_keys();
-    if max_keys == 0 {
-        return;
-    }
+    // Every batch of commands ends here: nothing but a length test while nothing is
+    // remembered.
     let mut watched = state.watched.borrow_mut();
     let remembered = watched.tracking.key_count();
     if remembered == 0 {
+        return;
+    }
+    let max_keys = state.tracking_table_max_keys();
+    if max_keys == 0 {
         return;
     }
     let shards = state
