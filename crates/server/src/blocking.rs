@@ -775,6 +775,34 @@ impl<F: Future> Future for PolledWhenWoken<F> {
     }
 }
 
+/// A woken waiter's wait on one shard ([`Session::wait_on`]).
+type ShardWait<'a> = Pin<Box<dyn Future<Output = Outcome> + 'a>>;
+
+/// The first of `waits` to end, with its index, or `TimedOut` (no index) at `deadline`.
+async fn first_outcome(
+    waits: &mut [ShardWait<'_>],
+    deadline: Option<Instant>,
+) -> (Outcome, Option<usize>) {
+    let first = std::future::poll_fn(|context| {
+        for (index, wait) in waits.iter_mut().enumerate() {
+            if let Poll::Ready(outcome) = wait.as_mut().poll(context) {
+                return Poll::Ready((outcome, Some(index)));
+            }
+        }
+        Poll::Pending
+    });
+    match deadline {
+        None => first.await,
+        Some(deadline) => {
+            let timer = async {
+                glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
+                (Outcome::TimedOut, None)
+            };
+            futures_lite::future::or(first, timer).await
+        }
+    }
+}
+
 /// A client counted in INFO's `blocked_clients` while this lives.
 struct BlockedCount(Arc<crate::shard_state::ServerShared>);
 
@@ -993,72 +1021,54 @@ impl Session {
                 .await;
         }
         let _counted = BlockedCount::new(&self.shard().server);
+        // One wait per shard at a time: a shard's wait ends only when its waiter is woken
+        // or withdrawn, so a wait is replaced only once it has ended (a new one beside a
+        // pending one would be left behind on that shard for good).
+        let shards: Vec<ShardId> = keys_by_shard.keys().copied().collect();
+        let mut waits: Vec<ShardWait<'_>> =
+            shards.iter().map(|&shard| self.wait_on(shard)).collect();
         loop {
             if ready {
                 reply = self.run_once(spec, argv.clone()).await;
                 if reply != nothing_reply(spec) {
                     break;
                 }
-                self.release_holds(&keys_by_shard).await;
+                self.release_holds(&shards).await;
             }
-            match self.await_woken(&keys_by_shard, deadline).await {
-                Outcome::Woken => ready = true,
-                outcome => {
+            match first_outcome(&mut waits, deadline).await {
+                (Outcome::Woken, Some(index)) => {
+                    waits[index] = self.wait_on(shards[index]);
+                    ready = true;
+                }
+                (outcome, _) => {
                     reply = outcome_reply(outcome).unwrap_or_else(timeout_reply);
                     break;
                 }
             }
         }
+        // Withdrawing ends the waits still pending on the other shards.
         self.withdraw(None).await;
         reply
     }
 
+    /// Waits on `shard` until this client's waiter there is woken (or withdrawn).
+    fn wait_on(&self, shard: ShardId) -> ShardWait<'_> {
+        let client = self.info.id;
+        Box::pin(self.router.invoke_on(shard, move |state: Rc<ShardState>| {
+            state.await_woken(client)
+        }))
+    }
+
     /// Releases the keys held for this client on `shards` (see
     /// [`ShardState::release_holds`]).
-    async fn release_holds(&self, shards: &BTreeMap<ShardId, Vec<Bytes>>) {
+    async fn release_holds(&self, shards: &[ShardId]) {
         let client = self.info.id;
-        for &shard in shards.keys() {
+        for &shard in shards {
             self.router
                 .invoke_on(shard, move |state: Rc<ShardState>| async move {
                     state.release_holds(client)
                 })
                 .await;
-        }
-    }
-
-    /// The first outcome of this client's registrations on `shards`, or `TimedOut` at
-    /// `deadline`.
-    async fn await_woken(
-        &self,
-        shards: &BTreeMap<ShardId, Vec<Bytes>>,
-        deadline: Option<Instant>,
-    ) -> Outcome {
-        let client = self.info.id;
-        let mut waits: Vec<Pin<Box<dyn Future<Output = Outcome> + '_>>> = shards
-            .keys()
-            .map(|&shard| {
-                Box::pin(self.router.invoke_on(shard, move |state: Rc<ShardState>| {
-                    state.await_woken(client)
-                })) as Pin<Box<dyn Future<Output = Outcome> + '_>>
-            })
-            .collect();
-        let first = std::future::poll_fn(|context| {
-            for wait in waits.iter_mut() {
-                if let Poll::Ready(outcome) = wait.as_mut().poll(context) {
-                    return Poll::Ready(outcome);
-                }
-            }
-            Poll::Pending
-        });
-        match deadline {
-            None => first.await,
-            Some(deadline) => {
-                let timer = async {
-                    glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
-                    Outcome::TimedOut
-                };
-                futures_lite::future::or(first, timer).await
-            }
         }
     }
 
