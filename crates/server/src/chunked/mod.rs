@@ -130,13 +130,23 @@ async fn sources(
     Ok(sources)
 }
 
-/// True when the sources hold more than [`CHUNKED_ABOVE`] members in all.
-fn huge(sources: &[Source]) -> bool {
-    sources
-        .iter()
-        .filter_map(|source| source.len)
-        .sum::<usize>()
-        > CHUNKED_ABOVE
+/// Runs `store` here when its sources hold more than [`CHUNKED_ABOVE`] members in all
+/// (`compute`, not polled yet, builds the result under the locks); `None` otherwise, and
+/// when a source has another type (the handler then replies WRONGTYPE). This first look
+/// takes no locks and only decides the path: `compute` reads the sources again.
+async fn store_if_huge<C: Collection + Send + 'static>(
+    router: &ShardRouter,
+    db: DbIndex,
+    store: Store<'_>,
+    compute: impl Future<Output = Result<C, CommandError>>,
+) -> Option<Result<Reply, CommandError>> {
+    let sorted = store.class == EventClass::SortedSet;
+    let found = sources(router, db, store.keys, sorted).await.ok()?;
+    let members: usize = found.iter().filter_map(|source| source.len).sum();
+    if members <= CHUNKED_ABOVE {
+        return None;
+    }
+    Some(store_locked(router, db, store, compute).await)
 }
 
 /// Where a STORE command stores its result, from which sources, with which event.

@@ -1,7 +1,7 @@
 //! SUNIONSTORE, SINTERSTORE and SDIFFSTORE over huge sets (see the module above).
 
 use super::{
-    each_member, each_member_of_difference, each_member_of_intersection, sources, store_locked,
+    each_member, each_member_of_difference, each_member_of_intersection, sources, store_if_huge,
     Operation, Source, Store,
 };
 use crate::shard_state::ShardRouter;
@@ -11,8 +11,8 @@ use peregrine_keyspace::collections::{EncodingLimits, Set};
 use peregrine_keyspace::DbIndex;
 use peregrine_resp::{Argv, Reply};
 
-/// Runs `command` (`argv`) here when its sources are huge; `None` otherwise (and when a
-/// source has another type: the handler replies WRONGTYPE).
+/// Runs `command` (`argv`: destination key ...) here when its sources are huge; `None`
+/// otherwise (see [`super::store_if_huge`]).
 pub(super) async fn run_if_huge(
     router: &ShardRouter,
     db: DbIndex,
@@ -21,10 +21,6 @@ pub(super) async fn run_if_huge(
     argv: &Argv,
 ) -> Option<Result<Reply, CommandError>> {
     let keys = &argv[2..];
-    let found = sources(router, db, keys, false).await.ok()?;
-    if !super::huge(&found) {
-        return None;
-    }
     let limits = router.state().limits().encoding;
     let compute = compute(router, db, Operation::of(command), keys, limits);
     let store = Store {
@@ -34,7 +30,7 @@ pub(super) async fn run_if_huge(
         class: EventClass::Set,
         event: command,
     };
-    Some(store_locked(router, db, store, compute).await)
+    store_if_huge(router, db, store, compute).await
 }
 
 /// The result, computed under the locks.

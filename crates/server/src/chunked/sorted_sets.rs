@@ -3,7 +3,7 @@
 //! that a SUM adds in the same order), WEIGHTS and AGGREGATE as the handler applies them.
 
 use super::{
-    each_member, each_member_of_difference, each_member_of_intersection, sources, store_locked,
+    each_member, each_member_of_difference, each_member_of_intersection, sources, store_if_huge,
     Operation, Store,
 };
 use crate::shard_state::ShardRouter;
@@ -29,10 +29,6 @@ pub(super) async fn run_if_huge(
         .filter(|&count| count >= 1)?;
     let end = count.checked_add(3).filter(|&end| end <= argv.len())?;
     let keys = &argv[3..end];
-    let found = sources(router, db, keys, true).await.ok()?;
-    if !super::huge(&found) {
-        return None;
-    }
     let (weights, aggregate) = store_options(command, keys.len(), &argv[end..])?;
     let limits = router.state().limits().encoding;
     let combine = Combine {
@@ -49,7 +45,7 @@ pub(super) async fn run_if_huge(
         class: EventClass::SortedSet,
         event: command,
     };
-    Some(store_locked(router, db, store, compute).await)
+    store_if_huge(router, db, store, compute).await
 }
 
 /// How the sources combine.
