@@ -141,16 +141,12 @@ fn publish_in_key_order(
     argv: &Argv,
     events: Vec<peregrine_commands::KeyEvent>,
 ) {
-    if events.is_empty() {
-        return;
-    }
-    let keys: Vec<&[u8]> = spec
+    let keys = spec
         .keys
         .positions(argv)
         .filter_map(|position| argv.get(position))
-        .map(|key| &key[..])
-        .collect();
-    crate::pubsub::publish_in_key_order(router.state(), &keys, events);
+        .map(|key| &key[..]);
+    crate::pubsub::publish_in_key_order(router.state(), keys, events);
 }
 
 /// Releases every lock in `parts`.

@@ -12,6 +12,7 @@ use crate::shard_state::{ShardRouter, ShardState};
 use bytes::Bytes;
 use peregrine_commands::{EventFlags, KeyEvent};
 use peregrine_shard::ShardId;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 /// Publishes the events `state`'s shard recorded since the last call, from core `home`
@@ -39,17 +40,22 @@ pub fn publish_key_events(state: &ShardState, home: Option<u16>) {
 /// Publishes the events of a split command's parts from this core, in the order of the
 /// command's keys `keys` (an event of another key after them), as Redis notifies key by
 /// key in argument order.
-pub fn publish_in_key_order(state: &ShardState, keys: &[&[u8]], mut events: Vec<KeyEvent>) {
+pub fn publish_in_key_order<'a>(
+    state: &ShardState,
+    keys: impl IntoIterator<Item = &'a [u8]>,
+    mut events: Vec<KeyEvent>,
+) {
     let flags = state.notifier.borrow().flags();
     if flags.is_empty() || events.is_empty() {
         return;
     }
     let Some(router) = state.router() else { return };
-    events.sort_by_key(|event| {
-        keys.iter()
-            .position(|key| *key == &event.key[..])
-            .unwrap_or(usize::MAX)
-    });
+    // Each key's first place among the command's keys (one lookup per event, not a scan).
+    let mut order: HashMap<&[u8], usize, ahash::RandomState> = HashMap::default();
+    for (place, key) in keys.into_iter().enumerate() {
+        order.entry(key).or_insert(place);
+    }
+    events.sort_by_key(|event| order.get(&event.key[..]).copied().unwrap_or(usize::MAX));
     publish_events(&router, flags, events);
 }
 
