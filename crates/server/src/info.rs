@@ -83,6 +83,39 @@ pub(crate) struct MemorySample {
     pub rss: u64,
 }
 
+/// One layer's overhead over the layer below: `over / under` and `over - under`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Overhead {
+    /// The ratio (0 when the layer below is empty).
+    pub ratio: f64,
+    /// The difference in bytes (negative when the upper layer is the smaller).
+    pub bytes: i64,
+}
+
+impl Overhead {
+    fn of(over: u64, under: u64) -> Overhead {
+        Overhead {
+            ratio: ratio(over, under),
+            bytes: over as i64 - under as i64,
+        }
+    }
+}
+
+impl MemorySample {
+    /// Redis's four fragmentation figures, as INFO memory and MEMORY STATS report them:
+    /// allocator fragmentation (active over allocated), allocator RSS (resident over
+    /// active), RSS overhead (the process's RSS over the allocator's resident pages) and
+    /// the whole (RSS over allocated).
+    pub fn overheads(&self) -> [Overhead; 4] {
+        [
+            Overhead::of(self.active, self.allocated),
+            Overhead::of(self.allocator_resident, self.active),
+            Overhead::of(self.rss, self.allocator_resident),
+            Overhead::of(self.rss, self.allocated),
+        ]
+    }
+}
+
 /// Reads the allocated bytes, raises the recorded peak to them, and returns them (the
 /// main thread's 100 ms sample; INFO memory reads the rest with [`sample_memory`]).
 pub fn record_memory_peak(server: &crate::shard_state::ServerShared) -> u64 {
@@ -125,7 +158,7 @@ fn total_system_memory() -> u64 {
 }
 
 /// `part / whole`, 0 when `whole` is 0.
-fn ratio(part: u64, whole: u64) -> f64 {
+pub(crate) fn ratio(part: u64, whole: u64) -> f64 {
     if whole > 0 {
         part as f64 / whole as f64
     } else {
@@ -283,6 +316,7 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
             "memory" => {
                 let memory = sample_memory(&server);
                 let (allocated, resident) = (memory.allocated, memory.rss);
+                let [fragmentation, allocator_rss, rss_overhead, total] = memory.overheads();
                 let peak = server.memory_peak.load(Ordering::Relaxed);
                 let startup = server.memory_startup.load(Ordering::Relaxed);
                 let system = total_system_memory();
@@ -315,14 +349,14 @@ pub async fn render(session: &mut Session, argv: &Argv) -> String {
                     human(maxmemory.parse().unwrap_or(0)),
                     memory.active,
                     memory.allocator_resident,
-                    ratio(memory.active, allocated),
-                    memory.active.saturating_sub(allocated),
-                    ratio(memory.allocator_resident, memory.active),
-                    memory.allocator_resident.saturating_sub(memory.active),
-                    ratio(resident, memory.allocator_resident),
-                    resident as i64 - memory.allocator_resident as i64,
-                    ratio(resident, allocated),
-                    resident as i64 - allocated as i64,
+                    fragmentation.ratio,
+                    fragmentation.bytes,
+                    allocator_rss.ratio,
+                    allocator_rss.bytes,
+                    rss_overhead.ratio,
+                    rss_overhead.bytes,
+                    total.ratio,
+                    total.bytes,
                     peregrine_keyspace::lazyfree_pending_objects(),
                     peregrine_keyspace::lazyfreed_objects(),
                     server.scripts.script_count(),

@@ -5,6 +5,7 @@
 //! and PURGE are jemalloc's own report and purge.
 
 use crate::dispatch::Session;
+use crate::info::ratio;
 use crate::server_commands::collect_from_shards;
 use crate::shard_state::ShardState;
 use bytes::Bytes;
@@ -190,15 +191,8 @@ async fn stats(session: &Session) -> Vec<(Reply, Reply)> {
     }
     let keys: usize = databases.values().map(|(keys, _)| keys).sum();
     let dataset = memory.allocated.saturating_sub(overhead);
-    let ratio = |part: u64, whole: u64| {
-        if whole == 0 {
-            0.0
-        } else {
-            part as f64 / whole as f64
-        }
-    };
     let net = memory.allocated.saturating_sub(startup);
-    let tail: Vec<(&str, Reply)> = vec![
+    let mut tail: Vec<(&str, Reply)> = vec![
         ("overhead.total", Reply::Integer(overhead as i64)),
         ("keys.count", Reply::Integer(keys as i64)),
         (
@@ -227,39 +221,20 @@ async fn stats(session: &Session) -> Vec<(Reply, Reply)> {
             "allocator.resident",
             Reply::Integer(memory.allocator_resident as i64),
         ),
+    ];
+    let names = [
         (
             "allocator-fragmentation.ratio",
-            Reply::Double(ratio(memory.active, memory.allocated)),
-        ),
-        (
             "allocator-fragmentation.bytes",
-            Reply::Integer(memory.active as i64 - memory.allocated as i64),
         ),
-        (
-            "allocator-rss.ratio",
-            Reply::Double(ratio(memory.allocator_resident, memory.active)),
-        ),
-        (
-            "allocator-rss.bytes",
-            Reply::Integer(memory.allocator_resident as i64 - memory.active as i64),
-        ),
-        (
-            "rss-overhead.ratio",
-            Reply::Double(ratio(memory.rss, memory.allocator_resident)),
-        ),
-        (
-            "rss-overhead.bytes",
-            Reply::Integer(memory.rss as i64 - memory.allocator_resident as i64),
-        ),
-        (
-            "fragmentation",
-            Reply::Double(ratio(memory.rss, memory.allocated)),
-        ),
-        (
-            "fragmentation.bytes",
-            Reply::Integer(memory.rss as i64 - memory.allocated as i64),
-        ),
+        ("allocator-rss.ratio", "allocator-rss.bytes"),
+        ("rss-overhead.ratio", "rss-overhead.bytes"),
+        ("fragmentation", "fragmentation.bytes"),
     ];
+    for ((ratio_name, bytes_name), overhead) in names.into_iter().zip(memory.overheads()) {
+        tail.push((ratio_name, Reply::Double(overhead.ratio)));
+        tail.push((bytes_name, Reply::Integer(overhead.bytes)));
+    }
     fields
         .drain(..)
         .map(|(name, value)| (Reply::bulk(name), value))
