@@ -160,6 +160,10 @@ pub struct BlockedClients {
     /// runs and parks), and whether they withdrew meanwhile: such a client must neither
     /// run nor park once its turn comes.
     parking: HashMap<u64, bool, ahash::RandomState>,
+    /// Woken clients that CLIENT UNBLOCK removed from here (`true`: with ERROR), so that
+    /// one retrying its command meanwhile still learns it when it next looks for a
+    /// wake-up; forgotten when it withdraws.
+    unblocked: HashMap<u64, bool, ahash::RandomState>,
 }
 
 impl BlockedClients {
@@ -226,6 +230,51 @@ impl BlockedClients {
     }
 
     /// The parked clients of `client` (one blocking command at a time: at most one).
+    /// Ends every wait of `client` here: `Some(error)` for CLIENT UNBLOCK (remembered for
+    /// a woken client, see [`BlockedClients::unblocked`]), `None` when it withdraws. True
+    /// when it waited here.
+    fn end_waits(&mut self, client: u64, unblock: Option<bool>) -> bool {
+        match unblock {
+            None => {
+                if let Some(withdrawn) = self.parking.get_mut(&client) {
+                    *withdrawn = true;
+                }
+                self.unblocked.remove(&client);
+            }
+            Some(error) => {
+                let woken = self.waiters.iter().any(|(_, waiter)| {
+                    waiter.client == client && matches!(waiter.release, Release::Wake)
+                });
+                if woken {
+                    self.unblocked.insert(client, error);
+                }
+            }
+        }
+        let indexes = self.of_client(client);
+        for &index in &indexes {
+            if let Some(waiter) = self.unpark(index) {
+                waiter.slot.fill(match unblock {
+                    Some(error) => Outcome::Unblocked(error),
+                    None => Outcome::Cancelled,
+                });
+            }
+        }
+        !indexes.is_empty()
+    }
+
+    /// Where the woken client `client` learns how its wait here ends: its waiter's slot,
+    /// or (when it is not registered here any more) the outcome itself.
+    fn next_wake(&self, client: u64) -> Result<Slot<Outcome>, Outcome> {
+        let found = self.of_client(client).into_iter().next();
+        match found.and_then(|index| self.waiters.get(index)) {
+            Some(waiter) => Ok(waiter.slot.clone()),
+            None => Err(match self.unblocked.get(&client) {
+                Some(&error) => Outcome::Unblocked(error),
+                None => Outcome::Cancelled,
+            }),
+        }
+    }
+
     fn of_client(&self, client: u64) -> Vec<usize> {
         self.waiters
             .iter()
@@ -449,16 +498,13 @@ impl ShardState {
     }
 
     /// How the wait of the woken waiter `client` registered here ends: woken, unblocked
-    /// or (when it is not registered here any more) cancelled.
+    /// (also when CLIENT UNBLOCK came while it retried its command) or (when it is not
+    /// registered here any more) cancelled.
     pub async fn await_woken(self: Rc<Self>, client: u64) -> Outcome {
-        let slot = {
-            let blocked = self.blocked.borrow();
-            let found = blocked.of_client(client).into_iter().next();
-            found.and_then(|index| blocked.waiters.get(index).map(|waiter| waiter.slot.clone()))
-        };
-        match slot {
-            Some(slot) => slot.await,
-            None => Outcome::Cancelled,
+        let next = self.blocked.borrow().next_wake(client);
+        match next {
+            Ok(slot) => slot.await,
+            Err(outcome) => outcome,
         }
     }
 
@@ -466,28 +512,9 @@ impl ShardState {
     /// to withdraw (the client was woken elsewhere or went away), and serves the keys
     /// held for it. True when it waited here.
     pub fn unpark_client(&self, client: u64, unblock: Option<bool>) -> bool {
-        let waited = self.unpark_waiters(client, unblock);
+        let waited = self.blocked.borrow_mut().end_waits(client, unblock);
         self.release_holds(client);
         waited
-    }
-
-    fn unpark_waiters(&self, client: u64, unblock: Option<bool>) -> bool {
-        let mut blocked = self.blocked.borrow_mut();
-        if unblock.is_none() {
-            if let Some(withdrawn) = blocked.parking.get_mut(&client) {
-                *withdrawn = true;
-            }
-        }
-        let indexes = blocked.of_client(client);
-        for &index in &indexes {
-            if let Some(waiter) = blocked.unpark(index) {
-                waiter.slot.fill(match unblock {
-                    Some(error) => Outcome::Unblocked(error),
-                    None => Outcome::Cancelled,
-                });
-            }
-        }
-        !indexes.is_empty()
     }
 
     /// After a write command ran here: notes which of its keys parked clients wait for.
@@ -1133,6 +1160,32 @@ mod tests {
     impl Wake for CountWakes {
         fn wake(self: Arc<Self>) {
             self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A woken client whose waiter was removed by CLIENT UNBLOCK while it retried its
+    /// command learns the unblock (and which kind) when it next looks for a wake-up;
+    /// after it withdraws, a missing waiter means cancelled again.
+    #[test]
+    fn an_unblock_during_a_retry_is_not_lost() {
+        for error in [true, false] {
+            let mut blocked = BlockedClients::default();
+            let request = WaitRequest {
+                client: 7,
+                sequence: 1,
+                db: DbIndex(0),
+                keys: vec![Bytes::from_static(b"key")],
+                stream_read: None,
+            };
+            let slot = Slot::new();
+            blocked.park(request.into_waiter(Release::Wake, slot.clone()));
+            slot.fill(Outcome::Woken);
+            assert!(matches!(slot.take(), Some(Outcome::Woken)));
+            assert!(blocked.end_waits(7, Some(error)));
+            assert!(matches!(blocked.next_wake(7), Err(Outcome::Unblocked(e)) if e == error));
+            assert!(!blocked.end_waits(7, None));
+            assert!(matches!(blocked.next_wake(7), Err(Outcome::Cancelled)));
+            assert!(blocked.unblocked.is_empty());
         }
     }
 
