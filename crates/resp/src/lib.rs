@@ -16,4 +16,4 @@ mod parse;
 mod reply;
 
 pub use parse::{split_args, Argv, ParseLimits, ParsedBatch, ProtocolError, RequestParser};
-pub use reply::{format_double, format_human_double, Protocol, Reply};
+pub use reply::{encode_bulk, encode_header, format_double, format_human_double, Protocol, Reply};

@@ -238,6 +238,18 @@ fn bulk(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Appends `bytes` as a bulk string (the same in RESP2 and RESP3): for replies encoded
+/// piece by piece instead of built as a [`Reply`].
+pub fn encode_bulk(out: &mut Vec<u8>, bytes: &[u8]) {
+    bulk(out, bytes);
+}
+
+/// Appends the header of an aggregate of `count` elements: `marker` is `*` (array), `~`
+/// (RESP3 set), `%` (RESP3 map) or `>` (RESP3 push). For replies encoded piece by piece.
+pub fn encode_header(out: &mut Vec<u8>, marker: u8, count: usize) {
+    integer_line(out, marker, count as i64);
+}
+
 /// Formats a double as Redis 7.2 does in replies: the shortest text that reads back as the
 /// same value, in `%g` style (exponent form below 1e-4 and from 1e17 on), `inf`, `-inf`,
 /// `nan`.

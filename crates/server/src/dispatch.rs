@@ -274,13 +274,26 @@ impl Session {
             if crate::chunked::handles(spec) {
                 self.flush(&mut pending, out).await;
                 let started = Ticks::now();
-                if let Some(reply) =
-                    crate::chunked::run_if_huge(&self.router, self.db, self.options, spec, &argv)
-                        .await
-                {
-                    self.finish(spec, Some(&argv), started, reply.is_error());
-                    self.emit(reply, out);
-                    continue;
+                let client = crate::chunked::Client {
+                    options: self.options,
+                    protocol: self.protocol,
+                };
+                let huge =
+                    crate::chunked::run_if_huge(&self.router, self.db, client, spec, &argv).await;
+                match huge {
+                    Some(crate::chunked::Outcome::Reply(reply)) => {
+                        self.finish(spec, Some(&argv), started, reply.is_error());
+                        self.emit(reply, out);
+                        continue;
+                    }
+                    Some(crate::chunked::Outcome::Chunks(chunks)) => {
+                        self.finish(spec, Some(&argv), started, false);
+                        if !self.emit_chunks(chunks, out, stream).await {
+                            return Flow::Close;
+                        }
+                        continue;
+                    }
+                    None => {}
                 }
             }
             match spec.exec {
@@ -601,6 +614,38 @@ impl Session {
             ReplyMode::Off => {}
             ReplyMode::Skip => self.reply_mode = ReplyMode::On,
         }
+    }
+
+    /// Sends a reply already encoded in buffers (one too large to copy into `out`, see
+    /// [`crate::chunked`]) after what `out` holds, buffer by buffer, as `emit` would send
+    /// it (not at all under CLIENT REPLY OFF or SKIP). False when the client is gone.
+    async fn emit_chunks(
+        &mut self,
+        chunks: Vec<bytes::Bytes>,
+        out: &mut Vec<u8>,
+        stream: &mut glommio::net::TcpStream,
+    ) -> bool {
+        match self.reply_mode {
+            ReplyMode::On => {}
+            ReplyMode::Off => return true,
+            ReplyMode::Skip => {
+                self.reply_mode = ReplyMode::On;
+                return true;
+            }
+        }
+        if !self.send_now(out, stream).await {
+            return false;
+        }
+        for chunk in chunks {
+            self.shard().count_write(chunk.len());
+            if futures_lite::AsyncWriteExt::write_all(stream, &chunk)
+                .await
+                .is_err()
+            {
+                return false;
+            }
+        }
+        true
     }
 }
 

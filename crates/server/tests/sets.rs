@@ -125,23 +125,101 @@ fn scan_a_big_set(server: &TestServer) {
     assert_eq!(seen, wanted);
 }
 
-/// Sources above the chunked threshold (65,536 members in all) take the chunked path:
-/// the results must equal what the ordinary handler computes.
-fn huge_stores_run_in_chunks(server: &TestServer) {
-    let mut c = server.client();
-    let keys = keys_on_shards("huge", 4, server.shards());
-    let (evens, threes, destination, other) = (&keys[0], &keys[1], &keys[2], &keys[3]);
+/// Fills `evens` with `m0, m2 ...` and `threes` with `m0, m3 ...`, below `m120000`:
+/// 100,000 members in all, above the chunked threshold (65,536).
+fn load_huge_sets(connection: &mut redis::Connection, evens: &str, threes: &str) {
     for (key, step) in [(evens, 2), (threes, 3)] {
         let members: Vec<String> = (0..120_000)
             .step_by(step)
             .map(|n| format!("m{n}"))
             .collect();
         for chunk in members.chunks(2000) {
-            let mut command = vec!["SADD", key.as_str()];
+            let mut command = vec!["SADD", key];
             command.extend(chunk.iter().map(String::as_str));
-            run::<i64>(&mut c, &command);
+            run::<i64>(connection, &command);
         }
     }
+}
+
+/// The members `m{n}` for the `n` below 120,000 that `keep` keeps.
+fn expected(keep: impl Fn(u32) -> bool) -> BTreeSet<String> {
+    (0..120_000)
+        .filter(|&n| keep(n))
+        .map(|n| format!("m{n}"))
+        .collect()
+}
+
+/// SUNION, SINTER and SDIFF over huge sources take the chunked path too, their reply
+/// sent in buffers: the members the handler would reply, a set in RESP3, noted as the
+/// handler notes its reads (a `keymiss` event, a tracking client's invalidation).
+fn huge_reads_run_in_chunks(server: &TestServer) {
+    let mut c = server.client();
+    let keys = keys_on_shards("hugeread", 3, server.shards());
+    let (evens, threes, missing) = (&keys[0], &keys[1], &keys[2]);
+    load_huge_sets(&mut c, evens, threes);
+    let read = |c: &mut redis::Connection, command: &str| -> BTreeSet<String> {
+        run(c, &[command, evens, threes])
+    };
+    assert_eq!(
+        read(&mut c, "SUNION"),
+        expected(|n| n % 2 == 0 || n % 3 == 0)
+    );
+    assert_eq!(read(&mut c, "SINTER"), expected(|n| n % 6 == 0));
+    assert_eq!(
+        read(&mut c, "SDIFF"),
+        expected(|n| n % 2 == 0 && n % 3 != 0)
+    );
+    let union: BTreeSet<String> = run(&mut c, &["SUNION", evens, missing]);
+    assert_eq!(union, expected(|n| n % 2 == 0));
+    // Pipelined after other replies, which keep their order.
+    let (pong, sinter, scard): (String, BTreeSet<String>, i64) = redis::pipe()
+        .cmd("PING")
+        .cmd("SINTER")
+        .arg(evens)
+        .arg(threes)
+        .cmd("SCARD")
+        .arg(evens)
+        .query(&mut c)
+        .expect("pipeline");
+    assert_eq!(
+        (pong.as_str(), sinter.len(), scard),
+        ("PONG", 20_000, 60_000)
+    );
+
+    let mut resp3 = server.raw();
+    resp3.cmd(&["HELLO", "3"]);
+    resp3.cmd(&["CLIENT", "TRACKING", "ON"]);
+    let reply = resp3.cmd(&["SDIFF", evens, threes]);
+    assert!(reply.starts_with(b"~40000\r\n"), "{}", show(&reply[..20]));
+    run::<i64>(&mut c, &["SADD", threes, "new"]);
+    assert_eq!(
+        show(&resp3.read_reply()),
+        format!(
+            ">2\r\n$10\r\ninvalidate\r\n*1\r\n${}\r\n{threes}\r\n",
+            threes.len()
+        )
+    );
+
+    run::<String>(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Em"]);
+    let mut subscriber = server.raw();
+    subscriber.cmd(&["SUBSCRIBE", "__keyevent@0__:keymiss"]);
+    run::<BTreeSet<String>>(&mut c, &["SINTER", evens, threes, missing]);
+    assert_eq!(
+        show(&subscriber.read_reply()),
+        format!(
+            "*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:keymiss\r\n${}\r\n{missing}\r\n",
+            missing.len()
+        )
+    );
+}
+
+/// Sources above the chunked threshold (65,536 members in all) take the chunked path:
+/// the results must equal what the ordinary handler computes.
+fn huge_stores_run_in_chunks(server: &TestServer) {
+    let mut c = server.client();
+    let keys = keys_on_shards("huge", 4, server.shards());
+    let (evens, threes, destination, other) = (&keys[0], &keys[1], &keys[2], &keys[3]);
+    load_huge_sets(&mut c, evens, threes);
     run::<String>(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Egs"]);
     let mut subscriber = server.raw();
     subscriber.cmd(&["PSUBSCRIBE", "__keyevent@0__:*"]);
@@ -188,6 +266,7 @@ fn huge_stores_run_in_chunks(server: &TestServer) {
 with_1_and_4_shards! {
     bin = BIN;
     huge_stores_run_in_chunks,
+    huge_reads_run_in_chunks,
     basics_and_errors,
     encodings_follow_the_thresholds,
     resp3_replies_are_sets,

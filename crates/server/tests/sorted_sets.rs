@@ -2,7 +2,7 @@
 //! each run with 1 and 4 shards (multi-key commands with keys on different shards).
 
 use peregrine_testkit::{
-    keys_on_shards, run, run_err, show, with_1_and_4_shards, RedisOracle, TestServer,
+    keys_on_shards, run, run_err, show, with_1_and_4_shards, RawClient, RedisOracle, TestServer,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
@@ -157,6 +157,19 @@ fn huge_stores_match_redis() {
     let keys = keys_on_shards("zhuge", 5, 4);
     let (evens, threes, plain, destination, text) =
         (&keys[0], &keys[1], &keys[2], &keys[3], &keys[4]);
+    let expand = |template: &str| -> Vec<String> {
+        template
+            .split_whitespace()
+            .map(|word| match word {
+                "{d}" => destination.clone(),
+                "{e}" => evens.clone(),
+                "{t}" => threes.clone(),
+                "{p}" => plain.clone(),
+                "{s}" => text.clone(),
+                other => other.to_owned(),
+            })
+            .collect()
+    };
     let commands: Vec<Vec<String>> = [
         "ZUNIONSTORE {d} 3 {e} {t} {p} WEIGHTS 1 2.5 3",
         "ZUNIONSTORE {d} 2 {e} {t} AGGREGATE MIN",
@@ -169,19 +182,7 @@ fn huge_stores_match_redis() {
         "ZUNIONSTORE {d} 2 {e} {s}",
     ]
     .iter()
-    .map(|template| {
-        template
-            .split_whitespace()
-            .map(|word| match word {
-                "{d}" => destination.clone(),
-                "{e}" => evens.clone(),
-                "{t}" => threes.clone(),
-                "{p}" => plain.clone(),
-                "{s}" => text.clone(),
-                other => other.to_owned(),
-            })
-            .collect()
-    })
+    .map(|template| expand(template))
     .collect();
     let mut results = Vec::new();
     for mut connection in [redis.client(), peregrine.client()] {
@@ -220,11 +221,65 @@ fn huge_stores_match_redis() {
     for (index, (theirs, ours)) in results[0].iter().zip(&results[1]).enumerate() {
         assert_eq!(theirs.0, ours.0, "reply {index}");
         assert_eq!(theirs.1.len(), ours.1.len(), "size after command {index}");
-        let first_difference = theirs.1.iter().zip(&ours.1).position(|(a, b)| a != b);
+        // Scores compared bit for bit: -0 is not 0.
+        let first_difference = theirs
+            .1
+            .iter()
+            .zip(&ours.1)
+            .position(|(a, b)| a.0 != b.0 || a.1.to_bits() != b.1.to_bits());
         assert_eq!(first_difference, None, "elements after command {index}");
     }
     assert!(
         results[1][0].1.len() > 65_536,
         "sources above the threshold: the chunked path ran"
     );
+
+    // The read forms over the same sources, their replies sent in buffers: byte for
+    // byte redis-server's, in RESP2 and RESP3.
+    let reads: Vec<Vec<String>> = [
+        "ZUNION 3 {e} {t} {p} WEIGHTS 1 2.5 3 WITHSCORES",
+        "ZUNION 2 {e} {t} AGGREGATE MIN",
+        "ZINTER 2 {e} {t} AGGREGATE MAX WITHSCORES",
+        "ZINTER 3 {e} {t} {p} WEIGHTS 2 -1 0.5 AGGREGATE MIN WITHSCORES",
+        "ZDIFF 3 {e} {t} {p} WITHSCORES",
+        "ZDIFF 2 {e} {t}",
+        "ZINTER 2 {e} nosuchkey",
+        "ZUNION 2 {e} {s}",
+        "ZUNION 2 {e} {t} AGGREGATE AVG",
+        "ZDIFF 2 {e} {t} WEIGHTS 1 2",
+    ]
+    .iter()
+    .map(|template| expand(template))
+    .collect();
+    for protocol in ["2", "3"] {
+        let mut replies = Vec::new();
+        let redis_address = std::net::SocketAddr::from(([127, 0, 0, 1], redis.port()));
+        for mut raw in [RawClient::connect(redis_address), peregrine.raw()] {
+            raw.cmd(&["HELLO", protocol]);
+            let mut outcomes = Vec::new();
+            for command in &reads {
+                let command: Vec<&str> = command.iter().map(String::as_str).collect();
+                outcomes.push(raw.cmd(&command));
+            }
+            replies.push(outcomes);
+        }
+        for ((theirs, ours), command) in replies[0].iter().zip(&replies[1]).zip(&reads) {
+            let at = theirs
+                .iter()
+                .zip(ours.iter())
+                .position(|(a, b)| a != b)
+                .unwrap_or(theirs.len().min(ours.len()));
+            let start =
+                |reply: &[u8]| show(&reply[at.saturating_sub(60)..reply.len().min(at + 60)]);
+            assert!(
+                theirs == ours,
+                "RESP{protocol} {command:?}: redis {} ({} bytes), peregrine {} ({} bytes)",
+                start(theirs),
+                theirs.len(),
+                start(ours),
+                ours.len()
+            );
+        }
+        assert!(replies[1][0].len() > 1_000_000, "a reply of many buffers");
+    }
 }

@@ -13,7 +13,7 @@ mod pop;
 mod range;
 mod store;
 
-pub use store::{store_options, weigh, Aggregate};
+pub use store::{algebra_options, weigh, Aggregate, AlgebraOptions};
 #[cfg(test)]
 mod tests;
 

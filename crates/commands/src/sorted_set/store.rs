@@ -48,7 +48,10 @@ pub enum Aggregate {
 }
 
 impl Aggregate {
-    /// Combines `value` into `target` (a NaN sum, from inf + -inf, becomes 0 as in Redis).
+    /// Combines `value` into `target` as Redis's `zunionInterAggregate` does: a NaN sum
+    /// (inf + -inf) becomes 0; MIN and MAX replace the target only when `value` compares
+    /// strictly below or above it (so of -0 and 0 the first stays, and a NaN never wins;
+    /// `f64::min` may return either zero).
     pub fn apply(self, target: &mut f64, value: f64) {
         match self {
             Aggregate::Sum => {
@@ -57,8 +60,16 @@ impl Aggregate {
                     *target = 0.0;
                 }
             }
-            Aggregate::Min => *target = target.min(value),
-            Aggregate::Max => *target = target.max(value),
+            Aggregate::Min => {
+                if value < *target {
+                    *target = value;
+                }
+            }
+            Aggregate::Max => {
+                if value > *target {
+                    *target = value;
+                }
+            }
         }
     }
 }
@@ -290,20 +301,26 @@ fn for_each_element(shard: &mut ShardCtx<'_>, key: &[u8], mut visit: impl FnMut(
     }
 }
 
-/// The WEIGHTS (one per source, 1 by default) and AGGREGATE of ZUNIONSTORE,
-/// ZINTERSTORE or ZDIFFSTORE (`command`, lower case) with `sources` sources, from the
-/// `options` after its keys; `None` when they are invalid (the command's handler then
-/// replies the error). For the server's path over huge sources, which reads the sources
-/// itself.
-pub fn store_options(
-    command: &str,
-    sources: usize,
-    options: &[Bytes],
-) -> Option<(Vec<f64>, Aggregate)> {
-    let operation = match command {
-        "zunionstore" => Operation::Union,
-        "zinterstore" => Operation::Intersection,
-        "zdiffstore" => Operation::Difference,
+/// The options of ZUNION, ZINTER, ZDIFF or their STORE forms, parsed for the server's
+/// path over huge sources, which reads the sources itself.
+pub struct AlgebraOptions {
+    /// One weight per source (1 by default).
+    pub weights: Vec<f64>,
+    /// How scores combine.
+    pub aggregate: Aggregate,
+    /// WITHSCORES (read forms only).
+    pub with_scores: bool,
+}
+
+/// The options of `command` (lower case: `zunion`, `zinterstore` ...) with `sources`
+/// sources, from the `options` after its keys; `None` when they are invalid (the
+/// command's handler then replies the error).
+pub fn algebra_options(command: &str, sources: usize, options: &[Bytes]) -> Option<AlgebraOptions> {
+    let store = command.ends_with("store");
+    let operation = match command.trim_end_matches("store") {
+        "zunion" => Operation::Union,
+        "zinter" => Operation::Intersection,
+        "zdiff" => Operation::Difference,
         _ => return None,
     };
     let mut algebra = Algebra {
@@ -321,12 +338,15 @@ pub fn store_options(
     };
     let form = Form {
         operation,
-        store: true,
+        store,
         cardinality: false,
     };
     algebra.parse_options(options, form).ok()?;
-    let weights = algebra.sources.iter().map(|source| source.weight).collect();
-    Some((weights, algebra.aggregate))
+    Some(AlgebraOptions {
+        weights: algebra.sources.iter().map(|source| source.weight).collect(),
+        aggregate: algebra.aggregate,
+        with_scores: algebra.with_scores,
+    })
 }
 
 /// The result as elements, sorted.

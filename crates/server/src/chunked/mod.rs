@@ -1,5 +1,5 @@
-//! Set algebra over huge sources in bounded steps: SUNIONSTORE, SINTERSTORE, SDIFFSTORE
-//! ([`sets`]) and ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE ([`sorted_sets`]).
+//! Set algebra over huge sources in bounded steps: SUNION, SINTER, SDIFF and their STORE
+//! forms ([`sets`]), ZUNION, ZINTER, ZDIFF and their STORE forms ([`sorted_sets`]).
 //!
 //! A handler is one synchronous step, so unioning two 10M-member sets in it would freeze
 //! its core for seconds. When the sources hold more than [`CHUNKED_ABOVE`] members in
@@ -13,7 +13,10 @@
 //! growth each fault a page in (4,096 of them took 40 ms at 10M members). The locks keep
 //! every other command off these keys from the first read to the final store, so the
 //! result is the one the ordinary handler would compute at that point in the serial
-//! order; it is stored as the handler stores its own (same events, same encoding).
+//! order; it is stored as the handler stores its own (same events, same encoding). The
+//! reply of a read form is encoded in the same steps, in buffers of [`REPLY_CHUNK`]
+//! bytes that go to the socket one after the other ([`Outcome::Chunks`]): a reply of
+//! 10M members is too large to copy, or to grow, in one step.
 
 mod sets;
 mod sorted_sets;
@@ -23,7 +26,7 @@ use crate::shard_state::{unix_millis, ShardRouter, ShardState};
 use bytes::Bytes;
 use peregrine_commands::{ClientOptions, CommandError, CommandSpec, EventClass};
 use peregrine_keyspace::{Collection, DbIndex, Value};
-use peregrine_resp::{Argv, Reply};
+use peregrine_resp::{encode_bulk, encode_header, Argv, Protocol, Reply};
 use peregrine_shard::{LockKey, LockMode, LockRequest, ShardId};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -36,34 +39,60 @@ pub const CHUNKED_ABOVE: usize = 65_536;
 pub const CHUNK: usize = 4096;
 /// Longest the result is built for before other clients get a turn.
 const STEP_BUDGET: Duration = Duration::from_millis(1);
+/// Bytes of a read form's reply per buffer.
+const REPLY_CHUNK: usize = 1 << 20;
 
 /// True for the commands this module may run.
 pub fn handles(spec: &CommandSpec) -> bool {
     matches!(
         spec.name,
-        "sunionstore" | "sinterstore" | "sdiffstore" | "zunionstore" | "zinterstore" | "zdiffstore"
+        "sunion"
+            | "sinter"
+            | "sdiff"
+            | "sunionstore"
+            | "sinterstore"
+            | "sdiffstore"
+            | "zunion"
+            | "zinter"
+            | "zdiff"
+            | "zunionstore"
+            | "zinterstore"
+            | "zdiffstore"
     )
 }
 
-/// Runs `argv` in chunks when it is a STORE over huge sources; `None` when the ordinary
-/// path should run it (another command, small sources, or an error the handler replies).
+/// What a command run here answers.
+pub enum Outcome {
+    /// A reply (a STORE form's size, or an error).
+    Reply(Reply),
+    /// A read form's reply, already encoded, in buffers to send in order.
+    Chunks(Vec<Bytes>),
+}
+
+/// The client a command runs for: its options and the protocol its replies are in.
+#[derive(Clone, Copy)]
+pub struct Client {
+    /// The client's options (tracking, NOLOOP ...).
+    pub options: ClientOptions,
+    /// The protocol it speaks.
+    pub protocol: Protocol,
+}
+
+/// Runs `argv` in chunks when its sources are huge; `None` when the ordinary path should
+/// run it (another command, small sources, or an error the handler replies).
 pub async fn run_if_huge(
     router: &ShardRouter,
     db: DbIndex,
-    client: ClientOptions,
+    client: Client,
     spec: &'static CommandSpec,
     argv: &Argv,
-) -> Option<Reply> {
-    let reply = match spec.name {
-        "sunionstore" | "sinterstore" | "sdiffstore" => {
-            sets::run_if_huge(router, db, client, spec.name, argv).await?
-        }
-        "zunionstore" | "zinterstore" | "zdiffstore" => {
-            sorted_sets::run_if_huge(router, db, client, spec.name, argv).await?
-        }
-        _ => return None,
+) -> Option<Outcome> {
+    let outcome = if spec.name.starts_with('s') {
+        sets::run_if_huge(router, db, client, spec, argv).await?
+    } else {
+        sorted_sets::run_if_huge(router, db, client, spec, argv).await?
     };
-    Some(reply.unwrap_or_else(CommandError::into_reply))
+    Some(outcome.unwrap_or_else(|error| Outcome::Reply(error.into_reply())))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -74,14 +103,19 @@ enum Operation {
 }
 
 impl Operation {
-    /// The operation of a STORE command (`sunionstore`, `zinterstore` ...).
+    /// The operation of a command (`sunion`, `zinterstore` ...).
     fn of(command: &str) -> Operation {
-        match command {
-            "sinterstore" | "zinterstore" => Operation::Intersection,
-            "sdiffstore" | "zdiffstore" => Operation::Difference,
+        match command.trim_end_matches("store") {
+            "sinter" | "zinter" => Operation::Intersection,
+            "sdiff" | "zdiff" => Operation::Difference,
             _ => Operation::Union,
         }
     }
+}
+
+/// True for the STORE forms.
+fn is_store(command: &str) -> bool {
+    command.ends_with("store")
 }
 
 /// One source: its key, its shard, its size (`None`: no such key) and (sorted sets) its
@@ -130,23 +164,15 @@ async fn sources(
     Ok(sources)
 }
 
-/// Runs `store` here when its sources hold more than [`CHUNKED_ABOVE`] members in all
-/// (`compute`, not polled yet, builds the result under the locks); `None` otherwise, and
-/// when a source has another type (the handler then replies WRONGTYPE). This first look
-/// takes no locks and only decides the path: `compute` reads the sources again.
-async fn store_if_huge<C: Collection + Send + 'static>(
-    router: &ShardRouter,
-    db: DbIndex,
-    store: Store<'_>,
-    compute: impl Future<Output = Result<C, CommandError>>,
-) -> Option<Result<Reply, CommandError>> {
-    let sorted = store.class == EventClass::SortedSet;
-    let found = sources(router, db, store.keys, sorted).await.ok()?;
-    let members: usize = found.iter().filter_map(|source| source.len).sum();
-    if members <= CHUNKED_ABOVE {
-        return None;
-    }
-    Some(store_locked(router, db, store, compute).await)
+/// True when the sources at `keys` (sets, or with `sorted` sets and sorted sets) hold more
+/// than [`CHUNKED_ABOVE`] members in all; false too when one has another type (the
+/// handler then replies WRONGTYPE). This first look takes no locks and only decides the
+/// path: the chunked one reads the sources again under its locks.
+async fn is_huge(router: &ShardRouter, db: DbIndex, keys: &[Bytes], sorted: bool) -> bool {
+    let Ok(found) = sources(router, db, keys, sorted).await else {
+        return false;
+    };
+    found.iter().filter_map(|source| source.len).sum::<usize>() > CHUNKED_ABOVE
 }
 
 /// Where a STORE command stores its result, from which sources, with which event.
@@ -159,17 +185,67 @@ struct Store<'a> {
     event: &'static str,
 }
 
-/// Locks `destination` (exclusively) and `keys` (shared) shard by shard, computes the
-/// result with `compute` (a future not polled yet: it starts under the locks), stores it
-/// as the commands' handlers store theirs (`del` for an empty result over an existing
-/// key, else `new` for a new key and `event` of `class`), releases every lock, and
-/// replies the result's size.
+/// The locks of one command, per shard.
+struct Locks(BTreeMap<ShardId, LockRequest>);
+
+impl Locks {
+    /// Locks `keys` (shared) and `destination` (exclusively), shard by shard in ascending
+    /// order.
+    async fn take(
+        router: &ShardRouter,
+        db: DbIndex,
+        keys: &[Bytes],
+        destination: Option<&Bytes>,
+    ) -> Locks {
+        let mut modes: BTreeMap<ShardId, BTreeMap<Bytes, LockMode>> = BTreeMap::new();
+        for key in keys {
+            let shard = ShardId::for_key(key, router.shard_count());
+            modes
+                .entry(shard)
+                .or_default()
+                .entry(key.clone())
+                .or_insert(LockMode::Shared);
+        }
+        if let Some(destination) = destination {
+            let shard = ShardId::for_key(destination, router.shard_count());
+            modes
+                .entry(shard)
+                .or_default()
+                .insert(destination.clone(), LockMode::Exclusive);
+        }
+        let locks = modes
+            .into_iter()
+            .map(|(shard, keys)| {
+                let keys = keys
+                    .into_iter()
+                    .map(|(key, mode)| (LockKey::for_key(db.0, &key), mode))
+                    .collect();
+                (shard, LockRequest::new(keys, None))
+            })
+            .collect();
+        lock_in_order(router, &locks).await;
+        Locks(locks)
+    }
+
+    /// Releases every lock still held.
+    async fn release(self, router: &ShardRouter) {
+        for (shard, request) in self.0 {
+            run_then_release(router, shard, request, |_| ()).await;
+        }
+    }
+}
+
+/// Locks `destination` (exclusively) and the sources (shared) shard by shard, computes
+/// the result with `compute` (a future not polled yet: it starts under the locks),
+/// stores it as the commands' handlers store theirs (`del` for an empty result over an
+/// existing key, else `new` for a new key and `event` of `class`), releases every lock,
+/// and replies the result's size.
 async fn store_locked<C: Collection + Send + 'static>(
     router: &ShardRouter,
     db: DbIndex,
     store: Store<'_>,
     compute: impl Future<Output = Result<C, CommandError>>,
-) -> Result<Reply, CommandError> {
+) -> Result<Outcome, CommandError> {
     let Store {
         client,
         destination,
@@ -177,35 +253,12 @@ async fn store_locked<C: Collection + Send + 'static>(
         class,
         event,
     } = store;
-    let mut modes: BTreeMap<ShardId, BTreeMap<Bytes, LockMode>> = BTreeMap::new();
-    for key in keys {
-        let shard = ShardId::for_key(key, router.shard_count());
-        modes
-            .entry(shard)
-            .or_default()
-            .entry(key.clone())
-            .or_insert(LockMode::Shared);
-    }
-    let destination_shard = ShardId::for_key(destination, router.shard_count());
-    modes
-        .entry(destination_shard)
-        .or_default()
-        .insert(destination.clone(), LockMode::Exclusive);
-    let mut locks: BTreeMap<ShardId, LockRequest> = modes
-        .into_iter()
-        .map(|(shard, keys)| {
-            let keys = keys
-                .into_iter()
-                .map(|(key, mode)| (LockKey::for_key(db.0, &key), mode))
-                .collect();
-            (shard, LockRequest::new(keys, None))
-        })
-        .collect();
-    lock_in_order(router, &locks).await;
+    let mut locks = Locks::take(router, db, keys, Some(destination)).await;
     let stored = match compute.await {
         Ok(result) => {
             let len = result.len();
-            let request = locks.remove(&destination_shard).unwrap_or_default();
+            let destination_shard = ShardId::for_key(destination, router.shard_count());
+            let request = locks.0.remove(&destination_shard).unwrap_or_default();
             let destination = destination.clone();
             let events = run_then_release(router, destination_shard, request, move |state| {
                 state.capture_before_write(db, &destination);
@@ -222,14 +275,118 @@ async fn store_locked<C: Collection + Send + 'static>(
             // Published from this core after the reply, as the events of the other
             // multi-shard writes.
             router.state().notifier.borrow_mut().extend(events);
-            Ok(Reply::Integer(len as i64))
+            Ok(Outcome::Reply(Reply::Integer(len as i64)))
         }
         Err(error) => Err(error),
     };
-    for (shard, request) in locks {
-        run_then_release(router, shard, request, |_| ()).await;
-    }
+    locks.release(router).await;
     stored
+}
+
+/// Locks the sources at `keys` (shared), notes the read as the handler's lookups note it
+/// (hits and misses, `keymiss` events, access times; a tracking client remembers every
+/// key), runs
+/// `read` (a future not polled yet: it starts under the locks) and releases the locks.
+async fn read_locked(
+    router: &ShardRouter,
+    db: DbIndex,
+    client: ClientOptions,
+    spec: &'static CommandSpec,
+    keys: &[Bytes],
+    read: impl Future<Output = Result<Outcome, CommandError>>,
+) -> Result<Outcome, CommandError> {
+    let locks = Locks::take(router, db, keys, None).await;
+    let mut by_shard: BTreeMap<ShardId, Vec<Bytes>> = BTreeMap::new();
+    for key in keys {
+        let shard = ShardId::for_key(key, router.shard_count());
+        by_shard.entry(shard).or_default().push(key.clone());
+    }
+    for (shard, keys) in by_shard {
+        let events = router
+            .invoke_on(shard, move |state: Rc<ShardState>| async move {
+                crate::tracking::remember_remote_read(&state, client, spec, &keys);
+                state.with_ctx(db, client, |ctx| {
+                    for key in &keys {
+                        ctx.lookup_read(key);
+                    }
+                });
+                state.take_key_events()
+            })
+            .await;
+        router.state().notifier.borrow_mut().extend(events);
+    }
+    let outcome = read.await;
+    locks.release(router).await;
+    outcome
+}
+
+/// A read form's reply, encoded as its elements come in buffers of about
+/// [`REPLY_CHUNK`] bytes; the header, which needs the count, is made last.
+struct ChunkedReply {
+    protocol: Protocol,
+    chunks: Vec<Bytes>,
+    current: Vec<u8>,
+    count: usize,
+}
+
+impl ChunkedReply {
+    fn new(protocol: Protocol) -> ChunkedReply {
+        ChunkedReply {
+            protocol,
+            chunks: Vec::new(),
+            current: Vec::with_capacity(REPLY_CHUNK),
+            count: 0,
+        }
+    }
+
+    /// Starts a new buffer when the current one has no room for `bytes` more (a buffer
+    /// is never grown: that would copy it).
+    fn make_room(&mut self, bytes: usize) {
+        if !self.current.is_empty() && self.current.len() + bytes > self.current.capacity() {
+            let full = std::mem::replace(&mut self.current, Vec::with_capacity(REPLY_CHUNK));
+            self.chunks.push(Bytes::from(full));
+        }
+    }
+
+    /// One member, as a bulk string.
+    fn member(&mut self, member: &[u8]) {
+        self.make_room(member.len() + 32);
+        encode_bulk(&mut self.current, member);
+        self.count += 1;
+    }
+
+    /// One member with its score: a pair in RESP3, two elements in RESP2 (the reply of
+    /// ZUNION ... WITHSCORES).
+    fn scored(&mut self, member: &[u8], score: f64) {
+        self.make_room(member.len() + 64);
+        if self.protocol == Protocol::Resp3 {
+            self.current.extend_from_slice(b"*2\r\n");
+        }
+        encode_bulk(&mut self.current, member);
+        Reply::Double(score).encode(self.protocol, &mut self.current);
+        self.count += 1;
+    }
+
+    /// The buffers to send, the header first: a set (`~` in RESP3) or an array, of
+    /// members or (`scored`) of pairs.
+    fn finish(mut self, set: bool, scored: bool) -> Outcome {
+        let resp3 = self.protocol == Protocol::Resp3;
+        let marker = if set && resp3 { b'~' } else { b'*' };
+        let count = if scored && !resp3 {
+            2 * self.count
+        } else {
+            self.count
+        };
+        let mut header = Vec::with_capacity(24);
+        encode_header(&mut header, marker, count);
+        let mut chunks = Vec::with_capacity(self.chunks.len() + 2);
+        chunks.push(Bytes::from(header));
+        chunks.append(&mut self.chunks);
+        if !self.current.is_empty() {
+            chunks.push(Bytes::from(self.current));
+        }
+        Outcome::Chunks(chunks)
+    }
 }
 
 /// Bounds the steps of building a result: [`Steps::tick`] after each element pauses for
@@ -244,6 +401,15 @@ impl Steps {
         Steps {
             began: Instant::now(),
             elements: 0,
+        }
+    }
+
+    /// `done` more elements done in one go (the clock is read at once).
+    async fn tick_by(&mut self, done: u32) {
+        self.elements = self.elements.wrapping_add(done);
+        if self.began.elapsed() >= STEP_BUDGET {
+            crate::expiry::pause_for_io().await;
+            self.began = Instant::now();
         }
     }
 

@@ -1,54 +1,72 @@
-//! SUNIONSTORE, SINTERSTORE and SDIFFSTORE over huge sets (see the module above).
+//! SUNION, SINTER, SDIFF and their STORE forms over huge sets (see the module above).
 
 use super::{
-    each_member, each_member_of_difference, each_member_of_intersection, sources, store_if_huge,
-    Operation, Source, Store,
+    each_member, each_member_of_difference, each_member_of_intersection, is_huge, is_store,
+    read_locked, sources, store_locked, ChunkedReply, Client, Operation, Outcome, Source, Store,
 };
 use crate::shard_state::ShardRouter;
 use bytes::Bytes;
-use peregrine_commands::{ClientOptions, CommandError, EventClass};
+use peregrine_commands::{CommandError, CommandSpec, EventClass};
 use peregrine_keyspace::collections::{EncodingLimits, Set};
 use peregrine_keyspace::DbIndex;
-use peregrine_resp::{Argv, Reply};
+use peregrine_resp::Argv;
 
-/// Runs `command` (`argv`: destination key ...) here when its sources are huge; `None`
-/// otherwise (see [`super::store_if_huge`]).
+/// Runs `spec`'s command (`argv`: [destination] key ...) here when its sources are huge;
+/// `None` otherwise (see [`super::is_huge`]).
 pub(super) async fn run_if_huge(
     router: &ShardRouter,
     db: DbIndex,
-    client: ClientOptions,
-    command: &'static str,
+    client: Client,
+    spec: &'static CommandSpec,
     argv: &Argv,
-) -> Option<Result<Reply, CommandError>> {
-    let keys = &argv[2..];
+) -> Option<Result<Outcome, CommandError>> {
+    let store = is_store(spec.name);
+    let keys = &argv[if store { 2 } else { 1 }..];
+    if !is_huge(router, db, keys, false).await {
+        return None;
+    }
     let limits = router.state().limits().encoding;
-    let compute = compute(router, db, Operation::of(command), keys, limits);
-    let store = Store {
-        client,
-        destination: &argv[1],
-        keys,
-        class: EventClass::Set,
-        event: command,
+    let operation = Operation::of(spec.name);
+    if store {
+        let store = Store {
+            client: client.options,
+            destination: &argv[1],
+            keys,
+            class: EventClass::Set,
+            event: spec.name,
+        };
+        let compute = compute(router, db, operation, keys, limits, None);
+        return Some(store_locked(router, db, store, compute).await);
+    }
+    let read = async {
+        let mut reply = ChunkedReply::new(client.protocol);
+        compute(router, db, operation, keys, limits, Some(&mut reply)).await?;
+        Ok(reply.finish(true, false))
     };
-    store_if_huge(router, db, store, compute).await
+    Some(read_locked(router, db, client.options, spec, keys, read).await)
 }
 
-/// The result, computed under the locks.
+/// The result, computed under the locks; each member also goes to `reply` as it joins.
 async fn compute(
     router: &ShardRouter,
     db: DbIndex,
     operation: Operation,
     keys: &[Bytes],
     limits: EncodingLimits,
+    mut reply: Option<&mut ChunkedReply>,
 ) -> Result<Set, CommandError> {
     let sources = sources(router, db, keys, false).await?;
     let mut result = Set::new();
+    let mut add = |member: &[u8]| {
+        if result.insert(member, &limits) {
+            if let Some(reply) = reply.as_deref_mut() {
+                reply.member(member);
+            }
+        }
+    };
     match operation {
         Operation::Union => {
-            each_member(router, db, sources.iter(), |_, member, _| {
-                result.insert(member, &limits);
-            })
-            .await;
+            each_member(router, db, sources.iter(), |_, member, _| add(member)).await;
         }
         Operation::Intersection => {
             let keep_any = |score: f64, _: &Source| score;
@@ -58,17 +76,12 @@ async fn compute(
                 sources,
                 keep_any,
                 |_, _, _| {},
-                |member, _| {
-                    result.insert(member, &limits);
-                },
+                |member, _| add(member),
             )
             .await;
         }
         Operation::Difference => {
-            each_member_of_difference(router, db, &sources, |member, _| {
-                result.insert(member, &limits);
-            })
-            .await;
+            each_member_of_difference(router, db, &sources, |member, _| add(member)).await;
         }
     }
     Ok(result)

@@ -3,49 +3,89 @@
 //! that a SUM adds in the same order), WEIGHTS and AGGREGATE as the handler applies them.
 
 use super::{
-    each_member, each_member_of_difference, each_member_of_intersection, sources, store_if_huge,
-    Operation, Store,
+    each_member, each_member_of_difference, each_member_of_intersection, is_huge, is_store,
+    read_locked, sources, store_locked, ChunkedReply, Client, Operation, Outcome, Steps, Store,
 };
 use crate::shard_state::ShardRouter;
 use bytes::Bytes;
-use peregrine_commands::sorted_set::{store_options, weigh, Aggregate};
-use peregrine_commands::{parse_integer, ClientOptions, CommandError, EventClass};
+use peregrine_commands::sorted_set::{algebra_options, weigh, Aggregate};
+use peregrine_commands::{parse_integer, CommandError, CommandSpec, EventClass};
 use peregrine_keyspace::collections::{EncodingLimits, SortedSet};
 use peregrine_keyspace::DbIndex;
-use peregrine_resp::{Argv, Reply};
+use peregrine_resp::Argv;
 
-/// Runs `command` (`argv`: destination numkeys key ... options) here when its sources
-/// are huge; `None` otherwise, and whenever the arguments or a source's type are wrong
-/// (the handler then replies the error, in Redis's order).
+/// Runs `spec`'s command (`argv`: [destination] numkeys key ... options) here when its
+/// sources are huge; `None` otherwise, and whenever the arguments or a source's type are
+/// wrong (the handler then replies the error, in Redis's order).
 pub(super) async fn run_if_huge(
     router: &ShardRouter,
     db: DbIndex,
-    client: ClientOptions,
-    command: &'static str,
+    client: Client,
+    spec: &'static CommandSpec,
     argv: &Argv,
-) -> Option<Result<Reply, CommandError>> {
-    let count = usize::try_from(parse_integer(argv.get(2)?).ok()?)
+) -> Option<Result<Outcome, CommandError>> {
+    let store = is_store(spec.name);
+    let numkeys_at = if store { 2 } else { 1 };
+    let count = usize::try_from(parse_integer(argv.get(numkeys_at)?).ok()?)
         .ok()
         .filter(|&count| count >= 1)?;
-    let end = count.checked_add(3).filter(|&end| end <= argv.len())?;
-    let keys = &argv[3..end];
-    let (weights, aggregate) = store_options(command, keys.len(), &argv[end..])?;
-    let limits = router.state().limits().encoding;
+    let end = count
+        .checked_add(numkeys_at + 1)
+        .filter(|&end| end <= argv.len())?;
+    let keys = &argv[numkeys_at + 1..end];
+    let options = algebra_options(spec.name, keys.len(), &argv[end..])?;
+    if !is_huge(router, db, keys, true).await {
+        return None;
+    }
     let combine = Combine {
-        operation: Operation::of(command),
-        weights,
-        aggregate,
-        limits,
+        operation: Operation::of(spec.name),
+        weights: options.weights,
+        aggregate: options.aggregate,
+        limits: router.state().limits().encoding,
     };
-    let compute = combine.compute(router, db, keys);
-    let store = Store {
-        client,
-        destination: &argv[1],
-        keys,
-        class: EventClass::SortedSet,
-        event: command,
+    if store {
+        let store = Store {
+            client: client.options,
+            destination: &argv[1],
+            keys,
+            class: EventClass::SortedSet,
+            event: spec.name,
+        };
+        let limits = combine.limits;
+        let compute = async {
+            let mut result = combine.compute(router, db, keys).await?;
+            result.convert_to_listpack_if_fits(&limits);
+            Ok(result)
+        };
+        return Some(store_locked(router, db, store, compute).await);
+    }
+    let with_scores = options.with_scores;
+    let read = async {
+        let result = combine.compute(router, db, keys).await?;
+        Ok(encode(&result, client, with_scores).await)
     };
-    store_if_huge(router, db, store, compute).await
+    Some(read_locked(router, db, client.options, spec, keys, read).await)
+}
+
+/// Ranks of the result encoded between two looks at the clock.
+const ENCODED_PER_LOOK: usize = 1024;
+
+/// The reply of a read form: the result's members in order (with their scores), encoded
+/// in bounded steps.
+async fn encode(result: &SortedSet, client: Client, with_scores: bool) -> Outcome {
+    let mut reply = ChunkedReply::new(client.protocol);
+    let mut steps = Steps::new();
+    for start in (0..result.len()).step_by(ENCODED_PER_LOOK) {
+        result.walk(start..start + ENCODED_PER_LOOK, false, |member, score| {
+            if with_scores {
+                reply.scored(member, score);
+            } else {
+                reply.member(member);
+            }
+        });
+        steps.tick_by(ENCODED_PER_LOOK as u32).await;
+    }
+    reply.finish(false, with_scores)
 }
 
 /// How the sources combine.
@@ -68,7 +108,9 @@ impl Combine {
         for (source, &weight) in sources.iter_mut().zip(&self.weights) {
             source.weight = weight;
         }
-        let mut result = SortedSet::new();
+        // Built in the big encoding whatever its size, as Redis builds it: the small one
+        // would turn a -0 score into 0 (a STORE converts a small result at the end).
+        let mut result = SortedSet::new_skiplist();
         match self.operation {
             Operation::Union => {
                 sources.sort_by_key(|source| source.len.unwrap_or(0));

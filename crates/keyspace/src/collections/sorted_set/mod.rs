@@ -164,6 +164,13 @@ impl SortedSet {
         SortedSet::Listpack(Listpack::new())
     }
 
+    /// An empty sorted set in the big encoding, for a result built element by element
+    /// that must keep every score exactly (the small encoding stores -0 as 0) until
+    /// [`SortedSet::convert_to_listpack_if_fits`].
+    pub fn new_skiplist() -> SortedSet {
+        SortedSet::Skiplist(Box::default())
+    }
+
     /// An empty sorted set in the encoding OBJECT ENCODING calls `encoding`, if it is one.
     pub fn empty_in(encoding: &[u8]) -> Option<SortedSet> {
         match encoding {
@@ -476,6 +483,25 @@ impl SortedSet {
             SortedSet::Skiplist(skiplist) => skiplist
                 .scores
                 .scan(cursor, |member, &score| visit(member, score)),
+        }
+    }
+
+    /// Converts a big sorted set within the small encoding's limits to it, as Redis's
+    /// STORE commands do with the result they built in the big encoding.
+    pub fn convert_to_listpack_if_fits(&mut self, limits: &EncodingLimits) {
+        let SortedSet::Skiplist(skiplist) = self else {
+            return;
+        };
+        if skiplist.tree.len() > limits.zset_max_listpack_entries {
+            return;
+        }
+        let mut elements = Vec::with_capacity(skiplist.tree.len());
+        self.walk(0..usize::MAX, false, |member, score| {
+            elements.push(Element::new(score, member));
+        });
+        let longest = elements.iter().map(|element| element.member.len()).max();
+        if fits_listpack(elements.len(), longest.unwrap_or(0), limits) {
+            *self = SortedSet::build(elements, limits);
         }
     }
 
