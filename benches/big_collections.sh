@@ -7,12 +7,14 @@
 # clients see):
 #   SUNIONSTORE dest big small   (a 10M-member union)
 #   SINTERSTORE dest2 big dest   (a 10M x 10M intersection)
+#   SUNION big small             (a 10M-member union, replied: 10M bulk strings)
 #   DEL dest                     (freeing 10M members)
 #   UNLINK dest2                 (freeing 10M members)
 #   FLUSHALL ASYNC               (freeing the rest)
 # and the same for a sorted set of MEMBERS members (score = member number):
 #   ZUNIONSTORE zdest 2 zbig small   (a 10M-member union, `small` a plain set)
 #   ZINTERSTORE zdest2 2 zbig zdest  (a 10M x 10M intersection)
+#   ZUNION 2 zbig small WITHSCORES   (a 10M-member union, replied with scores)
 #   DEL zdest                        (freeing 10M members)
 # Runs against peregrine-server (--shards 1) and redis-server in turn, each pinned to
 # CPU 0, clients on CPU 1. Usage: benches/big_collections.sh [MEMBERS]
@@ -86,7 +88,8 @@ operation() {
     sleep 0.3
     local started ended reply
     started=$(date +%s%3N)
-    reply=$(redis-cli -p "$port" "$@" 2>&1)
+    # A long reply is shown as its count of lines.
+    reply=$(redis-cli -p "$port" "$@" 2>&1 | awk '{ last = $0 } END { print (NR > 1 ? NR " lines" : last) }')
     ended=$(date +%s%3N)
     sleep 0.3
     touch "$WORK/stop"
@@ -99,12 +102,14 @@ measure() {
     taskset -c 1 redis-cli -p "$port" --pipe < "$WORK/load.resp" > /dev/null
     operation "$port" "SUNIONSTORE dest big small" "$server" SUNIONSTORE dest big small
     operation "$port" "SINTERSTORE dest2 big dest" "$server" SINTERSTORE dest2 big dest
+    operation "$port" "SUNION big small" "$server" SUNION big small
     operation "$port" "DEL dest" "$server" DEL dest
     operation "$port" "UNLINK dest2" "$server" UNLINK dest2
     operation "$port" "FLUSHALL ASYNC" "$server" FLUSHALL ASYNC
     taskset -c 1 redis-cli -p "$port" --pipe < "$WORK/zload.resp" > /dev/null
     operation "$port" "ZUNIONSTORE zdest 2 zbig small" "$server" ZUNIONSTORE zdest 2 zbig small
     operation "$port" "ZINTERSTORE zdest2 2 zbig zdest" "$server" ZINTERSTORE zdest2 2 zbig zdest
+    operation "$port" "ZUNION 2 zbig small WITHSCORES" "$server" ZUNION 2 zbig small WITHSCORES
     operation "$port" "DEL zdest" "$server" DEL zdest
 }
 
