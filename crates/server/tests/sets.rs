@@ -149,9 +149,9 @@ fn expected(keep: impl Fn(u32) -> bool) -> BTreeSet<String> {
         .collect()
 }
 
-/// SUNION, SINTER and SDIFF over huge sources take the chunked path too, their reply
-/// sent in buffers: the members the handler would reply, a set in RESP3, noted as the
-/// handler notes its reads (a `keymiss` event, a tracking client's invalidation).
+/// SUNION, SINTER, SDIFF and SINTERCARD over huge sources take the chunked path too,
+/// their reply sent in buffers: what the handler would reply, a set in RESP3, the read
+/// noted as the handler notes it (a `keymiss` event, a tracking client's invalidation).
 fn huge_reads_run_in_chunks(server: &TestServer) {
     let mut c = server.client();
     let keys = keys_on_shards("hugeread", 3, server.shards());
@@ -171,6 +171,16 @@ fn huge_reads_run_in_chunks(server: &TestServer) {
     );
     let union: BTreeSet<String> = run(&mut c, &["SUNION", evens, missing]);
     assert_eq!(union, expected(|n| n % 2 == 0));
+    // SINTERCARD counts, stopping at LIMIT (0: none).
+    for (limit, count) in [(None, 20_000), (Some("0"), 20_000), (Some("500"), 500)] {
+        let mut command = vec!["SINTERCARD", "2", evens, threes];
+        command.extend(limit.iter().flat_map(|limit| ["LIMIT", limit]));
+        assert_eq!(run::<i64>(&mut c, &command), count, "{command:?}");
+    }
+    assert_eq!(
+        run::<i64>(&mut c, &["SINTERCARD", "3", evens, threes, missing]),
+        0
+    );
     // Pipelined after other replies, which keep their order.
     let (pong, sinter, scard): (String, BTreeSet<String>, i64) = redis::pipe()
         .cmd("PING")

@@ -234,8 +234,8 @@ fn huge_stores_match_redis() {
         "sources above the threshold: the chunked path ran"
     );
 
-    // The read forms over the same sources, their replies sent in buffers: byte for
-    // byte redis-server's, in RESP2 and RESP3.
+    // The read forms over the same sources, their replies sent in buffers, and
+    // ZINTERCARD: byte for byte redis-server's, in RESP2 and RESP3.
     let reads: Vec<Vec<String>> = [
         "ZUNION 3 {e} {t} {p} WEIGHTS 1 2.5 3 WITHSCORES",
         "ZUNION 2 {e} {t} AGGREGATE MIN",
@@ -247,6 +247,11 @@ fn huge_stores_match_redis() {
         "ZUNION 2 {e} {s}",
         "ZUNION 2 {e} {t} AGGREGATE AVG",
         "ZDIFF 2 {e} {t} WEIGHTS 1 2",
+        "ZINTERCARD 2 {e} {t}",
+        "ZINTERCARD 3 {e} {t} {p} LIMIT 1000",
+        "ZINTERCARD 2 {e} {t} LIMIT 0",
+        "ZINTERCARD 2 {e} {t} LIMIT -1",
+        "ZINTERCARD 2 {e} {s}",
     ]
     .iter()
     .map(|template| expand(template))

@@ -1,5 +1,6 @@
 //! Set algebra over huge sources in bounded steps: SUNION, SINTER, SDIFF and their STORE
-//! forms ([`sets`]), ZUNION, ZINTER, ZDIFF and their STORE forms ([`sorted_sets`]).
+//! forms ([`sets`]), ZUNION, ZINTER, ZDIFF and their STORE forms ([`sorted_sets`]),
+//! SINTERCARD and ZINTERCARD ([`cardinality`]).
 //!
 //! A handler is one synchronous step, so unioning two 10M-member sets in it would freeze
 //! its core for seconds. When the sources hold more than [`CHUNKED_ABOVE`] members in
@@ -18,6 +19,7 @@
 //! bytes that go to the socket one after the other ([`Outcome::Chunks`]): a reply of
 //! 10M members is too large to copy, or to grow, in one step.
 
+mod cardinality;
 mod sets;
 mod sorted_sets;
 
@@ -52,12 +54,14 @@ pub fn handles(spec: &CommandSpec) -> bool {
             | "sunionstore"
             | "sinterstore"
             | "sdiffstore"
+            | "sintercard"
             | "zunion"
             | "zinter"
             | "zdiff"
             | "zunionstore"
             | "zinterstore"
             | "zdiffstore"
+            | "zintercard"
     )
 }
 
@@ -87,7 +91,9 @@ pub async fn run_if_huge(
     spec: &'static CommandSpec,
     argv: &Argv,
 ) -> Option<Outcome> {
-    let outcome = if spec.name.starts_with('s') {
+    let outcome = if spec.name.ends_with("intercard") {
+        cardinality::run_if_huge(router, db, client, spec, argv).await?
+    } else if spec.name.starts_with('s') {
         sets::run_if_huge(router, db, client, spec, argv).await?
     } else {
         sorted_sets::run_if_huge(router, db, client, spec, argv).await?
@@ -515,16 +521,17 @@ async fn each_member<'a>(
 }
 
 /// Hands every member of the smallest of `sources` that all the others hold to `visit`,
-/// in bounded steps: an intersection (nothing when a source is missing). Its score is
-/// the smallest's through `first`, then combined with its score in each other source,
-/// in ascending size, through `combine` (target, score there, that source).
+/// in bounded steps, until `visit` returns false: an intersection (nothing when a source
+/// is missing). Its score is the smallest's through `first`, then combined with its
+/// score in each other source, in ascending size, through `combine` (target, score
+/// there, that source). The sources are locked: each member comes once.
 async fn each_member_of_intersection(
     router: &ShardRouter,
     db: DbIndex,
     mut sources: Vec<Source>,
     first: impl Fn(f64, &Source) -> f64,
     combine: impl Fn(&mut f64, f64, &Source),
-    mut visit: impl FnMut(&[u8], f64),
+    mut visit: impl FnMut(&[u8], f64) -> bool,
 ) {
     if sources.iter().any(|source| source.len.is_none()) {
         return;
@@ -551,7 +558,9 @@ async fn each_member_of_intersection(
                 .collect();
         }
         for (member, score) in chunk {
-            visit(&member, score);
+            if !visit(&member, score) {
+                return;
+            }
             steps.tick().await;
         }
     }

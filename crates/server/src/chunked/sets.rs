@@ -76,7 +76,10 @@ async fn compute(
                 sources,
                 keep_any,
                 |_, _, _| {},
-                |member, _| add(member),
+                |member, _| {
+                    add(member);
+                    true
+                },
             )
             .await;
         }

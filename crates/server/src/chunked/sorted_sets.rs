@@ -138,6 +138,7 @@ impl Combine {
                     |target, score, other| aggregate.apply(target, score * other.weight),
                     |member, score| {
                         result.insert(member, score, &self.limits);
+                        true
                     },
                 )
                 .await;
