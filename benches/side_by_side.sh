@@ -27,7 +27,10 @@
 #      absolute and per key above the empty server's baseline. With COLLECTIONS=1 it
 #      does the same for three collection datasets (each in a fresh server): 100k hashes
 #      of 10 small fields, 100k sets of 10 integers, and one sorted set of 1M members,
-#      reporting bytes per element.
+#      reporting bytes per element. Each dataset is then loaded a second time, into
+#      database 1 of the same server: what that second copy adds is the marginal cost
+#      per element, without the one-time costs of a first load (code paged in, the
+#      allocator's caches and first arenas).
 #   The list tests lrange_100 / lrange_600 run as custom `LRANGE mylist 0 99|599`
 #   commands on a list prefilled with 600 16-byte elements, so that their CPU/op is the
 #   LRANGE's alone (redis-benchmark's own lrange tests add an unmeasured LPUSH prefill).
@@ -78,7 +81,7 @@ PEREGRINE_BIN=${PEREGRINE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/peregri
 CLK_TCK=$(getconf CLK_TCK)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/side_by_side.XXXXXX")
 RESULTS=$WORK/results.tsv   # label, tool, test, requests, ops/s, p50 ms, p99 ms, cpu us/op
-MEMORY=$WORK/memory.tsv     # label, dbsize, used_memory, rss, base used, base rss, dataset, elements
+MEMORY=$WORK/memory.tsv     # label, dbsize, used_memory, rss, base used, base rss, dataset, elements, used and rss after a second copy
 ANOMALIES=$WORK/anomalies.txt
 : >"$RESULTS"
 : >"$MEMORY"
@@ -289,21 +292,28 @@ make_memory_files() {
 
 # memory_pass DATASET DBSIZE ELEMENTS — loads a dataset into the (fresh) server.
 memory_pass() {
-    local dataset=$1 expected=$2 elements=$3 base_used base_rss pipe_out dbsize used rss
+    local dataset=$1 expected=$2 elements=$3 base_used base_rss dbsize used rss
     base_used=$(info_field used_memory)
     base_rss=$(rss_bytes)
-    pipe_out=$(taskset -c "$CLIENT_CPU" redis-cli -h "$HOST" -p "$SERVER_PORT" --pipe <"$WORK/memory.${dataset%%-*}.resp" 2>&1) ||
-        anomaly "$SERVER_LABEL: redis-cli --pipe failed: $(tail -n 2 <<<"$pipe_out" | tr '\n' ' ')"
-    grep -q "errors: 0," <<<"$pipe_out" ||
-        anomaly "$SERVER_LABEL: redis-cli --pipe ($dataset) reported: $(tail -n 1 <<<"$pipe_out")"
-    server_alive
+    load_memory_file "$dataset" "$WORK/memory.${dataset%%-*}.resp"
     dbsize=$(cli DBSIZE)
     used=$(info_field used_memory)
     rss=$(rss_bytes)
     [[ $dbsize == "$expected" ]] || anomaly "$SERVER_LABEL: DBSIZE $dbsize after loading $dataset, expected $expected"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SERVER_LABEL" "$dbsize" "$used" "$rss" "$base_used" \
-        "$base_rss" "$dataset" "$elements" >>"$MEMORY"
+    load_memory_file "$dataset (second copy)" <(printf '*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n'; cat "$WORK/memory.${dataset%%-*}.resp")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SERVER_LABEL" "$dbsize" "$used" "$rss" "$base_used" \
+        "$base_rss" "$dataset" "$elements" "$(info_field used_memory)" "$(rss_bytes)" >>"$MEMORY"
     log "    $dataset: DBSIZE $dbsize  used_memory $used  VmRSS $rss"
+}
+
+# load_memory_file WHAT FILE — pipes a RESP file into the server, noting any error.
+load_memory_file() {
+    local what=$1 file=$2 pipe_out
+    pipe_out=$(taskset -c "$CLIENT_CPU" redis-cli -h "$HOST" -p "$SERVER_PORT" --pipe <"$file" 2>&1) ||
+        anomaly "$SERVER_LABEL: redis-cli --pipe failed: $(tail -n 2 <<<"$pipe_out" | tr '\n' ' ')"
+    grep -q "errors: 0," <<<"$pipe_out" ||
+        anomaly "$SERVER_LABEL: redis-cli --pipe ($what) reported: $(tail -n 1 <<<"$pipe_out")"
+    server_alive
 }
 
 # memory_passes LABEL PORT COMMAND... — every dataset, each in a fresh server.
@@ -359,22 +369,25 @@ report() {
         echo "\`SET key:%012d\` with 16-byte values; hashes = 100k hashes of 10 fields"
         echo "(\`field:N\` = \`value-NNNN\`); sets = 100k sets of 10 integers; zset = one sorted set"
         echo "of 1M members \`member:%08d\`. Bytes/element are above the empty server's own"
-        echo "baseline; ratios are peregrine/redis for the same dataset."
+        echo "baseline; ratios are peregrine/redis for the same dataset. \"2nd copy\" is what the"
+        echo "same dataset loaded again into database 1 added: the marginal cost per element."
         echo
-        echo "| server | dataset | DBSIZE | used_memory MiB | VmRSS MiB | used B/elem | RSS B/elem | used ratio | RSS ratio |"
-        echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+        echo "| server | dataset | DBSIZE | used_memory MiB | VmRSS MiB | used B/elem | RSS B/elem | used ratio | RSS ratio | 2nd copy RSS B/elem | 2nd copy RSS ratio |"
+        echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         awk -F'\t' '
-            $1 == "redis" { used0[$7] = $3 - $5; rss0[$7] = $4 - $6 }
+            $1 == "redis" { used0[$7] = $3 - $5; rss0[$7] = $4 - $6; again0[$7] = $10 - $4 }
             { rows[++count] = $0 }
             END {
                 for (i = 1; i <= count; i++) {
                     split(rows[i], f, "\t")
-                    used = f[3] - f[5]; rss = f[4] - f[6]
+                    used = f[3] - f[5]; rss = f[4] - f[6]; again = f[10] - f[4]
                     other = f[1] != "redis"
                     used_ratio = (other && used0[f[7]] > 0) ? sprintf("%.2f", used / used0[f[7]]) : "-"
                     rss_ratio = (other && rss0[f[7]] > 0) ? sprintf("%.2f", rss / rss0[f[7]]) : "-"
-                    printf "| %s | %s | %s | %.1f | %.1f | %.1f | %.1f | %s | %s |\n", f[1], f[7], f[2],
-                        f[3] / 1048576, f[4] / 1048576, used / f[8], rss / f[8], used_ratio, rss_ratio
+                    again_ratio = (other && again0[f[7]] > 0) ? sprintf("%.2f", again / again0[f[7]]) : "-"
+                    printf "| %s | %s | %s | %.1f | %.1f | %.1f | %.1f | %s | %s | %.1f | %s |\n", f[1], f[7], f[2],
+                        f[3] / 1048576, f[4] / 1048576, used / f[8], rss / f[8], used_ratio, rss_ratio,
+                        again / f[8], again_ratio
                 }
             }' "$MEMORY"
     fi
