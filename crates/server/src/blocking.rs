@@ -229,7 +229,6 @@ impl BlockedClients {
         !released.is_empty()
     }
 
-    /// The parked clients of `client` (one blocking command at a time: at most one).
     /// Ends every wait of `client` here: `Some(error)` for CLIENT UNBLOCK (remembered for
     /// a woken client, see [`BlockedClients::unblocked`]), `None` when it withdraws. True
     /// when it waited here.
@@ -275,6 +274,7 @@ impl BlockedClients {
         }
     }
 
+    /// The parked clients of `client` (one blocking command at a time: at most one).
     fn of_client(&self, client: u64) -> Vec<usize> {
         self.waiters
             .iter()
