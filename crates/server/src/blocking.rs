@@ -33,6 +33,7 @@
 
 use crate::dispatch::Session;
 use crate::shard_state::{KeyedCommand, Serving, ShardRouter, ShardState};
+use crate::ticks::Ticks;
 use bytes::Bytes;
 use glommio::net::TcpStream;
 use peregrine_commands::{ClientOptions, CommandSpec, Flag, Group, ShardCtx};
@@ -52,8 +53,9 @@ use std::time::{Duration, Instant};
 /// What ends a wait, as seen by the waiting client.
 #[derive(Debug)]
 pub enum Outcome {
-    /// The shard ran the command for the client: this is its reply.
-    Served(Reply),
+    /// The shard ran the command for the client: its reply, and the ticks the run took
+    /// (the command's execution time, for its statistics and the slow log).
+    Served(Reply, u64),
     /// A watched key got data: retry the command.
     Woken,
     /// The wait timed out (handled by the shard for served waiters).
@@ -409,12 +411,15 @@ fn has_news(ctx: &mut ShardCtx<'_>, argv: &[Bytes], key: &[u8]) -> bool {
 impl ShardState {
     /// Parks a served waiter on this shard until it is served, unblocked, cancelled or
     /// timed out. It first runs its command, and parks only when that found nothing (no
-    /// data, no error); while parked it counts in INFO's `blocked_clients`.
-    pub async fn park(self: Rc<Self>, request: ParkRequest) -> Outcome {
+    /// data, no error); while parked it counts in INFO's `blocked_clients`. Returns how
+    /// the wait ended and the ticks the command ran here (its first run, and the run that
+    /// served it): its execution time, without the wait, as Redis counts it.
+    pub async fn park(self: Rc<Self>, request: ParkRequest) -> (Outcome, u64) {
         let ((spec, argv), options) = &request.serve;
         let client = request.wait.client;
-        {
+        let first_run = {
             let _parking = Parking::begin(&self, client);
+            let started = Ticks::now();
             let withdrawn = || self.blocked.borrow().parking.get(&client) == Some(&true);
             let replies = self
                 .clone()
@@ -426,14 +431,16 @@ impl ShardState {
                     || !withdrawn(),
                 )
                 .await;
+            let ran = started.until(Ticks::now());
             let Some(replies) = replies else {
-                return Outcome::Cancelled;
+                return (Outcome::Cancelled, 0);
             };
             let reply = replies.into_iter().next().unwrap_or(Reply::Nil);
             if reply != nothing_reply(spec) {
-                return Outcome::Served(reply);
+                return (Outcome::Served(reply, ran), ran);
             }
-        }
+            ran
+        };
         let slot = Slot::new();
         let timeout_ms = request.timeout_ms;
         let waiter = request.wait.into_waiter(
@@ -460,10 +467,15 @@ impl ShardState {
         // Whatever ended the wait, the waiter leaves the registry now; a reply that raced
         // the timer is kept (the element was popped for this client).
         parked.leave();
-        match (outcome, slot.take()) {
+        let outcome = match (outcome, slot.take()) {
             (Outcome::TimedOut, Some(raced)) => raced,
             (outcome, _) => outcome,
-        }
+        };
+        let serving_run = match &outcome {
+            Outcome::Served(_, ran) => *ran,
+            _ => 0,
+        };
+        (outcome, first_run + serving_run)
     }
 
     /// Registers a woken waiter (its keys span shards) on this shard, and reports whether
@@ -662,10 +674,12 @@ impl ShardState {
                 }
                 Some(((spec, argv), options)) => {
                     let mut reply = Reply::Nil;
+                    let started = Ticks::now();
                     in_context(db, options, &mut |ctx| {
                         reply = peregrine_commands::run_keyed(ctx, spec, &argv)
                             .unwrap_or_else(|error| error.into_reply());
                     });
+                    let ran = started.until(Ticks::now());
                     if reply == nothing_reply(spec) {
                         if stream_read.is_some() {
                             continue;
@@ -679,7 +693,7 @@ impl ShardState {
                         break;
                     }
                     if let Some(waiter) = self.blocked.borrow_mut().unpark(index) {
-                        waiter.slot.fill(Outcome::Served(reply));
+                        waiter.slot.fill(Outcome::Served(reply, ran));
                     }
                     // What the served command wrote (BLMOVE's destination) may serve others.
                     self.signal_written(db, spec, &argv);
@@ -853,7 +867,9 @@ impl Session {
     /// Runs a blocking command: at once when data (or an error) is there, otherwise
     /// parks the client until data arrives, the timeout passes or CLIENT UNBLOCK. The
     /// replies of earlier commands in `out` are written first, as Redis sends them before
-    /// the client blocks. Returns `None` when the client disconnected while waiting.
+    /// the client blocks. Returns the reply and the ticks the command ran (every try, not
+    /// the waits: its execution time, as Redis counts it), or `None` when the client
+    /// disconnected while waiting.
     ///
     /// The shards that try it take no note of the tries (statistics, slow log, MONITOR):
     /// the caller counts the command once, as Redis does.
@@ -863,15 +879,18 @@ impl Session {
         argv: Argv,
         out: &mut Vec<u8>,
         stream: &mut TcpStream,
-    ) -> Option<Reply> {
+    ) -> Option<(Reply, u64)> {
         let own = self.options;
         self.options.part = true;
-        let reply = self.run_blocking_tries(spec, argv, out, stream).await;
+        let mut ran = 0;
+        let reply = self
+            .run_blocking_tries(spec, argv, out, stream, &mut ran)
+            .await;
         self.options = ClientOptions {
             part: own.part,
             ..self.options
         };
-        reply
+        reply.map(|reply| (reply, ran))
     }
 
     async fn run_blocking_tries(
@@ -880,13 +899,14 @@ impl Session {
         argv: Argv,
         out: &mut Vec<u8>,
         stream: &mut TcpStream,
+        ran: &mut u64,
     ) -> Option<Reply> {
         let shape = match peregrine_commands::blocking::shape(spec, &argv) {
             Ok(Some(shape)) => shape,
             // Not a blocking call (XREAD without BLOCK), or a bad timeout: the handler
             // replies, after the errors Redis checks first (BLMPOP's numkeys and
             // direction, BLMOVE's directions), without blocking.
-            Ok(None) | Err(_) => return Some(self.run_once(spec, argv).await),
+            Ok(None) | Err(_) => return Some(self.try_once(spec, argv, ran).await),
         };
         let argv = if spec.name == "xread" {
             self.pin_last_ids(argv).await
@@ -927,7 +947,10 @@ impl Session {
         if reply.is_none() {
             self.withdraw(None).await;
         }
-        reply
+        reply.map(|(reply, waited_ran)| {
+            *ran += waited_ran;
+            reply
+        })
     }
 
     /// XREAD's `$` IDs replaced by their streams' last IDs, read on the keys' shards: the
@@ -959,6 +982,15 @@ impl Session {
         argv
     }
 
+    /// Runs the command once without blocking, wherever its keys are, adding the ticks
+    /// that took to `ran`.
+    async fn try_once(&self, spec: &'static CommandSpec, argv: Argv, ran: &mut u64) -> Reply {
+        let started = Ticks::now();
+        let reply = self.run_once(spec, argv).await;
+        *ran += started.until(Ticks::now());
+        reply
+    }
+
     /// Runs the command once without blocking, wherever its keys are.
     async fn run_once(&self, spec: &'static CommandSpec, argv: Argv) -> Reply {
         let shards = self.router.shard_count();
@@ -980,7 +1012,8 @@ impl Session {
         }
     }
 
-    /// Parks on the one shard that owns every key; that shard serves the command.
+    /// Parks on the one shard that owns every key; that shard serves the command. Returns
+    /// the reply and the ticks the command ran there.
     async fn wait_served(
         &self,
         shard: ShardId,
@@ -989,7 +1022,7 @@ impl Session {
         keys: Vec<Bytes>,
         timeout_ms: Option<u64>,
         sequence: u64,
-    ) -> Reply {
+    ) -> (Reply, u64) {
         let request = ParkRequest {
             wait: WaitRequest {
                 client: self.info.id,
@@ -1001,18 +1034,18 @@ impl Session {
             serve: ((spec, argv), self.options),
             timeout_ms,
         };
-        let outcome = self
+        let (outcome, ran) = self
             .router
             .invoke_on(shard, move |state: Rc<ShardState>| state.park(request))
             .await;
-        outcome_reply(outcome).unwrap_or_else(timeout_reply)
+        (outcome_reply(outcome).unwrap_or_else(timeout_reply), ran)
     }
 
     /// Registers on every shard owning a watched key and retries the command through
     /// the cross-shard path whenever one of them reports data (holding that key's line
     /// until it has, see [`BlockedClients::held`]). The client counts in INFO's
     /// `blocked_clients` once it is registered everywhere: from then on it has its place
-    /// in every line.
+    /// in every line. Returns the reply and the ticks its tries took.
     async fn wait_woken(
         &self,
         spec: &'static CommandSpec,
@@ -1020,16 +1053,17 @@ impl Session {
         watched: Vec<Bytes>,
         timeout_ms: Option<u64>,
         sequence: u64,
-    ) -> Reply {
+    ) -> (Reply, u64) {
         let deadline = timeout_ms.map(|millis| Instant::now() + Duration::from_millis(millis));
         let mut keys_by_shard: BTreeMap<ShardId, Vec<Bytes>> = BTreeMap::new();
         for key in &watched {
             let shard = ShardId::for_key(key, self.router.shard_count());
             keys_by_shard.entry(shard).or_default().push(key.clone());
         }
-        let mut reply = self.run_once(spec, argv.clone()).await;
+        let mut ran = 0;
+        let mut reply = self.try_once(spec, argv.clone(), &mut ran).await;
         if reply != nothing_reply(spec) {
-            return reply;
+            return (reply, ran);
         }
         let mut ready = false;
         for (&shard, keys) in &keys_by_shard {
@@ -1056,7 +1090,7 @@ impl Session {
             shards.iter().map(|&shard| self.wait_on(shard)).collect();
         loop {
             if ready {
-                reply = self.run_once(spec, argv.clone()).await;
+                reply = self.try_once(spec, argv.clone(), &mut ran).await;
                 if reply != nothing_reply(spec) {
                     break;
                 }
@@ -1075,7 +1109,7 @@ impl Session {
         }
         // Withdrawing ends the waits still pending on the other shards.
         self.withdraw(None).await;
-        reply
+        (reply, ran)
     }
 
     /// Waits on `shard` until this client's waiter there is woken (or withdrawn).
@@ -1115,7 +1149,7 @@ impl Session {
 /// The client's reply for how its wait ended (`None`: the timeout reply).
 fn outcome_reply(outcome: Outcome) -> Option<Reply> {
     match outcome {
-        Outcome::Served(reply) => Some(reply),
+        Outcome::Served(reply, _) => Some(reply),
         Outcome::Unblocked(true) => Some(Reply::error(UNBLOCKED)),
         Outcome::Unblocked(false) | Outcome::TimedOut | Outcome::Cancelled | Outcome::Woken => None,
     }

@@ -299,18 +299,18 @@ impl Session {
             match spec.exec {
                 Exec::Keyed { .. } if spec.has(Flag::Blocking) => {
                     self.flush(&mut pending, out).await;
-                    let started = Ticks::now();
-                    let logged = crate::monitor::anyone(self.shard()).then(|| argv.clone());
-                    let Some(reply) = self.run_blocking(spec, argv, out, stream).await else {
+                    let logged = argv.clone();
+                    let Some((reply, ran)) = self.run_blocking(spec, argv, out, stream).await
+                    else {
                         return Flow::Close;
                     };
                     // Waits spanning shards pop through a plan that records on this core.
                     crate::pubsub::publish_key_events(self.shard(), None);
-                    // Not in the slow log: its wait is no execution time, and the shards
-                    // that ran it took no note (see `run_blocking`).
-                    self.finish(spec, None, started, reply.is_error());
-                    if let Some(argv) = &logged {
-                        crate::monitor::feed_from_session(self, spec, argv);
+                    // Its execution time is its runs' (the shards that ran it took no
+                    // note, see `run_blocking`), not the wait, as Redis counts it.
+                    self.record_finished(spec, Some(&logged), ran, reply.is_error());
+                    if crate::monitor::anyone(self.shard()) {
+                        crate::monitor::feed_from_session(self, spec, &logged);
                     }
                     self.emit(reply, out);
                 }
@@ -462,7 +462,12 @@ impl Session {
     /// Adds a command run from this core to the command statistics and, when `argv` is
     /// given and the command was slow, to the slow log.
     fn finish(&self, spec: &CommandSpec, argv: Option<&Argv>, started: Ticks, failed: bool) {
-        let ticks = started.until(Ticks::now());
+        self.record_finished(spec, argv, started.until(Ticks::now()), failed);
+    }
+
+    /// Records a command that ran for `ticks` in the statistics, the latency histograms
+    /// and (with `argv`) the slow log.
+    fn record_finished(&self, spec: &CommandSpec, argv: Option<&Argv>, ticks: u64, failed: bool) {
         // A container's statistics are its subcommand's (`config|get`), as in Redis 7.
         let name = match crate::server_commands::subcommands(spec) {
             Some(_) => self.info.last_command.get(),

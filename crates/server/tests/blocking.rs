@@ -512,6 +512,75 @@ fn a_client_gone_while_its_wait_queued_behind_a_script_takes_nothing() {
     assert_eq!(blocked_clients(&server), 0);
 }
 
+/// A blocking command's statistics and slow-log entry count its runs, not its wait, as
+/// Redis's do: a BLPOP served after half a second of waiting (on one shard's key, and on
+/// keys of two shards), and one that timed out after half a second, each ran for far
+/// less than that.
+fn a_blocked_command_counts_its_runs_not_its_wait(server: &TestServer) {
+    const WAIT: Duration = Duration::from_millis(500);
+    let mut c = client(server);
+    run::<String>(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    run::<String>(&mut c, &["CONFIG", "RESETSTAT"]);
+    let keys = keys_on_shards("runs", 2, server.shards());
+    let waits = [
+        vec![keys[0].as_str(), "0"],
+        vec![keys[0].as_str(), keys[1].as_str(), "0"],
+    ];
+    for wait in &waits {
+        run::<String>(&mut c, &["SLOWLOG", "RESET"]);
+        let mut command = vec!["BLPOP"];
+        command.extend(wait);
+        let waiter = spawn_command(server, &command);
+        await_blocked(server, 1);
+        thread::sleep(WAIT);
+        run::<i64>(&mut c, &["RPUSH", &keys[0], "x"]);
+        waiter.join().expect("thread").expect("reply");
+        let entries: Vec<(i64, i64, i64, Vec<String>)> = redis::cmd("SLOWLOG")
+            .arg("GET")
+            .arg(-1)
+            .query::<Vec<redis::Value>>(&mut c)
+            .expect("SLOWLOG GET")
+            .into_iter()
+            .filter_map(|entry| {
+                let redis::Value::Array(fields) = entry else {
+                    return None;
+                };
+                let id = redis::from_redis_value(fields[0].clone()).ok()?;
+                let time = redis::from_redis_value(fields[1].clone()).ok()?;
+                let micros = redis::from_redis_value(fields[2].clone()).ok()?;
+                let args = redis::from_redis_value(fields[3].clone()).ok()?;
+                Some((id, time, micros, args))
+            })
+            .collect();
+        let blpop = entries
+            .iter()
+            .find(|entry| entry.3[0] == "BLPOP")
+            .unwrap_or_else(|| panic!("no BLPOP in the slow log: {entries:?}"));
+        assert_eq!(blpop.3, command, "{entries:?}");
+        assert!(
+            blpop.2 < WAIT.as_micros() as i64 / 2,
+            "{command:?} logged as running {} us",
+            blpop.2
+        );
+    }
+    let timed_out: redis::Value = run(&mut c, &["BLPOP", &keys[1], "0.5"]);
+    assert_eq!(timed_out, redis::Value::Nil);
+    let stats: String = run(&mut c, &["INFO", "commandstats"]);
+    let blpop = stats
+        .lines()
+        .find_map(|line| line.strip_prefix("cmdstat_blpop:"))
+        .expect("cmdstat_blpop");
+    let field = |name: &str| -> i64 {
+        blpop
+            .split(',')
+            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {blpop}"))
+    };
+    assert_eq!(field("calls"), 3, "{blpop}");
+    assert!(field("usec") < 3 * WAIT.as_micros() as i64 / 2, "{blpop}");
+}
+
 with_1_and_4_shards! {
     bin = BIN;
     returns_at_once_when_data_is_there,
@@ -526,6 +595,7 @@ with_1_and_4_shards! {
     blmove_across_shards_is_atomic,
     blmpop_and_bzpopmin_wake,
     client_unblock_ends_the_wait,
+    a_blocked_command_counts_its_runs_not_its_wait,
     a_vanished_waiter_takes_nothing,
     every_pushed_element_is_popped_exactly_once,
 }
