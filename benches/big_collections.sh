@@ -9,6 +9,7 @@
 #   SINTERSTORE dest2 big dest   (a 10M x 10M intersection)
 #   SUNION big small             (a 10M-member union, replied: 10M bulk strings)
 #   SINTERCARD 2 big dest        (a 10M x 10M intersection, counted)
+#   SMEMBERS dest                (a 10M-member reply)
 #   DEL dest                     (freeing 10M members)
 #   UNLINK dest2                 (freeing 10M members)
 #   FLUSHALL ASYNC               (freeing the rest)
@@ -105,6 +106,7 @@ measure() {
     operation "$port" "SINTERSTORE dest2 big dest" "$server" SINTERSTORE dest2 big dest
     operation "$port" "SUNION big small" "$server" SUNION big small
     operation "$port" "SINTERCARD 2 big dest" "$server" SINTERCARD 2 big dest
+    operation "$port" "SMEMBERS dest" "$server" SMEMBERS dest
     operation "$port" "DEL dest" "$server" DEL dest
     operation "$port" "UNLINK dest2" "$server" UNLINK dest2
     operation "$port" "FLUSHALL ASYNC" "$server" FLUSHALL ASYNC

@@ -310,8 +310,56 @@ fn fields_expire_actively(server: &TestServer) {
     );
 }
 
+/// HGETALL, HKEYS and HVALS of a hash above the chunked threshold (65,536 fields) reply
+/// from chunks read in bounded steps: every field and value, a map in RESP3, without a
+/// field past its deadline.
+fn huge_hash_replies_run_in_chunks(server: &TestServer) {
+    let mut c = server.client();
+    let fields: HashMap<String, String> = (0..70_000)
+        .map(|n| (format!("f{n}"), format!("v{}", n * 7)))
+        .collect();
+    let pairs: Vec<(&String, &String)> = fields.iter().collect();
+    for chunk in pairs.chunks(2000) {
+        let mut command = vec!["HSET", "huge"];
+        for (field, value) in chunk {
+            command.push(field);
+            command.push(value);
+        }
+        run::<i64>(&mut c, &command);
+    }
+    run::<i64>(&mut c, &["HSET", "huge", "short-lived", "x"]);
+    run::<Vec<i64>>(
+        &mut c,
+        &["HPEXPIRE", "huge", "1", "FIELDS", "1", "short-lived"],
+    );
+    assert!(poll_until(Duration::from_secs(10), || {
+        run::<Vec<i64>>(
+            &mut server.client(),
+            &["HPTTL", "huge", "FIELDS", "1", "short-lived"],
+        ) == vec![-2]
+    }));
+    let all: HashMap<String, String> = run(&mut c, &["HGETALL", "huge"]);
+    assert_eq!(all, fields);
+    let mut keys: Vec<String> = run(&mut c, &["HKEYS", "huge"]);
+    let mut values: Vec<String> = run(&mut c, &["HVALS", "huge"]);
+    keys.sort_unstable();
+    values.sort_unstable();
+    let mut expected_keys: Vec<String> = fields.keys().cloned().collect();
+    let mut expected_values: Vec<String> = fields.values().cloned().collect();
+    expected_keys.sort_unstable();
+    expected_values.sort_unstable();
+    assert_eq!((keys, values), (expected_keys, expected_values));
+    let mut resp3 = server.raw();
+    resp3.cmd(&["HELLO", "3"]);
+    let reply = resp3.cmd(&["HGETALL", "huge"]);
+    assert!(reply.starts_with(b"%70000\r\n"), "{}", show(&reply[..20]));
+    let reply = resp3.cmd(&["HKEYS", "huge"]);
+    assert!(reply.starts_with(b"*70000\r\n"), "{}", show(&reply[..20]));
+}
+
 with_1_and_4_shards! {
     bin = BIN;
+    huge_hash_replies_run_in_chunks,
     fields_expire_actively,
     set_get_delete,
     hashes_on_every_shard,

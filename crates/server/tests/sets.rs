@@ -149,13 +149,13 @@ fn expected(keep: impl Fn(u32) -> bool) -> BTreeSet<String> {
         .collect()
 }
 
-/// SUNION, SINTER, SDIFF and SINTERCARD over huge sources take the chunked path too,
+/// SUNION, SINTER, SDIFF, SINTERCARD and SMEMBERS over huge sets take the chunked path,
 /// their reply sent in buffers: what the handler would reply, a set in RESP3, the read
 /// noted as the handler notes it (a `keymiss` event, a tracking client's invalidation).
 fn huge_reads_run_in_chunks(server: &TestServer) {
     let mut c = server.client();
-    let keys = keys_on_shards("hugeread", 3, server.shards());
-    let (evens, threes, missing) = (&keys[0], &keys[1], &keys[2]);
+    let keys = keys_on_shards("hugeread", 4, server.shards());
+    let (evens, threes, missing, both) = (&keys[0], &keys[1], &keys[2], &keys[3]);
     load_huge_sets(&mut c, evens, threes);
     let read = |c: &mut redis::Connection, command: &str| -> BTreeSet<String> {
         run(c, &[command, evens, threes])
@@ -171,6 +171,10 @@ fn huge_reads_run_in_chunks(server: &TestServer) {
     );
     let union: BTreeSet<String> = run(&mut c, &["SUNION", evens, missing]);
     assert_eq!(union, expected(|n| n % 2 == 0));
+    // SMEMBERS of a set above the threshold too.
+    run::<i64>(&mut c, &["SUNIONSTORE", both, evens, threes]);
+    let members: BTreeSet<String> = run(&mut c, &["SMEMBERS", both]);
+    assert_eq!(members, expected(|n| n % 2 == 0 || n % 3 == 0));
     // SINTERCARD counts, stopping at LIMIT (0: none).
     for (limit, count) in [(None, 20_000), (Some("0"), 20_000), (Some("500"), 500)] {
         let mut command = vec!["SINTERCARD", "2", evens, threes];
@@ -201,6 +205,8 @@ fn huge_reads_run_in_chunks(server: &TestServer) {
     resp3.cmd(&["CLIENT", "TRACKING", "ON"]);
     let reply = resp3.cmd(&["SDIFF", evens, threes]);
     assert!(reply.starts_with(b"~40000\r\n"), "{}", show(&reply[..20]));
+    let reply = resp3.cmd(&["SMEMBERS", both]);
+    assert!(reply.starts_with(b"~80000\r\n"), "{}", show(&reply[..20]));
     run::<i64>(&mut c, &["SADD", threes, "new"]);
     assert_eq!(
         show(&resp3.read_reply()),

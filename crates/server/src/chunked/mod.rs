@@ -1,6 +1,7 @@
 //! Set algebra over huge sources in bounded steps: SUNION, SINTER, SDIFF and their STORE
 //! forms ([`sets`]), ZUNION, ZINTER, ZDIFF and their STORE forms ([`sorted_sets`]),
-//! SINTERCARD and ZINTERCARD ([`cardinality`]).
+//! SINTERCARD and ZINTERCARD ([`cardinality`]); and the replies of SMEMBERS, HGETALL,
+//! HKEYS and HVALS of a huge set or hash ([`whole`]).
 //!
 //! A handler is one synchronous step, so unioning two 10M-member sets in it would freeze
 //! its core for seconds. When the sources hold more than [`CHUNKED_ABOVE`] members in
@@ -22,6 +23,7 @@
 mod cardinality;
 mod sets;
 mod sorted_sets;
+mod whole;
 
 use crate::coordinator::{lock_in_order, run_then_release};
 use crate::shard_state::{unix_millis, ShardRouter, ShardState};
@@ -62,6 +64,10 @@ pub fn handles(spec: &CommandSpec) -> bool {
             | "zinterstore"
             | "zdiffstore"
             | "zintercard"
+            | "smembers"
+            | "hgetall"
+            | "hkeys"
+            | "hvals"
     )
 }
 
@@ -93,6 +99,8 @@ pub async fn run_if_huge(
 ) -> Option<Outcome> {
     let outcome = if spec.name.ends_with("intercard") {
         cardinality::run_if_huge(router, db, client, spec, argv).await?
+    } else if matches!(spec.name, "smembers" | "hgetall" | "hkeys" | "hvals") {
+        whole::run_if_huge(router, db, client, spec, argv).await?
     } else if spec.name.starts_with('s') {
         sets::run_if_huge(router, db, client, spec, argv).await?
     } else {
@@ -326,6 +334,19 @@ async fn read_locked(
     outcome
 }
 
+/// What a [`ChunkedReply`] is, as the handlers' [`Reply`] would be.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// An array of members ([`Reply::Array`]).
+    Array,
+    /// A set of members ([`Reply::Set`]: `~` in RESP3).
+    Set,
+    /// Members with their scores ([`Reply::Pairs`]).
+    Pairs,
+    /// Fields with their values ([`Reply::Map`]: `%` in RESP3).
+    Map,
+}
+
 /// A read form's reply, encoded as its elements come in buffers of about
 /// [`REPLY_CHUNK`] bytes; the header, which needs the count, is made last.
 struct ChunkedReply {
@@ -373,15 +394,24 @@ impl ChunkedReply {
         self.count += 1;
     }
 
-    /// The buffers to send, the header first: a set (`~` in RESP3) or an array, of
-    /// members or (`scored`) of pairs.
-    fn finish(mut self, set: bool, scored: bool) -> Outcome {
+    /// One field and its value (the reply of HGETALL).
+    fn pair(&mut self, field: &[u8], value: &[u8]) {
+        self.make_room(field.len() + value.len() + 48);
+        encode_bulk(&mut self.current, field);
+        encode_bulk(&mut self.current, value);
+        self.count += 1;
+    }
+
+    /// The buffers to send, the header first, for a reply of `shape`.
+    fn finish(mut self, shape: Shape) -> Outcome {
         let resp3 = self.protocol == Protocol::Resp3;
-        let marker = if set && resp3 { b'~' } else { b'*' };
-        let count = if scored && !resp3 {
-            2 * self.count
-        } else {
-            self.count
+        let (marker, count) = match shape {
+            Shape::Array => (b'*', self.count),
+            Shape::Set if resp3 => (b'~', self.count),
+            Shape::Set => (b'*', self.count),
+            Shape::Pairs if resp3 => (b'*', self.count),
+            Shape::Map if resp3 => (b'%', self.count),
+            Shape::Pairs | Shape::Map => (b'*', 2 * self.count),
         };
         let mut header = Vec::with_capacity(24);
         encode_header(&mut header, marker, count);

@@ -2,7 +2,8 @@
 
 use super::{
     each_member, each_member_of_difference, each_member_of_intersection, is_huge, is_store,
-    read_locked, sources, store_locked, ChunkedReply, Client, Operation, Outcome, Source, Store,
+    read_locked, sources, store_locked, ChunkedReply, Client, Operation, Outcome, Shape, Source,
+    Store,
 };
 use crate::shard_state::ShardRouter;
 use bytes::Bytes;
@@ -41,7 +42,7 @@ pub(super) async fn run_if_huge(
     let read = async {
         let mut reply = ChunkedReply::new(client.protocol);
         compute(router, db, operation, keys, limits, Some(&mut reply)).await?;
-        Ok(reply.finish(true, false))
+        Ok(reply.finish(Shape::Set))
     };
     Some(read_locked(router, db, client.options, spec, keys, read).await)
 }

@@ -4,7 +4,8 @@
 
 use super::{
     each_member, each_member_of_difference, each_member_of_intersection, is_huge, is_store,
-    read_locked, sources, store_locked, ChunkedReply, Client, Operation, Outcome, Steps, Store,
+    read_locked, sources, store_locked, ChunkedReply, Client, Operation, Outcome, Shape, Steps,
+    Store,
 };
 use crate::shard_state::ShardRouter;
 use bytes::Bytes;
@@ -85,7 +86,11 @@ async fn encode(result: &SortedSet, client: Client, with_scores: bool) -> Outcom
         });
         steps.tick_by(ENCODED_PER_LOOK as u32).await;
     }
-    reply.finish(false, with_scores)
+    reply.finish(if with_scores {
+        Shape::Pairs
+    } else {
+        Shape::Array
+    })
 }
 
 /// How the sources combine.
