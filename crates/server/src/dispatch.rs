@@ -278,8 +278,14 @@ impl Session {
                     options: self.options,
                     protocol: self.protocol,
                 };
-                let huge =
-                    crate::chunked::run_if_huge(&self.router, self.db, client, spec, &argv).await;
+                let huge = crate::chunked::run_if_huge(crate::chunked::Request {
+                    router: &self.router,
+                    db: self.db,
+                    client,
+                    spec,
+                    argv: &argv,
+                })
+                .await;
                 match huge {
                     Some(crate::chunked::Outcome::Reply(reply)) => {
                         self.finish(spec, Some(&argv), started, reply.is_error());

@@ -1,27 +1,19 @@
 //! SINTERCARD and ZINTERCARD over huge sources (see the module above): the intersection
 //! is counted, not built, and the count stops at LIMIT.
 
-use super::{each_member_of_intersection, is_huge, read_locked, sources, Client, Outcome};
-use crate::shard_state::ShardRouter;
-use peregrine_commands::{parse_integer, CommandError, CommandSpec};
-use peregrine_keyspace::DbIndex;
-use peregrine_resp::{Argv, Reply};
+use super::{
+    counted_keys, each_member_of_plain_intersection, is_huge, read_locked, sources, Outcome,
+    Request,
+};
+use peregrine_commands::{parse_integer, CommandError};
+use peregrine_resp::Reply;
 
 /// Runs `spec`'s command (`argv`: numkeys key ... [LIMIT limit]) here when its sources
 /// are huge; `None` otherwise, and whenever the arguments or a source's type are wrong
 /// (the handler then replies the error).
-pub(super) async fn run_if_huge(
-    router: &ShardRouter,
-    db: DbIndex,
-    client: Client,
-    spec: &'static CommandSpec,
-    argv: &Argv,
-) -> Option<Result<Outcome, CommandError>> {
-    let count = usize::try_from(parse_integer(argv.get(1)?).ok()?)
-        .ok()
-        .filter(|&count| count >= 1)?;
-    let end = count.checked_add(2).filter(|&end| end <= argv.len())?;
-    let keys = &argv[2..end];
+pub(super) async fn run_if_huge(request: &Request<'_>) -> Option<Result<Outcome, CommandError>> {
+    let (router, db, client, spec, argv) = request.parts();
+    let (keys, end) = counted_keys(argv, 1)?;
     // 0: no limit.
     let limit = match &argv[end..] {
         [] => 0,
@@ -37,18 +29,10 @@ pub(super) async fn run_if_huge(
     let count = async {
         let sources = sources(router, db, keys, sorted).await?;
         let mut count = 0usize;
-        let keep_any = |score: f64, _: &_| score;
-        each_member_of_intersection(
-            router,
-            db,
-            sources,
-            keep_any,
-            |_, _, _| {},
-            |_, _| {
-                count += 1;
-                limit == 0 || count < limit
-            },
-        )
+        each_member_of_plain_intersection(router, db, sources, |_, _| {
+            count += 1;
+            limit == 0 || count < limit
+        })
         .await;
         Ok(Outcome::Reply(Reply::Integer(count as i64)))
     };

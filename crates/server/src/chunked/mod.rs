@@ -28,7 +28,7 @@ mod whole;
 use crate::coordinator::{lock_in_order, run_then_release};
 use crate::shard_state::{unix_millis, ShardRouter, ShardState};
 use bytes::Bytes;
-use peregrine_commands::{ClientOptions, CommandError, CommandSpec, EventClass};
+use peregrine_commands::{parse_integer, ClientOptions, CommandError, CommandSpec, EventClass};
 use peregrine_keyspace::{Collection, DbIndex, Value};
 use peregrine_resp::{encode_bulk, encode_header, Argv, Protocol, Reply};
 use peregrine_shard::{LockKey, LockMode, LockRequest, ShardId};
@@ -88,25 +88,62 @@ pub struct Client {
     pub protocol: Protocol,
 }
 
-/// Runs `argv` in chunks when its sources are huge; `None` when the ordinary path should
-/// run it (another command, small sources, or an error the handler replies).
-pub async fn run_if_huge(
-    router: &ShardRouter,
-    db: DbIndex,
-    client: Client,
-    spec: &'static CommandSpec,
-    argv: &Argv,
-) -> Option<Outcome> {
-    let outcome = if spec.name.ends_with("intercard") {
-        cardinality::run_if_huge(router, db, client, spec, argv).await?
-    } else if matches!(spec.name, "smembers" | "hgetall" | "hkeys" | "hvals") {
-        whole::run_if_huge(router, db, client, spec, argv).await?
-    } else if spec.name.starts_with('s') {
-        sets::run_if_huge(router, db, client, spec, argv).await?
+/// A command to run here: where, for whom, which.
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    /// The connection's core's router.
+    pub router: &'a ShardRouter,
+    /// The client's database.
+    pub db: DbIndex,
+    /// The client.
+    pub client: Client,
+    /// The command.
+    pub spec: &'static CommandSpec,
+    /// Its arguments, the name first.
+    pub argv: &'a Argv,
+}
+
+impl<'a> Request<'a> {
+    /// Its fields, for the modules' entry points: router, database, client, command,
+    /// arguments.
+    fn parts(
+        &self,
+    ) -> (
+        &'a ShardRouter,
+        DbIndex,
+        Client,
+        &'static CommandSpec,
+        &'a Argv,
+    ) {
+        (self.router, self.db, self.client, self.spec, self.argv)
+    }
+}
+
+/// Runs the command in chunks when its sources are huge; `None` when the ordinary path
+/// should run it (another command, small sources, or an error the handler replies).
+pub async fn run_if_huge(request: Request<'_>) -> Option<Outcome> {
+    let name = request.spec.name;
+    let outcome = if name.ends_with("intercard") {
+        cardinality::run_if_huge(&request).await?
+    } else if matches!(name, "smembers" | "hgetall" | "hkeys" | "hvals") {
+        whole::run_if_huge(&request).await?
+    } else if name.starts_with('s') {
+        sets::run_if_huge(&request).await?
     } else {
-        sorted_sets::run_if_huge(router, db, client, spec, argv).await?
+        sorted_sets::run_if_huge(&request).await?
     };
     Some(outcome.unwrap_or_else(|error| Outcome::Reply(error.into_reply())))
+}
+
+/// The keys of a `numkeys key ...` list whose count is `argv[at]`, and the position
+/// after them; `None` when the count is not a positive integer or runs past the
+/// arguments (the handler then replies the error).
+fn counted_keys(argv: &Argv, at: usize) -> Option<(&[Bytes], usize)> {
+    let count = usize::try_from(parse_integer(argv.get(at)?).ok()?)
+        .ok()
+        .filter(|&count| count >= 1)?;
+    let end = count.checked_add(at + 1).filter(|&end| end <= argv.len())?;
+    Some((&argv[at + 1..end], end))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -197,6 +234,20 @@ struct Store<'a> {
     keys: &'a [Bytes],
     class: EventClass,
     event: &'static str,
+}
+
+impl<'a> Store<'a> {
+    /// Where the STORE form `request` stores (its first key; its event is its name) the
+    /// result of `class` it computes from `keys`.
+    fn of(request: &Request<'a>, keys: &'a [Bytes], class: EventClass) -> Store<'a> {
+        Store {
+            client: request.client.options,
+            destination: &request.argv[1],
+            keys,
+            class,
+            event: request.spec.name,
+        }
+    }
 }
 
 /// The locks of one command, per shard.
@@ -594,6 +645,18 @@ async fn each_member_of_intersection(
             steps.tick().await;
         }
     }
+}
+
+/// Hands every member of the smallest of `sources` that all the others hold to `visit`
+/// until it returns false: an intersection of members, their scores left aside.
+async fn each_member_of_plain_intersection(
+    router: &ShardRouter,
+    db: DbIndex,
+    sources: Vec<Source>,
+    visit: impl FnMut(&[u8], f64) -> bool,
+) {
+    let keep_any = |score: f64, _: &Source| score;
+    each_member_of_intersection(router, db, sources, keep_any, |_, _, _| {}, visit).await;
 }
 
 /// Hands every member of the first of `sources` that none of the others holds, with its

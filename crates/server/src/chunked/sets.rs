@@ -1,26 +1,19 @@
 //! SUNION, SINTER, SDIFF and their STORE forms over huge sets (see the module above).
 
 use super::{
-    each_member, each_member_of_difference, each_member_of_intersection, is_huge, is_store,
-    read_locked, sources, store_locked, ChunkedReply, Client, Operation, Outcome, Shape, Source,
-    Store,
+    each_member, each_member_of_difference, each_member_of_plain_intersection, is_huge, is_store,
+    read_locked, sources, store_locked, ChunkedReply, Operation, Outcome, Request, Shape, Store,
 };
 use crate::shard_state::ShardRouter;
 use bytes::Bytes;
-use peregrine_commands::{CommandError, CommandSpec, EventClass};
+use peregrine_commands::{CommandError, EventClass};
 use peregrine_keyspace::collections::{EncodingLimits, Set};
 use peregrine_keyspace::DbIndex;
-use peregrine_resp::Argv;
 
 /// Runs `spec`'s command (`argv`: [destination] key ...) here when its sources are huge;
 /// `None` otherwise (see [`super::is_huge`]).
-pub(super) async fn run_if_huge(
-    router: &ShardRouter,
-    db: DbIndex,
-    client: Client,
-    spec: &'static CommandSpec,
-    argv: &Argv,
-) -> Option<Result<Outcome, CommandError>> {
+pub(super) async fn run_if_huge(request: &Request<'_>) -> Option<Result<Outcome, CommandError>> {
+    let (router, db, client, spec, argv) = request.parts();
     let store = is_store(spec.name);
     let keys = &argv[if store { 2 } else { 1 }..];
     if !is_huge(router, db, keys, false).await {
@@ -29,13 +22,7 @@ pub(super) async fn run_if_huge(
     let limits = router.state().limits().encoding;
     let operation = Operation::of(spec.name);
     if store {
-        let store = Store {
-            client: client.options,
-            destination: &argv[1],
-            keys,
-            class: EventClass::Set,
-            event: spec.name,
-        };
+        let store = Store::of(request, keys, EventClass::Set);
         let compute = compute(router, db, operation, keys, limits, None);
         return Some(store_locked(router, db, store, compute).await);
     }
@@ -70,18 +57,10 @@ async fn compute(
             each_member(router, db, sources.iter(), |_, member, _| add(member)).await;
         }
         Operation::Intersection => {
-            let keep_any = |score: f64, _: &Source| score;
-            each_member_of_intersection(
-                router,
-                db,
-                sources,
-                keep_any,
-                |_, _, _| {},
-                |member, _| {
-                    add(member);
-                    true
-                },
-            )
+            each_member_of_plain_intersection(router, db, sources, |member, _| {
+                add(member);
+                true
+            })
             .await;
         }
         Operation::Difference => {

@@ -3,37 +3,24 @@
 //! that a SUM adds in the same order), WEIGHTS and AGGREGATE as the handler applies them.
 
 use super::{
-    each_member, each_member_of_difference, each_member_of_intersection, is_huge, is_store,
-    read_locked, sources, store_locked, ChunkedReply, Client, Operation, Outcome, Shape, Steps,
-    Store,
+    counted_keys, each_member, each_member_of_difference, each_member_of_intersection, is_huge,
+    is_store, read_locked, sources, store_locked, ChunkedReply, Client, Operation, Outcome,
+    Request, Shape, Steps, Store,
 };
 use crate::shard_state::ShardRouter;
 use bytes::Bytes;
 use peregrine_commands::sorted_set::{algebra_options, weigh, Aggregate};
-use peregrine_commands::{parse_integer, CommandError, CommandSpec, EventClass};
+use peregrine_commands::{CommandError, EventClass};
 use peregrine_keyspace::collections::{EncodingLimits, SortedSet};
 use peregrine_keyspace::DbIndex;
-use peregrine_resp::Argv;
 
 /// Runs `spec`'s command (`argv`: [destination] numkeys key ... options) here when its
 /// sources are huge; `None` otherwise, and whenever the arguments or a source's type are
 /// wrong (the handler then replies the error, in Redis's order).
-pub(super) async fn run_if_huge(
-    router: &ShardRouter,
-    db: DbIndex,
-    client: Client,
-    spec: &'static CommandSpec,
-    argv: &Argv,
-) -> Option<Result<Outcome, CommandError>> {
+pub(super) async fn run_if_huge(request: &Request<'_>) -> Option<Result<Outcome, CommandError>> {
+    let (router, db, client, spec, argv) = request.parts();
     let store = is_store(spec.name);
-    let numkeys_at = if store { 2 } else { 1 };
-    let count = usize::try_from(parse_integer(argv.get(numkeys_at)?).ok()?)
-        .ok()
-        .filter(|&count| count >= 1)?;
-    let end = count
-        .checked_add(numkeys_at + 1)
-        .filter(|&end| end <= argv.len())?;
-    let keys = &argv[numkeys_at + 1..end];
+    let (keys, end) = counted_keys(argv, if store { 2 } else { 1 })?;
     let options = algebra_options(spec.name, keys.len(), &argv[end..])?;
     if !is_huge(router, db, keys, true).await {
         return None;
@@ -45,13 +32,7 @@ pub(super) async fn run_if_huge(
         limits: router.state().limits().encoding,
     };
     if store {
-        let store = Store {
-            client: client.options,
-            destination: &argv[1],
-            keys,
-            class: EventClass::SortedSet,
-            event: spec.name,
-        };
+        let store = Store::of(request, keys, EventClass::SortedSet);
         let limits = combine.limits;
         let compute = async {
             let mut result = combine.compute(router, db, keys).await?;

@@ -2,12 +2,11 @@
 //! collection is read a chunk at a time under a shared lock, and its reply encoded as it
 //! comes, in buffers.
 
-use super::{read_locked, ChunkedReply, Client, Outcome, Shape, Steps, CHUNK, CHUNKED_ABOVE};
+use super::{read_locked, ChunkedReply, Outcome, Request, Shape, Steps, CHUNK, CHUNKED_ABOVE};
 use crate::shard_state::{unix_millis, ShardRouter, ShardState};
 use bytes::Bytes;
-use peregrine_commands::{CommandError, CommandSpec};
+use peregrine_commands::CommandError;
 use peregrine_keyspace::{DbIndex, Value};
-use peregrine_resp::Argv;
 use peregrine_shard::ShardId;
 use std::rc::Rc;
 
@@ -30,13 +29,8 @@ type Elements = Vec<(Vec<u8>, Vec<u8>)>;
 /// Runs `spec`'s command (`argv`: key) here when its key holds a set (SMEMBERS) or a
 /// hash (the others) of more than [`CHUNKED_ABOVE`] elements; `None` otherwise (the
 /// handler then replies, WRONGTYPE included).
-pub(super) async fn run_if_huge(
-    router: &ShardRouter,
-    db: DbIndex,
-    client: Client,
-    spec: &'static CommandSpec,
-    argv: &Argv,
-) -> Option<Result<Outcome, CommandError>> {
+pub(super) async fn run_if_huge(request: &Request<'_>) -> Option<Result<Outcome, CommandError>> {
+    let (router, db, client, spec, argv) = request.parts();
     let part = match spec.name {
         "smembers" => Part::Members,
         "hgetall" => Part::Both,
