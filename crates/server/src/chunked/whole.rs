@@ -40,7 +40,10 @@ pub(super) async fn run_if_huge(request: &Request<'_>) -> Option<Result<Outcome,
     let key = argv.get(1)?.clone();
     let shard = ShardId::for_key(&key, router.shard_count());
     // The first look takes no lock and only decides the path.
-    let len = read_chunk(router, db, shard, &key, part, None).await?.0;
+    let len = read_chunk(router, db, shard, &key, part, None)
+        .await
+        .ok()??
+        .0;
     if len <= CHUNKED_ABOVE {
         return None;
     }
@@ -49,8 +52,9 @@ pub(super) async fn run_if_huge(request: &Request<'_>) -> Option<Result<Outcome,
         let mut steps = Steps::new();
         let mut cursor = 0;
         loop {
+            // Gone since the first look: an empty reply; of another type now: WRONGTYPE.
             let Some((_, elements, next)) =
-                read_chunk(router, db, shard, &key, part, Some(cursor)).await
+                read_chunk(router, db, shard, &key, part, Some(cursor)).await?
             else {
                 break;
             };
@@ -86,10 +90,10 @@ pub(super) async fn run_if_huge(request: &Request<'_>) -> Option<Result<Outcome,
     )
 }
 
-/// The size of the set or hash at `key` (`None`: missing or another type) and, from
-/// `cursor` on, the next [`CHUNK`] or so of its elements with the cursor to go on from
-/// (0: done). A hash's fields past their deadline are left out, as the handlers remove
-/// them before they reply.
+/// The size of the set or hash at `key` (`None`: missing; WRONGTYPE for another type)
+/// and, from `cursor` on, the next [`CHUNK`] or so of its elements with the cursor to go
+/// on from (0: done). A hash's fields past their deadline are left out, as the handlers
+/// remove them before they reply.
 async fn read_chunk(
     router: &ShardRouter,
     db: DbIndex,
@@ -97,7 +101,7 @@ async fn read_chunk(
     key: &Bytes,
     part: Part,
     cursor: Option<u64>,
-) -> Option<(usize, Elements, u64)> {
+) -> Result<Option<(usize, Elements, u64)>, CommandError> {
     let key = key.clone();
     router
         .invoke_on(shard, move |state: Rc<ShardState>| async move {
@@ -116,7 +120,7 @@ async fn read_chunk(
                             }
                         }
                     }
-                    Some((set.len(), elements, next))
+                    Ok(Some((set.len(), elements, next)))
                 }
                 Some(Value::Hash(hash)) if part != Part::Members => {
                     if cursor.is_some() {
@@ -134,9 +138,10 @@ async fn read_chunk(
                             }
                         }
                     }
-                    Some((hash.len(), elements, next))
+                    Ok(Some((hash.len(), elements, next)))
                 }
-                _ => None,
+                None => Ok(None),
+                Some(_) => Err(CommandError::WrongType),
             }
         })
         .await
