@@ -271,7 +271,9 @@ impl Session {
                 };
                 self.note_write(spec, shard);
             }
-            if crate::chunked::handles(spec) {
+            if crate::chunked::handles(spec)
+                && crate::chunked::worth_a_look(&self.router, self.db, spec, &argv)
+            {
                 self.flush(&mut pending, out).await;
                 let started = Ticks::now();
                 let client = crate::chunked::Client {

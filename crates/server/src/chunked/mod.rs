@@ -28,7 +28,9 @@ mod whole;
 use crate::coordinator::{lock_in_order, run_then_release};
 use crate::shard_state::{unix_millis, ShardRouter, ShardState};
 use bytes::Bytes;
-use peregrine_commands::{parse_integer, ClientOptions, CommandError, CommandSpec, EventClass};
+use peregrine_commands::{
+    parse_integer, ClientOptions, CommandError, CommandSpec, EventClass, Group,
+};
 use peregrine_keyspace::{Collection, DbIndex, Value};
 use peregrine_resp::{encode_bulk, encode_header, Argv, Protocol, Reply};
 use peregrine_shard::{LockKey, LockMode, LockRequest, ShardId};
@@ -48,27 +50,62 @@ const REPLY_CHUNK: usize = 1 << 20;
 
 /// True for the commands this module may run.
 pub fn handles(spec: &CommandSpec) -> bool {
-    matches!(
-        spec.name,
-        "sunion"
-            | "sinter"
-            | "sdiff"
-            | "sunionstore"
-            | "sinterstore"
-            | "sdiffstore"
-            | "sintercard"
-            | "zunion"
-            | "zinter"
-            | "zdiff"
-            | "zunionstore"
-            | "zinterstore"
-            | "zdiffstore"
-            | "zintercard"
-            | "smembers"
-            | "hgetall"
-            | "hkeys"
-            | "hvals"
-    )
+    // The group first: every other command is told no without comparing names.
+    matches!(spec.group, Group::Set | Group::SortedSet | Group::Hash)
+        && matches!(
+            spec.name,
+            "sunion"
+                | "sinter"
+                | "sdiff"
+                | "sunionstore"
+                | "sinterstore"
+                | "sdiffstore"
+                | "sintercard"
+                | "zunion"
+                | "zinter"
+                | "zdiff"
+                | "zunionstore"
+                | "zinterstore"
+                | "zdiffstore"
+                | "zintercard"
+                | "smembers"
+                | "hgetall"
+                | "hkeys"
+                | "hvals"
+        )
+}
+
+/// Whether [`run_if_huge`] may find the command's keys huge, decided without a message or
+/// a wait (a look costs a round trip to the keys' shards and ends the pipelined batch
+/// before the command): the sizes of the keys that live on this core, more than
+/// [`CHUNKED_ABOVE`] elements in all; a key of another core counts as "may be" for the
+/// set algebra commands, and as "no" for a single-key read (SMEMBERS, HGETALL, HKEYS,
+/// HVALS), which then runs on its shard's ordinary path, as a pipeline of them would pay
+/// a round trip each.
+pub fn worth_a_look(router: &ShardRouter, db: DbIndex, spec: &CommandSpec, argv: &Argv) -> bool {
+    let single_key_read = matches!(spec.name, "smembers" | "hgetall" | "hkeys" | "hvals");
+    let now = unix_millis();
+    let mut keyspace = router.state().keyspace.borrow_mut();
+    let database = keyspace.db(db);
+    let mut local = 0usize;
+    for position in spec.keys.positions(argv) {
+        let Some(key) = argv.get(position) else {
+            continue;
+        };
+        if ShardId::for_key(key, router.shard_count()) != router.me() {
+            return !single_key_read;
+        }
+        local += database
+            .get_live(key, now)
+            .map_or(0, |entry| match &entry.value {
+                Value::List(list) => list.len(),
+                Value::Hash(hash) => hash.len(),
+                Value::Set(set) => set.len(),
+                Value::SortedSet(set) => set.len(),
+                _ => 0,
+            });
+    }
+    local > CHUNKED_ABOVE
 }
 
 /// What a command run here answers.
