@@ -235,25 +235,19 @@ impl BlockedClients {
     /// a woken client, see [`BlockedClients::unblocked`]), `None` when it withdraws. True
     /// when it waited here.
     fn end_waits(&mut self, client: u64, unblock: Option<bool>) -> bool {
-        match unblock {
-            None => {
-                if let Some(withdrawn) = self.parking.get_mut(&client) {
-                    *withdrawn = true;
-                }
-                self.unblocked.remove(&client);
+        if unblock.is_none() {
+            if let Some(withdrawn) = self.parking.get_mut(&client) {
+                *withdrawn = true;
             }
-            Some(error) => {
-                let woken = self.waiters.iter().any(|(_, waiter)| {
-                    waiter.client == client && matches!(waiter.release, Release::Wake)
-                });
-                if woken {
-                    self.unblocked.insert(client, error);
-                }
-            }
+            self.unblocked.remove(&client);
         }
         let indexes = self.of_client(client);
         for &index in &indexes {
             if let Some(waiter) = self.unpark(index) {
+                // A woken client may be retrying: it learns the unblock at its next look.
+                if let (Some(error), Release::Wake) = (unblock, &waiter.release) {
+                    self.unblocked.insert(client, error);
+                }
                 waiter.slot.fill(match unblock {
                     Some(error) => Outcome::Unblocked(error),
                     None => Outcome::Cancelled,
@@ -302,11 +296,13 @@ fn timeout_reply() -> Reply {
 }
 
 /// A waiter's place in the registry, left when the wait ends however it ends (its
-/// future dropped: the client went away mid-wait).
+/// future dropped: the client went away mid-wait); the client counts in INFO's
+/// `blocked_clients` meanwhile.
 struct Parked<'a> {
     state: &'a ShardState,
     index: Cell<Option<usize>>,
     slot: Slot<Outcome>,
+    _counted: BlockedCount,
 }
 
 impl Parked<'_> {
@@ -330,10 +326,6 @@ impl Parked<'_> {
 impl Drop for Parked<'_> {
     fn drop(&mut self) {
         self.leave();
-        self.state
-            .server
-            .blocked_clients
-            .fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -448,11 +440,11 @@ impl ShardState {
             slot.clone(),
         );
         let index = self.blocked.borrow_mut().park(waiter);
-        self.server.blocked_clients.fetch_add(1, Ordering::Relaxed);
         let parked = Parked {
             state: &self,
             index: Cell::new(Some(index)),
             slot: slot.clone(),
+            _counted: BlockedCount::new(&self.server),
         };
         let outcome = match timeout_ms {
             None => slot.clone().await,

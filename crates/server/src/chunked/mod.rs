@@ -95,15 +95,10 @@ pub fn worth_a_look(router: &ShardRouter, db: DbIndex, spec: &CommandSpec, argv:
         if ShardId::for_key(key, router.shard_count()) != router.me() {
             return !single_key_read;
         }
+        // A collection's free effort is its element count.
         local += database
             .get_live(key, now)
-            .map_or(0, |entry| match &entry.value {
-                Value::List(list) => list.len(),
-                Value::Hash(hash) => hash.len(),
-                Value::Set(set) => set.len(),
-                Value::SortedSet(set) => set.len(),
-                _ => 0,
-            });
+            .map_or(0, |entry| entry.value.free_effort());
     }
     local > CHUNKED_ABOVE
 }
