@@ -13,6 +13,7 @@
 //! It is not: the network layer, the cross-shard coordinator, or the connection state
 //! machine (those live in the server crate, which is the only crate that sees everything).
 
+mod algebra;
 mod args;
 pub mod bitmap;
 pub mod blocking;
@@ -43,6 +44,7 @@ mod test_shard;
 pub mod tracking;
 mod watch;
 
+pub use algebra::SetOperation;
 pub use args::{parse_integer, ArgReader};
 pub use capture::Capture;
 pub use context::{

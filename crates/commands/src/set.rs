@@ -437,13 +437,7 @@ fn build(members: Vec<Vec<u8>>, limits: &peregrine_keyspace::EncodingLimits) -> 
     set
 }
 
-/// Which set algebra a SINTER/SUNION/SDIFF family command computes.
-#[derive(Clone, Copy)]
-enum Operation {
-    Intersection,
-    Union,
-    Difference,
-}
+use crate::SetOperation as Operation;
 
 /// The result of `operation` over the sets at `keys`.
 fn compute(

@@ -15,14 +15,10 @@ use peregrine_keyspace::collections::SortedSet;
 use peregrine_keyspace::{CompactBytes, Value};
 use peregrine_resp::Reply;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Operation {
-    Union,
-    Intersection,
-    Difference,
-}
+use crate::SetOperation as Operation;
 
 impl Operation {
+    /// The name of the sorted-set command computing this operation.
     fn command_name(self, store: bool, cardinality: bool) -> &'static str {
         match (self, store, cardinality) {
             (Operation::Intersection, _, true) => "zintercard",
@@ -317,12 +313,8 @@ pub struct AlgebraOptions {
 /// command's handler then replies the error).
 pub fn algebra_options(command: &str, sources: usize, options: &[Bytes]) -> Option<AlgebraOptions> {
     let store = command.ends_with("store");
-    let operation = match command.trim_end_matches("store") {
-        "zunion" => Operation::Union,
-        "zinter" => Operation::Intersection,
-        "zdiff" => Operation::Difference,
-        _ => return None,
-    };
+    let sorted = command.starts_with('z') && !command.ends_with("card");
+    let operation = Operation::of(command).filter(|_| sorted)?;
     let mut algebra = Algebra {
         operation,
         sources: (0..sources)

@@ -28,6 +28,7 @@ mod whole;
 use crate::coordinator::{lock_in_order, run_then_release};
 use crate::shard_state::{unix_millis, ShardRouter, ShardState};
 use bytes::Bytes;
+use peregrine_commands::SetOperation as Operation;
 use peregrine_commands::{
     parse_integer, ClientOptions, CommandError, CommandSpec, EventClass, Group,
 };
@@ -176,24 +177,6 @@ fn counted_keys(argv: &Argv, at: usize) -> Option<(&[Bytes], usize)> {
         .filter(|&count| count >= 1)?;
     let end = count.checked_add(at + 1).filter(|&end| end <= argv.len())?;
     Some((&argv[at + 1..end], end))
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Operation {
-    Union,
-    Intersection,
-    Difference,
-}
-
-impl Operation {
-    /// The operation of a command (`sunion`, `zinterstore` ...).
-    fn of(command: &str) -> Operation {
-        match command.trim_end_matches("store") {
-            "sinter" | "zinter" => Operation::Intersection,
-            "sdiff" | "zdiff" => Operation::Difference,
-            _ => Operation::Union,
-        }
-    }
 }
 
 /// True for the STORE forms.

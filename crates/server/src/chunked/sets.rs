@@ -20,7 +20,7 @@ pub(super) async fn run_if_huge(request: &Request<'_>) -> Option<Result<Outcome,
         return None;
     }
     let limits = router.state().limits().encoding;
-    let operation = Operation::of(spec.name);
+    let operation = Operation::of(spec.name)?;
     if store {
         let store = Store::of(request, keys, EventClass::Set);
         let compute = compute(router, db, operation, keys, limits, None);

@@ -26,7 +26,7 @@ pub(super) async fn run_if_huge(request: &Request<'_>) -> Option<Result<Outcome,
         return None;
     }
     let combine = Combine {
-        operation: Operation::of(spec.name),
+        operation: Operation::of(spec.name)?,
         weights: options.weights,
         aggregate: options.aggregate,
         limits: router.state().limits().encoding,
