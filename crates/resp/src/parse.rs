@@ -87,6 +87,22 @@ enum ArgSpan {
     Owned(Vec<u8>),
 }
 
+/// The spans and per-command argument counts of the batch being delimited, kept between
+/// batches so that a read costs no allocation for them: parsing never yields, so one
+/// pair per thread serves every connection of its core.
+#[derive(Default)]
+struct Delimited {
+    spans: Vec<ArgSpan>,
+    counts: Vec<usize>,
+}
+
+/// Entries of [`Delimited`]'s vectors kept once a batch is parsed.
+const KEPT_SPANS: usize = 4096;
+
+std::thread_local! {
+    static DELIMITED: std::cell::RefCell<Delimited> = std::cell::RefCell::default();
+}
+
 /// One step of parsing a single request.
 enum Step {
     /// A complete command whose arguments were appended to the span list.
@@ -120,13 +136,37 @@ impl RequestParser {
     /// The returned arguments share one copy of the consumed bytes, so a pipeline of many
     /// commands costs one allocation for its data.
     pub fn parse_batch(&self, input: &[u8]) -> ParsedBatch {
-        let mut spans: Vec<ArgSpan> = Vec::with_capacity(64);
-        let mut counts: Vec<usize> = Vec::with_capacity(16);
+        DELIMITED.with(|delimited| match delimited.try_borrow_mut() {
+            Ok(mut delimited) => {
+                let Delimited { spans, counts } = &mut *delimited;
+                spans.clear();
+                counts.clear();
+                let batch = self.parse_batch_with(input, spans, counts);
+                // A request of a million arguments does not keep its megabytes here.
+                if spans.capacity() > KEPT_SPANS {
+                    *spans = Vec::new();
+                }
+                if counts.capacity() > KEPT_SPANS {
+                    *counts = Vec::new();
+                }
+                batch
+            }
+            // Only a parse inside a parse could find it taken; it would get its own.
+            Err(_) => self.parse_batch_with(input, &mut Vec::new(), &mut Vec::new()),
+        })
+    }
+
+    fn parse_batch_with(
+        &self,
+        input: &[u8],
+        spans: &mut Vec<ArgSpan>,
+        counts: &mut Vec<usize>,
+    ) -> ParsedBatch {
         let mut position = 0;
         let mut batch = ParsedBatch::default();
         while position < input.len() {
             let before = spans.len();
-            match self.parse_one(input, position, &mut spans) {
+            match self.parse_one(input, position, spans) {
                 Ok(Step::Command { end, count }) => {
                     counts.push(count);
                     position = end;
@@ -147,9 +187,9 @@ impl RequestParser {
         batch.consumed = position;
         if !counts.is_empty() {
             let chunk = Bytes::copy_from_slice(input.get(..position).unwrap_or_default());
-            let mut spans = spans.into_iter();
+            let mut spans = spans.drain(..);
             batch.commands.reserve_exact(counts.len());
-            for count in counts {
+            for &count in counts.iter() {
                 let mut argv = Vec::with_capacity(count);
                 for span in spans.by_ref().take(count) {
                     argv.push(match span {

@@ -87,15 +87,34 @@ const MAX_BATCH: usize = 128;
 /// that owns its keys. A run on one shard travels as one batch; a run spanning shards runs
 /// as one locked segment (see [`crate::coordinator::run_segment`]).
 struct PendingBatch {
-    commands: Vec<(ShardId, KeyedCommand)>,
+    commands: Vec<KeyedCommand>,
+    /// The shard of the first command (of every command while `shards` is `None`).
+    shard: ShardId,
+    /// Each command's shard, once they do not all share one: a batch on one shard (the
+    /// common case) goes to it as it is, without a second vector to build or convert.
+    shards: Option<Vec<ShardId>>,
 }
 
 impl PendingBatch {
-    /// An empty batch with room for `expected` commands (at most [`MAX_BATCH`]).
-    fn with_capacity(expected: usize) -> PendingBatch {
+    /// An empty batch for commands starting on `shard`, with room for `expected` of them
+    /// (at most [`MAX_BATCH`]).
+    fn new(shard: ShardId, expected: usize) -> PendingBatch {
         PendingBatch {
             commands: Vec::with_capacity(expected.min(MAX_BATCH)),
+            shard,
+            shards: None,
         }
+    }
+
+    /// Adds `command`, which runs on `shard`.
+    fn push(&mut self, shard: ShardId, command: KeyedCommand) {
+        if self.shards.is_none() && shard != self.shard {
+            self.shards = Some(vec![self.shard; self.commands.len()]);
+        }
+        if let Some(shards) = &mut self.shards {
+            shards.push(shard);
+        }
+        self.commands.push(command);
     }
 }
 
@@ -330,9 +349,8 @@ impl Session {
                             // allocated once, not grown as it fills.
                             let rest = commands.len() + 1;
                             pending
-                                .get_or_insert_with(|| PendingBatch::with_capacity(rest))
-                                .commands
-                                .push((shard, (spec, argv)));
+                                .get_or_insert_with(|| PendingBatch::new(shard, rest))
+                                .push(shard, (spec, argv));
                             // Bound the keys one segment locks (and the work between
                             // two looks at the socket); a command under CLIENT CACHING
                             // runs alone, with the switch it alone gets.
@@ -493,26 +511,23 @@ impl Session {
     async fn flush(&mut self, pending: &mut Option<PendingBatch>, out: &mut Vec<u8>) {
         let Some(batch) = pending.take() else { return };
         let (db, options) = (self.db, self.options);
-        let first = batch.commands.first().map(|(shard, _)| *shard);
-        let single = batch
-            .commands
-            .iter()
-            .all(|(shard, _)| Some(*shard) == first);
-        let replies = match first {
-            Some(shard) if single => {
-                let commands: Vec<KeyedCommand> = batch
-                    .commands
-                    .into_iter()
-                    .map(|(_, command)| command)
-                    .collect();
+        let PendingBatch {
+            commands,
+            shard,
+            shards,
+        } = batch;
+        let replies = match shards {
+            None => {
                 self.router
                     .invoke_on(shard, move |state: Rc<ShardState>| {
                         state.run_batch(db, options, commands, Serving::AfterEachWrite)
                     })
                     .await
             }
-            Some(_) => run_segment(&self.router, db, options, batch.commands).await,
-            None => Vec::new(),
+            Some(shards) => {
+                let commands = shards.into_iter().zip(commands).collect();
+                run_segment(&self.router, db, options, commands).await
+            }
         };
         for reply in replies {
             self.emit(reply, out);

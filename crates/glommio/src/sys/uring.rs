@@ -908,6 +908,7 @@ impl SleepableRing {
     ) -> io::Result<Self> {
         assert!(*IO_URING_RECENT_ENOUGH);
         Ok(SleepableRing {
+            // PEREGRINE: IORING_SETUP_COOP_TASKRUN (1 << 8), see PEREGRINE.md.
             ring: iou::IoUring::new_with_flags(
                 size as _,
                 iou::SetupFlags::from_bits_retain(1 << 8),
@@ -1230,6 +1231,9 @@ pub(crate) struct Reactor {
     poll_ring: RefCell<PollRing>,
 
     latency_preemption_timeout_src: Cell<Option<Source>>,
+    // PEREGRINE: whether the latency timer above is a preempt timer (it may be kept
+    // armed across loops) rather than a user timer armed before sleeping.
+    latency_timer_is_preempt: Cell<bool>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
 
     link_fd: RawFd,
@@ -1266,6 +1270,14 @@ macro_rules! consume_rings {
         consumed
     }}
 }
+/// PEREGRINE: true when `timer` holds a timeout the kernel has not completed yet.
+fn is_pending(timer: &Cell<Option<Source>>) -> bool {
+    let source = timer.take();
+    let pending = source.as_ref().is_some_and(|source| source.result().is_none());
+    timer.set(source);
+    pending
+}
+
 macro_rules! flush_cancellations {
     (into $output:expr; $( $ring:expr ),+ ) => {{
         $(
@@ -1361,6 +1373,7 @@ impl Reactor {
             latency_ring: RefCell::new(latency_ring),
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
+            latency_timer_is_preempt: Cell::new(false),
             throughput_preemption_timeout_src: Cell::new(None),
             blocking_thread,
             link_fd,
@@ -1822,22 +1835,35 @@ impl Reactor {
         // consume all events from the rings
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
-        // Cancel the old timer regardless of whether we can sleep:
+        // PEREGRINE: a preempt timer that has not fired yet stays armed (see
+        // PEREGRINE.md): cancelling and re-arming both timers on every loop cost two
+        // cancellations and three submissions per network wake-up. It then fires up to
+        // one preempt period after it was armed rather than after this call, which
+        // only ever preempts earlier.
+        //
+        // Otherwise cancel the old timer regardless of whether we can sleep:
         // if we won't sleep, we will register the new timer with its new
         // value.
         //
         // But if we will sleep, there might be a timer registered that needs
         // to be removed otherwise we'll wake up when it expires.
-        drop(self.latency_preemption_timeout_src.take());
+        let keep_preempt_timer = preempt_timer().is_some()
+            && self.latency_timer_is_preempt.get()
+            && is_pending(&self.latency_preemption_timeout_src);
+        if !keep_preempt_timer {
+            drop(self.latency_preemption_timeout_src.take());
+        }
 
         // Schedule the throughput-based timeout immediately: it won't matter if we end
         // up sleeping.
-        self.throughput_preemption_timeout_src.replace(Some(
-            main_ring.prepare_throughput_preemption_timer(
-                self.ring_depth() as u32,
-                self.eventfd_src.raw(),
-            ),
-        ));
+        if !is_pending(&self.throughput_preemption_timeout_src) {
+            self.throughput_preemption_timeout_src.replace(Some(
+                main_ring.prepare_throughput_preemption_timer(
+                    self.ring_depth() as u32,
+                    self.eventfd_src.raw(),
+                ),
+            ));
+        }
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
@@ -1859,6 +1885,7 @@ impl Reactor {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
             if let Some(dur) = user_timer {
+                self.latency_timer_is_preempt.set(false);
                 self.latency_preemption_timeout_src
                     .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
                 assert!(flush_rings!(lat_ring)? > 0);
@@ -1888,8 +1915,11 @@ impl Reactor {
         }
 
         if let Some(preempt) = preempt_timer() {
-            self.latency_preemption_timeout_src
-                .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
+            if !keep_preempt_timer {
+                self.latency_timer_is_preempt.set(true);
+                self.latency_preemption_timeout_src
+                    .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
+            }
             flush_rings!(lat_ring, main_ring)?;
         }
 
