@@ -8,7 +8,7 @@ use crate::{
     sys::{self, Source, SourceType},
 };
 use futures_lite::ready;
-use nix::sys::socket::MsgFlags;
+use nix::{poll::PollFlags, sys::socket::MsgFlags};
 use std::{
     cell::Cell,
     io,
@@ -220,7 +220,14 @@ pub(crate) struct NonBufferedStream<S> {
     reactor: Weak<Reactor>,
     stream: S,
     source_tx: Option<Source>,
+    // PEREGRINE: a multishot poll, armed once and kept (see PEREGRINE.md).
     source_rx: Option<Source>,
+    // PEREGRINE: the last receive filled its buffer, so more may wait without a new
+    // readiness event to say so.
+    rx_may_have_more: bool,
+    // PEREGRINE: an event reported the peer's shutdown or an error: the socket stays
+    // readable (end of stream) with no further event, so every read tries.
+    rx_hung_up: bool,
     write_timeout: Timeout,
     read_timeout: Timeout,
 }
@@ -229,7 +236,7 @@ impl<S: AsRawFd> NonBufferedStream<S> {
     fn init(&mut self) {
         let reactor = self.reactor.upgrade().unwrap();
         let stream_fd = self.stream.as_raw_fd();
-        self.source_rx = Some(reactor.poll_read_ready(stream_fd));
+        self.source_rx = Some(reactor.poll_read_ready_multishot(stream_fd));
     }
 
     pub(crate) fn try_peek(&self, buf: &mut [u8]) -> Option<io::Result<usize>> {
@@ -253,6 +260,8 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         Ok(sz)
     }
 
+    // PEREGRINE: reads on readiness events of one multishot poll instead of arming a
+    // poll after every read (see PEREGRINE.md).
     pub(crate) fn poll_read(
         &mut self,
         cx: &Context<'_>,
@@ -261,35 +270,39 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         let reactor = self.reactor.upgrade().unwrap();
         let reactor = reactor.as_ref();
 
-        let no_pending_poll = self
-            .source_rx
-            .as_ref()
-            .map(|src| src.result().is_some())
-            .unwrap_or(true);
-
-        if no_pending_poll {
+        // A receive is worth trying when an event came since the last one, when the last
+        // one filled its buffer, after the peer's shutdown, or when no poll watches the
+        // socket. (A short receive drained the socket, but not its end: the shutdown's
+        // event may have come with the data's, before that receive.)
+        let event = self.source_rx.as_ref().and_then(Source::take_result);
+        let hang_up = libc::POLLRDHUP | (PollFlags::POLLHUP | PollFlags::POLLERR).bits();
+        if matches!(&event, Some(Ok(mask)) if *mask as i16 & hang_up != 0) {
+            self.rx_hung_up = true;
+        }
+        let worth_trying = self.rx_may_have_more
+            || self.rx_hung_up
+            || event.is_some()
+            || self.source_rx.is_none();
+        if worth_trying {
             if let Some(result) = super::yolo_recv(self.stream.as_raw_fd(), buf) {
-                self.source_rx.take();
                 self.read_timeout.cancel_timer(reactor);
                 let result = poll_err!(result);
-                // Start an early poll if the buffer is not fully filled. So when
-                // the next time `poll_read` is called, it will be known immediately
-                // whether the underlying stream is ready for reading.
-                if result > 0 && result < buf.len() {
-                    self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
-                    // The `rush_dispatch`s here and after could be removed to
-                    // improve performance if #458 is handled appropriately.
-                    // reactor.rush_dispatch(self.source_rx.as_ref().unwrap());
-                }
+                self.rx_may_have_more = result > 0 && result == buf.len();
                 return Poll::Ready(Ok(result));
             }
+            self.rx_may_have_more = false;
         }
 
         poll_err!(self.read_timeout.check(reactor));
 
-        if no_pending_poll {
-            self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
-            // reactor.rush_dispatch(self.source_rx.as_ref().unwrap());
+        // The poll ends only when cancelled, on an error or when the completion queue
+        // overflows: then a new one is armed (it reports data already waiting at once).
+        if !self
+            .source_rx
+            .as_ref()
+            .is_some_and(|source| source.is_in_flight())
+        {
+            self.source_rx = Some(reactor.poll_read_ready_multishot(self.stream.as_raw_fd()));
         }
 
         let source = self.source_rx.as_ref().unwrap();
@@ -366,6 +379,8 @@ where
             stream: socket.into(),
             source_tx: None,
             source_rx: None,
+            rx_may_have_more: false,
+            rx_hung_up: false,
             write_timeout: Timeout::new(reactor.register_timer()),
             read_timeout: Timeout::new(reactor.register_timer()),
         };

@@ -232,6 +232,18 @@ impl Source {
         })
     }
 
+    /// PEREGRINE: takes the result a multishot request's last event left, so that the
+    /// next event can be told apart.
+    pub(crate) fn take_result(&self) -> Option<io::Result<usize>> {
+        self.inner.borrow_mut().wakers.result.take()
+    }
+
+    /// PEREGRINE: true while the request is queued or in the kernel (a multishot poll
+    /// stays so until it ends).
+    pub(crate) fn is_in_flight(&self) -> bool {
+        self.inner.borrow().enqueued.is_some()
+    }
+
     pub(crate) fn result(&self) -> Option<io::Result<usize>> {
         let mut inner = self.inner.borrow_mut();
         let ret = inner

@@ -57,6 +57,9 @@ const MSG_ZEROCOPY: i32 = 0x4000000;
 #[derive(Debug)]
 enum UringOpDescriptor {
     PollAdd(PollFlags),
+    // PEREGRINE: a multishot poll (IORING_POLL_ADD_MULTI): one completion per readiness
+    // event until cancelled, see PEREGRINE.md.
+    PollAddMulti(PollFlags),
     PollRemove(*const u8),
     Cancel(u64),
     Write(*const u8, usize, u64),
@@ -274,6 +277,10 @@ fn fill_sqe<F>(
         match op.args {
             UringOpDescriptor::PollAdd(events) => {
                 sqe.prep_poll_add(op.fd, events);
+            }
+            UringOpDescriptor::PollAddMulti(events) => {
+                sqe.prep_poll_add(op.fd, events);
+                sqe.raw_mut().len = IORING_POLL_ADD_MULTI;
             }
             UringOpDescriptor::PollRemove(to_remove) => {
                 user_data = 0;
@@ -553,9 +560,14 @@ where
             return Some(false);
         }
 
-        let src = source_map
-            .borrow_mut()
-            .consume_source(from_user_data(value.user_data()));
+        // PEREGRINE: a multishot request that goes on stays in the map; its last
+        // completion (without IORING_CQE_F_MORE) consumes it as any other.
+        let id = from_user_data(value.user_data());
+        let src = if completes_more(&value) {
+            source_map.borrow()[id].clone()
+        } else {
+            source_map.borrow_mut().consume_source(id)
+        };
 
         let result = value.result();
 
@@ -1174,8 +1186,10 @@ impl UringCommon for SleepableRing {
 
     fn consume_one_event(&mut self) -> Option<bool> {
         let source_map = self.source_map.clone();
+        let cqe = self.ring.peek_for_cqe();
+        let more = cqe.as_ref().is_some_and(completes_more);
         process_one_event(
-            self.ring.peek_for_cqe(),
+            cqe,
             |source| match source.source_type {
                 SourceType::LinkRings => Some(()),
                 _ => None,
@@ -1190,7 +1204,9 @@ impl UringCommon for SleepableRing {
             source_map,
         )
         .map(|x| {
-            self.in_kernel -= 1;
+            if !more {
+                self.in_kernel -= 1;
+            }
             x
         })
     }
@@ -1270,6 +1286,16 @@ macro_rules! consume_rings {
         consumed
     }}
 }
+/// PEREGRINE: `len` of a poll request that stays armed after each event.
+const IORING_POLL_ADD_MULTI: u32 = 1;
+
+/// PEREGRINE: true when a completion says more follow for the same request (a multishot
+/// poll that stays armed).
+fn completes_more(cqe: &iou::CQE) -> bool {
+    const IORING_CQE_F_MORE: u32 = 1 << 1;
+    cqe.raw_flags() & IORING_CQE_F_MORE != 0
+}
+
 /// PEREGRINE: true when `timer` holds a timeout the kernel has not completed yet.
 fn is_pending(timer: &Cell<Option<Source>>) -> bool {
     let source = timer.take();
@@ -1466,7 +1492,15 @@ impl Reactor {
     }
 
     pub(crate) fn poll_ready(&self, source: &Source, flags: PollFlags) {
-        let op = UringOpDescriptor::PollAdd(flags);
+        self.queue_poll(source, UringOpDescriptor::PollAdd(flags));
+    }
+
+    /// PEREGRINE: a poll that completes once per readiness event until cancelled.
+    pub(crate) fn poll_ready_multishot(&self, source: &Source, flags: PollFlags) {
+        self.queue_poll(source, UringOpDescriptor::PollAddMulti(flags));
+    }
+
+    fn queue_poll(&self, source: &Source, op: UringOpDescriptor) {
         queue_request_into_ring(
             &mut *self.ring_for_source(source),
             source,
