@@ -13,10 +13,15 @@
 #   DEL dest                     (freeing 10M members)
 #   UNLINK dest2                 (freeing 10M members)
 #   FLUSHALL ASYNC               (freeing the rest)
+# then for a list of MEMBERS elements:
+#   LRANGE biglist 0 -1          (a 10M-element reply)
+#   DEL biglist                  (freeing 10M elements)
 # and the same for a sorted set of MEMBERS members (score = member number):
 #   ZUNIONSTORE zdest 2 zbig small   (a 10M-member union, `small` a plain set)
 #   ZINTERSTORE zdest2 2 zbig zdest  (a 10M x 10M intersection)
 #   ZUNION 2 zbig small WITHSCORES   (a 10M-member union, replied with scores)
+#   ZRANGE zbig 0 -1 WITHSCORES      (a 10M-member range, replied with scores)
+#   ZRANGEBYSCORE zbig -inf +inf     (a 10M-member range by score)
 #   DEL zdest                        (freeing 10M members)
 # Runs against peregrine-server (--shards 1) and redis-server in turn, each pinned to
 # CPU 0, clients on CPU 1. Usage: benches/big_collections.sh [MEMBERS]
@@ -65,6 +70,18 @@ for start in range(0, members, batch):
 out.write(b"*5\r\n$4\r\nSADD\r\n$5\r\nsmall\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n")
 PY
 
+python3 - "$MEMBERS" > "$WORK/lload.resp" <<'PY'
+import sys
+members = int(sys.argv[1])
+out = sys.stdout.buffer
+batch = 1000
+for start in range(0, members, batch):
+    names = [b"element:%010d" % n for n in range(start, min(start + batch, members))]
+    out.write(b"*%d\r\n$5\r\nRPUSH\r\n$7\r\nbiglist\r\n" % (len(names) + 2))
+    for name in names:
+        out.write(b"$%d\r\n%s\r\n" % (len(name), name))
+PY
+
 python3 - "$MEMBERS" > "$WORK/zload.resp" <<'PY'
 import sys
 members = int(sys.argv[1])
@@ -110,10 +127,15 @@ measure() {
     operation "$port" "DEL dest" "$server" DEL dest
     operation "$port" "UNLINK dest2" "$server" UNLINK dest2
     operation "$port" "FLUSHALL ASYNC" "$server" FLUSHALL ASYNC
+    taskset -c 1 redis-cli -p "$port" --pipe < "$WORK/lload.resp" > /dev/null
+    operation "$port" "LRANGE biglist 0 -1" "$server" LRANGE biglist 0 -1
+    operation "$port" "DEL biglist" "$server" DEL biglist
     taskset -c 1 redis-cli -p "$port" --pipe < "$WORK/zload.resp" > /dev/null
     operation "$port" "ZUNIONSTORE zdest 2 zbig small" "$server" ZUNIONSTORE zdest 2 zbig small
     operation "$port" "ZINTERSTORE zdest2 2 zbig zdest" "$server" ZINTERSTORE zdest2 2 zbig zdest
     operation "$port" "ZUNION 2 zbig small WITHSCORES" "$server" ZUNION 2 zbig small WITHSCORES
+    operation "$port" "ZRANGE zbig 0 -1 WITHSCORES" "$server" ZRANGE zbig 0 -1 WITHSCORES
+    operation "$port" "ZRANGEBYSCORE zbig -inf +inf" "$server" ZRANGEBYSCORE zbig -inf +inf
     operation "$port" "DEL zdest" "$server" DEL zdest
 }
 

@@ -13,6 +13,7 @@ mod pop;
 mod range;
 mod store;
 
+pub use range::{range_selection, RangeSelection};
 pub use store::{algebra_options, weigh, Aggregate, AlgebraOptions};
 #[cfg(test)]
 mod tests;

@@ -128,6 +128,47 @@ impl<'a> RangeRequest<'a> {
     }
 }
 
+/// What a ZRANGE-family read selects of a sorted set: the ranks (ascending), the order
+/// they are replied in, and whether scores come with the members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RangeSelection {
+    /// The selected ranks.
+    pub ranks: Range<usize>,
+    /// Walked from the highest rank down.
+    pub reverse: bool,
+    /// Members come with their scores.
+    pub with_scores: bool,
+}
+
+/// The selection the read `name` (ZRANGE, ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE,
+/// ZRANGEBYLEX or ZREVRANGEBYLEX; `argv`: its whole request) makes of `set`, or the
+/// error its handler replies for its arguments. A caller reading a huge range in parts
+/// computes it once and walks it a chunk at a time.
+pub fn range_selection(
+    name: &str,
+    argv: &[Bytes],
+    set: &SortedSet,
+) -> Result<RangeSelection, CommandError> {
+    let form = match name {
+        "zrange" => ZRANGE,
+        "zrevrange" => fixed(RangeKind::Rank, true),
+        "zrangebyscore" => fixed(RangeKind::Score, false),
+        "zrevrangebyscore" => fixed(RangeKind::Score, true),
+        "zrangebylex" => fixed(RangeKind::Lex, false),
+        "zrevrangebylex" => fixed(RangeKind::Lex, true),
+        _ => return Err(CommandError::Syntax),
+    };
+    if argv.len() < 4 {
+        return Err(CommandError::Syntax);
+    }
+    let request = RangeRequest::parse(argv, 2, form)?;
+    Ok(RangeSelection {
+        ranks: request.ranks(set),
+        reverse: request.reverse,
+        with_scores: request.with_scores,
+    })
+}
+
 /// Redis's index range `start..=end` (negative counts from the end) over `len` elements.
 pub(super) fn rank_range(start: i64, end: i64, len: usize) -> Range<usize> {
     let len = len as i64;

@@ -21,6 +21,7 @@
 //! 10M members is too large to copy, or to grow, in one step.
 
 mod cardinality;
+mod ranges;
 mod sets;
 mod sorted_sets;
 mod whole;
@@ -52,8 +53,11 @@ const REPLY_CHUNK: usize = 1 << 20;
 /// True for the commands this module may run.
 pub fn handles(spec: &CommandSpec) -> bool {
     // The group first: every other command is told no without comparing names.
-    matches!(spec.group, Group::Set | Group::SortedSet | Group::Hash)
-        && matches!(
+    matches!(
+        spec.group,
+        Group::Set | Group::SortedSet | Group::Hash | Group::List
+    ) && (ranges::is_range_read(spec.name)
+        || matches!(
             spec.name,
             "sunion"
                 | "sinter"
@@ -73,7 +77,7 @@ pub fn handles(spec: &CommandSpec) -> bool {
                 | "hgetall"
                 | "hkeys"
                 | "hvals"
-        )
+        ))
 }
 
 /// Whether [`run_if_huge`] may find the command's keys huge, decided without a message or
@@ -81,13 +85,27 @@ pub fn handles(spec: &CommandSpec) -> bool {
 /// before the command): the sizes of the keys that live on this core, more than
 /// [`CHUNKED_ABOVE`] elements in all; a key of another core counts as "may be" for the
 /// set algebra commands, and as "no" for a single-key read (SMEMBERS, HGETALL, HKEYS,
-/// HVALS), which then runs on its shard's ordinary path, as a pipeline of them would pay
-/// a round trip each.
+/// HVALS, the range reads), which then runs on its shard's ordinary path, as a pipeline
+/// of them would pay a round trip each. A range read counts the elements its range
+/// selects, not the collection's.
 pub fn worth_a_look(router: &ShardRouter, db: DbIndex, spec: &CommandSpec, argv: &Argv) -> bool {
-    let single_key_read = matches!(spec.name, "smembers" | "hgetall" | "hkeys" | "hvals");
+    let range_read = ranges::is_range_read(spec.name);
+    let single_key_read =
+        range_read || matches!(spec.name, "smembers" | "hgetall" | "hkeys" | "hvals");
     let now = unix_millis();
     let mut keyspace = router.state().keyspace.borrow_mut();
     let database = keyspace.db(db);
+    if range_read {
+        let Some(key) = argv.get(1) else {
+            return false;
+        };
+        if ShardId::for_key(key, router.shard_count()) != router.me() {
+            return false;
+        }
+        return database.get_live(key, now).is_some_and(|entry| {
+            ranges::selected(spec.name, argv, &entry.value).is_some_and(|n| n > CHUNKED_ABOVE)
+        });
+    }
     let mut local = 0usize;
     for position in spec.keys.positions(argv) {
         let Some(key) = argv.get(position) else {
@@ -160,6 +178,8 @@ pub async fn run_if_huge(request: Request<'_>) -> Option<Outcome> {
         cardinality::run_if_huge(&request).await?
     } else if matches!(name, "smembers" | "hgetall" | "hkeys" | "hvals") {
         whole::run_if_huge(&request).await?
+    } else if ranges::is_range_read(name) {
+        ranges::run_if_huge(&request).await?
     } else if name.starts_with('s') {
         sets::run_if_huge(&request).await?
     } else {
