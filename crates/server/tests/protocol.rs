@@ -825,6 +825,7 @@ with_1_and_4_shards! {
     invalid_bulk_length_closes_only_that_connection,
     invalid_multibulk_length_and_other_framing_errors,
     malformed_requests_get_what_redis_server_answers,
+    a_large_pipeline_then_the_end_of_the_stream_is_answered_in_full,
     proto_max_bulk_len_limits_bulks ["--proto-max-bulk-len", "1mb"],
     config_set_keeps_proto_max_bulk_len_in_range,
     config_set_errors_as_redis,
@@ -875,6 +876,18 @@ fn exchange_until_closed(port: u16, request: &[u8]) -> Vec<u8> {
         .shutdown(std::net::Shutdown::Write)
         .expect("half-close");
     client.read_until_closed().received
+}
+
+/// A pipeline larger than the server's read buffer, sent with the end of the stream right
+/// behind it, is answered in full and the connection then closes: the reads that fill
+/// their buffer go on without waiting for a readiness event, and the end of the stream,
+/// which arrives with the data and is never announced again, is still read.
+fn a_large_pipeline_then_the_end_of_the_stream_is_answered_in_full(server: &TestServer) {
+    let pings = 30_000;
+    let request = b"PING\r\n".repeat(pings);
+    let received = exchange_until_closed(server.port(), &request);
+    assert_eq!(received.len(), pings * b"+PONG\r\n".len());
+    assert!(received.chunks(7).all(|reply| reply == b"+PONG\r\n"));
 }
 
 fn malformed_requests_get_what_redis_server_answers(server: &TestServer) {
