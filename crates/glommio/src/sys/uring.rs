@@ -1286,6 +1286,7 @@ macro_rules! consume_rings {
         consumed
     }}
 }
+
 /// PEREGRINE: `len` of a poll request that stays armed after each event.
 const IORING_POLL_ADD_MULTI: u32 = 1;
 
