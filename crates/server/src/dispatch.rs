@@ -259,7 +259,9 @@ impl Session {
                     spec
                 }
                 Err(reply) => {
-                    self.flush(&mut pending, out).await;
+                    if !self.flush(&mut pending, out, stream).await {
+                        return Flow::Close;
+                    }
                     let reply = crate::transaction::refuse(self, &argv, reply).await;
                     self.emit(reply, out);
                     continue;
@@ -269,14 +271,18 @@ impl Session {
             if self.shard().server.client_pause.is_on() && crate::pause::holds(self, spec) {
                 // What came before it runs and is answered; this command and what follows
                 // wait.
-                self.flush(&mut pending, out).await;
+                if !self.flush(&mut pending, out, stream).await {
+                    return Flow::Close;
+                }
                 if !self.send_now(out, stream).await {
                     return Flow::Close;
                 }
                 crate::pause::wait_while_held(self, spec).await;
             }
             if self.multi.is_some() && !crate::transaction::controls_transaction(spec) {
-                self.flush(&mut pending, out).await;
+                if !self.flush(&mut pending, out, stream).await {
+                    return Flow::Close;
+                }
                 let reply = crate::transaction::queue(self, spec, argv);
                 self.emit(reply, out);
                 continue;
@@ -293,39 +299,20 @@ impl Session {
             if crate::chunked::handles(spec)
                 && crate::chunked::worth_a_look(&self.router, self.db, spec, &argv)
             {
-                self.flush(&mut pending, out).await;
-                let started = Ticks::now();
-                let client = crate::chunked::Client {
-                    options: self.options,
-                    protocol: self.protocol,
-                };
-                let huge = crate::chunked::run_if_huge(crate::chunked::Request {
-                    router: &self.router,
-                    db: self.db,
-                    client,
-                    spec,
-                    argv: &argv,
-                })
-                .await;
-                match huge {
-                    Some(crate::chunked::Outcome::Reply(reply)) => {
-                        self.finish(spec, Some(&argv), started, reply.is_error());
-                        self.emit(reply, out);
-                        continue;
-                    }
-                    Some(crate::chunked::Outcome::Chunks(chunks)) => {
-                        self.finish(spec, Some(&argv), started, false);
-                        if !self.emit_chunks(chunks, out, stream).await {
-                            return Flow::Close;
-                        }
-                        continue;
-                    }
+                if !self.flush(&mut pending, out, stream).await {
+                    return Flow::Close;
+                }
+                match self.run_chunked(spec, &argv, out, stream).await {
+                    Some(true) => continue,
+                    Some(false) => return Flow::Close,
                     None => {}
                 }
             }
             match spec.exec {
                 Exec::Keyed { .. } if spec.has(Flag::Blocking) => {
-                    self.flush(&mut pending, out).await;
+                    if !self.flush(&mut pending, out, stream).await {
+                        return Flow::Close;
+                    }
                     let logged = argv.clone();
                     let Some((reply, ran)) = self.run_blocking(spec, argv, out, stream).await
                     else {
@@ -354,16 +341,18 @@ impl Session {
                             // Bound the keys one segment locks (and the work between
                             // two looks at the socket); a command under CLIENT CACHING
                             // runs alone, with the switch it alone gets.
-                            if caching_used
+                            let full = caching_used
                                 || pending
                                     .as_ref()
-                                    .is_some_and(|batch| batch.commands.len() >= MAX_BATCH)
-                            {
-                                self.flush(&mut pending, out).await;
+                                    .is_some_and(|batch| batch.commands.len() >= MAX_BATCH);
+                            if full && !self.flush(&mut pending, out, stream).await {
+                                return Flow::Close;
                             }
                         }
                         None => {
-                            self.flush(&mut pending, out).await;
+                            if !self.flush(&mut pending, out, stream).await {
+                                return Flow::Close;
+                            }
                             let started = Ticks::now();
                             let logged = self.keeps_notes().then(|| argv.clone());
                             let reply = self.run_cross(spec, argv, cross).await;
@@ -379,7 +368,9 @@ impl Session {
                     }
                 }
                 Exec::Server(command) => {
-                    self.flush(&mut pending, out).await;
+                    if !self.flush(&mut pending, out, stream).await {
+                        return Flow::Close;
+                    }
                     let started = Ticks::now();
                     crate::monitor::feed_script(self, spec, &argv);
                     let (reply, flow) = crate::server_commands::execute(self, command, &argv).await;
@@ -392,14 +383,18 @@ impl Session {
                     }
                     self.emit_own_pushes(out);
                     if flow == Flow::Close {
-                        self.flush(&mut pending, out).await;
+                        if !self.flush(&mut pending, out, stream).await {
+                            return Flow::Close;
+                        }
                         self.await_durability().await;
                         return Flow::Close;
                     }
                 }
             }
         }
-        self.flush(&mut pending, out).await;
+        if !self.flush(&mut pending, out, stream).await {
+            return Flow::Close;
+        }
         if caching_used {
             crate::tracking::caching_used(self);
         }
@@ -507,32 +502,121 @@ impl Session {
     }
 
     /// Runs the pending commands and emits their replies in order: on their shard in one
-    /// message when they share a shard, as one locked segment when they span shards.
-    async fn flush(&mut self, pending: &mut Option<PendingBatch>, out: &mut Vec<u8>) {
-        let Some(batch) = pending.take() else { return };
-        let (db, options) = (self.db, self.options);
-        let PendingBatch {
-            commands,
-            shard,
-            shards,
-        } = batch;
-        let replies = match shards {
-            None => {
-                self.router
-                    .invoke_on(shard, move |state: Rc<ShardState>| {
-                        state.run_batch(db, options, commands, Serving::AfterEachWrite)
-                    })
-                    .await
+    /// message when they share a shard, as one locked segment when they span shards. A
+    /// read of a huge part of a key of another core that the shard set aside
+    /// ([`crate::chunked::split_at_huge_read`]) runs here in chunks, then the commands
+    /// after it. False when the client is gone.
+    async fn flush(
+        &mut self,
+        pending: &mut Option<PendingBatch>,
+        out: &mut Vec<u8>,
+        stream: &mut glommio::net::TcpStream,
+    ) -> bool {
+        let mut next = pending.take();
+        while let Some(batch) = next.take() {
+            let (db, options) = (self.db, self.options);
+            let PendingBatch {
+                mut commands,
+                shard,
+                shards,
+            } = batch;
+            let (replies, set_aside) = match shards {
+                None => {
+                    self.router
+                        .invoke_on(shard, move |state: Rc<ShardState>| async move {
+                            let set_aside =
+                                crate::chunked::split_at_huge_read(&state, db, &mut commands);
+                            let replies = state
+                                .run_batch(db, options, commands, Serving::AfterEachWrite)
+                                .await;
+                            (replies, set_aside)
+                        })
+                        .await
+                }
+                Some(shards) => {
+                    let commands = shards.into_iter().zip(commands).collect();
+                    (
+                        run_segment(&self.router, db, options, commands).await,
+                        Vec::new(),
+                    )
+                }
+            };
+            for reply in replies {
+                self.emit(reply, out);
             }
-            Some(shards) => {
-                let commands = shards.into_iter().zip(commands).collect();
-                run_segment(&self.router, db, options, commands).await
+            self.emit_own_pushes(out);
+            let mut set_aside = set_aside.into_iter();
+            let Some((spec, argv)) = set_aside.next() else {
+                break;
+            };
+            match self.run_chunked(spec, &argv, out, stream).await {
+                Some(true) => {}
+                Some(false) => return false,
+                // No longer huge when it came to run: the ordinary path, alone.
+                None => {
+                    let replies = self
+                        .router
+                        .invoke_on(shard, move |state: Rc<ShardState>| {
+                            state.run_batch(
+                                db,
+                                options,
+                                vec![(spec, argv)],
+                                Serving::AfterEachWrite,
+                            )
+                        })
+                        .await;
+                    for reply in replies {
+                        self.emit(reply, out);
+                    }
+                    self.emit_own_pushes(out);
+                }
             }
-        };
-        for reply in replies {
-            self.emit(reply, out);
+            let rest: Vec<KeyedCommand> = set_aside.collect();
+            if !rest.is_empty() {
+                next = Some(PendingBatch {
+                    commands: rest,
+                    shard,
+                    shards: None,
+                });
+            }
         }
-        self.emit_own_pushes(out);
+        true
+    }
+
+    /// Runs `spec` (`argv`) in chunks ([`crate::chunked`]) when its keys are huge and
+    /// emits its reply: `Some(true)` then, `Some(false)` when the client is gone, `None`
+    /// when the keys are not huge (the command takes the ordinary path).
+    async fn run_chunked(
+        &mut self,
+        spec: &'static CommandSpec,
+        argv: &Argv,
+        out: &mut Vec<u8>,
+        stream: &mut glommio::net::TcpStream,
+    ) -> Option<bool> {
+        let started = Ticks::now();
+        let client = crate::chunked::Client {
+            options: self.options,
+            protocol: self.protocol,
+        };
+        let huge = crate::chunked::run_if_huge(crate::chunked::Request {
+            router: &self.router,
+            db: self.db,
+            client,
+            spec,
+            argv,
+        })
+        .await?;
+        Some(match huge {
+            crate::chunked::Outcome::Reply(reply) => {
+                self.finish(spec, Some(argv), started, reply.is_error());
+                self.emit(reply, out);
+                true
+            }
+            crate::chunked::Outcome::Chunks(chunks) => {
+                self.finish(spec, Some(argv), started, false);
+                self.emit_chunks(chunks, out, stream).await
+            }
+        })
     }
 
     /// A tracking client's invalidations that its own commands caused (its writes, a

@@ -1,44 +1,53 @@
 //! Range reads of more than 65,536 elements (LRANGE and the ZRANGE family), which run in
 //! chunks on the connection's core: their replies, sent in buffers, are byte for byte
-//! redis-server's, in RESP2 and RESP3, errors included. With one shard every key is on
-//! the connection's core (the chunked path); with four, either path may answer.
+//! redis-server's, in RESP2 and RESP3, errors included. The collections are loaded once
+//! per shard of a 4-shard server, so that with four shards three of them live on other
+//! cores than the connection's: their shard sets such a read aside and the connection runs
+//! it in chunks as for its own keys.
 
-use peregrine_testkit::{show, with_1_and_4_shards, RawClient, RedisOracle, TestServer};
+use peregrine_testkit::{
+    keys_on_shards, show, with_1_and_4_shards, RawClient, RedisOracle, TestServer,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
 
-/// Elements of the big list and the big sorted set.
-const ELEMENTS: usize = 100_000;
+/// Elements of each big list and big sorted set.
+const ELEMENTS: usize = 70_000;
 
 fn ranges_match_redis(peregrine: &TestServer) {
     let Some(redis) = RedisOracle::start("the huge range comparison") else {
         return;
     };
+    let lists = keys_on_shards("biglist", 4, 4);
+    let sorted_sets = keys_on_shards("bigzset", 4, 4);
     for mut connection in [redis.client(), peregrine.client()] {
         let mut pipe = redis::pipe();
-        for start in (0..ELEMENTS).step_by(1000) {
-            let elements: Vec<String> = (start..start + 1000).map(|n| format!("e{n}")).collect();
-            pipe.cmd("RPUSH").arg("biglist").arg(elements);
-            let mut zadd = redis::cmd("ZADD");
-            zadd.arg("bigzset");
-            for n in start..start + 1000 {
-                // Many ties (ordered by member), fractions and infinities. (No -0: a
-                // ZADD of many members keeps its sign, as Redis 7.2 creates the big
-                // encoding at once, where the oracle's 7.0 stores 0 in a listpack.)
-                let score = match n {
-                    0 => "-inf".to_owned(),
-                    1 => "-1.5".to_owned(),
-                    2 => "+inf".to_owned(),
-                    _ => format!("{}", (n % 5000) as f64 / 4.0),
-                };
-                zadd.arg(score).arg(format!("m{n}"));
+        for (list, sorted_set) in lists.iter().zip(&sorted_sets) {
+            for start in (0..ELEMENTS).step_by(1000) {
+                let elements: Vec<String> =
+                    (start..start + 1000).map(|n| format!("e{n}")).collect();
+                pipe.cmd("RPUSH").arg(list).arg(elements);
+                let mut zadd = redis::cmd("ZADD");
+                zadd.arg(sorted_set);
+                for n in start..start + 1000 {
+                    // Many ties (ordered by member), fractions and infinities. (No -0: a
+                    // ZADD of many members keeps its sign, as Redis 7.2 creates the big
+                    // encoding at once, where the oracle's 7.0 stores 0 in a listpack.)
+                    let score = match n {
+                        0 => "-inf".to_owned(),
+                        1 => "-1.5".to_owned(),
+                        2 => "+inf".to_owned(),
+                        _ => format!("{}", (n % 5000) as f64 / 4.0),
+                    };
+                    zadd.arg(score).arg(format!("m{n}"));
+                }
+                pipe.add_command(zadd);
             }
-            pipe.add_command(zadd);
         }
         pipe.cmd("SET").arg("text").arg("string");
         pipe.query::<()>(&mut connection).expect("load");
     }
-    let reads: &[&[&str]] = &[
+    let templates: &[&[&str]] = &[
         &["LRANGE", "biglist", "0", "-1"],
         &["LRANGE", "biglist", "-90000", "-2"],
         &["LRANGE", "biglist", "1000", "999999"],
@@ -72,6 +81,23 @@ fn ranges_match_redis(peregrine: &TestServer) {
         &["ZRANGE", "bigzset", "0", "-1", "LIMIT", "1", "2"],
         &["ZRANGE", "text", "0", "-1"],
     ];
+    // Every template for every shard's list and sorted set.
+    let reads: Vec<Vec<&str>> = lists
+        .iter()
+        .zip(&sorted_sets)
+        .flat_map(|(list, sorted_set)| {
+            templates.iter().map(move |template| {
+                template
+                    .iter()
+                    .map(|word| match *word {
+                        "biglist" => list.as_str(),
+                        "bigzset" => sorted_set.as_str(),
+                        other => other,
+                    })
+                    .collect()
+            })
+        })
+        .collect();
     for protocol in ["2", "3"] {
         let mut replies = Vec::new();
         let redis_address = std::net::SocketAddr::from(([127, 0, 0, 1], redis.port()));
@@ -79,7 +105,7 @@ fn ranges_match_redis(peregrine: &TestServer) {
             raw.cmd(&["HELLO", protocol]);
             replies.push(reads.iter().map(|read| raw.cmd(read)).collect::<Vec<_>>());
         }
-        for ((theirs, ours), read) in replies[0].iter().zip(&replies[1]).zip(reads) {
+        for ((theirs, ours), read) in replies[0].iter().zip(&replies[1]).zip(&reads) {
             let at = theirs
                 .iter()
                 .zip(ours.iter())
@@ -95,7 +121,9 @@ fn ranges_match_redis(peregrine: &TestServer) {
                 ours.len()
             );
         }
-        assert!(replies[1][0].len() > 1_000_000, "a reply of many buffers");
+        // ZRANGE ... 0 -1 WITHSCORES of the first sorted set: more than one 1 MiB buffer.
+        assert_eq!(reads[7][..2], ["ZRANGE", sorted_sets[0].as_str()]);
+        assert!(replies[1][7].len() > 1 << 20, "a reply of several buffers");
     }
 }
 

@@ -27,13 +27,13 @@ mod sorted_sets;
 mod whole;
 
 use crate::coordinator::{lock_in_order, run_then_release};
-use crate::shard_state::{unix_millis, ShardRouter, ShardState};
+use crate::shard_state::{unix_millis, KeyedCommand, ShardRouter, ShardState};
 use bytes::Bytes;
 use peregrine_commands::SetOperation as Operation;
 use peregrine_commands::{
     parse_integer, ClientOptions, CommandError, CommandSpec, EventClass, Group,
 };
-use peregrine_keyspace::{Collection, DbIndex, Value};
+use peregrine_keyspace::{Collection, Db, DbIndex, UnixMillis, Value};
 use peregrine_resp::{encode_bulk, encode_header, Argv, Protocol, Reply};
 use peregrine_shard::{LockKey, LockMode, LockRequest, ShardId};
 use std::collections::BTreeMap;
@@ -85,25 +85,16 @@ pub fn handles(spec: &CommandSpec) -> bool {
 /// before the command): the sizes of the keys that live on this core, more than
 /// [`CHUNKED_ABOVE`] elements in all; a key of another core counts as "may be" for the
 /// set algebra commands, and as "no" for a single-key read (SMEMBERS, HGETALL, HKEYS,
-/// HVALS, the range reads), which then runs on its shard's ordinary path, as a pipeline
-/// of them would pay a round trip each. A range read counts the elements its range
-/// selects, not the collection's.
+/// HVALS, the range reads): that one goes to its shard in the pipelined batch, and the
+/// shard sets it aside if it is huge there ([`split_at_huge_read`]).
 pub fn worth_a_look(router: &ShardRouter, db: DbIndex, spec: &CommandSpec, argv: &Argv) -> bool {
-    let range_read = ranges::is_range_read(spec.name);
-    let single_key_read =
-        range_read || matches!(spec.name, "smembers" | "hgetall" | "hkeys" | "hvals");
-    let now = unix_millis();
     let mut keyspace = router.state().keyspace.borrow_mut();
     let database = keyspace.db(db);
-    if range_read {
-        let Some(key) = argv.get(1) else {
-            return false;
-        };
-        if ShardId::for_key(key, router.shard_count()) != router.me() {
-            return false;
-        }
-        return database.get_live(key, now).is_some_and(|entry| {
-            ranges::selected(spec.name, argv, &entry.value).is_some_and(|n| n > CHUNKED_ABOVE)
+    let now = unix_millis();
+    if is_single_key_read(spec) {
+        return argv.get(1).is_some_and(|key| {
+            ShardId::for_key(key, router.shard_count()) == router.me()
+                && replies_huge(database, spec, argv, now)
         });
     }
     let mut local = 0usize;
@@ -112,7 +103,7 @@ pub fn worth_a_look(router: &ShardRouter, db: DbIndex, spec: &CommandSpec, argv:
             continue;
         };
         if ShardId::for_key(key, router.shard_count()) != router.me() {
-            return !single_key_read;
+            return true;
         }
         // A collection's free effort is its element count.
         local += database
@@ -120,6 +111,49 @@ pub fn worth_a_look(router: &ShardRouter, db: DbIndex, spec: &CommandSpec, argv:
             .map_or(0, |entry| entry.value.free_effort());
     }
     local > CHUNKED_ABOVE
+}
+
+/// True for the reads of one key this module may run: SMEMBERS, HGETALL, HKEYS, HVALS
+/// and the range reads.
+fn is_single_key_read(spec: &CommandSpec) -> bool {
+    ranges::is_range_read(spec.name)
+        || matches!(spec.name, "smembers" | "hgetall" | "hkeys" | "hvals")
+}
+
+/// Whether the single-key read `argv` would reply more than [`CHUNKED_ABOVE`] elements
+/// of its key in `database` (a range read counts the elements its range selects).
+fn replies_huge(database: &mut Db, spec: &CommandSpec, argv: &Argv, now: UnixMillis) -> bool {
+    let Some(entry) = argv.get(1).and_then(|key| database.get_live(key, now)) else {
+        return false;
+    };
+    if ranges::is_range_read(spec.name) {
+        ranges::selected(spec.name, argv, &entry.value).is_some_and(|n| n > CHUNKED_ABOVE)
+    } else {
+        entry.value.free_effort() > CHUNKED_ABOVE
+    }
+}
+
+/// On the shard that runs a pipelined batch for a connection of another core: the
+/// commands from the first single-key read that would reply a huge part of a key of this
+/// shard on, taken out of `commands` (empty when there is none). The connection runs that
+/// read in chunks ([`run_if_huge`], which looks again) and the rest after it, so a key on
+/// another core does not stall this one for the length of its reply, while a pipeline of
+/// small reads still costs one message.
+pub fn split_at_huge_read(
+    state: &ShardState,
+    db: DbIndex,
+    commands: &mut Vec<KeyedCommand>,
+) -> Vec<KeyedCommand> {
+    let now = unix_millis();
+    let mut keyspace = state.keyspace.borrow_mut();
+    let database = keyspace.db(db);
+    let huge = commands.iter().position(|(spec, argv)| {
+        handles(spec) && is_single_key_read(spec) && replies_huge(database, spec, argv, now)
+    });
+    match huge {
+        Some(at) => commands.split_off(at),
+        None => Vec::new(),
+    }
 }
 
 /// What a command run here answers.
