@@ -57,45 +57,25 @@ while not os.path.exists(stop):
 print("%.1f" % (worst * 1000))
 PY
 
-python3 - "$MEMBERS" > "$WORK/load.resp" <<'PY'
+# load.py MEMBERS COMMAND KEY FORMAT [scored]: `COMMAND KEY FORMAT%n ...` for n from 0 to
+# MEMBERS-1 in requests of 1,000, as RESP ("scored": each preceded by n, its score).
+cat > "$WORK/load.py" <<'PY'
 import sys
-members = int(sys.argv[1])
+members, command, key, form = int(sys.argv[1]), *(arg.encode() for arg in sys.argv[2:5])
+scored = sys.argv[5:] == ["scored"]
 out = sys.stdout.buffer
-batch = 1000
-for start in range(0, members, batch):
-    names = [b"member:%010d" % n for n in range(start, min(start + batch, members))]
-    out.write(b"*%d\r\n$4\r\nSADD\r\n$3\r\nbig\r\n" % (len(names) + 2))
-    for name in names:
-        out.write(b"$%d\r\n%s\r\n" % (len(name), name))
-out.write(b"*5\r\n$4\r\nSADD\r\n$5\r\nsmall\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n")
+for start in range(0, members, 1000):
+    args = [command, key]
+    for n in range(start, min(start + 1000, members)):
+        args += [b"%d" % n, form % n] if scored else [form % n]
+    out.write(b"*%d\r\n" % len(args))
+    for arg in args:
+        out.write(b"$%d\r\n%s\r\n" % (len(arg), arg))
 PY
-
-python3 - "$MEMBERS" > "$WORK/lload.resp" <<'PY'
-import sys
-members = int(sys.argv[1])
-out = sys.stdout.buffer
-batch = 1000
-for start in range(0, members, batch):
-    names = [b"element:%010d" % n for n in range(start, min(start + batch, members))]
-    out.write(b"*%d\r\n$5\r\nRPUSH\r\n$7\r\nbiglist\r\n" % (len(names) + 2))
-    for name in names:
-        out.write(b"$%d\r\n%s\r\n" % (len(name), name))
-PY
-
-python3 - "$MEMBERS" > "$WORK/zload.resp" <<'PY'
-import sys
-members = int(sys.argv[1])
-out = sys.stdout.buffer
-batch = 1000
-for start in range(0, members, batch):
-    pairs = []
-    for n in range(start, min(start + batch, members)):
-        pairs += [b"%d" % n, b"member:%010d" % n]
-    out.write(b"*%d\r\n$4\r\nZADD\r\n$4\r\nzbig\r\n" % (len(pairs) + 2))
-    for part in pairs:
-        out.write(b"$%d\r\n%s\r\n" % (len(part), part))
-out.write(b"*5\r\n$4\r\nSADD\r\n$5\r\nsmall\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n")
-PY
+small=$'*5\r\n$4\r\nSADD\r\n$5\r\nsmall\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n'
+{ python3 "$WORK/load.py" "$MEMBERS" SADD big 'member:%010d'; printf '%s' "$small"; } > "$WORK/load.resp"
+python3 "$WORK/load.py" "$MEMBERS" RPUSH biglist 'element:%010d' > "$WORK/lload.resp"
+{ python3 "$WORK/load.py" "$MEMBERS" ZADD zbig 'member:%010d' scored; printf '%s' "$small"; } > "$WORK/zload.resp"
 
 # operation PORT NAME COMMAND... — runs COMMAND with the probe running; prints a row.
 operation() {

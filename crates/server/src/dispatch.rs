@@ -541,10 +541,7 @@ impl Session {
                     )
                 }
             };
-            for reply in replies {
-                self.emit(reply, out);
-            }
-            self.emit_own_pushes(out);
+            self.emit_batch(replies, out);
             let mut set_aside = set_aside.into_iter();
             let Some((spec, argv)) = set_aside.next() else {
                 break;
@@ -565,10 +562,7 @@ impl Session {
                             )
                         })
                         .await;
-                    for reply in replies {
-                        self.emit(reply, out);
-                    }
-                    self.emit_own_pushes(out);
+                    self.emit_batch(replies, out);
                 }
             }
             let rest: Vec<KeyedCommand> = set_aside.collect();
@@ -617,6 +611,14 @@ impl Session {
                 self.emit_chunks(chunks, out, stream).await
             }
         })
+    }
+
+    /// Emits a batch's replies in order, then the invalidations its commands caused.
+    fn emit_batch(&mut self, replies: Vec<Reply>, out: &mut Vec<u8>) {
+        for reply in replies {
+            self.emit(reply, out);
+        }
+        self.emit_own_pushes(out);
     }
 
     /// A tracking client's invalidations that its own commands caused (its writes, a

@@ -5,9 +5,7 @@
 //! cores than the connection's: their shard sets such a read aside and the connection runs
 //! it in chunks as for its own keys.
 
-use peregrine_testkit::{
-    keys_on_shards, show, with_1_and_4_shards, RawClient, RedisOracle, TestServer,
-};
+use peregrine_testkit::{keys_on_shards, with_1_and_4_shards, RedisOracle, TestServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
 
@@ -99,31 +97,10 @@ fn ranges_match_redis(peregrine: &TestServer) {
         })
         .collect();
     for protocol in ["2", "3"] {
-        let mut replies = Vec::new();
-        let redis_address = std::net::SocketAddr::from(([127, 0, 0, 1], redis.port()));
-        for mut raw in [RawClient::connect(redis_address), peregrine.raw()] {
-            raw.cmd(&["HELLO", protocol]);
-            replies.push(reads.iter().map(|read| raw.cmd(read)).collect::<Vec<_>>());
-        }
-        for ((theirs, ours), read) in replies[0].iter().zip(&replies[1]).zip(&reads) {
-            let at = theirs
-                .iter()
-                .zip(ours.iter())
-                .position(|(a, b)| a != b)
-                .unwrap_or(theirs.len().min(ours.len()));
-            let near = |reply: &[u8]| show(&reply[at.saturating_sub(60)..reply.len().min(at + 60)]);
-            assert!(
-                theirs == ours,
-                "RESP{protocol} {read:?}: redis {} ({} bytes), peregrine {} ({} bytes)",
-                near(theirs),
-                theirs.len(),
-                near(ours),
-                ours.len()
-            );
-        }
+        let replies = redis.assert_same_replies(peregrine, protocol, &reads);
         // ZRANGE ... 0 -1 WITHSCORES of the first sorted set: more than one 1 MiB buffer.
         assert_eq!(reads[7][..2], ["ZRANGE", sorted_sets[0].as_str()]);
-        assert!(replies[1][7].len() > 1 << 20, "a reply of several buffers");
+        assert!(replies[7].len() > 1 << 20, "a reply of several buffers");
     }
 }
 

@@ -2,7 +2,7 @@
 //! each run with 1 and 4 shards (multi-key commands with keys on different shards).
 
 use peregrine_testkit::{
-    keys_on_shards, run, run_err, show, with_1_and_4_shards, RawClient, RedisOracle, TestServer,
+    keys_on_shards, run, run_err, show, with_1_and_4_shards, RedisOracle, TestServer,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_peregrine-server");
@@ -257,34 +257,7 @@ fn huge_stores_match_redis() {
     .map(|template| expand(template))
     .collect();
     for protocol in ["2", "3"] {
-        let mut replies = Vec::new();
-        let redis_address = std::net::SocketAddr::from(([127, 0, 0, 1], redis.port()));
-        for mut raw in [RawClient::connect(redis_address), peregrine.raw()] {
-            raw.cmd(&["HELLO", protocol]);
-            let mut outcomes = Vec::new();
-            for command in &reads {
-                let command: Vec<&str> = command.iter().map(String::as_str).collect();
-                outcomes.push(raw.cmd(&command));
-            }
-            replies.push(outcomes);
-        }
-        for ((theirs, ours), command) in replies[0].iter().zip(&replies[1]).zip(&reads) {
-            let at = theirs
-                .iter()
-                .zip(ours.iter())
-                .position(|(a, b)| a != b)
-                .unwrap_or(theirs.len().min(ours.len()));
-            let start =
-                |reply: &[u8]| show(&reply[at.saturating_sub(60)..reply.len().min(at + 60)]);
-            assert!(
-                theirs == ours,
-                "RESP{protocol} {command:?}: redis {} ({} bytes), peregrine {} ({} bytes)",
-                start(theirs),
-                theirs.len(),
-                start(ours),
-                ours.len()
-            );
-        }
-        assert!(replies[1][0].len() > 1_000_000, "a reply of many buffers");
+        let replies = redis.assert_same_replies(&peregrine, protocol, &reads);
+        assert!(replies[0].len() > 1_000_000, "a reply of many buffers");
     }
 }

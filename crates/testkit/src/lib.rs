@@ -728,6 +728,50 @@ impl RedisOracle {
             .and_then(|client| client.get_connection())
             .expect("connect to redis-server")
     }
+
+    /// Sends `requests` on one connection to it and one to `peregrine`, each after
+    /// `HELLO protocol`, and asserts that every reply of Peregrine is redis-server's byte
+    /// for byte (a mismatch shows the bytes around its first difference). Returns
+    /// Peregrine's replies, in order.
+    pub fn assert_same_replies<R: AsRef<[S]>, S: AsRef<str>>(
+        &self,
+        peregrine: &TestServer,
+        protocol: &str,
+        requests: &[R],
+    ) -> Vec<Vec<u8>> {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let mut replies = Vec::new();
+        for mut raw in [RawClient::connect(address), peregrine.raw()] {
+            raw.cmd(&["HELLO", protocol]);
+            let sent: Vec<Vec<u8>> = requests
+                .iter()
+                .map(|request| {
+                    let args: Vec<&str> = request.as_ref().iter().map(AsRef::as_ref).collect();
+                    raw.cmd(&args)
+                })
+                .collect();
+            replies.push(sent);
+        }
+        let ours = replies.pop().unwrap_or_default();
+        for ((theirs, ours), request) in replies[0].iter().zip(&ours).zip(requests) {
+            let at = theirs
+                .iter()
+                .zip(ours)
+                .position(|(a, b)| a != b)
+                .unwrap_or(theirs.len().min(ours.len()));
+            let near = |reply: &[u8]| show(&reply[at.saturating_sub(60)..reply.len().min(at + 60)]);
+            let request: Vec<&str> = request.as_ref().iter().map(AsRef::as_ref).collect();
+            assert!(
+                theirs == ours,
+                "RESP{protocol} {request:?}: redis {} ({} bytes), peregrine {} ({} bytes)",
+                near(theirs),
+                theirs.len(),
+                near(ours),
+                ours.len()
+            );
+        }
+        ours
+    }
 }
 
 impl Drop for RedisOracle {

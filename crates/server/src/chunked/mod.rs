@@ -417,6 +417,71 @@ async fn store_locked<C: Collection + Send + 'static>(
     stored
 }
 
+/// One chunk of a single key's reply, read on the key's shard.
+struct KeyChunk<E> {
+    /// Elements the whole reply has (what the first look sizes it by).
+    size: usize,
+    /// This chunk's elements, in reply order.
+    elements: Vec<E>,
+    /// Where the next chunk starts; `None` when this one ends the reply.
+    next: Option<u64>,
+    /// The reply's shape.
+    shape: Shape,
+}
+
+/// Runs a read of one key (`request`'s `argv[1]`) whose reply may be too long for one
+/// step. `read_chunk(shard, key, None)` first looks without a lock and sizes the reply
+/// (`None`, a missing key, or an error: the handler replies); above [`CHUNKED_ABOVE`]
+/// elements, under a shared lock on the key, `read_chunk(shard, key, Some(cursor))` reads
+/// chunk after chunk from cursor 0, `encode` writing each element into the reply, until a
+/// chunk ends it (or the key is gone: an empty reply).
+async fn read_key_in_chunks<E, F, Fut>(
+    request: &Request<'_>,
+    read_chunk: F,
+    encode: impl Fn(&mut ChunkedReply, &E),
+) -> Option<Result<Outcome, CommandError>>
+where
+    F: Fn(ShardId, Bytes, Option<u64>) -> Fut,
+    Fut: Future<Output = Result<Option<KeyChunk<E>>, CommandError>>,
+{
+    let (router, db, client, spec, argv) = request.parts();
+    let key = argv.get(1)?.clone();
+    let shard = ShardId::for_key(&key, router.shard_count());
+    let first = read_chunk(shard, key.clone(), None).await.ok()??;
+    if first.size <= CHUNKED_ABOVE {
+        return None;
+    }
+    let read = async {
+        let mut reply = ChunkedReply::new(client.protocol);
+        let mut steps = Steps::new();
+        let mut shape = first.shape;
+        let mut cursor = Some(0);
+        while let Some(at) = cursor {
+            // Of another type now: WRONGTYPE.
+            let Some(chunk) = read_chunk(shard, key.clone(), Some(at)).await? else {
+                break;
+            };
+            for element in &chunk.elements {
+                encode(&mut reply, element);
+            }
+            steps.tick_by(chunk.elements.len() as u32).await;
+            (shape, cursor) = (chunk.shape, chunk.next);
+        }
+        Ok(reply.finish(shape))
+    };
+    Some(
+        read_locked(
+            router,
+            db,
+            client.options,
+            spec,
+            std::slice::from_ref(&key),
+            read,
+        )
+        .await,
+    )
+}
+
 /// Locks the sources at `keys` (shared), notes the read as the handler's lookups note it
 /// (hits and misses, `keymiss` events, access times; a tracking client remembers every
 /// key), runs

@@ -1,9 +1,10 @@
 //! LRANGE and the ZRANGE family (ZRANGE, ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE,
-//! ZRANGEBYLEX, ZREVRANGEBYLEX) selecting more than [`CHUNKED_ABOVE`] elements (see the
-//! module above): the range is resolved once under a shared lock on the key, read a
-//! chunk of positions at a time, and its reply encoded as it comes, in buffers.
+//! ZRANGEBYLEX, ZREVRANGEBYLEX) selecting more than
+//! [`CHUNKED_ABOVE`](super::CHUNKED_ABOVE) elements (see the module above): the range is
+//! resolved under a shared lock on the key, read a chunk of positions at a time, and its
+//! reply encoded as it comes, in buffers.
 
-use super::{read_locked, ChunkedReply, Outcome, Request, Shape, Steps, CHUNK, CHUNKED_ABOVE};
+use super::{read_key_in_chunks, KeyChunk, Outcome, Request, Shape, CHUNK};
 use crate::shard_state::{unix_millis, ShardRouter, ShardState};
 use peregrine_commands::list::lrange_span;
 use peregrine_commands::sorted_set::range_selection;
@@ -61,78 +62,36 @@ fn selection(name: &str, argv: &Argv, value: &Value) -> Result<Selection, Comman
     }
 }
 
-/// One chunk of a range: members with their scores (0 for list elements).
-type Elements = Vec<(Vec<u8>, f64)>;
+/// A member, with its score when the reply has scores.
+type Element = (Vec<u8>, Option<f64>);
 
-/// Runs the range read `request` here when it selects more than [`CHUNKED_ABOVE`]
-/// elements; `None` otherwise (the handler then replies, errors included).
+/// Runs the range read `request` here when it selects more than
+/// [`CHUNKED_ABOVE`](super::CHUNKED_ABOVE) elements; `None` otherwise (the handler then
+/// replies, errors included).
 pub(super) async fn run_if_huge(request: &Request<'_>) -> Option<Result<Outcome, CommandError>> {
-    let (router, db, client, spec, argv) = request.parts();
-    let key = argv.get(1)?.clone();
-    let shard = ShardId::for_key(&key, router.shard_count());
-    // The first look takes no lock and only decides the path.
-    let (selected, _, _) = read_chunk(router, db, shard, spec.name, argv, None)
-        .await
-        .ok()??;
-    if selected <= CHUNKED_ABOVE {
-        return None;
-    }
-    let read = async {
-        let mut reply = ChunkedReply::new(client.protocol);
-        let mut steps = Steps::new();
-        let mut with_scores = false;
-        let mut offset = 0;
-        loop {
-            // Gone since the first look: an empty reply; of another type now: WRONGTYPE.
-            let Some((selected, scored, elements)) =
-                read_chunk(router, db, shard, spec.name, argv, Some(offset)).await?
-            else {
-                break;
-            };
-            with_scores = scored;
-            for (member, score) in &elements {
-                if with_scores {
-                    reply.scored(member, *score);
-                } else {
-                    reply.member(member);
-                }
-            }
-            offset += elements.len();
-            steps.tick_by(elements.len() as u32).await;
-            if elements.is_empty() || offset >= selected {
-                break;
-            }
-        }
-        Ok(reply.finish(if with_scores {
-            Shape::Pairs
-        } else {
-            Shape::Array
-        }))
-    };
-    Some(
-        read_locked(
-            router,
-            db,
-            client.options,
-            spec,
-            std::slice::from_ref(&key),
-            read,
-        )
-        .await,
+    let (router, db, name, argv) = (request.router, request.db, request.spec.name, request.argv);
+    read_key_in_chunks(
+        request,
+        |shard, _, offset| read_chunk(router, db, shard, name, argv, offset),
+        |reply, (member, score): &Element| match score {
+            Some(score) => reply.scored(member, *score),
+            None => reply.member(member),
+        },
     )
+    .await
 }
 
-/// On the key's shard: how many elements the range read selects now, whether with
-/// scores, and (with `offset`) the next [`CHUNK`] of them from `offset` on in reply
-/// order. `None` when the key is missing; WRONGTYPE or the argument error otherwise.
+/// On the key's shard: how many elements the range read selects now and (with
+/// `offset`) the next [`CHUNK`] of them from `offset` on, in reply order. `None` when the
+/// key is missing; WRONGTYPE or the argument error otherwise.
 async fn read_chunk(
     router: &ShardRouter,
     db: DbIndex,
     shard: ShardId,
     name: &'static str,
     argv: &Argv,
-    offset: Option<usize>,
-) -> Result<Option<(usize, bool, Elements)>, CommandError> {
+    offset: Option<u64>,
+) -> Result<Option<KeyChunk<Element>>, CommandError> {
     let argv = argv.clone();
     router
         .invoke_on(shard, move |state: Rc<ShardState>| async move {
@@ -143,7 +102,9 @@ async fn read_chunk(
             };
             let chosen = selection(name, &argv, &entry.value)?;
             let total = chosen.positions.len();
-            let mut elements = Elements::new();
+            let mut elements = Vec::new();
+            let offset = offset.map(|offset| usize::try_from(offset).unwrap_or(usize::MAX));
+            let mut next = None;
             if let Some(offset) = offset.filter(|&offset| offset < total) {
                 let count = CHUNK.min(total - offset);
                 // Reply order: ascending from the first position, or descending from the
@@ -154,19 +115,32 @@ async fn read_chunk(
                     chosen.positions.start + offset..chosen.positions.start + offset + count
                 };
                 elements.reserve(count);
+                let scored = chosen.with_scores;
                 match &entry.value {
                     Value::List(list) => elements.extend(
                         list.iter_from(part.start)
                             .take(count)
-                            .map(|element| (element.to_vec(), 0.0)),
+                            .map(|element| (element.to_vec(), None)),
                     ),
                     Value::SortedSet(set) => set.walk(part, chosen.reverse, |member, score| {
-                        elements.push((member.to_vec(), score))
+                        elements.push((member.to_vec(), scored.then_some(score)))
                     }),
                     _ => {}
                 }
+                next = Some(offset + count)
+                    .filter(|&end| end < total)
+                    .map(|end| end as u64);
             }
-            Ok(Some((total, chosen.with_scores, elements)))
+            Ok(Some(KeyChunk {
+                size: total,
+                elements,
+                next,
+                shape: if chosen.with_scores {
+                    Shape::Pairs
+                } else {
+                    Shape::Array
+                },
+            }))
         })
         .await
 }

@@ -2,7 +2,7 @@
 //! collection is read a chunk at a time under a shared lock, and its reply encoded as it
 //! comes, in buffers.
 
-use super::{read_locked, ChunkedReply, Outcome, Request, Shape, Steps, CHUNK, CHUNKED_ABOVE};
+use super::{read_key_in_chunks, KeyChunk, Outcome, Request, Shape, CHUNK};
 use crate::shard_state::{unix_millis, ShardRouter, ShardState};
 use bytes::Bytes;
 use peregrine_commands::CommandError;
@@ -23,93 +23,61 @@ enum Part {
     Values,
 }
 
-/// One chunk of elements: a member (and nothing), or a field and its value.
-type Elements = Vec<(Vec<u8>, Vec<u8>)>;
+/// A member (and nothing), or a field and its value.
+type Element = (Vec<u8>, Vec<u8>);
 
 /// Runs `spec`'s command (`argv`: key) here when its key holds a set (SMEMBERS) or a
-/// hash (the others) of more than [`CHUNKED_ABOVE`] elements; `None` otherwise (the
-/// handler then replies, WRONGTYPE included).
+/// hash (the others) of more than [`CHUNKED_ABOVE`](super::CHUNKED_ABOVE) elements; `None`
+/// otherwise (the handler then replies, WRONGTYPE included).
 pub(super) async fn run_if_huge(request: &Request<'_>) -> Option<Result<Outcome, CommandError>> {
-    let (router, db, client, spec, argv) = request.parts();
-    let part = match spec.name {
+    let (router, db) = (request.router, request.db);
+    let part = match request.spec.name {
         "smembers" => Part::Members,
         "hgetall" => Part::Both,
         "hkeys" => Part::Fields,
         _ => Part::Values,
     };
-    let key = argv.get(1)?.clone();
-    let shard = ShardId::for_key(&key, router.shard_count());
-    // The first look takes no lock and only decides the path.
-    let len = read_chunk(router, db, shard, &key, part, None)
-        .await
-        .ok()??
-        .0;
-    if len <= CHUNKED_ABOVE {
-        return None;
-    }
-    let read = async {
-        let mut reply = ChunkedReply::new(client.protocol);
-        let mut steps = Steps::new();
-        let mut cursor = 0;
-        loop {
-            // Gone since the first look: an empty reply; of another type now: WRONGTYPE.
-            let Some((_, elements, next)) =
-                read_chunk(router, db, shard, &key, part, Some(cursor)).await?
-            else {
-                break;
-            };
-            for (first, second) in &elements {
-                match part {
-                    Part::Members | Part::Fields => reply.member(first),
-                    Part::Values => reply.member(second),
-                    Part::Both => reply.pair(first, second),
-                }
-            }
-            steps.tick_by(elements.len() as u32).await;
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        Ok(reply.finish(match part {
-            Part::Members => Shape::Set,
-            Part::Both => Shape::Map,
-            Part::Fields | Part::Values => Shape::Array,
-        }))
-    };
-    Some(
-        read_locked(
-            router,
-            db,
-            client.options,
-            spec,
-            std::slice::from_ref(&key),
-            read,
-        )
-        .await,
+    read_key_in_chunks(
+        request,
+        |shard, key, cursor| read_chunk(router, db, shard, key, part, cursor),
+        |reply, (first, second): &Element| match part {
+            Part::Members | Part::Fields => reply.member(first),
+            Part::Values => reply.member(second),
+            Part::Both => reply.pair(first, second),
+        },
     )
+    .await
 }
 
 /// The size of the set or hash at `key` (`None`: missing; WRONGTYPE for another type)
-/// and, from `cursor` on, the next [`CHUNK`] or so of its elements with the cursor to go
-/// on from (0: done). A hash's fields past their deadline are left out, as the handlers
-/// remove them before they reply.
+/// and, from `cursor` on, the next [`CHUNK`] or so of its elements. A hash's fields past
+/// their deadline are left out, as the handlers remove them before they reply.
 async fn read_chunk(
     router: &ShardRouter,
     db: DbIndex,
     shard: ShardId,
-    key: &Bytes,
+    key: Bytes,
     part: Part,
     cursor: Option<u64>,
-) -> Result<Option<(usize, Elements, u64)>, CommandError> {
-    let key = key.clone();
+) -> Result<Option<KeyChunk<Element>>, CommandError> {
+    let shape = match part {
+        Part::Members => Shape::Set,
+        Part::Both => Shape::Map,
+        Part::Fields | Part::Values => Shape::Array,
+    };
     router
         .invoke_on(shard, move |state: Rc<ShardState>| async move {
             let now = unix_millis();
             let mut keyspace = state.keyspace.borrow_mut();
             let value = keyspace.db(db).get_live(&key, now).map(|entry| &entry.value);
-            let mut elements = Elements::new();
+            let mut elements = Vec::new();
             let mut next = cursor.unwrap_or(0);
+            let chunk = |size, elements, next| KeyChunk {
+                size,
+                elements,
+                next: (next != 0).then_some(next),
+                shape,
+            };
             match value {
                 Some(Value::Set(set)) if part == Part::Members => {
                     if cursor.is_some() {
@@ -120,7 +88,7 @@ async fn read_chunk(
                             }
                         }
                     }
-                    Ok(Some((set.len(), elements, next)))
+                    Ok(Some(chunk(set.len(), elements, next)))
                 }
                 Some(Value::Hash(hash)) if part != Part::Members => {
                     if cursor.is_some() {
@@ -138,7 +106,7 @@ async fn read_chunk(
                             }
                         }
                     }
-                    Ok(Some((hash.len(), elements, next)))
+                    Ok(Some(chunk(hash.len(), elements, next)))
                 }
                 None => Ok(None),
                 Some(_) => Err(CommandError::WrongType),
