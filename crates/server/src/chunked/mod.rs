@@ -31,7 +31,7 @@ use crate::shard_state::{unix_millis, KeyedCommand, ShardRouter, ShardState};
 use bytes::Bytes;
 use peregrine_commands::SetOperation as Operation;
 use peregrine_commands::{
-    parse_integer, ClientOptions, CommandError, CommandSpec, EventClass, Group,
+    parse_integer, ClientOptions, CommandError, CommandSpec, EventClass, Flag, Group,
 };
 use peregrine_keyspace::{Collection, Db, DbIndex, UnixMillis, Value};
 use peregrine_resp::{encode_bulk, encode_header, Argv, Protocol, Reply};
@@ -52,11 +52,14 @@ const REPLY_CHUNK: usize = 1 << 20;
 
 /// True for the commands this module may run.
 pub fn handles(spec: &CommandSpec) -> bool {
-    // The group first: every other command is told no without comparing names.
+    // The group and the `fast` flag first (none of these commands is O(1) or O(log N)):
+    // every other command, the pushes and pops of a pipeline included, is told no without
+    // comparing names.
     matches!(
         spec.group,
         Group::Set | Group::SortedSet | Group::Hash | Group::List
-    ) && (ranges::is_range_read(spec.name)
+    ) && !spec.has(Flag::Fast)
+        && (ranges::is_range_read(spec.name)
         || matches!(
             spec.name,
             "sunion"
@@ -866,4 +869,29 @@ async fn scores_in(
             (chunk, scores)
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::handles;
+    use peregrine_commands::lookup;
+
+    #[test]
+    fn every_chunked_command_is_recognised_and_no_other() {
+        let chunked = [
+            "sunion", "sinter", "sdiff", "sunionstore", "sinterstore", "sdiffstore",
+            "sintercard", "zunion", "zinter", "zdiff", "zunionstore", "zinterstore",
+            "zdiffstore", "zintercard", "smembers", "hgetall", "hkeys", "hvals", "lrange",
+            "zrange", "zrevrange", "zrangebyscore", "zrevrangebyscore", "zrangebylex",
+            "zrevrangebylex",
+        ];
+        for name in chunked {
+            let spec = lookup(name.as_bytes()).expect(name);
+            assert!(handles(spec), "{name} is not run in chunks");
+        }
+        for name in ["lpush", "lpop", "sadd", "spop", "hset", "zadd", "zpopmin", "get", "zrank"] {
+            let spec = lookup(name.as_bytes()).expect(name);
+            assert!(!handles(spec), "{name} is run in chunks");
+        }
+    }
 }
