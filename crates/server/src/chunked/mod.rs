@@ -60,27 +60,27 @@ pub fn handles(spec: &CommandSpec) -> bool {
         Group::Set | Group::SortedSet | Group::Hash | Group::List
     ) && !spec.has(Flag::Fast)
         && (ranges::is_range_read(spec.name)
-        || matches!(
-            spec.name,
-            "sunion"
-                | "sinter"
-                | "sdiff"
-                | "sunionstore"
-                | "sinterstore"
-                | "sdiffstore"
-                | "sintercard"
-                | "zunion"
-                | "zinter"
-                | "zdiff"
-                | "zunionstore"
-                | "zinterstore"
-                | "zdiffstore"
-                | "zintercard"
-                | "smembers"
-                | "hgetall"
-                | "hkeys"
-                | "hvals"
-        ))
+            || matches!(
+                spec.name,
+                "sunion"
+                    | "sinter"
+                    | "sdiff"
+                    | "sunionstore"
+                    | "sinterstore"
+                    | "sdiffstore"
+                    | "sintercard"
+                    | "zunion"
+                    | "zinter"
+                    | "zdiff"
+                    | "zunionstore"
+                    | "zinterstore"
+                    | "zdiffstore"
+                    | "zintercard"
+                    | "smembers"
+                    | "hgetall"
+                    | "hkeys"
+                    | "hvals"
+            ))
 }
 
 /// Whether [`run_if_huge`] may find the command's keys huge, decided without a message or
@@ -879,17 +879,39 @@ mod tests {
     #[test]
     fn every_chunked_command_is_recognised_and_no_other() {
         let chunked = [
-            "sunion", "sinter", "sdiff", "sunionstore", "sinterstore", "sdiffstore",
-            "sintercard", "zunion", "zinter", "zdiff", "zunionstore", "zinterstore",
-            "zdiffstore", "zintercard", "smembers", "hgetall", "hkeys", "hvals", "lrange",
-            "zrange", "zrevrange", "zrangebyscore", "zrevrangebyscore", "zrangebylex",
+            "sunion",
+            "sinter",
+            "sdiff",
+            "sunionstore",
+            "sinterstore",
+            "sdiffstore",
+            "sintercard",
+            "zunion",
+            "zinter",
+            "zdiff",
+            "zunionstore",
+            "zinterstore",
+            "zdiffstore",
+            "zintercard",
+            "smembers",
+            "hgetall",
+            "hkeys",
+            "hvals",
+            "lrange",
+            "zrange",
+            "zrevrange",
+            "zrangebyscore",
+            "zrevrangebyscore",
+            "zrangebylex",
             "zrevrangebylex",
         ];
         for name in chunked {
             let spec = lookup(name.as_bytes()).expect(name);
             assert!(handles(spec), "{name} is not run in chunks");
         }
-        for name in ["lpush", "lpop", "sadd", "spop", "hset", "zadd", "zpopmin", "get", "zrank"] {
+        for name in [
+            "lpush", "lpop", "sadd", "spop", "hset", "zadd", "zpopmin", "get", "zrank",
+        ] {
             let spec = lookup(name.as_bytes()).expect(name);
             assert!(!handles(spec), "{name} is run in chunks");
         }
