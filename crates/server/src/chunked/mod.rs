@@ -147,11 +147,14 @@ pub fn split_at_huge_read(
     db: DbIndex,
     commands: &mut Vec<KeyedCommand>,
 ) -> Vec<KeyedCommand> {
-    let now = unix_millis();
     let mut keyspace = state.keyspace.borrow_mut();
     let database = keyspace.db(db);
+    // The clock is read only for a candidate: most batches have none.
+    let mut now = None;
     let huge = commands.iter().position(|(spec, argv)| {
-        handles(spec) && is_single_key_read(spec) && replies_huge(database, spec, argv, now)
+        handles(spec)
+            && is_single_key_read(spec)
+            && replies_huge(database, spec, argv, *now.get_or_insert_with(unix_millis))
     });
     match huge {
         Some(at) => commands.split_off(at),
