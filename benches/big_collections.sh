@@ -23,6 +23,7 @@
 #   ZRANGE zbig 0 -1 WITHSCORES      (a 10M-member range, replied with scores)
 #   ZRANGEBYSCORE zbig -inf +inf     (a 10M-member range by score)
 #   DEL zdest                        (freeing 10M members)
+#   ZREMRANGEBYRANK zbig 0 -1001     (removing all but the highest 1,000 members)
 # Runs against peregrine-server (--shards 1) and redis-server in turn, each pinned to
 # CPU 0, clients on CPU 1. Usage: benches/big_collections.sh [MEMBERS]
 set -euo pipefail
@@ -117,6 +118,7 @@ measure() {
     operation "$port" "ZRANGE zbig 0 -1 WITHSCORES" "$server" ZRANGE zbig 0 -1 WITHSCORES
     operation "$port" "ZRANGEBYSCORE zbig -inf +inf" "$server" ZRANGEBYSCORE zbig -inf +inf
     operation "$port" "DEL zdest" "$server" DEL zdest
+    operation "$port" "ZREMRANGEBYRANK zbig 0 -1001" "$server" ZREMRANGEBYRANK zbig 0 -1001
 }
 
 echo "Huge collections: one set, then one sorted set, of $MEMBERS members ($(date -u +%F), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
