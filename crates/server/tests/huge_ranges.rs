@@ -3,7 +3,8 @@
 //! redis-server's, in RESP2 and RESP3, errors included. The collections are loaded once
 //! per shard of a 4-shard server, so that with four shards three of them live on other
 //! cores than the connection's: their shard sets such a read aside and the connection runs
-//! it in chunks as for its own keys.
+//! it in chunks as for its own keys. ZRANGESTORE of such ranges (also run in chunks, into
+//! a destination on another shard than its source) stores what redis-server stores.
 
 use peregrine_testkit::{keys_on_shards, with_1_and_4_shards, RedisOracle, TestServer};
 
@@ -102,6 +103,61 @@ fn ranges_match_redis(peregrine: &TestServer) {
         assert_eq!(reads[7][..2], ["ZRANGE", sorted_sets[0].as_str()]);
         assert!(replies[7].len() > 1 << 20, "a reply of several buffers");
     }
+    // ZRANGESTORE of each sorted set into a destination on the next shard, then what the
+    // destination holds.
+    let destinations = keys_on_shards("zdest", 4, 4);
+    let store_templates: &[&[&str]] = &[
+        &["ZRANGESTORE", "zdest", "bigzset", "0", "-1"],
+        &["ZRANGESTORE", "zdest", "bigzset", "-inf", "+inf", "BYSCORE"],
+        &[
+            "ZRANGESTORE",
+            "zdest",
+            "bigzset",
+            "+inf",
+            "(1",
+            "BYSCORE",
+            "REV",
+        ],
+        &["ZRANGESTORE", "zdest", "bigzset", "-", "+", "BYLEX"],
+        &["ZRANGESTORE", "zdest", "bigzset", "-80000", "-2", "REV"],
+        &[
+            "ZRANGESTORE",
+            "zdest",
+            "bigzset",
+            "(0",
+            "+inf",
+            "BYSCORE",
+            "LIMIT",
+            "3",
+            "69000",
+        ],
+        &["ZRANGESTORE", "zdest", "bigzset", "0", "-1", "WITHSCORES"],
+        &["ZRANGESTORE", "zdest", "text", "0", "-1"],
+        &["ZRANGESTORE", "zdest", "nothing", "0", "-1"],
+    ];
+    let mut stores: Vec<Vec<&str>> = Vec::new();
+    for (index, sorted_set) in sorted_sets.iter().enumerate() {
+        let destination = destinations[(index + 1) % destinations.len()].as_str();
+        for template in store_templates {
+            stores.push(
+                template
+                    .iter()
+                    .map(|word| match *word {
+                        "zdest" => destination,
+                        "bigzset" => sorted_set.as_str(),
+                        other => other,
+                    })
+                    .collect(),
+            );
+            stores.push(vec!["ZRANGE", destination, "0", "-1", "WITHSCORES"]);
+            stores.push(vec!["EXISTS", destination]);
+        }
+    }
+    let replies = redis.assert_same_replies(peregrine, "2", &stores);
+    assert_eq!(
+        replies[0], b":70000\r\n",
+        "the first store took every member"
+    );
 }
 
 with_1_and_4_shards! {

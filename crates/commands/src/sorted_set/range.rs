@@ -140,28 +140,36 @@ pub struct RangeSelection {
     pub with_scores: bool,
 }
 
-/// The selection the read `name` (ZRANGE, ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE,
-/// ZRANGEBYLEX or ZREVRANGEBYLEX; `argv`: its whole request) makes of `set`, or the
-/// error its handler replies for its arguments. A caller reading a huge range in parts
-/// computes it once and walks it a chunk at a time.
+/// The selection the range command `name` (ZRANGE, ZREVRANGE, ZRANGEBYSCORE,
+/// ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX, or ZRANGESTORE of its source; `argv`: its
+/// whole request) makes of `set`, or the error its handler replies for its arguments. A
+/// caller reading a huge range in parts computes it once and walks it a chunk at a time.
 pub fn range_selection(
     name: &str,
     argv: &[Bytes],
     set: &SortedSet,
 ) -> Result<RangeSelection, CommandError> {
-    let form = match name {
-        "zrange" => ZRANGE,
-        "zrevrange" => fixed(RangeKind::Rank, true),
-        "zrangebyscore" => fixed(RangeKind::Score, false),
-        "zrevrangebyscore" => fixed(RangeKind::Score, true),
-        "zrangebylex" => fixed(RangeKind::Lex, false),
-        "zrevrangebylex" => fixed(RangeKind::Lex, true),
+    // The form, and where its bounds start (after the key, or the destination and key).
+    let (form, bounds_at) = match name {
+        "zrange" => (ZRANGE, 2),
+        "zrangestore" => (
+            Form {
+                store: true,
+                ..ZRANGE
+            },
+            3,
+        ),
+        "zrevrange" => (fixed(RangeKind::Rank, true), 2),
+        "zrangebyscore" => (fixed(RangeKind::Score, false), 2),
+        "zrevrangebyscore" => (fixed(RangeKind::Score, true), 2),
+        "zrangebylex" => (fixed(RangeKind::Lex, false), 2),
+        "zrevrangebylex" => (fixed(RangeKind::Lex, true), 2),
         _ => return Err(CommandError::Syntax),
     };
-    if argv.len() < 4 {
+    if argv.len() < bounds_at + 2 {
         return Err(CommandError::Syntax);
     }
-    let request = RangeRequest::parse(argv, 2, form)?;
+    let request = RangeRequest::parse(argv, bounds_at, form)?;
     Ok(RangeSelection {
         ranks: request.ranks(set),
         reverse: request.reverse,

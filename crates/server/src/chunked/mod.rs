@@ -76,6 +76,7 @@ pub fn handles(spec: &CommandSpec) -> bool {
                     | "zinterstore"
                     | "zdiffstore"
                     | "zintercard"
+                    | "zrangestore"
                     | "smembers"
                     | "hgetall"
                     | "hkeys"
@@ -220,6 +221,8 @@ pub async fn run_if_huge(request: Request<'_>) -> Option<Outcome> {
         whole::run_if_huge(&request).await?
     } else if ranges::is_range_read(name) {
         ranges::run_if_huge(&request).await?
+    } else if name == "zrangestore" {
+        ranges::store_if_huge(&request).await?
     } else if name.starts_with('s') {
         sets::run_if_huge(&request).await?
     } else {
@@ -907,6 +910,7 @@ mod tests {
             "zrevrangebyscore",
             "zrangebylex",
             "zrevrangebylex",
+            "zrangestore",
         ];
         for name in chunked {
             let spec = lookup(name.as_bytes()).expect(name);

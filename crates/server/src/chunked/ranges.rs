@@ -2,13 +2,18 @@
 //! ZRANGEBYLEX, ZREVRANGEBYLEX) selecting more than
 //! [`CHUNKED_ABOVE`](super::CHUNKED_ABOVE) elements (see the module above): the range is
 //! resolved under a shared lock on the key, read a chunk of positions at a time, and its
-//! reply encoded as it comes, in buffers.
+//! reply encoded as it comes, in buffers. ZRANGESTORE of such a range reads its source
+//! the same way, under the locks of a STORE form, and builds the result in bounded steps.
 
-use super::{read_key_in_chunks, KeyChunk, Outcome, Request, Shape, CHUNK};
+use super::{
+    read_key_in_chunks, store_locked, KeyChunk, Outcome, Request, Shape, Steps, Store, CHUNK,
+    CHUNKED_ABOVE,
+};
 use crate::shard_state::{unix_millis, ShardRouter, ShardState};
 use peregrine_commands::list::lrange_span;
 use peregrine_commands::sorted_set::range_selection;
-use peregrine_commands::CommandError;
+use peregrine_commands::{CommandError, EventClass};
+use peregrine_keyspace::collections::SortedSet;
 use peregrine_keyspace::{DbIndex, Value};
 use peregrine_resp::Argv;
 use peregrine_shard::ShardId;
@@ -55,7 +60,8 @@ fn selection(name: &str, argv: &Argv, value: &Value) -> Result<Selection, Comman
             Ok(Selection {
                 positions: chosen.ranks,
                 reverse: chosen.reverse,
-                with_scores: chosen.with_scores,
+                // A store keeps the scores.
+                with_scores: chosen.with_scores || name == "zrangestore",
             })
         }
         _ => Err(CommandError::WrongType),
@@ -81,9 +87,49 @@ pub(super) async fn run_if_huge(request: &Request<'_>) -> Option<Result<Outcome,
     .await
 }
 
+/// Runs ZRANGESTORE (`request`) here when its range selects more than
+/// [`CHUNKED_ABOVE`] members of its source; `None` otherwise (the handler then runs,
+/// errors included). The source is locked shared and the destination exclusively from the
+/// first read to the store, as for the other STORE forms.
+pub(super) async fn store_if_huge(request: &Request<'_>) -> Option<Result<Outcome, CommandError>> {
+    let (router, db, _, spec, argv) = request.parts();
+    let source = argv.get(2)?.clone();
+    let shard = ShardId::for_key(&source, router.shard_count());
+    let first = read_chunk(router, db, shard, spec.name, argv, None)
+        .await
+        .ok()??;
+    if first.size <= CHUNKED_ABOVE {
+        return None;
+    }
+    let limits = router.state().limits().encoding;
+    let compute = async {
+        // Built in the big encoding, as the handler builds a result of this size.
+        let mut result = SortedSet::new_skiplist();
+        let mut steps = Steps::new();
+        let mut cursor = Some(0);
+        while let Some(at) = cursor {
+            // Gone since the first look: an empty result, as the handler stores for a
+            // missing source.
+            let Some(chunk) = read_chunk(router, db, shard, spec.name, argv, Some(at)).await?
+            else {
+                break;
+            };
+            for (member, score) in &chunk.elements {
+                result.insert(member, score.unwrap_or_default(), &limits);
+                steps.tick().await;
+            }
+            cursor = chunk.next;
+        }
+        Ok(result)
+    };
+    let sources = [source.clone()];
+    let store = Store::of(request, &sources, EventClass::SortedSet);
+    Some(store_locked(router, db, store, compute).await)
+}
+
 /// On the key's shard: how many elements the range read selects now and (with
 /// `offset`) the next [`CHUNK`] of them from `offset` on, in reply order. `None` when the
-/// key is missing; WRONGTYPE or the argument error otherwise.
+/// key (ZRANGESTORE's source) is missing; WRONGTYPE or the argument error otherwise.
 async fn read_chunk(
     router: &ShardRouter,
     db: DbIndex,
@@ -97,7 +143,8 @@ async fn read_chunk(
         .invoke_on(shard, move |state: Rc<ShardState>| async move {
             let now = unix_millis();
             let mut keyspace = state.keyspace.borrow_mut();
-            let Some(entry) = keyspace.db(db).get_live(&argv[1], now) else {
+            let key = &argv[if name == "zrangestore" { 2 } else { 1 }];
+            let Some(entry) = keyspace.db(db).get_live(key, now) else {
                 return Ok(None);
             };
             let chosen = selection(name, &argv, &entry.value)?;
