@@ -22,6 +22,7 @@
 #   ZUNION 2 zbig small WITHSCORES   (a 10M-member union, replied with scores)
 #   ZRANGE zbig 0 -1 WITHSCORES      (a 10M-member range, replied with scores)
 #   ZRANGEBYSCORE zbig -inf +inf     (a 10M-member range by score)
+#   ZRANGESTORE zdest zbig 0 -1      (a 10M-member range, stored)
 #   DEL zdest                        (freeing 10M members)
 #   ZREMRANGEBYRANK zbig 0 -1001     (removing all but the highest 1,000 members)
 # Runs against peregrine-server (--shards 1) and redis-server in turn, each pinned to
@@ -117,6 +118,7 @@ measure() {
     operation "$port" "ZUNION 2 zbig small WITHSCORES" "$server" ZUNION 2 zbig small WITHSCORES
     operation "$port" "ZRANGE zbig 0 -1 WITHSCORES" "$server" ZRANGE zbig 0 -1 WITHSCORES
     operation "$port" "ZRANGEBYSCORE zbig -inf +inf" "$server" ZRANGEBYSCORE zbig -inf +inf
+    operation "$port" "ZRANGESTORE zdest zbig 0 -1" "$server" ZRANGESTORE zdest zbig 0 -1
     operation "$port" "DEL zdest" "$server" DEL zdest
     operation "$port" "ZREMRANGEBYRANK zbig 0 -1001" "$server" ZREMRANGEBYRANK zbig 0 -1001
 }
