@@ -1,7 +1,8 @@
 //! Set algebra over huge sources in bounded steps: SUNION, SINTER, SDIFF and their STORE
 //! forms ([`sets`]), ZUNION, ZINTER, ZDIFF and their STORE forms ([`sorted_sets`]),
-//! SINTERCARD and ZINTERCARD ([`cardinality`]); and the replies of SMEMBERS, HGETALL,
-//! HKEYS and HVALS of a huge set or hash ([`whole`]).
+//! SINTERCARD and ZINTERCARD ([`cardinality`]); the replies of SMEMBERS, HGETALL,
+//! HKEYS and HVALS of a huge set or hash ([`whole`]); and LRANGE, the ZRANGE family and
+//! ZRANGESTORE over huge ranges ([`ranges`]).
 //!
 //! A handler is one synchronous step, so unioning two 10M-member sets in it would freeze
 //! its core for seconds. When the sources hold more than [`CHUNKED_ABOVE`] members in

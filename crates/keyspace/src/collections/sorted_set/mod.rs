@@ -442,7 +442,7 @@ impl SortedSet {
         let count = end - ranks.start;
         match self {
             SortedSet::Listpack(listpack) => listpack.remove_range(2 * ranks.start, 2 * count),
-            // More elements go than stay (all of them, or all but the newest thousand):
+            // More elements go than stay (all of them, or all but the top thousand):
             // the set is built anew from those that stay and the old storage goes whole,
             // freed on the lazyfree thread when big, instead of one removal per element
             // on this core (ZREMRANGEBYRANK 0 -1 of a million members took 190 ms).
