@@ -27,9 +27,12 @@
 #   ZREMRANGEBYRANK zbig 0 -1001     (removing all but the highest 1,000 members)
 # Runs against peregrine-server (--shards 1) and redis-server in turn, each pinned to
 # CPU 0, clients on CPU 1. Usage: benches/big_collections.sh [MEMBERS]
+# Environment: APPENDONLY [no]: `yes` runs both servers with their write logs on (each
+# server's own default fsync policy), to see what logging a huge write costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MEMBERS=${1:-10000000}
+APPENDONLY=${APPENDONLY:-no}
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
     cargo build --release -q -p peregrine-server
 fi
@@ -128,13 +131,13 @@ printf '| %-10s | %-32s | %12s | %10s | %16s |\n' server operation reply "took m
 printf '|%s|%s|%s|%s|%s|\n' ------------ ---------------------------------- -------------- ------------ ------------------
 
 port=$(free_port)
-taskset -c 0 "$PEREGRINE" --port "$port" --shards 1 --save "" --appendonly no --dir "$WORK" > "$WORK/peregrine.log" 2>&1 &
+taskset -c 0 "$PEREGRINE" --port "$port" --shards 1 --save "" --appendonly "$APPENDONLY" --dir "$WORK" > "$WORK/peregrine.log" 2>&1 &
 PIDS+=($!)
 until redis-cli -p "$port" ping > /dev/null 2>&1; do sleep 0.05; done
 measure peregrine "$port"
 
 port=$(free_port)
-taskset -c 0 redis-server --port "$port" --save "" --appendonly no --dir "$WORK" > "$WORK/redis.log" 2>&1 &
+taskset -c 0 redis-server --port "$port" --save "" --appendonly "$APPENDONLY" --dir "$WORK" > "$WORK/redis.log" 2>&1 &
 PIDS+=($!)
 until redis-cli -p "$port" ping > /dev/null 2>&1; do sleep 0.05; done
 measure redis "$port"
