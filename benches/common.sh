@@ -111,20 +111,30 @@ build_binaries() {
     [[ -x $LOAD_BIN ]] || die "no peregrine-load binary at $LOAD_BIN"
 }
 
+# start_subject SERVER SHARDS — starts `redis` (redis-server) or the peregrine-server binary
+# SERVER with SHARDS shards, without persistence, on a free port (see start_server).
+start_subject() {
+    local server=$1 shards=$2 port
+    port=$(free_port)
+    if [[ $server == redis ]]; then
+        start_server redis "$port" redis-server --port "$port" --bind "$HOST" \
+            --save "" --appendonly no --dir "$WORK"
+    else
+        start_server peregrine "$port" "$server" --port "$port" --bind "$HOST" \
+            --shards "$shards" --save "" --appendonly no --dir "$WORK"
+    fi
+}
+
 # load_both SHARDS — the sourcing script's load_pass against redis-server, then against
 # peregrine-server with SHARDS shards, each started without persistence on a free port.
 load_both() {
     log "redis-server"
-    SERVER_PORT=$(free_port)
-    start_server redis "$SERVER_PORT" redis-server --port "$SERVER_PORT" --bind "$HOST" \
-        --save "" --appendonly no --dir "$WORK"
+    start_subject redis 1
     load_pass
     stop_server
 
     log "peregrine-server --shards $1"
-    SERVER_PORT=$(free_port)
-    start_server peregrine "$SERVER_PORT" "$PEREGRINE_BIN" --port "$SERVER_PORT" --bind "$HOST" \
-        --shards "$1" --save "" --appendonly no --dir "$WORK"
+    start_subject "$PEREGRINE_BIN" "$1"
     load_pass
     stop_server
 }

@@ -26,40 +26,30 @@ if [[ ${#SERVERS[@]} -eq 0 || ${#TESTS[@]} -eq 0 ]]; then
 fi
 N=${N:-200000}; PIPELINE=${PIPELINE:-1}; ROUNDS=${ROUNDS:-5}; CLIENTS=${CLIENTS:-50}
 SHARDS=${SHARDS:-1}; SERVER_CPU=${SERVER_CPU:-0}; CLIENT_CPU=${CLIENT_CPU:-1}
-WORK=$(mktemp -d)
+HOST=127.0.0.1
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/interleaved.XXXXXX")
+ANOMALIES=$WORK/anomalies.txt
+: >"$ANOMALIES"
 SERVER_PID=""
-cleanup() { [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
+# Shared helpers: cleanup trap, logging, server start/stop.
+# shellcheck source=benches/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cpu_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
+# The current server's utime and stime, in ticks.
+user_and_system_ticks() { awk '{ print $14, $15 }' "/proc/$SERVER_PID/stat"; }
 
 # measure SERVER: one fresh server, every test once; appends "server test user sys" lines.
 measure() {
-    local server=$1 port
-    port=$(free_port)
-    mkdir -p "$WORK/data"
-    if [[ $server == redis ]]; then
-        taskset -c "$SERVER_CPU" redis-server --port "$port" --save "" --appendonly no \
-            --dir "$WORK/data" >/dev/null 2>&1 &
-    else
-        taskset -c "$SERVER_CPU" "$server" --port "$port" --shards "$SHARDS" --save "" \
-            --appendonly no --dir "$WORK/data" >/dev/null 2>&1 &
-    fi
-    SERVER_PID=$!
-    until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
-    local test user0 sys0 user1 sys1
+    local server=$1 test user0 sys0 user1 sys1
+    start_subject "$server" "$SHARDS"
     for test in "${TESTS[@]}"; do
-        read -r user0 sys0 < <(cpu_ticks "$SERVER_PID")
-        taskset -c "$CLIENT_CPU" redis-benchmark -p "$port" -t "$test" -d 16 -c "$CLIENTS" \
-            -r 100000 -n "$N" -P "$PIPELINE" -q >/dev/null
-        read -r user1 sys1 < <(cpu_ticks "$SERVER_PID")
+        read -r user0 sys0 < <(user_and_system_ticks)
+        taskset -c "$CLIENT_CPU" redis-benchmark -h "$HOST" -p "$SERVER_PORT" -t "$test" -d 16 \
+            -c "$CLIENTS" -r 100000 -n "$N" -P "$PIPELINE" -q >/dev/null
+        read -r user1 sys1 < <(user_and_system_ticks)
         echo "$server $test $((user1 - user0)) $((sys1 - sys0))" >>"$WORK/results"
     done
-    kill "$SERVER_PID"
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-    rm -rf "$WORK/data"
+    stop_server
 }
 
 order=("${SERVERS[@]}")
@@ -83,3 +73,5 @@ for (server, test), values in runs.items():
     total = statistics.median(per(u + s) for u, s in values)
     print(f"{test:10} {server:50} user {user:6.2f}  sys {system:6.2f}  total {total:6.2f}")
 PY
+[[ -s $ANOMALIES ]] && cat "$ANOMALIES" >&2
+exit 0

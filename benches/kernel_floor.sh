@@ -34,13 +34,14 @@ fi
 N=${N:-300000}; PIPELINE=${PIPELINE:-1}; CLIENTS=${CLIENTS:-50}
 SERVER_CPU=${SERVER_CPU:-0}; CLIENT_CPU=${CLIENT_CPU:-1}
 command -v perf >/dev/null || { echo "perf is not on PATH" >&2; exit 1; }
-WORK=$(mktemp -d)
+HOST=127.0.0.1
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kernel_floor.XXXXXX")
+ANOMALIES=$WORK/anomalies.txt
+: >"$ANOMALIES"
 SERVER_PID=""
-cleanup() { [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# Shared helpers: cleanup trap, logging, server start/stop, CPU ticks.
+# shellcheck source=benches/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # inclusive_share PERF_DATA SYMBOL — the percentage of samples with SYMBOL on their stack.
 inclusive_share() {
@@ -57,18 +58,9 @@ bench_fill() {
 
 # measure SERVER TEST — prints "cpu_us_per_request tcp_us_per_request".
 measure() {
-    local server=$1 test=$2 port ticks0 ticks1 perf_pid send recv
-    port=$(free_port)
-    mkdir -p "$WORK/data"
-    if [[ $server == redis ]]; then
-        taskset -c "$SERVER_CPU" redis-server --port "$port" --save "" --appendonly no \
-            --dir "$WORK/data" >/dev/null 2>&1 &
-    else
-        taskset -c "$SERVER_CPU" "$server" --port "$port" --shards 1 --save "" \
-            --appendonly no --dir "$WORK/data" >/dev/null 2>&1 &
-    fi
-    SERVER_PID=$!
-    until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
+    local server=$1 test=$2 ticks0 ticks1 perf_pid send recv
+    start_subject "$server" 1
+    local port=$SERVER_PORT
     # What the test reads or pops, and its redis-benchmark arguments (as side_by_side.sh:
     # lrange_N is a custom LRANGE of a 600-element list, measured without a prefill).
     local -a bench=(-t "$test")
@@ -84,15 +76,13 @@ measure() {
     perf record -e cpu-clock -F 4000 -g -p "$SERVER_PID" -o "$WORK/perf.data" >/dev/null 2>&1 &
     perf_pid=$!
     sleep 0.3
-    ticks0=$(cpu_ticks "$SERVER_PID")
+    ticks0=$(cpu_ticks)
     taskset -c "$CLIENT_CPU" redis-benchmark -p "$port" -d 16 -c "$CLIENTS" -r 100000 -n "$N" \
         -P "$PIPELINE" -q "${bench[@]}" >/dev/null
-    ticks1=$(cpu_ticks "$SERVER_PID")
+    ticks1=$(cpu_ticks)
     kill -INT "$perf_pid"
     wait "$perf_pid" 2>/dev/null || true
-    kill "$SERVER_PID"
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
+    stop_server
     send=$(inclusive_share "$WORK/perf.data" tcp_sendmsg)
     recv=$(inclusive_share "$WORK/perf.data" tcp_recvmsg)
     awk -v ticks=$((ticks1 - ticks0)) -v hz="$(getconf CLK_TCK)" -v n="$N" -v send="$send" \
