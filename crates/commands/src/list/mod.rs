@@ -661,9 +661,6 @@ fn parse_end(arg: &[u8]) -> Result<End, CommandError> {
     }
 }
 
-/// Redis's range rule (LRANGE, LTRIM): negative indexes count from the tail, `start`
-/// clamps to 0 and `stop` to the last element. Returns (first index, count), or `None`
-/// when the range is empty.
 /// The positions LRANGE (`argv`: its whole request) selects of a list of `len` elements,
 /// or its handler's error for its arguments; a caller reading a huge range in parts
 /// computes it once and reads it a chunk at a time.
@@ -678,6 +675,9 @@ pub fn lrange_span(argv: &[Bytes], len: usize) -> Result<std::ops::Range<usize>,
     })
 }
 
+/// Redis's range rule (LRANGE, LTRIM): negative indexes count from the tail, `start`
+/// clamps to 0 and `stop` to the last element. Returns (first index, count), or `None`
+/// when the range is empty.
 fn clamp_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
     let start = if start < 0 {

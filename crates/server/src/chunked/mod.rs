@@ -60,7 +60,7 @@ pub fn handles(spec: &CommandSpec) -> bool {
         spec.group,
         Group::Set | Group::SortedSet | Group::Hash | Group::List
     ) && !spec.has(Flag::Fast)
-        && (ranges::is_range_read(spec.name)
+        && (is_single_key_read(spec)
             || matches!(
                 spec.name,
                 "sunion"
@@ -78,10 +78,6 @@ pub fn handles(spec: &CommandSpec) -> bool {
                     | "zdiffstore"
                     | "zintercard"
                     | "zrangestore"
-                    | "smembers"
-                    | "hgetall"
-                    | "hkeys"
-                    | "hvals"
             ))
 }
 
@@ -121,8 +117,7 @@ pub fn worth_a_look(router: &ShardRouter, db: DbIndex, spec: &CommandSpec, argv:
 /// True for the reads of one key this module may run: SMEMBERS, HGETALL, HKEYS, HVALS
 /// and the range reads.
 fn is_single_key_read(spec: &CommandSpec) -> bool {
-    ranges::is_range_read(spec.name)
-        || matches!(spec.name, "smembers" | "hgetall" | "hkeys" | "hvals")
+    ranges::is_range_read(spec.name) || whole::is_whole_read(spec.name)
 }
 
 /// Whether the single-key read `argv` would reply more than [`CHUNKED_ABOVE`] elements
@@ -218,7 +213,7 @@ pub async fn run_if_huge(request: Request<'_>) -> Option<Outcome> {
     let name = request.spec.name;
     let outcome = if name.ends_with("intercard") {
         cardinality::run_if_huge(&request).await?
-    } else if matches!(name, "smembers" | "hgetall" | "hkeys" | "hvals") {
+    } else if whole::is_whole_read(name) {
         whole::run_if_huge(&request).await?
     } else if ranges::is_range_read(name) {
         ranges::run_if_huge(&request).await?

@@ -23,6 +23,11 @@ enum Part {
     Values,
 }
 
+/// True for the reads of a whole set or hash this module runs.
+pub(super) fn is_whole_read(name: &str) -> bool {
+    matches!(name, "smembers" | "hgetall" | "hkeys" | "hvals")
+}
+
 /// A member (and nothing), or a field and its value.
 type Element = (Vec<u8>, Vec<u8>);
 
