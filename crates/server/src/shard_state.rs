@@ -334,52 +334,8 @@ pub struct LatencyLimits {
     pub tracking: bool,
 }
 
-/// Every command's statistics on one shard, by command name (the map every command
-/// updates: its hasher is [`NameHash`]).
-pub type CommandStats = HashMap<&'static str, CommandStat, NameHash>;
-
-/// A hasher for command names: a few instructions for a short name, where a general
-/// purpose hasher spends tens (the names are the server's own, so there is no flooding
-/// to defend against).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NameHash;
-
-impl std::hash::BuildHasher for NameHash {
-    type Hasher = NameHasher;
-
-    fn build_hasher(&self) -> NameHasher {
-        NameHasher(0)
-    }
-}
-
-/// The hasher [`NameHash`] builds: eight bytes at a time, one multiplication each.
-#[derive(Debug)]
-pub struct NameHasher(u64);
-
-impl NameHasher {
-    fn mix(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(23) ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-impl std::hash::Hasher for NameHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.mix(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.mix(u64::from(byte));
-    }
-
-    fn finish(&self) -> u64 {
-        // The table indexes by the low bits: fold the well-mixed high half into them.
-        self.0 ^ (self.0 >> 29)
-    }
-}
+/// Every command's statistics on one shard, by command name.
+pub type CommandStats = HashMap<&'static str, CommandStat, ahash::RandomState>;
 
 /// Per-command statistics (INFO commandstats and latencystats).
 #[derive(Clone, Debug, Default)]
@@ -1163,28 +1119,5 @@ impl ShardState {
         let replies = still_wanted().then(|| self.execute_serving(db, client, &commands, serving));
         self.locks.borrow_mut().release(&request);
         replies
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::NameHash;
-    use std::hash::BuildHasher;
-
-    #[test]
-    fn command_names_hash_apart_and_spread_over_a_small_table() {
-        let names: Vec<&str> = peregrine_commands::all_commands()
-            .map(|spec| spec.name)
-            .collect();
-        let hashes: std::collections::HashSet<u64> =
-            names.iter().map(|name| NameHash.hash_one(name)).collect();
-        assert_eq!(hashes.len(), names.len(), "two command names hash alike");
-        // The table picks buckets by the low bits: no bucket of 256 takes more than a
-        // handful of the ~240 names.
-        let mut buckets = [0u32; 256];
-        for hash in &hashes {
-            buckets[(hash & 255) as usize] += 1;
-        }
-        assert!(buckets.iter().all(|&count| count <= 6), "{buckets:?}");
     }
 }
